@@ -1,0 +1,312 @@
+"""The numpy kernels against torch.nn.functional: forward values and every gradient."""
+
+import numpy as np
+import pytest
+
+from engine._kernels import (
+    adaptive_avg_pool2d_backward,
+    adaptive_avg_pool2d_forward,
+    avg_pool2d_backward,
+    avg_pool2d_forward,
+    conv2d_backward,
+    conv2d_forward,
+    max_pool2d_backward,
+    max_pool2d_forward,
+)
+from engine._kernels import conv as conv_module
+
+torch = pytest.importorskip("torch")
+F = torch.nn.functional
+
+RTOL = 1e-4
+ATOL = 1e-5
+
+
+def close(actual, expected, what, atol=ATOL):
+    expected = expected.detach().numpy() if hasattr(expected, "detach") else expected
+    assert actual.dtype == np.float32, f"{what}: dtype {actual.dtype}"
+    assert actual.shape == expected.shape, f"{what}: shape {actual.shape} != {expected.shape}"
+    np.testing.assert_allclose(actual, expected, rtol=RTOL, atol=atol, err_msg=what)
+
+
+def rand(rng, *shape):
+    return rng.standard_normal(shape).astype(np.float32)
+
+
+# ----------------------------------------------------------------------------- conv2d
+
+CONV_CASES = {
+    # name: (N, C, H, W, O, kh, kw, stride, padding (t, b, l, r), dilation, groups, bias)
+    "plain": (2, 3, 9, 8, 4, 3, 3, (1, 1), (0, 0, 0, 0), (1, 1), 1, True),
+    "lenet_conv1": (3, 1, 32, 32, 6, 5, 5, (1, 1), (0, 0, 0, 0), (1, 1), 1, True),
+    "lenet_conv2": (3, 6, 14, 14, 16, 5, 5, (1, 1), (0, 0, 0, 0), (1, 1), 1, True),
+    "no_bias": (2, 3, 7, 7, 5, 3, 3, (1, 1), (0, 0, 0, 0), (1, 1), 1, False),
+    "stride": (2, 3, 11, 10, 4, 3, 3, (2, 3), (0, 0, 0, 0), (1, 1), 1, True),
+    "stride_uncovered_rows": (2, 2, 8, 8, 3, 2, 2, (3, 3), (0, 0, 0, 0), (1, 1), 1, True),
+    "padding_symmetric": (2, 3, 7, 7, 4, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 1, True),
+    "padding_asymmetric": (2, 3, 7, 6, 4, 3, 4, (1, 1), (0, 2, 1, 3), (1, 1), 1, True),
+    "dilation": (2, 3, 11, 12, 4, 3, 3, (1, 1), (0, 0, 0, 0), (2, 3), 1, True),
+    "groups": (2, 4, 8, 8, 6, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 2, True),
+    "depthwise": (2, 3, 8, 8, 3, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 3, True),
+    "everything": (2, 4, 13, 12, 4, 3, 2, (2, 1), (2, 1, 0, 1), (2, 2), 2, True),
+    "1x1": (2, 5, 6, 6, 3, 1, 1, (1, 1), (0, 0, 0, 0), (1, 1), 1, True),
+}
+
+
+def torch_conv(x, w, b, stride, padding, dilation, groups):
+    top, bottom, left, right = padding
+    xt = F.pad(x, (left, right, top, bottom))
+    return F.conv2d(xt, w, b, stride=stride, dilation=dilation, groups=groups)
+
+
+@pytest.mark.parametrize("name", sorted(CONV_CASES))
+def test_conv2d_matches_torch(name):
+    n, c, h, wd, o, kh, kw, stride, padding, dilation, groups, bias = CONV_CASES[name]
+    rng = np.random.default_rng(abs(hash(name)) % 2**32)
+    x = rand(rng, n, c, h, wd)
+    w = rand(rng, o, c // groups, kh, kw)
+    b = rand(rng, o) if bias else None
+    out, ctx = conv2d_forward(x, w, b, stride, padding, dilation, groups)
+
+    xt = torch.tensor(x, requires_grad=True)
+    wt = torch.tensor(w, requires_grad=True)
+    bt = torch.tensor(b, requires_grad=True) if bias else None
+    expected = torch_conv(xt, wt, bt, stride, padding, dilation, groups)
+    close(out, expected, f"{name}: forward")
+
+    g = rand(rng, *expected.shape)
+    expected.backward(torch.tensor(g))
+    dx, dw, db = conv2d_backward(g, ctx, True, True, bias)
+    close(dx, xt.grad, f"{name}: input gradient")
+    close(dw, wt.grad, f"{name}: weight gradient", atol=1e-4)
+    if bias:
+        close(db, bt.grad, f"{name}: bias gradient", atol=1e-4)
+    else:
+        assert db is None
+
+
+def test_conv2d_output_is_nchw_view_of_channel_first_memory():
+    rng = np.random.default_rng(0)
+    out, _ = conv2d_forward(rand(rng, 4, 1, 12, 12), rand(rng, 6, 1, 5, 5), None,
+                            (1, 1), (0, 0, 0, 0), (1, 1), 1)  # fmt: skip
+    assert out.shape == (4, 6, 8, 8)
+    assert out.transpose(1, 0, 2, 3).flags.c_contiguous
+
+
+def test_conv2d_accepts_strided_views_of_any_layout():
+    rng = np.random.default_rng(1)
+    base = rand(rng, 6, 3, 10, 20)
+    x = base[::2, :, :, ::2]  # non-contiguous NCHW view
+    w = rand(rng, 4, 3, 3, 3)
+    out, _ = conv2d_forward(x, w, None, (1, 1), (0, 0, 0, 0), (1, 1), 1)
+    close(out, F.conv2d(torch.tensor(np.ascontiguousarray(x)), torch.tensor(w)), "strided input")
+
+
+def test_conv2d_backward_skips_gradients_nobody_needs():
+    rng = np.random.default_rng(2)
+    x, w, b = rand(rng, 2, 1, 8, 8), rand(rng, 3, 1, 3, 3), rand(rng, 3)
+    out, ctx = conv2d_forward(x, w, b, (1, 1), (0, 0, 0, 0), (1, 1), 1)
+    dx, dw, db = conv2d_backward(np.ones_like(out), ctx, False, True, False)
+    assert dx is None and db is None and dw.shape == w.shape
+
+
+def test_conv2d_micro_batches_give_the_same_numbers(monkeypatch):
+    rng = np.random.default_rng(3)
+    n = 11
+    x, w, b = rand(rng, n, 3, 10, 10), rand(rng, 5, 3, 3, 3), rand(rng, 5)
+    whole_out, whole_ctx = conv2d_forward(x, w, b, (1, 1), (1, 0, 0, 1), (1, 1), 1)
+    g = rand(rng, *whole_out.shape)
+    whole = conv2d_backward(g, whole_ctx, True, True, True)
+    monkeypatch.setattr(conv_module, "MICRO_BATCH", 4)
+    out, ctx = conv2d_forward(x, w, b, (1, 1), (1, 0, 0, 1), (1, 1), 1)
+    parts = conv2d_backward(g, ctx, True, True, True)
+    np.testing.assert_allclose(out, whole_out, rtol=1e-5, atol=1e-5)
+    for a, e in zip(parts, whole):
+        np.testing.assert_allclose(a, e, rtol=1e-5, atol=1e-4)
+
+
+def test_conv2d_rejects_channel_mismatch_and_tiny_input():
+    rng = np.random.default_rng(4)
+    with pytest.raises(ValueError, match="3 channels"):
+        conv2d_forward(rand(rng, 1, 3, 8, 8), rand(rng, 2, 2, 3, 3), None,
+                       (1, 1), (0, 0, 0, 0), (1, 1), 1)  # fmt: skip
+    with pytest.raises(ValueError, match="smaller than the effective kernel"):
+        conv2d_forward(rand(rng, 1, 1, 4, 4), rand(rng, 2, 1, 5, 5), None,
+                       (1, 1), (0, 0, 0, 0), (1, 1), 1)  # fmt: skip
+
+
+# ----------------------------------------------------------------------------- max_pool2d
+
+MAXPOOL_CASES = {
+    # name: (N, C, H, W, kernel, stride, padding, dilation, ceil_mode)
+    "2x2": (2, 3, 8, 8, (2, 2), (2, 2), (0, 0), (1, 1), False),
+    "2x2_odd": (2, 3, 9, 7, (2, 2), (2, 2), (0, 0), (1, 1), False),
+    "2x2_odd_ceil": (2, 3, 9, 7, (2, 2), (2, 2), (0, 0), (1, 1), True),
+    "3x3_s2_overlap": (2, 2, 9, 9, (3, 3), (2, 2), (0, 0), (1, 1), False),
+    "3x3_s1": (1, 2, 6, 7, (3, 3), (1, 1), (0, 0), (1, 1), False),
+    "padding": (2, 2, 7, 8, (3, 3), (2, 2), (1, 1), (1, 1), False),
+    "padding_ceil": (2, 2, 8, 8, (3, 2), (2, 2), (1, 1), (1, 1), True),
+    "dilation": (2, 2, 11, 10, (3, 2), (1, 2), (0, 0), (2, 3), False),
+    "rect_everything": (2, 2, 12, 11, (3, 4), (2, 3), (1, 2), (2, 1), True),
+}
+
+
+def torch_max_pool(x, kernel, stride, padding, dilation, ceil_mode):
+    return F.max_pool2d(x, kernel, stride, padding, dilation, ceil_mode, return_indices=True)
+
+
+def check_max_pool(x, case_args, what, g=None):
+    kernel, stride, padding, dilation, ceil_mode = case_args
+    out, indices, ctx = max_pool2d_forward(x, kernel, stride, padding, dilation, ceil_mode)
+    xt = torch.tensor(x, requires_grad=True)
+    expected, expected_idx = torch_max_pool(xt, kernel, stride, padding, dilation, ceil_mode)
+    close(out, expected, f"{what}: forward")
+    assert indices.dtype == np.int64
+    np.testing.assert_array_equal(indices, expected_idx.numpy(), err_msg=f"{what}: indices")
+    if g is None:
+        g = np.random.default_rng(7).standard_normal(expected.shape).astype(np.float32)
+    expected.backward(torch.tensor(g))
+    dx = max_pool2d_backward(g, ctx)
+    # exact: each input receives a sum of the same few grad values
+    close(dx, xt.grad, f"{what}: input gradient")
+
+
+@pytest.mark.parametrize("name", sorted(MAXPOOL_CASES))
+def test_max_pool2d_matches_torch(name):
+    n, c, h, w, *args = MAXPOOL_CASES[name]
+    x = rand(np.random.default_rng(abs(hash(name)) % 2**32), n, c, h, w)
+    check_max_pool(x, args, name)
+
+
+@pytest.mark.parametrize("name", sorted(MAXPOOL_CASES))
+def test_max_pool2d_ties_go_to_the_first_max_like_torch(name):
+    # MNIST-like: mostly exact zeros (flat background) with a few equal bright pixels
+    n, c, h, w, *args = MAXPOOL_CASES[name]
+    rng = np.random.default_rng(11)
+    x = rng.choice(np.array([0.0, 0.0, 0.0, 1.5, -0.4], dtype=np.float32), size=(n, c, h, w))
+    check_max_pool(x, args, f"{name} with ties")
+    check_max_pool(np.zeros((n, c, h, w), np.float32), args, f"{name} all zero")
+
+
+def test_max_pool2d_after_relu_on_mnist_like_data_sends_one_gradient_per_window():
+    x = np.maximum(np.random.default_rng(5).standard_normal((4, 6, 28, 28)), 0) * (
+        np.random.default_rng(6).random((4, 6, 28, 28)) > 0.7
+    )
+    x = x.astype(np.float32)
+    out, _, ctx = max_pool2d_forward(x, (2, 2), (2, 2), (0, 0), (1, 1), False)
+    dx = max_pool2d_backward(np.ones_like(out), ctx)
+    assert dx.sum() == out.size  # a mask-based backward would count every tied zero
+    check_max_pool(x, ((2, 2), (2, 2), (0, 0), (1, 1), False), "relu'd sparse")
+
+
+def test_max_pool2d_accepts_channel_first_views_and_keeps_that_layout():
+    rng = np.random.default_rng(8)
+    x = rand(rng, 6, 4, 8, 8).transpose(1, 0, 2, 3)  # NCHW view of (C, N, H, W) memory
+    out, _, ctx = max_pool2d_forward(x, (2, 2), (2, 2), (0, 0), (1, 1), False)
+    assert out.transpose(1, 0, 2, 3).flags.c_contiguous
+    check_max_pool(x, ((2, 2), (2, 2), (0, 0), (1, 1), False), "channel-first view")
+
+
+def test_max_pool2d_nan_wins_like_torch():
+    x = np.zeros((1, 1, 4, 4), np.float32)
+    x[0, 0, 1, 1] = np.nan
+    x[0, 0, 2, 3] = np.nan
+    out, indices, _ = max_pool2d_forward(x, (2, 2), (2, 2), (0, 0), (1, 1), False)
+    expected, expected_idx = F.max_pool2d(torch.tensor(x), 2, return_indices=True)
+    np.testing.assert_array_equal(np.isnan(out), np.isnan(expected.numpy()))
+    np.testing.assert_array_equal(indices, expected_idx.numpy())
+
+
+def test_max_pool2d_rejects_bad_padding_and_tiny_input():
+    x = np.zeros((1, 1, 4, 4), np.float32)
+    with pytest.raises(ValueError, match="at most half"):
+        max_pool2d_forward(x, (2, 2), (2, 2), (2, 2), (1, 1), False)
+    with pytest.raises(ValueError, match="too small"):
+        max_pool2d_forward(x, (5, 5), (1, 1), (0, 0), (1, 1), False)
+
+
+# ----------------------------------------------------------------------------- avg_pool2d
+
+AVGPOOL_CASES = {
+    # name: (N, C, H, W, kernel, stride, padding, ceil_mode, count_include_pad, divisor)
+    "2x2": (2, 3, 8, 8, (2, 2), (2, 2), (0, 0), False, True, None),
+    "3x3_s2_overlap": (2, 2, 9, 9, (3, 3), (2, 2), (0, 0), False, True, None),
+    "padding_include": (2, 2, 7, 8, (3, 3), (2, 2), (1, 1), False, True, None),
+    "padding_exclude": (2, 2, 7, 8, (3, 3), (2, 2), (1, 1), False, False, None),
+    "ceil_include": (2, 2, 8, 7, (3, 3), (2, 2), (1, 1), True, True, None),
+    "ceil_exclude": (2, 2, 8, 7, (3, 2), (2, 2), (1, 1), True, False, None),
+    "ceil_no_pad": (2, 2, 9, 7, (2, 2), (2, 2), (0, 0), True, True, None),
+    "divisor_override": (2, 2, 8, 7, (3, 3), (2, 2), (1, 1), True, True, 5),
+    "rect": (2, 2, 10, 9, (2, 3), (3, 1), (1, 0), False, False, None),
+}
+
+
+@pytest.mark.parametrize("name", sorted(AVGPOOL_CASES))
+def test_avg_pool2d_matches_torch(name):
+    n, c, h, w, kernel, stride, padding, ceil_mode, include, divisor = AVGPOOL_CASES[name]
+    rng = np.random.default_rng(abs(hash(name)) % 2**32)
+    x = rand(rng, n, c, h, w)
+    out, ctx = avg_pool2d_forward(x, kernel, stride, padding, ceil_mode, include, divisor)
+    xt = torch.tensor(x, requires_grad=True)
+    expected = F.avg_pool2d(xt, kernel, stride, padding, ceil_mode, include, divisor)
+    close(out, expected, f"{name}: forward")
+    g = rand(rng, *expected.shape)
+    expected.backward(torch.tensor(g))
+    close(avg_pool2d_backward(g, ctx), xt.grad, f"{name}: input gradient")
+
+
+# ----------------------------------------------------------------------------- adaptive
+
+
+@pytest.mark.parametrize(
+    "shape, output_size",
+    [
+        ((2, 3, 8, 8), 1),
+        ((2, 3, 7, 9), (3, 4)),
+        ((2, 3, 10, 6), (4, None)),
+        ((1, 2, 5, 5), 7),
+        ((2, 3, 6, 6), (6, 6)),
+    ],  # fmt: skip
+)
+def test_adaptive_avg_pool2d_matches_torch(shape, output_size):
+    rng = np.random.default_rng(sum(shape))
+    x = rand(rng, *shape)
+    out, ctx = adaptive_avg_pool2d_forward(x, output_size)
+    xt = torch.tensor(x, requires_grad=True)
+    expected = F.adaptive_avg_pool2d(xt, output_size)
+    close(out, expected, "adaptive forward")
+    g = rand(rng, *expected.shape)
+    expected.backward(torch.tensor(g))
+    close(adaptive_avg_pool2d_backward(g, ctx), xt.grad, "adaptive input gradient")
+
+
+# ----------------------------------------------------------------------------- chained layout
+
+
+def test_lenet_chain_on_channel_first_views_matches_torch():
+    """conv -> relu -> pool -> conv -> relu -> pool, passing our NCHW views straight through."""
+    rng = np.random.default_rng(9)
+    x = rand(rng, 5, 1, 32, 32)
+    w1, b1 = rand(rng, 6, 1, 5, 5) * 0.3, rand(rng, 6)
+    w2, b2 = rand(rng, 16, 6, 5, 5) * 0.1, rand(rng, 16)
+    nopad, one = (0, 0, 0, 0), (1, 1)
+    c1, k1 = conv2d_forward(x, w1, b1, one, nopad, one, 1)
+    r1 = np.maximum(c1, 0)
+    p1, _, kp1 = max_pool2d_forward(r1, (2, 2), (2, 2), (0, 0), one, False)
+    c2, k2 = conv2d_forward(p1, w2, b2, one, nopad, one, 1)
+    r2 = np.maximum(c2, 0)
+    p2, _, kp2 = max_pool2d_forward(r2, (2, 2), (2, 2), (0, 0), one, False)
+    g = rand(rng, *p2.shape)
+    g_r2 = max_pool2d_backward(g, kp2) * (c2 > 0)
+    g_p1, dw2, db2 = conv2d_backward(g_r2, k2, True, True, True)
+    g_r1 = max_pool2d_backward(g_p1, kp1) * (c1 > 0)
+    none, dw1, db1 = conv2d_backward(g_r1, k1, False, True, True)
+    assert none is None
+
+    ts = [torch.tensor(a, requires_grad=True) for a in (w1, b1, w2, b2)]
+    y = F.max_pool2d(F.relu(F.conv2d(torch.tensor(x), ts[0], ts[1])), 2)
+    y = F.max_pool2d(F.relu(F.conv2d(y, ts[2], ts[3])), 2)
+    close(p2, y, "chain forward")
+    y.backward(torch.tensor(g))
+    for got, t, what in zip((dw1, db1, dw2, db2), ts, ("dw1", "db1", "dw2", "db2")):
+        close(got, t.grad, what, atol=1e-4)
