@@ -1,0 +1,182 @@
+"""IDX files (the MNIST format, also Fashion-MNIST and KMNIST), raw or gzip-compressed.
+
+Format: 2 zero bytes, a type byte, a dimension-count byte, then one big-endian uint32 per
+dimension, then the values in C order, big-endian.
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from .errors import DataError
+
+# IDX type byte -> (numpy dtype, readable name)
+IDX_TYPES = {
+    0x08: (np.dtype(np.uint8), "unsigned bytes"),
+    0x09: (np.dtype(np.int8), "signed bytes"),
+    0x0B: (np.dtype(">i2"), "16-bit integers"),
+    0x0C: (np.dtype(">i4"), "32-bit integers"),
+    0x0D: (np.dtype(">f4"), "32-bit floats"),
+    0x0E: (np.dtype(">f8"), "64-bit floats"),
+}
+_INTEGER_TYPES = (0x08, 0x09, 0x0B, 0x0C)
+
+# The four files of an MNIST-style folder, by role.
+ROLES = (
+    ("train", "images"),
+    ("train", "labels"),
+    ("test", "images"),
+    ("test", "labels"),
+)
+# train-images-idx3-ubyte, train-images.idx3-ubyte, t10k-labels-idx1-ubyte.gz, test_images...
+_NAME_RE = re.compile(
+    r"^(?P<split>train|t10k|test)[-_.](?P<kind>images|labels)[-_.]idx(?P<ndim>\d)[-_.]ubyte"
+    r"(?P<gz>\.gz)?$",
+    re.IGNORECASE,
+)
+
+
+def canonical_name(split: str, kind: str) -> str:
+    """The file name MNIST uses for a role: train-images-idx3-ubyte, t10k-labels-idx1-ubyte."""
+    prefix = "train" if split == "train" else "t10k"
+    return f"{prefix}-{kind}-idx{3 if kind == 'images' else 1}-ubyte"
+
+
+def read_bytes(path: Path) -> bytes:
+    """The file's content, decompressed when it is gzip (recognised by its magic, not its name)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(2)
+            f.seek(0)
+            if head != b"\x1f\x8b":
+                return f.read()
+            return gzip.decompress(f.read())
+    except FileNotFoundError:
+        raise DataError(path, "file not found") from None
+    except EOFError:
+        raise DataError(path, "gzip data is truncated (the download was cut short?)") from None
+    except (gzip.BadGzipFile, zlib.error) as exc:
+        raise DataError(path, f"damaged gzip file ({exc}); download it again") from None
+    except OSError as exc:
+        raise DataError(path, f"cannot read the file ({exc.strerror or exc})") from None
+
+
+def parse_idx(raw: bytes, path: Path, kind: str) -> np.ndarray:
+    """Parse IDX bytes. kind "images" wants uint8 (N, H, W) or (N, H, W, C); "labels" wants
+    integers (N,), returned as int64."""
+    want = "0x00000803 (IDX images)" if kind == "images" else "0x00000801 (IDX labels)"
+    if len(raw) < 4:
+        raise DataError(path, f"only {len(raw)} bytes long: too short to be an IDX file")
+    magic = int.from_bytes(raw[:4], "big")
+    type_code, ndim = raw[2], raw[3]
+    if raw[0] != 0 or raw[1] != 0 or type_code not in IDX_TYPES or ndim == 0:
+        raise DataError(
+            path, f"wrong magic number 0x{magic:08X}, expected {want}: this is not an IDX file"
+        )
+    dtype, type_name = IDX_TYPES[type_code]
+    if kind == "images":
+        if ndim not in (3, 4):
+            hint = "; is this a labels file?" if ndim == 1 else ""
+            raise DataError(
+                path,
+                f"wrong magic number 0x{magic:08X}: holds {ndim}-dimensional data, images need "
+                f"3 (N, height, width) or 4 (N, height, width, channels){hint}",
+            )
+        if type_code != 0x08:
+            raise DataError(
+                path, f"wrong dtype: holds {type_name} (IDX type 0x{type_code:02X}), images "
+                "must be unsigned bytes (type 0x08, pixel values 0-255)"
+            )
+    else:
+        if ndim != 1:
+            hint = "; is this an images file?" if ndim in (3, 4) else ""
+            raise DataError(
+                path,
+                f"wrong magic number 0x{magic:08X}: holds {ndim}-dimensional data, labels need "
+                f"1 dimension{hint}",
+            )
+        if type_code not in _INTEGER_TYPES:
+            raise DataError(
+                path, f"wrong dtype: holds {type_name} (IDX type 0x{type_code:02X}), labels "
+                "must be integers (type 0x08)"
+            )
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise DataError(path, f"truncated: the header needs {header} bytes, the file has "
+                        f"{len(raw)}")
+    dims = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    if dims[0] == 0:
+        raise DataError(path, f"empty: the header says it holds 0 {kind}")
+    if any(d == 0 for d in dims[1:]):
+        raise DataError(path, f"empty: the header gives an item size of {dims[1:]}")
+    expected = int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
+    have = len(raw) - header
+    shape_text = f"{dims[0]:,} {kind}" + (
+        f" of {'x'.join(map(str, dims[1:]))}" if len(dims) > 1 else ""
+    )
+    if have < expected:
+        raise DataError(
+            path, f"truncated: the header promises {shape_text} ({expected:,} bytes of data), "
+            f"the file holds {have:,}",
+        )
+    if have > expected:
+        raise DataError(
+            path, f"{have - expected:,} unexpected bytes after the {shape_text} the header "
+            "promises (wrong header or two files joined?)",
+        )
+    data = np.frombuffer(raw, dtype=dtype, offset=header).reshape(dims)
+    if kind == "labels":
+        labels = data.astype(np.int64)
+        if type_code != 0x08 and labels.min() < 0:
+            first = int(np.flatnonzero(labels < 0)[0])
+            raise DataError(
+                path, f"labels out of range: label {int(labels[first])} at position {first} is "
+                "negative; labels must be class indices 0, 1, 2, ...",
+            )
+        return labels
+    # frombuffer views immutable bytes; a writable copy keeps callers free to edit
+    return data.copy()
+
+
+def read_idx(path: str | Path, kind: str) -> np.ndarray:
+    """Read one IDX file (raw or .gz); kind is "images" or "labels"."""
+    if kind not in ("images", "labels"):
+        raise ValueError(f"kind must be 'images' or 'labels', not {kind!r}")
+    path = Path(path)
+    return parse_idx(read_bytes(path), path, kind)
+
+
+def find_idx_files(folder: Path) -> dict[tuple[str, str], Path]:
+    """The four MNIST-style files of a folder by (split, kind); DataError naming what is
+    missing and what was found."""
+    try:
+        names = sorted(p.name for p in folder.iterdir() if p.is_file())
+    except OSError as exc:
+        raise DataError(folder, f"cannot list the folder ({exc.strerror or exc})") from None
+    found: dict[tuple[str, str], list[str]] = {}
+    for name in names:
+        m = _NAME_RE.match(name)
+        if m:
+            split = "train" if m["split"].lower() == "train" else "test"
+            found.setdefault((split, m["kind"].lower()), []).append(name)
+    missing = [role for role in ROLES if role not in found]
+    if missing:
+        wanted = ", ".join(canonical_name(*role) + "[.gz]" for role in missing)
+        shown = ", ".join(names[:12]) + (f" and {len(names) - 12} more" if len(names) > 12 else "")
+        raise DataError(
+            folder,
+            f"not a complete MNIST-style IDX folder: missing {wanted}; found "
+            f"{shown or 'no files'} (the folder needs train-images-idx3-ubyte, "
+            "train-labels-idx1-ubyte, t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte, "
+            "each raw or .gz)",
+        )
+    # prefer the uncompressed copy when both are present: it loads faster
+    return {
+        role: folder / sorted(found[role], key=lambda n: n.lower().endswith(".gz"))[0]
+        for role in ROLES
+    }

@@ -1,0 +1,191 @@
+"""Adapting a DataSplit to the network's Input block.
+
+Steps, all numpy: colour to grey by luminance (or grey replicated to 3 channels); centre
+padding when the images are a little smaller than the input (MNIST 28x28 into LeNet's 32x32),
+bilinear resizing otherwise; flattening for feature inputs such as (784,); normalisation
+(x/255 - mean) / std with the training portion's per-channel statistics, as
+torchvision's ToTensor + Normalize would do; a seeded validation split.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .datasets import DataSplit
+from .errors import DataError
+
+# ITU-R BT.601 luma, the weights PIL's convert("L") uses.
+LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+CHUNK = 4096  # images per step, to bound temporary memory
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Prepared:
+    train_x: np.ndarray  # float32 (N, *input_shape)
+    train_y: np.ndarray  # int64 (N,)
+    val_x: np.ndarray  # (0, *input_shape) when val_split is 0
+    val_y: np.ndarray
+    test_x: np.ndarray
+    test_y: np.ndarray
+    mean: tuple[float, ...]  # per channel, on the 0-1 pixel scale (transforms.Normalize's)
+    std: tuple[float, ...]
+    num_classes: int = 0
+    input_shape: tuple[int, ...] = ()
+
+    def __repr__(self) -> str:
+        return (
+            f"Prepared(input_shape={self.input_shape}, train={len(self.train_y)}, "
+            f"val={len(self.val_y)}, test={len(self.test_y)}, mean={self.mean}, std={self.std})"
+        )
+
+
+@dataclass(frozen=True)
+class _Plan:
+    channels: int  # output channels, 1 or 3
+    height: int
+    width: int
+    pad: tuple[int, int] | None  # (top, left) when centre padding, None when resizing
+
+
+def plan_geometry(image_shape: tuple[int, ...], input_shape: tuple[int, ...]) -> _Plan:
+    """How images of `image_shape` ((H, W) or (H, W, C)) become `input_shape`."""
+    h, w = image_shape[:2]
+    src_c = 1 if len(image_shape) == 2 else image_shape[2]
+    if len(input_shape) == 3:
+        c, th, tw = input_shape
+    elif len(input_shape) == 2:
+        c, (th, tw) = 1, input_shape
+    elif len(input_shape) == 1:
+        c, th, tw = _feature_geometry(input_shape[0], h, w, src_c)
+    else:
+        raise DataError(None, f"cannot feed images into an input of shape {input_shape}; "
+                        "use (channels, height, width) or (features,)")
+    if c not in (1, 3):
+        raise DataError(None, f"the input wants {c} channels; images give 1 (grey) or 3 "
+                        "(colour): set the Input block's channels to 1 or 3")
+    if min(th, tw) < 1:
+        raise DataError(None, f"the input shape {input_shape} has an empty dimension")
+    pad = None
+    if th >= h and tw >= w and (th - h) <= th // 4 and (tw - w) <= tw // 4:
+        pad = ((th - h) // 2, (tw - w) // 2)
+    return _Plan(c, th, tw, pad)
+
+
+def _feature_geometry(features: int, h: int, w: int, src_c: int) -> tuple[int, int, int]:
+    """(channels, height, width) whose flattening gives `features` values."""
+    if features == src_c * h * w:
+        return src_c, h, w
+    if features in (h * w, 3 * h * w):
+        return features // (h * w), h, w
+    for c in (src_c, 1, 3):
+        side = math.isqrt(features // c)
+        if c * side * side == features:
+            return c, side, side
+    raise DataError(None, f"cannot flatten {h}x{w} images into {features} features: use "
+                    f"{h * w} ({h}x{w} grey) or {3 * h * w} (colour), or a square size "
+                    "such as 28x28 = 784")
+
+
+def resize_bilinear(x: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Resize the last two axes of a float array; the same numbers as PyTorch's
+    F.interpolate(mode="bilinear", align_corners=False, antialias=False)."""
+
+    def axis(n_in: int, n_out: int):
+        src = np.maximum((np.arange(n_out) + 0.5) * (n_in / n_out) - 0.5, 0.0)
+        i0 = np.minimum(np.floor(src).astype(np.intp), n_in - 1)
+        i1 = np.minimum(i0 + 1, n_in - 1)
+        return i0, i1, (src - i0).astype(np.float32)
+
+    i0, i1, a = axis(x.shape[-2], height)
+    x = x[..., i0, :] * (1 - a)[:, None] + x[..., i1, :] * a[:, None]
+    j0, j1, b = axis(x.shape[-1], width)
+    return x[..., j0] * (1 - b) + x[..., j1] * b
+
+
+def _geometry(images: np.ndarray, plan: _Plan) -> np.ndarray:
+    """uint8 (n, h, w[, 3]) -> float32 (n, 1 or 3, h', w') on the 0-255 scale, before padding.
+    Grey stays one channel here even for 3-channel inputs: the caller broadcasts it."""
+    if images.ndim == 4 and plan.channels == 1:
+        x = (images.astype(np.float32) @ LUMA)[:, None]
+    elif images.ndim == 4:
+        x = np.moveaxis(images, 3, 1).astype(np.float32)
+    else:
+        x = images[:, None].astype(np.float32)
+    if plan.pad is None and x.shape[2:] != (plan.height, plan.width):
+        x = resize_bilinear(x, plan.height, plan.width)
+    return x
+
+
+def _fill(images: np.ndarray, plan: _Plan) -> tuple[np.ndarray, tuple[slice, slice]]:
+    """Unnormalised float32 (n, c, H, W), zeros around the centred images when padding."""
+    n = len(images)
+    out = np.zeros((n, plan.channels, plan.height, plan.width), dtype=np.float32)
+    if plan.pad is None:
+        rows, cols = slice(None), slice(None)
+    else:
+        top, left = plan.pad
+        rows = slice(top, top + images.shape[1])
+        cols = slice(left, left + images.shape[2])
+    for start in range(0, n, CHUNK):
+        out[start: start + CHUNK, :, rows, cols] = _geometry(images[start: start + CHUNK], plan)
+    return out, (rows, cols)
+
+
+def _channel_stats(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel mean and std of float32 (n, c, h, w), accumulated in float64."""
+    total = np.zeros(x.shape[1])
+    squares = np.zeros(x.shape[1])
+    for start in range(0, len(x), CHUNK):
+        block = x[start: start + CHUNK].astype(np.float64)
+        total += block.sum(axis=(0, 2, 3))
+        squares += np.square(block).sum(axis=(0, 2, 3))
+    count = x.shape[0] * x.shape[2] * x.shape[3]
+    mean = total / count
+    std = np.sqrt(np.maximum(squares / count - mean**2, 0.0))
+    return mean, std
+
+
+def prepare(split: DataSplit, input_shape, val_split: float = 0.0, seed: int = 0) -> Prepared:
+    """float32 arrays shaped (N, *input_shape), normalised with the statistics of the training
+    portion (after the validation split is taken out); see the module docstring."""
+    input_shape = tuple(int(d) for d in input_shape)
+    if not 0.0 <= val_split < 1.0:
+        raise DataError(None, f"validation split {val_split} must be at least 0 and below 1")
+    plan = plan_geometry(split.image_shape, input_shape)
+
+    n = len(split.y_train)
+    n_val = int(round(n * val_split))
+    if n - n_val < 1:
+        raise DataError(split.source, f"a validation split of {val_split} leaves no training "
+                        f"images out of {n}")
+    order = np.random.default_rng(seed).permutation(n)
+    val_idx, train_idx = np.sort(order[:n_val]), np.sort(order[n_val:])
+
+    train_x, (rows, cols) = _fill(split.x_train[train_idx], plan)
+    mean, std = _channel_stats(train_x[:, :, rows, cols])
+    std = np.where(std > 0, std, 255.0)  # constant images: keep values finite
+    shift = mean.astype(np.float32)[:, None, None]
+    scale = (1.0 / std).astype(np.float32)[:, None, None]
+
+    def finish(x: np.ndarray) -> np.ndarray:
+        x -= shift
+        x *= scale
+        return x.reshape((len(x), *input_shape))
+
+    val_x = finish(_fill(split.x_train[val_idx], plan)[0])
+    test_x = finish(_fill(split.x_test, plan)[0])
+    return Prepared(
+        train_x=finish(train_x),
+        train_y=split.y_train[train_idx].copy(),
+        val_x=val_x,
+        val_y=split.y_train[val_idx].copy(),
+        test_x=test_x,
+        test_y=split.y_test.copy(),
+        mean=tuple(float(m) / 255.0 for m in mean),
+        std=tuple(float(s) / 255.0 for s in std),
+        num_classes=split.num_classes,
+        input_shape=input_shape,
+    )
