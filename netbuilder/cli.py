@@ -1,0 +1,439 @@
+"""The `netbuilder` command: open the app, or summarise, train and export a project headless.
+
+Only `open` (and a bare `netbuilder`) imports Qt; the other commands run on servers without a
+screen. Errors are one line on stderr and a non-zero exit status, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+
+COMMANDS = ("open", "summary", "train", "export")
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+class CliError(Exception):
+    """A problem the user can fix; main() prints it as one line and exits non-zero."""
+
+    def __init__(self, message, status=EXIT_ERROR):
+        super().__init__(message)
+        self.status = status
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad argument in one line (and points to --help)."""
+
+    def error(self, message):
+        raise CliError(f"{self.prog}: {message} (see {self.prog} --help)", EXIT_USAGE)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from netbuilder.training.settings import LOSSES, OPTIMIZERS, SCHEDULES
+
+    parser = _Parser(
+        prog="netbuilder",
+        description="Design, train and export neural networks. Without a command, or with "
+        "a project file only, opens the app.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    p = sub.add_parser("open", help="open the app (optionally with a project)",
+                       description="Open the NetBuilder window, with PROJECT if given.")
+    p.add_argument("project", nargs="?", metavar="PROJECT", help="a project file (.json)")
+
+    p = sub.add_parser("summary", help="print the network's blocks, shapes and parameters",
+                       description="Print a table of the project's blocks with output shapes "
+                       "and parameter counts, and the totals. Exits 1 if the network has "
+                       "problems (they are listed by block).")
+    p.add_argument("project", metavar="PROJECT", help="a project file (.json)")
+
+    p = sub.add_parser("train", help="train the project's network",
+                       description="Train the project's network and print the test accuracy. "
+                       "Options default to the project's training settings (the classic "
+                       "recipe: SGD, lr 0.01, momentum 0.9, batch 64, cross-entropy, on the "
+                       "bundled MNIST sample). Ctrl+C stops after the current step and still "
+                       "writes the files asked for.")
+    p.add_argument("project", metavar="PROJECT", help="a project file (.json)")
+    p.add_argument("--dataset", metavar="DATA",
+                   help="'sample' (bundled), 'mnist' (the downloaded cache), an IDX folder, "
+                   "or a Keras-style .npz file")
+    p.add_argument("--epochs", type=_positive_int, metavar="N")
+    p.add_argument("--batch-size", type=_positive_int, metavar="N")
+    p.add_argument("--lr", type=_positive_float, metavar="X", help="learning rate")
+    p.add_argument("--optimizer", choices=OPTIMIZERS)
+    p.add_argument("--momentum", type=_fraction, metavar="X", help="SGD and RMSprop")
+    p.add_argument("--weight-decay", type=_non_negative_float, metavar="X")
+    p.add_argument("--schedule", choices=SCHEDULES, help="learning-rate schedule (per epoch)")
+    p.add_argument("--loss", choices=LOSSES)
+    p.add_argument("--seed", type=_non_negative_int, metavar="N")
+    p.add_argument("--grad-every", type=_non_negative_int, metavar="N",
+                   help="steps between gradient norms in the metrics (0: never)")
+    p.add_argument("--save-weights", type=Path, metavar="FILE",
+                   help="write the trained weights (.safetensors, PyTorch's key names)")
+    p.add_argument("--checkpoint", type=Path, metavar="FILE",
+                   help="write weights and optimizer state at the end")
+    p.add_argument("--metrics-out", type=Path, metavar="FILE",
+                   help="write step and epoch metrics, one JSON object per line")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    p = sub.add_parser("export", help="write the network as a runnable Python script",
+                       description="Write the project's network as a self-contained training "
+                       "script for PyTorch or for the engine.")
+    p.add_argument("project", metavar="PROJECT", help="a project file (.json)")
+    p.add_argument("-o", "--output", type=Path, required=True, metavar="FILE.py")
+    p.add_argument("--target", choices=("torch", "engine"), default="torch")
+    p.add_argument("--weights", type=Path, metavar="FILE",
+                   help="trained weights (.safetensors) the script starts from")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # `netbuilder` and `netbuilder FILE.json` open the app, as `netbuilder open [FILE]` does.
+    if not argv or (argv[0] not in COMMANDS and not argv[0].startswith("-")):
+        argv = ["open", *argv]
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command is None:
+            return _open(None)
+        return {"open": lambda a: _open(a.project), "summary": _summary, "train": _train,
+                "export": _export}[args.command](args)
+    except CliError as exc:
+        print(f"netbuilder: error: {exc}", file=sys.stderr)
+        return exc.status
+    except KeyboardInterrupt:
+        print("netbuilder: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+# -- open -------------------------------------------------------------------------------------
+
+
+def _open(project) -> int:
+    if project is not None and not Path(project).is_file():
+        raise CliError(f"{project}: no such project file")
+    try:
+        from netbuilder.ui.app import main as app_main
+    except ImportError as exc:
+        raise CliError(f"the app cannot start: {exc} (is PySide6 installed?)") from exc
+    return app_main([sys.argv[0], *([str(project)] if project else [])]) or 0
+
+
+# -- summary ----------------------------------------------------------------------------------
+
+
+def _load(path):
+    from netbuilder.graph.project import ProjectError, load_project
+
+    try:
+        return load_project(path)
+    except ProjectError as exc:
+        raise CliError(str(exc)) from exc
+    except FileNotFoundError as exc:
+        raise CliError(f"{path}: no such project file") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CliError(f"{path}: cannot read it: {exc}") from exc
+
+
+def _shape(shape) -> str:
+    return "?" if shape is None else "x".join(str(d) for d in shape)
+
+
+def summary_text(graph) -> str:
+    """A torchinfo-like table of the graph's blocks, shapes and parameter counts."""
+    nodes = graph.nodes
+    try:
+        order = graph.topological_order()
+    except Exception:  # noqa: BLE001 - a cycle: list the blocks as they were added
+        order = list(nodes)
+    rows = []
+    for nid in order:
+        node = nodes[nid]
+        sources = [nodes[e.src].name for e in sorted(graph.edges_into(nid),
+                                                     key=lambda e: e.dst_port)]
+        rows.append((node.name, node.type, ", ".join(sources) or "-", _shape(node.out_shape),
+                     f"{node.param_count:,}"))
+    header = ("Block", "Type", "Input from", "Output shape", "Params")
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+
+    def line(cells):
+        left = "  ".join(c.ljust(w) for c, w in zip(cells[:-1], widths[:-1]))
+        return f"{left}  {cells[-1].rjust(widths[-1])}"
+
+    rule = "-" * len(line(header))
+    total = graph.total_params
+    activations = sum(
+        int(_prod(n.out_shape)) for n in nodes.values() if n.out_shape is not None
+    )
+    out = [f"Network: {graph.name}" if getattr(graph, "name", "") else "Network", rule,
+           line(header), rule, *(line(r) for r in rows), rule,
+           f"Total params: {total:,}",
+           f"Params size: {total * 4 / 1e6:.2f} MB (float32)",
+           f"Activations per sample: {activations:,} values "
+           f"({activations * 4 / 1e6:.2f} MB forward)",
+           "Shapes are per sample (the batch dimension is left out).", rule]
+    return "\n".join(out)
+
+
+def _prod(shape):
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
+def _summary(args) -> int:
+    project = _load(args.project)
+    graph = project.graph
+    print(summary_text(graph))
+    return _report_problems(graph)
+
+
+def _report_problems(graph) -> int:
+    problems = graph.problems()
+    if not problems:
+        return 0
+    for nid, message in problems:
+        node = graph.nodes.get(nid)
+        print(f"{node.name if node else nid}: {message}", file=sys.stderr)
+    print(f"netbuilder: error: the network has {len(problems)} problem(s); fix them in the "
+          "editor", file=sys.stderr)
+    return EXIT_ERROR
+
+
+# -- train ------------------------------------------------------------------------------------
+
+
+def _train(args) -> int:
+    from netbuilder.data import DataError, load_dataset
+    from netbuilder.training import EpochEnd, Failed, Finished, RunStarted, StepEnd, Trainer
+    from netbuilder.training.settings import SettingsError, TrainSettings
+
+    project = _load(args.project)
+    try:
+        settings = TrainSettings.from_dict(project.training).replace(
+            dataset=args.dataset, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+            optimizer=args.optimizer, momentum=args.momentum, weight_decay=args.weight_decay,
+            schedule=args.schedule, loss=args.loss, seed=args.seed, grad_every=args.grad_every,
+        )
+    except SettingsError as exc:
+        raise CliError(f"{args.project}: training settings: {exc}") from exc
+    if _report_problems(project.graph):
+        return EXIT_ERROR
+    for path in (args.save_weights, args.metrics_out, args.checkpoint):
+        if path is not None and not path.parent.is_dir():
+            raise CliError(f"{path}: the folder {path.parent} does not exist")
+    try:
+        data = load_dataset(settings.dataset)
+    except DataError as exc:
+        raise CliError(str(exc)) from exc
+
+    trainer = Trainer(project.graph, settings, data=data, checkpoint_path=args.checkpoint)
+    metrics = _MetricsWriter(args.metrics_out) if args.metrics_out else None
+    progress = _Progress(enabled=not args.no_progress)
+    last_epoch: list[EpochEnd] = []
+
+    def on_event(event):
+        if isinstance(event, StepEnd):
+            progress.step(event)
+            if metrics:
+                metrics.step(event)
+        elif isinstance(event, EpochEnd):
+            last_epoch[:] = [event]
+            progress.epoch(event, settings.epochs)
+            if metrics:
+                metrics.epoch(event)
+        elif isinstance(event, RunStarted):
+            progress.start(event)
+
+    trainer.subscribe(on_event)
+    previous = signal.getsignal(signal.SIGINT)
+
+    def on_interrupt(signum, frame):
+        # First Ctrl+C: stop after this step and write the files; a second one quits at once.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        progress.write("stopping after this step (Ctrl+C again to quit at once)")
+        trainer.stop()
+
+    signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        final = trainer.run()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        progress.close()
+        if metrics:
+            metrics.close()
+
+    if not isinstance(final, Failed) and args.save_weights:
+        try:
+            trainer.save_weights(args.save_weights)
+        except Exception as exc:  # noqa: BLE001 - any write failure is one line for the user
+            raise CliError(f"{args.save_weights}: could not write the weights: {exc}") from exc
+        print(f"weights written to {args.save_weights}")
+    if metrics:
+        print(f"metrics written to {args.metrics_out}")
+    if isinstance(final, Failed):
+        raise CliError(final.message)
+    if isinstance(final, Finished):
+        print(f"test accuracy: {last_epoch[0].test_accuracy:.4f}")
+        return 0
+    print(f"stopped at step {final.step}")
+    return EXIT_INTERRUPTED
+
+
+class _Progress:
+    """A tqdm bar over all steps with loss, samples/s and ETA; epoch results as lines."""
+
+    def __init__(self, enabled=True):
+        self.enabled = enabled
+        self.bar = None
+        self.rate = None
+
+    def start(self, event):
+        if not self.enabled:
+            return
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=event.epochs * event.steps_per_epoch, unit="step",
+                        dynamic_ncols=True, file=sys.stderr, disable=None)
+
+    def step(self, event):
+        if self.bar is None:
+            return
+        # samples/s smoothed over ~20 steps: single steps are too noisy to read
+        self.rate = event.samples_per_s if self.rate is None else (
+            0.95 * self.rate + 0.05 * event.samples_per_s)
+        self.bar.set_postfix(epoch=event.epoch, loss=f"{event.loss:.4f}",
+                             samples_s=f"{self.rate:,.0f}", refresh=False)
+        self.bar.update(1)
+
+    def epoch(self, event, epochs):
+        self.write(
+            f"epoch {event.epoch}/{epochs}: train loss {event.train_loss:.4f}, test loss "
+            f"{event.test_loss:.4f}, test accuracy {event.test_accuracy:.4f}, "
+            f"{event.seconds:.1f} s"
+        )
+
+    def write(self, text):
+        if self.bar is not None:
+            self.bar.write(text, file=sys.stderr)
+        else:
+            print(text, file=sys.stderr)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+
+
+class _MetricsWriter:
+    """JSON lines into a temporary file beside the target, renamed over it when closed."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+        try:
+            self.file = open(self.tmp, "w", encoding="utf-8")  # noqa: SIM115 - closed in close()
+        except OSError as exc:
+            raise CliError(f"{path}: cannot write the metrics: {exc.strerror}") from exc
+
+    def _write(self, record):
+        self.file.write(json.dumps(record) + "\n")
+
+    def step(self, event):
+        record = {"type": "step", "step": event.step, "epoch": event.epoch, "loss": event.loss,
+                  "lr": event.lr, "samples_per_s": round(event.samples_per_s, 1)}
+        if event.grad_norms is not None:
+            record["grad_norms"] = event.grad_norms
+        self._write(record)
+
+    def epoch(self, event):
+        self._write({"type": "epoch", "epoch": event.epoch, "train_loss": event.train_loss,
+                     "test_loss": event.test_loss, "test_accuracy": event.test_accuracy,
+                     "seconds": round(event.seconds, 3), "lr": event.lr})
+
+    def close(self):
+        self.file.close()
+        os.replace(self.tmp, self.path)
+
+
+# -- export -----------------------------------------------------------------------------------
+
+
+def _export(args) -> int:
+    from netbuilder.export import write_export
+
+    project = _load(args.project)
+    if _report_problems(project.graph):
+        return EXIT_ERROR
+    if args.weights is not None and not args.weights.is_file():
+        raise CliError(f"{args.weights}: no such weights file")
+    if not args.output.parent.is_dir():
+        raise CliError(f"{args.output}: the folder {args.output.parent} does not exist")
+    try:
+        write_export(project.graph, args.output, target=args.target, weights=args.weights)
+    except (OSError, ValueError) as exc:
+        raise CliError(f"{args.output}: {exc}") from exc
+    print(f"wrote {args.output} ({args.target})")
+    return 0
+
+
+# -- argument types ---------------------------------------------------------------------------
+
+
+def _positive_int(text):
+    value = _non_negative_int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
+    return value
+
+
+def _non_negative_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative, got {text}")
+    return value
+
+
+def _float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
+    return value
+
+
+def _positive_float(text):
+    value = _float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
+    return value
+
+
+def _non_negative_float(text):
+    value = _float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative, got {text}")
+    return value
+
+
+def _fraction(text):
+    value = _float(text)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
+    return value
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,593 @@
+"""The Trainer: one training run of a graph on a data set, reporting through small events.
+
+Plain Python (no Qt): the CLI calls run() on its main thread, the GUI on a worker thread.
+pause(), resume(), stop(), save_weights(), save_checkpoint() and feature_maps() may be called
+from any other thread; they take effect between two steps.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import threading
+import time
+import traceback
+from pathlib import Path
+
+import numpy as np
+
+from .events import (
+    EpochEnd,
+    EpochSamples,
+    Failed,
+    Finished,
+    Paused,
+    Resumed,
+    RunStarted,
+    StepEnd,
+    Stopped,
+)
+from .settings import TrainSettings
+
+log = logging.getLogger(__name__)
+
+HISTOGRAM_BINS = 32
+EVAL_BATCH = 500
+GRID_SAMPLES = 16  # test images sent with every EpochEnd
+SNAPSHOT_EVERY = 50  # steps between copies of the weights kept to undo a divergence
+
+
+class TrainingError(Exception):
+    """A problem that stops a run before or while it trains; the message is for a person."""
+
+
+class _NonFiniteLoss(TrainingError):
+    pass
+
+
+class Trainer:
+    """Trains `graph` with `settings` on `data` (a DataSplit; by default the settings' data set).
+
+    Usable again after a run: a second run() goes on from the current weights and optimizer
+    state. A stop() issued while no run is going cancels the next run at its first step.
+    """
+
+    def __init__(self, graph, settings: TrainSettings | None = None, data=None,
+                 checkpoint_path: str | os.PathLike | None = None):
+        self.graph = graph
+        self.settings = settings if settings is not None else TrainSettings()
+        self.data = data  # the DataSplit, loaded at the start of run() when None
+        self.checkpoint_path = checkpoint_path  # written at the end of each run when set
+        self.prepared = None  # netbuilder.data.Prepared: the arrays the network sees
+        self.optimizer = None
+        self.scheduler = None
+        self.loss_fn = None
+        self.step = 0  # optimizer steps done
+        self.epoch = 0  # epochs done
+        self.event_seconds = 0.0  # time spent on statistics and listeners (overhead figure)
+        self._model = None
+        self._listeners = []
+        self._stop = threading.Event()
+        self._go = threading.Event()  # cleared while paused
+        self._go.set()
+        # Held by the training thread while it uses the model, so that other threads can
+        # read weights or run a forward pass between two steps.
+        self._lock = threading.RLock()
+        self._running = False
+        self._rng = None
+        self._num_classes = 0
+
+    # -- listeners and control ---------------------------------------------------------------
+
+    def subscribe(self, callback):
+        """callback(event) is called on the training thread for every event."""
+        self._listeners.append(callback)
+
+    def unsubscribe(self, callback):
+        self._listeners.remove(callback)
+
+    def pause(self):
+        self._go.clear()
+
+    def resume(self):
+        self._go.set()
+
+    def stop(self):
+        self._stop.set()
+        self._go.set()  # a paused run must wake up to stop
+
+    @property
+    def running(self) -> bool:
+        return self._running
+
+    @property
+    def paused(self) -> bool:
+        return not self._go.is_set()
+
+    # -- the model ---------------------------------------------------------------------------
+
+    @property
+    def model(self):
+        """The compiled engine module (compiled on first use; kept after a stop or failure)."""
+        if self._model is None:
+            self._model = self._compile()
+        return self._model
+
+    def _compile(self):
+        import engine
+        from netbuilder.compile import compile_graph
+
+        problems = self.graph.problems()
+        if problems:
+            names = {nid: node.name for nid, node in self.graph.nodes.items()}
+            lines = "; ".join(f"{names.get(nid, nid)}: {msg}" for nid, msg in problems)
+            raise TrainingError(f"the network cannot be trained until it is fixed: {lines}")
+        engine.manual_seed(self.settings.seed)
+        return compile_graph(self.graph)
+
+    def input_shape(self) -> tuple[int, ...]:
+        inputs = [n for n in self.graph.nodes.values() if n.type == "Input"]
+        if len(inputs) != 1:
+            raise TrainingError(
+                f"training needs exactly one Input block, the network has {len(inputs)}"
+            )
+        if inputs[0].out_shape is None:
+            raise TrainingError(f"the Input block {inputs[0].name} has no valid shape")
+        return tuple(inputs[0].out_shape)
+
+    # -- the run -----------------------------------------------------------------------------
+
+    def run(self):
+        """Train for settings.epochs epochs; blocks. Returns the last event (Finished, Stopped
+        or Failed) and never raises: every problem becomes a Failed event."""
+        if self._running:
+            raise RuntimeError("this Trainer is already running")
+        self._running = True
+        try:
+            event = self._run()
+        except Exception as exc:  # noqa: BLE001 - every failure must reach the listeners
+            log.debug("training failed", exc_info=True)
+            event = Failed(self.step, _describe(exc))
+        finally:
+            self._running = False
+        # A checkpoint asked for at the end is written whatever the outcome, so a failed run
+        # still leaves its last good weights behind.
+        if self.checkpoint_path is not None and self._model is not None:
+            try:
+                self.save_checkpoint(self.checkpoint_path)
+            except Exception as exc:  # noqa: BLE001
+                if not isinstance(event, Failed):
+                    event = Failed(self.step, f"could not write the checkpoint: {exc}")
+        self._stop.clear()
+        self._go.set()
+        self._emit_safely(event)
+        return event
+
+    def _run(self):
+        import engine
+
+        settings = self.settings.validated()
+        model = self.model
+        self._prepare_data(settings)
+        prepared = self.prepared
+        if self.optimizer is None:
+            self.loss_fn = _make_loss(settings.loss)
+            self.optimizer = _make_optimizer(settings, model.parameters())
+            self.scheduler = _make_scheduler(settings, self.optimizer)
+            self._rng = np.random.default_rng(settings.seed)
+        self._check_output(model)
+
+        named = list(model.named_parameters())
+        param_names = tuple(name for name, _ in named)
+        layer_names = tuple(dict.fromkeys(name.rpartition(".")[0] for name in param_names))
+        train_x, train_y = prepared.train_x, prepared.train_y
+        n = len(train_x)
+        if n == 0:
+            raise TrainingError("the training set is empty")
+        bs = settings.batch_size
+        steps_per_epoch = math.ceil(n / bs)
+        grad_every = settings.grad_every
+        loss_fn, optimizer = self.loss_fn, self.optimizer
+        targets = _target_maker(settings.loss, self._num_classes)
+        tensor = _tensor_maker()
+        emit = self._emit
+
+        emit(RunStarted(
+            epochs=settings.epochs,
+            steps_per_epoch=steps_per_epoch,
+            param_names=param_names,
+            layer_names=layer_names,
+            first_step=self.step + 1,
+            input_shape=tuple(train_x.shape[1:]),
+            num_classes=self._num_classes,
+            train_samples=n,
+            test_samples=len(prepared.test_x),
+        ))
+        model.train()
+        snapshot = None  # (step, weights) from a recent step, to undo a divergence
+        for _ in range(settings.epochs):
+            epoch = self.epoch + 1
+            t_epoch = time.perf_counter()
+            order = self._rng.permutation(n)
+            loss_sum = 0.0
+            t_last = t_epoch
+            for start in range(0, n, bs):
+                if not self._go.is_set():
+                    emit(Paused(self.step))
+                    self._go.wait()
+                    if not self._stop.is_set():
+                        emit(Resumed(self.step))
+                    t_last = time.perf_counter()
+                if self._stop.is_set():
+                    return Stopped(self.step)
+                index = order[start:start + bs]
+                xb = tensor(train_x[index])
+                yb = targets(train_y[index])
+                sampled = grad_every > 0 and (self.step + 1) % grad_every == 0
+                if self.step % SNAPSHOT_EVERY == 0 or snapshot is None:
+                    snapshot = (self.step, _copy_state(model))
+                with self._lock:
+                    optimizer.zero_grad()
+                    loss = loss_fn(model(xb), yb)
+                    value = float(loss.item())
+                    if not math.isfinite(value):
+                        message = _nan_message(value, self.step + 1, epoch, optimizer)
+                        raise _NonFiniteLoss(message + self._recover(snapshot))
+                    loss.backward()
+                    optimizer.step()
+                    if sampled:
+                        t_stats = time.perf_counter()
+                        norms, hists = _gradient_statistics(named)
+                        self.event_seconds += time.perf_counter() - t_stats
+                    else:
+                        norms = hists = None
+                self.step += 1
+                loss_sum += value * len(index)
+                now = time.perf_counter()
+                rate = len(index) / max(now - t_last, 1e-9)
+                t_last = now
+                emit(StepEnd(self.step, epoch, value, rate, optimizer.param_groups[0]["lr"],
+                             norms, hists))
+
+            with self._lock, engine.no_grad():
+                test = self._evaluate(prepared.test_x, prepared.test_y)
+                val = None
+                if prepared.val_x is not None and len(prepared.val_x):
+                    val = self._evaluate(prepared.val_x, prepared.val_y)
+            if test is None or (prepared.val_x is not None and len(prepared.val_x) and val is None):
+                return Stopped(self.step)  # stopped during the evaluation
+            self.epoch = epoch
+            if self.scheduler is not None:
+                if settings.schedule == "plateau":
+                    self.scheduler.step((val or test)[0])
+                else:
+                    self.scheduler.step()
+            emit(EpochEnd(
+                epoch=epoch,
+                train_loss=loss_sum / n,
+                test_loss=test[0],
+                test_accuracy=test[1],
+                confusion=test[2],
+                seconds=time.perf_counter() - t_epoch,
+                samples=self._grid(test[3]),
+                lr=optimizer.param_groups[0]["lr"],
+                val_loss=val[0] if val else None,
+                val_accuracy=val[1] if val else None,
+            ))
+            if self._stop.is_set():
+                return Stopped(self.step)
+        return Finished(self.step)
+
+    def _recover(self, snapshot) -> str:
+        """After a NaN/Inf loss: if the weights went non-finite, put back the snapshot and
+        drop the optimizer state (its moments are poisoned too). Says what it did."""
+        model = self.model
+        if all(np.isfinite(p.detach().numpy()).all() for p in model.parameters()):
+            return ""
+        step, state = snapshot
+        model.load_state_dict(state)
+        self.optimizer = self.scheduler = None  # rebuilt fresh by the next run
+        return f" (the weights are back to those after step {step})"
+
+    def _prepare_data(self, settings):
+        if self.prepared is not None:
+            return
+        from netbuilder.data import load_dataset, prepare
+
+        if self.data is None:
+            self.data = load_dataset(settings.dataset)
+        self.prepared = prepare(self.data, self.input_shape(), val_split=settings.val_split,
+                                seed=settings.seed)
+        self._num_classes = int(self.data.num_classes)
+
+    def _check_output(self, model):
+        """The network must give one score per class; say how to fix it when it does not."""
+        import engine
+
+        sample = self.prepared.train_x[:1]
+        with self._lock, engine.no_grad():
+            was_training = model.training
+            model.eval()
+            try:
+                shape = tuple(model(_tensor_maker()(sample)).shape[1:])
+            finally:
+                model.train(was_training)
+        k = self._num_classes
+        if len(shape) != 1:
+            dims = "x".join(str(d) for d in shape)
+            raise TrainingError(
+                f"the network's output is {dims} but classifying needs one score per class "
+                f"({k}); end the network with Flatten and a Linear block with {k} outputs"
+            )
+        if self.settings.loss == "mse" and shape[0] != k:
+            raise TrainingError(
+                f"the MSE loss compares the network's {shape[0]} outputs with one-hot labels "
+                f"of {k} classes; set the last Linear block's out_features to {k}"
+            )
+        if shape[0] < k:
+            raise TrainingError(
+                f"the network gives {shape[0]} outputs but the data set has {k} classes; "
+                f"set the last Linear block's out_features to {k}"
+            )
+
+    def _evaluate(self, x, y):
+        """(mean loss, accuracy, confusion, predictions) over x, y, or None if stopped."""
+        model = self.model
+        targets = _target_maker(self.settings.loss, self._num_classes)
+        tensor = _tensor_maker()
+        was_training = model.training
+        model.eval()
+        try:
+            loss_sum = 0.0
+            predictions = []
+            for start in range(0, len(x), EVAL_BATCH):
+                if self._stop.is_set():
+                    return None
+                out = model(tensor(x[start:start + EVAL_BATCH]))
+                yb = y[start:start + EVAL_BATCH]
+                loss_sum += float(self.loss_fn(out, targets(yb)).item()) * len(yb)
+                predictions.append(out.numpy().argmax(axis=1))
+        finally:
+            model.train(was_training)
+        pred = np.concatenate(predictions) if predictions else np.zeros(0, np.int64)
+        k = max(self._num_classes, int(pred.max()) + 1 if len(pred) else 0)
+        confusion = np.bincount(y * k + pred, minlength=k * k).reshape(k, k).astype(np.int64)
+        accuracy = float((pred == y).mean()) if len(y) else 0.0
+        return loss_sum / max(len(y), 1), accuracy, confusion, pred
+
+    def _grid(self, predictions) -> EpochSamples | None:
+        images = getattr(self.data, "x_test", None)
+        if images is None or len(images) != len(predictions):
+            return None
+        k = min(GRID_SAMPLES, len(predictions))
+        return EpochSamples(
+            images=np.ascontiguousarray(images[:k]),
+            labels=np.asarray(self.data.y_test[:k], dtype=np.int64),
+            predicted=predictions[:k].astype(np.int64),
+        )
+
+    # -- events ------------------------------------------------------------------------------
+
+    def _emit(self, event):
+        t = time.perf_counter()
+        for callback in self._listeners:
+            callback(event)
+        self.event_seconds += time.perf_counter() - t
+
+    def _emit_safely(self, event):
+        for callback in list(self._listeners):
+            try:
+                callback(event)
+            except Exception:  # noqa: BLE001 - the run is over; a listener must not raise here
+                log.exception("a training listener failed on %r", event)
+
+    # -- weights, checkpoints, feature maps ---------------------------------------------------
+
+    def save_weights(self, path):
+        """The model's weights as .safetensors with PyTorch's key names (atomic write)."""
+        import engine
+
+        with self._lock:
+            state = self.model.state_dict()
+            _atomic(path, lambda tmp: engine.save(state, tmp))
+
+    def save_checkpoint(self, path):
+        """Weights, optimizer state and progress, to go on training later (atomic write)."""
+        import engine
+
+        with self._lock:
+            checkpoint = {"model": self.model.state_dict()}
+            if self.optimizer is not None:
+                checkpoint["optimizer"] = self.optimizer.state_dict()
+            if self.scheduler is not None:
+                checkpoint["scheduler"] = self.scheduler.state_dict()
+            checkpoint["progress"] = {"step": self.step, "epoch": self.epoch}
+            _atomic(path, lambda tmp: engine.save(checkpoint, tmp))
+
+    def load_checkpoint(self, path):
+        """Restore what save_checkpoint wrote (the optimizer state once it exists)."""
+        import engine
+
+        checkpoint = engine.load(path)
+        with self._lock:
+            self.model.load_state_dict(checkpoint["model"])
+            if self.optimizer is not None and "optimizer" in checkpoint:
+                self.optimizer.load_state_dict(checkpoint["optimizer"])
+            if self.scheduler is not None and "scheduler" in checkpoint:
+                self.scheduler.load_state_dict(checkpoint["scheduler"])
+            progress = checkpoint.get("progress") or {}
+            self.step = int(progress.get("step", self.step))
+            self.epoch = int(progress.get("epoch", self.epoch))
+
+    def load_weights(self, path):
+        import engine
+
+        state = engine.load(path)
+        with self._lock:
+            self.model.load_state_dict(state)
+
+    def feature_maps(self, node_name: str, image) -> np.ndarray:
+        """The output of node `node_name` for one input, without the batch dimension (for a
+        conv block: (channels, H, W) float32). `image` is an index into the prepared test set
+        or an array shaped like the Input block. Safe during a run (waits for one step)."""
+        from netbuilder.compile import node_outputs
+
+        x = self._single_input(image)
+        import engine
+
+        with self._lock, engine.no_grad():
+            model = self.model
+            was_training = model.training
+            model.eval()
+            try:
+                outputs = node_outputs(model, self.graph, _tensor_maker()(x), [node_name])
+            finally:
+                model.train(was_training)
+        return outputs[node_name].numpy()[0].copy()
+
+    def _single_input(self, image) -> np.ndarray:
+        if isinstance(image, int | np.integer):
+            if self.prepared is None:
+                raise TrainingError("no test data yet: train first or pass an image array")
+            return self.prepared.test_x[int(image)][None]
+        arr = np.asarray(image, dtype=np.float32)
+        shape = self.input_shape()
+        if arr.shape == shape:
+            return arr[None]
+        if arr.shape == (1, *shape):
+            return arr
+        raise TrainingError(
+            f"the image has shape {arr.shape} but the Input block expects {shape}"
+        )
+
+
+# -- building blocks ------------------------------------------------------------------------
+
+
+def _copy_state(model) -> dict:
+    return {name: value.detach().clone() for name, value in model.state_dict().items()}
+
+
+def _make_loss(name):
+    from engine import nn
+
+    return {"cross_entropy": nn.CrossEntropyLoss, "nll": nn.NLLLoss, "mse": nn.MSELoss}[name]()
+
+
+def _make_optimizer(s: TrainSettings, params):
+    from engine import optim
+
+    params = list(params)
+    if s.optimizer == "sgd":
+        return optim.SGD(params, lr=s.lr, momentum=s.momentum, nesterov=s.nesterov,
+                         weight_decay=s.weight_decay)
+    if s.optimizer == "adam":
+        return optim.Adam(params, lr=s.lr, betas=s.betas, weight_decay=s.weight_decay)
+    if s.optimizer == "adamw":
+        return optim.AdamW(params, lr=s.lr, betas=s.betas, weight_decay=s.weight_decay)
+    if s.optimizer == "rmsprop":
+        return optim.RMSprop(params, lr=s.lr, momentum=s.momentum, weight_decay=s.weight_decay)
+    if s.optimizer == "adagrad":
+        return optim.Adagrad(params, lr=s.lr, weight_decay=s.weight_decay)
+    raise TrainingError(f"unknown optimizer {s.optimizer!r}")
+
+
+def _make_scheduler(s: TrainSettings, optimizer):
+    from engine.optim import lr_scheduler
+
+    if s.schedule == "none":
+        return None
+    if s.schedule == "step":
+        return lr_scheduler.StepLR(optimizer, step_size=s.step_size, gamma=s.gamma)
+    if s.schedule == "multistep":
+        if not s.milestones:
+            raise TrainingError("the multistep schedule needs milestones (epochs), e.g. [2, 4]")
+        return lr_scheduler.MultiStepLR(optimizer, milestones=list(s.milestones), gamma=s.gamma)
+    if s.schedule == "exponential":
+        return lr_scheduler.ExponentialLR(optimizer, gamma=s.gamma)
+    if s.schedule == "cosine":
+        return lr_scheduler.CosineAnnealingLR(optimizer, T_max=s.t_max or s.epochs)
+    if s.schedule == "plateau":
+        if s.gamma >= 1:
+            raise TrainingError("the plateau schedule needs gamma below 1 (the lr factor)")
+        return lr_scheduler.ReduceLROnPlateau(optimizer, mode="min", factor=s.gamma,
+                                              patience=s.patience)
+    raise TrainingError(f"unknown schedule {s.schedule!r}")
+
+
+def _tensor_maker():
+    import engine
+
+    return engine.from_numpy
+
+
+def _target_maker(loss, num_classes):
+    """Labels (int64 numpy) -> the tensor the loss wants: class indices, or one-hot for MSE."""
+    import engine
+
+    if loss == "mse":
+        eye = np.eye(num_classes, dtype=np.float32)
+        return lambda y: engine.from_numpy(eye[y])
+    return lambda y: engine.from_numpy(np.ascontiguousarray(y, dtype=np.int64))
+
+
+def _gradient_statistics(named):
+    """{name: L2 norm of its gradient}, {name: {"grad": hist, "weight": hist}}."""
+    norms, hists = {}, {}
+    for name, p in named:
+        if p.grad is None:
+            continue
+        g = p.grad.numpy().ravel()
+        w = p.detach().numpy().ravel()
+        norms[name] = float(np.sqrt(np.dot(g, g)))
+        hists[name] = {"grad": _histogram(g), "weight": _histogram(w)}
+    return norms, hists
+
+
+def _histogram(a: np.ndarray):
+    lo, hi = float(a.min()), float(a.max())
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        a = a[np.isfinite(a)]
+        if a.size == 0:
+            return np.zeros(HISTOGRAM_BINS, np.int64), np.linspace(-1.0, 1.0, HISTOGRAM_BINS + 1)
+        lo, hi = float(a.min()), float(a.max())
+    if lo == hi:
+        lo, hi = lo - 0.5, hi + 0.5
+    counts, edges = np.histogram(a, bins=HISTOGRAM_BINS, range=(lo, hi))
+    return counts.astype(np.int64), edges
+
+
+def _nan_message(value, step, epoch, optimizer):
+    lr = optimizer.param_groups[0]["lr"]
+    kind = "NaN" if math.isnan(value) else "infinite"
+    return (
+        f"the loss became {kind} at step {step} (epoch {epoch}), so training stopped; the "
+        f"learning rate {lr:g} is probably too high: try a lower one such as {lr / 10:g}"
+    )
+
+
+def _describe(exc: BaseException) -> str:
+    """One message for a person; our own errors already are, others get their origin."""
+    from netbuilder.data import DataError
+
+    from .settings import SettingsError
+
+    if isinstance(exc, TrainingError | SettingsError | DataError):
+        return str(exc)
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" (in {Path(frames[-1].filename).name}, line {frames[-1].lineno})" if frames else ""
+    return f"training failed: {type(exc).__name__}: {exc}{where}"
+
+
+def _atomic(path, write):
+    """write(tmp_path) then rename over `path`, so a crash never leaves half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
