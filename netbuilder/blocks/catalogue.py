@@ -1,0 +1,782 @@
+"""Every block type, each described once (palette order)."""
+
+from __future__ import annotations
+
+import math
+
+from netbuilder.blocks.spec import BlockError, BlockType, ParamSpec, Shape, fmt_shape, pair
+
+# -- shared pieces ---------------------------------------------------------------------------
+
+
+def _one(in_shapes: list[Shape]) -> Shape:
+    return in_shapes[0]
+
+
+def _need_image(label: str, shape: Shape, hint: str) -> None:
+    if len(shape) != 3:
+        raise BlockError(
+            f"{label} needs an image-shaped input (C x H x W) but gets {fmt_shape(shape)} "
+            f"features; {hint}"
+        )
+
+
+def _need_flat(label: str, shape: Shape, hint: str) -> None:
+    if len(shape) != 1:
+        raise BlockError(f"{label} needs flat features but gets {fmt_shape(shape)}; {hint}")
+
+
+def _pinned(name: str, pinned: int | None, actual: int, unit: str) -> None:
+    if pinned is not None and pinned != actual:
+        raise BlockError(
+            f"{name} is {pinned} but the input has {actual} {unit}; set {name} to {actual}, "
+            f"or clear it to follow the input"
+        )
+
+
+def _kxk(value) -> str:
+    h, w = pair(value)
+    return f"{h}x{w}"
+
+
+def _window_out(
+    size: int, kernel: int, stride: int, pad_total: int, dilation: int, ceil: bool
+) -> int:
+    """PyTorch's output length for a sliding window (conv and pooling)."""
+    span = size + pad_total - dilation * (kernel - 1) - 1
+    if ceil:
+        out = -(-span // stride) + 1
+        # the last window must start inside the input or the left padding (PyTorch's rule)
+        if (out - 1) * stride >= size + pad_total // 2:
+            out -= 1
+        return out
+    return span // stride + 1
+
+
+def _check_kernel(label: str, kernel, in_hw, pads, dilation=(1, 1)) -> None:
+    kh, kw = pair(kernel)
+    eff = (dilation[0] * (kh - 1) + 1, dilation[1] * (kw - 1) + 1)
+    avail = (in_hw[0] + pads[0], in_hw[1] + pads[1])
+    if eff[0] > avail[0] or eff[1] > avail[1]:
+        pad_note = f" (with padding {pads[0] // 2})" if any(pads) else ""
+        raise BlockError(
+            f"{label} kernel {eff[0]}x{eff[1]} is larger than its {in_hw[0]}x{in_hw[1]} "
+            f"input{pad_note}; use a smaller kernel, add padding, or remove a pooling layer "
+            f"before it"
+        )
+
+
+def _kwargs_if(**pairs):
+    """Keyword arguments whose value differs from the default: name=(value, default)."""
+    return {k: v for k, (v, d) in pairs.items() if v != d}
+
+
+# -- Input -----------------------------------------------------------------------------------
+
+
+def _input_shape(p, in_shapes):
+    return p["shape"]
+
+
+INPUT = BlockType(
+    type="Input",
+    label="Input",
+    category="Input",
+    description="The network's input: an image (channels x height x width) or a feature vector. "
+    "Images smaller than this are padded to it when training.",
+    params=(
+        ParamSpec(
+            "shape",
+            "shape",
+            (1, 28, 28),
+            "Shape",
+            "C x H x W for images (1 x 28 x 28 for MNIST), or a single number of features",
+            min=1,
+        ),
+    ),
+    inputs=0,
+    outputs=1,
+    name_prefix="input",
+    icon="input.svg",
+    shape_fn=_input_shape,
+    count_fn=lambda p, s: 0,
+    summary_fn=lambda p: fmt_shape(p["shape"]),
+    expr_fn=lambda p, args, attr: "x",
+)
+
+
+# -- Conv2d ----------------------------------------------------------------------------------
+
+
+def _conv_pads(p) -> tuple[int, int]:
+    """Total padding added to (H, W)."""
+    padding = p["padding"]
+    if padding == "valid":
+        return (0, 0)
+    if padding == "same":
+        kh, kw = pair(p["kernel_size"])
+        dh, dw = pair(p["dilation"])
+        return (dh * (kh - 1), dw * (kw - 1))
+    ph, pw = pair(padding)
+    return (2 * ph, 2 * pw)
+
+
+def _conv_resolve(p, in_shapes):
+    shape = in_shapes[0] if in_shapes else None
+    if p["in_channels"] is None and shape is not None and len(shape) == 3:
+        p["in_channels"] = shape[0]
+    return p
+
+
+def _conv_shape(p, in_shapes):
+    x = _one(in_shapes)
+    _need_image("Conv2d", x, "move it before the Flatten, or use Linear for flat features")
+    c, h, w = x
+    _pinned("in_channels", p["in_channels"], c, "channels")
+    groups = p["groups"]
+    if c % groups or p["out_channels"] % groups:
+        raise BlockError(
+            f"groups={groups} must divide both in_channels ({c}) and out_channels "
+            f"({p['out_channels']}); set groups to a common divisor such as 1"
+        )
+    if p["padding"] == "same" and pair(p["stride"]) != (1, 1):
+        raise BlockError(
+            "padding 'same' works only with stride 1; set stride to 1 or pad by number"
+        )
+    pads = _conv_pads(p)
+    _check_kernel("Conv2d", p["kernel_size"], (h, w), pads, pair(p["dilation"]))
+    kh, kw = pair(p["kernel_size"])
+    sh, sw = pair(p["stride"])
+    dh, dw = pair(p["dilation"])
+    return (
+        p["out_channels"],
+        _window_out(h, kh, sh, pads[0], dh, False),
+        _window_out(w, kw, sw, pads[1], dw, False),
+    )
+
+
+def _conv_count(p, in_shapes):
+    kh, kw = pair(p["kernel_size"])
+    c_in = p["in_channels"] or 0
+    return p["out_channels"] * (c_in // p["groups"]) * kh * kw + (
+        p["out_channels"] if p["bias"] else 0
+    )
+
+
+def _conv_summary(p):
+    text = f"{p['out_channels']}@{_kxk(p['kernel_size'])}"
+    if pair(p["stride"]) != (1, 1):
+        text += f" s{_short(p['stride'])}"
+    if p["padding"] not in (0, (0, 0), "valid"):
+        text += f" p{_short(p['padding'])}" if p["padding"] != "same" else " same"
+    return text
+
+
+def _short(value) -> str:
+    if isinstance(value, tuple):
+        return str(value[0]) if value[0] == value[1] else f"{value[0]}x{value[1]}"
+    return str(value)
+
+
+def _conv_ctor(p):
+    kwargs = _kwargs_if(
+        stride=(p["stride"], 1),
+        padding=(p["padding"], 0),
+        dilation=(p["dilation"], 1),
+        groups=(p["groups"], 1),
+        bias=(p["bias"], True),
+    )
+    return "Conv2d", [p["in_channels"], p["out_channels"], p["kernel_size"]], kwargs
+
+
+CONV2D = BlockType(
+    type="Conv2d",
+    label="Conv2d",
+    category="Layers",
+    description="2-D convolution: slides out_channels learned kernels over the image.",
+    params=(
+        ParamSpec(
+            "in_channels",
+            "int",
+            None,
+            "In channels",
+            "Channels of the incoming image; follows the input unless you set it",
+            min=1,
+            auto=True,
+        ),
+        ParamSpec(
+            "out_channels", "int", 8, "Out channels", "Number of kernels (feature maps)", min=1
+        ),
+        ParamSpec("kernel_size", "pair", 3, "Kernel size", "Kernel height x width", min=1),
+        ParamSpec("stride", "pair", 1, "Stride", "Step between kernel positions", min=1),
+        ParamSpec(
+            "padding",
+            "padding",
+            0,
+            "Padding",
+            "Zeros added on each side, or 'same' to keep the size (stride 1), 'valid' for none",
+            min=0,
+        ),
+        ParamSpec("dilation", "pair", 1, "Dilation", "Spacing between kernel elements", min=1),
+        ParamSpec(
+            "groups", "int", 1, "Groups", "Split channels into groups (must divide both)", min=1
+        ),
+        ParamSpec("bias", "bool", True, "Bias", "Learn an additive bias per output channel"),
+    ),
+    inputs=1,
+    outputs=1,
+    name_prefix="conv",
+    icon="conv2d.svg",
+    shape_fn=_conv_shape,
+    count_fn=_conv_count,
+    resolve_fn=_conv_resolve,
+    summary_fn=_conv_summary,
+    ctor=_conv_ctor,
+    expr_fn=lambda p, args, attr: f"self.{attr}({args[0]})",
+    exported_module=True,
+)
+
+
+# -- Linear ----------------------------------------------------------------------------------
+
+
+def _linear_resolve(p, in_shapes):
+    shape = in_shapes[0] if in_shapes else None
+    if p["in_features"] is None and shape is not None and len(shape) == 1:
+        p["in_features"] = shape[0]
+    return p
+
+
+def _linear_shape(p, in_shapes):
+    x = _one(in_shapes)
+    _need_flat("Linear", x, "insert a Flatten block before it")
+    _pinned("in_features", p["in_features"], x[0], "features")
+    return (p["out_features"],)
+
+
+LINEAR = BlockType(
+    type="Linear",
+    label="Linear",
+    category="Layers",
+    description="Fully connected layer: every output feature is a weighted sum of all inputs.",
+    params=(
+        ParamSpec(
+            "in_features",
+            "int",
+            None,
+            "In features",
+            "Size of the incoming feature vector; follows the input unless you set it",
+            min=1,
+            auto=True,
+        ),
+        ParamSpec("out_features", "int", 10, "Out features", "Size of the output vector", min=1),
+        ParamSpec("bias", "bool", True, "Bias", "Learn an additive bias per output feature"),
+    ),
+    inputs=1,
+    outputs=1,
+    name_prefix="fc",
+    icon="linear.svg",
+    shape_fn=_linear_shape,
+    count_fn=lambda p, s: (
+        (p["in_features"] or 0) * p["out_features"] + (p["out_features"] if p["bias"] else 0)
+    ),
+    resolve_fn=_linear_resolve,
+    summary_fn=lambda p: f"{p['out_features']}",
+    ctor=lambda p: (
+        "Linear",
+        [p["in_features"], p["out_features"]],
+        _kwargs_if(bias=(p["bias"], True)),
+    ),
+    expr_fn=lambda p, args, attr: f"self.{attr}({args[0]})",
+    exported_module=True,
+)
+
+
+# -- pooling ---------------------------------------------------------------------------------
+
+
+def _pool_common_shape(label, p, in_shapes, dilation=(1, 1)):
+    x = _one(in_shapes)
+    _need_image(label, x, "move it before the Flatten")
+    c, h, w = x
+    kh, kw = pair(p["kernel_size"])
+    sh, sw = pair(p["stride"] if p["stride"] is not None else p["kernel_size"])
+    ph, pw = pair(p["padding"])
+    if ph > kh // 2 or pw > kw // 2:
+        raise BlockError(
+            f"padding {_short(p['padding'])} is more than half the kernel "
+            f"{_kxk(p['kernel_size'])}; lower the padding to at most {kh // 2}"
+        )
+    _check_kernel(label, p["kernel_size"], (h, w), (2 * ph, 2 * pw), dilation)
+    return (
+        c,
+        _window_out(h, kh, sh, 2 * ph, dilation[0], p["ceil_mode"]),
+        _window_out(w, kw, sw, 2 * pw, dilation[1], p["ceil_mode"]),
+    )
+
+
+def _pool_params(default_kernel=2):
+    return (
+        ParamSpec(
+            "kernel_size", "pair", default_kernel, "Kernel size", "Window height x width", min=1
+        ),
+        ParamSpec(
+            "stride",
+            "pair",
+            None,
+            "Stride",
+            "Step between windows; empty means the kernel size (no overlap)",
+            min=1,
+            optional=True,
+        ),
+        ParamSpec("padding", "pair", 0, "Padding", "Implicit padding on each side", min=0),
+        ParamSpec(
+            "ceil_mode",
+            "bool",
+            False,
+            "Ceil mode",
+            "Round the output size up, keeping a partial last window",
+        ),
+    )
+
+
+def _pool_summary(p):
+    text = _kxk(p["kernel_size"])
+    if p["stride"] is not None and pair(p["stride"]) != pair(p["kernel_size"]):
+        text += f" s{_short(p['stride'])}"
+    if p["padding"] not in (0, (0, 0)):
+        text += f" p{_short(p['padding'])}"
+    return text
+
+
+def _pool_kwargs(p):
+    stride = p["stride"]
+    if stride is not None and pair(stride) == pair(p["kernel_size"]):
+        stride = None
+    return _kwargs_if(
+        stride=(stride, None), padding=(p["padding"], 0), ceil_mode=(p["ceil_mode"], False)
+    )
+
+
+def _pool_expr(fn):
+    def expr(p, args, attr):
+        parts = [args[0], repr(p["kernel_size"])]
+        parts += [f"{k}={v!r}" for k, v in _pool_kwargs(p).items()]
+        return f"F.{fn}({', '.join(parts)})"
+
+    return expr
+
+
+MAXPOOL2D = BlockType(
+    type="MaxPool2d",
+    label="MaxPool2d",
+    category="Pooling",
+    description="Keeps the largest value in each window, shrinking height and width.",
+    params=_pool_params(),
+    inputs=1,
+    outputs=1,
+    name_prefix="pool",
+    icon="maxpool2d.svg",
+    shape_fn=lambda p, s: _pool_common_shape("MaxPool2d", p, s),
+    count_fn=lambda p, s: 0,
+    summary_fn=_pool_summary,
+    ctor=lambda p: ("MaxPool2d", [p["kernel_size"]], _pool_kwargs(p)),
+    expr_fn=_pool_expr("max_pool2d"),
+    fold=True,
+)
+
+AVGPOOL2D = BlockType(
+    type="AvgPool2d",
+    label="AvgPool2d",
+    category="Pooling",
+    description="Averages each window, shrinking height and width.",
+    params=_pool_params(),
+    inputs=1,
+    outputs=1,
+    name_prefix="avgpool",
+    icon="avgpool2d.svg",
+    shape_fn=lambda p, s: _pool_common_shape("AvgPool2d", p, s),
+    count_fn=lambda p, s: 0,
+    summary_fn=_pool_summary,
+    ctor=lambda p: ("AvgPool2d", [p["kernel_size"]], _pool_kwargs(p)),
+    expr_fn=_pool_expr("avg_pool2d"),
+    fold=True,
+)
+
+
+def _adaptive_shape(p, in_shapes):
+    x = _one(in_shapes)
+    _need_image("AdaptiveAvgPool2d", x, "move it before the Flatten")
+    oh, ow = pair(p["output_size"])
+    return (x[0], oh, ow)
+
+
+ADAPTIVEAVGPOOL2D = BlockType(
+    type="AdaptiveAvgPool2d",
+    label="AdaptiveAvgPool2d",
+    category="Pooling",
+    description="Averages each channel down to a fixed height x width, whatever the input size "
+    "(1 gives global average pooling).",
+    params=(ParamSpec("output_size", "pair", 1, "Output size", "Output height x width", min=1),),
+    inputs=1,
+    outputs=1,
+    name_prefix="gap",
+    icon="adaptiveavgpool2d.svg",
+    shape_fn=_adaptive_shape,
+    count_fn=lambda p, s: 0,
+    summary_fn=lambda p: _kxk(p["output_size"]),
+    ctor=lambda p: ("AdaptiveAvgPool2d", [p["output_size"]], {}),
+    expr_fn=lambda p, args, attr: f"F.adaptive_avg_pool2d({args[0]}, {p['output_size']!r})",
+    fold=True,
+)
+
+
+# -- activations -----------------------------------------------------------------------------
+
+
+def _activation(type_, description, icon, ctor, expr, params=(), summary=None, prefix=None):
+    return BlockType(
+        type=type_,
+        label=type_,
+        category="Activations",
+        description=description,
+        params=params,
+        inputs=1,
+        outputs=1,
+        name_prefix=prefix or type_.lower(),
+        icon=icon,
+        shape_fn=lambda p, s: _one(s),
+        count_fn=lambda p, s: 0,
+        summary_fn=summary,
+        ctor=ctor,
+        expr_fn=expr,
+        fold=True,
+    )
+
+
+RELU = _activation(
+    "ReLU",
+    "max(0, x): the usual activation after a Conv2d or Linear.",
+    "relu.svg",
+    lambda p: ("ReLU", [], {}),
+    lambda p, args, attr: f"F.relu({args[0]})",
+)
+
+LEAKYRELU = _activation(
+    "LeakyReLU",
+    "Like ReLU, but negative inputs keep a small slope.",
+    "leakyrelu.svg",
+    lambda p: ("LeakyReLU", [p["negative_slope"]], {}),
+    lambda p, args, attr: f"F.leaky_relu({args[0]}, {p['negative_slope']!r})",
+    params=(
+        ParamSpec(
+            "negative_slope", "float", 0.01, "Negative slope", "Slope for x < 0", min=0.0, max=1.0
+        ),
+    ),
+    summary=lambda p: f"{p['negative_slope']:g}",
+    prefix="lrelu",
+)
+
+GELU = _activation(
+    "GELU",
+    "Gaussian error linear unit, the smooth ReLU used in transformers.",
+    "gelu.svg",
+    lambda p: ("GELU", [], _kwargs_if(approximate=(p["approximate"], "none"))),
+    lambda p, args, attr: (
+        f"F.gelu({args[0]})"
+        if p["approximate"] == "none"
+        else f"F.gelu({args[0]}, approximate={p['approximate']!r})"
+    ),
+    params=(
+        ParamSpec(
+            "approximate",
+            "choice",
+            "none",
+            "Approximation",
+            "'none' for the exact form, 'tanh' for the faster approximation",
+            choices=("none", "tanh"),
+        ),
+    ),
+    summary=lambda p: "" if p["approximate"] == "none" else p["approximate"],
+)
+
+SIGMOID = _activation(
+    "Sigmoid",
+    "1 / (1 + exp(-x)): squashes to (0, 1).",
+    "sigmoid.svg",
+    lambda p: ("Sigmoid", [], {}),
+    lambda p, args, attr: f"torch.sigmoid({args[0]})",
+)
+
+TANH = _activation(
+    "Tanh",
+    "tanh(x): squashes to (-1, 1).",
+    "tanh.svg",
+    lambda p: ("Tanh", [], {}),
+    lambda p, args, attr: f"torch.tanh({args[0]})",
+)
+
+
+def _softmax_shape(p, in_shapes):
+    x = _one(in_shapes)
+    if p["dim"] > len(x):
+        raise BlockError(
+            f"dim {p['dim']} does not exist in a {fmt_shape(x)} input (dims 1..{len(x)}, "
+            f"0 being the batch); set dim to 1 for classes/channels"
+        )
+    return x
+
+
+SOFTMAX = BlockType(
+    type="Softmax",
+    label="Softmax",
+    category="Activations",
+    description="Turns scores into probabilities that sum to 1 along one dimension. Usually left "
+    "out before a cross-entropy loss, which applies it itself.",
+    params=(
+        ParamSpec(
+            "dim",
+            "int",
+            1,
+            "Dimension",
+            "Dimension to normalise, counting the batch as 0 (1 = classes or channels)",
+            min=1,
+        ),
+    ),
+    inputs=1,
+    outputs=1,
+    name_prefix="softmax",
+    icon="softmax.svg",
+    shape_fn=_softmax_shape,
+    count_fn=lambda p, s: 0,
+    summary_fn=lambda p: f"dim={p['dim']}",
+    ctor=lambda p: ("Softmax", [], {"dim": p["dim"]}),
+    expr_fn=lambda p, args, attr: f"F.softmax({args[0]}, dim={p['dim']})",
+    fold=True,
+)
+
+
+# -- normalisation and regularisation --------------------------------------------------------
+
+
+def _bn(type_, rank_ok, rank_hint):
+    def resolve(p, in_shapes):
+        shape = in_shapes[0] if in_shapes else None
+        if p["num_features"] is None and shape is not None and rank_ok(shape):
+            p["num_features"] = shape[0]
+        return p
+
+    def shape_fn(p, in_shapes):
+        x = _one(in_shapes)
+        if not rank_ok(x):
+            raise BlockError(f"{type_} {rank_hint(x)}")
+        _pinned("num_features", p["num_features"], x[0], "channels" if len(x) == 3 else "features")
+        return x
+
+    return BlockType(
+        type=type_,
+        label=type_,
+        category="Normalization",
+        description="Normalises each channel over the batch, then scales and shifts it "
+        "(learned); keeps running statistics for evaluation.",
+        params=(
+            ParamSpec(
+                "num_features",
+                "int",
+                None,
+                "Features",
+                "Channels (or features) of the input; follows the input unless you set it",
+                min=1,
+                auto=True,
+            ),
+            ParamSpec(
+                "eps", "float", 1e-5, "Epsilon", "Added to the variance for stability", min=0.0
+            ),
+            ParamSpec(
+                "momentum",
+                "float",
+                0.1,
+                "Momentum",
+                "Weight of the newest batch in the running statistics",
+                min=0.0,
+                max=1.0,
+            ),
+            ParamSpec("affine", "bool", True, "Affine", "Learn a scale and shift per channel"),
+        ),
+        inputs=1,
+        outputs=1,
+        name_prefix="bn",
+        icon=f"{type_.lower()}.svg",
+        shape_fn=shape_fn,
+        count_fn=lambda p, s: 2 * (p["num_features"] or 0) if p["affine"] else 0,
+        resolve_fn=resolve,
+        summary_fn=lambda p: "auto" if p["num_features"] is None else str(p["num_features"]),
+        ctor=lambda p: (
+            type_,
+            [p["num_features"]],
+            _kwargs_if(
+                eps=(p["eps"], 1e-5), momentum=(p["momentum"], 0.1), affine=(p["affine"], True)
+            ),
+        ),
+        expr_fn=lambda p, args, attr: f"self.{attr}({args[0]})",
+        fold=True,
+        exported_module=True,
+    )
+
+
+BATCHNORM1D = _bn(
+    "BatchNorm1d",
+    lambda s: len(s) == 1,
+    lambda s: f"needs flat features but gets {fmt_shape(s)}; use BatchNorm2d here",
+)
+BATCHNORM2D = _bn(
+    "BatchNorm2d",
+    lambda s: len(s) == 3,
+    lambda s: f"needs C x H x W but gets {fmt_shape(s)} features; use BatchNorm1d here",
+)
+
+DROPOUT = BlockType(
+    type="Dropout",
+    label="Dropout",
+    category="Normalization",
+    description="While training, zeroes each value with probability p (and scales the rest); "
+    "does nothing when evaluating.",
+    params=(
+        ParamSpec(
+            "p", "float", 0.5, "Probability", "Chance of zeroing each value", min=0.0, max=1.0
+        ),
+    ),
+    inputs=1,
+    outputs=1,
+    name_prefix="dropout",
+    icon="dropout.svg",
+    shape_fn=lambda p, s: _one(s),
+    count_fn=lambda p, s: 0,
+    summary_fn=lambda p: f"p={p['p']:g}",
+    ctor=lambda p: ("Dropout", [p["p"]], {}),
+    expr_fn=lambda p, args, attr: f"self.{attr}({args[0]})",
+    fold=True,
+    exported_module=True,
+)
+
+
+# -- structure -------------------------------------------------------------------------------
+
+FLATTEN = BlockType(
+    type="Flatten",
+    label="Flatten",
+    category="Structure",
+    description="Flattens C x H x W into one feature vector, for Linear layers.",
+    params=(),
+    inputs=1,
+    outputs=1,
+    name_prefix="flatten",
+    icon="flatten.svg",
+    shape_fn=lambda p, s: (math.prod(_one(s)),),
+    count_fn=lambda p, s: 0,
+    summary_fn=lambda p: "",
+    ctor=lambda p: ("Flatten", [], {}),
+    expr_fn=lambda p, args, attr: f"torch.flatten({args[0]}, 1)",
+)
+
+
+def _add_shape(p, in_shapes):
+    a, b = in_shapes
+    if a != b:
+        raise BlockError(
+            f"Add needs two inputs of the same shape but gets {fmt_shape(a)} and {fmt_shape(b)}; "
+            f"change one branch (e.g. its out_channels, stride or padding) so both match"
+        )
+    return a
+
+
+ADD = BlockType(
+    type="Add",
+    label="Add",
+    category="Structure",
+    description="Element-wise sum of two inputs of the same shape: a residual (skip) connection.",
+    params=(),
+    inputs=2,
+    outputs=1,
+    name_prefix="add",
+    icon="add.svg",
+    shape_fn=_add_shape,
+    count_fn=lambda p, s: 0,
+    summary_fn=lambda p: "",
+    expr_fn=lambda p, args, attr: " + ".join(args),
+    min_inputs=2,
+)
+
+
+def _concat_shape(p, in_shapes):
+    first = in_shapes[0]
+    for other in in_shapes[1:]:
+        if len(other) != len(first) or other[1:] != first[1:]:
+            what = "height x width" if len(first) == 3 else "rank"
+            raise BlockError(
+                f"Concat joins along channels, so every other size must match, but gets "
+                f"{' and '.join(fmt_shape(s) for s in in_shapes)}; make the inputs' {what} equal"
+            )
+    return (sum(s[0] for s in in_shapes), *first[1:])
+
+
+CONCAT = BlockType(
+    type="Concat",
+    label="Concat",
+    category="Structure",
+    description="Joins two or more inputs along the channel (or feature) dimension.",
+    params=(),
+    inputs=-1,
+    outputs=1,
+    name_prefix="cat",
+    icon="concat.svg",
+    shape_fn=_concat_shape,
+    count_fn=lambda p, s: 0,
+    summary_fn=lambda p: "",
+    expr_fn=lambda p, args, attr: f"torch.cat([{', '.join(args)}], 1)",
+    min_inputs=2,
+)
+
+
+CATALOGUE: dict[str, BlockType] = {
+    b.type: b
+    for b in (
+        INPUT,
+        CONV2D,
+        LINEAR,
+        MAXPOOL2D,
+        AVGPOOL2D,
+        ADAPTIVEAVGPOOL2D,
+        RELU,
+        LEAKYRELU,
+        GELU,
+        SIGMOID,
+        TANH,
+        SOFTMAX,
+        BATCHNORM1D,
+        BATCHNORM2D,
+        DROPOUT,
+        FLATTEN,
+        ADD,
+        CONCAT,
+    )
+}
+for _b in CATALOGUE.values():
+    if _b.inputs == 1:
+        object.__setattr__(_b, "min_inputs", 1)
+
+
+def get_block(type_: str) -> BlockType:
+    try:
+        return CATALOGUE[type_]
+    except KeyError:
+        known = ", ".join(CATALOGUE)
+        raise BlockError(f"unknown block type {type_!r}; known types: {known}") from None
+
+
+def categories() -> list[tuple[str, list[BlockType]]]:
+    """[(category, [BlockType, ...])] in palette order."""
+    out: dict[str, list[BlockType]] = {}
+    for block in CATALOGUE.values():
+        out.setdefault(block.category, []).append(block)
+    return list(out.items())

@@ -1,0 +1,174 @@
+"""Shape inference and validation: every node gets its shapes, parameter count and problems.
+
+Each problem is a sentence on the node it belongs to: what is wrong, then how to fix it.
+"""
+
+from __future__ import annotations
+
+from netbuilder.blocks import BlockError
+
+
+def _loop_members(graph) -> dict[str, list[str]]:
+    """node id -> the names of the other nodes on a loop through it."""
+    members: dict[str, list[str]] = {}
+    succ: dict[str, list[str]] = {nid: [] for nid in graph.nodes}
+    for e in graph.edges:
+        succ[e.src].append(e.dst)
+
+    def reach(start: str) -> set[str]:
+        seen: set[str] = set()
+        stack = list(succ[start])
+        while stack:
+            nid = stack.pop()
+            if nid not in seen:
+                seen.add(nid)
+                stack.extend(succ[nid])
+        return seen
+
+    reachable = {nid: reach(nid) for nid in graph.nodes}
+    for nid in graph.nodes:
+        if nid in reachable[nid]:
+            others = [
+                graph.nodes[o].name
+                for o in graph.nodes
+                if o != nid and nid in reachable[o] and o in reachable[nid]
+            ]
+            members[nid] = others
+    return members
+
+
+def _depths(graph, order: list[str]) -> dict[str, int]:
+    depth = {nid: 0 for nid in order}
+    for nid in order:
+        for e in graph.edges_from(nid):
+            if e.dst in depth:
+                depth[e.dst] = max(depth[e.dst], depth[nid] + 1)
+    return depth
+
+
+def output_node(graph) -> str | None:
+    """The network's output: the unused output furthest from the input (ties: latest added)."""
+    order = graph.topological_order()
+    if not order:
+        return None
+    depth = _depths(graph, order)
+    sources = {e.src for e in graph.edges}
+    sinks = [
+        nid
+        for nid in order
+        if nid not in sources and graph.nodes[nid].block.inputs != 0 and graph.edges_into(nid)
+    ]
+    if not sinks:
+        return None
+    rank = {nid: i for i, nid in enumerate(graph.nodes)}
+    return max(sinks, key=lambda nid: (depth[nid], rank[nid]))
+
+
+def run_inference(graph) -> None:
+    nodes = graph.nodes
+    for node in nodes.values():
+        node.in_shapes = []
+        node.out_shape = None
+        node.resolved = dict(node.params)
+        node.param_count = 0
+        node.problems = []
+
+    loops = _loop_members(graph)
+    for nid, others in loops.items():
+        node = nodes[nid]
+        path = " -> ".join([node.name, *others, node.name])
+        node.problems.append(
+            f"{node.name} is part of a loop ({path}); a network must flow one way, so remove "
+            f"one of the wires in the loop"
+        )
+
+    inputs = [nid for nid, n in nodes.items() if n.type == "Input"]
+    for extra in inputs[1:]:
+        name = nodes[extra].name
+        nodes[extra].problems.append(
+            f"{name} is a second Input block, but a network takes one input "
+            f"({nodes[inputs[0]].name}); delete {name} and wire its consumers to "
+            f"{nodes[inputs[0]].name}"
+        )
+
+    out_id = output_node(graph)
+    sources = {e.src for e in graph.edges}
+    targets = {e.dst for e in graph.edges}
+    for nid in graph.topological_order():
+        node = nodes[nid]
+        block = node.block
+        into = graph.edges_into(nid)
+        isolated = nid not in sources and nid not in targets
+        if isolated and block.inputs != 0:
+            node.problems.append(
+                f"{node.name} is not connected; wire a block's output into it and its output "
+                f"onward, or delete it"
+            )
+            _count_only(node)
+            continue
+        if block.inputs == 0:
+            _infer_node(node, [])
+            if nid not in sources and nid == (inputs[0] if inputs else None):
+                node.problems.append(
+                    f"{node.name} is not connected to anything; wire it into the first layer"
+                )
+            continue
+
+        if block.inputs > 0:
+            ports = {e.dst_port: e for e in into}
+            missing = [p for p in range(block.inputs) if p not in ports]
+            if missing:
+                if block.inputs == 1:
+                    msg = f"{node.name} has no input; wire the output of a previous block into it"
+                else:
+                    which = " and ".join(str(p + 1) for p in missing)
+                    msg = (
+                        f"{node.name} needs {block.inputs} inputs but input {which} is not "
+                        f"connected; wire another branch into it"
+                    )
+                node.problems.append(msg)
+                _count_only(node)
+                continue
+        elif len(into) < block.min_inputs:
+            node.problems.append(
+                f"{node.name} ({block.label}) needs at least {block.min_inputs} inputs but has "
+                f"{len(into)}; wire another block into it"
+            )
+            _count_only(node)
+            continue
+
+        in_shapes = [nodes[e.src].out_shape for e in into]
+        node.in_shapes = list(in_shapes)
+        if any(s is None for s in in_shapes):
+            # the producer already carries the message; do not repeat it downstream
+            _count_only(node)
+        else:
+            _infer_node(node, in_shapes)
+        if nid not in sources and nid != out_id:
+            node.problems.append(
+                f"the output of {node.name} is not used (the network's output is "
+                f"{nodes[out_id].name if out_id else 'undecided'}); connect it to a following "
+                f"block or delete it"
+            )
+
+
+def _infer_node(node, in_shapes) -> None:
+    block = node.block
+    try:
+        node.resolved = block.resolve(node.params, in_shapes)
+        node.out_shape = block.infer(node.params, in_shapes)
+    except BlockError as exc:
+        node.problems.append(f"{node.name}: {exc}")
+        node.out_shape = None
+    node.param_count = _safe_count(node, in_shapes)
+
+
+def _count_only(node) -> None:
+    node.param_count = _safe_count(node, [])
+
+
+def _safe_count(node, in_shapes) -> int:
+    try:
+        return node.block.param_count(node.params, in_shapes)
+    except (BlockError, TypeError, ValueError):
+        return 0

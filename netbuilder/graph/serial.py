@@ -1,0 +1,102 @@
+"""Graph <- dict, checking every field of data that may have been hand-edited."""
+
+from __future__ import annotations
+
+import math
+
+from netbuilder.blocks import BlockError, get_block
+from netbuilder.graph.model import Edge, GraphError, Node, check_name
+
+
+def _need(cond: bool, where: str, what: str) -> None:
+    if not cond:
+        raise GraphError(f"{where}: {what}")
+
+
+def _number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def graph_from_dict(cls, data) -> object:
+    _need(isinstance(data, dict), "graph", "must be an object with 'nodes' and 'edges'")
+    name = data.get("name", "Net")
+    _need(
+        isinstance(name, str) and name.isidentifier(),
+        "graph.name",
+        f"must be a Python class name such as Net (got {name!r})",
+    )
+    nodes = data.get("nodes")
+    edges = data.get("edges", [])
+    _need(isinstance(nodes, list), "graph.nodes", "must be a list of blocks")
+    _need(isinstance(edges, list), "graph.edges", "must be a list of wires")
+    unknown = set(data) - {"name", "nodes", "edges"}
+    _need(not unknown, "graph", f"unknown field(s) {', '.join(sorted(map(str, unknown)))}")
+
+    graph = cls(name)
+    names: set[str] = set()
+    for i, item in enumerate(nodes):
+        where = f"graph.nodes[{i}]"
+        _need(isinstance(item, dict), where, "must be an object")
+        extra = set(item) - {"id", "type", "name", "params", "pos"}
+        _need(not extra, where, f"unknown field(s) {', '.join(sorted(map(str, extra)))}")
+        nid = item.get("id")
+        _need(isinstance(nid, str) and nid != "", f"{where}.id", "must be a non-empty string")
+        _need(nid not in graph.nodes, f"{where}.id", f"{nid!r} is used twice")
+        type_ = item.get("type")
+        _need(isinstance(type_, str), f"{where}.type", "must be a block type name")
+        try:
+            block = get_block(type_)
+        except BlockError as exc:
+            raise GraphError(f"{where}.type: {exc}") from None
+        name = item.get("name")
+        reason = check_name(name)
+        _need(reason is None, f"{where}.name", reason or "")
+        _need(name not in names, f"{where}.name", f"{name!r} is used by two blocks")
+        names.add(name)
+        where = f"graph.nodes[{i}] ({name})"
+        params = item.get("params", {})
+        _need(isinstance(params, dict), f"{where}.params", "must be an object")
+        try:
+            params = block.coerce_params(params)
+        except BlockError as exc:
+            raise GraphError(f"{where}.params: {exc}") from None
+        pos = item.get("pos", [0.0, 0.0])
+        _need(
+            isinstance(pos, list | tuple) and len(pos) == 2 and all(_number(v) for v in pos),
+            f"{where}.pos",
+            "must be two numbers [x, y]",
+        )
+        graph.nodes[nid] = Node(nid, type_, name, params, (float(pos[0]), float(pos[1])))
+
+    for i, item in enumerate(edges):
+        where = f"graph.edges[{i}]"
+        _need(isinstance(item, dict), where, "must be an object with src, dst, dst_port")
+        extra = set(item) - {"src", "dst", "dst_port"}
+        _need(not extra, where, f"unknown field(s) {', '.join(sorted(map(str, extra)))}")
+        src, dst, port = item.get("src"), item.get("dst"), item.get("dst_port", 0)
+        _need(src in graph.nodes, f"{where}.src", f"no block with id {src!r}")
+        _need(dst in graph.nodes, f"{where}.dst", f"no block with id {dst!r}")
+        _need(
+            isinstance(port, int) and not isinstance(port, bool) and port >= 0,
+            f"{where}.dst_port",
+            "must be a port number 0, 1, ...",
+        )
+        block = graph.nodes[dst].block
+        _need(block.inputs != 0, where, f"{graph.nodes[dst].name} is an Input and takes no wire")
+        _need(
+            block.inputs < 0 or port < block.inputs,
+            f"{where}.dst_port",
+            f"{graph.nodes[dst].name} has no input port {port}",
+        )
+        edge = Edge(src, dst, port)
+        _need(
+            all(e.dst != dst or e.dst_port != port for e in graph.edges),
+            where,
+            f"two wires go into input {port} of {graph.nodes[dst].name}",
+        )
+        graph.edges.append(edge)
+    # loops are loaded as they are and reported on their nodes by inference
+    from netbuilder.graph.inference import run_inference
+
+    run_inference(graph)
+    return graph
