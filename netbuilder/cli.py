@@ -149,10 +149,8 @@ def _shape(shape) -> str:
 def summary_text(graph) -> str:
     """A torchinfo-like table of the graph's blocks, shapes and parameter counts."""
     nodes = graph.nodes
-    try:
-        order = graph.topological_order()
-    except Exception:  # noqa: BLE001 - a cycle: list the blocks as they were added
-        order = list(nodes)
+    order = graph.topological_order()
+    order += [nid for nid in nodes if nid not in order]  # blocks on a loop come last
     rows = []
     for nid in order:
         node = nodes[nid]
@@ -198,11 +196,14 @@ def _summary(args) -> int:
 
 def _report_problems(graph) -> int:
     problems = graph.problems()
+    if not problems and not graph.is_valid:
+        problems = [(None, "the network has no output: wire the Input block through the "
+                     "other blocks to a last block")]
     if not problems:
         return 0
     for nid, message in problems:
-        node = graph.nodes.get(nid)
-        print(f"{node.name if node else nid}: {message}", file=sys.stderr)
+        node = graph.nodes.get(nid) if nid is not None else None
+        print(f"{node.name if node else 'network'}: {message}", file=sys.stderr)
     print(f"netbuilder: error: the network has {len(problems)} problem(s); fix them in the "
           "editor", file=sys.stderr)
     return EXIT_ERROR
@@ -377,7 +378,7 @@ def _export(args) -> int:
     if not args.output.parent.is_dir():
         raise CliError(f"{args.output}: the folder {args.output.parent} does not exist")
     try:
-        write_export(project.graph, args.output, target=args.target, weights=args.weights)
+        write_export(project, args.output, target=args.target, weights=args.weights)
     except (OSError, ValueError) as exc:
         raise CliError(f"{args.output}: {exc}") from exc
     print(f"wrote {args.output} ({args.target})")

@@ -123,6 +123,11 @@ class Trainer:
             names = {nid: node.name for nid, node in self.graph.nodes.items()}
             lines = "; ".join(f"{names.get(nid, nid)}: {msg}" for nid, msg in problems)
             raise TrainingError(f"the network cannot be trained until it is fixed: {lines}")
+        if not self.graph.is_valid:
+            raise TrainingError(
+                "the network has no output to train: wire the Input block through the other "
+                "blocks to a last block that gives one score per class"
+            )
         engine.manual_seed(self.settings.seed)
         return compile_graph(self.graph)
 
@@ -320,12 +325,7 @@ class Trainer:
                 f"the network's output is {dims} but classifying needs one score per class "
                 f"({k}); end the network with Flatten and a Linear block with {k} outputs"
             )
-        if self.settings.loss == "mse" and shape[0] != k:
-            raise TrainingError(
-                f"the MSE loss compares the network's {shape[0]} outputs with one-hot labels "
-                f"of {k} classes; set the last Linear block's out_features to {k}"
-            )
-        if shape[0] < k:
+        if shape[0] != k:
             raise TrainingError(
                 f"the network gives {shape[0]} outputs but the data set has {k} classes; "
                 f"set the last Linear block's out_features to {k}"
@@ -351,7 +351,7 @@ class Trainer:
         finally:
             model.train(was_training)
         pred = np.concatenate(predictions) if predictions else np.zeros(0, np.int64)
-        k = max(self._num_classes, int(pred.max()) + 1 if len(pred) else 0)
+        k = self._num_classes
         confusion = np.bincount(y * k + pred, minlength=k * k).reshape(k, k).astype(np.int64)
         accuracy = float((pred == y).mean()) if len(y) else 0.0
         return loss_sum / max(len(y), 1), accuracy, confusion, pred
