@@ -67,10 +67,16 @@ def write_npz(arrays: dict, out: Path) -> None:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("mnist_dir", nargs="?", type=Path, default=DEFAULT_MNIST,
-                        help=f"MNIST IDX folder (default: {DEFAULT_MNIST})")
-    parser.add_argument("-o", "--out", type=Path, default=DEFAULT_OUT,
-                        help=f"output .npz (default: {DEFAULT_OUT})")
+    parser.add_argument(
+        "mnist_dir",
+        nargs="?",
+        type=Path,
+        default=DEFAULT_MNIST,
+        help=f"MNIST IDX folder (default: {DEFAULT_MNIST})",
+    )
+    parser.add_argument(
+        "-o", "--out", type=Path, default=DEFAULT_OUT, help=f"output .npz (default: {DEFAULT_OUT})"
+    )
     parser.add_argument("--train", type=int, default=6000, help="training images (default 6000)")
     parser.add_argument("--test", type=int, default=1000, help="test images (default 1000)")
     args = parser.parse_args(argv)
@@ -85,8 +91,10 @@ def main(argv=None) -> int:
     arrays = build_sample(split, args.train, args.test)
     write_npz(arrays, args.out)
     size = args.out.stat().st_size
-    print(f"wrote {args.out}: {len(arrays['y_train'])} train + {len(arrays['y_test'])} test "
-          f"images, {size / 1e6:.2f} MB")
+    print(
+        f"wrote {args.out}: {len(arrays['y_train'])} train + {len(arrays['y_test'])} test "
+        f"images, {size / 1e6:.2f} MB"
+    )
     return 0
 
 

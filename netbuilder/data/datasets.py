@@ -7,6 +7,7 @@ Every loader returns a `DataSplit` whose arrays passed the same checks: images u
 from __future__ import annotations
 
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,38 +66,53 @@ def check_images(x, where: Path | str, name: str) -> np.ndarray:
     """
     x = np.asarray(x)
     if x.dtype.kind not in "uif":
-        raise DataError(where, f"wrong dtype: {name} holds {x.dtype} values; images must be "
-                        "uint8 pixel values 0-255 (or floats in 0-1)")
+        raise DataError(
+            where,
+            f"wrong dtype: {name} holds {x.dtype} values; images must be "
+            "uint8 pixel values 0-255 (or floats in 0-1)",
+        )
     if x.ndim not in (3, 4):
-        raise DataError(where, f"{name} has shape {x.shape}; images must be (N, height, width) "
-                        "or (N, height, width, channels)")
+        raise DataError(
+            where,
+            f"{name} has shape {x.shape}; images must be (N, height, width) "
+            "or (N, height, width, channels)",
+        )
     if x.shape[0] == 0 or x.size == 0:
         raise DataError(where, f"{name} is empty (shape {x.shape})")
     if x.ndim == 4 and x.shape[3] not in (1, 3, 4) and x.shape[1] in (1, 3, 4):
         x = np.moveaxis(x, 1, 3)  # channels-first, as PyTorch stores it
     if x.ndim == 4:
         if x.shape[3] not in (1, 3, 4):
-            raise DataError(where, f"{name} has shape {x.shape}: {x.shape[3]} channels; "
-                            "images need 1 (grey), 3 (RGB) or 4 (RGBA)")
+            raise DataError(
+                where,
+                f"{name} has shape {x.shape}: {x.shape[3]} channels; "
+                "images need 1 (grey), 3 (RGB) or 4 (RGBA)",
+            )
         x = x[..., 0] if x.shape[3] == 1 else x[..., :3]
     if x.dtype.kind == "f":
         bad = ~np.isfinite(x)
         if bad.any():
             first = np.unravel_index(int(np.flatnonzero(bad)[0]), x.shape)
             what = "NaN" if np.isnan(x[first]) else "infinite"
-            raise DataError(where, f"{name} contains {int(bad.sum()):,} NaN or infinite "
-                            f"values (first: {what} in image {first[0]})")
+            raise DataError(
+                where,
+                f"{name} contains {int(bad.sum()):,} NaN or infinite "
+                f"values (first: {what} in image {first[0]})",
+            )
         lo, hi = float(x.min()), float(x.max())
         if lo < 0 or hi > 255:
-            raise DataError(where, f"{name} holds floats from {lo:g} to {hi:g}; pixel values "
-                            "must lie in 0-1 or 0-255")
+            raise DataError(
+                where,
+                f"{name} holds floats from {lo:g} to {hi:g}; pixel values must lie in 0-1 or 0-255",
+            )
         scale = 255.0 if hi <= 1.0 else 1.0
         x = np.rint(x * scale).astype(np.uint8)
     elif x.dtype != np.uint8:
         lo, hi = int(x.min()), int(x.max())
         if lo < 0 or hi > 255:
-            raise DataError(where, f"{name} holds integers from {lo} to {hi}; pixel values "
-                            "must lie in 0-255")
+            raise DataError(
+                where, f"{name} holds integers from {lo} to {hi}; pixel values must lie in 0-255"
+            )
         x = x.astype(np.uint8)
     return np.ascontiguousarray(x)
 
@@ -105,31 +121,44 @@ def check_labels(y, where: Path | str, name: str) -> np.ndarray:
     """int64 (N,) class indices >= 0; DataError otherwise."""
     y = np.asarray(y)
     if y.dtype.kind not in "uif" or y.dtype == np.bool_:
-        raise DataError(where, f"wrong dtype: {name} holds {y.dtype} values; labels must be "
-                        "integer class indices")
+        raise DataError(
+            where,
+            f"wrong dtype: {name} holds {y.dtype} values; labels must be integer class indices",
+        )
     if y.ndim == 2 and y.shape[1] == 1:
         y = y[:, 0]
     if y.ndim != 1:
         hint = " (one-hot? store y.argmax(1))" if y.ndim == 2 else ""
-        raise DataError(where, f"{name} has shape {y.shape}; labels must be (N,) class "
-                        f"indices{hint}")
+        raise DataError(
+            where, f"{name} has shape {y.shape}; labels must be (N,) class indices{hint}"
+        )
     if y.size == 0:
         raise DataError(where, f"{name} is empty (shape {y.shape})")
     if y.dtype.kind == "f":
         if not np.isfinite(y).all():
-            raise DataError(where, f"{name} contains {int((~np.isfinite(y)).sum()):,} NaN or "
-                            "infinite labels")
+            raise DataError(
+                where, f"{name} contains {int((~np.isfinite(y)).sum()):,} NaN or infinite labels"
+            )
         if not (y == np.rint(y)).all():
-            raise DataError(where, f"wrong dtype: {name} holds fractional values such as "
-                            f"{y[y != np.rint(y)][0]:g}; labels must be integer class indices")
+            raise DataError(
+                where,
+                f"wrong dtype: {name} holds fractional values such as "
+                f"{y[y != np.rint(y)][0]:g}; labels must be integer class indices",
+            )
     y = y.astype(np.int64)
     if y.min() < 0:
         first = int(np.flatnonzero(y < 0)[0])
-        raise DataError(where, f"labels out of range: {name}[{first}] is {int(y[first])}; "
-                        "labels must be class indices 0, 1, 2, ...")
+        raise DataError(
+            where,
+            f"labels out of range: {name}[{first}] is {int(y[first])}; "
+            "labels must be class indices 0, 1, 2, ...",
+        )
     if y.max() >= MAX_CLASSES:
-        raise DataError(where, f"labels out of range: {name} goes up to {int(y.max())}; "
-                        f"class indices must be below {MAX_CLASSES}")
+        raise DataError(
+            where,
+            f"labels out of range: {name} goes up to {int(y.max())}; "
+            f"class indices must be below {MAX_CLASSES}",
+        )
     return y
 
 
@@ -144,15 +173,24 @@ def make_split(name: str, source: str, arrays: dict, where: dict) -> DataSplit:
         if len(x) != len(y):
             xw, yw = where[f"x_{split}"], where[f"y_{split}"]
             blame = xw if xw == yw else f"{xw} and {yw}"
-            raise DataError(blame, f"label count != image count: {len(y):,} {split} labels "
-                            f"for {len(x):,} {split} images")
+            raise DataError(
+                blame,
+                f"label count != image count: {len(y):,} {split} labels "
+                f"for {len(x):,} {split} images",
+            )
     if x_train.shape[1:] != x_test.shape[1:]:
-        raise DataError(where["x_test"], f"test images are {_shape_text(x_test)} but training "
-                        f"images are {_shape_text(x_train)}; both must have the same size")
+        raise DataError(
+            where["x_test"],
+            f"test images are {_shape_text(x_test)} but training "
+            f"images are {_shape_text(x_train)}; both must have the same size",
+        )
     train_max = int(y_train.max())
     if int(y_test.max()) > train_max:
-        raise DataError(where["y_test"], f"labels out of range: test labels go up to "
-                        f"{int(y_test.max())} but training labels only to {train_max}")
+        raise DataError(
+            where["y_test"],
+            f"labels out of range: test labels go up to "
+            f"{int(y_test.max())} but training labels only to {train_max}",
+        )
     return DataSplit(name, x_train, y_train, x_test, y_test, train_max + 1, source)
 
 
@@ -181,22 +219,28 @@ def load_npz(path: str | Path, name: str | None = None) -> DataSplit:
     if not path.is_file():
         raise DataError(path, "file not found")
     if not zipfile.is_zipfile(path):
-        raise DataError(path, "not a .npz file (not a zip archive); expected a NumPy .npz "
-                        "with x_train, y_train, x_test, y_test, as np.savez writes")
+        raise DataError(
+            path,
+            "not a .npz file (not a zip archive); expected a NumPy .npz "
+            "with x_train, y_train, x_test, y_test, as np.savez writes",
+        )
     arrays = {}
     try:
         with np.load(path, allow_pickle=False) as archive:
             missing = [k for k in NPZ_KEYS if k not in archive.files]
             if missing:
-                raise DataError(path, f"missing arrays {', '.join(missing)}; the file holds "
-                                f"{', '.join(archive.files) or 'no arrays'} (expected x_train, "
-                                "y_train, x_test, y_test)")
+                raise DataError(
+                    path,
+                    f"missing arrays {', '.join(missing)}; the file holds "
+                    f"{', '.join(archive.files) or 'no arrays'} (expected x_train, "
+                    "y_train, x_test, y_test)",
+                )
             for key in NPZ_KEYS:
                 try:
                     arrays[key] = archive[key]
                 except ValueError as exc:
                     raise DataError(path, f"{key} cannot be read: {exc}") from None
-    except (zipfile.BadZipFile, EOFError, OSError) as exc:
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
         raise DataError(path, f"damaged .npz archive ({exc})") from None
     return make_split(name or path.stem, str(path), arrays, {k: path for k in NPZ_KEYS})
 
@@ -206,7 +250,8 @@ def sample_path() -> Path:
 
 
 def load_dataset(spec: str | Path = "sample") -> DataSplit:
-    """"sample" (bundled, the default), "mnist" (the download cache), an IDX folder or a .npz."""
+    """A data set by spec: "sample" (bundled, the default), "mnist" (the download cache), an
+    MNIST-style IDX folder or a .npz file; DataError naming the file and the problem."""
     if isinstance(spec, str) and spec == "sample":
         try:
             path = sample_path()
@@ -223,13 +268,19 @@ def load_dataset(spec: str | Path = "sample") -> DataSplit:
         except DataError:
             files = None
         if files is None:
-            raise DataError(folder, "MNIST is not downloaded yet: download it first "
-                            "(netbuilder.data.download_mnist(), or Download in the GUI)")
+            raise DataError(
+                folder,
+                "MNIST is not downloaded yet: download it first "
+                "(netbuilder.data.download_mnist(), or Download in the GUI)",
+            )
         return load_idx_folder(folder, name="mnist")
     path = Path(spec).expanduser()
     if path.is_dir():
         return load_idx_folder(path)
     if path.is_file():
         return load_npz(path)
-    raise DataError(path, "no such file or folder; a data set is 'sample', 'mnist', an "
-                    "MNIST-style IDX folder or a .npz file")
+    raise DataError(
+        path,
+        "no such file or folder; a data set is 'sample', 'mnist', an "
+        "MNIST-style IDX folder or a .npz file",
+    )

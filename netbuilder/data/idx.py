@@ -89,8 +89,9 @@ def parse_idx(raw: bytes, path: Path, kind: str) -> np.ndarray:
             )
         if type_code != 0x08:
             raise DataError(
-                path, f"wrong dtype: holds {type_name} (IDX type 0x{type_code:02X}), images "
-                "must be unsigned bytes (type 0x08, pixel values 0-255)"
+                path,
+                f"wrong dtype: holds {type_name} (IDX type 0x{type_code:02X}), images "
+                "must be unsigned bytes (type 0x08, pixel values 0-255)",
             )
     else:
         if ndim != 1:
@@ -102,14 +103,16 @@ def parse_idx(raw: bytes, path: Path, kind: str) -> np.ndarray:
             )
         if type_code not in _INTEGER_TYPES:
             raise DataError(
-                path, f"wrong dtype: holds {type_name} (IDX type 0x{type_code:02X}), labels "
-                "must be integers (type 0x08)"
+                path,
+                f"wrong dtype: holds {type_name} (IDX type 0x{type_code:02X}), labels "
+                "must be integers (type 0x08)",
             )
     header = 4 + 4 * ndim
     if len(raw) < header:
-        raise DataError(path, f"truncated: the header needs {header} bytes, the file has "
-                        f"{len(raw)}")
-    dims = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+        raise DataError(
+            path, f"truncated: the header needs {header} bytes, the file has {len(raw)}"
+        )
+    dims = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     if dims[0] == 0:
         raise DataError(path, f"empty: the header says it holds 0 {kind}")
     if any(d == 0 for d in dims[1:]):
@@ -121,12 +124,14 @@ def parse_idx(raw: bytes, path: Path, kind: str) -> np.ndarray:
     )
     if have < expected:
         raise DataError(
-            path, f"truncated: the header promises {shape_text} ({expected:,} bytes of data), "
+            path,
+            f"truncated: the header promises {shape_text} ({expected:,} bytes of data), "
             f"the file holds {have:,}",
         )
     if have > expected:
         raise DataError(
-            path, f"{have - expected:,} unexpected bytes after the {shape_text} the header "
+            path,
+            f"{have - expected:,} unexpected bytes after the {shape_text} the header "
             "promises (wrong header or two files joined?)",
         )
     data = np.frombuffer(raw, dtype=dtype, offset=header).reshape(dims)
@@ -135,7 +140,8 @@ def parse_idx(raw: bytes, path: Path, kind: str) -> np.ndarray:
         if type_code != 0x08 and labels.min() < 0:
             first = int(np.flatnonzero(labels < 0)[0])
             raise DataError(
-                path, f"labels out of range: label {int(labels[first])} at position {first} is "
+                path,
+                f"labels out of range: label {int(labels[first])} at position {first} is "
                 "negative; labels must be class indices 0, 1, 2, ...",
             )
         return labels

@@ -61,11 +61,17 @@ def plan_geometry(image_shape: tuple[int, ...], input_shape: tuple[int, ...]) ->
     elif len(input_shape) == 1:
         c, th, tw = _feature_geometry(input_shape[0], h, w, src_c)
     else:
-        raise DataError(None, f"cannot feed images into an input of shape {input_shape}; "
-                        "use (channels, height, width) or (features,)")
+        raise DataError(
+            None,
+            f"cannot feed images into an input of shape {input_shape}; "
+            "use (channels, height, width) or (features,)",
+        )
     if c not in (1, 3):
-        raise DataError(None, f"the input wants {c} channels; images give 1 (grey) or 3 "
-                        "(colour): set the Input block's channels to 1 or 3")
+        raise DataError(
+            None,
+            f"the input wants {c} channels; images give 1 (grey) or 3 "
+            "(colour): set the Input block's channels to 1 or 3",
+        )
     if min(th, tw) < 1:
         raise DataError(None, f"the input shape {input_shape} has an empty dimension")
     pad = None
@@ -84,9 +90,12 @@ def _feature_geometry(features: int, h: int, w: int, src_c: int) -> tuple[int, i
         side = math.isqrt(features // c)
         if c * side * side == features:
             return c, side, side
-    raise DataError(None, f"cannot flatten {h}x{w} images into {features} features: use "
-                    f"{h * w} ({h}x{w} grey) or {3 * h * w} (colour), or a square size "
-                    "such as 28x28 = 784")
+    raise DataError(
+        None,
+        f"cannot flatten {h}x{w} images into {features} features: use "
+        f"{h * w} ({h}x{w} grey) or {3 * h * w} (colour), or a square size "
+        "such as 28x28 = 784",
+    )
 
 
 def resize_bilinear(x: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -130,7 +139,7 @@ def _fill(images: np.ndarray, plan: _Plan) -> tuple[np.ndarray, tuple[slice, sli
         rows = slice(top, top + images.shape[1])
         cols = slice(left, left + images.shape[2])
     for start in range(0, n, CHUNK):
-        out[start: start + CHUNK, :, rows, cols] = _geometry(images[start: start + CHUNK], plan)
+        out[start : start + CHUNK, :, rows, cols] = _geometry(images[start : start + CHUNK], plan)
     return out, (rows, cols)
 
 
@@ -139,7 +148,7 @@ def _channel_stats(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     total = np.zeros(x.shape[1])
     squares = np.zeros(x.shape[1])
     for start in range(0, len(x), CHUNK):
-        block = x[start: start + CHUNK].astype(np.float64)
+        block = x[start : start + CHUNK].astype(np.float64)
         total += block.sum(axis=(0, 2, 3))
         squares += np.square(block).sum(axis=(0, 2, 3))
     count = x.shape[0] * x.shape[2] * x.shape[3]
@@ -159,8 +168,9 @@ def prepare(split: DataSplit, input_shape, val_split: float = 0.0, seed: int = 0
     n = len(split.y_train)
     n_val = int(round(n * val_split))
     if n - n_val < 1:
-        raise DataError(split.source, f"a validation split of {val_split} leaves no training "
-                        f"images out of {n}")
+        raise DataError(
+            split.source, f"a validation split of {val_split} leaves no training images out of {n}"
+        )
     order = np.random.default_rng(seed).permutation(n)
     val_idx, train_idx = np.sort(order[:n_val]), np.sort(order[n_val:])
 
