@@ -181,6 +181,7 @@ class Trainer:
             self.optimizer = _make_optimizer(settings, model.parameters())
             self.scheduler = _make_scheduler(settings, self.optimizer)
             self._rng = np.random.default_rng(settings.seed)
+            engine.manual_seed(settings.seed)  # dropout masks follow the seed too
         self._check_output(model)
 
         named = list(model.named_parameters())
@@ -569,11 +570,12 @@ def _nan_message(value, step, epoch, optimizer):
 
 def _describe(exc: BaseException) -> str:
     """One message for a person; our own errors already are, others get their origin."""
+    from netbuilder.blocks import BlockError
     from netbuilder.data import DataError
 
     from .settings import SettingsError
 
-    if isinstance(exc, TrainingError | SettingsError | DataError):
+    if isinstance(exc, TrainingError | SettingsError | DataError | BlockError):
         return str(exc)
     frames = traceback.extract_tb(exc.__traceback__)
     where = f" (in {Path(frames[-1].filename).name}, line {frames[-1].lineno})" if frames else ""
