@@ -291,3 +291,15 @@ def test_unwritable_destination(tmp_path):
     blocker.write_text("x")
     with pytest.raises(DownloadError, match="cannot create the folder"):
         download_mnist(blocker / "mnist", mirrors=[])
+
+
+def test_command_line_download(gz_files, mirrors, tmp_path, only, capsys):
+    from netbuilder.data.__main__ import main
+
+    only(*LABELS)
+    good = mirrors(gz_files)
+    assert main([str(tmp_path), "--mirror", closed_port_url(), "--mirror", good.url]) == 0
+    assert f"MNIST is ready in {tmp_path}" in capsys.readouterr().out
+    assert_complete(tmp_path, gz_files, LABELS)
+    assert main([str(tmp_path / "other"), "--mirror", closed_port_url()]) == 1
+    assert "could not download train-labels-idx1-ubyte.gz" in capsys.readouterr().err

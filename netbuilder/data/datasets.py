@@ -270,8 +270,8 @@ def load_dataset(spec: str | Path = "sample") -> DataSplit:
         if files is None:
             raise DataError(
                 folder,
-                "MNIST is not downloaded yet: download it first "
-                "(netbuilder.data.download_mnist(), or Download in the GUI)",
+                "MNIST is not downloaded yet: download it with "
+                "`python3 -m netbuilder.data` or the GUI's Download button",
             )
         return load_idx_folder(folder, name="mnist")
     path = Path(spec).expanduser()
