@@ -1,0 +1,363 @@
+"""engine: a numpy autograd library with PyTorch's API.
+
+``import engine as torch`` runs PyTorch tutorial code such as the LeNet walk-through and gives
+PyTorch's numbers for the same weights and inputs.
+"""
+
+from engine import (
+    _dtype,  # noqa: F401 - engine._dtype for the dtype helpers
+    autograd,
+    nn,
+)
+from engine._creation import (
+    arange,
+    as_tensor,
+    bernoulli,
+    empty,
+    empty_like,
+    eye,
+    from_numpy,
+    full,
+    full_like,
+    linspace,
+    manual_seed,
+    multinomial,
+    normal,
+    ones,
+    ones_like,
+    rand,
+    rand_like,
+    randint,
+    randint_like,
+    randn,
+    randn_like,
+    randperm,
+    tensor,
+    zeros,
+    zeros_like,
+)
+from engine._dtype import (
+    Size,
+    bool_,
+    device,
+    double,
+    dtype,
+    float16,
+    float32,
+    float64,
+    half,
+    int8,
+    int16,
+    int32,
+    int64,
+    long,
+    short,
+    uint8,
+)
+from engine._random import Generator, default_generator, initial_seed, seed
+from engine.autograd.grad_mode import (
+    enable_grad,
+    inference_mode,
+    is_grad_enabled,
+    no_grad,
+    set_grad_enabled,
+)
+from engine.tensor import (
+    Tensor,
+    abs,
+    addmm,
+    amax,
+    argmax,
+    argmin,
+    cat,
+    clamp,
+    clone,
+    exp,
+    flatten,
+    gather,
+    log,
+    log1p,
+    log_softmax,
+    masked_fill,
+    matmul,
+    max,
+    maximum,
+    mean,
+    min,
+    minimum,
+    mm,
+    permute,
+    pow,
+    relu,
+    reshape,
+    sigmoid,
+    softmax,
+    sqrt,
+    squeeze,
+    stack,
+    std,
+    sum,
+    tanh,
+    transpose,
+    unsqueeze,
+    var,
+    where,
+)
+
+bool = bool_  # noqa: A001 - torch.bool
+float = float32  # noqa: A001 - torch.float
+int = int32  # noqa: A001 - torch.int
+
+__version__ = "0.1.0"
+clip = clamp
+concat = cat
+concatenate = cat
+dot = matmul
+
+
+def is_tensor(obj):
+    return isinstance(obj, Tensor)
+
+
+def numel(t):
+    return t.numel()
+
+
+def add(a, b, alpha=1):
+    return a.add(b, alpha=alpha) if isinstance(a, Tensor) else b.add(a, alpha=alpha)
+
+
+def sub(a, b, alpha=1):
+    return a.sub(b, alpha=alpha)
+
+
+def mul(a, b):
+    return a * b
+
+
+def div(a, b, rounding_mode=None):
+    from engine.tensor import div as _div
+
+    return _div(a, b, rounding_mode)
+
+
+def neg(a):
+    return -a
+
+
+def t(a):
+    return a.t()
+
+
+def split(a, split_size_or_sections, dim=0):
+    return a.split(split_size_or_sections, dim)
+
+
+def chunk(a, chunks, dim=0):
+    return a.chunk(chunks, dim)
+
+
+def unbind(a, dim=0):
+    return a.unbind(dim)
+
+
+def allclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
+    return a.allclose(b, rtol, atol, equal_nan)
+
+
+def equal(a, b):
+    return a.equal(b)
+
+
+def isnan(a):
+    return a.isnan()
+
+
+def isfinite(a):
+    return a.isfinite()
+
+
+def sort(a, dim=-1, descending=False):
+    return a.sort(dim, descending)
+
+
+def argsort(a, dim=-1, descending=False):
+    return a.argsort(dim, descending)
+
+
+def topk(a, k, dim=-1, largest=True, sorted=True):  # noqa: A002
+    return a.topk(k, dim, largest, sorted)
+
+
+def norm(a, p="fro", dim=None, keepdim=False):
+    return a.norm(2 if p == "fro" else p, dim, keepdim)
+
+
+def get_default_dtype():
+    return float32
+
+
+def set_default_dtype(d):
+    if d is not float32:
+        raise ValueError("engine computes in float32 by default; only float32 is supported here")
+
+
+def set_printoptions(precision=None, threshold=None, edgeitems=None, linewidth=None, **_):
+    from engine import _tensor_str
+
+    if precision is not None:
+        _tensor_str.PRECISION = precision
+    if threshold is not None:
+        _tensor_str.THRESHOLD = threshold
+    if edgeitems is not None:
+        _tensor_str.EDGEITEMS = edgeitems
+    if linewidth is not None:
+        _tensor_str.LINEWIDTH = linewidth
+
+
+def set_num_threads(n):
+    """Accepted for compatibility; numpy's BLAS decides its own threads."""
+
+
+def get_num_threads():
+    return 1
+
+
+def save(obj, f, **kwargs):
+    from engine import serialization
+
+    return serialization.save(obj, f, **kwargs)
+
+
+def load(f, **kwargs):
+    from engine import serialization
+
+    return serialization.load(f, **kwargs)
+
+
+__all__ = [
+    "Generator",
+    "Size",
+    "Tensor",
+    "abs",
+    "add",
+    "addmm",
+    "allclose",
+    "amax",
+    "arange",
+    "argmax",
+    "argmin",
+    "argsort",
+    "as_tensor",
+    "autograd",
+    "bernoulli",
+    "bool",
+    "bool_",
+    "cat",
+    "chunk",
+    "clamp",
+    "clip",
+    "clone",
+    "concat",
+    "concatenate",
+    "default_generator",
+    "device",
+    "div",
+    "dot",
+    "double",
+    "dtype",
+    "empty",
+    "empty_like",
+    "enable_grad",
+    "equal",
+    "exp",
+    "eye",
+    "flatten",
+    "float",
+    "float16",
+    "float32",
+    "float64",
+    "from_numpy",
+    "full",
+    "full_like",
+    "gather",
+    "get_default_dtype",
+    "get_num_threads",
+    "half",
+    "inference_mode",
+    "initial_seed",
+    "int",
+    "int16",
+    "int32",
+    "int64",
+    "int8",
+    "is_grad_enabled",
+    "is_tensor",
+    "isfinite",
+    "isnan",
+    "linspace",
+    "load",
+    "log",
+    "log1p",
+    "log_softmax",
+    "long",
+    "manual_seed",
+    "masked_fill",
+    "matmul",
+    "max",
+    "maximum",
+    "mean",
+    "min",
+    "minimum",
+    "mm",
+    "mul",
+    "multinomial",
+    "neg",
+    "nn",
+    "no_grad",
+    "norm",
+    "normal",
+    "numel",
+    "ones",
+    "ones_like",
+    "permute",
+    "pow",
+    "rand",
+    "rand_like",
+    "randint",
+    "randint_like",
+    "randn",
+    "randn_like",
+    "randperm",
+    "relu",
+    "reshape",
+    "save",
+    "seed",
+    "set_default_dtype",
+    "set_grad_enabled",
+    "set_num_threads",
+    "set_printoptions",
+    "short",
+    "sigmoid",
+    "softmax",
+    "sort",
+    "split",
+    "sqrt",
+    "squeeze",
+    "stack",
+    "std",
+    "sub",
+    "sum",
+    "t",
+    "tanh",
+    "tensor",
+    "topk",
+    "transpose",
+    "uint8",
+    "unbind",
+    "unsqueeze",
+    "var",
+    "where",
+    "zeros",
+    "zeros_like",
+]

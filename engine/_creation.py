@@ -1,0 +1,180 @@
+"""Tensor factories of the torch-like namespace."""
+
+import builtins
+
+import numpy as np
+
+from engine import _dtype, _random
+from engine.tensor import Tensor, _as_tuple, _to_array, _wrap
+
+_F32 = np.dtype(np.float32)
+
+
+def _np_dtype(dtype, default=_F32):
+    return default if dtype is None else _dtype.to_numpy_dtype(dtype)
+
+
+def _finish(arr, requires_grad):
+    t = _wrap(arr)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def tensor(data, dtype=None, device=None, requires_grad=False):
+    if device is not None:
+        _dtype.device(device)
+    if isinstance(data, Tensor):
+        arr = data._data.copy() if dtype is None else data._data.astype(_np_dtype(dtype))
+    else:
+        arr = _to_array(data, None if dtype is None else _np_dtype(dtype))
+        if arr is data:
+            arr = arr.copy()
+    return _finish(arr, requires_grad)
+
+
+def as_tensor(data, dtype=None, device=None):
+    if isinstance(data, Tensor) and (dtype is None or data.dtype == dtype):
+        return data
+    if isinstance(data, np.ndarray) and dtype is None:
+        return from_numpy(data)
+    return tensor(data, dtype=dtype)
+
+
+def from_numpy(array):
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"expected np.ndarray (got {type(array).__name__})")
+    _dtype.from_numpy_dtype(array.dtype)
+    return _wrap(array)
+
+
+def _shape(size):
+    return tuple(builtins.int(s) for s in _as_tuple(size))
+
+
+def zeros(*size, dtype=None, device=None, requires_grad=False, out=None):
+    return _finish(np.zeros(_shape(size), dtype=_np_dtype(dtype)), requires_grad)
+
+
+def ones(*size, dtype=None, device=None, requires_grad=False, out=None):
+    return _finish(np.ones(_shape(size), dtype=_np_dtype(dtype)), requires_grad)
+
+
+def empty(*size, dtype=None, device=None, requires_grad=False, memory_format=None):
+    return _finish(np.empty(_shape(size), dtype=_np_dtype(dtype)), requires_grad)
+
+
+def full(size, fill_value, dtype=None, device=None, requires_grad=False):
+    if dtype is None:
+        if isinstance(fill_value, bool):
+            dtype = _dtype.bool_
+        elif isinstance(fill_value, builtins.int):
+            dtype = _dtype.int64
+    return _finish(np.full(_shape((size,)), fill_value, dtype=_np_dtype(dtype)), requires_grad)
+
+
+def _like(t, dtype):
+    return t._data.dtype if dtype is None else _dtype.to_numpy_dtype(dtype)
+
+
+def zeros_like(t, dtype=None, device=None, requires_grad=False, memory_format=None):
+    return _finish(np.zeros(t._data.shape, dtype=_like(t, dtype)), requires_grad)
+
+
+def ones_like(t, dtype=None, device=None, requires_grad=False, memory_format=None):
+    return _finish(np.ones(t._data.shape, dtype=_like(t, dtype)), requires_grad)
+
+
+def empty_like(t, dtype=None, device=None, requires_grad=False, memory_format=None):
+    return _finish(np.empty(t._data.shape, dtype=_like(t, dtype)), requires_grad)
+
+
+def full_like(t, fill_value, dtype=None, device=None, requires_grad=False):
+    return _finish(np.full(t._data.shape, fill_value, dtype=_like(t, dtype)), requires_grad)
+
+
+def randn(*size, generator=None, dtype=None, device=None, requires_grad=False):
+    dt = _np_dtype(dtype)
+    arr = _random.rng(generator).standard_normal(_shape(size), dtype=np.float64).astype(dt)
+    return _finish(arr, requires_grad)
+
+
+def rand(*size, generator=None, dtype=None, device=None, requires_grad=False):
+    dt = _np_dtype(dtype)
+    arr = _random.rng(generator).random(_shape(size), dtype=np.float64).astype(dt)
+    return _finish(arr, requires_grad)
+
+
+def randn_like(t, dtype=None, requires_grad=False):
+    return randn(t._data.shape, dtype=dtype or t.dtype, requires_grad=requires_grad)
+
+
+def rand_like(t, dtype=None, requires_grad=False):
+    return rand(t._data.shape, dtype=dtype or t.dtype, requires_grad=requires_grad)
+
+
+def randint(
+    low, high=None, size=None, generator=None, dtype=None, device=None, requires_grad=False
+):
+    if size is None and isinstance(high, (tuple, list)):
+        low, high, size = 0, low, high
+    elif high is None:
+        raise TypeError("randint() missing required argument 'size'")
+    arr = _random.rng(generator).integers(low, high, _shape((size,)), dtype=np.int64)
+    return _finish(arr.astype(_np_dtype(dtype, np.dtype(np.int64))), requires_grad)
+
+
+def randint_like(t, low, high=None, dtype=None):
+    if high is None:
+        low, high = 0, low
+    return randint(low, high, t._data.shape, dtype=dtype)
+
+
+def randperm(n, generator=None, dtype=None, device=None, requires_grad=False):
+    arr = _random.rng(generator).permutation(n).astype(_np_dtype(dtype, np.dtype(np.int64)))
+    return _wrap(arr)
+
+
+def normal(mean, std, size=None, generator=None):
+    m, s = getattr(mean, "_data", mean), getattr(std, "_data", std)
+    shape = _shape((size,)) if size is not None else np.broadcast(m, s).shape
+    return _wrap(_random.rng(generator).normal(m, s, shape).astype(_F32))
+
+
+def bernoulli(input, generator=None):  # noqa: A002
+    p = input._data
+    return _wrap((_random.rng(generator).random(p.shape) < p).astype(p.dtype))
+
+
+def multinomial(input, num_samples, replacement=False, generator=None):  # noqa: A002
+    p = input._data.astype(np.float64)
+    rng = _random.rng(generator)
+    rows = p.reshape(-1, p.shape[-1])
+    out = np.stack(
+        [rng.choice(r.size, num_samples, replace=replacement, p=r / r.sum()) for r in rows]
+    )
+    return _wrap(out.reshape(p.shape[:-1] + (num_samples,)).astype(np.int64))
+
+
+def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False):
+    if end is None:
+        start, end = 0, start
+    vals = (start, end, step)
+    if dtype is None:
+        is_float = builtins.any(isinstance(v, float) for v in vals)
+        dt = _F32 if is_float else np.dtype(np.int64)
+    else:
+        dt = _np_dtype(dtype)
+    return _finish(np.arange(start, end, step, dtype=np.float64).astype(dt), requires_grad)
+
+
+def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
+    return _finish(np.linspace(start, end, steps).astype(_np_dtype(dtype)), requires_grad)
+
+
+def eye(n, m=None, dtype=None, device=None, requires_grad=False):
+    return _finish(np.eye(n, m, dtype=_np_dtype(dtype)), requires_grad)
+
+
+def manual_seed(seed):
+    return _random.manual_seed(seed)

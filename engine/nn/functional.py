@@ -1,0 +1,979 @@
+"""engine.nn.functional: the functional twin of every layer, plus pad and one_hot.
+
+Conv and pooling call the numpy kernels of ``engine._kernels`` (docs/CONTRACTS.md section 2);
+all their state lives in the kernel's ctx, held by the node's closure.
+"""
+
+import builtins
+import math
+
+import numpy as np
+
+from engine import _random
+from engine._kernels import conv as _conv
+from engine._kernels import pool as _pool
+from engine.autograd.grad_mode import _state as _grad_state
+from engine.autograd.graph import node_type as _N
+from engine.tensor import (
+    _make,
+    _shape_str,
+    _unbroadcast,
+    _wrap,
+    addmm,
+    matmul,
+    sigmoid,
+    tanh,
+)
+from engine.tensor import flatten as _flatten
+from engine.tensor import log_softmax as _log_softmax_t
+from engine.tensor import relu as _relu_t
+from engine.tensor import softmax as _softmax_t
+
+__all__ = [
+    "adaptive_avg_pool2d",
+    "avg_pool2d",
+    "batch_norm",
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "conv2d",
+    "cross_entropy",
+    "dropout",
+    "elu",
+    "gelu",
+    "hardtanh",
+    "l1_loss",
+    "leaky_relu",
+    "linear",
+    "log_softmax",
+    "max_pool2d",
+    "mse_loss",
+    "nll_loss",
+    "one_hot",
+    "pad",
+    "relu",
+    "relu6",
+    "sigmoid",
+    "silu",
+    "smooth_l1_loss",
+    "softmax",
+    "softplus",
+    "tanh",
+    "flatten",
+    "identity",
+]
+
+_F32 = np.dtype(np.float32)
+
+
+def _pair(v, name="value"):
+    if isinstance(v, (tuple, list)):
+        if len(v) == 1:
+            return (int(v[0]), int(v[0]))
+        if len(v) != 2:
+            raise ValueError(f"{name} must be an int or a pair of ints, got {v!r}")
+        return (int(v[0]), int(v[1]))
+    return (int(v), int(v))
+
+
+def flatten(input, start_dim=0, end_dim=-1):  # noqa: A002
+    return _flatten(input, start_dim, end_dim)
+
+
+def identity(input):  # noqa: A002
+    return input
+
+
+# -------------------------------------------------------------------- linear
+def linear(input, weight, bias=None):  # noqa: A002
+    xd, wd = input._data, weight._data
+    if xd.shape[-1] != wd.shape[-1] if xd.ndim else True:
+        rows = int(np.prod(xd.shape[:-1])) if xd.ndim > 1 else 1
+        cols = xd.shape[-1] if xd.ndim else 1
+        raise RuntimeError(
+            f"mat1 and mat2 shapes cannot be multiplied ({rows}x{cols} and "
+            f"{wd.shape[1]}x{wd.shape[0]})"
+        )
+    wt = weight.t()
+    if xd.ndim == 2 and bias is not None:
+        return addmm(bias, input, wt)
+    if xd.ndim == 2:
+        return matmul(input, wt)
+    if xd.ndim == 1:
+        out = matmul(input, wt)
+        return out + bias if bias is not None else out
+    lead = xd.shape[:-1]
+    x2 = input.reshape(-1, xd.shape[-1])
+    out = addmm(bias, x2, wt) if bias is not None else matmul(x2, wt)
+    return out.reshape(lead + (wd.shape[0],))
+
+
+def bilinear(input1, input2, weight, bias=None):
+    out = (
+        input1.unsqueeze(1).unsqueeze(-2) @ weight.unsqueeze(0) @ input2.unsqueeze(1).unsqueeze(-1)
+    )
+    out = out.squeeze(-1).squeeze(-1)
+    return out + bias if bias is not None else out
+
+
+# -------------------------------------------------------------------- convolution
+_ConvolutionBackward0 = _N("ConvolutionBackward0")
+
+
+def _conv_padding(padding, kernel, stride, dilation):
+    """Explicit (top, bottom, left, right), as PyTorch pads for each form."""
+    if isinstance(padding, str):
+        if padding == "valid":
+            return (0, 0, 0, 0)
+        if padding == "same":
+            if stride != (1, 1):
+                raise ValueError("padding='same' is not supported for strided convolutions")
+            th = dilation[0] * (kernel[0] - 1)
+            tw = dilation[1] * (kernel[1] - 1)
+            # an odd total puts the extra row/column at the bottom/right, as PyTorch
+            return (th // 2, th - th // 2, tw // 2, tw - tw // 2)
+        raise ValueError(
+            f"Invalid padding string '{padding}', should be one of {{'valid', 'same'}}"
+        )
+    ph, pw = _pair(padding, "padding")
+    return (ph, ph, pw, pw)
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):  # noqa: A002
+    xd, wd = input._data, weight._data
+    if xd.ndim == 3:
+        return conv2d(input.unsqueeze(0), weight, bias, stride, padding, dilation, groups).squeeze(
+            0
+        )
+    if xd.ndim != 4:
+        raise RuntimeError(
+            f"Expected 3D (unbatched) or 4D (batched) input to conv2d, but got input of size: "
+            f"{_shape_str(xd.shape)}"
+        )
+    stride, dilation = _pair(stride, "stride"), _pair(dilation, "dilation")
+    kernel = wd.shape[2:]
+    pad = _conv_padding(padding, kernel, stride, dilation)
+    if xd.shape[1] != wd.shape[1] * groups:
+        raise RuntimeError(
+            f"Given groups={groups}, weight of size {_shape_str(wd.shape)}, expected "
+            f"input{_shape_str(xd.shape)} to have {wd.shape[1] * groups} channels, but got "
+            f"{xd.shape[1]} channels instead"
+        )
+    ph, pw = xd.shape[2] + pad[0] + pad[1], xd.shape[3] + pad[2] + pad[3]
+    eh, ew = dilation[0] * (kernel[0] - 1) + 1, dilation[1] * (kernel[1] - 1) + 1
+    if ph < eh or pw < ew:
+        raise RuntimeError(
+            f"Calculated padded input size per channel: ({ph} x {pw}). Kernel size: "
+            f"({eh} x {ew}). Kernel size can't be greater than actual input size"
+        )
+    if xd.dtype != _F32:
+        xd = xd.astype(_F32)
+    out, ctx = _conv.conv2d_forward(
+        xd,
+        wd if wd.dtype == _F32 else wd.astype(_F32),
+        None if bias is None else bias._data.astype(_F32, copy=False),
+        stride,
+        pad,
+        dilation,
+        groups,
+    )
+    if input._data.dtype != _F32:
+        out = out.astype(input._data.dtype)
+    if not _grad_state.enabled:
+        return _wrap(out)
+    inputs = (input, weight) if bias is None else (input, weight, bias)
+    dtypes = [t._data.dtype for t in inputs]
+
+    def backward(g):
+        dx, dw, db = _conv.conv2d_backward(
+            g if g.dtype == _F32 else g.astype(_F32),
+            ctx,
+            input.requires_grad,
+            weight.requires_grad,
+            bias is not None and bias.requires_grad,
+        )
+        res = (dx, dw) if bias is None else (dx, dw, db)
+        return tuple(r if r is None or r.dtype == d else r.astype(d) for r, d in zip(res, dtypes))
+
+    return _make(out, inputs, _ConvolutionBackward0, backward)
+
+
+# -------------------------------------------------------------------- pooling
+def _pool_args(kernel_size, stride, padding, dilation=1):
+    k = _pair(kernel_size, "kernel_size")
+    s = k if stride is None or (isinstance(stride, (tuple, list)) and not stride) else _pair(stride)
+    return k, s, _pair(padding, "padding"), _pair(dilation, "dilation")
+
+
+def _check_pool_input(name, xd):
+    if xd.ndim not in (3, 4):
+        raise RuntimeError(
+            f"{name}: Expected 3D or 4D (batch mode) tensor for input, but got input of size: "
+            f"{_shape_str(xd.shape)}"
+        )
+
+
+def _pool_validate(name, xd, k, s, p, dilation=(1, 1)):
+    for i in range(2):
+        if p[i] * 2 > k[i]:
+            raise RuntimeError(
+                f"{name}: pad should be at most half of effective kernel size, but got pad="
+                f"{p[i]}, kernel_size={k[i]} and dilation={dilation[i]}"
+            )
+        if s[i] <= 0:
+            raise RuntimeError(f"{name}: stride should be greater than zero, but got stride={s[i]}")
+    h, w = xd.shape[-2:]
+    eh = dilation[0] * (k[0] - 1) + 1
+    ew = dilation[1] * (k[1] - 1) + 1
+    if h + 2 * p[0] < eh or w + 2 * p[1] < ew:
+        c = xd.shape[-3]
+        raise RuntimeError(
+            f"Given input size: ({c}x{h}x{w}). Calculated output size: "
+            f"({c}x{(h + 2 * p[0] - eh) // s[0] + 1}x{(w + 2 * p[1] - ew) // s[1] + 1}). "
+            "Output size is too small"
+        )
+
+
+def _unbatched(fn, input, *args, **kwargs):  # noqa: A002
+    out = fn(input.unsqueeze(0), *args, **kwargs)
+    if isinstance(out, tuple):
+        return tuple(o.squeeze(0) for o in out)
+    return out.squeeze(0)
+
+
+_MaxPoolBackward = _N("MaxPool2DWithIndicesBackward0")
+
+
+def max_pool2d(
+    input,
+    kernel_size,
+    stride=None,
+    padding=0,
+    dilation=1,
+    ceil_mode=False,  # noqa: A002
+    return_indices=False,
+):
+    xd = input._data
+    _check_pool_input("max_pool2d", xd)
+    if xd.ndim == 3:
+        return _unbatched(
+            max_pool2d, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices
+        )
+    k, s, p, d = _pool_args(kernel_size, stride, padding, dilation)
+    _pool_validate("max_pool2d", xd, k, s, p, d)
+    out, indices, ctx = _pool.max_pool2d_forward(xd, k, s, p, d, ceil_mode)
+    res = _make(out, (input,), _MaxPoolBackward, lambda g: (_pool.max_pool2d_backward(g, ctx),))
+    if return_indices:
+        return res, _wrap(indices)
+    return res
+
+
+def avg_pool2d(
+    input,
+    kernel_size,
+    stride=None,
+    padding=0,
+    ceil_mode=False,  # noqa: A002
+    count_include_pad=True,
+    divisor_override=None,
+):
+    xd = input._data
+    _check_pool_input("avg_pool2d", xd)
+    if xd.ndim == 3:
+        return _unbatched(
+            avg_pool2d,
+            input,
+            kernel_size,
+            stride,
+            padding,
+            ceil_mode,
+            count_include_pad,
+            divisor_override,
+        )
+    k, s, p, _ = _pool_args(kernel_size, stride, padding)
+    _pool_validate("avg_pool2d", xd, k, s, p)
+    out, ctx = _pool.avg_pool2d_forward(xd, k, s, p, ceil_mode, count_include_pad, divisor_override)
+    return _make(
+        out, (input,), _N("AvgPool2DBackward0"), lambda g: (_pool.avg_pool2d_backward(g, ctx),)
+    )
+
+
+def adaptive_avg_pool2d(input, output_size):  # noqa: A002
+    xd = input._data
+    _check_pool_input("adaptive_avg_pool2d", xd)
+    if xd.ndim == 3:
+        return _unbatched(adaptive_avg_pool2d, input, output_size)
+    if isinstance(output_size, (tuple, list)):
+        osz = tuple(xd.shape[2 + i] if v is None else int(v) for i, v in enumerate(output_size))
+    else:
+        osz = (int(output_size), int(output_size))
+    out, ctx = _pool.adaptive_avg_pool2d_forward(xd, osz)
+    return _make(
+        out,
+        (input,),
+        _N("AdaptiveAvgPool2DBackward0"),
+        lambda g: (_pool.adaptive_avg_pool2d_backward(g, ctx),),
+    )
+
+
+# -------------------------------------------------------------------- activations
+def _maybe_inplace(input, out, inplace):  # noqa: A002
+    if inplace:
+        if _grad_state.enabled and input.requires_grad and input.grad_fn is None:
+            raise RuntimeError(
+                "a leaf Variable that requires grad is being used in an in-place operation."
+            )
+        return input._inplace(out)
+    return out
+
+
+def relu_(input):  # noqa: A002
+    return input.relu_()
+
+
+def _relu(input, inplace=False):  # noqa: A002
+    return _maybe_inplace(input, _relu_t(input), inplace)
+
+
+def leaky_relu(input, negative_slope=0.01, inplace=False):  # noqa: A002
+    xd = input._data
+    pos = xd > 0
+    out = np.where(pos, xd, xd * np.asarray(negative_slope, dtype=xd.dtype))
+    res = _make(
+        out,
+        (input,),
+        _N("LeakyReluBackward0"),
+        lambda g: (np.where(pos, g, g * np.asarray(negative_slope, dtype=g.dtype)),),
+    )
+    return _maybe_inplace(input, res, inplace)
+
+
+def elu(input, alpha=1.0, inplace=False):  # noqa: A002
+    xd = input._data
+    pos = xd > 0
+    em1 = np.expm1(np.minimum(xd, 0)) * np.asarray(alpha, dtype=xd.dtype)
+    out = np.where(pos, xd, em1)
+    res = _make(
+        out,
+        (input,),
+        _N("EluBackward0"),
+        lambda g: (np.where(pos, g, g * (em1 + np.asarray(alpha, dtype=g.dtype))),),
+    )
+    return _maybe_inplace(input, res, inplace)
+
+
+def selu(input, inplace=False):  # noqa: A002
+    alpha, scale = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
+    return elu(input, alpha) * scale
+
+
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_INV_SQRT_2 = 1.0 / math.sqrt(2.0)
+
+
+def _erf(x):
+    # numpy has no erf: use math.erf elementwise via frompyfunc-free vectorised formula
+    return np.vectorize(math.erf, otypes=[np.float64])(x)
+
+
+def gelu(input, approximate="none"):  # noqa: A002
+    xd = input._data
+    dt = xd.dtype
+    if approximate == "tanh":
+        inner = _SQRT_2_OVER_PI * (xd + 0.044715 * xd**3)
+        th = np.tanh(inner)
+        out = (0.5 * xd * (1 + th)).astype(dt)
+
+        def backward(g):
+            dinner = _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * xd * xd)
+            return ((g * (0.5 * (1 + th) + 0.5 * xd * (1 - th * th) * dinner)).astype(dt),)
+
+    elif approximate == "none":
+        x64 = xd.astype(np.float64)
+        cdf = 0.5 * (1 + _erf(x64 * _INV_SQRT_2))
+        out = (x64 * cdf).astype(dt)
+
+        def backward(g):
+            pdf = np.exp(-0.5 * x64 * x64) / math.sqrt(2 * math.pi)
+            return ((g * (cdf + x64 * pdf)).astype(dt),)
+
+    else:
+        raise RuntimeError(f"approximate argument must be either none or tanh, got {approximate!r}")
+    return _make(out, (input,), _N("GeluBackward0"), backward)
+
+
+def silu(input, inplace=False):  # noqa: A002
+    return _maybe_inplace(input, input * sigmoid(input), inplace)
+
+
+def softplus(input, beta=1.0, threshold=20.0):  # noqa: A002
+    xd = input._data
+    bx = xd * np.asarray(beta, dtype=xd.dtype)
+    lin = bx > threshold
+    out = np.where(
+        lin, xd, np.log1p(np.exp(np.minimum(bx, threshold))) / np.asarray(beta, dtype=xd.dtype)
+    )
+    out = out.astype(xd.dtype, copy=False)
+
+    def backward(g):
+        s = 1 / (1 + np.exp(-np.minimum(bx, threshold)))
+        return (np.where(lin, g, g * s).astype(g.dtype, copy=False),)
+
+    return _make(out, (input,), _N("SoftplusBackward0"), backward)
+
+
+def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):  # noqa: A002
+    xd = input._data
+    out = np.clip(xd, min_val, max_val).astype(xd.dtype, copy=False)
+    inside = (xd > min_val) & (xd < max_val)
+    res = _make(out, (input,), _N("HardtanhBackward0"), lambda g: (g * inside,))
+    return _maybe_inplace(input, res, inplace)
+
+
+def relu6(input, inplace=False):  # noqa: A002
+    return hardtanh(input, 0.0, 6.0, inplace)
+
+
+def _softmax_dim(ndim):
+    return 0 if ndim in (0, 1, 3) else 1
+
+
+def _softmax(input, dim=None, _stacklevel=3, dtype=None):  # noqa: A002
+    return _softmax_t(input, _softmax_dim(input.ndim) if dim is None else dim, dtype)
+
+
+def _log_softmax(input, dim=None, _stacklevel=3, dtype=None):  # noqa: A002
+    return _log_softmax_t(input, _softmax_dim(input.ndim) if dim is None else dim, dtype)
+
+
+def logsigmoid(input):  # noqa: A002
+    return -softplus(-input)
+
+
+def normalize(input, p=2.0, dim=1, eps=1e-12):  # noqa: A002
+    n = input.norm(p, dim, keepdim=True).clamp_min(eps)
+    return input / n
+
+
+# -------------------------------------------------------------------- dropout and batch norm
+def dropout(input, p=0.5, training=True, inplace=False):  # noqa: A002
+    if p < 0.0 or p > 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if not training or p == 0.0:
+        return input
+    xd = input._data
+    if p == 1.0:
+        mask = np.zeros(xd.shape, dtype=xd.dtype)
+    else:
+        keep = _random.rng().random(xd.shape, dtype=np.float32) >= p
+        mask = keep.astype(xd.dtype) * np.asarray(1.0 / (1.0 - p), dtype=xd.dtype)
+    out = xd * mask
+    res = _make(out, (input,), _N("NativeDropoutBackward0"), lambda g: (g * mask,))
+    return _maybe_inplace(input, res, inplace)
+
+
+def batch_norm(
+    input,
+    running_mean,
+    running_var,
+    weight=None,
+    bias=None,
+    training=False,  # noqa: A002
+    momentum=0.1,
+    eps=1e-05,
+):
+    xd = input._data
+    if xd.ndim < 2:
+        raise ValueError(f"expected at least 2D input (got {xd.ndim}D input)")
+    c = xd.shape[1]
+    axes = (0,) + tuple(range(2, xd.ndim))
+    bshape = (1, c) + (1,) * (xd.ndim - 2)
+    n = xd.size // c
+    if training:
+        if n <= 1:
+            raise ValueError(
+                f"Expected more than 1 value per channel when training, got input size "
+                f"{_shape_str(xd.shape)}"
+            )
+        mu = xd.mean(axis=axes, dtype=np.float64)
+        var = ((xd - mu.reshape(bshape).astype(xd.dtype)) ** 2).mean(axis=axes, dtype=np.float64)
+        if running_mean is not None:
+            rm = running_mean._data
+            rm *= 1 - momentum
+            rm += (momentum * mu).astype(rm.dtype)
+        if running_var is not None:
+            rv = running_var._data
+            rv *= 1 - momentum
+            rv += (momentum * var * n / (n - 1)).astype(rv.dtype)
+    else:
+        mu = running_mean._data.astype(np.float64)
+        var = running_var._data.astype(np.float64)
+    inv_std = (1.0 / np.sqrt(var + eps)).astype(xd.dtype)
+    mu = mu.astype(xd.dtype)
+    xhat = (xd - mu.reshape(bshape)) * inv_std.reshape(bshape)
+    wd = None if weight is None else weight._data.reshape(bshape)
+    out = xhat * wd if wd is not None else xhat
+    if bias is not None:
+        out = out + bias._data.reshape(bshape)
+    inputs = tuple(t for t in (input, weight, bias) if t is not None)
+
+    def backward(g):
+        gx = gw = gb = None
+        if weight is not None and weight.requires_grad:
+            gw = (g * xhat).sum(axis=axes)
+        if bias is not None and bias.requires_grad:
+            gb = g.sum(axis=axes)
+        if input.requires_grad:
+            gxhat = g * wd if wd is not None else g
+            if training:
+                m1 = gxhat.mean(axis=axes, keepdims=True)
+                m2 = (gxhat * xhat).mean(axis=axes, keepdims=True)
+                gx = (gxhat - m1 - xhat * m2) * inv_std.reshape(bshape)
+            else:
+                gx = gxhat * inv_std.reshape(bshape)
+        res = [gx]
+        if weight is not None:
+            res.append(gw)
+        if bias is not None:
+            res.append(gb)
+        return tuple(res)
+
+    return _make(out, inputs, _N("NativeBatchNormBackward0"), backward)
+
+
+# -------------------------------------------------------------------- losses
+def _reduce(x, reduction):
+    if reduction == "mean":
+        return x.mean()
+    if reduction == "sum":
+        return x.sum()
+    if reduction == "none":
+        return x
+    raise ValueError(f"{reduction} is not a valid value for reduction")
+
+
+def _check_reduction(reduction):
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+
+
+def _loss_shapes(name, input, target):  # noqa: A002
+    if input._data.shape != target._data.shape:
+        import warnings
+
+        warnings.warn(
+            f"Using a target size ({target.shape}) that is different to the input size "
+            f"({input.shape}). This will likely lead to incorrect results due to broadcasting. "
+            "Please ensure they have the same size.",
+            stacklevel=3,
+        )
+
+
+def _pointwise_loss(name, node, fn, dfn, input, target, reduction):  # noqa: A002
+    _check_reduction(reduction)
+    xd, td = input._data, target._data
+    try:
+        diff = xd - td
+    except ValueError:
+        raise RuntimeError(
+            f"The size of tensor a ({xd.shape[-1]}) must match the size of tensor b "
+            f"({td.shape[-1]}) at non-singleton dimension {max(xd.ndim, td.ndim) - 1}"
+        ) from None
+    elem = fn(diff)
+    if reduction == "none":
+        out = elem
+        scale = None
+    elif reduction == "sum":
+        out = np.asarray(elem.sum(dtype=elem.dtype))
+        scale = 1.0
+    else:
+        out = np.asarray(elem.mean(dtype=elem.dtype))
+        scale = 1.0 / builtins.max(elem.size, 1)
+
+    def backward(g):
+        d = dfn(diff)
+        gd = d * g if scale is None else d * (g * np.asarray(scale, dtype=d.dtype))
+        return (
+            _unbroadcast(gd, xd.shape) if input.requires_grad else None,
+            _unbroadcast(-gd, td.shape) if target.requires_grad else None,
+        )
+
+    return _make(out, (input, target), _N(node), backward)
+
+
+def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):  # noqa: A002
+    _loss_shapes("mse_loss", input, target)
+    return _pointwise_loss(
+        "mse_loss", "MseLossBackward0", lambda d: d * d, lambda d: 2 * d, input, target, reduction
+    )
+
+
+def l1_loss(input, target, size_average=None, reduce=None, reduction="mean"):  # noqa: A002
+    _loss_shapes("l1_loss", input, target)
+    return _pointwise_loss("l1_loss", "L1LossBackward0", np.abs, np.sign, input, target, reduction)
+
+
+def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):  # noqa: A002
+    _loss_shapes("smooth_l1_loss", input, target)
+    if beta == 0:
+        return l1_loss(input, target, reduction=reduction)
+
+    def f(d):
+        a = np.abs(d)
+        return np.where(a < beta, 0.5 * d * d / beta, a - 0.5 * beta).astype(d.dtype)
+
+    def df(d):
+        return np.where(np.abs(d) < beta, d / beta, np.sign(d)).astype(d.dtype)
+
+    return _pointwise_loss(
+        "smooth_l1_loss", "SmoothL1LossBackward0", f, df, input, target, reduction
+    )
+
+
+def huber_loss(input, target, reduction="mean", delta=1.0):  # noqa: A002
+    return smooth_l1_loss(input, target, reduction=reduction, beta=delta) * delta
+
+
+def _class_targets(name, input, target, ignore_index):  # noqa: A002
+    td = target._data
+    if td.dtype.kind not in "iu":
+        raise RuntimeError(
+            f"expected scalar type Long but found {target.dtype.name.capitalize()} "
+            f"(class-index targets of {name} must be integers; for class probabilities pass a "
+            "float target with the input's shape)"
+        )
+    xd = input._data
+    c = xd.shape[1] if xd.ndim >= 2 else xd.shape[0]
+    valid = td != ignore_index
+    bad = valid & ((td < 0) | (td >= c))
+    if bad.any():
+        v = int(td[bad].reshape(-1)[0])
+        raise IndexError(
+            f"Target {v} is out of bounds: {name} got class index {v} but the input has {c} "
+            f"classes (valid targets are 0..{c - 1})"
+        )
+    return td, valid, c
+
+
+_NllLossBackward0 = _N("NllLossBackward0")
+
+
+def nll_loss(
+    input,
+    target,
+    weight=None,
+    size_average=None,
+    ignore_index=-100,
+    reduce=None,  # noqa: A002
+    reduction="mean",
+):
+    _check_reduction(reduction)
+    xd = input._data
+    if xd.ndim < 1:
+        raise ValueError("Expected 1 or more dimensions (got 0)")
+    unbatched = xd.ndim == 1
+    if unbatched:
+        xd = xd.reshape(1, -1)
+    td = target._data.reshape(1) if unbatched else target._data
+    if xd.shape[0] != td.shape[0]:
+        raise ValueError(
+            f"Expected input batch_size ({xd.shape[0]}) to match target batch_size ({td.shape[0]})."
+        )
+    if xd.ndim > 2 and td.shape[1:] != xd.shape[2:]:
+        raise RuntimeError(
+            f"Expected target size {_shape_str((xd.shape[0],) + xd.shape[2:])}, got "
+            f"{_shape_str(td.shape)}"
+        )
+    td, valid, c = _class_targets("nll_loss", _wrap(xd), _wrap(td), ignore_index)
+    safe_t = np.where(valid, td, 0)
+    # move the class axis last: (N, d1.., C)
+    xl = np.moveaxis(xd, 1, -1)
+    picked = np.take_along_axis(xl, safe_t[..., None], axis=-1)[..., 0]
+    w = np.ones(c, dtype=xd.dtype) if weight is None else weight._data.astype(xd.dtype)
+    wt = w[safe_t] * valid
+    losses = -picked * wt
+    if reduction == "none":
+        out = losses.reshape(()) if unbatched else losses
+        denom = None
+    elif reduction == "sum":
+        out = np.asarray(losses.sum(dtype=xd.dtype))
+        denom = 1.0
+    else:
+        total_w = wt.sum(dtype=xd.dtype)
+        out = np.asarray(losses.sum(dtype=xd.dtype) / total_w, dtype=xd.dtype)
+        denom = total_w
+    shape = input._data.shape
+
+    def backward(g):
+        coef = -wt * (g if denom is None else g / np.asarray(denom, dtype=g.dtype))
+        if unbatched and denom is None:
+            coef = coef.reshape(1)
+        gl = np.zeros(xl.shape, dtype=xd.dtype)
+        np.put_along_axis(gl, safe_t[..., None], coef[..., None].astype(xd.dtype), axis=-1)
+        return (np.moveaxis(gl, -1, 1).reshape(shape),)
+
+    return _make(out, (input,), _NllLossBackward0, backward)
+
+
+def cross_entropy(
+    input,
+    target,
+    weight=None,
+    size_average=None,
+    ignore_index=-100,  # noqa: A002
+    reduce=None,
+    reduction="mean",
+    label_smoothing=0.0,
+):
+    _check_reduction(reduction)
+    xd = input._data
+    cdim = 0 if xd.ndim == 1 else 1
+    if target._data.dtype.kind == "f":
+        return _cross_entropy_probs(input, target, weight, reduction, label_smoothing, cdim)
+    logp = _log_softmax_t(input, cdim)
+    if label_smoothing == 0.0:
+        return nll_loss(logp, target, weight, ignore_index=ignore_index, reduction=reduction)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
+    c = xd.shape[cdim]
+    nll = nll_loss(logp, target, weight, ignore_index=ignore_index, reduction=reduction)
+    # the smoothing term: mean over classes of -log p (weighted), ignored targets masked
+    td = target._data
+    valid = _wrap((td != ignore_index).astype(xd.dtype))
+    if weight is not None:
+        wshape = [1] * xd.ndim
+        wshape[cdim] = c
+        smooth = -(logp * weight.reshape(wshape)).sum(cdim)
+    else:
+        smooth = -logp.sum(cdim)
+    smooth = smooth * valid
+    if reduction == "none":
+        smooth_r = smooth
+    elif reduction == "sum":
+        smooth_r = smooth.sum()
+    else:
+        if weight is not None:
+            wt = weight._data[np.where(td != ignore_index, td, 0)] * valid._data
+            smooth_r = smooth.sum() / float(wt.sum())
+        else:
+            smooth_r = smooth.sum() / float(valid._data.sum())
+    return nll * (1 - label_smoothing) + smooth_r * (label_smoothing / c)
+
+
+def _cross_entropy_probs(input, target, weight, reduction, label_smoothing, cdim):  # noqa: A002
+    if input._data.shape != target._data.shape:
+        raise RuntimeError(
+            f"Expected target size {_shape_str(input._data.shape)}, got "
+            f"{_shape_str(target._data.shape)}"
+        )
+    c = input._data.shape[cdim]
+    if label_smoothing > 0:
+        target = target * (1 - label_smoothing) + label_smoothing / c
+    logp = _log_softmax_t(input, cdim)
+    prod = logp * target
+    if weight is not None:
+        wshape = [1] * input._data.ndim
+        wshape[cdim] = c
+        prod = prod * weight.reshape(wshape)
+    per = -prod.sum(cdim)
+    if reduction == "mean":
+        n = input._data.size // c
+        return per.sum() / n
+    return _reduce(per, reduction)
+
+
+def binary_cross_entropy(
+    input,
+    target,
+    weight=None,
+    size_average=None,
+    reduce=None,  # noqa: A002
+    reduction="mean",
+):
+    _check_reduction(reduction)
+    xd, td = input._data, target._data
+    if xd.shape != td.shape:
+        raise ValueError(
+            f"Using a target size ({target.shape}) that is different to the input size "
+            f"({input.shape}) is deprecated. Please ensure they have the same size."
+        )
+    if (xd < 0).any() or (xd > 1).any():
+        raise RuntimeError("all elements of input should be between 0 and 1")
+    # PyTorch clamps the log terms at -100
+    logx = np.maximum(np.log(xd), -100)
+    log1mx = np.maximum(np.log1p(-xd), -100)
+    elem = -(td * logx + (1 - td) * log1mx)
+    wd = None if weight is None else weight._data
+    if wd is not None:
+        elem = elem * wd
+    out, scale = _reduce_np(elem, reduction)
+
+    def backward(g):
+        denom = np.maximum((1 - xd) * xd, 1e-12)
+        d = (xd - td) / denom
+        if wd is not None:
+            d = d * wd
+        gd = d * (g if scale is None else g * scale)
+        gt = None
+        if target.requires_grad:
+            gt = (log1mx - logx) * (g if scale is None else g * scale)
+            if wd is not None:
+                gt = gt * wd
+        return gd.astype(xd.dtype, copy=False), gt
+
+    return _make(
+        out.astype(xd.dtype, copy=False),
+        (input, target),
+        _N("BinaryCrossEntropyBackward0"),
+        backward,
+    )
+
+
+def _reduce_np(elem, reduction):
+    if reduction == "none":
+        return elem, None
+    if reduction == "sum":
+        return np.asarray(elem.sum()), 1.0
+    return np.asarray(elem.mean()), 1.0 / builtins.max(elem.size, 1)
+
+
+def binary_cross_entropy_with_logits(
+    input,
+    target,
+    weight=None,
+    size_average=None,  # noqa: A002
+    reduce=None,
+    reduction="mean",
+    pos_weight=None,
+):
+    _check_reduction(reduction)
+    xd, td = input._data, target._data
+    if xd.shape != td.shape:
+        raise ValueError(
+            f"Target size ({target.shape}) must be the same as input size ({input.shape})"
+        )
+    # log(1 + exp(-|x|)) formulation: stable for large |x|
+    sp_neg = np.log1p(np.exp(-np.abs(xd))) + np.maximum(-xd, 0)  # softplus(-x) = -log sigmoid(x)
+    sp_pos = sp_neg + xd  # softplus(x) = -log(1 - sigmoid(x))
+    pw = None if pos_weight is None else pos_weight._data
+    if pw is None:
+        elem = td * sp_neg + (1 - td) * sp_pos
+    else:
+        elem = pw * td * sp_neg + (1 - td) * sp_pos
+    wd = None if weight is None else weight._data
+    if wd is not None:
+        elem = elem * wd
+    out, scale = _reduce_np(elem, reduction)
+    shape = xd.shape
+
+    def backward(g):
+        sig = 1 / (1 + np.exp(-xd))
+        if pw is None:
+            d = sig - td
+        else:
+            d = (1 - td) * sig - pw * td * (1 - sig)
+        if wd is not None:
+            d = d * wd
+        gd = d * (g if scale is None else g * scale)
+        gt = None
+        if target.requires_grad:
+            lg = (-sp_neg * (pw if pw is not None else 1)) + sp_pos
+            gt = lg * (g if scale is None else g * scale)
+            if wd is not None:
+                gt = gt * wd
+        return _unbroadcast(gd.astype(xd.dtype, copy=False), shape), gt
+
+    return _make(
+        out.astype(xd.dtype, copy=False),
+        (input, target),
+        _N("BinaryCrossEntropyWithLogitsBackward0"),
+        backward,
+    )
+
+
+def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):  # noqa: A002
+    if log_target:
+        elem = target.exp() * (target - input)
+    else:
+        t = target._data
+        logt = _wrap(np.where(t > 0, np.log(np.where(t > 0, t, 1)), 0).astype(t.dtype))
+        elem = target * (logt - input)
+    if reduction == "batchmean":
+        return elem.sum() / input._data.shape[0]
+    return _reduce(elem, reduction)
+
+
+# -------------------------------------------------------------------- pad and one_hot
+def pad(input, pad, mode="constant", value=None):  # noqa: A002
+    if len(pad) % 2:
+        raise RuntimeError("Padding length must be divisible by 2")
+    xd = input._data
+    if len(pad) // 2 > xd.ndim:
+        raise RuntimeError("Padding length too large")
+    widths = [(0, 0)] * xd.ndim
+    for i in range(len(pad) // 2):
+        widths[xd.ndim - 1 - i] = (int(pad[2 * i]), int(pad[2 * i + 1]))
+    # negative padding crops
+    crop = tuple(slice(-lo if lo < 0 else 0, (hi if hi < 0 else None)) for lo, hi in widths)
+    pos = [(builtins.max(lo, 0), builtins.max(hi, 0)) for lo, hi in widths]
+    src = xd[crop]
+    np_mode = {
+        "constant": "constant",
+        "reflect": "reflect",
+        "replicate": "edge",
+        "circular": "wrap",
+    }.get(mode)
+    if np_mode is None:
+        raise NotImplementedError(f"Unsupported padding mode: {mode}")
+    if np_mode == "constant":
+        out = np.pad(src, pos, mode="constant", constant_values=0 if value is None else value)
+    else:
+        out = np.pad(src, pos, mode=np_mode)
+    shape = xd.shape
+
+    def backward(g):
+        if np_mode == "constant":
+            inner = g[tuple(slice(lo, lo + s) for (lo, _), s in zip(pos, src.shape))]
+        else:
+            # reflect/replicate/circular: scatter every padded position back to its source
+            idx = np.pad(np.arange(src.size).reshape(src.shape), pos, mode=np_mode)
+            inner = (
+                np.bincount(
+                    idx.reshape(-1), weights=g.reshape(-1).astype(np.float64), minlength=src.size
+                )
+                .reshape(src.shape)
+                .astype(g.dtype)
+            )
+        full = np.zeros(shape, dtype=g.dtype)
+        full[crop] = inner
+        return (full,)
+
+    name = (
+        "ConstantPadNdBackward0"
+        if np_mode == "constant"
+        else (
+            {
+                "reflect": "ReflectionPad2DBackward0",
+                "edge": "ReplicationPad2DBackward0",
+                "wrap": "CircularPad2DBackward0",
+            }[np_mode]
+        )
+    )
+    return _make(out, (input,), _N(name), backward)
+
+
+def one_hot(tensor, num_classes=-1):
+    td = tensor._data
+    if td.dtype.kind not in "iu":
+        raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
+    if td.size and td.min() < 0:
+        raise RuntimeError("Class values must be non-negative.")
+    if num_classes == -1:
+        num_classes = int(td.max()) + 1 if td.size else 0
+    elif td.size and td.max() >= num_classes:
+        raise RuntimeError("Class values must be smaller than num_classes.")
+    return _wrap(np.eye(num_classes, dtype=np.int64)[td])
+
+
+relu = _relu
+softmax = _softmax
+log_softmax = _log_softmax

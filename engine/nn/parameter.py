@@ -1,0 +1,50 @@
+"""Parameter: a Tensor that a Module registers as a learnable weight."""
+
+import numpy as np
+
+from engine.tensor import Tensor, _wrap
+
+
+class Parameter(Tensor):
+    __slots__ = ()
+
+    def __new__(cls, data=None, requires_grad=True):
+        return object.__new__(cls)
+
+    def __init__(self, data=None, requires_grad=True):
+        if data is None:
+            arr = np.empty((0,), dtype=np.float32)
+        elif isinstance(data, Tensor):
+            arr = data._data  # shares storage, as PyTorch
+        else:
+            arr = np.asarray(data, dtype=np.float32)
+        self._data = arr
+        self.grad = None
+        self.grad_fn = None
+        self.requires_grad = requires_grad
+        self._accum = None
+        self._hooks = None
+        self._output_nr = 0
+
+    def __repr__(self):
+        return "Parameter containing:\n" + Tensor.__repr__(_wrap(self._data, self.requires_grad))
+
+    def __deepcopy__(self, memo):
+        new = Parameter(_wrap(self._data.copy()), self.requires_grad)
+        if self.grad is not None:
+            new.grad = _wrap(self.grad._data.copy())
+        memo[id(self)] = new
+        return new
+
+
+class Buffer(Tensor):
+    """``nn.Buffer(tensor)``: assigning one to a module attribute registers it as a buffer."""
+
+    __slots__ = ("persistent",)
+
+    def __new__(cls, data=None, *, persistent=True):
+        return object.__new__(cls)
+
+    def __init__(self, data=None, *, persistent=True):
+        Tensor.__init__(self, data if data is not None else np.empty((0,), dtype=np.float32))
+        self.persistent = persistent

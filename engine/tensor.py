@@ -1,0 +1,1922 @@
+"""Tensor: one numpy array plus autograd bookkeeping, with PyTorch's methods.
+
+Each differentiable op computes its numpy result and, when a gradient is wanted, hangs a graph
+node (named as PyTorch names it) holding a closure from the output gradient to the input
+gradients. Arrays keep their memory layout through elementwise ops (numpy ufuncs use order 'K'),
+so the conv kernels' NCHW views of CNHW memory flow on without copies.
+"""
+
+import builtins
+import math
+from collections import namedtuple
+
+import numpy as np
+
+from engine import _dtype
+from engine._dtype import Size
+from engine.autograd.grad_mode import _state as _grad_state
+from engine.autograd.graph import AccumulateGrad, node_type
+
+_F32 = np.dtype(np.float32)
+_F64 = np.dtype(np.float64)
+_I64 = np.dtype(np.int64)
+_BOOL = np.dtype(np.bool_)
+_Number = (int, float, bool, np.number, np.bool_)
+
+max_result = namedtuple("max", ["values", "indices"])
+min_result = namedtuple("min", ["values", "indices"])
+sort_result = namedtuple("sort", ["values", "indices"])
+topk_result = namedtuple("topk", ["values", "indices"])
+
+_N = node_type  # short: _N("MulBackward0")
+
+
+def _wrap(data, requires_grad=False):
+    t = object.__new__(Tensor)
+    t._data = data
+    t.grad = None
+    t.grad_fn = None
+    t.requires_grad = requires_grad
+    t._accum = None
+    t._hooks = None
+    t._output_nr = 0
+    return t
+
+
+def _edge(t):
+    fn = t.grad_fn
+    if fn is not None:
+        return (fn, t._output_nr)
+    if t.requires_grad:
+        acc = t._accum
+        if acc is None:
+            acc = t._accum = AccumulateGrad(t)
+        return (acc, 0)
+    return (None, 0)
+
+
+def _make(data, inputs, cls, backward):
+    """The op's result; with a graph node when grad mode is on and an input wants a gradient."""
+    if _grad_state.enabled:
+        for t in inputs:
+            if t.requires_grad:
+                out = _wrap(data, True)
+                out.grad_fn = cls(backward, tuple(map(_edge, inputs)))
+                return out
+    return _wrap(data)
+
+
+def _needs(t):
+    return t.requires_grad
+
+
+def _unbroadcast(g, shape):
+    """Sum a gradient back to the shape of a broadcast input (the one place that does it)."""
+    if g.shape == shape:
+        return g
+    nd = g.ndim - len(shape)
+    if nd > 0:
+        g = g.sum(axis=tuple(range(nd)))
+    axes = tuple(i for i, s in enumerate(shape) if s == 1 and g.shape[i] != 1)
+    if axes:
+        g = g.sum(axis=axes, keepdims=True)
+    return g.reshape(shape)
+
+
+def _fix_dtype(out, a, b):
+    """numpy gives float64 for int/float mixes that PyTorch computes in float32."""
+    if out.dtype == _F64 and a.dtype != _F64 and (not isinstance(b, np.ndarray) or b.dtype != _F64):
+        return out.astype(_F32)
+    return out
+
+
+def _to_array(data, dtype=None):
+    if isinstance(data, Tensor):
+        arr = data._data
+        return arr if dtype is None else arr.astype(dtype)
+    if dtype is not None:
+        return np.array(data, dtype=dtype)
+    arr = np.array(data)
+    k = arr.dtype.kind
+    if k == "f":
+        if arr.dtype != _F64 or not isinstance(data, np.ndarray):
+            arr = arr.astype(_F32)
+    elif k in "iu":
+        if not isinstance(data, np.ndarray):
+            arr = arr.astype(_I64)
+    elif k == "O":
+        arr = np.array(arr.tolist(), dtype=_F32)
+    return arr
+
+
+def _shape_str(shape):
+    return "[" + ", ".join(str(s) for s in shape) + "]"
+
+
+def _as_tuple(args):
+    if len(args) == 1 and isinstance(args[0], (tuple, list, Size)):
+        return tuple(args[0])
+    return args
+
+
+def _norm_dim(dim, ndim):
+    n = builtins.max(ndim, 1)
+    if dim < -n or dim >= n:
+        raise IndexError(
+            f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {dim})"
+        )
+    return dim + n if dim < 0 else dim
+
+
+def _norm_dims(dim, ndim):
+    if dim is None:
+        return None
+    if isinstance(dim, (tuple, list)):
+        return tuple(_norm_dim(d, ndim) for d in dim)
+    return (_norm_dim(dim, ndim),)
+
+
+class Tensor:
+    __slots__ = (
+        "_data",
+        "grad",
+        "grad_fn",
+        "requires_grad",
+        "_accum",
+        "_hooks",
+        "_output_nr",
+        "__weakref__",
+    )
+    __array_priority__ = 1000
+    __array_ufunc__ = None  # numpy defers to our reflected operators
+
+    def __new__(cls, *args, **kwargs):
+        return object.__new__(cls)
+
+    def __init__(self, *args, requires_grad=False, dtype=None):
+        if len(args) == 1 and not isinstance(args[0], int):
+            data = _to_array(args[0], _dtype.to_numpy_dtype(dtype) if dtype else None)
+            if data.dtype.kind == "f" and dtype is None:
+                data = data.astype(_F32, copy=False)
+        else:
+            shape = _as_tuple(args)
+            data = np.zeros(shape, dtype=_dtype.to_numpy_dtype(dtype) if dtype else _F32)
+        self._data = data
+        self.grad = None
+        self.grad_fn = None
+        self.requires_grad = requires_grad
+        self._accum = None
+        self._hooks = None
+        self._output_nr = 0
+
+    @classmethod
+    def _wrap(cls, data, requires_grad=False):
+        """No-copy constructor for internal use (see docs/CONTRACTS.md section 1)."""
+        if cls is Tensor:
+            return _wrap(data, requires_grad)
+        t = object.__new__(cls)
+        t._data = data
+        t.grad = None
+        t.grad_fn = None
+        t.requires_grad = requires_grad
+        t._accum = None
+        t._hooks = None
+        t._output_nr = 0
+        return t
+
+    # ---------------------------------------------------------------- metadata
+    @property
+    def shape(self):
+        return Size(self._data.shape)
+
+    def size(self, dim=None):
+        if dim is None:
+            return Size(self._data.shape)
+        return self._data.shape[_norm_dim(dim, self._data.ndim)]
+
+    def dim(self):
+        return self._data.ndim
+
+    ndimension = dim
+
+    @property
+    def ndim(self):
+        return self._data.ndim
+
+    def numel(self):
+        return self._data.size
+
+    nelement = numel
+
+    @property
+    def dtype(self):
+        return _dtype.from_numpy_dtype(self._data.dtype)
+
+    @property
+    def device(self):
+        return _dtype.CPU
+
+    is_cuda = False
+
+    def is_floating_point(self):
+        return self._data.dtype.kind == "f"
+
+    def element_size(self):
+        return self._data.itemsize
+
+    def stride(self, dim=None):
+        st = tuple(s // self._data.itemsize for s in self._data.strides)
+        return st if dim is None else st[dim]
+
+    def is_contiguous(self):
+        return self._data.flags.c_contiguous
+
+    @property
+    def is_leaf(self):
+        return self.grad_fn is None
+
+    @property
+    def data(self):
+        return _wrap(self._data)
+
+    @data.setter
+    def data(self, value):
+        self._data = value._data if isinstance(value, Tensor) else _to_array(value)
+
+    @property
+    def T(self):  # noqa: N802
+        return self.permute(*range(self._data.ndim - 1, -1, -1))
+
+    # ---------------------------------------------------------------- conversion
+    def numpy(self, force=False):
+        if self.requires_grad and not force:
+            raise RuntimeError(
+                "Can't call numpy() on Tensor that requires grad. "
+                "Use tensor.detach().numpy() instead."
+            )
+        return self._data
+
+    def __array__(self, dtype=None, copy=None):
+        return self._data if dtype is None else self._data.astype(dtype)
+
+    def tolist(self):
+        return self._data.tolist()
+
+    def item(self):
+        if self._data.size != 1:
+            raise RuntimeError(
+                f"a Tensor with {self._data.size} elements cannot be converted to Scalar"
+            )
+        return self._data.reshape(()).item()
+
+    def __float__(self):
+        return builtins.float(self.item())
+
+    def __int__(self):
+        return builtins.int(self.item())
+
+    def __index__(self):
+        if self._data.dtype.kind not in "iub":
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return builtins.int(self.item())
+
+    def __bool__(self):
+        if self._data.size != 1:
+            raise RuntimeError(
+                "Boolean value of Tensor with more than one value is ambiguous"
+                if self._data.size > 1
+                else "Boolean value of Tensor with no values is ambiguous"
+            )
+        return builtins.bool(self._data.reshape(()).item())
+
+    def __len__(self):
+        if self._data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self._data.shape[0]
+
+    def __iter__(self):
+        if self._data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self._data.shape[0]))
+
+    def __hash__(self):
+        return id(self)
+
+    def __repr__(self, *, tensor_contents=None):
+        from engine._tensor_str import tensor_repr
+
+        return tensor_repr(self)
+
+    def __format__(self, spec):
+        if self._data.ndim == 0 and spec:
+            return self.item().__format__(spec)
+        return object.__format__(self, spec) if spec else self.__repr__()
+
+    def __reduce_ex__(self, protocol):
+        return (_rebuild, (self._data, self.requires_grad, type(self)))
+
+    def __deepcopy__(self, memo):
+        if self.grad_fn is not None:
+            raise RuntimeError(
+                "Only Tensors created explicitly by the user (graph leaves) support the "
+                "deepcopy protocol at the moment."
+            )
+        new = type(self)._wrap(self._data.copy(), self.requires_grad)
+        if self.grad is not None:
+            new.grad = _wrap(self.grad._data.copy())
+        memo[id(self)] = new
+        return new
+
+    def to(self, *args, **kwargs):
+        dt = kwargs.get("dtype")
+        copy = kwargs.get("copy", False)
+        for a in args:
+            if isinstance(a, _dtype.dtype):
+                dt = a
+            elif isinstance(a, Tensor):
+                dt = a.dtype
+            elif isinstance(a, (str, _dtype.device)):
+                _dtype.device(a)  # validates: CPU only
+        if "device" in kwargs and kwargs["device"] is not None:
+            _dtype.device(kwargs["device"])
+        if dt is None or dt.np == self._data.dtype:
+            return self.clone() if copy else self
+        return _cast(self, dt.np)
+
+    def cpu(self):
+        return self
+
+    def type(self, dtype=None):
+        if dtype is None:
+            return {
+                "float32": "engine.FloatTensor",
+                "float64": "engine.DoubleTensor",
+                "int64": "engine.LongTensor",
+                "int32": "engine.IntTensor",
+                "bool": "engine.BoolTensor",
+                "uint8": "engine.ByteTensor",
+            }.get(self.dtype.name, f"engine.{self.dtype.name}")
+        return self.to(dtype)
+
+    def float(self):
+        return _cast(self, _F32) if self._data.dtype != _F32 else self
+
+    def double(self):
+        return _cast(self, _F64) if self._data.dtype != _F64 else self
+
+    def half(self):
+        return _cast(self, np.dtype(np.float16))
+
+    def long(self):
+        return _cast(self, _I64) if self._data.dtype != _I64 else self
+
+    def int(self):
+        return _cast(self, np.dtype(np.int32))
+
+    def bool(self):
+        return _cast(self, _BOOL) if self._data.dtype != _BOOL else self
+
+    def byte(self):
+        return _cast(self, np.dtype(np.uint8))
+
+    def type_as(self, other):
+        return self.to(other.dtype)
+
+    # ---------------------------------------------------------------- autograd
+    def detach(self):
+        return _wrap(self._data)
+
+    def detach_(self):
+        self.grad_fn = None
+        self.requires_grad = False
+        return self
+
+    def requires_grad_(self, requires_grad=True):
+        if requires_grad and self._data.dtype.kind != "f":
+            raise RuntimeError("only Tensors of floating point dtype can require gradients")
+        if not requires_grad and self.grad_fn is not None:
+            raise RuntimeError(
+                "you can only change requires_grad flags of leaf variables. If you want to use "
+                "a computed variable in a subgraph that doesn't require differentiation use "
+                "var_no_grad = var.detach()."
+            )
+        self.requires_grad = requires_grad
+        return self
+
+    def retain_grad(self):
+        if self.grad_fn is None:
+            return
+
+        def keep(grad):
+            self.grad = grad if self.grad is None else self.grad + grad
+
+        self.register_hook(lambda g: keep(_wrap(g._data.copy())))
+
+    @property
+    def retains_grad(self):
+        return False
+
+    def register_hook(self, hook):
+        """hook(grad) -> None or a replacement grad, called when this tensor's gradient is
+        computed."""
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self.grad_fn is None:
+            if self._hooks is None:
+                self._hooks = []
+            self._hooks.append(hook)
+            from engine.autograd.graph import _RemovableHandle
+
+            return _RemovableHandle(self._hooks, hook)
+        nr = self._output_nr
+
+        def pre(grads):
+            if grads[nr] is None:
+                return None
+            r = hook(grads[nr])
+            if r is None:
+                return None
+            return grads[:nr] + (r,) + grads[nr + 1 :]
+
+        return self.grad_fn.register_prehook(pre)
+
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+        from engine.autograd import backward
+
+        backward(self, gradient, retain_graph, create_graph, inputs)
+
+    # ---------------------------------------------------------------- arithmetic
+    def __add__(self, other):
+        return add(self, other)
+
+    def __radd__(self, other):
+        return add(self, other)
+
+    def __sub__(self, other):
+        return sub(self, other)
+
+    def __rsub__(self, other):
+        return _rsub(self, other)
+
+    def __mul__(self, other):
+        return mul(self, other)
+
+    def __rmul__(self, other):
+        return mul(self, other)
+
+    def __truediv__(self, other):
+        return div(self, other)
+
+    def __rtruediv__(self, other):
+        return _rdiv(self, other)
+
+    def __floordiv__(self, other):
+        o = other._data if isinstance(other, Tensor) else other
+        return _wrap(np.floor_divide(self._data, o))
+
+    def __rfloordiv__(self, other):
+        return _wrap(np.floor_divide(other, self._data))
+
+    def __mod__(self, other):
+        o = other._data if isinstance(other, Tensor) else other
+        return _wrap(np.mod(self._data, o))
+
+    def __pow__(self, other):
+        return pow(self, other)
+
+    def __rpow__(self, other):
+        return _rpow(self, other)
+
+    def __neg__(self):
+        return neg(self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return abs(self)
+
+    def __matmul__(self, other):
+        return matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return matmul(_tensorize(other), self)
+
+    def __invert__(self):
+        if self._data.dtype == _BOOL:
+            return _wrap(~self._data)
+        return _wrap(np.invert(self._data))
+
+    def __and__(self, other):
+        return _wrap(self._data & _raw(other))
+
+    def __or__(self, other):
+        return _wrap(self._data | _raw(other))
+
+    def __xor__(self, other):
+        return _wrap(self._data ^ _raw(other))
+
+    __rand__ = __and__
+    __ror__ = __or__
+
+    def __eq__(self, other):
+        return _compare(np.equal, self, other)
+
+    def __ne__(self, other):
+        return _compare(np.not_equal, self, other)
+
+    def __lt__(self, other):
+        return _compare(np.less, self, other)
+
+    def __le__(self, other):
+        return _compare(np.less_equal, self, other)
+
+    def __gt__(self, other):
+        return _compare(np.greater, self, other)
+
+    def __ge__(self, other):
+        return _compare(np.greater_equal, self, other)
+
+    def eq(self, other):
+        return self == other
+
+    def ne(self, other):
+        return self != other
+
+    def lt(self, other):
+        return self < other
+
+    def le(self, other):
+        return self <= other
+
+    def gt(self, other):
+        return self > other
+
+    def ge(self, other):
+        return self >= other
+
+    def equal(self, other):
+        return self._data.shape == other._data.shape and builtins.bool(
+            np.array_equal(self._data, other._data)
+        )
+
+    def allclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+        return builtins.bool(np.allclose(self._data, _raw(other), rtol, atol, equal_nan))
+
+    def isnan(self):
+        return _wrap(np.isnan(self._data))
+
+    def isinf(self):
+        return _wrap(np.isinf(self._data))
+
+    def isfinite(self):
+        return _wrap(np.isfinite(self._data))
+
+    def add(self, other, alpha=1):
+        return add(self, other, alpha=alpha)
+
+    def sub(self, other, alpha=1):
+        return sub(self, other, alpha=alpha)
+
+    def mul(self, other):
+        return mul(self, other)
+
+    def div(self, other):
+        return div(self, other)
+
+    def pow(self, exponent):
+        return pow(self, exponent)
+
+    def neg(self):
+        return neg(self)
+
+    def matmul(self, other):
+        return matmul(self, other)
+
+    def mm(self, other):
+        return mm(self, other)
+
+    def exp(self):
+        return exp(self)
+
+    def log(self):
+        return log(self)
+
+    def log1p(self):
+        return log1p(self)
+
+    def sqrt(self):
+        return sqrt(self)
+
+    def rsqrt(self):
+        return pow(self, -0.5)
+
+    def abs(self):
+        return abs(self)
+
+    def sign(self):
+        return _wrap(np.sign(self._data))
+
+    def square(self):
+        return pow(self, 2)
+
+    def clamp(self, min=None, max=None):  # noqa: A002
+        return clamp(self, min, max)
+
+    clip = clamp
+
+    def clamp_min(self, min):  # noqa: A002
+        return clamp(self, min, None)
+
+    def clamp_max(self, max):  # noqa: A002
+        return clamp(self, None, max)
+
+    def relu(self):
+        return relu(self)
+
+    def sigmoid(self):
+        return sigmoid(self)
+
+    def tanh(self):
+        return tanh(self)
+
+    def softmax(self, dim, dtype=None):
+        return softmax(self, dim)
+
+    def log_softmax(self, dim, dtype=None):
+        return log_softmax(self, dim)
+
+    def sum(self, dim=None, keepdim=False, dtype=None):
+        return sum(self, dim, keepdim, dtype=dtype)
+
+    def mean(self, dim=None, keepdim=False, dtype=None):
+        return mean(self, dim, keepdim, dtype=dtype)
+
+    def var(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
+        return var(self, dim, unbiased, keepdim, correction=correction)
+
+    def std(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
+        return std(self, dim, unbiased, keepdim, correction=correction)
+
+    def max(self, dim=None, keepdim=False):
+        return max(self, dim, keepdim)
+
+    def min(self, dim=None, keepdim=False):
+        return min(self, dim, keepdim)
+
+    def amax(self, dim=(), keepdim=False):
+        return amax(self, dim, keepdim)
+
+    def argmax(self, dim=None, keepdim=False):
+        return argmax(self, dim, keepdim)
+
+    def argmin(self, dim=None, keepdim=False):
+        return argmin(self, dim, keepdim)
+
+    def prod(self, dim=None, keepdim=False):
+        d = self._data.prod() if dim is None else self._data.prod(axis=dim, keepdims=keepdim)
+        if self.requires_grad:
+            raise RuntimeError("prod() has no gradient in engine; detach() the input first")
+        return _wrap(np.asarray(d))
+
+    def all(self, dim=None):
+        return _wrap(np.asarray(self._data.all() if dim is None else self._data.all(axis=dim)))
+
+    def any(self, dim=None):
+        return _wrap(np.asarray(self._data.any() if dim is None else self._data.any(axis=dim)))
+
+    def norm(self, p=2, dim=None, keepdim=False):
+        if p == 2 or p == "fro":
+            return sqrt(sum(self * self, dim, keepdim))
+        if p == 1:
+            return sum(abs(self), dim, keepdim)
+        return pow(sum(pow(abs(self), p), dim, keepdim), 1.0 / p)
+
+    def sort(self, dim=-1, descending=False):
+        idx = np.argsort(-self._data if descending else self._data, axis=dim, kind="stable")
+        return sort_result(self.gather(dim, _wrap(idx)), _wrap(idx))
+
+    def argsort(self, dim=-1, descending=False):
+        return self.sort(dim, descending).indices
+
+    def topk(self, k, dim=-1, largest=True, sorted=True):  # noqa: A002
+        idx = np.argsort(-self._data if largest else self._data, axis=dim, kind="stable")
+        idx = np.take(idx, np.arange(k), axis=dim)
+        return topk_result(self.gather(dim, _wrap(idx)), _wrap(idx))
+
+    def gather(self, dim, index):
+        return gather(self, dim, index)
+
+    # ---------------------------------------------------------------- shape
+    def view(self, *shape):
+        if len(shape) == 1 and isinstance(shape[0], _dtype.dtype):
+            return _wrap(self._data.view(shape[0].np))
+        return reshape(self, _as_tuple(shape), "ViewBackward0")
+
+    def reshape(self, *shape):
+        return reshape(self, _as_tuple(shape), "ViewBackward0")
+
+    def view_as(self, other):
+        return reshape(self, other._data.shape, "ViewBackward0")
+
+    def reshape_as(self, other):
+        return reshape(self, other._data.shape, "ViewBackward0")
+
+    def flatten(self, start_dim=0, end_dim=-1):
+        return flatten(self, start_dim, end_dim)
+
+    def unflatten(self, dim, sizes):
+        shape = self._data.shape
+        d = _norm_dim(dim, len(shape))
+        return reshape(self, shape[:d] + tuple(sizes) + shape[d + 1 :], "ViewBackward0")
+
+    def squeeze(self, dim=None):
+        return squeeze(self, dim)
+
+    def unsqueeze(self, dim):
+        return unsqueeze(self, dim)
+
+    def permute(self, *dims):
+        return permute(self, _as_tuple(dims))
+
+    def transpose(self, dim0, dim1):
+        return transpose(self, dim0, dim1)
+
+    def t(self):
+        if self._data.ndim > 2:
+            raise RuntimeError(
+                f"t() expects a tensor with <= 2 dimensions, but self is {self._data.ndim}D"
+            )
+        if self._data.ndim < 2:
+            return self
+        return _transpose2(self)
+
+    def expand(self, *sizes):
+        return expand(self, _as_tuple(sizes))
+
+    def expand_as(self, other):
+        return expand(self, other._data.shape)
+
+    def repeat(self, *sizes):
+        sizes = _as_tuple(sizes)
+        x = self
+        if len(sizes) > x.ndim:
+            x = x.reshape((1,) * (len(sizes) - x.ndim) + x._data.shape)
+        return _repeat(x, sizes)
+
+    def contiguous(self, memory_format=None):
+        return self
+
+    def clone(self, memory_format=None):
+        return clone(self)
+
+    def chunk(self, chunks, dim=0):
+        n = self._data.shape[dim]
+        step = -(-n // chunks)
+        return self.split(step, dim)
+
+    def split(self, split_size, dim=0):
+        n = self._data.shape[dim]
+        if isinstance(split_size, int):
+            sizes = [builtins.min(split_size, n - i) for i in range(0, n, split_size)]
+        else:
+            sizes = list(split_size)
+        out, start = [], 0
+        for s in sizes:
+            out.append(self.narrow(dim, start, s))
+            start += s
+        return tuple(out)
+
+    def unbind(self, dim=0):
+        return tuple(self.select(dim, i) for i in range(self._data.shape[dim]))
+
+    def narrow(self, dim, start, length):
+        d = _norm_dim(dim, self._data.ndim)
+        key = (slice(None),) * d + (slice(start, start + length),)
+        return self[key]
+
+    def select(self, dim, index):
+        d = _norm_dim(dim, self._data.ndim)
+        return self[(slice(None),) * d + (index,)]
+
+    def masked_fill(self, mask, value):
+        return masked_fill(self, mask, value)
+
+    def where(self, condition, other):
+        return where(condition, self, other)
+
+    def __getitem__(self, key):
+        return index(self, key)
+
+    def __setitem__(self, key, value):
+        setitem(self, key, value)
+
+    # ---------------------------------------------------------------- in place
+    def _inplace(self, result):
+        """In-place op on a tensor in the graph: take over the out-of-place result's data and
+        node, so gradients stay right (other views of the old data are not updated)."""
+        self._data = result._data
+        self.grad_fn = result.grad_fn
+        self._output_nr = result._output_nr
+        self.requires_grad = result.requires_grad
+        return self
+
+    def _check_inplace(self):
+        """True when the op must be recorded in the graph rather than done on the array."""
+        if not _grad_state.enabled:
+            return False
+        if self.requires_grad and self.grad_fn is None:
+            raise RuntimeError(
+                "a leaf Variable that requires grad is being used in an in-place operation."
+            )
+        return True
+
+    def _inplace_op(self, ufunc, other, out_of_place):
+        o = other._data if isinstance(other, Tensor) else other
+        if self._check_inplace() and (
+            self.requires_grad or (isinstance(other, Tensor) and other.requires_grad)
+        ):
+            return self._inplace(out_of_place())
+        ufunc(self._data, o, out=self._data, casting="unsafe")
+        return self
+
+    def add_(self, other, alpha=1):
+        if alpha != 1:
+            other = other * alpha
+        return self._inplace_op(np.add, other, lambda: add(self, other))
+
+    def sub_(self, other, alpha=1):
+        if alpha != 1:
+            other = other * alpha
+        return self._inplace_op(np.subtract, other, lambda: sub(self, other))
+
+    def mul_(self, other):
+        return self._inplace_op(np.multiply, other, lambda: mul(self, other))
+
+    def div_(self, other):
+        return self._inplace_op(np.divide, other, lambda: div(self, other))
+
+    def pow_(self, other):
+        return self._inplace_op(np.power, other, lambda: pow(self, other))
+
+    def addcmul_(self, t1, t2, value=1):
+        return self.add_(t1 * t2 * value)
+
+    def addcdiv_(self, t1, t2, value=1):
+        return self.add_(t1 / t2 * value)
+
+    def lerp_(self, end, weight):
+        return self.add_((end - self) * weight)
+
+    def neg_(self):
+        return self.mul_(-1)
+
+    def sqrt_(self):
+        if self._check_inplace() and self.requires_grad:
+            return self._inplace(sqrt(self))
+        np.sqrt(self._data, out=self._data)
+        return self
+
+    def exp_(self):
+        if self._check_inplace() and self.requires_grad:
+            return self._inplace(exp(self))
+        np.exp(self._data, out=self._data)
+        return self
+
+    def abs_(self):
+        if self._check_inplace() and self.requires_grad:
+            return self._inplace(abs(self))
+        np.abs(self._data, out=self._data)
+        return self
+
+    def relu_(self):
+        if self._check_inplace() and self.requires_grad:
+            return self._inplace(relu(self))
+        np.maximum(self._data, 0, out=self._data)
+        return self
+
+    def clamp_(self, min=None, max=None):  # noqa: A002
+        if self._check_inplace() and self.requires_grad:
+            return self._inplace(clamp(self, min, max))
+        np.clip(self._data, min, max, out=self._data)
+        return self
+
+    clip_ = clamp_
+
+    def zero_(self):
+        if self._check_inplace() and self.requires_grad:
+            return self._inplace(mul(self, 0.0))
+        self._data[...] = 0
+        return self
+
+    def fill_(self, value):
+        if self._check_inplace() and self.requires_grad:
+            return self._inplace(add(mul(self, 0.0), value))
+        self._data[...] = _raw(value)
+        return self
+
+    def copy_(self, src, non_blocking=False):
+        s = src._data if isinstance(src, Tensor) else np.asarray(src)
+        if s.shape != self._data.shape:
+            try:
+                np.broadcast_to(s, self._data.shape)
+            except ValueError:
+                raise RuntimeError(
+                    f"The size of tensor a ({self._data.shape}) must match the size of tensor b "
+                    f"({s.shape}) at non-singleton dimension"
+                ) from None
+        if self._check_inplace() and (
+            self.requires_grad or (isinstance(src, Tensor) and src.requires_grad)
+        ):
+            return self._inplace(add(mul(self, 0.0), _cast(src, self._data.dtype)))
+        np.copyto(self._data, s, casting="unsafe")
+        return self
+
+    def masked_fill_(self, mask, value):
+        if self._check_inplace() and self.requires_grad:
+            return self._inplace(masked_fill(self, mask, value))
+        np.copyto(self._data, _raw(value), where=np.broadcast_to(_raw(mask), self._data.shape))
+        return self
+
+    def uniform_(self, a=0.0, b=1.0, generator=None):
+        from engine import _random
+
+        self._data[...] = _random.rng(generator).uniform(a, b, self._data.shape)
+        return self
+
+    def normal_(self, mean=0.0, std=1.0, generator=None):
+        from engine import _random
+
+        self._data[...] = _random.rng(generator).normal(mean, std, self._data.shape)
+        return self
+
+    def bernoulli_(self, p=0.5, generator=None):
+        from engine import _random
+
+        self._data[...] = _random.rng(generator).random(self._data.shape) < p
+        return self
+
+    def random_(self, low=0, high=None, generator=None):
+        from engine import _random
+
+        if high is None:
+            low, high = 0, low
+        self._data[...] = _random.rng(generator).integers(low, high, self._data.shape)
+        return self
+
+    def squeeze_(self, dim=None):
+        return self._inplace(self.squeeze(dim))
+
+    def unsqueeze_(self, dim):
+        return self._inplace(self.unsqueeze(dim))
+
+    def resize_(self, *shape):
+        self._data = np.resize(self._data, _as_tuple(shape))
+        return self
+
+    def share_memory_(self):
+        return self
+
+    def pin_memory(self):
+        return self
+
+    def apply_(self, fn):
+        self._data[...] = np.vectorize(fn)(self._data)
+        return self
+
+
+def _rebuild(data, requires_grad, cls=Tensor):
+    return cls._wrap(data, requires_grad)
+
+
+def _raw(x):
+    return x._data if isinstance(x, Tensor) else x
+
+
+def _tensorize(x):
+    if isinstance(x, Tensor):
+        return x
+    return _wrap(_to_array(x))
+
+
+def _compare(ufunc, a, b):
+    if b is None or not isinstance(b, (Tensor, _Number, np.ndarray, list, tuple)):
+        return (
+            NotImplemented
+            if ufunc in (np.less, np.greater, np.less_equal, np.greater_equal)
+            else _wrap(np.asarray(ufunc is np.not_equal))
+        )
+    return _wrap(ufunc(a._data, _raw(b)))
+
+
+def _shape_mismatch(a, b):
+    # PyTorch's wording, first mismatching dimension from the right
+    sa, sb = a.shape, b.shape
+    for i in range(1, builtins.max(len(sa), len(sb)) + 1):
+        x = sa[-i] if i <= len(sa) else 1
+        y = sb[-i] if i <= len(sb) else 1
+        if x != y and x != 1 and y != 1:
+            d = builtins.max(len(sa), len(sb)) - i
+            return RuntimeError(
+                f"The size of tensor a ({x}) must match the size of tensor b ({y}) at "
+                f"non-singleton dimension {d}"
+            )
+    return RuntimeError(f"shapes {tuple(sa)} and {tuple(sb)} cannot be broadcast together")
+
+
+# -------------------------------------------------------------------- elementwise binary
+_AddBackward0, _AddBackward1 = _N("AddBackward0"), _N("AddBackward1")
+_SubBackward0, _SubBackward1, _RsubBackward1 = (
+    _N("SubBackward0"),
+    _N("SubBackward1"),
+    _N("RsubBackward1"),
+)
+_MulBackward0, _MulBackward1 = _N("MulBackward0"), _N("MulBackward1")
+_DivBackward0, _DivBackward1 = _N("DivBackward0"), _N("DivBackward1")
+
+
+def add(a, b, alpha=1):
+    if not isinstance(a, Tensor):
+        a, b = b, a
+    if isinstance(b, Tensor):
+        ad, bd = a._data, b._data
+        if alpha != 1:
+            bd = bd * alpha
+        try:
+            out = ad + bd
+        except ValueError:
+            raise _shape_mismatch(ad, bd) from None
+        out = _fix_dtype(out, ad, bd)
+        sa, sb = ad.shape, bd.shape
+
+        def backward(g):
+            return (
+                _unbroadcast(g, sa) if a.requires_grad else None,
+                (_unbroadcast(g, sb) * alpha if alpha != 1 else _unbroadcast(g, sb))
+                if b.requires_grad
+                else None,
+            )
+
+        return _make(out, (a, b), _AddBackward0, backward)
+    if isinstance(b, _Number):
+        out = _fix_dtype(a._data + (b * alpha), a._data, None)
+        return _make(out, (a,), _AddBackward1, lambda g: (g,))
+    return add(a, _tensorize(b), alpha)
+
+
+def sub(a, b, alpha=1):
+    if isinstance(b, Tensor):
+        ad, bd = a._data, b._data
+        if alpha != 1:
+            bd = bd * alpha
+        try:
+            out = ad - bd
+        except ValueError:
+            raise _shape_mismatch(ad, bd) from None
+        out = _fix_dtype(out, ad, bd)
+        sa, sb = ad.shape, bd.shape
+
+        def backward(g):
+            return (
+                _unbroadcast(g, sa) if a.requires_grad else None,
+                -_unbroadcast(g, sb) * alpha if b.requires_grad else None,
+            )
+
+        return _make(out, (a, b), _SubBackward0, backward)
+    if isinstance(b, _Number):
+        out = _fix_dtype(a._data - (b * alpha), a._data, None)
+        return _make(out, (a,), _SubBackward1, lambda g: (g,))
+    return sub(a, _tensorize(b), alpha)
+
+
+def _rsub(a, b):
+    if isinstance(b, _Number):
+        out = _fix_dtype(b - a._data, a._data, None)
+        return _make(out, (a,), _RsubBackward1, lambda g: (-g,))
+    return sub(_tensorize(b), a)
+
+
+def mul(a, b):
+    if not isinstance(a, Tensor):
+        a, b = b, a
+    if isinstance(b, Tensor):
+        ad, bd = a._data, b._data
+        try:
+            out = ad * bd
+        except ValueError:
+            raise _shape_mismatch(ad, bd) from None
+        out = _fix_dtype(out, ad, bd)
+
+        def backward(g):
+            return (
+                _unbroadcast(g * bd, ad.shape) if a.requires_grad else None,
+                _unbroadcast(g * ad, bd.shape) if b.requires_grad else None,
+            )
+
+        return _make(out, (a, b), _MulBackward0, backward)
+    if isinstance(b, _Number):
+        out = _fix_dtype(a._data * b, a._data, None)
+        return _make(out, (a,), _MulBackward1, lambda g: (g * b,))
+    return mul(a, _tensorize(b))
+
+
+def div(a, b, rounding_mode=None):
+    if rounding_mode is not None:
+        q = (
+            np.floor_divide(a._data, _raw(b))
+            if rounding_mode == "floor"
+            else np.trunc(a._data / _raw(b))
+        )
+        return _wrap(q.astype(a._data.dtype) if a._data.dtype.kind != "f" else q)
+    if isinstance(b, Tensor):
+        ad, bd = a._data, b._data
+        try:
+            out = np.true_divide(ad, bd)
+        except ValueError:
+            raise _shape_mismatch(ad, bd) from None
+        out = _fix_dtype(out, ad, bd)
+
+        def backward(g):
+            return (
+                _unbroadcast(g / bd, ad.shape) if a.requires_grad else None,
+                _unbroadcast(-g * out / bd, bd.shape) if b.requires_grad else None,
+            )
+
+        return _make(out, (a, b), _DivBackward0, backward)
+    if isinstance(b, _Number):
+        out = _fix_dtype(np.true_divide(a._data, b), a._data, None)
+        return _make(out, (a,), _DivBackward1, lambda g: (g / b,))
+    return div(a, _tensorize(b))
+
+
+def _rdiv(a, b):
+    if isinstance(b, _Number):
+        ad = a._data
+        out = _fix_dtype(np.true_divide(b, ad), ad, None)
+        return _make(
+            out,
+            (a,),
+            _N("ReciprocalBackward0") if b == 1 else _MulBackward0,
+            lambda g: (-g * out / ad,),
+        )
+    return div(_tensorize(b), a)
+
+
+def pow(a, b):  # noqa: A001
+    if isinstance(b, _Number):
+        ad = a._data
+        out = _fix_dtype(np.power(ad, b), ad, None)
+        if out.dtype.kind in "iu" and isinstance(b, float):
+            out = out.astype(_F32)
+
+        def backward(g):
+            if b == 0:
+                return (np.zeros_like(g),)
+            if b == 2:
+                return (g * 2.0 * ad,)
+            return (g * b * np.power(ad, b - 1),)
+
+        return _make(out, (a,), _N("PowBackward0"), backward)
+    if not isinstance(a, Tensor):
+        return _rpow(b, a)
+    ad, bd = a._data, b._data
+    out = _fix_dtype(np.power(ad, bd), ad, bd)
+
+    def backward(g):
+        ga = gb = None
+        if a.requires_grad:
+            ga = _unbroadcast(g * bd * np.power(ad, bd - 1), ad.shape)
+        if b.requires_grad:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                lg = np.where(ad > 0, np.log(np.where(ad > 0, ad, 1)), 0)
+            gb = _unbroadcast(g * out * lg, bd.shape)
+        return ga, gb
+
+    return _make(out, (a, b), _N("PowBackward1"), backward)
+
+
+def _rpow(a, base):
+    if isinstance(base, _Number):
+        out = _fix_dtype(np.power(base, a._data), a._data, None)
+        lb = math.log(base) if base > 0 else 0.0
+        return _make(out, (a,), _N("PowBackward2"), lambda g: (g * out * lb,))
+    return pow(_tensorize(base), a)
+
+
+# -------------------------------------------------------------------- elementwise unary
+def neg(a):
+    return _make(np.negative(a._data), (a,), _N("NegBackward0"), lambda g: (-g,))
+
+
+def exp(a):
+    out = np.exp(a._data)
+    return _make(out, (a,), _N("ExpBackward0"), lambda g: (g * out,))
+
+
+def log(a):
+    ad = a._data
+    out = np.log(ad)
+    return _make(_fix_dtype(out, ad, None), (a,), _N("LogBackward0"), lambda g: (g / ad,))
+
+
+def log1p(a):
+    ad = a._data
+    return _make(np.log1p(ad), (a,), _N("Log1PBackward0"), lambda g: (g / (1 + ad),))
+
+
+def sqrt(a):
+    out = _fix_dtype(np.sqrt(a._data), a._data, None)
+    return _make(out, (a,), _N("SqrtBackward0"), lambda g: (g / (2 * out),))
+
+
+def abs(a):  # noqa: A001
+    ad = a._data
+    return _make(np.abs(ad), (a,), _N("AbsBackward0"), lambda g: (g * np.sign(ad),))
+
+
+def clamp(a, min=None, max=None):  # noqa: A002
+    if min is None and max is None:
+        raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+    ad = a._data
+    lo, hi = _raw(min), _raw(max)
+    out = np.clip(ad, lo, hi)
+    if out.dtype != ad.dtype and ad.dtype.kind == "f":
+        out = out.astype(ad.dtype)
+
+    def backward(g):
+        mask = True
+        if lo is not None:
+            mask = ad >= lo
+        if hi is not None:
+            mask = mask & (ad <= hi)
+        return (g * mask,)
+
+    name = (
+        "ClampBackward1"
+        if min is not None and max is not None
+        else ("ClampMinBackward0" if max is None else "ClampMaxBackward0")
+    )
+    return _make(out, (a,), _N(name), backward)
+
+
+def relu(a):
+    out = np.maximum(a._data, 0)
+    if out.dtype != a._data.dtype:
+        out = out.astype(a._data.dtype)
+    # gradient 0 at exactly 0, as PyTorch
+    return _make(out, (a,), _N("ReluBackward0"), lambda g: (g * (out > 0),))
+
+
+def sigmoid(a):
+    ad = a._data
+    # split by sign so exp never overflows
+    e = np.exp(-np.abs(ad))
+    out = np.where(ad >= 0, 1 / (1 + e), e / (1 + e)).astype(ad.dtype, copy=False)
+    return _make(out, (a,), _N("SigmoidBackward0"), lambda g: (g * out * (1 - out),))
+
+
+def tanh(a):
+    out = np.tanh(a._data)
+    return _make(out, (a,), _N("TanhBackward0"), lambda g: (g * (1 - out * out),))
+
+
+def _logsumexp_np(x, axis):
+    m = np.max(x, axis=axis, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0)
+    return m + np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True))
+
+
+def softmax(a, dim=None, dtype=None):
+    if dtype is not None:
+        a = a.to(dtype)
+    ad = a._data
+    if dim is None:
+        dim = 0 if ad.ndim in (0, 1, 3) else 1
+    e = np.exp(ad - np.max(ad, axis=dim, keepdims=True))
+    out = e / np.sum(e, axis=dim, keepdims=True)
+
+    def backward(g):
+        return ((g - np.sum(g * out, axis=dim, keepdims=True)) * out,)
+
+    return _make(out, (a,), _N("SoftmaxBackward0"), backward)
+
+
+def log_softmax(a, dim=None, dtype=None):
+    if dtype is not None:
+        a = a.to(dtype)
+    ad = a._data
+    if dim is None:
+        dim = 0 if ad.ndim in (0, 1, 3) else 1
+    out = ad - _logsumexp_np(ad, dim)
+
+    def backward(g):
+        return (g - np.exp(out) * np.sum(g, axis=dim, keepdims=True),)
+
+    return _make(out, (a,), _N("LogSoftmaxBackward0"), backward)
+
+
+def where(condition, a, b=None):
+    if b is None and not isinstance(a, Tensor) and a is None:
+        return tuple(_wrap(i) for i in np.nonzero(_raw(condition)))
+    c = _raw(condition).astype(bool, copy=False)
+    a = _tensorize(a) if not isinstance(a, (Tensor,) + _Number) else a
+    b = _tensorize(b) if not isinstance(b, (Tensor,) + _Number) else b
+    ad, bd = _raw(a), _raw(b)
+    out = np.where(c, ad, bd)
+    if (
+        out.dtype == _F64
+        and not (isinstance(ad, np.ndarray) and ad.dtype == _F64)
+        and not (isinstance(bd, np.ndarray) and bd.dtype == _F64)
+    ):
+        out = out.astype(_F32)
+    ins = tuple(t for t in (a, b) if isinstance(t, Tensor))
+
+    def backward(g):
+        r = []
+        if isinstance(a, Tensor):
+            r.append(_unbroadcast(np.where(c, g, 0), ad.shape) if a.requires_grad else None)
+        if isinstance(b, Tensor):
+            r.append(_unbroadcast(np.where(c, 0, g), bd.shape) if b.requires_grad else None)
+        return tuple(r)
+
+    return _make(out, ins, _N("WhereBackward0"), backward)
+
+
+def masked_fill(a, mask, value):
+    m = _raw(mask)
+    v = _raw(value)
+    out = np.where(m, np.asarray(v, dtype=a._data.dtype), a._data)
+    return _make(out, (a,), _N("MaskedFillBackward0"), lambda g: (np.where(m, 0, g),))
+
+
+def maximum(a, b):
+    ad, bd = a._data, b._data
+    out = np.maximum(ad, bd)
+
+    def backward(g):
+        # ties share the gradient equally, as PyTorch
+        ga = np.where(ad > bd, g, np.where(ad == bd, g / 2, 0))
+        gb = np.where(bd > ad, g, np.where(ad == bd, g / 2, 0))
+        return _unbroadcast(ga, ad.shape), _unbroadcast(gb, bd.shape)
+
+    return _make(out, (a, b), _N("MaximumBackward0"), backward)
+
+
+def minimum(a, b):
+    return neg(maximum(neg(a), neg(b)))
+
+
+def _cast(a, np_dtype):
+    np_dtype = np.dtype(np_dtype)
+    ad = a._data
+    out = ad.astype(np_dtype)
+    if np_dtype.kind != "f" or not a.requires_grad:
+        return _wrap(out)
+    src = ad.dtype
+    return _make(out, (a,), _N("ToCopyBackward0"), lambda g: (g.astype(src),))
+
+
+def clone(a):
+    return _make(a._data.copy(), (a,), _N("CloneBackward0"), lambda g: (g,))
+
+
+# -------------------------------------------------------------------- matmul
+_MmBackward0 = _N("MmBackward0")
+
+
+def _mm_error(sa, sb):
+    return RuntimeError(
+        f"mat1 and mat2 shapes cannot be multiplied ({sa[0]}x{sa[1]} and {sb[0]}x{sb[1]})"
+    )
+
+
+def mm(a, b):
+    ad, bd = a._data, b._data
+    if ad.ndim != 2 or bd.ndim != 2:
+        raise RuntimeError(f"{'self' if ad.ndim != 2 else 'mat2'} must be a matrix")
+    if ad.shape[1] != bd.shape[0]:
+        raise _mm_error(ad.shape, bd.shape)
+    out = ad @ bd
+
+    def backward(g):
+        return (g @ bd.T if a.requires_grad else None, ad.T @ g if b.requires_grad else None)
+
+    return _make(out, (a, b), _MmBackward0, backward)
+
+
+def matmul(a, b):
+    if not isinstance(b, Tensor):
+        b = _tensorize(b)
+    ad, bd = a._data, b._data
+    if ad.ndim == 2 and bd.ndim == 2:
+        return mm(a, b)
+    if ad.ndim == 0 or bd.ndim == 0:
+        raise RuntimeError(
+            "both arguments to matmul need to be at least 1D, but they are "
+            f"{ad.ndim}D and {bd.ndim}D"
+        )
+    try:
+        out = np.matmul(ad, bd)
+    except ValueError:
+        if ad.ndim == 1 and bd.ndim == 1:
+            raise RuntimeError(
+                f"inconsistent tensor size, expected tensor [{ad.shape[0]}] and src "
+                f"[{bd.shape[0]}] to have the same number of elements, but got {ad.shape[0]} and "
+                f"{bd.shape[0]} elements respectively"
+            ) from None
+        a2 = ad.reshape(-1, ad.shape[-1]) if ad.ndim > 1 else ad.reshape(1, -1)
+        b2 = bd if bd.ndim > 1 else bd.reshape(-1, 1)
+        raise _mm_error(a2.shape, b2.shape[-2:]) from None
+    sa, sb = ad.shape, bd.shape
+
+    def backward(g):
+        a2 = ad if ad.ndim > 1 else ad.reshape(1, -1)
+        b2 = bd if bd.ndim > 1 else bd.reshape(-1, 1)
+        g2 = g
+        if ad.ndim == 1:
+            g2 = np.expand_dims(g2, -2)
+        if bd.ndim == 1:
+            g2 = np.expand_dims(g2, -1)
+        ga = gb = None
+        if a.requires_grad:
+            ga = np.matmul(g2, np.swapaxes(b2, -1, -2))
+            if ad.ndim == 1:
+                ga = ga.reshape(ga.shape[:-2] + (ga.shape[-1],))
+            ga = _unbroadcast(ga, sa)
+        if b.requires_grad:
+            gb = np.matmul(np.swapaxes(a2, -1, -2), g2)
+            if bd.ndim == 1:
+                gb = gb.reshape(gb.shape[:-1])
+            gb = _unbroadcast(gb, sb)
+        return ga, gb
+
+    name = (
+        "DotBackward0"
+        if ad.ndim == bd.ndim == 1
+        else ("MvBackward0" if ad.ndim == 2 and bd.ndim == 1 else "BmmBackward0")
+    )
+    return _make(out, (a, b), _N(name), backward)
+
+
+_AddmmBackward0 = _N("AddmmBackward0")
+
+
+def addmm(bias, m1, m2, beta=1, alpha=1):
+    """bias + m1 @ m2 as one node (Linear's forward, as PyTorch)."""
+    d1, d2, bd = m1._data, m2._data, bias._data
+    if d1.shape[1] != d2.shape[0]:
+        raise _mm_error(d1.shape, d2.shape)
+    out = d1 @ d2
+    if alpha != 1:
+        out *= alpha
+    if beta == 1:
+        out += bd
+    elif beta != 0:
+        out += beta * bd
+    if out.dtype != d1.dtype and d1.dtype == d2.dtype:
+        out = out.astype(d1.dtype)
+    bs = bd.shape
+
+    def backward(g):
+        gb = gm1 = gm2 = None
+        if bias.requires_grad:
+            gb = _unbroadcast(g, bs)
+            if beta != 1:
+                gb = gb * beta
+        if m1.requires_grad:
+            gm1 = g @ d2.T
+        if m2.requires_grad:
+            gm2 = d1.T @ g
+        if alpha != 1:
+            gm1 = None if gm1 is None else gm1 * alpha
+            gm2 = None if gm2 is None else gm2 * alpha
+        return gb, gm1, gm2
+
+    return _make(out, (bias, m1, m2), _AddmmBackward0, backward)
+
+
+# -------------------------------------------------------------------- reductions
+def _reduce_grad(g, shape, axes, keepdim):
+    if axes is not None and not keepdim:
+        g = np.expand_dims(g, axes)
+    return np.broadcast_to(g, shape)
+
+
+def sum(a, dim=None, keepdim=False, dtype=None):  # noqa: A001
+    ad = a._data
+    axes = _norm_dims(dim, ad.ndim)
+    if dtype is not None:
+        out = ad.sum(axis=axes, keepdims=keepdim, dtype=_dtype.to_numpy_dtype(dtype))
+    elif ad.dtype.kind in "biu":
+        out = ad.sum(axis=axes, keepdims=keepdim, dtype=_I64)
+    else:
+        out = ad.sum(axis=axes, keepdims=keepdim)
+    out = np.asarray(out)
+    shape = ad.shape
+    return _make(
+        out,
+        (a,),
+        _N("SumBackward0" if dim is None else "SumBackward1"),
+        lambda g: (_reduce_grad(g, shape, axes, keepdim),),
+    )
+
+
+def mean(a, dim=None, keepdim=False, dtype=None):
+    ad = a._data
+    if ad.dtype.kind != "f" and dtype is None:
+        raise RuntimeError(
+            "mean(): could not infer output dtype. Input dtype must be either a floating point "
+            f"or complex dtype. Got: {a.dtype.name.capitalize()}"
+        )
+    axes = _norm_dims(dim, ad.ndim)
+    out = np.asarray(ad.mean(axis=axes, keepdims=keepdim))
+    if out.dtype != ad.dtype and ad.dtype.kind == "f":
+        out = out.astype(ad.dtype)
+    n = ad.size // builtins.max(out.size, 1) if ad.size else 0
+    shape = ad.shape
+    return _make(
+        out,
+        (a,),
+        _N("MeanBackward0" if dim is None else "MeanBackward1"),
+        lambda g: (_reduce_grad(g / n, shape, axes, keepdim),),
+    )
+
+
+def var(a, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    if correction is None:
+        correction = 0 if unbiased is False else 1
+    ad = a._data
+    axes = _norm_dims(dim, ad.ndim)
+    mu = ad.mean(axis=axes, keepdims=True)
+    diff = ad - mu
+    n = ad.size // builtins.max(np.asarray(mu).size, 1)
+    out = np.asarray(
+        np.sum(diff * diff, axis=axes, keepdims=keepdim) / builtins.max(n - correction, 0)
+    )
+    out = out.astype(ad.dtype, copy=False)
+    shape = ad.shape
+
+    def backward(g):
+        g = _reduce_grad(g, shape, axes, keepdim)
+        return (g * 2 * diff / builtins.max(n - correction, 0),)
+
+    return _make(out, (a,), _N("VarBackward0"), backward)
+
+
+def std(a, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    return sqrt(var(a, dim, unbiased, keepdim, correction=correction))
+
+
+def _minmax(a, dim, keepdim, is_max):
+    ad = a._data
+    name = "Max" if is_max else "Min"
+    if dim is None:
+        if ad.size == 0:
+            raise RuntimeError(
+                f"{name.lower()}(): Expected reduction dim to be specified for input.numel() == 0. "
+                "Specify the reduction dim with the 'dim' argument."
+            )
+        out = np.asarray(ad.max() if is_max else ad.min())
+
+        def backward(g):
+            # the gradient is shared evenly between tied extremes, as PyTorch
+            mask = ad == out
+            return (mask * (g / mask.sum()),)
+
+        return _make(out, (a,), _N(name + "Backward1"), backward)
+    d = _norm_dim(dim, ad.ndim)
+    idx = np.argmax(ad, axis=d, keepdims=True) if is_max else np.argmin(ad, axis=d, keepdims=True)
+    vals = np.take_along_axis(ad, idx, axis=d)
+    shape = ad.shape
+    if not keepdim:
+        vals = vals.squeeze(d)
+
+    def backward(g):
+        full = np.zeros(shape, dtype=g.dtype)
+        np.put_along_axis(full, idx, g if keepdim else np.expand_dims(g, d), axis=d)
+        return (full,)
+
+    values = _make(vals, (a,), _N(name + "Backward0"), backward)
+    indices = _wrap(idx if keepdim else idx.squeeze(d))
+    return (max_result if is_max else min_result)(values, indices)
+
+
+def max(a, dim=None, keepdim=False):  # noqa: A001
+    if isinstance(dim, Tensor):
+        return maximum(a, dim)
+    return _minmax(a, dim, keepdim, True)
+
+
+def min(a, dim=None, keepdim=False):  # noqa: A001
+    if isinstance(dim, Tensor):
+        return minimum(a, dim)
+    return _minmax(a, dim, keepdim, False)
+
+
+def amax(a, dim=(), keepdim=False):
+    ad = a._data
+    axes = _norm_dims(dim, ad.ndim) if dim != () else None
+    out = np.asarray(ad.max(axis=axes, keepdims=keepdim))
+
+    def backward(g):
+        o = out if keepdim or axes is None else np.expand_dims(out, axes)
+        gg = g if keepdim or axes is None else np.expand_dims(g, axes)
+        mask = ad == o
+        return (mask * gg / mask.sum(axis=axes, keepdims=True),)
+
+    return _make(out, (a,), _N("AmaxBackward0"), backward)
+
+
+def argmax(a, dim=None, keepdim=False):
+    ad = a._data
+    if dim is None:
+        r = np.asarray(np.argmax(ad))
+        return _wrap(r.reshape((1,) * ad.ndim) if keepdim else r)
+    return _wrap(np.argmax(ad, axis=_norm_dim(dim, ad.ndim), keepdims=keepdim))
+
+
+def argmin(a, dim=None, keepdim=False):
+    ad = a._data
+    if dim is None:
+        return _wrap(np.asarray(np.argmin(ad)))
+    return _wrap(np.argmin(ad, axis=_norm_dim(dim, ad.ndim), keepdims=keepdim))
+
+
+def gather(a, dim, index):
+    ad = a._data
+    d = _norm_dim(dim, ad.ndim)
+    idx = _raw(index)
+    out = np.take_along_axis(ad, idx, axis=d)
+    shape = ad.shape
+
+    def backward(g):
+        full = np.zeros(shape, dtype=g.dtype)
+        # scatter-add: repeated indices add up
+        grid = list(np.indices(idx.shape, sparse=True))
+        grid[d] = idx
+        np.add.at(full, tuple(grid), g)
+        return (full,)
+
+    return _make(out, (a,), _N("GatherBackward0"), backward)
+
+
+# -------------------------------------------------------------------- shape
+def _infer_shape(shape, size, src_shape):
+    shape = tuple(builtins.int(s) for s in shape)
+    neg_at = [i for i, s in enumerate(shape) if s == -1]
+    if len(neg_at) > 1:
+        raise RuntimeError("only one dimension can be inferred")
+    known = 1
+    for s in shape:
+        if s != -1:
+            if s < 0:
+                raise RuntimeError(f"invalid shape dimension {s}")
+            known *= s
+    if neg_at:
+        if known == 0 or size % known:
+            raise RuntimeError(f"shape '{_shape_str(shape)}' is invalid for input of size {size}")
+        shape = shape[: neg_at[0]] + (size // known,) + shape[neg_at[0] + 1 :]
+    elif known != size:
+        raise RuntimeError(f"shape '{_shape_str(shape)}' is invalid for input of size {size}")
+    return shape
+
+
+def reshape(a, shape, name="ViewBackward0"):
+    ad = a._data
+    shape = _infer_shape(shape, ad.size, ad.shape)
+    # numpy copies only when the memory layout forces it (e.g. an NCHW view of CNHW memory)
+    out = ad.reshape(shape)
+    src = ad.shape
+    return _make(out, (a,), _N(name), lambda g: (g.reshape(src),))
+
+
+def flatten(a, start_dim=0, end_dim=-1):
+    shape = a._data.shape
+    if not shape:
+        return reshape(a, (1,))
+    s = _norm_dim(start_dim, len(shape))
+    e = _norm_dim(end_dim, len(shape))
+    if s > e:
+        raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
+    if s == e:
+        return a
+    n = 1
+    for x in shape[s : e + 1]:
+        n *= x
+    return reshape(a, shape[:s] + (n,) + shape[e + 1 :])
+
+
+def squeeze(a, dim=None):
+    ad = a._data
+    if dim is None:
+        out = ad.squeeze()
+        name = "SqueezeBackward0"
+    else:
+        dims = _norm_dims(dim, ad.ndim)
+        dims = tuple(d for d in dims if ad.ndim and ad.shape[d] == 1)
+        out = ad.squeeze(dims) if dims else ad
+        name = "SqueezeBackward1"
+    src = ad.shape
+    return _make(out, (a,), _N(name), lambda g: (g.reshape(src),))
+
+
+def unsqueeze(a, dim):
+    ad = a._data
+    d = _norm_dim(dim, ad.ndim + 1)
+    out = np.expand_dims(ad, d)
+    return _make(out, (a,), _N("UnsqueezeBackward0"), lambda g: (g.squeeze(d),))
+
+
+def permute(a, dims):
+    ad = a._data
+    if len(dims) != ad.ndim:
+        raise RuntimeError(
+            f"permute(sparse_coo): number of dimensions in the tensor input does not match the "
+            f"length of the desired ordering of dimensions i.e. input.dim() = {ad.ndim} is not "
+            f"equal to len(dims) = {len(dims)}"
+        )
+    dims = tuple(_norm_dim(d, ad.ndim) for d in dims)
+    inv = tuple(np.argsort(dims))
+    return _make(ad.transpose(dims), (a,), _N("PermuteBackward0"), lambda g: (g.transpose(inv),))
+
+
+def transpose(a, dim0, dim1):
+    ad = a._data
+    d0, d1 = _norm_dim(dim0, ad.ndim), _norm_dim(dim1, ad.ndim)
+    out = np.swapaxes(ad, d0, d1)
+    return _make(out, (a,), _N("TransposeBackward0"), lambda g: (np.swapaxes(g, d0, d1),))
+
+
+def _transpose2(a):
+    return _make(a._data.T, (a,), _N("TBackward0"), lambda g: (g.T,))
+
+
+def expand(a, sizes):
+    ad = a._data
+    nd = len(sizes) - ad.ndim
+    if nd < 0:
+        raise RuntimeError(
+            f"expand(engine.FloatTensor{{{_shape_str(ad.shape)}}}, size={_shape_str(sizes)}): the "
+            "number of sizes provided must be greater or equal to the number of dimensions in "
+            "the tensor"
+        )
+    shape = tuple(ad.shape[i - nd] if s == -1 else s for i, s in enumerate(sizes))
+    try:
+        out = np.broadcast_to(ad, shape)
+    except ValueError:
+        raise RuntimeError(
+            f"The expanded size of the tensor ({shape[-1]}) must match the existing size "
+            f"({ad.shape[-1]}) at non-singleton dimension {len(shape) - 1}.  Target sizes: "
+            f"{_shape_str(sizes)}.  Tensor sizes: {_shape_str(ad.shape)}"
+        ) from None
+    src = ad.shape
+    return _make(out, (a,), _N("ExpandBackward0"), lambda g: (_unbroadcast(g, src),))
+
+
+def _repeat(a, sizes):
+    ad = a._data
+    out = np.tile(ad, sizes)
+    src = ad.shape
+
+    def backward(g):
+        split = []
+        for r, s in zip(sizes, src):
+            split += [r, s]
+        return (g.reshape(split).sum(axis=tuple(range(0, len(split), 2))),)
+
+    return _make(out, (a,), _N("RepeatBackward0"), backward)
+
+
+def _convert_key(key):
+    if isinstance(key, Tensor):
+        return key._data
+    if isinstance(key, tuple):
+        return tuple(k._data if isinstance(k, Tensor) else k for k in key)
+    if isinstance(key, list):
+        return np.asarray(key)
+    return key
+
+
+def _is_basic(key):
+    if isinstance(key, tuple):
+        return builtins.all(k is None or k is Ellipsis or isinstance(k, (int, slice)) for k in key)
+    return key is None or key is Ellipsis or isinstance(key, (int, slice))
+
+
+def index(a, key):
+    ad = a._data
+    key = _convert_key(key)
+    try:
+        out = ad[key]
+    except IndexError as e:
+        msg = str(e)
+        if "out of bounds" in msg:
+            raise IndexError(msg.replace("axis", "dimension")) from None
+        raise IndexError(msg) from None
+    basic = _is_basic(key)
+    if not isinstance(out, np.ndarray):
+        out = np.asarray(out)
+    elif basic and not out.flags.owndata:
+        pass
+    if not (_grad_state.enabled and a.requires_grad):
+        return _wrap(out)
+    shape, dt = ad.shape, ad.dtype
+
+    def backward(g):
+        full = np.zeros(shape, dtype=g.dtype if g.dtype.kind == "f" else dt)
+        if basic:
+            full[key] = g
+        else:
+            np.add.at(full, key, g)
+        return (full,)
+
+    if isinstance(key, int):
+        name = "SelectBackward0"
+    elif basic:
+        name = "SliceBackward0"
+    else:
+        name = "IndexBackward0"
+    return _make(out, (a,), _N(name), backward)
+
+
+def setitem(a, key, value):
+    key = _convert_key(key)
+    v = value._data if isinstance(value, Tensor) else value
+    tracked = _grad_state.enabled and (
+        a.requires_grad or (isinstance(value, Tensor) and value.requires_grad)
+    )
+    if not tracked:
+        a._data[key] = v
+        return
+    if a.requires_grad and a.grad_fn is None:
+        raise RuntimeError(
+            "a leaf Variable that requires grad is being used in an in-place operation."
+        )
+    new = a._data.copy()
+    new[key] = v
+    basic = _is_basic(key)
+    vshape = np.shape(v)
+    ins = (a, value) if isinstance(value, Tensor) else (a,)
+
+    def backward(g):
+        ga = g.copy()
+        ga[key] = 0
+        if len(ins) == 1:
+            return (ga,)
+        gv = g[key] if basic else g[key]
+        return ga, _unbroadcast(np.asarray(gv), vshape)
+
+    a._inplace(_make(new, ins, _N("CopySlices"), backward))
+
+
+def cat(tensors, dim=0):
+    tensors = [t for t in tensors]
+    if not tensors:
+        raise RuntimeError("torch.cat(): expected a non-empty list of Tensors")
+    ref = tensors[0]._data
+    d = _norm_dim(dim, ref.ndim)
+    for i, t in enumerate(tensors):
+        s = t._data.shape
+        if len(s) != ref.ndim:
+            raise RuntimeError(
+                f"Tensors must have same number of dimensions: got {ref.ndim} and {len(s)}"
+            )
+        for k in range(len(s)):
+            if k != d and s[k] != ref.shape[k]:
+                raise RuntimeError(
+                    f"Sizes of tensors must match except in dimension {d}. Expected size "
+                    f"{ref.shape[k]} but got size {s[k]} for tensor number {i} in the list."
+                )
+    datas = [t._data for t in tensors]
+    out = np.concatenate(datas, axis=d)
+    if out.dtype == _F64 and not builtins.any(x.dtype == _F64 for x in datas):
+        out = out.astype(_F32)
+    bounds = np.cumsum([x.shape[d] for x in datas])[:-1]
+
+    def backward(g):
+        parts = np.split(g, bounds, axis=d)
+        return tuple(p if t.requires_grad else None for p, t in zip(parts, tensors))
+
+    return _make(out, tuple(tensors), _N("CatBackward0"), backward)
+
+
+def stack(tensors, dim=0):
+    tensors = list(tensors)
+    if not tensors:
+        raise RuntimeError("stack expects a non-empty TensorList")
+    ref = tensors[0]._data.shape
+    for i, t in enumerate(tensors):
+        if t._data.shape != ref:
+            raise RuntimeError(
+                f"stack expects each tensor to be equal size, but got {_shape_str(ref)} at entry "
+                f"0 and {_shape_str(t._data.shape)} at entry {i}"
+            )
+    d = _norm_dim(dim, len(ref) + 1)
+    out = np.stack([t._data for t in tensors], axis=d)
+
+    def backward(g):
+        return tuple(
+            np.take(g, i, axis=d) if t.requires_grad else None for i, t in enumerate(tensors)
+        )
+
+    return _make(out, tuple(tensors), _N("StackBackward0"), backward)
