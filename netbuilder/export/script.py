@@ -27,6 +27,7 @@ import torch
 import torch.distributed as dist
 import torch.nn as nn
 import torch.nn.functional as F
+import torch.optim as optim
 from safetensors.torch import load_file, save_file
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, TensorDataset
@@ -41,6 +42,7 @@ from pathlib import Path
 import engine as torch
 import engine.nn as nn
 import engine.nn.functional as F
+import engine.optim as optim
 import numpy as np
 from engine.utils.data import DataLoader, TensorDataset
 from safetensors.numpy import load_file, save_file
@@ -194,12 +196,12 @@ _OPTIMIZER = """
 
 def make_optimizer(name, parameters, lr):
     if name == "sgd":
-        return torch.optim.SGD(parameters, lr=lr, momentum={momentum!r}{sgd_extra})
+        return optim.SGD(parameters, lr=lr, momentum={momentum!r}{sgd_extra})
     if name == "adam":
-        return torch.optim.Adam(parameters, lr=lr{wd})
+        return optim.Adam(parameters, lr=lr{wd})
     if name == "adamw":
-        return torch.optim.AdamW(parameters, lr=lr{wd})
-    return torch.optim.RMSprop(parameters, lr=lr{wd})
+        return optim.AdamW(parameters, lr=lr{wd})
+    return optim.RMSprop(parameters, lr=lr{wd})
 """
 
 _ARGS = """
