@@ -1,0 +1,864 @@
+"""The training dashboard: settings, controls, live plots, and what is left after a run.
+
+Threading: the Trainer runs on a worker thread (worker.py) and only puts small events into a
+queue. A QTimer on the UI thread (~15 Hz) drains the queue in a batch, appends to the run's
+curves and pushes them to pre-made plot items with setData. No widget is touched from the worker.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import queue
+import time
+from collections import deque
+from pathlib import Path
+
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer
+from PySide6.QtGui import QAction, QColor, QKeySequence
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QScrollArea,
+    QSizePolicy,
+    QSplitter,
+    QTabWidget,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .plots import (
+    AccuracyPlot,
+    ConfusionMatrixView,
+    FeatureMapView,
+    GradNormPlot,
+    HistogramPlots,
+    LossPlot,
+    SampleGrid,
+    Theme,
+)
+from .runs import KEPT_RUNS, EpochPoint, RunCurves
+from .settings_form import SettingsForm
+from .worker import FeatureMaps, TrainingWorker, WorkerDone, feature_maps_of
+
+log = logging.getLogger(__name__)
+
+TICK_MS = 66  # UI refresh: ~15 Hz
+TICK_BUDGET_S = 0.010  # most of one tick spent handling events; the rest wait for the next
+LOCK_REASON = "Training is running: stop it (Shift+F5) to change the network"
+
+
+class TrainingDashboard(QObject):
+    """Everything of issue 7, installed into a MainWindow by `install(window)`."""
+
+    def __init__(self, window, trainer_factory=None):
+        super().__init__(window)
+        self.window = window
+        self.theme = Theme()
+        self._trainer_factory = trainer_factory  # tests and benchmarks may give their own
+        self.trainer = None
+        self.worker: TrainingWorker | None = None
+        self.run: RunCurves | None = None  # the run on the plots
+        self.previous: RunCurves | None = None  # the run drawn dashed for comparison
+        self.paused = False
+        self.step = 0  # steps done in the current run
+        self.total_steps = 0
+        self.message = ""  # the last failure, as shown in the window
+        self._first_step = 1
+        self._node_ids: dict[str, str] = {}  # node name -> id, for the canvas tint
+        self._tinted: set[str] = set()
+        self._histograms: dict | None = None
+        self._hist_step: int | None = None
+        self._selected_layer: str | None = None
+        self._selected_node: str | None = None
+        self._rate = 0.0
+        self._progress_times: deque = deque(maxlen=64)
+        self._dirty = False
+        self._grads_dirty = False
+        self._pending_error: tuple[str, str] | None = None
+        self._batch_size = 1
+        self._run_started_at = 0.0
+
+        self._build_actions()
+        self._build_controls_dock()
+        self._build_plots_dock()
+        self.timer = QTimer(self)
+        self.timer.setInterval(TICK_MS)
+        self.timer.timeout.connect(self._tick)
+
+        self.form.changed.connect(self._setting_changed)
+        window.projectReplaced.connect(self._project_replaced)
+        window.selectionChangedTo.connect(self._selection_changed)
+        window.installEventFilter(self)
+        self._project_replaced()
+
+    # -- building ------------------------------------------------------------------------------
+    def _build_actions(self) -> None:
+        w = self.window
+        self.train_action = QAction("&Train", w)
+        self.train_action.setShortcut(QKeySequence(Qt.Key.Key_F5))
+        self.train_action.setToolTip("Train the network with the settings on the right (F5)")
+        self.pause_action = QAction("&Pause", w)
+        self.pause_action.setShortcut(QKeySequence(Qt.Key.Key_F6))
+        self.pause_action.setToolTip("Pause or resume training (F6)")
+        self.stop_action = QAction("&Stop", w)
+        self.stop_action.setShortcut(QKeySequence(Qt.Modifier.SHIFT | Qt.Key.Key_F5))
+        self.stop_action.setToolTip("Stop training; the weights so far are kept (Shift+F5)")
+        self.save_weights_action = QAction("Save &Weights…", w)
+        self.save_weights_action.setToolTip("Save the trained weights as .safetensors")
+        self.export_action = QAction("E&xport with Weights…", w)
+        self.export_action.setToolTip("Export the network as a script, with its trained weights")
+        for a in (self.train_action, self.pause_action, self.stop_action):
+            a.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        menu = w.train_menu
+        menu.addAction(self.train_action)
+        menu.addAction(self.pause_action)
+        menu.addAction(self.stop_action)
+        menu.addSeparator()
+        menu.addAction(self.save_weights_action)
+        menu.addAction(self.export_action)
+        self.train_action.triggered.connect(self.start)
+        self.pause_action.triggered.connect(self.toggle_pause)
+        self.stop_action.triggered.connect(self.stop)
+        self.save_weights_action.triggered.connect(lambda: self.save_weights())
+        self.export_action.triggered.connect(lambda: self.export_with_weights())
+        self._update_actions()
+
+    def _button(self, action: QAction, primary: bool = False) -> QToolButton:
+        b = QToolButton()
+        b.setDefaultAction(action)
+        b.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        b.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        b.setMinimumHeight(30)
+        if primary:
+            f = b.font()
+            f.setBold(True)
+            b.setFont(f)
+        return b
+
+    def _build_controls_dock(self) -> None:
+        panel = QWidget()
+        panel.setObjectName("trainingPanel")
+        layout = QVBoxLayout(panel)
+        layout.setContentsMargins(8, 8, 8, 8)
+        layout.setSpacing(6)
+
+        row = QHBoxLayout()
+        self.train_button = self._button(self.train_action, primary=True)
+        self.pause_button = self._button(self.pause_action)
+        self.stop_button = self._button(self.stop_action)
+        for b in (self.train_button, self.pause_button, self.stop_button):
+            row.addWidget(b)
+        layout.addLayout(row)
+
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.progress.setTextVisible(True)
+        self.progress.setFormat("Ready")
+        self.progress.setMinimumHeight(22)
+        layout.addWidget(self.progress)
+        self.status_label = QLabel("Press Train (F5) to start.")
+        self.status_label.setWordWrap(True)
+        layout.addWidget(self.status_label)
+
+        self.lock_label = QLabel("🔒 The network is locked while training runs.")
+        self.lock_label.setWordWrap(True)
+        self.lock_label.setStyleSheet(
+            "QLabel { background: rgba(237, 201, 72, 60); border-radius: 4px; padding: 4px;"
+            " border: 1px solid rgba(237, 201, 72, 160); }"
+        )
+        self.lock_label.hide()
+        layout.addWidget(self.lock_label)
+
+        self.message_label = QLabel()
+        self.message_label.setWordWrap(True)
+        self.message_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.message_label.setStyleSheet(
+            "QLabel { background: rgba(225, 87, 89, 45); border: 1px solid rgba(225, 87, 89, 170);"
+            " border-radius: 4px; padding: 6px; }"
+        )
+        self.message_label.hide()
+        layout.addWidget(self.message_label)
+
+        after = QHBoxLayout()
+        self.save_button = self._button(self.save_weights_action)
+        self.export_button = self._button(self.export_action)
+        after.addWidget(self.save_button)
+        after.addWidget(self.export_button)
+        layout.addLayout(after)
+
+        line = QFrame()
+        line.setFrameShape(QFrame.Shape.HLine)
+        line.setFrameShadow(QFrame.Shadow.Sunken)
+        layout.addWidget(line)
+
+        self.form = SettingsForm()
+        layout.addWidget(self.form)
+
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(panel)
+        scroll.setMinimumWidth(300)
+        self.controls_dock = QDockWidget("Training")
+        self.controls_dock.setObjectName("trainingDock")
+        self.controls_dock.setWidget(scroll)
+        self.window.add_dock(self.controls_dock, Qt.DockWidgetArea.RightDockWidgetArea)
+
+    def _build_plots_dock(self) -> None:
+        t = self.theme
+        self.loss_plot = LossPlot(t)
+        self.accuracy_plot = AccuracyPlot(t)
+        self.grad_plot = GradNormPlot(t)
+        self.histograms = HistogramPlots(t)
+        self.confusion = ConfusionMatrixView(t)
+        self.samples = SampleGrid(t)
+        self.features = FeatureMapView(t)
+
+        left = QSplitter(Qt.Orientation.Vertical)
+        left.addWidget(self.loss_plot)
+        left.addWidget(self.accuracy_plot)
+        left.setStretchFactor(0, 3)
+        left.setStretchFactor(1, 2)
+
+        self.views = QTabWidget()
+        self.views.setDocumentMode(True)
+        self.views.addTab(self.histograms, "Histograms")
+        self.views.addTab(self.confusion, "Confusion")
+        self.views.addTab(self.samples, "Test images")
+        self.views.addTab(self.features, "Feature maps")
+        self.views.currentChanged.connect(lambda _i: self._refresh_histograms())
+
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(left)
+        split.addWidget(self.grad_plot)
+        split.addWidget(self.views)
+        split.setStretchFactor(0, 4)
+        split.setStretchFactor(1, 4)
+        split.setStretchFactor(2, 3)
+        split.setChildrenCollapsible(False)
+        self.plots_splitter = split
+
+        self.plots_dock = QDockWidget("Training curves")
+        self.plots_dock.setObjectName("trainingPlotsDock")
+        self.plots_dock.setWidget(split)
+        self.window.add_dock(self.plots_dock, Qt.DockWidgetArea.BottomDockWidgetArea)
+
+    # -- state ----------------------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self.worker is not None
+
+    def _update_actions(self) -> None:
+        running = self.running
+        self.train_action.setEnabled(not running)
+        self.pause_action.setEnabled(running)
+        self.pause_action.setText("&Resume" if self.paused else "&Pause")
+        self.stop_action.setEnabled(running)
+        trained = not running and self.trainer is not None and self.step > 0
+        self.save_weights_action.setEnabled(trained)
+        self.export_action.setEnabled(trained)
+
+    def _project(self):
+        return self.window.project
+
+    def _setting_changed(self, key: str, value) -> None:
+        project = self._project()
+        if project.training is None:
+            project.training = {}
+        if isinstance(value, tuple):
+            value = list(value)
+        if project.training.get(key) == value:
+            return
+        project.training[key] = value
+        self.window.mark_dirty()
+
+    def _project_replaced(self) -> None:
+        if self.running:
+            # the run belongs to the old project: end it without writing into the new one
+            self.shutdown()
+        project = self._project()
+        self.form.load(project.training or {})
+        self.trainer = None
+        self.step = 0
+        self.message = ""
+        self.message_label.hide()
+        self._clear_tint()
+        self._histograms = None
+        self.histograms.clear()
+        self.confusion.set_matrix(None, None)
+        self.samples.set_samples([], [], [], None)
+        self.features.set_hint(self.features.hint)
+        self.run = self.previous = None
+        runs = self._saved_runs()
+        if runs:
+            self.run = runs[-1]
+            self.previous = runs[-2] if len(runs) > 1 else None
+        self._show_run()
+        if self.run is not None:
+            self.status_label.setText(self._describe_saved(self.run))
+            self.progress.setFormat("Last run: " + self.run.status)
+        else:
+            self.status_label.setText("Press Train (F5) to start.")
+            self.progress.setFormat("Ready")
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self._update_actions()
+
+    def _saved_runs(self) -> list[RunCurves]:
+        out = []
+        for d in getattr(self._project(), "runs", None) or []:
+            try:
+                out.append(RunCurves.from_dict(d))
+            except ValueError as exc:  # a damaged record is skipped, the rest still shown
+                log.warning("%s", exc)
+        return out
+
+    def _describe_saved(self, run: RunCurves) -> str:
+        text = f"Last run ({run.started}): {run.status}"
+        if run.epochs:
+            e = run.epochs[-1]
+            if math.isfinite(e.test_accuracy):
+                text += f", {len(run.epochs)} epoch(s), test accuracy {100 * e.test_accuracy:.1f} %"
+        return text + "."
+
+    # -- controls -------------------------------------------------------------------------------
+    def _make_trainer(self, settings):
+        if self._trainer_factory is not None:
+            return self._trainer_factory(self.window.graph, settings)
+        from netbuilder.training import Trainer
+
+        return Trainer(self.window.graph, settings)
+
+    def start(self) -> bool:
+        """Start a run with the form's settings; False (and a message) when it cannot."""
+        if self.running:
+            return False
+        from netbuilder.training import SettingsError, TrainSettings
+
+        values = {**(self._project().training or {}), **self.form.values()}
+        try:
+            settings = TrainSettings.from_dict(values)
+        except SettingsError as exc:
+            self._show_failure(f"The training settings are not valid: {exc}")
+            return False
+        problems = self.window.graph.problems()
+        if problems:
+            names = {nid: n.name for nid, n in self.window.graph.nodes.items()}
+            nid, msg = problems[0]
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            self._show_failure(
+                f"Fix the network before training: {names.get(nid, nid)}: {msg}{more}"
+            )
+            return False
+        try:
+            trainer = self._make_trainer(settings)
+        except Exception as exc:  # noqa: BLE001 - shown in the window
+            self._show_failure(f"Training could not start: {exc}")
+            return False
+
+        if self.run is not None and len(self.run.loss):
+            self.previous = self.run
+        self.run = RunCurves(settings=settings.to_dict())
+        self.run.total_epochs = settings.epochs
+        self.trainer = trainer
+        self.step = 0
+        self.total_steps = 0
+        self.paused = False
+        self.message = ""
+        self.message_label.hide()
+        self._batch_size = settings.batch_size
+        self._histograms = None
+        self._rate = 0.0
+        self._progress_times.clear()
+        self._node_ids = {n.name: nid for nid, n in self.window.graph.nodes.items()}
+        self._clear_tint()
+        self.confusion.set_matrix(None, None)
+        self.samples.set_samples([], [], [], None)
+        self._show_run()
+        self.progress.setRange(0, 0)  # busy until RunStarted says how many steps
+        self.progress.setFormat("Loading data…")
+        self.status_label.setText(f"Loading {settings.dataset}…")
+
+        self.worker = TrainingWorker(trainer)
+        node = self._feature_node_name(self._selected_node)
+        if node:
+            self.worker.request_features(node)
+        self.form.set_running(True)
+        self.window.set_structure_locked(True, LOCK_REASON)
+        self.lock_label.show()
+        self._run_started_at = time.perf_counter()
+        self.worker.start()
+        self.timer.start()
+        self._update_actions()
+        return True
+
+    def toggle_pause(self) -> None:
+        if self.paused:
+            self.resume()
+        else:
+            self.pause()
+
+    def pause(self) -> None:
+        if self.worker is not None and not self.paused:
+            self.worker.pause()
+            self.paused = True
+            self.progress.setFormat(self._progress_text(prefix="Paused · "))
+            self._update_actions()
+
+    def resume(self) -> None:
+        if self.worker is not None and self.paused:
+            self.worker.resume()
+            self.paused = False
+            self._progress_times.clear()
+            self._update_actions()
+
+    def stop(self) -> None:
+        if self.worker is not None:
+            self.worker.stop()
+            self.status_label.setText("Stopping…")
+
+    def wait(self, timeout: float = 30.0) -> bool:
+        """Block until the run has ended and its events are shown (tests, scripts)."""
+        deadline = time.perf_counter() + timeout
+        while self.worker is not None and time.perf_counter() < deadline:
+            self.worker.join(0.05)
+            self._tick()
+        return self.worker is None
+
+    def shutdown(self) -> None:
+        """Stop a run and wait for its thread (window closing, project replaced)."""
+        if self.worker is None:
+            return
+        worker = self.worker
+        worker.stop()
+        worker.join(5.0)
+        self.timer.stop()
+        self.worker = None
+        self.paused = False
+        self.window.set_structure_locked(False, "")
+        self.lock_label.hide()
+        self.form.set_running(False)
+        self._update_actions()
+
+    def eventFilter(self, obj, event) -> bool:
+        if obj is self.window and event.type() == QEvent.Type.Close:
+            self.shutdown()
+        return False
+
+    # -- events from the worker -----------------------------------------------------------------
+    def _tick(self) -> None:
+        worker = self.worker
+        if worker is None:
+            self.timer.stop()
+            return
+        deadline = time.perf_counter() + TICK_BUDGET_S
+        done = False
+        while time.perf_counter() < deadline:
+            try:
+                event = worker.events.get_nowait()
+            except queue.Empty:
+                break
+            if isinstance(event, WorkerDone):
+                done = True
+                break
+            self._handle(event)
+        if self._dirty:
+            self._refresh()
+        if done:
+            self._finish_run()
+
+    def _handle(self, event) -> None:
+        handler = getattr(self, "_on_" + type(event).__name__, None)
+        if handler is not None:
+            handler(event)
+
+    def _on_RunStarted(self, e) -> None:
+        run = self.run
+        run.steps_per_epoch = int(e.steps_per_epoch)
+        run.total_epochs = int(e.epochs)
+        run.layer_names = list(e.layer_names)
+        self._first_step = int(getattr(e, "first_step", 1))
+        self.total_steps = run.steps_per_epoch * run.total_epochs
+        self.grad_plot.set_layers(run.layer_names)
+        self.progress.setRange(0, max(1, self.total_steps))
+        self.progress.setValue(0)
+        self.status_label.setText(
+            f"Training on {getattr(e, 'train_samples', 0):,} images, testing on "
+            f"{getattr(e, 'test_samples', 0):,}."
+        )
+        if self._selected_layer is None and run.layer_names:
+            self.histograms.clear(run.layer_names[0])
+        self._dirty = True
+
+    def _on_StepEnd(self, e) -> None:
+        step = int(e.step) - self._first_step + 1
+        self.step = step
+        run = self.run
+        run.add_step(step, float(e.loss))
+        rate = float(e.samples_per_s)
+        if math.isfinite(rate) and rate > 0:
+            self._rate = rate if self._rate == 0 else 0.9 * self._rate + 0.1 * rate
+            run.samples_per_s = self._rate
+        self._progress_times.append((time.perf_counter(), step))
+        if e.grad_norms:
+            run.add_grad_norms(step, self._layer_norms(e.grad_norms))
+            self._grads_dirty = True
+        if e.histograms:
+            self._histograms = e.histograms
+            self._hist_step = step
+        self._dirty = True
+
+    def _on_EpochEnd(self, e) -> None:
+        run = self.run
+        run.add_epoch(
+            EpochPoint(
+                int(e.epoch) - (self._first_epoch_offset()),
+                self.step,
+                float(e.train_loss),
+                float(e.test_loss),
+                float(e.test_accuracy),
+                float(e.seconds),
+            )
+        )
+        self.confusion.set_matrix(e.confusion, run.epochs[-1].epoch)
+        samples = getattr(e, "samples", None)
+        if samples is not None:
+            self.samples.set_samples(
+                samples.images, samples.labels, samples.predicted, run.epochs[-1].epoch
+            )
+        self._dirty = True
+
+    def _first_epoch_offset(self) -> int:
+        # a Trainer that goes on from an earlier run counts epochs on; the plots count this run's
+        if self.run is None or self.run.steps_per_epoch == 0:
+            return 0
+        return (self._first_step - 1) // self.run.steps_per_epoch
+
+    def _on_Paused(self, e) -> None:
+        self.paused = True
+        self.progress.setFormat(self._progress_text(prefix="Paused · "))
+        self._update_actions()
+
+    def _on_Resumed(self, e) -> None:
+        self.paused = False
+        self._update_actions()
+
+    def _on_Stopped(self, e) -> None:
+        self.run.status = "stopped"
+
+    def _on_Finished(self, e) -> None:
+        self.run.status = "finished"
+
+    def _on_Failed(self, e) -> None:
+        self.run.status = "failed"
+        self.run.message = str(e.message)
+        self._pending_error = ("Training stopped", str(e.message))
+
+    def _on_WorkerFailed(self, e) -> None:
+        log.error("training thread failed:\n%s", e.details)
+        self.run.status = "failed"
+        self.run.message = e.message
+        self._pending_error = ("Training stopped", e.message)
+
+    def _on_FeatureMaps(self, e: FeatureMaps) -> None:
+        if e.node_name == self._feature_node_name(self._selected_node):
+            self.features.set_maps(e.node_name, e.maps, *self._feature_image())
+
+    def _layer_norms(self, norms: dict) -> dict[str, float]:
+        """{param name: norm} -> {layer: L2 norm over the layer's parameters}."""
+        out: dict[str, float] = {}
+        for name, value in norms.items():
+            layer = name.rpartition(".")[0] or name
+            out[layer] = out.get(layer, 0.0) + float(value) ** 2
+        return {k: math.sqrt(v) for k, v in out.items()}
+
+    # -- drawing --------------------------------------------------------------------------------
+    def _show_run(self) -> None:
+        run = self.run or RunCurves()
+        self.loss_plot.show_run(run)
+        self.accuracy_plot.show_run(run)
+        self.grad_plot.show_run(run)
+        self.loss_plot.show_previous(self.previous)
+        self.accuracy_plot.show_previous(self.previous)
+
+    def _refresh(self) -> None:
+        self._dirty = False
+        run = self.run
+        self.loss_plot.show_run(run)
+        self.accuracy_plot.show_run(run)
+        if self._grads_dirty:
+            self._grads_dirty = False
+            self.grad_plot.show_run(run)
+            self._tint_canvas()
+        self._refresh_histograms()
+        if self.total_steps:
+            self.progress.setValue(min(self.step, self.total_steps))
+        if not self.paused:
+            self.progress.setFormat(self._progress_text())
+
+    def _refresh_histograms(self) -> None:
+        if self._histograms is None or not self.histograms.isVisible():
+            return
+        layer = self._selected_layer or (
+            self.run.layer_names[0] if self.run and self.run.layer_names else None
+        )
+        if layer is None:
+            return
+        entry = self._histograms.get(f"{layer}.weight")
+        if entry is None:  # a layer without "weight": its first parameter
+            entry = next(
+                (v for k, v in self._histograms.items() if k.startswith(layer + ".")), None
+            )
+        if entry is None:
+            return
+        self.histograms.show_histograms(
+            layer, self._hist_step, entry.get("grad"), entry.get("weight")
+        )
+
+    def _progress_text(self, prefix: str = "") -> str:
+        run = self.run
+        if run is None or not run.steps_per_epoch:
+            return prefix + "Starting…"
+        epoch = min(run.total_epochs, self.step // run.steps_per_epoch + 1)
+        parts = [
+            f"Epoch {epoch}/{run.total_epochs}",
+            f"step {self.step:,}/{self.total_steps:,}",
+            f"{self._rate:,.0f} samples/s",
+        ]
+        eta = self._eta()
+        if eta is not None:
+            parts.append(f"ETA {_clock(eta)}")
+        return prefix + " · ".join(parts)
+
+    def _eta(self) -> float | None:
+        if len(self._progress_times) < 2:
+            return None
+        (t0, s0), (t1, s1) = self._progress_times[0], self._progress_times[-1]
+        if s1 <= s0 or t1 <= t0:
+            return None
+        return (self.total_steps - self.step) * (t1 - t0) / (s1 - s0)
+
+    # -- the canvas tint ------------------------------------------------------------------------
+    def _tint_canvas(self) -> None:
+        run = self.run
+        latest = {name: s.y[-1] for name, s in run.grad_norms.items() if len(s)}
+        finite = [v for v in latest.values() if math.isfinite(v) and v > 0]
+        if not finite:
+            return
+        centre = math.exp(sum(math.log(v) for v in finite) / len(finite))  # geometric mean
+        canvas = self.window.canvas
+        for name, value in latest.items():
+            nid = self._node_ids.get(name)
+            if nid is None:
+                continue
+            colour, ratio = gradient_tint(value, centre)
+            if ratio is None:
+                tip = f"{name}: gradient norm {value:.3g} (no signal: a dead or frozen layer?)"
+            else:
+                tip = (
+                    f"{name}: gradient L2 norm {value:.3g}, {ratio:.2g}× the layers' geometric mean"
+                )
+            canvas.set_node_overlay(nid, colour, tip)
+            self._tinted.add(nid)
+
+    def _clear_tint(self) -> None:
+        canvas = getattr(self.window, "canvas", None)
+        for nid in self._tinted:
+            if canvas is not None and nid in self.window.graph.nodes:
+                canvas.set_node_overlay(nid, None, None)
+        self._tinted.clear()
+
+    # -- selection: histograms and feature maps -------------------------------------------------
+    def _selection_changed(self, node_id) -> None:
+        self._selected_node = node_id
+        node = self.window.graph.nodes.get(node_id) if node_id else None
+        has_params = node is not None and getattr(node, "param_count", 0) > 0
+        self._selected_layer = node.name if has_params else None
+        if self._histograms is not None:
+            self._refresh_histograms()
+        else:
+            self.histograms.clear(self._selected_layer)
+        name = self._feature_node_name(node_id)
+        if name is None:
+            self.features.set_hint(
+                "Select a Conv2d (or any block with an image-shaped output) to see its feature maps"
+            )
+            if self.worker is not None:
+                self.worker.request_features(None)
+            return
+        if self.worker is not None:
+            self.worker.request_features(name)
+            self.features.set_hint(f"Feature maps of {name} appear after the next step…")
+        elif self.trainer is not None and self.step > 0:
+            try:
+                fm = feature_maps_of(self.trainer, name)
+            except Exception as exc:  # noqa: BLE001 - the view says why, the app goes on
+                self.features.set_hint(f"No feature maps for {name}: {exc}")
+                return
+            self.features.set_maps(fm.node_name, fm.maps, *self._feature_image())
+        else:
+            self.features.set_hint(f"Train the network to see the feature maps of {name}.")
+
+    def _feature_node_name(self, node_id) -> str | None:
+        node = self.window.graph.nodes.get(node_id) if node_id else None
+        if node is None or node.type == "Input":
+            return None
+        shape = getattr(node, "out_shape", None)
+        return node.name if shape is not None and len(shape) == 3 else None
+
+    def _feature_image(self):
+        """(uint8 image, label) of the test image the feature maps are computed for."""
+        from .worker import FEATURE_IMAGE
+
+        data = getattr(self.trainer, "data", None)
+        if data is None:
+            return None, -1
+        return data.x_test[FEATURE_IMAGE], int(data.y_test[FEATURE_IMAGE])
+
+    # -- the end of a run -----------------------------------------------------------------------
+    def _finish_run(self) -> None:
+        worker = self.worker
+        self.timer.stop()
+        worker.join(5.0)
+        # anything still queued after WorkerDone (nothing, normally) is dropped with the worker
+        self.worker = None
+        self.paused = False
+        run = self.run
+        if run.status == "running":
+            run.status = "stopped"
+        self._refresh()
+        self.window.set_structure_locked(False, "")
+        self.lock_label.hide()
+        self.form.set_running(False)
+        elapsed = time.perf_counter() - self._run_started_at
+        text = f"Run {run.status} after {self.step:,} steps in {_clock(elapsed)}"
+        if run.epochs and math.isfinite(run.epochs[-1].test_accuracy):
+            text += f"; test accuracy {100 * run.epochs[-1].test_accuracy:.2f} %"
+        self.status_label.setText(text + ".")
+        self.progress.setFormat(
+            {"finished": "Finished", "stopped": "Stopped", "failed": "Failed"}[run.status]
+            + f" · step {self.step:,}/{self.total_steps:,}"
+        )
+        self._record_run()
+        self._update_actions()
+        if self._pending_error is not None:
+            title, message = self._pending_error
+            self._pending_error = None
+            self._show_failure(message, title)
+
+    def _record_run(self) -> None:
+        if self.step == 0 and self.run.status != "finished":
+            return  # nothing trained: nothing worth keeping
+        project = self._project()
+        runs = list(getattr(project, "runs", None) or [])
+        runs.append(self.run.to_dict())
+        project.runs = runs[-KEPT_RUNS:]
+        self.window.mark_dirty()
+
+    def _show_failure(self, message: str, title: str = "Training") -> None:
+        self.message = message
+        self.message_label.setText(f"<b>{title}</b><br>{_html(message)}")
+        self.message_label.show()
+        # after the current slot returns, so a modal box never runs inside the timer's tick
+        QTimer.singleShot(0, lambda: self.window.show_error(title, message))
+
+    # -- after a run ----------------------------------------------------------------------------
+    def save_weights(self, path: str | Path | None = None) -> Path | None:
+        """Save the trained weights (.safetensors); asks for a file when `path` is None."""
+        if self.trainer is None or self.running:
+            return None
+        if path is None:
+            path, _ = QFileDialog.getSaveFileName(
+                self.window,
+                "Save weights",
+                self._default_path(".safetensors"),
+                "safetensors (*.safetensors)",
+            )
+            if not path:
+                return None
+        path = Path(path)
+        if path.suffix != ".safetensors":
+            path = (
+                path.with_suffix(path.suffix + ".safetensors")
+                if path.suffix
+                else path.with_suffix(".safetensors")
+            )
+        try:
+            self.trainer.save_weights(path)
+        except Exception as exc:  # noqa: BLE001 - shown in the window
+            self._show_failure(f"Could not save the weights to {path}: {exc}", "Save weights")
+            return None
+        project = self._project()
+        if hasattr(project, "weights_path"):
+            project.weights_path = str(path)
+            self.window.mark_dirty()
+        self.status_label.setText(f"Weights saved to {path}.")
+        return path
+
+    def export_with_weights(self, path: str | Path | None = None) -> Path | None:
+        """Export the network as a script next to a .safetensors of the trained weights."""
+        if self.trainer is None or self.running:
+            return None
+        from netbuilder.export import write_export
+
+        if path is None:
+            path, _ = QFileDialog.getSaveFileName(
+                self.window, "Export with weights", self._default_path(".py"), "Python (*.py)"
+            )
+            if not path:
+                return None
+        path = Path(path)
+        try:
+            with self.trainer._lock:  # a consistent snapshot of the weights
+                state = self.trainer.model.state_dict()
+            written = write_export(self.window.graph, path, weights=state)
+        except Exception as exc:  # noqa: BLE001 - shown in the window
+            self._show_failure(f"Could not export to {path}: {exc}", "Export with weights")
+            return None
+        self.status_label.setText(f"Exported to {path}.")
+        return Path(written) if isinstance(written, str | Path) else path
+
+    def _default_path(self, suffix: str) -> str:
+        project = self._project()
+        base = getattr(project, "path", None) or getattr(self.window, "project_path", None)
+        name = (getattr(self.window.graph, "name", "") or "network").replace(" ", "_")
+        folder = Path(base).parent if base else Path.home()
+        return str(folder / f"{name}{suffix}")
+
+
+def gradient_tint(value: float, centre: float) -> tuple[QColor, float | None]:
+    """Tint for a layer whose gradient norm is `value` when the layers' centre is `centre`:
+    blue when much smaller (vanishing), neutral near the centre, red when much larger."""
+    if not (math.isfinite(value) and value > 0 and centre > 0):
+        c = QColor("#7f7f7f") if not math.isfinite(value) or value == 0 else QColor("#4e79a7")
+        c.setAlpha(150)
+        return c, None
+    ratio = value / centre
+    t = max(-1.0, min(1.0, math.log10(ratio) / 2.0))  # 100x either way saturates
+    neutral = (89, 161, 79)  # green: ordinary
+    far = (78, 121, 167) if t < 0 else (225, 87, 89)  # blue small, red large
+    a = abs(t)
+    rgb = [round(n + (f - n) * a) for n, f in zip(neutral, far)]
+    c = QColor(*rgb)
+    c.setAlpha(round(70 + 110 * a))
+    return c, ratio
+
+
+def _clock(seconds: float) -> str:
+    seconds = max(0, int(round(seconds)))
+    h, rem = divmod(seconds, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def _html(text: str) -> str:
+    return (
+        text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\n", "<br>")
+    )

@@ -1,0 +1,511 @@
+"""The dashboard's views: loss, accuracy, gradient norms, histograms, confusion matrix,
+test-image grid and feature maps.
+
+Each view is cheap to refresh: curves are made once and get `setData` on the UI timer; long
+curves are downsampled by pyqtgraph (peak mode, clipped to the view).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QRectF, QSize, Qt
+from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPalette, QPen
+from PySide6.QtWidgets import QApplication, QSizePolicy, QWidget
+
+from .runs import RunCurves
+
+# Tableau 10: distinct in light and dark themes, and for the common colour-vision deficiencies
+LAYER_COLOURS = [
+    "#4e79a7",
+    "#f28e2b",
+    "#e15759",
+    "#76b7b2",
+    "#59a14f",
+    "#edc948",
+    "#b07aa1",
+    "#ff9da7",
+    "#9c755f",
+    "#bab0ac",
+]
+
+
+class Theme:
+    """Colours taken from the application palette, so plots follow light and dark themes."""
+
+    def __init__(self, palette: QPalette | None = None):
+        palette = palette or QApplication.palette()
+        self.background = palette.color(QPalette.ColorRole.Base)
+        self.foreground = palette.color(QPalette.ColorRole.Text)
+        self.dark = self.background.lightness() < 128
+        self.muted = QColor(self.foreground)
+        self.muted.setAlpha(110)
+        self.loss = QColor("#4e79a7") if not self.dark else QColor("#7aa6d6")
+        self.raw = QColor(self.loss)
+        self.raw.setAlpha(70)
+        self.test = QColor("#e15759")
+        self.accuracy = QColor("#59a14f")
+        self.previous = QColor(self.foreground)
+        self.previous.setAlpha(120)
+        self.wrong = QColor("#e03131")
+        self.right = QColor("#2f9e44") if not self.dark else QColor("#69db7c")
+
+
+def _style_plot(plot: pg.PlotItem, theme: Theme, title: str, left: str, bottom: str) -> None:
+    plot.setTitle(title, color=theme.foreground.name(), size="10pt")
+    for name, text in (("left", left), ("bottom", bottom)):
+        axis = plot.getAxis(name)
+        axis.setPen(pg.mkPen(theme.muted))
+        axis.setTextPen(pg.mkPen(theme.foreground))
+        axis.setLabel(text, color=theme.foreground.name())
+    plot.showGrid(x=True, y=True, alpha=0.15)
+    plot.setMenuEnabled(False)
+
+
+def _make_plot_widget(theme: Theme) -> pg.PlotWidget:
+    w = pg.PlotWidget(background=theme.background)
+    w.setMinimumSize(220, 150)
+    w.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+    return w
+
+
+def _legend(plot: pg.PlotItem, theme: Theme, **kw) -> pg.LegendItem:
+    legend = plot.addLegend(offset=(-8, 8), labelTextColor=theme.foreground, **kw)
+    bg = QColor(theme.background)
+    bg.setAlpha(200)
+    legend.setBrush(pg.mkBrush(bg))
+    return legend
+
+
+def _finite_xy(x: np.ndarray, y: np.ndarray):
+    keep = np.isfinite(y)
+    return (x, y) if keep.all() else (x[keep], y[keep])
+
+
+class LossPlot(pg.PlotWidget):
+    """Training loss per step (raw, faint; smoothed, bold) and test loss per epoch."""
+
+    def __init__(self, theme: Theme):
+        super().__init__(background=theme.background)
+        self.setMinimumSize(240, 160)
+        item = self.getPlotItem()
+        _style_plot(item, theme, "Loss", "loss", "step")
+        item.setDownsampling(auto=True, mode="peak")
+        item.setClipToView(True)
+        _legend(item, theme)
+        self.previous = item.plot(
+            pen=pg.mkPen(theme.previous, width=1.5, style=Qt.PenStyle.DashLine),
+            name="previous run",
+        )
+        self.raw = item.plot(pen=pg.mkPen(theme.raw, width=1), name="train (per step)")
+        self.smoothed = item.plot(pen=pg.mkPen(theme.loss, width=2.2), name="train (smoothed)")
+        self.test = item.plot(
+            pen=pg.mkPen(theme.test, width=2),
+            symbol="o",
+            symbolSize=7,
+            symbolBrush=theme.test,
+            symbolPen=None,
+            name="test (per epoch)",
+        )
+        self.previous.hide()
+
+    def show_run(self, run: RunCurves) -> None:
+        self.raw.setData(*_finite_xy(run.loss.x, run.loss.y))
+        self.smoothed.setData(run.smoothed.x, run.smoothed.y)
+        pts = [(p.step, p.test_loss) for p in run.epochs if math.isfinite(p.test_loss)]
+        self.test.setData([p[0] for p in pts], [p[1] for p in pts])
+
+    def show_previous(self, run: RunCurves | None) -> None:
+        if run is None or not len(run.smoothed):
+            self.previous.setData([], [])
+            self.previous.hide()
+            return
+        self.previous.setData(run.smoothed.x, run.smoothed.y)
+        self.previous.show()
+
+
+class AccuracyPlot(pg.PlotWidget):
+    """Test accuracy per epoch, in percent, with the previous run for comparison."""
+
+    def __init__(self, theme: Theme):
+        super().__init__(background=theme.background)
+        self.setMinimumSize(240, 120)
+        item = self.getPlotItem()
+        _style_plot(item, theme, "Test accuracy", "%", "epoch")
+        _legend(item, theme)
+        self.previous = item.plot(
+            pen=pg.mkPen(theme.previous, width=1.5, style=Qt.PenStyle.DashLine),
+            symbol="o",
+            symbolSize=5,
+            symbolBrush=theme.previous,
+            symbolPen=None,
+            name="previous run",
+        )
+        self.current = item.plot(
+            pen=pg.mkPen(theme.accuracy, width=2),
+            symbol="o",
+            symbolSize=7,
+            symbolBrush=theme.accuracy,
+            symbolPen=None,
+            name="this run",
+        )
+        self.previous.hide()
+        item.setYRange(0, 100, padding=0.02)
+        item.getViewBox().setLimits(yMin=-2, yMax=102)
+        self.label = pg.TextItem(color=theme.foreground, anchor=(1, 1))
+        item.addItem(self.label, ignoreBounds=True)
+
+    def _curve_data(self, run: RunCurves):
+        pts = [(p.epoch, 100 * p.test_accuracy) for p in run.epochs]
+        pts = [p for p in pts if math.isfinite(p[1])]
+        return [p[0] for p in pts], [p[1] for p in pts]
+
+    def show_run(self, run: RunCurves) -> None:
+        x, y = self._curve_data(run)
+        self.current.setData(x, y)
+        item = self.getPlotItem()
+        if y:
+            self.label.setText(f"{y[-1]:.1f} %")
+            self.label.setPos(x[-1], y[-1] - 3)
+        else:
+            self.label.setText("")
+        top = max([run.total_epochs, len(x), 1])
+        item.setXRange(0.5, top + 0.5, padding=0)
+
+    def show_previous(self, run: RunCurves | None) -> None:
+        if run is None or not run.epochs:
+            self.previous.setData([], [])
+            self.previous.hide()
+            return
+        self.previous.setData(*self._curve_data(run))
+        self.previous.show()
+
+
+class GradNormPlot(pg.PlotWidget):
+    """Per-layer gradient L2 norm over steps, log scale; click a legend entry to hide a layer."""
+
+    FLOOR = 1e-12  # log scale: zero gradients (a dead layer) sit on the floor, visibly
+
+    def __init__(self, theme: Theme):
+        super().__init__(background=theme.background)
+        self.theme = theme
+        self.setMinimumSize(260, 160)
+        item = self.getPlotItem()
+        _style_plot(item, theme, "Gradient L2 norm per layer", "‖grad‖ (log)", "step")
+        item.setLogMode(x=False, y=True)
+        self.legend = _legend(item, theme, colCount=2)
+        self.curves: dict[str, pg.PlotDataItem] = {}
+
+    def set_layers(self, names: list[str]) -> None:
+        item = self.getPlotItem()
+        for curve in self.curves.values():
+            item.removeItem(curve)
+        self.legend.clear()
+        self.curves = {}
+        for i, name in enumerate(names):
+            colour = QColor(LAYER_COLOURS[i % len(LAYER_COLOURS)])
+            self.curves[name] = item.plot(pen=pg.mkPen(colour, width=2), name=name)
+
+    def show_run(self, run: RunCurves) -> None:
+        names = run.layer_names or list(run.grad_norms)
+        if list(self.curves) != names:
+            self.set_layers(names)
+        for name, curve in self.curves.items():
+            series = run.grad_norms.get(name)
+            if series is None or not len(series):
+                curve.setData([], [])
+                continue
+            y = np.where(np.isfinite(series.y), np.maximum(series.y, self.FLOOR), np.nan)
+            curve.setData(*_finite_xy(series.x, y))
+
+
+class HistogramPlots(QWidget):
+    """Histograms of one layer's gradients and weights (step-mode bars)."""
+
+    def __init__(self, theme: Theme):
+        super().__init__()
+        from PySide6.QtWidgets import QVBoxLayout
+
+        self.theme = theme
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        self.grad_plot = _make_plot_widget(theme)
+        self.weight_plot = _make_plot_widget(theme)
+        self.grad_plot.setMinimumHeight(110)
+        self.weight_plot.setMinimumHeight(110)
+        layout.addWidget(self.grad_plot)
+        layout.addWidget(self.weight_plot)
+        grad_colour = QColor("#f28e2b")
+        weight_colour = QColor("#4e79a7")
+        self.grad_curve = self._bars(self.grad_plot, grad_colour)
+        self.weight_curve = self._bars(self.weight_plot, weight_colour)
+        self.layer = None
+        self.set_title(None, None)
+
+    def _bars(self, widget: pg.PlotWidget, colour: QColor) -> pg.PlotDataItem:
+        fill = QColor(colour)
+        fill.setAlpha(120)
+        return widget.getPlotItem().plot(
+            [0, 1], [0], stepMode="center", fillLevel=0, brush=fill, pen=pg.mkPen(colour)
+        )
+
+    def set_title(self, layer: str | None, step: int | None) -> None:
+        self.layer = layer
+        where = f" · step {step}" if step is not None else ""
+        name = layer or "select a block"
+        _style_plot(self.grad_plot.getPlotItem(), self.theme, f"Gradients: {name}{where}", "", "")
+        _style_plot(self.weight_plot.getPlotItem(), self.theme, f"Weights: {name}", "", "")
+
+    def show_histograms(self, layer: str, step: int | None, grad, weight) -> None:
+        self.set_title(layer, step)
+        for curve, hist in ((self.grad_curve, grad), (self.weight_curve, weight)):
+            if hist is None:
+                curve.setData([0, 1], [0])
+                continue
+            counts, edges = (np.asarray(a, dtype=np.float64) for a in hist)
+            curve.setData(edges, counts)
+
+    def clear(self, layer: str | None = None) -> None:
+        self.grad_curve.setData([0, 1], [0])
+        self.weight_curve.setData([0, 1], [0])
+        self.set_title(layer, None)
+
+
+class ConfusionMatrixView(QWidget):
+    """Counts of (true, predicted) on the test set; cells coloured by their row's share."""
+
+    def __init__(self, theme: Theme):
+        super().__init__()
+        self.theme = theme
+        self.matrix: np.ndarray | None = None
+        self.epoch: int | None = None
+        self.setMinimumSize(220, 200)
+
+    def sizeHint(self) -> QSize:
+        return QSize(300, 280)
+
+    def set_matrix(self, matrix, epoch: int | None) -> None:
+        self.matrix = None if matrix is None else np.asarray(matrix, dtype=np.int64)
+        self.epoch = epoch
+        self.update()
+
+    def paintEvent(self, event) -> None:
+        p = QPainter(self)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        p.fillRect(self.rect(), self.theme.background)
+        p.setPen(self.theme.foreground)
+        title = QFont(self.font())
+        title.setBold(True)
+        p.setFont(title)
+        head = "Confusion matrix" + (f" · epoch {self.epoch}" if self.epoch else "")
+        p.drawText(QRectF(0, 2, self.width(), 18), Qt.AlignmentFlag.AlignHCenter, head)
+        if self.matrix is None or self.matrix.size == 0:
+            p.setFont(self.font())
+            p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "Shown after each epoch")
+            return
+        m = self.matrix
+        k = m.shape[0]
+        left, top = 34.0, 40.0
+        side = max(4.0, min(self.width() - left - 8, self.height() - top - 8))
+        cell = side / k
+        rows = m.sum(axis=1, keepdims=True).clip(min=1)
+        share = m / rows
+        small = QFont(self.font())
+        small.setPointSizeF(max(6.0, min(9.0, cell * 0.32)))
+        p.setFont(small)
+        base = QColor("#4e79a7")
+        bad = QColor("#e15759")
+        for i in range(k):
+            for j in range(k):
+                r = QRectF(left + j * cell, top + i * cell, cell, cell)
+                s = float(share[i, j])
+                c = QColor(base if i == j else bad)
+                c.setAlphaF(min(1.0, 0.06 + 0.94 * s**0.6) if m[i, j] else 0.03)
+                p.fillRect(r, c)
+                if m[i, j] and cell >= 16:
+                    p.setPen(QColor("white") if s > 0.5 else self.theme.foreground)
+                    p.drawText(r, Qt.AlignmentFlag.AlignCenter, str(int(m[i, j])))
+        p.setPen(self.theme.foreground)
+        for i in range(k):
+            p.drawText(
+                QRectF(left - 20, top + i * cell, 18, cell), Qt.AlignmentFlag.AlignCenter, str(i)
+            )
+            p.drawText(
+                QRectF(left + i * cell, top - 16, cell, 14), Qt.AlignmentFlag.AlignCenter, str(i)
+            )
+        p.setFont(self.font())
+        p.drawText(QRectF(left, 18, side, 14), Qt.AlignmentFlag.AlignHCenter, "predicted →")
+        p.save()
+        p.translate(10, top + side / 2)
+        p.rotate(-90)
+        p.drawText(QRectF(-40, -8, 80, 16), Qt.AlignmentFlag.AlignCenter, "true →")
+        p.restore()
+        p.end()
+
+
+def _to_qimage(img: np.ndarray) -> QImage:
+    img = np.ascontiguousarray(img)
+    if img.ndim == 3 and img.shape[2] == 1:
+        img = np.ascontiguousarray(img[:, :, 0])
+    if img.ndim == 2:
+        h, w = img.shape
+        q = QImage(img.data, w, h, w, QImage.Format.Format_Grayscale8)
+    else:
+        h, w, c = img.shape
+        if c != 3:
+            img = np.ascontiguousarray(img[:, :, :3])
+        q = QImage(img.data, w, h, 3 * w, QImage.Format.Format_RGB888)
+    return q.copy()  # own the pixels: the numpy array may go away
+
+
+class SampleGrid(QWidget):
+    """Test images with true and predicted labels; wrong predictions framed in red."""
+
+    def __init__(self, theme: Theme):
+        super().__init__()
+        self.theme = theme
+        self.images: list[QImage] = []
+        self.true = np.zeros(0, dtype=np.int64)
+        self.predicted = np.zeros(0, dtype=np.int64)
+        self.epoch: int | None = None
+        self.class_names: list[str] | None = None
+        self.setMinimumSize(220, 200)
+
+    def sizeHint(self) -> QSize:
+        return QSize(360, 280)
+
+    @property
+    def wrong_count(self) -> int:
+        return int((self.true != self.predicted).sum())
+
+    def set_samples(self, images, true, predicted, epoch: int | None) -> None:
+        self.images = [_to_qimage(im) for im in images]
+        self.true = np.asarray(true)
+        self.predicted = np.asarray(predicted)
+        self.epoch = epoch
+        self.update()
+
+    def _label(self, k: int) -> str:
+        if self.class_names and 0 <= k < len(self.class_names):
+            return self.class_names[k]
+        return str(k)
+
+    def paintEvent(self, event) -> None:
+        p = QPainter(self)
+        p.fillRect(self.rect(), self.theme.background)
+        p.setPen(self.theme.foreground)
+        title = QFont(self.font())
+        title.setBold(True)
+        p.setFont(title)
+        n = len(self.images)
+        head = "Test images · true / predicted"
+        if self.epoch:
+            head += f" · epoch {self.epoch} · {n - self.wrong_count}/{n} right"
+        p.drawText(QRectF(0, 2, self.width(), 18), Qt.AlignmentFlag.AlignHCenter, head)
+        if not n:
+            p.setFont(self.font())
+            p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "Shown after each epoch")
+            return
+        top = 24.0
+        w, h = self.width(), self.height() - top
+        # the most columns that keep cells roughly square and fill the space
+        best = (1, 0.0)
+        for cols in range(1, n + 1):
+            rows = math.ceil(n / cols)
+            size = min(w / cols, h / rows)
+            if size > best[1]:
+                best = (cols, size)
+        cols, cell = best
+        label_h = 14.0
+        small = QFont(self.font())
+        small.setPointSizeF(8.0)
+        p.setFont(small)
+        for i, img in enumerate(self.images):
+            r, c = divmod(i, cols)
+            x, y = c * cell, top + r * cell
+            pic = min(cell - 6, cell - label_h - 4)
+            if pic < 4:
+                break
+            target = QRectF(x + (cell - pic) / 2, y + 2, pic, pic)
+            p.drawImage(target, img)
+            wrong = self.true[i] != self.predicted[i]
+            if wrong:
+                p.setPen(QPen(self.theme.wrong, 2.5))
+                p.drawRect(target.adjusted(-1, -1, 1, 1))
+            p.setPen(self.theme.wrong if wrong else self.theme.foreground)
+            text = f"{self._label(int(self.true[i]))} / {self._label(int(self.predicted[i]))}"
+            p.drawText(QRectF(x, y + pic + 2, cell, label_h), Qt.AlignmentFlag.AlignHCenter, text)
+        p.end()
+
+
+class FeatureMapView(QWidget):
+    """The channels a selected block outputs for one test image, each scaled to its own range."""
+
+    def __init__(self, theme: Theme):
+        super().__init__()
+        self.theme = theme
+        self.maps: list[QImage] = []
+        self.input: QImage | None = None
+        self.caption = ""
+        self.hint = "Select a Conv2d (or any image-shaped) block to see its feature maps"
+        self.setMinimumSize(220, 200)
+
+    def set_hint(self, text: str) -> None:
+        self.maps, self.input, self.caption, self.hint = [], None, "", text
+        self.update()
+
+    def set_maps(self, node_name: str, maps: np.ndarray, image: np.ndarray, label: int) -> None:
+        maps = np.asarray(maps, dtype=np.float32)
+        if maps.ndim == 2:
+            maps = maps[None]
+        lo = maps.reshape(len(maps), -1).min(axis=1)[:, None, None]
+        hi = maps.reshape(len(maps), -1).max(axis=1)[:, None, None]
+        scaled = ((maps - lo) / np.maximum(hi - lo, 1e-12) * 255).astype(np.uint8)
+        self.maps = [_to_qimage(m) for m in scaled]
+        self.input = _to_qimage(np.asarray(image))
+        c, h, w = maps.shape
+        self.caption = f"{node_name}: {c} channel{'s' if c != 1 else ''} of {h}×{w} · label {label}"
+        self.update()
+
+    def paintEvent(self, event) -> None:
+        p = QPainter(self)
+        p.fillRect(self.rect(), self.theme.background)
+        p.setPen(self.theme.foreground)
+        title = QFont(self.font())
+        title.setBold(True)
+        p.setFont(title)
+        p.drawText(
+            QRectF(0, 2, self.width(), 18),
+            Qt.AlignmentFlag.AlignHCenter,
+            "Feature maps" + (f" · {self.caption}" if self.caption else ""),
+        )
+        if not self.maps:
+            p.setFont(self.font())
+            p.drawText(
+                self.rect().adjusted(8, 0, -8, 0),
+                Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
+                self.hint,
+            )
+            return
+        top = 24.0
+        # the input image first, then each channel
+        tiles = [self.input, *self.maps]
+        n = len(tiles)
+        w, h = self.width(), self.height() - top
+        best = (1, 0.0)
+        for cols in range(1, n + 1):
+            size = min(w / cols, h / math.ceil(n / cols))
+            if size > best[1]:
+                best = (cols, size)
+        cols, cell = best
+        for i, img in enumerate(tiles):
+            r, c = divmod(i, cols)
+            target = QRectF(c * cell + 2, top + r * cell + 2, cell - 4, cell - 4)
+            p.drawImage(target, img)
+            if i == 0:
+                p.setPen(QPen(self.theme.loss, 2))
+                p.drawRect(target)
+        p.end()

@@ -1,0 +1,468 @@
+"""The training dashboard driven by a scripted trainer: controls, plots, pause/stop, failures.
+
+The scripted trainer sends the real event types of netbuilder.training at a steady pace, so
+these tests check the dashboard alone, quickly; test_ui_training_real.py runs the real Trainer.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QMainWindow
+
+from netbuilder.training import (
+    EpochEnd,
+    EpochSamples,
+    Failed,
+    Finished,
+    Paused,
+    Resumed,
+    RunStarted,
+    StepEnd,
+    Stopped,
+    TrainSettings,
+)
+from netbuilder.ui.training import install
+from netbuilder.ui.training.runs import RunCurves
+
+# -- doubles ---------------------------------------------------------------------------------
+
+
+@dataclass
+class FakeNode:
+    name: str
+    type: str
+    out_shape: tuple | None
+    param_count: int = 0
+
+
+@dataclass
+class FakeGraph:
+    nodes: dict = field(default_factory=dict)
+    name: str = "Net"
+
+    def problems(self):
+        return []
+
+
+def lenet_like_graph() -> FakeGraph:
+    g = FakeGraph()
+    specs = [
+        ("n1", "input", "Input", (1, 28, 28), 0),
+        ("n2", "conv1", "Conv2d", (6, 24, 24), 156),
+        ("n3", "relu1", "ReLU", (6, 24, 24), 0),
+        ("n4", "flat", "Flatten", (3456,), 0),
+        ("n5", "fc1", "Linear", (10,), 34570),
+    ]
+    for nid, name, typ, shape, count in specs:
+        g.nodes[nid] = FakeNode(name, typ, shape, count)
+    return g
+
+
+class FakeCanvas:
+    def __init__(self):
+        self.overlays = {}
+
+    def set_node_overlay(self, node_id, color, tooltip):
+        if color is None:
+            self.overlays.pop(node_id, None)
+        else:
+            self.overlays[node_id] = (color, tooltip)
+
+
+class FakeWindow(QMainWindow):
+    """The section-7 members of MainWindow, and nothing else."""
+
+    projectReplaced = Signal()
+    selectionChangedTo = Signal(object)
+
+    def __init__(self):
+        super().__init__()
+        self.project = SimpleNamespace(
+            graph=lenet_like_graph(), training={}, runs=[], weights_path=None
+        )
+        self.canvas = FakeCanvas()
+        self.train_menu = self.menuBar().addMenu("&Train")
+        self.locked = []
+        self.dirty = 0
+        self.errors = []
+        self.docks = []
+
+    @property
+    def graph(self):
+        return self.project.graph
+
+    def set_structure_locked(self, locked, reason):
+        self.locked.append((locked, reason))
+
+    def mark_dirty(self):
+        self.dirty += 1
+
+    def show_error(self, title, message):
+        self.errors.append((title, message))
+
+    def add_dock(self, dock, area):
+        self.addDockWidget(area, dock)
+        self.docks.append(dock)
+
+
+class ScriptedTrainer:
+    """Sends the Trainer's events with a fixed loss curve; pause/resume/stop as the real one."""
+
+    LAYERS = ("conv1", "fc1")
+
+    def __init__(self, graph, settings, steps_per_epoch=30, step_s=0.004, nan_at=None):
+        self.graph, self.settings = graph, settings
+        self.steps_per_epoch, self.step_s, self.nan_at = steps_per_epoch, step_s, nan_at
+        self._listeners = []
+        self._stop = threading.Event()
+        self._go = threading.Event()
+        self._go.set()
+        self.step = 0
+        self.saved = []
+        rng = np.random.default_rng(0)
+        self.data = SimpleNamespace(
+            x_test=rng.integers(0, 255, (16, 28, 28), dtype=np.uint8),
+            y_test=np.arange(16) % 10,
+        )
+
+    def subscribe(self, cb):
+        self._listeners.append(cb)
+
+    def unsubscribe(self, cb):
+        self._listeners.remove(cb)
+
+    def pause(self):
+        self._go.clear()
+
+    def resume(self):
+        self._go.set()
+
+    def stop(self):
+        self._stop.set()
+        self._go.set()
+
+    def _emit(self, e):
+        for cb in self._listeners:
+            cb(e)
+
+    def feature_maps(self, node_name, image):
+        return np.random.default_rng(1).random((6, 24, 24)).astype(np.float32)
+
+    def save_weights(self, path):
+        self.saved.append(path)
+
+    def run(self):
+        params = tuple(f"{n}.{p}" for n in self.LAYERS for p in ("weight", "bias"))
+        self._emit(RunStarted(self.settings.epochs, self.steps_per_epoch, params, self.LAYERS,
+                              1, (1, 28, 28), 10, 64 * self.steps_per_epoch, 100))
+        for epoch in range(1, self.settings.epochs + 1):
+            for _ in range(self.steps_per_epoch):
+                if not self._go.is_set():
+                    self._emit(Paused(self.step))
+                    self._go.wait()
+                    if not self._stop.is_set():
+                        self._emit(Resumed(self.step))
+                if self._stop.is_set():
+                    self._emit(Stopped(self.step))
+                    return
+                time.sleep(self.step_s)
+                self.step += 1
+                loss = 2.3 / (1 + 0.05 * self.step)
+                if self.nan_at is not None and self.step >= self.nan_at:
+                    self._emit(Failed(self.step, "the loss became NaN at step "
+                                      f"{self.step}; the learning rate is probably too high"))
+                    return
+                norms = hists = None
+                if self.step % 5 == 0:
+                    norms = {p: 0.1 * (i + 1) for i, p in enumerate(params)}
+                    h = (np.arange(32), np.linspace(-1, 1, 33))
+                    hists = {p: {"grad": h, "weight": h} for p in params}
+                self._emit(StepEnd(self.step, epoch, loss, 5000.0, 0.01, norms, hists))
+            confusion = np.diag(np.full(10, 9)) + 1
+            samples = EpochSamples(self.data.x_test, self.data.y_test,
+                                   (self.data.y_test + (np.arange(16) % 4 == 0)) % 10)
+            self._emit(EpochEnd(epoch, 1.0, 0.9, 0.9, confusion, 0.1, samples))
+        self._emit(Finished(self.step))
+
+
+# -- fixtures --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def window(qtbot):
+    w = FakeWindow()
+    qtbot.addWidget(w)
+    w.resize(1200, 800)
+    yield w
+    dashboard = getattr(w, "training", None)
+    if dashboard is not None:
+        dashboard.shutdown()
+
+
+def make_dashboard(window, **trainer_kw):
+    made = []
+
+    def factory(graph, settings):
+        t = ScriptedTrainer(graph, settings, **trainer_kw)
+        made.append(t)
+        return t
+
+    d = install(window, trainer_factory=factory)
+    d.made = made
+    return d
+
+
+def points(curve) -> int:
+    """Points held by a plot curve (all of them, not the downsampled view)."""
+    return 0 if curve.xData is None else len(curve.xData)
+
+
+def wait_until(qtbot, cond, timeout=5000):
+    qtbot.waitUntil(cond, timeout=timeout)
+
+
+# -- tests -----------------------------------------------------------------------------------
+
+
+def test_install_adds_actions_docks_and_defaults(window):
+    d = make_dashboard(window)
+    texts = [a.text() for a in window.train_menu.actions() if not a.isSeparator()]
+    assert texts[:3] == ["&Train", "&Pause", "&Stop"]
+    assert d.train_action.shortcut().toString() == "F5"
+    assert d.stop_action.shortcut().toString() == "Shift+F5"
+    assert len(window.docks) == 2
+    assert d.form.values()["optimizer"] == TrainSettings().optimizer
+    assert not d.stop_action.isEnabled() and d.train_action.isEnabled()
+
+
+def test_f5_starts_a_run_and_steps_reach_the_loss_plot(window, qtbot):
+    d = make_dashboard(window)
+    window.show()
+    with qtbot.waitActive(window):
+        window.activateWindow()
+    qtbot.keyClick(window, Qt.Key.Key_F5)
+    try:
+        assert d.running, "F5 did not start training"
+        assert window.locked[-1][0] is True and "stop" in window.locked[-1][1].lower()
+        assert d.lock_label.isVisible()
+        assert not d.form.dataset.combo.isEnabled()
+        wait_until(qtbot, lambda: points(d.loss_plot.raw) > 10)
+        assert d.wait(10)
+    finally:
+        d.shutdown()
+    assert window.locked[-1][0] is False
+    assert not d.lock_label.isVisible()
+    xs = d.loss_plot.raw.xData
+    assert len(xs) == 30 and np.all(np.diff(xs) > 0)
+    assert points(d.loss_plot.smoothed) == 30
+    assert d.run.status == "finished"
+    assert d.progress.value() == 30
+
+
+def test_train_button_starts_and_grad_plot_has_one_curve_per_layer(window, qtbot):
+    d = make_dashboard(window)
+    qtbot.mouseClick(d.train_button, Qt.MouseButton.LeftButton)
+    try:
+        assert d.running
+        assert d.wait(10)
+    finally:
+        d.shutdown()
+    assert list(d.grad_plot.curves) == ["conv1", "fc1"]
+    for name, curve in d.grad_plot.curves.items():
+        assert points(curve) == 6, name  # every 5th of 30 steps
+    # the layer norm combines weight and bias: sqrt(0.1^2 + 0.2^2) for conv1
+    assert d.run.grad_norms["conv1"].y[0] == pytest.approx(np.hypot(0.1, 0.2))
+    # the canvas tints the parametrised blocks, with the figure in the tooltip
+    assert set(window.canvas.overlays) == {"n2", "n5"}
+    assert "gradient" in window.canvas.overlays["n2"][1]
+    # after the epoch: confusion matrix and the test-image grid with wrong ones counted
+    assert d.confusion.matrix.shape == (10, 10)
+    assert len(d.samples.images) == 16 and d.samples.wrong_count == 4
+
+
+def test_legend_click_toggles_a_layer(window, qtbot):
+    d = make_dashboard(window)
+    d.start()
+    try:
+        d.wait(10)
+    finally:
+        d.shutdown()
+    sample, _label = d.grad_plot.legend.items[0]
+    curve = d.grad_plot.curves["conv1"]
+    assert curve.isVisible()
+    click = SimpleNamespace(button=lambda: Qt.MouseButton.LeftButton, accept=lambda: None)
+    sample.mouseClickEvent(click)
+    assert not curve.isVisible()
+    sample.mouseClickEvent(click)
+    assert curve.isVisible()
+
+
+def test_pause_stops_steps_and_resume_continues(window, qtbot):
+    d = make_dashboard(window, steps_per_epoch=400, step_s=0.005)
+    d.start()
+    try:
+        wait_until(qtbot, lambda: d.step > 5)
+        d.pause_action.trigger()
+        assert d.pause_action.text() == "&Resume"
+        wait_until(qtbot, lambda: d.progress.format().startswith("Paused"))
+        qtbot.wait(100)
+        held = d.step
+        qtbot.wait(300)
+        assert d.step == held, "steps went on while paused"
+        d.pause_action.trigger()
+        assert d.pause_action.text() == "&Pause"
+        wait_until(qtbot, lambda: d.step > held + 5)
+    finally:
+        d.shutdown()
+
+
+def test_stop_ends_the_run_promptly_and_records_it(window, qtbot):
+    d = make_dashboard(window, steps_per_epoch=10_000, step_s=0.005)
+    d.start()
+    try:
+        wait_until(qtbot, lambda: d.step > 3)
+        t = time.perf_counter()
+        d.stop_action.trigger()
+        wait_until(qtbot, lambda: not d.running)
+        assert time.perf_counter() - t < 1.0
+    finally:
+        d.shutdown()
+    assert d.run.status == "stopped"
+    assert d.train_action.isEnabled() and not d.stop_action.isEnabled()
+    assert d.save_weights_action.isEnabled()
+    assert len(window.project.runs) == 1 and window.project.runs[0]["status"] == "stopped"
+    assert window.dirty >= 1
+
+
+def test_failure_shows_a_message_and_window_stays_usable(window, qtbot):
+    d = make_dashboard(window, nan_at=7)
+    d.start()
+    try:
+        assert d.wait(10)
+    finally:
+        d.shutdown()
+    qtbot.waitUntil(lambda: bool(window.errors), timeout=2000)
+    assert "NaN" in window.errors[0][1]
+    assert not d.message_label.isHidden() and "NaN" in d.message_label.text()
+    assert d.run.status == "failed"
+    assert window.locked[-1][0] is False
+    # usable: a new run starts and overlays the failed one
+    d.made.clear()
+    d._trainer_factory = lambda g, s: ScriptedTrainer(g, s)
+    assert d.start()
+    try:
+        assert d.wait(10)
+    finally:
+        d.shutdown()
+    assert d.run.status == "finished" and d.message_label.isHidden()
+    assert d.loss_plot.previous.isVisible()
+
+
+def test_settings_edit_goes_into_the_project(window):
+    d = make_dashboard(window)
+    d.form.epochs.setValue(3)
+    d.form.lr.setValue(0.05)
+    i = d.form.optimizer.findData("adam")
+    d.form.optimizer.setCurrentIndex(i)
+    t = window.project.training
+    assert t["epochs"] == 3 and t["lr"] == pytest.approx(0.05) and t["optimizer"] == "adam"
+    assert window.dirty >= 3
+    assert d.form.beta1.isVisibleTo(d.form) and not d.form.momentum.isVisibleTo(d.form)
+    # the run uses the project's settings
+    d.start()
+    try:
+        d.wait(10)
+    finally:
+        d.shutdown()
+    assert d.made[0].settings.epochs == 3 and d.made[0].settings.optimizer == "adam"
+
+
+def test_bad_settings_are_refused_with_a_message(window, qtbot):
+    d = make_dashboard(window)
+    window.project.training["betas"] = "nonsense"
+    d.form.load(window.project.training | {"betas": [0.9, 0.999]})
+    window.project.training["nesterov"] = True
+    d.form.momentum.setValue(0.0)
+    d.form.nesterov.setChecked(True)
+    assert not d.start()
+    assert not d.running
+    assert "nesterov" in d.message_label.text()
+
+
+def test_reopening_shows_saved_curves_and_new_run_overlays_them(window, qtbot):
+    d = make_dashboard(window)
+    d.start()
+    try:
+        d.wait(10)
+    finally:
+        d.shutdown()
+    saved = window.project.runs[-1]
+    assert saved["loss"]["step"][-1] == 30 and len(saved["epochs"]) == 1
+    # "reopen": a new project object holding the saved runs
+    window.project = SimpleNamespace(
+        graph=lenet_like_graph(), training={"epochs": 1}, runs=[saved], weights_path=None
+    )
+    window.projectReplaced.emit()
+    assert d.run is not None and points(d.loss_plot.smoothed) == 30
+    assert "finished" in d.status_label.text()
+    d.start()
+    try:
+        d.wait(10)
+    finally:
+        d.shutdown()
+    assert d.loss_plot.previous.isVisible() and points(d.loss_plot.previous) == 30
+    assert len(window.project.runs) == 2
+
+
+def test_selection_drives_histograms_and_feature_maps(window, qtbot):
+    d = make_dashboard(window)
+    window.show()
+    d.views.setCurrentWidget(d.histograms)
+    window.selectionChangedTo.emit("n5")
+    d.start()
+    try:
+        d.wait(10)
+    finally:
+        d.shutdown()
+    assert d.histograms.layer == "fc1"
+    assert len(d.histograms.grad_curve.yData) == 32
+    window.selectionChangedTo.emit("n2")  # conv1: feature maps after the run, on demand
+    assert len(d.features.maps) == 6
+    window.selectionChangedTo.emit("n4")  # Flatten: no image-shaped output
+    assert d.features.maps == [] and "Select" in d.features.hint
+
+
+def test_save_weights_uses_the_trainer_and_records_the_path(window, tmp_path):
+    d = make_dashboard(window)
+    d.start()
+    try:
+        d.wait(10)
+    finally:
+        d.shutdown()
+    out = d.save_weights(tmp_path / "w")
+    assert out == tmp_path / "w.safetensors"
+    assert d.made[0].saved == [out]
+    assert window.project.weights_path == str(out)
+
+
+def test_run_record_roundtrip_keeps_json_small_and_finite():
+    import json
+
+    run = RunCurves()
+    for s in range(1, 5001):
+        run.add_step(s, 1.0 / s if s != 77 else float("nan"))
+    run.add_grad_norms(10, {"conv1": 0.5})
+    d = run.to_dict()
+    text = json.dumps(d, allow_nan=False)
+    assert len(d["loss"]["step"]) == 400 and len(text) < 40_000
+    back = RunCurves.from_dict(json.loads(text))
+    assert back.loss.x[-1] == 5000 and back.grad_norms["conv1"].y[0] == 0.5
+    with pytest.raises(ValueError, match="damaged"):
+        RunCurves.from_dict({"loss": {"step": [1, 2], "value": [1.0]}})
