@@ -25,11 +25,14 @@ TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
 class Mirror:
     """A tiny HTTP server for `files` {name: bytes}; behaviour knobs per instance."""
 
-    def __init__(self, files, drop_after=None, honour_range=True, send_length=True):
+    def __init__(
+        self, files, drop_after=None, honour_range=True, send_length=True, wrong_resume=False
+    ):
         self.files = dict(files)
         self.drop_after = dict(drop_after or {})  # name -> bytes to send before dropping, once
         self.honour_range = honour_range
         self.send_length = send_length
+        self.wrong_resume = wrong_resume  # answer a Range with 206 from byte 0
         self.requests = []  # (name, Range header or None)
         mirror = self
 
@@ -45,6 +48,8 @@ class Mirror:
                 start = 0
                 if rng and mirror.honour_range:
                     start = int(rng.removeprefix("bytes=").split("-")[0])
+                    if mirror.wrong_resume:
+                        start = 0
                     if start >= len(data):
                         self.send_error(416)
                         return
@@ -303,3 +308,13 @@ def test_command_line_download(gz_files, mirrors, tmp_path, only, capsys):
     assert_complete(tmp_path, gz_files, LABELS)
     assert main([str(tmp_path / "other"), "--mirror", closed_port_url()]) == 1
     assert "could not download train-labels-idx1-ubyte.gz" in capsys.readouterr().err
+
+
+def test_resume_at_the_wrong_offset_starts_again(gz_files, mirrors, tmp_path, only):
+    name = "t10k-labels-idx1-ubyte.gz"
+    only(name)
+    odd = mirrors(gz_files, wrong_resume=True)
+    (tmp_path / f"{name}.part").write_bytes(gz_files[name][:1000])
+    download_mnist(tmp_path, mirrors=[odd.url])
+    assert_complete(tmp_path, gz_files, [name])
+    assert odd.requests == [(name, "bytes=1000-"), (name, None)]

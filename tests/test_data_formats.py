@@ -399,3 +399,8 @@ def test_mismatched_image_sizes(tmp_path):
 
 def test_no_such_dataset(tmp_path):
     expect_error(tmp_path / "nope", "no such file or folder", "'sample', 'mnist'")
+
+
+def test_folder_with_an_npz_suggests_giving_the_file(tmp_path):
+    (tmp_path / "mnist.npz").write_bytes(b"")
+    expect_error(tmp_path, "found mnist.npz", "to use mnist.npz, give the file itself")

@@ -40,7 +40,7 @@ MNIST_FILES = {
 CACHE_ENV_VAR = "NETBUILDER_CACHE_DIR"
 CHUNK = 1 << 16
 TIMEOUT_S = 30
-RESUME_TRIES = 3  # connections to one mirror for one file while each one makes progress
+RESUME_TRIES = 5  # connections to one mirror for one file while each one makes progress
 USER_AGENT = "netbuilder (python urllib)"
 
 Progress = Callable[[int, "int | None", str], None]
@@ -111,6 +111,14 @@ def _fetch(url: str, part: Path, progress: Progress | None, file_name: str, canc
     with response:
         if offset and response.status != 206:
             offset = 0  # the server ignored the range: start again
+        elif offset and not response.headers.get("Content-Range", "").startswith(
+            f"bytes {offset}-"
+        ):
+            part.unlink()  # resumed somewhere else: the next try starts from zero
+            raise http.client.HTTPException(
+                f"the server resumed at {response.headers.get('Content-Range')!r}, "
+                f"not at byte {offset}"
+            )
         length = response.headers.get("Content-Length")
         total = offset + int(length) if length is not None else None
         done = offset
@@ -160,8 +168,9 @@ def _download_one(name: str, sha256: str, dest: Path, mirrors, progress, cancell
             except (OSError, http.client.HTTPException) as exc:
                 reason = getattr(exc, "reason", None) or exc
                 grew = part.exists() and part.stat().st_size > before
-                if grew and tries < RESUME_TRIES:
-                    continue  # the connection dropped midway: resume from where it stopped
+                discarded = before > 0 and not part.exists()
+                if (grew or discarded) and tries < RESUME_TRIES:
+                    continue  # dropped midway: resume from where it stopped (or from zero)
                 failures.append(f"{url}: {type(exc).__name__}: {reason}")
                 break
             try:

@@ -173,13 +173,15 @@ def find_idx_files(folder: Path) -> dict[tuple[str, str], Path]:
     missing = [role for role in ROLES if role not in found]
     if missing:
         wanted = ", ".join(canonical_name(*role) + "[.gz]" for role in missing)
+        npzs = [n for n in names if n.lower().endswith(".npz")]
+        npz_hint = f"; to use {npzs[0]}, give the file itself" if npzs else ""
         shown = ", ".join(names[:12]) + (f" and {len(names) - 12} more" if len(names) > 12 else "")
         raise DataError(
             folder,
             f"not a complete MNIST-style IDX folder: missing {wanted}; found "
             f"{shown or 'no files'} (the folder needs train-images-idx3-ubyte, "
             "train-labels-idx1-ubyte, t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte, "
-            "each raw or .gz)",
+            "each raw or .gz)" + npz_hint,
         )
     # prefer the uncompressed copy when both are present: it loads faster
     return {

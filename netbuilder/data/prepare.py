@@ -174,7 +174,9 @@ def prepare(split: DataSplit, input_shape, val_split: float = 0.0, seed: int = 0
     order = np.random.default_rng(seed).permutation(n)
     val_idx, train_idx = np.sort(order[:n_val]), np.sort(order[n_val:])
 
-    train_x, (rows, cols) = _fill(split.x_train[train_idx], plan)
+    # no copy of the images when nothing is held out
+    train_images = split.x_train[train_idx] if n_val else split.x_train
+    train_x, (rows, cols) = _fill(train_images, plan)
     mean, std = _channel_stats(train_x[:, :, rows, cols])
     std = np.where(std > 0, std, 255.0)  # constant images: keep values finite
     shift = mean.astype(np.float32)[:, None, None]
