@@ -1,0 +1,1 @@
+"""NetBuilder's Qt editor: the only package that imports Qt."""

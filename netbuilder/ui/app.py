@@ -1,0 +1,79 @@
+"""`netbuilder.ui.app.main(argv)`: start the editor, with LeNet or the project file given."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+DEFAULT_TEMPLATE = "lenet"
+
+
+def make_app(argv: list[str] | None = None):
+    from PySide6.QtWidgets import QApplication
+
+    from netbuilder.ui import theme
+
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication(list(argv or [sys.argv[0]])[:1])
+        app.setApplicationName("NetBuilder")
+        app.setOrganizationName("NetBuilder")
+        app.setApplicationDisplayName("NetBuilder")
+    theme.apply(app)
+    _follow_system_scheme(app)
+    return app
+
+
+def _follow_system_scheme(app) -> None:
+    from PySide6.QtGui import QGuiApplication
+
+    from netbuilder.ui import theme
+
+    if os.environ.get("NETBUILDER_THEME") or getattr(app, "_nb_scheme_hooked", False):
+        return
+    hints = QGuiApplication.styleHints()
+    if hasattr(hints, "colorSchemeChanged"):
+
+        def restyle(*_):
+            theme.apply(app)
+            for w in app.topLevelWidgets():
+                w.update()
+                scene = getattr(w, "scene", None)
+                if scene is not None and hasattr(scene, "update"):
+                    scene.update()
+
+        hints.colorSchemeChanged.connect(restyle)
+        app._nb_scheme_hooked = True
+
+
+def create_window(path: str | os.PathLike | None = None, **kwargs):
+    """A MainWindow holding the project at ``path``, or the LeNet template ready to train."""
+    from netbuilder.ui.mainwindow import MainWindow
+
+    window = MainWindow(**kwargs)
+    if path is None or not window.open_path(path):
+        window.load_template(DEFAULT_TEMPLATE)
+    return window
+
+
+def main(argv: list[str] | None = None) -> int:
+    """argv as sys.argv: [program, FILE?] (an `open` subcommand word is skipped)."""
+    argv = list(sys.argv if argv is None else argv)
+    args = argv[1:]
+    if args and args[0] == "open":
+        args = args[1:]
+    app = make_app(argv)
+    from PySide6.QtCore import QTimer
+
+    path = Path(args[0]) if args else None
+    window = create_window(path)
+    window.show()
+    window.canvas.fit()
+    QTimer.singleShot(0, window.canvas.fit)
+    QTimer.singleShot(50, window.offer_recovery)
+    return app.exec()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The canvas: a QGraphicsScene mirroring the graph, its items, and the view."""

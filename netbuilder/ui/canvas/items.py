@@ -1,0 +1,489 @@
+"""Graphics items for the canvas: nodes with ports, and edges labelled with their shape.
+
+Items only render the model (netbuilder.graph.Node / Edge). The one piece of state they hold
+that the model lacks is the position of a node while it is being dragged; the scene turns the
+drag into a MoveNodes command when the mouse is released.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import (
+    QBrush,
+    QColor,
+    QFont,
+    QFontMetricsF,
+    QPainter,
+    QPainterPath,
+    QPainterPathStroker,
+    QPen,
+)
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem, QStyle
+
+from netbuilder.ui import icons, theme
+
+NODE_WIDTH = 150.0
+NODE_HEIGHT = 66.0
+HEADER_HEIGHT = 24.0
+PORT_RADIUS = 5.5
+CORNER = 7.0
+
+
+def format_shape(shape) -> str:
+    """(16, 5, 5) -> '16x5x5'; None -> '?'."""
+    if shape is None:
+        return "?"
+    if isinstance(shape, int):
+        return str(shape)
+    return "x".join(str(d) for d in shape) if len(shape) else "scalar"
+
+
+def format_count(n: int) -> str:
+    if n < 1000:
+        return f"{n}"
+    if n < 1_000_000:
+        return f"{n / 1000:.1f}k".replace(".0k", "k")
+    return f"{n / 1_000_000:.2f}M"
+
+
+def _short_problem(message: str, name: str) -> str:
+    """Problems start with the node name ("conv2: ..."); the node face already shows it."""
+    prefix = f"{name}: "
+    return message[len(prefix) :] if message.startswith(prefix) else message
+
+
+def shape_font() -> QFont:
+    f = QFont()
+    f.setPointSizeF(8.5)
+    f.setBold(True)
+    return f
+
+
+def _fonts():
+    base = QFont()
+    name_font = QFont(base)
+    name_font.setPointSizeF(9.5)
+    name_font.setBold(True)
+    sub_font = QFont(base)
+    sub_font.setPointSizeF(8.5)
+    label_font = QFont(base)
+    label_font.setPointSizeF(8.0)
+    return name_font, sub_font, label_font
+
+
+class PortItem(QGraphicsItem):
+    """An input (left edge) or output (right edge) port of a node."""
+
+    def __init__(self, node_item: NodeItem, is_output: bool, index: int):
+        super().__init__(node_item)
+        self.node_item = node_item
+        self.is_output = is_output
+        self.index = index
+        self.state: str | None = None  # None | "ok" | "bad": feedback while connecting
+        self.setAcceptHoverEvents(True)
+        self.setCursor(Qt.CrossCursor)
+        self.setZValue(2)
+
+    @property
+    def node_id(self) -> str:
+        return self.node_item.node_id
+
+    def boundingRect(self) -> QRectF:
+        r = PORT_RADIUS + 5
+        return QRectF(-r, -r, 2 * r, 2 * r)
+
+    def shape(self) -> QPainterPath:
+        p = QPainterPath()
+        p.addEllipse(self.boundingRect())
+        return p
+
+    def scene_center(self) -> QPointF:
+        return self.scenePos()
+
+    def set_state(self, state: str | None) -> None:
+        if state != self.state:
+            self.state = state
+            self.update()
+
+    def paint(self, painter: QPainter, option, widget=None) -> None:
+        t = theme.current()
+        painter.setRenderHint(QPainter.Antialiasing)
+        color = theme.category_color(self.node_item.category)
+        r = PORT_RADIUS
+        if self.state == "ok":
+            color, r = t.port_ok, PORT_RADIUS + 2
+        elif self.state == "bad":
+            color, r = t.port_bad, PORT_RADIUS + 2
+        painter.setPen(QPen(color, 2.0))
+        connected = self.node_item.port_connected(self.is_output, self.index)
+        painter.setBrush(color if connected or self.state else t.port_fill)
+        painter.drawEllipse(QPointF(0, 0), r, r)
+
+
+class NodeItem(QGraphicsItem):
+    """One block on the canvas: name, type and key parameters, output shape, parameter count."""
+
+    def __init__(self, scene_ref, node):
+        super().__init__()
+        self.scene_ref = scene_ref
+        self.node_id: str = node.id
+        self.category = "other"
+        self.icon_name = ""
+        self.type_label = node.type
+        self.n_inputs = 0
+        self.in_ports: list[PortItem] = []
+        self.out_port: PortItem | None = None
+        self.overlay_color: QColor | None = None
+        self.overlay_tooltip: str | None = None
+        self.drop_target = False  # highlighted while a palette block is dragged over an edge
+        self._face: tuple | None = None
+        self._connected_in: set[int] = set()
+        self._connected_out = False
+        self.setFlags(QGraphicsItem.ItemIsMovable | QGraphicsItem.ItemIsSelectable)
+        self.setAcceptHoverEvents(True)
+        self.setZValue(1)
+        self.setCacheMode(QGraphicsItem.DeviceCoordinateCache)
+        self.sync(node, force=True)
+        self.setPos(QPointF(*node.pos))
+
+    # -- model -> item -------------------------------------------------------------------
+    def sync(self, node, force: bool = False) -> bool:
+        """Read the node's derived data; repaint only when something visible changed."""
+        block = self.scene_ref.block_for(node.type)
+        n_inputs = self.scene_ref.port_count(node)
+        face = (
+            node.name,
+            node.type,
+            node.summary if block else "",
+            node.out_shape,
+            node.param_count,
+            tuple(node.problems),
+            n_inputs,
+        )
+        if face == self._face and not force:
+            return False
+        self._face = face
+        self.name, _, self.summary, self.out_shape, self.param_count, self.problems, _ = face
+        if block is not None:
+            self.category = block.category
+            self.icon_name = block.icon
+            self.type_label = block.label
+        if n_inputs != self.n_inputs or self.out_port is None:
+            self._rebuild_ports(n_inputs, has_output=(block is None or block.outputs > 0))
+        self._update_tooltip()
+        self.update()
+        return True
+
+    def set_connections(self, connected_in: set[int], connected_out: bool) -> None:
+        if connected_in != self._connected_in or connected_out != self._connected_out:
+            self._connected_in, self._connected_out = connected_in, connected_out
+            for p in self.in_ports:
+                p.update()
+            if self.out_port:
+                self.out_port.update()
+
+    def port_connected(self, is_output: bool, index: int) -> bool:
+        return self._connected_out if is_output else index in self._connected_in
+
+    def _rebuild_ports(self, n_inputs: int, has_output: bool) -> None:
+        for p in self.in_ports:
+            p.setParentItem(None)
+            if p.scene():
+                p.scene().removeItem(p)
+        if self.out_port is not None:
+            if self.out_port.scene():
+                self.out_port.scene().removeItem(self.out_port)
+            self.out_port = None
+        self.n_inputs = n_inputs
+        self.in_ports = []
+        for i in range(n_inputs):
+            port = PortItem(self, False, i)
+            port.setPos(0, self.port_y(i, n_inputs))
+            self.in_ports.append(port)
+        if has_output:
+            self.out_port = PortItem(self, True, 0)
+            self.out_port.setPos(NODE_WIDTH, self.port_y(0, 1))
+
+    @staticmethod
+    def port_y(index: int, count: int) -> float:
+        body_top, body_bottom = HEADER_HEIGHT, NODE_HEIGHT
+        if count <= 1:
+            return (body_top + body_bottom) / 2
+        step = (body_bottom - body_top) / count
+        return body_top + step * (index + 0.5)
+
+    def _update_tooltip(self) -> None:
+        lines = [f"<b>{self.name}</b> ({self.type_label})"]
+        if self.problems:
+            lines += [f"<span style='color:#d93636'>{p}</span>" for p in self.problems]
+        else:
+            lines.append(f"output {format_shape(self.out_shape)}, {self.param_count:,} parameters")
+        if self.overlay_tooltip:
+            lines.append(self.overlay_tooltip)
+        self.setToolTip("<br>".join(lines))
+
+    def set_overlay(self, color: QColor | None, tooltip: str | None) -> None:
+        self.overlay_color = QColor(color) if color is not None else None
+        self.overlay_tooltip = tooltip
+        self._update_tooltip()
+        self.update()
+
+    # -- geometry and painting -----------------------------------------------------------
+    def boundingRect(self) -> QRectF:
+        return QRectF(-3, -3, NODE_WIDTH + 6, NODE_HEIGHT + 6)
+
+    def shape(self) -> QPainterPath:
+        p = QPainterPath()
+        p.addRoundedRect(QRectF(0, 0, NODE_WIDTH, NODE_HEIGHT), CORNER, CORNER)
+        return p
+
+    def paint(self, painter: QPainter, option, widget=None) -> None:
+        t = theme.current()
+        name_font, sub_font, _ = _fonts()
+        painter.setRenderHint(QPainter.Antialiasing)
+        painter.setRenderHint(QPainter.TextAntialiasing)
+        rect = QRectF(0, 0, NODE_WIDTH, NODE_HEIGHT)
+        invalid = bool(self.problems)
+        selected = bool(option.state & QStyle.State_Selected)
+        accent = theme.category_color(self.category)
+
+        # body
+        painter.setPen(Qt.NoPen)
+        painter.setBrush(t.node_error_bg if invalid else t.node_bg)
+        painter.drawRoundedRect(rect, CORNER, CORNER)
+        # header band tinted with the category colour
+        header = QPainterPath()
+        header.addRoundedRect(QRectF(0, 0, NODE_WIDTH, HEADER_HEIGHT + CORNER), CORNER, CORNER)
+        clip = QPainterPath()
+        clip.addRect(QRectF(0, 0, NODE_WIDTH, HEADER_HEIGHT))
+        band = QColor(accent)
+        band.setAlpha(60 if t.name == "dark" else 40)
+        painter.setBrush(band)
+        painter.drawPath(header.intersected(clip))
+        painter.setBrush(accent)
+        painter.drawRoundedRect(QRectF(0, 0, 4, NODE_HEIGHT), 2, 2)
+
+        if self.overlay_color is not None:
+            painter.setBrush(self.overlay_color)
+            painter.drawRoundedRect(rect, CORNER, CORNER)
+
+        # border
+        if selected:
+            pen = QPen(t.node_selected, 2.4)
+        elif invalid:
+            pen = QPen(t.node_error_border, 2.0)
+        elif self.drop_target:
+            pen = QPen(t.port_ok, 2.0)
+        else:
+            pen = QPen(t.node_border, 1.1)
+        painter.setPen(pen)
+        painter.setBrush(Qt.NoBrush)
+        painter.drawRoundedRect(rect, CORNER, CORNER)
+
+        # header: icon, name, block type
+        icon = icons.block_icon(self.icon_name)
+        x = 10.0
+        if not icon.isNull():
+            icon.paint(painter, QRectF(x, 4, 16, 16).toRect())
+            x += 21
+        painter.setFont(name_font)
+        painter.setPen(t.node_text)
+        fm = QFontMetricsF(name_font)
+        name = fm.elidedText(self.name, Qt.ElideRight, NODE_WIDTH - x - 8)
+        painter.drawText(QRectF(x, 0, NODE_WIDTH - x - 8, HEADER_HEIGHT), Qt.AlignVCenter, name)
+        name_w = fm.horizontalAdvance(name)
+        painter.setFont(sub_font)
+        painter.setPen(t.node_subtext)
+        sfm = QFontMetricsF(sub_font)
+        type_room = NODE_WIDTH - x - name_w - 16
+        if type_room > 24:
+            painter.drawText(
+                QRectF(NODE_WIDTH - 8 - type_room, 0, type_room, HEADER_HEIGHT),
+                Qt.AlignVCenter | Qt.AlignRight,
+                sfm.elidedText(self.type_label, Qt.ElideRight, type_room),
+            )
+
+        # line 2: key parameters | parameter count; line 3: output shape (or the problem)
+        left, width = 12.0, NODE_WIDTH - 22
+        line2 = QRectF(left, HEADER_HEIGHT + 1, width, 20)
+        count = f"{format_count(self.param_count)} params" if self.param_count else ""
+        count_w = sfm.horizontalAdvance(count) + 8 if count else 0
+        painter.setPen(t.node_text)
+        painter.drawText(
+            line2,
+            Qt.AlignVCenter | Qt.AlignLeft,
+            sfm.elidedText(self.summary, Qt.ElideRight, width - count_w),
+        )
+        if count:
+            painter.setPen(t.node_subtext)
+            painter.drawText(line2, Qt.AlignVCenter | Qt.AlignRight, count)
+        line3 = QRectF(left, HEADER_HEIGHT + 20, width, 20)
+        if invalid:
+            painter.setPen(t.node_error_border)
+            msg = sfm.elidedText(
+                "⚠ " + _short_problem(self.problems[0], self.name), Qt.ElideRight, width
+            )
+            painter.drawText(line3, Qt.AlignVCenter | Qt.AlignLeft, msg)
+        else:
+            painter.setFont(shape_font())
+            painter.setPen(t.node_subtext)
+            painter.drawText(
+                line3, Qt.AlignVCenter | Qt.AlignLeft, "→ " + format_shape(self.out_shape)
+            )
+
+
+class EdgeItem(QGraphicsPathItem):
+    """A connection from one node's output to another's input, labelled with its shape."""
+
+    def __init__(self, scene_ref, edge):
+        super().__init__()
+        self.scene_ref = scene_ref
+        self.edge = edge
+        self.label = ""
+        self.drop_target = False
+        self._label_rect = QRectF()
+        self.setFlags(QGraphicsItem.ItemIsSelectable)
+        self.setZValue(0)
+        self.setAcceptHoverEvents(True)
+
+    def endpoints(self) -> tuple[QPointF, QPointF] | None:
+        src = self.scene_ref.node_items.get(self.edge.src)
+        dst = self.scene_ref.node_items.get(self.edge.dst)
+        if src is None or dst is None or src.out_port is None:
+            return None
+        if self.edge.dst_port >= len(dst.in_ports):
+            return None
+        return src.out_port.scenePos(), dst.in_ports[self.edge.dst_port].scenePos()
+
+    def refresh(self) -> None:
+        ends = self.endpoints()
+        if ends is None:
+            return
+        src_node = self.scene_ref.graph.nodes.get(self.edge.src)
+        label = format_shape(src_node.out_shape) if src_node is not None else ""
+        src_item = self.scene_ref.node_items[self.edge.src]
+        dst_item = self.scene_ref.node_items[self.edge.dst]
+        path, mid = route(*ends, src_item, dst_item, self.edge.dst_port)
+        if label != self.label or path != self.path():
+            self.prepareGeometryChange()
+            self.label = label
+            _, _, label_font = _fonts()
+            fm = QFontMetricsF(label_font)
+            w = fm.horizontalAdvance(label) + 10
+            h = fm.height() + 3
+            # above the wire, so it hides neither the wire nor the ports
+            self._label_rect = QRectF(mid.x() - w / 2, mid.y() - h - 1, w, h)
+            self.setPath(path)
+            self.setToolTip(f"{src_item.name} → {dst_item.name}: {label}")
+
+    def boundingRect(self) -> QRectF:
+        return super().boundingRect().adjusted(-4, -4, 4, 4).united(self._label_rect)
+
+    def shape(self) -> QPainterPath:
+        stroker = QPainterPathStroker()
+        stroker.setWidth(12)
+        s = stroker.createStroke(self.path())
+        s.addRect(self._label_rect)
+        return s
+
+    def paint(self, painter: QPainter, option, widget=None) -> None:
+        t = theme.current()
+        painter.setRenderHint(QPainter.Antialiasing)
+        selected = self.isSelected()
+        color = t.edge_selected if selected or self.drop_target else t.edge
+        width = 2.6 if selected or self.drop_target else 1.8
+        painter.setPen(QPen(color, width, Qt.SolidLine, Qt.RoundCap))
+        painter.setBrush(Qt.NoBrush)
+        painter.drawPath(self.path())
+        if self.label and not self._label_rect.isNull():
+            _, _, label_font = _fonts()
+            painter.setFont(label_font)
+            painter.setPen(t.edge_selected if selected else t.edge_label_text)
+            painter.drawText(self._label_rect, Qt.AlignCenter, self.label)
+
+
+class PendingEdgeItem(QGraphicsPathItem):
+    """The wire that follows the mouse while a connection is being dragged."""
+
+    def __init__(self):
+        super().__init__()
+        self.setZValue(5)
+        self.set_ok(None)
+
+    def set_ok(self, ok: bool | None) -> None:
+        t = theme.current()
+        color = t.edge_selected if ok is None else (t.port_ok if ok else t.port_bad)
+        pen = QPen(color, 2.2, Qt.DashLine if ok is None else Qt.SolidLine, Qt.RoundCap)
+        self.setPen(pen)
+        self.setBrush(QBrush(Qt.NoBrush))
+
+
+def _blocked(a: QPointF, b: QPointF, src, dst) -> bool:
+    """True when another node sits between two ports (a straight wire would cross it)."""
+    scene = src.scene()
+    if scene is None:
+        return False
+    band = QRectF(
+        QPointF(a.x() + 6, min(a.y(), b.y()) - 6), QPointF(b.x() - 6, max(a.y(), b.y()) + 6)
+    )
+    for item in scene.items(band):
+        if isinstance(item, NodeItem) and item is not src and item is not dst:
+            return True
+    return False
+
+
+def route(a: QPointF, b: QPointF, src, dst, port: int = 0) -> tuple[QPainterPath, QPointF]:
+    """The wire's path and the point for its label.
+
+    Neighbours get a smooth curve. A wire that would cross other blocks or run backwards (to
+    the next row of a wrapped layout) takes a lane above the row or between rows, with rounded
+    corners, so it never hides a block.
+    """
+    if b.x() - a.x() >= 24 and not _blocked(a, b, src, dst):
+        path = bezier(a, b)
+        return path, path.pointAtPercent(0.5)
+    s, d = src.sceneBoundingRect(), dst.sceneBoundingRect()
+    forward = b.x() - a.x() >= 24
+    if d.top() > s.bottom():  # target row below
+        lane = (s.bottom() + d.top()) / 2 + (8 if forward else -8)
+    elif s.top() > d.bottom():  # target row above
+        lane = (d.bottom() + s.top()) / 2
+    elif forward:  # same row, other blocks in between: over the top
+        lane = min(s.top(), d.top()) - 18 - 8 * port
+    else:
+        lane = max(s.bottom(), d.bottom()) + 18
+    out_x, in_x = a.x() + 16, b.x() - 16
+    pts = [
+        a,
+        QPointF(out_x, a.y()),
+        QPointF(out_x, lane),
+        QPointF(in_x, lane),
+        QPointF(in_x, b.y()),
+        b,
+    ]
+    return _rounded(pts, 9.0), QPointF((out_x + in_x) / 2, lane)
+
+
+def _rounded(points: list[QPointF], radius: float) -> QPainterPath:
+    path = QPainterPath(points[0])
+    for prev, corner, nxt in zip(points, points[1:], points[2:]):
+        v1 = corner - prev
+        v2 = nxt - corner
+        l1 = (v1.x() ** 2 + v1.y() ** 2) ** 0.5
+        l2 = (v2.x() ** 2 + v2.y() ** 2) ** 0.5
+        r = min(radius, l1 / 2, l2 / 2)
+        if r < 0.5:
+            path.lineTo(corner)
+            continue
+        path.lineTo(corner - v1 * (r / l1))
+        path.quadTo(corner, corner + v2 * (r / l2))
+    path.lineTo(points[-1])
+    return path
+
+
+def bezier(a: QPointF, b: QPointF) -> QPainterPath:
+    """A left-to-right cubic curve from an output port to an input port."""
+    path = QPainterPath(a)
+    dx = max(40.0, abs(b.x() - a.x()) * 0.5)
+    path.cubicTo(QPointF(a.x() + dx, a.y()), QPointF(b.x() - dx, b.y()), b)
+    return path

@@ -1,0 +1,220 @@
+"""The canvas scene: mirrors a netbuilder Graph item by item, updated from its change events."""
+
+from __future__ import annotations
+
+import math
+
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QPainter, QPen
+from PySide6.QtWidgets import QGraphicsScene
+
+from netbuilder.blocks import BlockError, get_block
+from netbuilder.graph import commands as cmds
+from netbuilder.ui import theme
+from netbuilder.ui.canvas.items import EdgeItem, NodeItem
+
+GRID = 24
+
+
+class GraphScene(QGraphicsScene):
+    """Holds one NodeItem per node and one EdgeItem per edge, never state of its own.
+
+    The graph calls back once per command with the list of changes; the scene adds and removes
+    only the items those changes name and repaints only the nodes whose visible data changed.
+    """
+
+    graphChanged = Signal(list)  # the changes, after the items are updated
+
+    def __init__(self, runner, parent=None):
+        super().__init__(parent)
+        self.runner = runner
+        self.graph = None
+        self.node_items: dict[str, NodeItem] = {}
+        self.edge_items: dict[object, EdgeItem] = {}
+        self._blocks: dict[str, object] = {}
+        self._dragging = False
+        self.setSceneRect(QRectF(-20000, -20000, 40000, 40000))
+        self.setItemIndexMethod(QGraphicsScene.BspTreeIndex)
+
+    # -- model wiring --------------------------------------------------------------------
+    def set_graph(self, graph) -> None:
+        if self.graph is not None:
+            self.graph.unsubscribe(self._on_changes)
+        self.graph = graph
+        graph.subscribe(self._on_changes)
+        self._rebuild()
+        self.graphChanged.emit([])
+
+    def detach(self) -> None:
+        if self.graph is not None:
+            self.graph.unsubscribe(self._on_changes)
+            self.graph = None
+
+    def block_for(self, type_name: str):
+        if type_name not in self._blocks:
+            try:
+                self._blocks[type_name] = get_block(type_name)
+            except (KeyError, BlockError):
+                self._blocks[type_name] = None
+        return self._blocks[type_name]
+
+    def port_count(self, node) -> int:
+        if self.block_for(node.type) is None:
+            return 1
+        return self.graph.port_count(node.id)
+
+    def _rebuild(self) -> None:
+        for item in list(self.node_items.values()) + list(self.edge_items.values()):
+            self.removeItem(item)
+        self.node_items.clear()
+        self.edge_items.clear()
+        for node in self.graph.nodes.values():
+            self._add_node(node)
+        for edge in self.graph.edges:
+            self._add_edge(edge)
+        self._sync_connections()
+
+    def _add_node(self, node) -> None:
+        item = NodeItem(self, node)
+        self.node_items[node.id] = item
+        self.addItem(item)
+
+    def _add_edge(self, edge) -> None:
+        item = EdgeItem(self, edge)
+        self.edge_items[edge] = item
+        self.addItem(item)
+        item.refresh()
+
+    def _on_changes(self, changes) -> None:
+        graph = self.graph
+        touched: set[str] = set()
+        for ch in changes:
+            kind = ch.kind
+            if kind == "reset":
+                self._rebuild()
+                self.graphChanged.emit(list(changes))
+                return
+            if kind == "node_added" and ch.node_id in graph.nodes:
+                if ch.node_id not in self.node_items:
+                    self._add_node(graph.nodes[ch.node_id])
+            elif kind == "node_removed":
+                item = self.node_items.pop(ch.node_id, None)
+                if item is not None:
+                    self.removeItem(item)
+            elif kind == "edge_added":
+                if ch.edge not in self.edge_items:
+                    self._add_edge(ch.edge)
+                touched.update((ch.edge.src, ch.edge.dst))
+            elif kind == "edge_removed":
+                item = self.edge_items.pop(ch.edge, None)
+                if item is not None:
+                    self.removeItem(item)
+                touched.update((ch.edge.src, ch.edge.dst))
+            elif kind == "node_moved" and ch.node_id in self.node_items:
+                node = graph.nodes[ch.node_id]
+                self.node_items[ch.node_id].setPos(QPointF(*node.pos))
+                touched.add(ch.node_id)
+        # inference rewrote derived data everywhere: repaint only what changed
+        for node_id, item in self.node_items.items():
+            if item.sync(graph.nodes[node_id]):
+                touched.add(node_id)
+        self._sync_connections()
+        for edge, item in self.edge_items.items():
+            if edge.src in touched or edge.dst in touched:
+                item.refresh()
+        self.graphChanged.emit(list(changes))
+
+    def _sync_connections(self) -> None:
+        ins: dict[str, set[int]] = {}
+        outs: set[str] = set()
+        for e in self.graph.edges:
+            ins.setdefault(e.dst, set()).add(e.dst_port)
+            outs.add(e.src)
+        for node_id, item in self.node_items.items():
+            item.set_connections(ins.get(node_id, set()), node_id in outs)
+
+    # -- dragging nodes ------------------------------------------------------------------
+    def mouseMoveEvent(self, event) -> None:
+        super().mouseMoveEvent(event)
+        if event.buttons() & Qt.LeftButton and isinstance(self.mouseGrabberItem(), NodeItem):
+            self._refresh_edges_of(set(self.selected_node_ids()))
+
+    def _refresh_edges_of(self, node_ids: set[str]) -> None:
+        """Wires follow nodes being dragged (the model learns the positions on release)."""
+        for edge, item in self.edge_items.items():
+            if edge.src in node_ids or edge.dst in node_ids:
+                item.refresh()
+
+    def commit_drag(self) -> None:
+        """Turn node positions changed by a mouse drag into one MoveNodes command."""
+        moved = {}
+        for node_id, item in self.node_items.items():
+            node = self.graph.nodes.get(node_id)
+            if node is None:
+                continue
+            x, y = item.pos().x(), item.pos().y()
+            if (round(x, 2), round(y, 2)) != (round(node.pos[0], 2), round(node.pos[1], 2)):
+                moved[node_id] = (round(x, 1), round(y, 1))
+        if moved and not self.runner.push(cmds.MoveNodes(moved)):
+            for node_id in moved:
+                self.node_items[node_id].setPos(QPointF(*self.graph.nodes[node_id].pos))
+
+    def mouseReleaseEvent(self, event) -> None:
+        super().mouseReleaseEvent(event)
+        self.commit_drag()
+
+    # -- queries -------------------------------------------------------------------------
+    def selected_node_ids(self) -> list[str]:
+        return [i.node_id for i in self.selectedItems() if isinstance(i, NodeItem)]
+
+    def selected_edges(self) -> list:
+        return [i.edge for i in self.selectedItems() if isinstance(i, EdgeItem)]
+
+    def select_nodes(self, node_ids) -> None:
+        self.clearSelection()
+        for node_id in node_ids:
+            item = self.node_items.get(node_id)
+            if item is not None:
+                item.setSelected(True)
+
+    def nodes_rect(self) -> QRectF:
+        rect = QRectF()
+        for item in self.node_items.values():
+            rect = rect.united(item.sceneBoundingRect())
+        return rect
+
+    def edge_at(self, scene_pos: QPointF, tolerance: float = 10.0):
+        """The edge whose wire or label passes within ``tolerance`` of a point, if any."""
+        area = QRectF(
+            scene_pos.x() - tolerance, scene_pos.y() - tolerance, 2 * tolerance, 2 * tolerance
+        )
+        for item in self.items(area):
+            if isinstance(item, EdgeItem) and item.shape().intersects(area):
+                return item
+        return None
+
+    # -- background ------------------------------------------------------------------------
+    def drawBackground(self, painter: QPainter, rect: QRectF) -> None:
+        t = theme.current()
+        painter.fillRect(rect, t.canvas_bg)
+        scale = painter.worldTransform().m11()
+        if scale < 0.35:
+            return
+        left = math.floor(rect.left() / GRID) * GRID
+        top = math.floor(rect.top() / GRID) * GRID
+        minor, major = [], []
+        x = left
+        while x < rect.right():
+            (major if x % (GRID * 5) == 0 else minor).append((x, True))
+            x += GRID
+        y = top
+        while y < rect.bottom():
+            (major if y % (GRID * 5) == 0 else minor).append((y, False))
+            y += GRID
+        for lines, color in ((minor, t.grid_minor), (major, t.grid_major)):
+            painter.setPen(QPen(color, 0))
+            for v, vertical in lines:
+                if vertical:
+                    painter.drawLine(QPointF(v, rect.top()), QPointF(v, rect.bottom()))
+                else:
+                    painter.drawLine(QPointF(rect.left(), v), QPointF(rect.right(), v))

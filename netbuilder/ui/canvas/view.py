@@ -1,0 +1,311 @@
+"""The canvas view: zoom, pan, fit, wiring by mouse, palette drops and the quick-add popup."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QCursor, QPainter
+from PySide6.QtWidgets import QGraphicsView, QToolTip
+
+from netbuilder.graph import commands as cmds
+from netbuilder.ui.canvas.items import (
+    NODE_HEIGHT,
+    NODE_WIDTH,
+    NodeItem,
+    PendingEdgeItem,
+    PortItem,
+    bezier,
+)
+from netbuilder.ui.palette import BLOCK_MIME, block_type_from_mime
+
+MIN_ZOOM, MAX_ZOOM = 0.15, 3.0
+
+
+class _Wiring:
+    """A connection being dragged: from an output port forwards, or from an input backwards."""
+
+    def __init__(self, anchor: PortItem, picked_edge=None):
+        self.anchor = anchor  # the fixed end
+        self.picked_edge = picked_edge  # an existing edge whose input end was lifted
+        self.target: PortItem | None = None
+        self.reason: str | None = None
+        self.pending = PendingEdgeItem()
+
+    @property
+    def forwards(self) -> bool:
+        return self.anchor.is_output
+
+
+class CanvasView(QGraphicsView):
+    statusMessage = Signal(str)
+    quickAddRequested = Signal(QPoint, QPointF)  # global pos for the popup, scene pos to place
+
+    def __init__(self, scene, runner, parent=None):
+        super().__init__(scene, parent)
+        self.runner = runner
+        self._wiring: _Wiring | None = None
+        self._pan_from: QPoint | None = None
+        self._drop_edge = None
+        self.setRenderHints(QPainter.Antialiasing | QPainter.TextAntialiasing)
+        self.setViewportUpdateMode(QGraphicsView.SmartViewportUpdate)
+        self.setOptimizationFlags(QGraphicsView.DontSavePainterState)
+        self.setDragMode(QGraphicsView.RubberBandDrag)
+        self.setRubberBandSelectionMode(Qt.IntersectsItemShape)
+        self.setTransformationAnchor(QGraphicsView.AnchorUnderMouse)
+        self.setResizeAnchor(QGraphicsView.AnchorViewCenter)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.setAcceptDrops(True)
+        self.setFocusPolicy(Qt.StrongFocus)
+        self.setFrameShape(QGraphicsView.NoFrame)
+
+    # -- contract section 7 ------------------------------------------------------------
+    def set_node_overlay(self, node_id: str, color: QColor | None, tooltip: str | None) -> None:
+        item = self.scene().node_items.get(node_id)
+        if item is not None:
+            item.set_overlay(color, tooltip)
+
+    # -- zoom, pan, fit ------------------------------------------------------------------
+    def zoom(self) -> float:
+        return self.transform().m11()
+
+    def zoom_by(self, factor: float) -> None:
+        target = min(MAX_ZOOM, max(MIN_ZOOM, self.zoom() * factor))
+        factor = target / self.zoom()
+        self.scale(factor, factor)
+
+    def wheelEvent(self, event) -> None:
+        delta = event.angleDelta().y() or event.angleDelta().x()
+        if delta:
+            self.zoom_by(1.0015**delta)
+        event.accept()
+
+    def fit(self) -> None:
+        rect = self.scene().nodes_rect()
+        if rect.isNull():
+            self.resetTransform()
+            self.centerOn(0, 0)
+            return
+        rect = rect.adjusted(-50, -50, 50, 50)
+        self.fitInView(rect, Qt.KeepAspectRatio)
+        if self.zoom() > 1.25:  # small graphs: keep text at a natural size
+            self.resetTransform()
+            self.scale(1.25, 1.25)
+        elif self.zoom() < MIN_ZOOM:
+            self.resetTransform()
+            self.scale(MIN_ZOOM, MIN_ZOOM)
+        self.centerOn(rect.center())
+
+    def center_scene_pos(self) -> QPointF:
+        return self.mapToScene(self.viewport().rect().center())
+
+    def focusNextPrevChild(self, next: bool) -> bool:  # Tab opens quick-add instead
+        return False
+
+    # -- mouse -----------------------------------------------------------------------------
+    def mousePressEvent(self, event) -> None:
+        if event.button() == Qt.MiddleButton:
+            self._pan_from = event.position().toPoint()
+            self.viewport().setCursor(Qt.ClosedHandCursor)
+            event.accept()
+            return
+        if event.button() == Qt.LeftButton:
+            port = self._port_at(event.position().toPoint())
+            if port is not None:
+                self._begin_wiring(port, self.mapToScene(event.position().toPoint()))
+                event.accept()
+                return
+        super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event) -> None:
+        pos = event.position().toPoint()
+        if self._pan_from is not None:
+            delta = pos - self._pan_from
+            self._pan_from = pos
+            self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() - delta.x())
+            self.verticalScrollBar().setValue(self.verticalScrollBar().value() - delta.y())
+            event.accept()
+            return
+        if self._wiring is not None:
+            self._update_wiring(pos)
+            event.accept()
+            return
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event) -> None:
+        if event.button() == Qt.MiddleButton and self._pan_from is not None:
+            self._pan_from = None
+            self.viewport().unsetCursor()
+            event.accept()
+            return
+        if event.button() == Qt.LeftButton and self._wiring is not None:
+            self._update_wiring(event.position().toPoint())
+            self._finish_wiring()
+            event.accept()
+            return
+        super().mouseReleaseEvent(event)
+
+    def _port_at(self, view_pos: QPoint) -> PortItem | None:
+        for item in self.items(view_pos):
+            if isinstance(item, PortItem):
+                return item
+        return None
+
+    # -- wiring ----------------------------------------------------------------------------
+    def _begin_wiring(self, port: PortItem, scene_pos: QPointF) -> None:
+        scene = self.scene()
+        if port.is_output:
+            self._wiring = _Wiring(port)
+        else:
+            existing = next(
+                (e for e in scene.graph.edges_into(port.node_id) if e.dst_port == port.index),
+                None,
+            )
+            if existing is not None:
+                # lift the input end of an existing edge: re-plug it elsewhere or drop to cut
+                src_item = scene.node_items[existing.src]
+                self._wiring = _Wiring(src_item.out_port, picked_edge=existing)
+                scene.edge_items[existing].setVisible(False)
+            else:
+                self._wiring = _Wiring(port)
+        scene.addItem(self._wiring.pending)
+        self._draw_pending(scene_pos)
+
+    def _draw_pending(self, scene_pos: QPointF) -> None:
+        w = self._wiring
+        end = w.target.scenePos() if w.target is not None else scene_pos
+        a = w.anchor.scenePos()
+        w.pending.setPath(bezier(a, end) if w.forwards else bezier(end, a))
+
+    def _update_wiring(self, view_pos: QPoint) -> None:
+        w = self._wiring
+        scene_pos = self.mapToScene(view_pos)
+        port = self._port_at(view_pos)
+        if port is not None and (port.is_output == w.forwards or port.node_id == w.anchor.node_id):
+            port = None
+        if port is not w.target:
+            if w.target is not None:
+                w.target.set_state(None)
+            w.target, w.reason = port, None
+            if port is not None:
+                w.reason = self._check(port)
+                port.set_state("bad" if w.reason else "ok")
+                if w.reason:
+                    self.statusMessage.emit(f"Cannot connect: {w.reason}")
+                    QToolTip.showText(self.mapToGlobal(view_pos), w.reason, self)
+                else:
+                    QToolTip.hideText()
+            w.pending.set_ok(None if port is None else not w.reason)
+        self._draw_pending(scene_pos)
+
+    def _endpoints(self, target: PortItem) -> tuple[str, str, int]:
+        w = self._wiring
+        if w.forwards:
+            return w.anchor.node_id, target.node_id, target.index
+        return target.node_id, w.anchor.node_id, w.anchor.index
+
+    def _check(self, target: PortItem) -> str | None:
+        src, dst, port = self._endpoints(target)
+        w = self._wiring
+        if w.picked_edge is not None and (dst, port) == (w.picked_edge.dst, w.picked_edge.dst_port):
+            return None
+        return self.scene().graph.check_connection(src, dst, port)
+
+    def _finish_wiring(self) -> None:
+        w, self._wiring = self._wiring, None
+        scene = self.scene()
+        scene.removeItem(w.pending)
+        QToolTip.hideText()
+        if w.target is not None:
+            w.target.set_state(None)
+        picked = w.picked_edge
+        if picked is not None and picked in scene.edge_items:
+            scene.edge_items[picked].setVisible(True)
+        if w.target is None:
+            if picked is not None:
+                self.runner.push(cmds.Disconnect(picked))
+            return
+        if w.reason:
+            self.statusMessage.emit(f"Connection refused: {w.reason}")
+            return
+        src, dst, port = self._endpoints(w.target)
+        if picked is not None:
+            if (dst, port) == (picked.dst, picked.dst_port):
+                return
+            self.runner.push(
+                cmds.Macro("Reconnect", [cmds.Disconnect(picked), cmds.Connect(src, dst, port)])
+            )
+        else:
+            self.runner.push(cmds.Connect(src, dst, port))
+
+    # -- palette drops ---------------------------------------------------------------------
+    def dragEnterEvent(self, event) -> None:
+        if event.mimeData().hasFormat(BLOCK_MIME):
+            event.acceptProposedAction()
+        else:
+            super().dragEnterEvent(event)
+
+    def dragMoveEvent(self, event) -> None:
+        if not event.mimeData().hasFormat(BLOCK_MIME):
+            super().dragMoveEvent(event)
+            return
+        edge = self.scene().edge_at(self.mapToScene(event.position().toPoint()))
+        self._set_drop_edge(edge)
+        event.acceptProposedAction()
+
+    def dragLeaveEvent(self, event) -> None:
+        self._set_drop_edge(None)
+        super().dragLeaveEvent(event)
+
+    def dropEvent(self, event) -> None:
+        type_name = block_type_from_mime(event.mimeData())
+        if type_name is None:
+            super().dropEvent(event)
+            return
+        scene_pos = self.mapToScene(event.position().toPoint())
+        edge_item = self.scene().edge_at(scene_pos)
+        self._set_drop_edge(None)
+        event.acceptProposedAction()
+        self.add_block(type_name, scene_pos, edge_item.edge if edge_item is not None else None)
+
+    def _set_drop_edge(self, edge_item) -> None:
+        if edge_item is self._drop_edge:
+            return
+        if self._drop_edge is not None and self._drop_edge.scene() is not None:
+            self._drop_edge.drop_target = False
+            self._drop_edge.update()
+        self._drop_edge = edge_item
+        if edge_item is not None:
+            edge_item.drop_target = True
+            edge_item.update()
+
+    def add_block(self, type_name: str, scene_center: QPointF, on_edge=None) -> bool:
+        """Add a block centred on a scene point, spliced into ``on_edge`` when given."""
+        pos = (round(scene_center.x() - NODE_WIDTH / 2), round(scene_center.y() - NODE_HEIGHT / 2))
+        if on_edge is not None:
+            command = cmds.InsertOnEdge(on_edge, type_name, pos)
+        else:
+            command = cmds.AddNode(type_name, pos)
+        if not self.runner.push(command):
+            return False
+        new_id = getattr(command, "node_id", None)
+        if new_id:
+            self.scene().select_nodes([new_id])
+        return True
+
+    # -- keys ------------------------------------------------------------------------------
+    def keyPressEvent(self, event) -> None:
+        if event.key() in (Qt.Key_Tab, Qt.Key_Space) and not event.modifiers():
+            view_pos = self.mapFromGlobal(QCursor.pos())
+            if not self.viewport().rect().contains(view_pos):
+                view_pos = self.viewport().rect().center()
+            self.quickAddRequested.emit(self.mapToGlobal(view_pos), self.mapToScene(view_pos))
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+    def visible_scene_rect(self) -> QRectF:
+        return self.mapToScene(self.viewport().rect()).boundingRect()
+
+
+def item_node_ids(items) -> list[str]:
+    return [i.node_id for i in items if isinstance(i, NodeItem)]

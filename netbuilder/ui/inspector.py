@@ -1,0 +1,362 @@
+"""The inspector: the selected block's name and parameters, as a form built from its schema."""
+
+from __future__ import annotations
+
+import re
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QScrollArea,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from netbuilder.blocks import BlockError
+from netbuilder.graph import commands as cmds
+from netbuilder.ui import icons
+from netbuilder.ui.canvas.items import format_shape
+
+INT_LIMIT = 2_000_000_000
+
+
+def parse_shape(text: str) -> tuple[int, ...]:
+    parts = [p for p in re.split(r"[x×,\s]+", text.strip()) if p]
+    if not parts:
+        raise BlockError("enter a shape such as 1x28x28 (channels x height x width) or 784")
+    try:
+        return tuple(int(p) for p in parts)
+    except ValueError:
+        raise BlockError(
+            f"'{text}' is not a shape: use whole numbers joined by x, e.g. 1x28x28"
+        ) from None
+
+
+def parse_padding(text: str):
+    t = text.strip().lower()
+    if t in ("same", "valid"):
+        return t
+    try:
+        values = parse_shape(t)
+    except BlockError:
+        raise BlockError(
+            f"padding '{text}' must be a number, two numbers (h, w), 'same' or 'valid'"
+        ) from None
+    return values[0] if len(values) == 1 else values
+
+
+def _pair(value) -> tuple[int, int]:
+    if isinstance(value, (list, tuple)):
+        return int(value[0]), int(value[1])
+    return int(value), int(value)
+
+
+class _Field:
+    """One parameter's editor; reads and writes the model value, emits via ``commit``."""
+
+    def __init__(self, inspector: Inspector, spec):
+        self.inspector = inspector
+        self.spec = spec
+        self.auto_box: QCheckBox | None = None
+        self.widget = self._make()
+        container = QWidget()
+        row = QHBoxLayout(container)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(6)
+        row.addWidget(self.widget, 1)
+        if spec.auto:
+            self.auto_box = QCheckBox("auto")
+            self.auto_box.setToolTip("Follow the input (checked) or pin a number (unchecked)")
+            self.auto_box.toggled.connect(self._auto_toggled)
+            row.addWidget(self.auto_box)
+        self.container = container
+        for w in (self.widget, container):
+            w.setToolTip(spec.help)
+
+    def _make(self) -> QWidget:
+        s = self.spec
+        kind = s.kind
+        if kind == "int":
+            w = QSpinBox()
+            w.setRange(
+                int(s.min) if s.min is not None else -INT_LIMIT,
+                int(s.max) if s.max is not None else INT_LIMIT,
+            )
+            w.setKeyboardTracking(False)
+            w.valueChanged.connect(self._commit_widget)
+        elif kind == "float":
+            w = QDoubleSpinBox()
+            w.setDecimals(4)
+            lo = float(s.min) if s.min is not None else -1e9
+            hi = float(s.max) if s.max is not None else 1e9
+            w.setRange(lo, hi)
+            w.setSingleStep(0.05 if hi <= 1.0 else 0.1)
+            w.setKeyboardTracking(False)
+            w.valueChanged.connect(self._commit_widget)
+        elif kind == "bool":
+            w = QCheckBox()
+            w.toggled.connect(self._commit_widget)
+        elif kind == "choice":
+            w = QComboBox()
+            for c in s.choices or ():
+                w.addItem(str(c), c)
+            w.activated.connect(self._commit_widget)
+        elif kind == "pair":
+            w = QWidget()
+            lay = QHBoxLayout(w)
+            lay.setContentsMargins(0, 0, 0, 0)
+            lay.setSpacing(4)
+            self.pair = []
+            for axis in ("h", "w"):
+                spin = QSpinBox()
+                spin.setRange(
+                    int(s.min) if s.min is not None else 0,
+                    int(s.max) if s.max is not None else 4096,
+                )
+                spin.setKeyboardTracking(False)
+                spin.setPrefix(f"{axis} ")
+                spin.valueChanged.connect(self._commit_widget)
+                lay.addWidget(spin)
+                self.pair.append(spin)
+        else:  # "shape", "padding" and anything textual
+            w = QLineEdit()
+            w.editingFinished.connect(self._commit_widget)
+        w.setObjectName(f"param_{s.name}")
+        return w
+
+    # model -> widget
+    def show(self, value, resolved) -> None:
+        s, w = self.spec, self.widget
+        w.blockSignals(True)
+        for spin in getattr(self, "pair", []):
+            spin.blockSignals(True)
+        try:
+            is_auto = s.auto and value is None
+            shown = resolved if is_auto else value
+            if self.auto_box is not None:
+                self.auto_box.blockSignals(True)
+                self.auto_box.setChecked(is_auto)
+                n = "?" if resolved is None else resolved
+                self.auto_box.setText(f"auto (= {n})" if is_auto else "auto")
+                self.auto_box.blockSignals(False)
+                w.setEnabled(not is_auto)
+            if s.kind == "int":
+                w.setValue(int(shown) if shown is not None else w.minimum())
+            elif s.kind == "float":
+                w.setValue(float(shown) if shown is not None else 0.0)
+            elif s.kind == "bool":
+                w.setChecked(bool(shown))
+            elif s.kind == "choice":
+                i = w.findData(shown)
+                w.setCurrentIndex(i if i >= 0 else w.findText(str(shown)))
+            elif s.kind == "pair":
+                if shown is not None:
+                    h, ww = _pair(shown)
+                    self.pair[0].setValue(h)
+                    self.pair[1].setValue(ww)
+            elif s.kind == "shape":
+                w.setText(format_shape(shown) if shown is not None else "")
+            else:
+                if isinstance(shown, (list, tuple)):
+                    w.setText(", ".join(str(v) for v in shown))
+                else:
+                    w.setText("" if shown is None else str(shown))
+        finally:
+            w.blockSignals(False)
+            for spin in getattr(self, "pair", []):
+                spin.blockSignals(False)
+
+    # widget -> model
+    def value(self):
+        s, w = self.spec, self.widget
+        if s.kind in ("int", "float"):
+            return w.value()
+        if s.kind == "bool":
+            return w.isChecked()
+        if s.kind == "choice":
+            return w.currentData()
+        if s.kind == "pair":
+            h, ww = self.pair[0].value(), self.pair[1].value()
+            return h if h == ww else (h, ww)
+        if s.kind == "shape":
+            return parse_shape(w.text())
+        if s.kind == "padding":
+            return parse_padding(w.text())
+        return w.text()
+
+    def _commit_widget(self, *_):
+        try:
+            value = self.value()
+        except BlockError as exc:
+            self.inspector.refuse(str(exc))
+            return
+        self.inspector.commit(self.spec.name, value)
+
+    def _auto_toggled(self, checked: bool) -> None:
+        if checked:
+            self.inspector.commit(self.spec.name, None)
+        else:
+            node = self.inspector.node()
+            pinned = node.resolved.get(self.spec.name) if node is not None else None
+            if pinned is None:
+                pinned = self.spec.default if self.spec.default is not None else 1
+            self.inspector.commit(self.spec.name, pinned)
+
+
+class Inspector(QWidget):
+    """Edits one node: Rename and SetParams commands, pushed through the editor's runner."""
+
+    def __init__(self, runner, block_for, parent=None):
+        super().__init__(parent)
+        self.runner = runner
+        self.block_for = block_for
+        self.graph = None
+        self.node_id: str | None = None
+        self.fields: dict[str, _Field] = {}
+        self._locked_reason: str | None = None
+
+        self.title = QLabel()
+        self.title.setObjectName("inspectorTitle")
+        self.icon = QLabel()
+        head = QHBoxLayout()
+        head.addWidget(self.icon)
+        head.addWidget(self.title, 1)
+        self.description = QLabel(wordWrap=True)
+        self.description.setObjectName("inspectorHelp")
+        self.name_edit = QLineEdit()
+        self.name_edit.setObjectName("nodeName")
+        self.name_edit.setToolTip("The node's name: a Python identifier, used in the exported code")
+        self.name_edit.editingFinished.connect(self._rename)
+        self.output = QLabel()
+        self.output.setObjectName("inspectorOutput")
+        self.problems = QLabel(wordWrap=True)
+        self.problems.setObjectName("inspectorProblems")
+        self.error = QLabel(wordWrap=True)
+        self.error.setObjectName("inspectorError")
+        self.form_host = QWidget()
+        self.form = QFormLayout(self.form_host)
+        self.form.setContentsMargins(0, 0, 0, 0)
+        self.form.setFieldGrowthPolicy(QFormLayout.AllNonFixedFieldsGrow)
+        self.form.setLabelAlignment(Qt.AlignRight | Qt.AlignVCenter)
+
+        body = QWidget()
+        lay = QVBoxLayout(body)
+        lay.setContentsMargins(10, 10, 10, 10)
+        lay.setSpacing(8)
+        lay.addLayout(head)
+        lay.addWidget(self.description)
+        self.name_row = QWidget()
+        name_form = QFormLayout(self.name_row)
+        name_form.setContentsMargins(0, 0, 0, 0)
+        name_form.setLabelAlignment(Qt.AlignRight | Qt.AlignVCenter)
+        name_form.addRow("Name", self.name_edit)
+        lay.addWidget(self.name_row)
+        lay.addWidget(self.form_host)
+        lay.addWidget(self.output)
+        lay.addWidget(self.problems)
+        lay.addWidget(self.error)
+        lay.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.NoFrame)
+        scroll.setWidget(body)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll)
+        self._body = body
+        self.show_node(None)
+
+    def set_graph(self, graph) -> None:
+        self.graph = graph
+        self.show_node(None)
+
+    def node(self):
+        if self.graph is None or self.node_id is None:
+            return None
+        return self.graph.nodes.get(self.node_id)
+
+    def show_node(self, node_id: str | None, count: int = 0) -> None:
+        """Build the form for a node (None: show a hint, or how many blocks are selected)."""
+        self.node_id = node_id
+        self.fields.clear()
+        while self.form.rowCount():
+            self.form.removeRow(0)
+        self.error.clear()
+        node = self.node()
+        has = node is not None
+        for w in (self.name_row, self.form_host, self.output, self.problems, self.icon):
+            w.setVisible(has)
+        if not has:
+            self.title.setText("No block selected" if count < 2 else f"{count} blocks selected")
+            self.description.setText(
+                "Select a block to edit its parameters. Drag blocks from the palette, or press "
+                "Tab on the canvas to add one."
+                if count < 2
+                else ""
+            )
+            return
+        block = self.block_for(node.type)
+        self.title.setText(f"<b>{block.label if block else node.type}</b>")
+        self.icon.setPixmap(icons.block_icon(block.icon if block else "").pixmap(22, 22))
+        self.description.setText(block.description if block else "")
+        for spec in block.params if block else ():
+            field = _Field(self, spec)
+            label = QLabel(spec.label)
+            label.setToolTip(spec.help)
+            self.form.addRow(label, field.container)
+            self.fields[spec.name] = field
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Show the model's current values (after any change: undo, inference, others' edits)."""
+        node = self.node()
+        if node is None:
+            if self.node_id is not None:
+                self.show_node(None)
+            return
+        if not self.name_edit.hasFocus():
+            self.name_edit.setText(node.name)
+        for name, field in self.fields.items():
+            field.show(node.params.get(name), node.resolved.get(name))
+        count = node.param_count
+        self.output.setText(f"Output <b>{format_shape(node.out_shape)}</b> · {count:,} parameters")
+        self.problems.setText("<br>".join(f"⚠ {p}" for p in node.problems))
+        self.problems.setVisible(bool(node.problems))
+        self.form_host.setEnabled(self._locked_reason is None)
+        self.name_edit.setEnabled(self._locked_reason is None)
+
+    def set_locked(self, reason: str | None) -> None:
+        self._locked_reason = reason
+        self.refresh()
+        if reason:
+            self.error.setText(reason)
+        else:
+            self.error.clear()
+
+    def refuse(self, reason: str) -> None:
+        self.error.setText(f"Refused: {reason}")
+        self.refresh()
+
+    def commit(self, name: str, value) -> None:
+        node = self.node()
+        if node is None or node.params.get(name) == value:
+            return
+        self.error.clear()
+        if not self.runner.push(cmds.SetParams(node.id, {name: value})):
+            self.refresh()
+
+    def _rename(self) -> None:
+        node = self.node()
+        new = self.name_edit.text().strip()
+        if node is None or new == node.name:
+            return
+        self.error.clear()
+        if not self.runner.push(cmds.Rename(node.id, new)):
+            self.name_edit.setText(node.name)

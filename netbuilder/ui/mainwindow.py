@@ -1,0 +1,792 @@
+"""The editor window: canvas, palette, inspector, problems, menus, files, status bar.
+
+Every edit goes through ``self.runner`` (graph commands on a QUndoStack); the canvas, inspector
+and status bar only render the graph and redraw from its change events.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QMimeData, QPointF, QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QMessageBox,
+    QStyle,
+    QToolBar,
+)
+
+from netbuilder.graph import commands as cmds
+from netbuilder.graph.model import Graph
+from netbuilder.graph.project import (
+    SUFFIX,
+    Project,
+    ProjectError,
+    load_project,
+    save_project,
+)
+from netbuilder.resources import resource_path
+from netbuilder.ui import icons, theme
+from netbuilder.ui.canvas.items import format_count
+from netbuilder.ui.canvas.layout import wrapped_layout
+from netbuilder.ui.canvas.scene import GraphScene
+from netbuilder.ui.canvas.view import CanvasView
+from netbuilder.ui.inspector import Inspector
+from netbuilder.ui.palette import Palette, QuickAdd
+from netbuilder.ui.recovery import Recovery
+from netbuilder.ui.status import format_bytes, memory_estimate, validity_text
+from netbuilder.ui.undo import CommandRunner
+
+FRAGMENT_MIME = "application/x-netbuilder-fragment"
+PROJECT_FILTER = f"NetBuilder projects (*{SUFFIX} *.json);;All files (*)"
+MAX_RECENT = 8
+AUTOSAVE_SECONDS = 30
+PALETTE_W, INSPECTOR_W, BOTTOM_H = 220, 330, 270  # default dock sizes at 1440x900
+
+
+def templates() -> list[tuple[str, Path]]:
+    """(menu label, path) for every bundled template, LeNet first."""
+    try:
+        folder = resource_path("templates")
+    except FileNotFoundError:
+        return []
+    found = []
+    for path in sorted(folder.glob("*.json")):
+        label = path.stem.replace("_", " ").replace("-", " ")
+        label = {"lenet": "LeNet", "mlp": "MLP"}.get(path.stem, label.title())
+        found.append((label, path))
+    found.sort(key=lambda lp: (lp[1].stem != "lenet", lp[0]))
+    return found
+
+
+class MainWindow(QMainWindow):
+    projectReplaced = Signal()
+    selectionChangedTo = Signal(object)  # str node id, or None
+
+    def __init__(
+        self,
+        project: Project | None = None,
+        path: str | os.PathLike | None = None,
+        settings: QSettings | None = None,
+        recovery_dir: str | os.PathLike | None = None,
+        autosave_seconds: float = AUTOSAVE_SECONDS,
+        install_training: bool = True,
+    ):
+        super().__init__()
+        self.setObjectName("NetBuilderMainWindow")
+        self.setWindowIcon(icons.app_icon())
+        self.settings = settings if settings is not None else QSettings("NetBuilder", "NetBuilder")
+        self.project = project if project is not None else Project(Graph("Untitled"))
+        self.path: Path | None = Path(path) if path else None
+        self._extra_dirty = False
+        self._selected: str | None = None
+        self._paste_count = 0
+        self._bottom_docks: list[QDockWidget] = []
+        self._shown_once = False
+        self._restored_state = False
+
+        self.runner = CommandRunner(self.project.graph, self)
+        self.runner.refused.connect(self._on_refused)
+        self.runner.stack.cleanChanged.connect(self._update_title)
+        self.runner.stack.indexChanged.connect(self._update_title)
+        self.scene = GraphScene(self.runner, self)
+        self.canvas = CanvasView(self.scene, self.runner, self)
+        self.canvas.setObjectName("canvas")
+        self.setCentralWidget(self.canvas)
+        self.quick_add = QuickAdd(self)
+        self._quick_add_at = QPointF()
+
+        self._build_docks()
+        self._build_status_bar()
+        self._build_actions()
+        self._build_menus()
+        self._build_toolbar()
+
+        self.scene.graphChanged.connect(self._on_graph_changed)
+        self.scene.selectionChanged.connect(self._on_selection)
+        self.canvas.statusMessage.connect(lambda m: self.statusBar().showMessage(m, 6000))
+        self.canvas.quickAddRequested.connect(self._open_quick_add)
+        self.quick_add.chosen.connect(lambda t: self.canvas.add_block(t, self._quick_add_at))
+        self.palette.blockActivated.connect(
+            lambda t: self.canvas.add_block(t, self.canvas.center_scene_pos())
+        )
+
+        self.recovery = Recovery(recovery_dir)
+        self.autosave_timer = QTimer(self)
+        self.autosave_timer.setInterval(int(autosave_seconds * 1000))
+        self.autosave_timer.timeout.connect(self.autosave)
+        self.autosave_timer.start()
+
+        self._attach(self.project)
+        self.resize(1440, 900)
+        self._restore_layout()
+        if install_training:
+            self._install_training()
+        self.restore_dock_state()
+
+    # -- building --------------------------------------------------------------------------
+    def _build_docks(self) -> None:
+        self.setDockNestingEnabled(True)
+        self.setCorner(Qt.BottomLeftCorner, Qt.LeftDockWidgetArea)
+        self.setCorner(Qt.BottomRightCorner, Qt.RightDockWidgetArea)
+        self.palette = Palette()
+        self.palette_dock = self._dock("Blocks", "paletteDock", self.palette)
+        self.addDockWidget(Qt.LeftDockWidgetArea, self.palette_dock)
+        self.inspector = Inspector(self.runner, self.scene.block_for)
+        self.inspector_dock = self._dock("Inspector", "inspectorDock", self.inspector)
+        self.addDockWidget(Qt.RightDockWidgetArea, self.inspector_dock)
+        self.problems = QListWidget()
+        self.problems.setObjectName("problems")
+        self.problems.setWordWrap(True)
+        self.problems.itemClicked.connect(self._problem_clicked)
+        self.problems.itemActivated.connect(self._problem_clicked)
+        self.problems_dock = self._dock("Problems", "problemsDock", self.problems)
+        self.addDockWidget(Qt.RightDockWidgetArea, self.problems_dock)
+        self.splitDockWidget(self.inspector_dock, self.problems_dock, Qt.Vertical)
+        self.palette.setMinimumWidth(170)
+        self.inspector.setMinimumWidth(250)
+
+    def _dock(self, title: str, name: str, widget) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(name)
+        dock.setWidget(widget)
+        dock.setFeatures(
+            QDockWidget.DockWidgetMovable
+            | QDockWidget.DockWidgetClosable
+            | QDockWidget.DockWidgetFloatable
+        )
+        return dock
+
+    def _build_status_bar(self) -> None:
+        bar = self.statusBar()
+        self.params_label = QLabel()
+        self.params_label.setObjectName("paramsLabel")
+        self.valid_label = QLabel()
+        self.valid_label.setObjectName("validLabel")
+        self.memory_label = QLabel()
+        self.memory_label.setObjectName("memoryLabel")
+        self.lock_label = QLabel()
+        self.lock_label.setObjectName("lockLabel")
+        self.lock_label.hide()
+        for w in (self.lock_label, self.valid_label, self.params_label, self.memory_label):
+            w.setContentsMargins(8, 0, 8, 0)
+            bar.addPermanentWidget(w)
+
+    def _action(self, text, slot, shortcut=None, canvas_only=False, icon=None, tip=None):
+        a = QAction(text, self)
+        if shortcut is not None:
+            if isinstance(shortcut, list | tuple):
+                a.setShortcuts([QKeySequence(s) for s in shortcut])
+            else:
+                a.setShortcut(QKeySequence(shortcut))
+        if icon is not None:
+            a.setIcon(icon)
+        if tip:
+            a.setStatusTip(tip)
+        a.triggered.connect(slot)
+        if canvas_only:
+            # single keys and clipboard keys belong to the canvas, not to text fields
+            a.setShortcutContext(Qt.WidgetWithChildrenShortcut)
+            self.canvas.addAction(a)
+        else:
+            self.addAction(a)
+        return a
+
+    def _build_actions(self) -> None:
+        std = self.style().standardIcon
+        A = self._action
+        self.act_new = A("&New", self.new_blank, QKeySequence.New, icon=std(QStyle.SP_FileIcon))
+        self.act_open = A(
+            "&Open…", self.open_dialog, QKeySequence.Open, icon=std(QStyle.SP_DialogOpenButton)
+        )
+        self.act_save = A(
+            "&Save", self.save, QKeySequence.Save, icon=std(QStyle.SP_DialogSaveButton)
+        )
+        self.act_save_as = A("Save &As…", self.save_as, QKeySequence("Ctrl+Shift+S"))
+        self.act_export = A(
+            "&Export…",
+            self.export_dialog,
+            QKeySequence("Ctrl+E"),
+            tip="Write a runnable PyTorch or engine script",
+        )
+        self.act_quit = A("&Quit", self.close, QKeySequence.Quit)
+        self.act_undo = A(
+            "&Undo", self.runner.undo, QKeySequence.Undo, icon=std(QStyle.SP_ArrowBack)
+        )
+        self.act_redo = A(
+            "&Redo", self.runner.redo, ["Ctrl+Shift+Z", "Ctrl+Y"], icon=std(QStyle.SP_ArrowForward)
+        )
+        self.act_cut = A("Cu&t", self.cut, QKeySequence.Cut, canvas_only=True)
+        self.act_copy = A("&Copy", self.copy, QKeySequence.Copy, canvas_only=True)
+        self.act_paste = A("&Paste", self.paste, QKeySequence.Paste, canvas_only=True)
+        self.act_duplicate = A("&Duplicate", self.duplicate, "Ctrl+D", canvas_only=True)
+        self.act_delete = A(
+            "De&lete", self.delete_selection, [QKeySequence.Delete, "Backspace"], canvas_only=True
+        )
+        self.act_select_all = A(
+            "Select &All", self.select_all, QKeySequence.SelectAll, canvas_only=True
+        )
+        self.act_add = A(
+            "&Add Block…",
+            self._quick_add_at_center,
+            None,
+            canvas_only=True,
+            tip="Search for a block to add (Tab or Space on the canvas)",
+        )
+        self.act_fit = A("&Fit to View", self.canvas.fit, "F", canvas_only=True)
+        self.act_layout = A("Auto &Layout", self.auto_layout, "L", canvas_only=True)
+        self.act_zoom_in = A(
+            "Zoom &In", lambda: self.canvas.zoom_by(1.25), QKeySequence.ZoomIn, canvas_only=True
+        )
+        self.act_zoom_out = A(
+            "Zoom &Out", lambda: self.canvas.zoom_by(0.8), QKeySequence.ZoomOut, canvas_only=True
+        )
+        self.runner.stack.canUndoChanged.connect(self._update_undo_actions)
+        self.runner.stack.canRedoChanged.connect(self._update_undo_actions)
+        self.runner.stack.undoTextChanged.connect(self._update_undo_actions)
+        self.runner.stack.redoTextChanged.connect(self._update_undo_actions)
+        self.act_undo.setIconText("Undo")
+        self.act_redo.setIconText("Redo")
+        self._update_undo_actions()
+
+    def _build_menus(self) -> None:
+        mb = self.menuBar()
+        file_menu = mb.addMenu("&File")
+        file_menu.addAction(self.act_new)
+        self.template_menu = file_menu.addMenu("New from &Template")
+        for label, path in templates():
+            act = self.template_menu.addAction(label)
+            act.triggered.connect(lambda _=False, p=path: self.new_from_template(p))
+        file_menu.addAction(self.act_open)
+        self.recent_menu = file_menu.addMenu("Open &Recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        file_menu.addSeparator()
+        file_menu.addAction(self.act_save)
+        file_menu.addAction(self.act_save_as)
+        file_menu.addAction(self.act_export)
+        file_menu.addSeparator()
+        file_menu.addAction(self.act_quit)
+
+        self.edit_menu = edit = mb.addMenu("&Edit")
+        for a in (
+            self.act_undo,
+            self.act_redo,
+            None,
+            self.act_cut,
+            self.act_copy,
+            self.act_paste,
+            self.act_duplicate,
+            self.act_delete,
+            None,
+            self.act_select_all,
+            self.act_add,
+        ):
+            edit.addSeparator() if a is None else edit.addAction(a)
+
+        view = mb.addMenu("&View")
+        for a in (self.act_fit, self.act_layout, self.act_zoom_in, self.act_zoom_out):
+            view.addAction(a)
+        view.addSeparator()
+        for dock in (self.palette_dock, self.inspector_dock, self.problems_dock):
+            view.addAction(dock.toggleViewAction())
+        self.view_menu = view
+
+        self.train_menu = mb.addMenu("&Train")
+        help_menu = mb.addMenu("&Help")
+        help_menu.addAction("&Keyboard Shortcuts", self._show_shortcuts)
+        help_menu.addAction("&About NetBuilder", self._show_about)
+
+    def _build_toolbar(self) -> None:
+        tb = QToolBar("Main", self)
+        tb.setObjectName("mainToolbar")
+        tb.setMovable(False)
+        tb.setToolButtonStyle(Qt.ToolButtonTextBesideIcon)
+        for a in (
+            self.act_new,
+            self.act_open,
+            self.act_save,
+            None,
+            self.act_undo,
+            self.act_redo,
+            None,
+            self.act_fit,
+            self.act_layout,
+            None,
+            self.act_export,
+        ):
+            tb.addSeparator() if a is None else tb.addAction(a)
+        self.addToolBar(Qt.TopToolBarArea, tb)
+        self.toolbar = tb
+
+    def _install_training(self) -> None:
+        from netbuilder.ui import training
+
+        training.install(self)
+
+    # -- contract section 7 ------------------------------------------------------------
+    @property
+    def graph(self) -> Graph:
+        return self.project.graph
+
+    def set_structure_locked(self, locked: bool, reason: str) -> None:
+        reason_text = reason or "the network is locked"
+        self.runner.locked_reason = reason_text if locked else None
+        self.inspector.set_locked(reason_text if locked else None)
+        self.lock_label.setText(f"🔒 {reason_text}" if locked else "")
+        self.lock_label.setVisible(locked)
+        for a in (
+            self.act_new,
+            self.act_open,
+            self.template_menu.menuAction(),
+            self.recent_menu.menuAction(),
+        ):
+            a.setEnabled(not locked)
+        self._update_undo_actions()
+
+    def mark_dirty(self) -> None:
+        self._extra_dirty = True
+        self._update_title()
+
+    def show_error(self, title: str, message: str) -> None:
+        QMessageBox.critical(self, title, message)
+
+    def add_dock(self, dock: QDockWidget, area=Qt.BottomDockWidgetArea) -> None:
+        """Docks on the right become tabs beside the Inspector; bottom docks share one strip."""
+        if not dock.objectName():
+            dock.setObjectName(dock.windowTitle().replace(" ", "") + "Dock")
+        self.addDockWidget(area, dock)
+        if area == Qt.RightDockWidgetArea:
+            self.tabifyDockWidget(self.inspector_dock, dock)
+            self.inspector_dock.raise_()
+        elif area == Qt.BottomDockWidgetArea:
+            if self._bottom_docks:
+                self.tabifyDockWidget(self._bottom_docks[0], dock)
+                self._bottom_docks[0].raise_()
+            self._bottom_docks.append(dock)
+        self.view_menu.addAction(dock.toggleViewAction())
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if not self._shown_once:
+            self._shown_once = True
+            if not self._restored_state:
+                self.apply_default_layout()
+
+    def apply_default_layout(self) -> None:
+        self.resizeDocks(
+            [self.palette_dock, self.inspector_dock], [PALETTE_W, INSPECTOR_W], Qt.Horizontal
+        )
+        if self._bottom_docks:
+            self.resizeDocks(self._bottom_docks[:1], [BOTTOM_H], Qt.Vertical)
+        self.resizeDocks([self.inspector_dock, self.problems_dock], [560, 150], Qt.Vertical)
+
+    # -- project ---------------------------------------------------------------------------
+    def _attach(self, project: Project) -> None:
+        self.project = project
+        self.runner.set_graph(project.graph)
+        self.scene.set_graph(project.graph)
+        self.inspector.set_graph(project.graph)
+        self._extra_dirty = False
+        self._selected = None
+        self.runner.stack.setClean()
+        self._update_title()
+
+    def replace_project(self, project: Project, path: str | os.PathLike | None) -> None:
+        self.path = Path(path) if path else None
+        self._attach(project)
+        QTimer.singleShot(0, self.canvas.fit)
+        self.canvas.fit()
+        self.projectReplaced.emit()
+        self.selectionChangedTo.emit(None)
+
+    @property
+    def is_dirty(self) -> bool:
+        return self._extra_dirty or not self.runner.stack.isClean()
+
+    def project_name(self) -> str:
+        if self.path is not None:
+            return self.path.stem if self.path.suffix else self.path.name
+        return self.graph.name or "Untitled"
+
+    def _update_title(self, *_) -> None:
+        self.setWindowTitle(f"NetBuilder — {self.project_name()}{'*' if self.is_dirty else ''}")
+
+    def maybe_save(self) -> bool:
+        """Ask about unsaved changes; True when it is fine to drop the current project."""
+        if not self.is_dirty:
+            return True
+        answer = QMessageBox.warning(
+            self,
+            "Unsaved changes",
+            f"“{self.project_name()}” has changes that are not saved.\nSave them first?",
+            QMessageBox.Save | QMessageBox.Discard | QMessageBox.Cancel,
+            QMessageBox.Save,
+        )
+        if answer == QMessageBox.Save:
+            return self.save()
+        return answer == QMessageBox.Discard
+
+    def new_blank(self) -> None:
+        if self.runner.locked_reason or not self.maybe_save():
+            return
+        self.replace_project(Project(Graph("Untitled")), None)
+        self.recovery.discard()
+
+    def new_from_template(self, path) -> bool:
+        if self.runner.locked_reason or not self.maybe_save():
+            return False
+        return self.load_template(path)
+
+    def load_template(self, path) -> bool:
+        """Open a template as a new, unsaved project (Save asks for a file name)."""
+        path = Path(path)
+        if not path.is_absolute() and not path.exists():
+            path = resource_path("templates", path.name if path.suffix else f"{path}.json")
+        try:
+            project = load_project(path)
+        except ProjectError as exc:
+            self.show_error("Cannot open template", str(exc))
+            return False
+        # templates are stored as one long row; wrap them to fit this window
+        positions = wrapped_layout(project.graph, *self._canvas_size())
+        with project.graph.batch():
+            for node_id, pos in positions.items():
+                project.graph.set_pos(node_id, pos)
+        self.replace_project(project, None)
+        return True
+
+    def _canvas_size(self) -> tuple[float, float]:
+        if self.canvas.isVisible():
+            size = self.canvas.viewport().size()
+            return float(size.width()), float(size.height())
+        bottom = BOTTOM_H if self._bottom_docks else 0
+        width = self.width() - PALETTE_W - INSPECTOR_W - 20
+        return float(max(400, width)), float(max(300, self.height() - 100 - bottom))
+
+    def open_dialog(self) -> None:
+        if self.runner.locked_reason or not self.maybe_save():
+            return
+        start = str(self.path.parent) if self.path else str(Path.home())
+        path, _ = QFileDialog.getOpenFileName(self, "Open project", start, PROJECT_FILTER)
+        if path:
+            self.open_path(path)
+
+    def open_path(self, path) -> bool:
+        """Open a project file; a message box (not a traceback) when it cannot be read."""
+        try:
+            project = load_project(path)
+        except ProjectError as exc:
+            self.show_error("Cannot open project", str(exc))
+            self._forget_recent(str(path))
+            return False
+        self.replace_project(project, path)
+        self._add_recent(str(Path(path).resolve()))
+        return True
+
+    def save(self) -> bool:
+        if self.path is None or self.path.suffix.lower() not in (SUFFIX, ".json"):
+            return self.save_as()
+        return self._save_to(self.path)
+
+    def save_as(self) -> bool:
+        start = self.path or Path.home() / f"{self.project_name()}{SUFFIX}"
+        path, _ = QFileDialog.getSaveFileName(self, "Save project", str(start), PROJECT_FILTER)
+        if not path:
+            return False
+        if not Path(path).suffix:
+            path += SUFFIX
+        return self._save_to(Path(path))
+
+    def _save_to(self, path: Path) -> bool:
+        try:
+            save_project(self.project, path)
+        except ProjectError as exc:
+            self.show_error("Cannot save project", str(exc))
+            return False
+        self.path = path
+        self.runner.stack.setClean()
+        self._extra_dirty = False
+        self._add_recent(str(path.resolve()))
+        self.recovery.discard()
+        self._update_title()
+        self.statusBar().showMessage(f"Saved {path}", 5000)
+        return True
+
+    # recent files
+    def recent_files(self) -> list[str]:
+        value = self.settings.value("recentFiles", [])
+        if isinstance(value, str):
+            value = [value]
+        return [str(v) for v in (value or [])]
+
+    def _add_recent(self, path: str) -> None:
+        files = [path] + [f for f in self.recent_files() if f != path]
+        self.settings.setValue("recentFiles", files[:MAX_RECENT])
+
+    def _forget_recent(self, path: str) -> None:
+        resolved = str(Path(path).resolve())
+        self.settings.setValue("recentFiles", [f for f in self.recent_files() if f != resolved])
+
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        files = self.recent_files()
+        if not files:
+            self.recent_menu.addAction("(no recent files)").setEnabled(False)
+        for f in files:
+            act = self.recent_menu.addAction(f)
+            act.triggered.connect(lambda _=False, p=f: self.maybe_save() and self.open_path(p))
+
+    # autosave and recovery
+    def autosave(self) -> None:
+        if self.is_dirty:
+            try:
+                self.recovery.save(self.project, self.path)
+            except (OSError, ProjectError) as exc:
+                self.statusBar().showMessage(f"Autosave failed: {exc}", 8000)
+
+    def offer_recovery(self) -> bool:
+        """After a crash: offer the newest autosave left by a dead NetBuilder; True if taken."""
+        found = self.recovery.find_orphan()
+        if found is None:
+            return False
+        meta, project_file = found
+        original = meta.get("path") or "an unsaved project"
+        answer = QMessageBox.question(
+            self,
+            "Recover unsaved work?",
+            f"NetBuilder closed unexpectedly while editing {original}.\n"
+            f"Recover the work autosaved at {meta.get('saved_at', '?')}?",
+            QMessageBox.Yes | QMessageBox.No,
+            QMessageBox.Yes,
+        )
+        if answer != QMessageBox.Yes:
+            self.recovery.remove_orphan(meta)
+            return False
+        try:
+            project = load_project(project_file)
+        except ProjectError as exc:
+            self.show_error("Cannot recover", str(exc))
+            return False
+        self.replace_project(project, meta.get("path"))
+        self.recovery.remove_orphan(meta)
+        self.mark_dirty()
+        self.autosave()
+        return True
+
+    def closeEvent(self, event) -> None:
+        if self.runner.locked_reason:
+            answer = QMessageBox.question(
+                self, "Training is running", f"{self.runner.locked_reason}. Quit anyway?"
+            )
+            if answer != QMessageBox.Yes:
+                event.ignore()
+                return
+        if not self.maybe_save():
+            event.ignore()
+            return
+        self.autosave_timer.stop()
+        self.recovery.discard()
+        self.settings.setValue("windowState", self.saveState())
+        self.settings.setValue("windowGeometry", self.saveGeometry())
+        self.scene.detach()
+        event.accept()
+
+    def _restore_layout(self) -> None:
+        geometry = self.settings.value("windowGeometry")
+        if isinstance(geometry, QByteArray | bytes) and geometry:
+            self.restoreGeometry(geometry)
+
+    def restore_dock_state(self) -> None:
+        """Restore dock sizes after every dock (including the dashboard's) exists."""
+        state = self.settings.value("windowState")
+        if isinstance(state, QByteArray | bytes) and state:
+            self._restored_state = self.restoreState(state)
+
+    # -- export ------------------------------------------------------------------------------
+    def export_dialog(self) -> None:
+        from netbuilder.ui.export_dialog import ExportDialog
+
+        if not self.graph.is_valid:
+            text, _ = validity_text(self.graph)
+            self.show_error(
+                "Cannot export",
+                f"The network is not ready to export: {text}. "
+                "Fix the problems listed in the Problems panel first.",
+            )
+            return
+        dialog = ExportDialog(self)
+        dialog.exec()
+
+    # -- editing -----------------------------------------------------------------------------
+    def selected_node_ids(self) -> list[str]:
+        return self.scene.selected_node_ids()
+
+    def delete_selection(self) -> None:
+        nodes = self.scene.selected_node_ids()
+        edges = [
+            e for e in self.scene.selected_edges() if e.src not in nodes and e.dst not in nodes
+        ]
+        if nodes or edges:
+            self.runner.push(cmds.RemoveItems(nodes, edges))
+
+    def copy(self) -> bool:
+        ids = self.scene.selected_node_ids()
+        if not ids:
+            return False
+        fragment = cmds.copy_fragment(self.graph, ids)
+        mime = QMimeData()
+        data = json.dumps(fragment).encode()
+        mime.setData(FRAGMENT_MIME, data)
+        mime.setText(json.dumps(fragment, indent=1))
+        QGuiApplication.clipboard().setMimeData(mime)
+        self._paste_count = 0
+        return True
+
+    def cut(self) -> None:
+        ids = self.scene.selected_node_ids()
+        if self.copy():
+            command = cmds.RemoveItems(ids)
+            command.text = command.text.replace("Delete", "Cut")
+            self.runner.push(command)
+
+    def paste(self) -> None:
+        mime = QGuiApplication.clipboard().mimeData()
+        if mime is None or not mime.hasFormat(FRAGMENT_MIME):
+            self.statusBar().showMessage("Nothing to paste: copy blocks first", 4000)
+            return
+        try:
+            fragment = json.loads(bytes(mime.data(FRAGMENT_MIME)).decode())
+        except (ValueError, UnicodeDecodeError):
+            self.statusBar().showMessage("The clipboard does not hold NetBuilder blocks", 4000)
+            return
+        self._paste_count += 1
+        self._paste(fragment, 30.0 * self._paste_count)
+
+    def _paste(self, fragment: dict, shift: float) -> None:
+        command = cmds.Paste(fragment, (shift, shift))
+        if self.runner.push(command):
+            self.scene.select_nodes(command.node_ids)
+
+    def duplicate(self) -> None:
+        ids = self.scene.selected_node_ids()
+        if ids:
+            self._paste(cmds.copy_fragment(self.graph, ids), 30.0)
+
+    def select_all(self) -> None:
+        for item in self.scene.node_items.values():
+            item.setSelected(True)
+
+    def auto_layout(self) -> None:
+        """L: columns by depth, left to right, wrapped into rows that fit the view."""
+        positions = wrapped_layout(self.graph, *self._canvas_size())
+        command = cmds.MoveNodes(positions)
+        command.text = "Auto Layout"
+        if self.runner.push(command):
+            self.canvas.fit()
+
+    def _open_quick_add(self, global_pos, scene_pos) -> None:
+        self._quick_add_at = scene_pos
+        self.quick_add.popup(global_pos)
+
+    def _quick_add_at_center(self) -> None:
+        c = self.canvas.viewport().rect().center()
+        self._open_quick_add(self.canvas.mapToGlobal(c), self.canvas.mapToScene(c))
+
+    def _update_undo_actions(self, *_) -> None:
+        stack, locked = self.runner.stack, bool(self.runner.locked_reason)
+        self.act_undo.setEnabled(stack.canUndo() and not locked)
+        self.act_redo.setEnabled(stack.canRedo() and not locked)
+        self.act_undo.setText(f"&Undo {stack.undoText()}" if stack.canUndo() else "&Undo")
+        self.act_redo.setText(f"&Redo {stack.redoText()}" if stack.canRedo() else "&Redo")
+        self.act_undo.setIconText("Undo")  # the toolbar keeps its width; the menu says what
+        self.act_redo.setIconText("Redo")
+        self.act_undo.setToolTip(self.act_undo.text().replace("&", ""))
+        self.act_redo.setToolTip(self.act_redo.text().replace("&", ""))
+
+    # -- reacting to the model ---------------------------------------------------------------
+    def _on_graph_changed(self, changes) -> None:
+        graph = self.graph
+        self.inspector.refresh()
+        total = graph.total_params
+        self.params_label.setText(f"{total:,} parameters ({format_count(total)})")
+        text, ok = validity_text(graph)
+        color = theme.current().port_ok if ok else theme.current().port_bad
+        self.valid_label.setText(
+            f"<span style='color:{color.name()}'>{'✔' if ok else '✖'} {text}</span>"
+        )
+        self.memory_label.setText(
+            f"memory (float32): {format_bytes(memory_estimate(graph, 1))} at batch 1 · "
+            f"{format_bytes(memory_estimate(graph, 64))} at batch 64"
+        )
+        self.memory_label.setToolTip("Parameters plus every block's output, float32, forward pass")
+        self._fill_problems()
+        self._update_title()
+
+    def _fill_problems(self) -> None:
+        self.problems.clear()
+        warn = self.style().standardIcon(QStyle.SP_MessageBoxWarning)
+        for node_id, message in self.graph.problems():
+            node = self.graph.nodes[node_id]
+            item = QListWidgetItem(warn, f"{node.name}: {message}")
+            item.setData(Qt.UserRole, node_id)
+            item.setToolTip(message)
+            self.problems.addItem(item)
+        n = self.problems.count()
+        self.problems_dock.setWindowTitle(f"Problems ({n})" if n else "Problems")
+
+    def _problem_clicked(self, item: QListWidgetItem) -> None:
+        node_id = item.data(Qt.UserRole)
+        node_item = self.scene.node_items.get(node_id)
+        if node_item is None:
+            return
+        self.scene.select_nodes([node_id])
+        self.canvas.centerOn(node_item)
+
+    def _on_selection(self) -> None:
+        if self.scene.graph is None:
+            return
+        ids = self.scene.selected_node_ids()
+        single = ids[0] if len(ids) == 1 else None
+        if single != self.inspector.node_id or (single is None and len(ids) > 1):
+            self.inspector.show_node(single, len(ids))
+        if single != self._selected:
+            self._selected = single
+            self.selectionChangedTo.emit(single)
+
+    def _on_refused(self, reason: str) -> None:
+        self.statusBar().showMessage(f"Refused: {reason}", 8000)
+
+    # -- help --------------------------------------------------------------------------------
+    def _show_shortcuts(self) -> None:
+        rows = [
+            ("Tab / Space", "quick-add a block at the cursor"),
+            ("Drag output → input", "connect; drag an input end away to disconnect"),
+            ("Delete", "delete the selection"),
+            ("Ctrl+C / X / V, Ctrl+D", "copy, cut, paste, duplicate"),
+            ("Ctrl+Z, Ctrl+Shift+Z / Ctrl+Y", "undo, redo"),
+            ("F / L", "fit view / auto layout"),
+            ("Wheel / middle drag", "zoom / pan"),
+            ("Ctrl+S, Ctrl+O, Ctrl+E", "save, open, export"),
+        ]
+        html = (
+            "<table>"
+            + "".join(f"<tr><td><b>{k}</b>&nbsp;&nbsp;</td><td>{v}</td></tr>" for k, v in rows)
+            + "</table>"
+        )
+        QMessageBox.information(self, "Keyboard shortcuts", html)
+
+    def _show_about(self) -> None:
+        QMessageBox.about(
+            self,
+            "About NetBuilder",
+            "<b>NetBuilder</b><br>Design neural networks by hand, watch them train, take the "
+            "code away.",
+        )

@@ -1,0 +1,90 @@
+"""The editor's single way to change the graph: graph commands wrapped in a QUndoStack."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QUndoCommand, QUndoStack
+
+from netbuilder.blocks import BlockError
+from netbuilder.graph import commands as cmds
+
+# Moves and renames leave the network itself alone, so they stay allowed while training runs.
+_ALLOWED_WHEN_LOCKED = (cmds.MoveNodes,)
+_MERGE_ID = 0x4E42
+
+
+class GraphUndoCommand(QUndoCommand):
+    """One undo step: one graph command, or several merged parameter edits of one field."""
+
+    def __init__(self, runner: CommandRunner, command):
+        super().__init__(command.text)
+        self.runner = runner
+        self.commands = [command]
+        self._skip_first_redo = True  # the runner already ran it, to catch BlockError first
+
+    def id(self) -> int:
+        return _MERGE_ID if isinstance(self.commands[-1], cmds.SetParams) else -1
+
+    def mergeWith(self, other: QUndoCommand) -> bool:
+        """Steps of one spin box on one node's parameter become one undo step."""
+        if not isinstance(other, GraphUndoCommand) or len(other.commands) != 1:
+            return False
+        mine, theirs = self.commands[-1], other.commands[0]
+        if not (isinstance(mine, cmds.SetParams) and isinstance(theirs, cmds.SetParams)):
+            return False
+        if mine.node_id != theirs.node_id or set(mine.params) != set(theirs.params):
+            return False
+        self.commands.append(theirs)
+        return True
+
+    def redo(self) -> None:
+        if self._skip_first_redo:
+            self._skip_first_redo = False
+            return
+        for c in self.commands:
+            c.redo(self.runner.graph)
+
+    def undo(self) -> None:
+        for c in reversed(self.commands):
+            c.undo(self.runner.graph)
+
+
+class CommandRunner(QObject):
+    """Runs graph commands through the undo stack; refuses them while the structure is locked."""
+
+    refused = Signal(str)  # a reason for the status bar
+
+    def __init__(self, graph, parent=None):
+        super().__init__(parent)
+        self.graph = graph
+        self.stack = QUndoStack(self)
+        self.locked_reason: str | None = None
+
+    def set_graph(self, graph) -> None:
+        self.graph = graph
+        self.stack.clear()
+
+    def push(self, command) -> bool:
+        """Run a command and record it; False (with the reason emitted) if it was refused."""
+        if self.locked_reason and not isinstance(command, _ALLOWED_WHEN_LOCKED):
+            self.refused.emit(self.locked_reason)
+            return False
+        try:
+            command.redo(self.graph)
+        except BlockError as exc:
+            self.refused.emit(str(exc))
+            return False
+        self.stack.push(GraphUndoCommand(self, command))
+        return True
+
+    def undo(self) -> None:
+        if self.locked_reason:
+            self.refused.emit(self.locked_reason)
+            return
+        self.stack.undo()
+
+    def redo(self) -> None:
+        if self.locked_reason:
+            self.refused.emit(self.locked_reason)
+            return
+        self.stack.redo()
