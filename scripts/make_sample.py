@@ -59,6 +59,7 @@ def write_npz(arrays: dict, out: Path) -> None:
                 info.compress_type = zipfile.ZIP_DEFLATED
                 info.external_attr = 0o644 << 16
                 archive.writestr(info, buffer.getvalue(), compresslevel=9)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; this is a shipped file
         os.replace(tmp, out)
     except BaseException:
         os.unlink(tmp)
