@@ -142,76 +142,79 @@ class TrainingDashboard(QObject):
         return b
 
     def _build_controls_dock(self) -> None:
-        panel = QWidget()
-        panel.setObjectName("trainingPanel")
-        layout = QVBoxLayout(panel)
+        """The right dock: the settings form (a tab beside the editor's inspector)."""
+        self.form = SettingsForm()
+        holder = QWidget()
+        layout = QVBoxLayout(holder)
         layout.setContentsMargins(8, 8, 8, 8)
-        layout.setSpacing(6)
+        layout.addWidget(self.form)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(holder)
+        scroll.setMinimumWidth(280)
+        self.controls_dock = QDockWidget("Training Settings")
+        self.controls_dock.setObjectName("trainingSettingsDock")
+        self.controls_dock.setWidget(scroll)
+        self.window.add_dock(self.controls_dock, Qt.DockWidgetArea.RightDockWidgetArea)
 
+    def _build_header(self) -> QWidget:
+        """Buttons, progress and messages above the plots, visible whenever the plots are."""
+        header = QWidget()
+        layout = QVBoxLayout(header)
+        layout.setContentsMargins(6, 4, 6, 2)
+        layout.setSpacing(4)
         row = QHBoxLayout()
+        row.setSpacing(6)
         self.train_button = self._button(self.train_action, primary=True)
         self.pause_button = self._button(self.pause_action)
         self.stop_button = self._button(self.stop_action)
         for b in (self.train_button, self.pause_button, self.stop_button):
+            b.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+            b.setMinimumWidth(84)
             row.addWidget(b)
-        layout.addLayout(row)
-
         self.progress = QProgressBar()
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
         self.progress.setTextVisible(True)
         self.progress.setFormat("Ready")
-        self.progress.setMinimumHeight(22)
-        layout.addWidget(self.progress)
+        self.progress.setMinimumHeight(26)
+        self.progress.setMinimumWidth(260)
+        row.addWidget(self.progress, 1)
+        self.save_button = self._button(self.save_weights_action)
+        self.export_button = self._button(self.export_action)
+        for b in (self.save_button, self.export_button):
+            b.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+            row.addWidget(b)
+        layout.addLayout(row)
+
+        info = QHBoxLayout()
         self.status_label = QLabel("Press Train (F5) to start.")
         self.status_label.setWordWrap(True)
-        layout.addWidget(self.status_label)
-
-        self.lock_label = QLabel("🔒 The network is locked while training runs.")
-        self.lock_label.setWordWrap(True)
+        info.addWidget(self.status_label, 1)
+        self.lock_label = QLabel("🔒 Network locked while training")
+        self.lock_label.setToolTip(LOCK_REASON)
         self.lock_label.setStyleSheet(
-            "QLabel { background: rgba(237, 201, 72, 60); border-radius: 4px; padding: 4px;"
-            " border: 1px solid rgba(237, 201, 72, 160); }"
+            "QLabel { background: rgba(237, 201, 72, 70); border-radius: 4px; padding: 2px 6px;"
+            " border: 1px solid rgba(237, 201, 72, 170); }"
         )
         self.lock_label.hide()
-        layout.addWidget(self.lock_label)
+        info.addWidget(self.lock_label)
+        layout.addLayout(info)
 
         self.message_label = QLabel()
         self.message_label.setWordWrap(True)
         self.message_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.message_label.setStyleSheet(
-            "QLabel { background: rgba(225, 87, 89, 45); border: 1px solid rgba(225, 87, 89, 170);"
-            " border-radius: 4px; padding: 6px; }"
+            "QLabel { background: rgba(225, 87, 89, 45); border-radius: 4px; padding: 6px;"
+            " border: 1px solid rgba(225, 87, 89, 170); }"
         )
         self.message_label.hide()
         layout.addWidget(self.message_label)
-
-        after = QHBoxLayout()
-        self.save_button = self._button(self.save_weights_action)
-        self.export_button = self._button(self.export_action)
-        after.addWidget(self.save_button)
-        after.addWidget(self.export_button)
-        layout.addLayout(after)
-
-        line = QFrame()
-        line.setFrameShape(QFrame.Shape.HLine)
-        line.setFrameShadow(QFrame.Shadow.Sunken)
-        layout.addWidget(line)
-
-        self.form = SettingsForm()
-        layout.addWidget(self.form)
-
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setWidget(panel)
-        scroll.setMinimumWidth(300)
-        self.controls_dock = QDockWidget("Training")
-        self.controls_dock.setObjectName("trainingDock")
-        self.controls_dock.setWidget(scroll)
-        self.window.add_dock(self.controls_dock, Qt.DockWidgetArea.RightDockWidgetArea)
+        return header
 
     def _build_plots_dock(self) -> None:
+        """The bottom dock: controls and progress above loss, gradients and the epoch views."""
         t = self.theme
         self.loss_plot = LossPlot(t)
         self.accuracy_plot = AccuracyPlot(t)
@@ -245,9 +248,15 @@ class TrainingDashboard(QObject):
         split.setChildrenCollapsible(False)
         self.plots_splitter = split
 
-        self.plots_dock = QDockWidget("Training curves")
-        self.plots_dock.setObjectName("trainingPlotsDock")
-        self.plots_dock.setWidget(split)
+        body = QWidget()
+        v = QVBoxLayout(body)
+        v.setContentsMargins(0, 0, 0, 0)
+        v.setSpacing(0)
+        v.addWidget(self._build_header())
+        v.addWidget(split, 1)
+        self.plots_dock = QDockWidget("Training")
+        self.plots_dock.setObjectName("trainingDock")
+        self.plots_dock.setWidget(body)
         self.window.add_dock(self.plots_dock, Qt.DockWidgetArea.BottomDockWidgetArea)
 
     # -- state ----------------------------------------------------------------------------------
@@ -802,32 +811,44 @@ class TrainingDashboard(QObject):
         self.status_label.setText(f"Weights saved to {path}.")
         return path
 
-    def export_with_weights(self, path: str | Path | None = None) -> Path | None:
-        """Export the network as a script next to a .safetensors of the trained weights."""
+    def export_with_weights(
+        self, path: str | Path | None = None, target: str = "torch"
+    ) -> Path | None:
+        """Export the network as a script (PyTorch or engine) beside a .safetensors of the
+        trained weights; asks for the file and the target when `path` is None."""
         if self.trainer is None or self.running:
             return None
         from netbuilder.export import write_export
 
         if path is None:
-            path, _ = QFileDialog.getSaveFileName(
-                self.window, "Export with weights", self._default_path(".py"), "Python (*.py)"
+            torch_filter = "PyTorch script (*.py)"
+            path, chosen = QFileDialog.getSaveFileName(
+                self.window,
+                "Export with weights",
+                self._default_path(".py"),
+                f"{torch_filter};;engine script (*.py)",
             )
             if not path:
                 return None
+            target = "torch" if chosen == torch_filter else "engine"
         path = Path(path)
+        if path.suffix != ".py":
+            path = path.with_suffix(".py")
         try:
-            with self.trainer._lock:  # a consistent snapshot of the weights
-                state = self.trainer.model.state_dict()
-            written = write_export(self.window.graph, path, weights=state)
+            weights = {
+                k: v.detach().numpy().copy() for k, v in self.trainer.model.state_dict().items()
+            }
+            written = write_export(self._project(), path, target=target, weights=weights)
         except Exception as exc:  # noqa: BLE001 - shown in the window
             self._show_failure(f"Could not export to {path}: {exc}", "Export with weights")
             return None
-        self.status_label.setText(f"Exported to {path}.")
-        return Path(written) if isinstance(written, str | Path) else path
+        written = Path(written)
+        weights_file = written.with_suffix(".safetensors").name
+        self.status_label.setText(f"Exported {written.name} with its weights in {weights_file}.")
+        return written
 
     def _default_path(self, suffix: str) -> str:
-        project = self._project()
-        base = getattr(project, "path", None) or getattr(self.window, "project_path", None)
+        base = getattr(self.window, "path", None)
         name = (getattr(self.window.graph, "name", "") or "network").replace(" ", "_")
         folder = Path(base).parent if base else Path.home()
         return str(folder / f"{name}{suffix}")
