@@ -350,7 +350,7 @@ class Inspector(QWidget):
             return
         self.error.clear()
         if not self.runner.push(cmds.SetParams(node.id, {name: value})):
-            self.refresh()
+            self.refuse(self.runner.last_error or "the value was refused")
 
     def _rename(self) -> None:
         node = self.node()
@@ -360,3 +360,4 @@ class Inspector(QWidget):
         self.error.clear()
         if not self.runner.push(cmds.Rename(node.id, new)):
             self.name_edit.setText(node.name)
+            self.error.setText(f"Refused: {self.runner.last_error}")

@@ -32,7 +32,7 @@ class GraphUndoCommand(QUndoCommand):
         mine, theirs = self.commands[-1], other.commands[0]
         if not (isinstance(mine, cmds.SetParams) and isinstance(theirs, cmds.SetParams)):
             return False
-        if mine.node_id != theirs.node_id or set(mine.params) != set(theirs.params):
+        if mine.node_id != theirs.node_id or set(mine.changes) != set(theirs.changes):
             return False
         self.commands.append(theirs)
         return True
@@ -59,6 +59,7 @@ class CommandRunner(QObject):
         self.graph = graph
         self.stack = QUndoStack(self)
         self.locked_reason: str | None = None
+        self.last_error: str | None = None  # why the last push was refused
 
     def set_graph(self, graph) -> None:
         self.graph = graph
@@ -66,13 +67,16 @@ class CommandRunner(QObject):
 
     def push(self, command) -> bool:
         """Run a command and record it; False (with the reason emitted) if it was refused."""
+        self.last_error = None
         if self.locked_reason and not isinstance(command, _ALLOWED_WHEN_LOCKED):
+            self.last_error = self.locked_reason
             self.refused.emit(self.locked_reason)
             return False
         try:
             command.redo(self.graph)
         except BlockError as exc:
-            self.refused.emit(str(exc))
+            self.last_error = str(exc)
+            self.refused.emit(self.last_error)
             return False
         self.stack.push(GraphUndoCommand(self, command))
         return True

@@ -171,11 +171,17 @@ class GraphScene(QGraphicsScene):
         return [i.edge for i in self.selectedItems() if isinstance(i, EdgeItem)]
 
     def select_nodes(self, node_ids) -> None:
-        self.clearSelection()
-        for node_id in node_ids:
-            item = self.node_items.get(node_id)
-            if item is not None:
-                item.setSelected(True)
+        """Select exactly these nodes, announcing the new selection once."""
+        blocked = self.blockSignals(True)
+        try:
+            self.clearSelection()
+            for node_id in node_ids:
+                item = self.node_items.get(node_id)
+                if item is not None:
+                    item.setSelected(True)
+        finally:
+            self.blockSignals(blocked)
+        self.selectionChanged.emit()
 
     def nodes_rect(self) -> QRectF:
         rect = QRectF()

@@ -180,8 +180,8 @@ class CanvasView(QGraphicsView):
         w = self._wiring
         scene_pos = self.mapToScene(view_pos)
         port = self._port_at(view_pos)
-        if port is not None and (port.is_output == w.forwards or port.node_id == w.anchor.node_id):
-            port = None
+        if port is not None and port.is_output == w.forwards:
+            port = None  # output to output (or input to input) is no target at all
         if port is not w.target:
             if w.target is not None:
                 w.target.set_state(None)
@@ -197,15 +197,15 @@ class CanvasView(QGraphicsView):
             w.pending.set_ok(None if port is None else not w.reason)
         self._draw_pending(scene_pos)
 
-    def _endpoints(self, target: PortItem) -> tuple[str, str, int]:
-        w = self._wiring
+    @staticmethod
+    def _endpoints(w: _Wiring, target: PortItem) -> tuple[str, str, int]:
         if w.forwards:
             return w.anchor.node_id, target.node_id, target.index
         return target.node_id, w.anchor.node_id, w.anchor.index
 
     def _check(self, target: PortItem) -> str | None:
-        src, dst, port = self._endpoints(target)
         w = self._wiring
+        src, dst, port = self._endpoints(w, target)
         if w.picked_edge is not None and (dst, port) == (w.picked_edge.dst, w.picked_edge.dst_port):
             return None
         return self.scene().graph.check_connection(src, dst, port)
@@ -227,7 +227,7 @@ class CanvasView(QGraphicsView):
         if w.reason:
             self.statusMessage.emit(f"Connection refused: {w.reason}")
             return
-        src, dst, port = self._endpoints(w.target)
+        src, dst, port = self._endpoints(w, w.target)
         if picked is not None:
             if (dst, port) == (picked.dst, picked.dst_port):
                 return

@@ -1,0 +1,538 @@
+"""The canvas editor driven through its real widgets (pytest-qt, offscreen)."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt
+from PySide6.QtGui import QColor, QDragEnterEvent, QDragMoveEvent, QDropEvent
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from netbuilder.graph import commands as cmds
+from netbuilder.ui.canvas.items import NODE_HEIGHT, NODE_WIDTH
+from netbuilder.ui.mainwindow import MainWindow
+
+
+@pytest.fixture
+def boxes(monkeypatch):
+    """Every message box answers at once (its default) and is recorded."""
+    calls = []
+
+    def fake(kind, default):
+        def box(parent, title, text, *args, **kwargs):
+            calls.append((kind, title, text))
+            return default
+
+        return box
+
+    monkeypatch.setattr(QMessageBox, "critical", fake("critical", QMessageBox.Ok))
+    monkeypatch.setattr(QMessageBox, "warning", fake("warning", QMessageBox.Discard))
+    monkeypatch.setattr(QMessageBox, "information", fake("information", QMessageBox.Ok))
+    monkeypatch.setattr(QMessageBox, "question", fake("question", QMessageBox.Yes))
+    return calls
+
+
+@pytest.fixture
+def make_window(qtbot, tmp_path, boxes):
+    from PySide6.QtCore import QSettings
+
+    def make(template: str | None = "lenet", **kwargs):
+        kwargs.setdefault("install_training", False)
+        w = MainWindow(
+            settings=QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat),
+            recovery_dir=tmp_path / "recovery",
+            **kwargs,
+        )
+        qtbot.addWidget(w)
+        if template:
+            w.load_template(template)
+        w.resize(1440, 900)
+        w.show()
+        qtbot.waitExposed(w)
+        w.activateWindow()
+        w.canvas.setFocus()
+        w.canvas.fit()
+        QApplication.processEvents()
+        return w
+
+    return make
+
+
+@pytest.fixture
+def window(make_window):
+    return make_window("lenet")
+
+
+@pytest.fixture
+def blank(make_window):
+    """An empty project with input -> relu (unwired) and a Linear, placed by commands."""
+    w = make_window(None)
+    for type_, pos in (("Input", (0, 0)), ("ReLU", (260, 0)), ("Linear", (520, 0))):
+        w.runner.push(cmds.AddNode(type_, pos))
+    w.canvas.fit()
+    QApplication.processEvents()
+    return w
+
+
+def node(w, name):
+    n = w.graph.node_by_name(name)
+    assert n is not None, name
+    return n
+
+
+def snapshot(w):
+    return w.graph.to_dict()
+
+
+def view_pos(w, scene_point: QPointF) -> QPoint:
+    return w.canvas.mapFromScene(scene_point)
+
+
+def out_port(w, name):
+    return w.scene.node_items[node(w, name).id].out_port.scenePos()
+
+
+def in_port(w, name, index=0):
+    return w.scene.node_items[node(w, name).id].in_ports[index].scenePos()
+
+
+def drag(qtbot, w, a: QPointF, b: QPointF, steps=6, button=Qt.LeftButton, modifier=Qt.NoModifier):
+    vp = w.canvas.viewport()
+    qtbot.mousePress(vp, button, modifier, view_pos(w, a))
+    for i in range(1, steps + 1):
+        p = a + (b - a) * (i / steps)
+        qtbot.mouseMove(vp, view_pos(w, p))
+    qtbot.mouseRelease(vp, button, modifier, view_pos(w, b))
+
+
+def drop_block(w, type_name: str, scene_point: QPointF) -> None:
+    """Offscreen a real QDrag drops nothing: send the events a drop would (QT_TESTING.md)."""
+    mime: QMimeData = w.palette.tree.mimeData([w.palette.item_for(type_name)])
+    vp = w.canvas.viewport()
+    pos = QPointF(view_pos(w, scene_point))
+    for cls in (QDragEnterEvent, QDragMoveEvent):
+        ev = cls(pos.toPoint(), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier)
+        QApplication.sendEvent(vp, ev)
+        assert ev.isAccepted()
+    drop = QDropEvent(pos, Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier)
+    QApplication.sendEvent(vp, drop)
+    assert drop.isAccepted()
+
+
+def key(qtbot, w, k, mod=Qt.NoModifier):
+    w.canvas.setFocus()
+    qtbot.keyClick(w.canvas, k, mod)
+
+
+# -- window basics -----------------------------------------------------------------------
+
+
+def test_lenet_window_title_status_and_faces(window):
+    assert window.windowTitle() == "NetBuilder — Net"
+    assert "61,706 parameters" in window.params_label.text()
+    assert "valid" in window.valid_label.text()
+    assert "batch 64" in window.memory_label.text()
+    conv1 = window.scene.node_items[node(window, "conv1").id]
+    assert (conv1.name, conv1.summary, conv1.out_shape, conv1.param_count) == (
+        "conv1",
+        "6@5x5",
+        (6, 28, 28),
+        156,
+    )
+    pool2_to_flatten = next(
+        item for e, item in window.scene.edge_items.items() if e.src == node(window, "pool2").id
+    )
+    assert pool2_to_flatten.label == "16x5x5"
+    assert not window.problems.count()
+
+
+def test_palette_drop_places_block_at_drop_point(window):
+    target = window.canvas.mapToScene(window.canvas.viewport().rect().bottomLeft()) + QPointF(
+        200, -80
+    )
+    before = set(window.graph.nodes)
+    drop_block(window, "Dropout", target)
+    (new_id,) = set(window.graph.nodes) - before
+    n = window.graph.nodes[new_id]
+    assert n.type == "Dropout"
+    assert abs(n.pos[0] + NODE_WIDTH / 2 - target.x()) < 2
+    assert abs(n.pos[1] + NODE_HEIGHT / 2 - target.y()) < 2
+    assert window.scene.selected_node_ids() == [new_id]
+    assert window.runner.stack.undoText() == "Add Dropout"
+
+
+def test_palette_search_and_double_click_adds_at_view_centre(qtbot, window):
+    window.palette.search.setText("batchnorm 2d")
+    assert window.palette.visible_types() == ["BatchNorm2d"]
+    window.palette.search.clear()
+    tree = window.palette.tree
+    item = window.palette.item_for("Tanh")
+    tree.scrollToItem(item)
+    rect = tree.visualItemRect(item)
+    qtbot.mouseClick(tree.viewport(), Qt.LeftButton, pos=rect.center())
+    qtbot.mouseDClick(tree.viewport(), Qt.LeftButton, pos=rect.center())
+    added = [n for n in window.graph.nodes.values() if n.type == "Tanh"]
+    assert len(added) == 1
+    centre = window.canvas.center_scene_pos()
+    assert abs(added[0].pos[0] + NODE_WIDTH / 2 - centre.x()) < 2
+
+
+def test_tab_opens_quick_add_at_cursor(qtbot, window):
+    key(qtbot, window, Qt.Key_Tab)
+    popup = window.quick_add
+    assert popup.isVisible()
+    qtbot.keyClicks(popup.edit, "leaky")
+    assert popup.list.count() == 1
+    qtbot.keyClick(popup.edit, Qt.Key_Return)
+    assert not popup.isVisible()
+    assert any(n.type == "LeakyReLU" for n in window.graph.nodes.values())
+
+
+# -- wiring -------------------------------------------------------------------------------
+
+
+def test_connect_two_ports_by_mouse_drag(qtbot, blank):
+    w = blank
+    drag(qtbot, w, out_port(w, "input1"), in_port(w, "relu1"))
+    assert [(e.src, e.dst) for e in w.graph.edges] == [(node(w, "input1").id, node(w, "relu1").id)]
+    assert w.runner.stack.undoText().startswith("Connect")
+    assert node(w, "relu1").out_shape == (1, 28, 28)
+    # drag backwards: from an input port to an output port
+    drag(qtbot, w, in_port(w, "fc1"), out_port(w, "relu1"))
+    assert len(w.graph.edges) == 2
+
+
+def test_invalid_connection_refused_visibly(qtbot, blank):
+    w = blank
+    drag(qtbot, w, out_port(w, "input1"), in_port(w, "relu1"))
+    # relu1 -> relu1 itself is a loop: hover shows red and the reason; release refuses
+    vp = w.canvas.viewport()
+    a, b = out_port(w, "relu1"), in_port(w, "relu1")
+    qtbot.mousePress(vp, Qt.LeftButton, pos=view_pos(w, a))
+    qtbot.mouseMove(vp, view_pos(w, a + QPointF(40, 60)))
+    qtbot.mouseMove(vp, view_pos(w, b))
+    port_item = w.scene.node_items[node(w, "relu1").id].in_ports[0]
+    assert port_item.state == "bad"
+    assert "cannot feed itself" in w.statusBar().currentMessage()
+    qtbot.mouseRelease(vp, Qt.LeftButton, pos=view_pos(w, b))
+    assert len(w.graph.edges) == 1
+    assert port_item.state is None
+    assert "refused" in w.statusBar().currentMessage()
+
+
+def test_drag_edge_end_away_disconnects(qtbot, window):
+    relu1 = node(window, "relu1")
+    edge = window.graph.edges_into(relu1.id)[0]
+    start = in_port(window, "relu1")
+    drag(qtbot, window, start, start + QPointF(0, 150))
+    assert edge not in window.graph.edges
+    assert relu1.problems  # an unconnected block is a problem now
+    assert window.runner.stack.undoText() == "Disconnect"
+    key(qtbot, window, Qt.Key_Z, Qt.ControlModifier)
+    assert edge in window.graph.edges
+
+
+def test_drop_block_on_edge_inserts_it(window):
+    fc1, relu3 = node(window, "fc1"), node(window, "relu3")
+    edge = next(e for e in window.graph.edges if e.src == fc1.id and e.dst == relu3.id)
+    item = window.scene.edge_items[edge]
+    mid = item.path().pointAtPercent(0.5)
+    drop_block(window, "Dropout", mid)
+    assert edge not in window.graph.edges
+    dropout = next(n for n in window.graph.nodes.values() if n.type == "Dropout")
+    assert [e.src for e in window.graph.edges_into(dropout.id)] == [fc1.id]
+    assert [e.dst for e in window.graph.edges_from(dropout.id)] == [relu3.id]
+    assert window.graph.is_valid
+    assert window.runner.stack.undoText() == "Insert Dropout"
+
+
+# -- selection and keys -------------------------------------------------------------------
+
+
+def test_rubber_band_and_ctrl_click_selection(qtbot, window):
+    items = window.scene.node_items
+    r1 = items[node(window, "input1").id].sceneBoundingRect()
+    r2 = items[node(window, "conv1").id].sceneBoundingRect()
+    drag(qtbot, window, r1.topLeft() - QPointF(20, 10), r2.bottomRight() + QPointF(10, 5))
+    assert set(window.scene.selected_node_ids()) == {
+        node(window, "input1").id,
+        node(window, "conv1").id,
+    }
+    fc3 = items[node(window, "fc3").id].sceneBoundingRect().center()
+    qtbot.mouseClick(
+        window.canvas.viewport(), Qt.LeftButton, Qt.ControlModifier, view_pos(window, fc3)
+    )
+    assert len(window.scene.selected_node_ids()) == 3
+    key(qtbot, window, Qt.Key_A, Qt.ControlModifier)
+    assert len(window.scene.selected_node_ids()) == len(window.graph.nodes)
+
+
+def test_wheel_zoom_middle_pan_and_fit(qtbot, window):
+    from PySide6.QtCore import QPoint as P
+    from PySide6.QtGui import QWheelEvent
+
+    canvas = window.canvas
+    z0 = canvas.zoom()
+    centre = canvas.viewport().rect().center()
+    ev = QWheelEvent(
+        QPointF(centre),
+        QPointF(canvas.viewport().mapToGlobal(centre)),
+        P(0, 0),
+        P(0, 240),
+        Qt.NoButton,
+        Qt.NoModifier,
+        Qt.NoScrollPhase,
+        False,
+    )
+    QApplication.sendEvent(canvas.viewport(), ev)
+    assert canvas.zoom() > z0 * 1.3
+    before = canvas.center_scene_pos()
+    vp = canvas.viewport()
+    qtbot.mousePress(vp, Qt.MiddleButton, pos=centre)
+    qtbot.mouseMove(vp, centre + P(120, 40))
+    qtbot.mouseRelease(vp, Qt.MiddleButton, pos=centre + P(120, 40))
+    moved = canvas.center_scene_pos() - before
+    assert moved.x() < -50 and moved.y() < -10
+    key(qtbot, window, Qt.Key_F)
+    visible = canvas.visible_scene_rect()
+    for item in window.scene.node_items.values():
+        assert visible.contains(item.sceneBoundingRect())
+
+
+# -- undo / redo of every edit kind -----------------------------------------------------------
+
+
+def _undo_redo_roundtrip(qtbot, w, before, expected_text):
+    after = snapshot(w)
+    assert after != before
+    assert w.act_undo.text().replace("&", "") == f"Undo {expected_text}"
+    key(qtbot, w, Qt.Key_Z, Qt.ControlModifier)
+    assert snapshot(w) == before
+    key(qtbot, w, Qt.Key_Z, Qt.ControlModifier | Qt.ShiftModifier)
+    assert snapshot(w) == after
+    key(qtbot, w, Qt.Key_Z, Qt.ControlModifier)
+    key(qtbot, w, Qt.Key_Y, Qt.ControlModifier)
+    assert snapshot(w) == after
+
+
+def test_undo_redo_add_delete_connect_disconnect(qtbot, blank):
+    w = blank
+    before = snapshot(w)
+    drop_block(w, "Sigmoid", w.canvas.center_scene_pos() + QPointF(0, 150))
+    _undo_redo_roundtrip(qtbot, w, before, "Add Sigmoid")
+
+    before = snapshot(w)
+    drag(qtbot, w, out_port(w, "input1"), in_port(w, "relu1"))
+    _undo_redo_roundtrip(qtbot, w, before, "Connect input1 to relu1")
+
+    before = snapshot(w)
+    drag(qtbot, w, in_port(w, "relu1"), in_port(w, "relu1") + QPointF(0, 200))
+    _undo_redo_roundtrip(qtbot, w, before, "Disconnect")
+
+    before = snapshot(w)
+    w.scene.select_nodes([node(w, "fc1").id])
+    key(qtbot, w, Qt.Key_Delete)
+    assert w.graph.node_by_name("fc1") is None
+    _undo_redo_roundtrip(qtbot, w, before, "Delete Block")
+
+
+def test_undo_redo_move_params_paste_layout_rename(qtbot, window):
+    w = window
+    # move by dragging a node's header
+    before = snapshot(w)
+    conv1 = w.scene.node_items[node(w, "conv1").id]
+    grab = conv1.sceneBoundingRect().topLeft() + QPointF(60, 12)
+    drag(qtbot, w, grab, grab + QPointF(40, 90))
+    assert node(w, "conv1").pos[1] > before["nodes"][1]["pos"][1] + 80
+    _undo_redo_roundtrip(qtbot, w, before, "Move Block")
+
+    # parameter change through the inspector
+    w.scene.select_nodes([node(w, "fc2").id])
+    before = snapshot(w)
+    spin = w.inspector.fields["out_features"].widget
+    spin.setFocus()
+    spin.selectAll()
+    qtbot.keyClicks(spin, "64")
+    qtbot.keyClick(spin, Qt.Key_Return)
+    assert node(w, "fc2").params["out_features"] == 64
+    _undo_redo_roundtrip(qtbot, w, before, "Change fc2 out_features")
+
+    # copy + paste (and Ctrl+D duplicate)
+    w.scene.select_nodes([node(w, "conv1").id, node(w, "relu1").id])
+    before = snapshot(w)
+    key(qtbot, w, Qt.Key_C, Qt.ControlModifier)
+    key(qtbot, w, Qt.Key_V, Qt.ControlModifier)
+    assert len(w.graph.nodes) == len(before["nodes"]) + 2
+    assert len(w.scene.selected_node_ids()) == 2  # the pasted copies
+    _undo_redo_roundtrip(qtbot, w, before, "Paste 2 Blocks")
+    w.scene.select_nodes([node(w, "conv1").id, node(w, "relu1").id])
+    before = snapshot(w)
+    key(qtbot, w, Qt.Key_D, Qt.ControlModifier)
+    _undo_redo_roundtrip(qtbot, w, before, "Paste 2 Blocks")
+
+    # cut removes and can be pasted back
+    w.scene.select_nodes([node(w, "fc3").id])
+    before = snapshot(w)
+    key(qtbot, w, Qt.Key_X, Qt.ControlModifier)
+    assert w.graph.node_by_name("fc3") is None
+    _undo_redo_roundtrip(qtbot, w, before, "Cut Block")
+
+    # auto layout
+    w.scene.clearSelection()
+    w.runner.push(cmds.MoveNodes({node(w, "fc1").id: (5000, 5000)}))
+    before = snapshot(w)
+    key(qtbot, w, Qt.Key_L)
+    _undo_redo_roundtrip(qtbot, w, before, "Auto Layout")
+
+    # rename through the inspector's name field
+    w.scene.select_nodes([node(w, "relu4").id])
+    before = snapshot(w)
+    w.inspector.name_edit.setFocus()
+    w.inspector.name_edit.selectAll()
+    qtbot.keyClicks(w.inspector.name_edit, "act4")
+    qtbot.keyClick(w.inspector.name_edit, Qt.Key_Return)
+    assert w.graph.node_by_name("act4") is not None
+    w.canvas.setFocus()
+    _undo_redo_roundtrip(qtbot, w, before, "Rename to act4")
+
+
+def test_spin_steps_merge_into_one_undo_step(qtbot, window):
+    window.scene.select_nodes([node(window, "fc1").id])
+    spin = window.inspector.fields["out_features"].widget
+    for _ in range(3):
+        spin.stepUp()
+    assert node(window, "fc1").params["out_features"] == 123
+    assert window.runner.stack.count() == 1
+    window.runner.undo()
+    assert node(window, "fc1").params["out_features"] == 120
+
+
+# -- inspector and problems ----------------------------------------------------------------
+
+
+def test_inspector_edit_changes_downstream_shapes_and_counts(qtbot, window):
+    w = window
+    conv2 = node(w, "conv2")
+    w.scene.select_nodes([conv2.id])
+    assert w.inspector.node_id == conv2.id
+    spin = w.inspector.fields["out_channels"].widget
+    spin.setFocus()
+    spin.selectAll()
+    qtbot.keyClicks(spin, "20")
+    qtbot.keyClick(spin, Qt.Key_Return)
+    assert node(w, "conv2").out_shape == (20, 10, 10)
+    assert node(w, "flatten1").out_shape == (500,)
+    fc1 = node(w, "fc1")
+    assert fc1.param_count == 500 * 120 + 120
+    assert w.scene.node_items[fc1.id].param_count == 60_120
+    label = next(i.label for e, i in w.scene.edge_items.items() if e.src == node(w, "pool2").id)
+    assert label == "20x5x5"
+    total = w.graph.total_params
+    assert f"{total:,} parameters" in w.params_label.text()
+    assert "2,000" not in w.inspector.output.text()
+    assert "20x10x10" in w.inspector.output.text()
+
+
+def test_auto_param_shows_value_and_can_be_pinned(qtbot, window):
+    w = window
+    w.scene.select_nodes([node(w, "conv2").id])
+    field = w.inspector.fields["in_channels"]
+    assert field.auto_box.isChecked() and field.auto_box.text() == "auto (= 6)"
+    assert not field.widget.isEnabled()
+    field.auto_box.click()
+    assert node(w, "conv2").params["in_channels"] == 6
+    assert field.widget.isEnabled()
+    field.auto_box.click()
+    assert node(w, "conv2").params["in_channels"] is None
+
+
+def test_problem_shows_on_node_and_clears_when_fixed(qtbot, window):
+    w = window
+    fc1 = node(w, "fc1")
+    w.scene.select_nodes([fc1.id])
+    field = w.inspector.fields["in_features"]
+    field.auto_box.click()  # pin to 400
+    spin = field.widget
+    spin.setFocus()
+    spin.selectAll()
+    qtbot.keyClicks(spin, "256")
+    qtbot.keyClick(spin, Qt.Key_Return)
+    item = w.scene.node_items[fc1.id]
+    assert item.problems and "400" in item.problems[0]
+    assert "400" in item.toolTip()
+    assert w.problems.count() == 1
+    assert w.problems.item(0).text().startswith("fc1")
+    assert "1 problem" in w.valid_label.text()
+    # clicking the problem selects its node
+    w.scene.clearSelection()
+    rect = w.problems.visualItemRect(w.problems.item(0))
+    qtbot.mouseClick(w.problems.viewport(), Qt.LeftButton, pos=rect.center())
+    assert w.scene.selected_node_ids() == [fc1.id]
+    # fix it: follow the input again
+    w.inspector.fields["in_features"].auto_box.click()
+    assert not item.problems and w.problems.count() == 0
+    assert "valid" in w.valid_label.text()
+
+
+def test_inspector_refuses_invalid_value_with_reason(qtbot, window):
+    w = window
+    inp = node(w, "input1")
+    w.scene.select_nodes([inp.id])
+    before = snapshot(w)
+    edit = w.inspector.fields["shape"].widget
+    edit.setFocus()
+    edit.selectAll()
+    qtbot.keyClicks(edit, "1x0x32")
+    qtbot.keyClick(edit, Qt.Key_Return)
+    assert snapshot(w) == before
+    assert "Refused" in w.inspector.error.text()
+    assert "shape" in w.inspector.error.text()
+    assert edit.text() == "1x32x32"
+    edit.selectAll()
+    qtbot.keyClicks(edit, "1x28x28")
+    qtbot.keyClick(edit, Qt.Key_Return)
+    assert node(w, "conv1").out_shape == (6, 24, 24)
+    assert w.inspector.error.text() == ""
+
+
+# -- contract section 7 ------------------------------------------------------------------------
+
+
+def test_dashboard_seam(qtbot, window):
+    w = window
+    seen = []
+    w.selectionChangedTo.connect(seen.append)
+    conv1 = node(w, "conv1")
+    w.scene.select_nodes([conv1.id])
+    w.scene.select_nodes([conv1.id, node(w, "relu1").id])
+    assert seen == [conv1.id, None]
+    w.canvas.set_node_overlay(conv1.id, QColor(255, 0, 0, 90), "grad norm 0.12")
+    item = w.scene.node_items[conv1.id]
+    assert item.overlay_color is not None and "grad norm 0.12" in item.toolTip()
+    w.canvas.set_node_overlay(conv1.id, None, None)
+    assert item.overlay_color is None
+
+    w.set_structure_locked(True, "Training is running")
+    n_before = len(w.graph.nodes)
+    drop_block(w, "ReLU", w.canvas.center_scene_pos())
+    w.scene.select_nodes([conv1.id])
+    key(qtbot, w, Qt.Key_Delete)
+    assert len(w.graph.nodes) == n_before
+    assert "Training is running" in w.statusBar().currentMessage()
+    assert not w.inspector.form_host.isEnabled()
+    w.set_structure_locked(False, "")
+    key(qtbot, w, Qt.Key_Delete)
+    assert len(w.graph.nodes) == n_before - 1
+
+    w.runner.stack.setClean()
+    assert not w.windowTitle().endswith("*")
+    w.mark_dirty()
+    assert w.windowTitle().endswith("*")
+    assert w.train_menu.title() == "&Train"
+
+
+def test_dashboard_installs_into_window(make_window):
+    w = make_window("lenet", install_training=True)
+    areas = {w.dockWidgetArea(d) for d in w.findChildren(type(w.palette_dock))}
+    assert Qt.BottomDockWidgetArea in areas
+    assert w.train_menu.actions()
+    assert w.canvas.height() > 350  # the dashboard leaves the canvas room
