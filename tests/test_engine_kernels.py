@@ -212,9 +212,14 @@ def test_max_pool2d_nan_wins_like_torch():
     x[0, 0, 1, 1] = np.nan
     x[0, 0, 2, 3] = np.nan
     out, indices, _ = max_pool2d_forward(x, (2, 2), (2, 2), (0, 0), (1, 1), False)
-    expected, expected_idx = F.max_pool2d(torch.tensor(x), 2, return_indices=True)
-    np.testing.assert_array_equal(np.isnan(out), np.isnan(expected.numpy()))
+    xt = torch.tensor(x, requires_grad=True)
+    expected, expected_idx = F.max_pool2d(xt, 2, return_indices=True)
+    np.testing.assert_array_equal(np.isnan(out), np.isnan(expected.detach().numpy()))
     np.testing.assert_array_equal(indices, expected_idx.numpy())
+    _, _, lean_ctx = max_pool2d_forward(x, (2, 2), (2, 2), (0, 0), (1, 1), False, False)
+    g = np.arange(1, 5, dtype=np.float32).reshape(1, 1, 2, 2)
+    expected.backward(torch.tensor(g))
+    np.testing.assert_array_equal(max_pool2d_backward(g, lean_ctx), xt.grad.numpy())
 
 
 def test_max_pool2d_rejects_bad_padding_and_tiny_input():
@@ -310,3 +315,17 @@ def test_lenet_chain_on_channel_first_views_matches_torch():
     y.backward(torch.tensor(g))
     for got, t, what in zip((dw1, db1, dw2, db2), ts, ("dw1", "db1", "dw2", "db2")):
         close(got, t.grad, what, atol=1e-4)
+
+
+@pytest.mark.parametrize("name", ["2x2", "2x2_odd", "padding", "dilation"])
+def test_max_pool2d_without_indices_gives_the_same_values_and_gradient(name):
+    n, c, h, w, *args = MAXPOOL_CASES[name]
+    rng = np.random.default_rng(12)
+    x = rng.choice(np.array([0.0, 0.0, 2.0, -1.0], dtype=np.float32), size=(n, c, h, w))
+    out, indices, ctx = max_pool2d_forward(x, *args)
+    lean_out, none, lean_ctx = max_pool2d_forward(x, *args, return_indices=False)
+    assert none is None
+    np.testing.assert_array_equal(lean_out, out)
+    g = rand(rng, *out.shape)
+    np.testing.assert_array_equal(max_pool2d_backward(g, lean_ctx), max_pool2d_backward(g, ctx))
+    check_max_pool(x, args, f"{name} lean", g=g)

@@ -14,6 +14,10 @@ __all__ = ["conv2d_forward", "conv2d_backward", "conv2d_output_size"]
 # Convolutions over more samples than this run in micro-batches: the columns of a
 # micro-batch stay in cache, which beats one huge im2col at large batch sizes.
 MICRO_BATCH = 64
+# im2col unfolds along the width first when the output is at most this wide
+TWO_STAGE_MAX_WIDTH = 16
+# column block of the weight-gradient matmul (see _matmul_nt)
+DW_BLOCK = 1024
 
 
 def conv2d_output_size(size, kernel, stride, pad_before, pad_after, dilation):
@@ -35,20 +39,47 @@ def _pad_cnhw(xc, padding):
     return xp
 
 
-def _im2col(xp, kh, kw, oh, ow, stride, dilation, out=None):
-    """Columns (C, kh, kw, N, OH, OW) of a padded (C, N, Hp, Wp) array, one copy per offset."""
+def _im2col(xp, kh, kw, oh, ow, stride, dilation):
+    """Columns (C, kh, kw, N, OH, OW) of a padded (C, N, Hp, Wp) array, one copy per offset.
+
+    Narrow outputs first unfold along the width only, so the kh*kw copies move whole runs of
+    OH*OW floats instead of rows of OW (20% faster for LeNet's conv2).
+    """
     c, n = xp.shape[:2]
     sh, sw = stride
     dh, dw = dilation
-    cols = np.empty((c, kh, kw, n, oh, ow), dtype=xp.dtype) if out is None else out
+    cols = np.empty((c, kh, kw, n, oh, ow), dtype=np.float32)
     hspan = (oh - 1) * sh + 1
     wspan = (ow - 1) * sw + 1
+    if ow <= TWO_STAGE_MAX_WIDTH and kh > 1 and kw > 1:
+        xw = np.empty((c, kw, n, xp.shape[2], ow), dtype=np.float32)
+        for j in range(kw):
+            xw[:, j] = xp[:, :, :, j * dw : j * dw + wspan : sw]
+        for i in range(kh):
+            cols[:, i] = xw[:, :, :, i * dh : i * dh + hspan : sh]
+        return cols
     for i in range(kh):
         r0 = i * dh
         for j in range(kw):
             c0 = j * dw
             cols[:, i, j] = xp[:, :, r0 : r0 + hspan : sh, c0 : c0 + wspan : sw]
     return cols
+
+
+def _matmul_nt(a, b):
+    """a @ b.T for a (O, M), b (K, M) with a long M: OpenBLAS is 3x slower on one long
+    inner dimension than on a batch of ~2k-wide blocks summed afterwards."""
+    m = a.shape[1]
+    nblocks = m // DW_BLOCK
+    if nblocks < 2:
+        return a @ b.T
+    cut = nblocks * DW_BLOCK
+    ab = a[:, :cut].reshape(a.shape[0], nblocks, DW_BLOCK).transpose(1, 0, 2)
+    bb = b[:, :cut].reshape(b.shape[0], nblocks, DW_BLOCK).transpose(1, 2, 0)
+    out = np.matmul(ab, bb).sum(axis=0)
+    if cut < m:
+        out += a[:, cut:] @ b[:, cut:].T
+    return out
 
 
 def conv2d_forward(x, w, b, stride, padding, dilation, groups):
@@ -114,7 +145,9 @@ def conv2d_backward(grad_out, ctx, need_input, need_weight, need_bias):
         for idx, s in enumerate(range(0, n, step)):
             e = min(s + step, n)
             gs = g_mat[:, :, s:e].reshape(groups, og, (e - s) * oh * ow)
-            dw += np.matmul(gs, saved_cols[idx].transpose(0, 2, 1))
+            cols = saved_cols[idx]
+            for grp in range(groups):
+                dw[grp] += _matmul_nt(gs[grp], cols[grp])
         dw = dw.reshape(o, cg, kh, kw)
     dx = None
     if need_input:
@@ -123,24 +156,31 @@ def conv2d_backward(grad_out, ctx, need_input, need_weight, need_bias):
 
 
 def _conv2d_input_grad(g_mat, w, n, c, h, wd, stride, padding, dilation, groups, oh, ow):
-    """col2im: (w^T @ grad) columns scattered back by one strided add per kernel offset."""
+    """Input gradient: unfold grad along the width only, one matmul, then kh row-shifted adds.
+
+    U[(o, j), n, r, x] = grad[o, n, r, ox] placed where x = ox*sw + j*dw, so
+    T = W[(i, c), (o, j)] @ U holds every kernel row's contribution, and
+    dx[c, n, r*sh + i*dh, x] += T[i, c, n, r, x]. Versus the plain col2im (kh*kw strided adds)
+    this is -30% on LeNet's conv2; np.add.at or a flipped full convolution are far slower.
+    """
     o, cg, kh, kw = w.shape
     og = o // groups
-    k = cg * kh * kw
     sh, sw = stride
     dh, dw = dilation
     top, bottom, left, right = padding
     hp, wp = h + top + bottom, wd + left + right
-    w_t = w.reshape(groups, og, k).transpose(0, 2, 1)
-    dxp = np.zeros((c, n, hp, wp), dtype=np.float32)
     hspan = (oh - 1) * sh + 1
     wspan = (ow - 1) * sw + 1
-    dcols = np.matmul(w_t, g_mat.reshape(groups, og, n * oh * ow))
-    dcols = dcols.reshape(c, kh, kw, n, oh, ow)
+    g = g_mat.reshape(o, n, oh, ow)
+    u = np.zeros((o, kw, n, oh, wp), dtype=np.float32)
+    for j in range(kw):
+        u[:, j, :, :, j * dw : j * dw + wspan : sw] = g
+    # W[(i, c), (o, j)] per group
+    w_g = w.reshape(groups, og, cg, kh, kw).transpose(0, 3, 2, 1, 4).reshape(groups, kh * cg, og * kw)
+    t = np.matmul(w_g, u.reshape(groups, og * kw, n * oh * wp))
+    t = t.reshape(groups, kh, cg, n, oh, wp).transpose(1, 0, 2, 3, 4, 5).reshape(kh, c, n, oh, wp)
+    dxp = np.zeros((c, n, hp, wp), dtype=np.float32)
     for i in range(kh):
-        r0 = i * dh
-        for j in range(kw):
-            c0 = j * dw
-            dxp[:, :, r0 : r0 + hspan : sh, c0 : c0 + wspan : sw] += dcols[:, i, j]
+        dxp[:, :, i * dh : i * dh + hspan : sh] += t[i]
     dx = dxp[:, :, top : top + h, left : left + wd]
     return dx.transpose(1, 0, 2, 3)
