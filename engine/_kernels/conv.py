@@ -176,7 +176,8 @@ def _conv2d_input_grad(g_mat, w, n, c, h, wd, stride, padding, dilation, groups,
     for j in range(kw):
         u[:, j, :, :, j * dw : j * dw + wspan : sw] = g
     # W[(i, c), (o, j)] per group
-    w_g = w.reshape(groups, og, cg, kh, kw).transpose(0, 3, 2, 1, 4).reshape(groups, kh * cg, og * kw)
+    w_g = w.reshape(groups, og, cg, kh, kw).transpose(0, 3, 2, 1, 4)
+    w_g = w_g.reshape(groups, kh * cg, og * kw)
     t = np.matmul(w_g, u.reshape(groups, og * kw, n * oh * wp))
     t = t.reshape(groups, kh, cg, n, oh, wp).transpose(1, 0, 2, 3, 4, 5).reshape(kh, c, n, oh, wp)
     dxp = np.zeros((c, n, hp, wp), dtype=np.float32)
