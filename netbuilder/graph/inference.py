@@ -146,7 +146,7 @@ def run_inference(graph) -> None:
             _infer_node(node, in_shapes)
         if nid not in sources and nid != out_id:
             node.problems.append(
-                f"the output of {node.name} is not used (the network's output is "
+                f"{node.name}'s output is not used (the network's output is "
                 f"{nodes[out_id].name if out_id else 'undecided'}); connect it to a following "
                 f"block or delete it"
             )

@@ -74,8 +74,12 @@ def graph_from_dict(cls, data) -> object:
         extra = set(item) - {"src", "dst", "dst_port"}
         _need(not extra, where, f"unknown field(s) {', '.join(sorted(map(str, extra)))}")
         src, dst, port = item.get("src"), item.get("dst"), item.get("dst_port", 0)
-        _need(src in graph.nodes, f"{where}.src", f"no block with id {src!r}")
-        _need(dst in graph.nodes, f"{where}.dst", f"no block with id {dst!r}")
+        _need(
+            isinstance(src, str) and src in graph.nodes, f"{where}.src", f"no block with id {src!r}"
+        )
+        _need(
+            isinstance(dst, str) and dst in graph.nodes, f"{where}.dst", f"no block with id {dst!r}"
+        )
         _need(
             isinstance(port, int) and not isinstance(port, bool) and port >= 0,
             f"{where}.dst_port",
