@@ -127,7 +127,7 @@ def key(qtbot, w, k, mod=Qt.NoModifier):
 
 
 def test_lenet_window_title_status_and_faces(window):
-    assert window.windowTitle() == "NetBuilder — Net"
+    assert window.windowTitle() == "NetBuilder — LeNet-5"
     assert "61,706 parameters" in window.params_label.text()
     assert "valid" in window.valid_label.text()
     assert "batch 64" in window.memory_label.text()

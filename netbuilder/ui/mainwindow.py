@@ -33,7 +33,7 @@ from netbuilder.graph.project import (
     load_project,
     save_project,
 )
-from netbuilder.resources import resource_path
+from netbuilder.graph.templates import list_templates, template_path
 from netbuilder.ui import icons, theme
 from netbuilder.ui.canvas.items import format_count
 from netbuilder.ui.canvas.layout import wrapped_layout
@@ -53,18 +53,20 @@ PALETTE_W, INSPECTOR_W, BOTTOM_H = 220, 330, 270  # default dock sizes at 1440x9
 
 
 def templates() -> list[tuple[str, Path]]:
-    """(menu label, path) for every bundled template, LeNet first."""
-    try:
-        folder = resource_path("templates")
-    except FileNotFoundError:
-        return []
+    """(menu title, path) for every bundled template, in the catalogue's menu order."""
     found = []
-    for path in sorted(folder.glob("*.json")):
-        label = path.stem.replace("_", " ").replace("-", " ")
-        label = {"lenet": "LeNet", "mlp": "MLP"}.get(path.stem, label.title())
-        found.append((label, path))
-    found.sort(key=lambda lp: (lp[1].stem != "lenet", lp[0]))
+    for name, title in list_templates():
+        try:
+            found.append((title, template_path(name)))
+        except FileNotFoundError:
+            continue
     return found
+
+
+def _template_label(path: Path) -> str:
+    """A short project name for an unsaved template: "LeNet-5", "MLP"."""
+    titles = dict(list_templates())
+    return titles.get(path.stem, path.stem).split(" (")[0]
 
 
 class MainWindow(QMainWindow):
@@ -89,6 +91,7 @@ class MainWindow(QMainWindow):
         self._extra_dirty = False
         self._selected: str | None = None
         self._paste_count = 0
+        self._untitled_name: str | None = None  # a template's name until first saved
         self._bottom_docks: list[QDockWidget] = []
         self._shown_once = False
         self._restored_state = False
@@ -401,6 +404,7 @@ class MainWindow(QMainWindow):
 
     def replace_project(self, project: Project, path: str | os.PathLike | None) -> None:
         self.path = Path(path) if path else None
+        self._untitled_name = None
         self._attach(project)
         QTimer.singleShot(0, self.canvas.fit)
         self.canvas.fit()
@@ -414,7 +418,7 @@ class MainWindow(QMainWindow):
     def project_name(self) -> str:
         if self.path is not None:
             return self.path.stem if self.path.suffix else self.path.name
-        return self.graph.name or "Untitled"
+        return self._untitled_name or "Untitled"
 
     def _update_title(self, *_) -> None:
         self.setWindowTitle(f"NetBuilder — {self.project_name()}{'*' if self.is_dirty else ''}")
@@ -449,7 +453,7 @@ class MainWindow(QMainWindow):
         """Open a template as a new, unsaved project (Save asks for a file name)."""
         path = Path(path)
         if not path.is_absolute() and not path.exists():
-            path = resource_path("templates", path.name if path.suffix else f"{path}.json")
+            path = template_path(path.stem)
         try:
             project = load_project(path)
         except ProjectError as exc:
@@ -461,6 +465,8 @@ class MainWindow(QMainWindow):
             for node_id, pos in positions.items():
                 project.graph.set_pos(node_id, pos)
         self.replace_project(project, None)
+        self._untitled_name = _template_label(path)
+        self._update_title()
         return True
 
     def _canvas_size(self) -> tuple[float, float]:
