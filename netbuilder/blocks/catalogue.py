@@ -307,12 +307,15 @@ def _pool_common_shape(label, p, in_shapes, dilation=(1, 1)):
             f"padding {_short(p['padding'])} is more than half the kernel "
             f"{_kxk(p['kernel_size'])}; lower the padding to at most {kh // 2}"
         )
-    _check_kernel(label, p["kernel_size"], (h, w), (2 * ph, 2 * pw), dilation)
-    return (
+    out = (
         c,
         _window_out(h, kh, sh, 2 * ph, dilation[0], p["ceil_mode"]),
         _window_out(w, kw, sw, 2 * pw, dilation[1], p["ceil_mode"]),
     )
+    # ceil mode keeps a partial window, so a kernel may overhang a small input (as in PyTorch)
+    if not p["ceil_mode"] or min(out) < 1:
+        _check_kernel(label, p["kernel_size"], (h, w), (2 * ph, 2 * pw), dilation)
+    return out
 
 
 def _pool_params(default_kernel=2):
