@@ -1,4 +1,5 @@
 """Editor files: save/open/recent, close prompt, autosave and crash recovery, export, app main."""
+# ruff: noqa: F811  (pytest fixtures imported from test_ui_editor are redefined as arguments)
 
 from __future__ import annotations
 

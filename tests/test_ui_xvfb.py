@@ -94,7 +94,8 @@ REAL_DRAG = textwrap.dedent(
     print("added", len(added))
     if added:
         x, y = added[0].pos
-        print("centre_error", abs(x + NODE_WIDTH / 2 - expected.x()) + abs(y + NODE_HEIGHT / 2 - expected.y()))
+        error = abs(x + NODE_WIDTH / 2 - expected.x()) + abs(y + NODE_HEIGHT / 2 - expected.y())
+        print("centre_error", error)
     w.runner.stack.setClean()
     w.close()
     """
