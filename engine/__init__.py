@@ -8,6 +8,8 @@ from engine import (
     _dtype,  # noqa: F401 - engine._dtype for the dtype helpers
     autograd,
     nn,
+    optim,
+    utils,
 )
 from engine._creation import (
     arange,
@@ -320,6 +322,7 @@ __all__ = [
     "numel",
     "ones",
     "ones_like",
+    "optim",
     "permute",
     "pow",
     "rand",
@@ -356,6 +359,7 @@ __all__ = [
     "uint8",
     "unbind",
     "unsqueeze",
+    "utils",
     "var",
     "where",
     "zeros",

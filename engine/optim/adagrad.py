@@ -1,0 +1,111 @@
+"""Adagrad with PyTorch's update rule and learning-rate decay."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from engine.optim.optimizer import Optimizer, _check_implementation_flags, _scalar_step
+from engine.tensor import Tensor
+
+
+class Adagrad(Optimizer):
+    """torch.optim.Adagrad: ``s += g^2``; ``p -= lr / (1 + (t - 1) * lr_decay) * g /
+    (sqrt(s) + eps)``. Its state exists from construction, as in PyTorch."""
+
+    def __init__(
+        self,
+        params,
+        lr: float = 1e-2,
+        lr_decay: float = 0,
+        weight_decay: float = 0,
+        initial_accumulator_value: float = 0,
+        eps: float = 1e-10,
+        foreach: bool | None = None,
+        *,
+        maximize: bool = False,
+        differentiable: bool = False,
+        fused: bool | None = None,
+    ) -> None:
+        if not 0.0 <= lr:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if not 0.0 <= lr_decay:
+            raise ValueError(f"Invalid lr_decay value: {lr_decay}")
+        if not 0.0 <= weight_decay:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        if not 0.0 <= initial_accumulator_value:
+            raise ValueError(
+                f"Invalid initial_accumulator_value value: {initial_accumulator_value}"
+            )
+        if not 0.0 <= eps:
+            raise ValueError(f"Invalid epsilon value: {eps}")
+        _check_implementation_flags(differentiable)
+        defaults = {
+            "lr": lr,
+            "lr_decay": lr_decay,
+            "eps": eps,
+            "weight_decay": weight_decay,
+            "initial_accumulator_value": initial_accumulator_value,
+            "foreach": foreach,
+            "maximize": maximize,
+            "differentiable": differentiable,
+            "fused": fused,
+        }
+        super().__init__(params, defaults)
+        # Groups given here get their state now; groups added later get it on their first step.
+        for group in self.param_groups:
+            for p in group["params"]:
+                self._init_state(p)
+
+    def _init_state(self, p: Tensor) -> dict:
+        state = self.state[p]
+        if len(state) == 0:
+            state["step"] = _scalar_step()
+            # PyTorch fills with the constructor's value even for groups added later.
+            state["sum"] = Tensor._wrap(
+                np.full_like(p._data, self.defaults["initial_accumulator_value"])
+            )
+        return state
+
+    def step(self, closure=None):
+        """One update of every parameter that has a gradient; returns the closure's loss."""
+        loss = self._run_closure(closure)
+        scratch = self._scratch
+        for group in self.param_groups:
+            lr = group["lr"]
+            lr_decay = group["lr_decay"]
+            eps = group["eps"]
+            weight_decay = group["weight_decay"]
+            maximize = group["maximize"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                param = p._data
+                grad = p.grad._data
+                state = self._init_state(p)
+                step_t = state["step"]._data
+                np.add(step_t, 1, out=step_t)
+                step = float(step_t)
+                state_sum = state["sum"]._data
+
+                g = grad
+                if maximize:
+                    g = scratch.get(0, param)
+                    np.negative(grad, out=g)
+                if weight_decay != 0:
+                    t = scratch.get(1, param)
+                    np.multiply(param, weight_decay, out=t)
+                    g2 = scratch.get(0, param)
+                    np.add(g, t, out=g2)
+                    g = g2
+
+                clr = lr / (1 + (step - 1) * lr_decay)
+                tmp = scratch.get(1, param)
+                np.multiply(g, g, out=tmp)
+                np.add(state_sum, tmp, out=state_sum)
+                std = scratch.get(2, param)
+                np.sqrt(state_sum, out=std)
+                np.add(std, eps, out=std)
+                np.multiply(g, clr, out=tmp)
+                np.divide(tmp, std, out=tmp)
+                np.subtract(param, tmp, out=param)
+        return loss

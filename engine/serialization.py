@@ -1,0 +1,330 @@
+"""engine.save / engine.load: state dicts and checkpoints as safetensors files, never pickle.
+
+Every file is a plain safetensors file: the tensors sit in its table and the structure around
+them (nested dicts, lists, numbers, strings) is JSON in the header's metadata, so loading a file
+can only ever build data. A model's state dict keeps PyTorch's key names as tensor names, so
+``safetensors.torch.load_file(path)`` in PyTorch gives the same tensors; nested objects name
+their tensors by path ("optimizer.state.0.exp_avg"). Any safetensors file written elsewhere (e.g.
+by PyTorch) loads as a dict of tensors.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+import zlib
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+import safetensors.numpy
+
+from engine.tensor import Tensor
+
+__all__ = ["save", "load", "CheckpointError"]
+
+_FORMAT_KEY = "engine.format"
+_STRUCTURE_KEY = "engine.structure"
+_CHECKSUM_KEY = "engine.crc32"  # per tensor, so flipped bytes are caught and named
+_FORMAT_VERSION = 1
+
+# safetensors dtype names -> numpy (little-endian on disk)
+_DTYPES = {
+    "BOOL": np.dtype("?"),
+    "U8": np.dtype("u1"),
+    "I8": np.dtype("i1"),
+    "I16": np.dtype("<i2"),
+    "U16": np.dtype("<u2"),
+    "I32": np.dtype("<i4"),
+    "U32": np.dtype("<u4"),
+    "I64": np.dtype("<i8"),
+    "U64": np.dtype("<u8"),
+    "F16": np.dtype("<f2"),
+    "F32": np.dtype("<f4"),
+    "F64": np.dtype("<f8"),
+}
+
+_ZIP_MAGIC = b"PK\x03\x04"
+
+
+def _crc(array: np.ndarray) -> int:
+    little = np.require(array, dtype=array.dtype.newbyteorder("<"), requirements="C")
+    return zlib.crc32(little.data)
+
+
+class CheckpointError(ValueError):
+    """A file engine.load cannot read, or an object engine.save cannot store; the message
+    names the file (or the place in the object) and the problem."""
+
+
+# ---- save ----------------------------------------------------------------------------------
+
+
+class _Encoder:
+    """Object tree -> (JSON-able structure, {tensor name: array})."""
+
+    def __init__(self) -> None:
+        self.arrays: dict[str, np.ndarray] = {}
+
+    def _name(self, path: list[str]) -> str:
+        base = ".".join(path) or "tensor"
+        name, n = base, 0
+        while name in self.arrays:
+            n += 1
+            name = f"{base}#{n}"
+        return name
+
+    def _store(self, array: np.ndarray, path: list[str], where: str) -> str:
+        if array.dtype.kind not in "biuf" or array.dtype.itemsize > 8:
+            raise CheckpointError(
+                f"engine.save cannot store the {array.dtype} array at {where}: "
+                "safetensors holds bool, integer and float tensors"
+            )
+        name = self._name(path)
+        # (np.ascontiguousarray would turn a 0-d array, such as an optimizer step, into 1-d)
+        self.arrays[name] = np.require(array, requirements="C")
+        return name
+
+    def encode(self, obj, path: list[str], where: str):
+        if obj is None or isinstance(obj, (bool, str)):
+            return obj
+        if isinstance(obj, int):
+            return obj
+        if isinstance(obj, float):
+            return obj if math.isfinite(obj) else {"float": repr(obj)}
+        if isinstance(obj, Tensor):
+            return {"tensor": self._store(obj._data, path, where)}
+        if isinstance(obj, np.ndarray):
+            return {"ndarray": self._store(obj, path, where)}
+        if isinstance(obj, (np.bool_, np.integer, np.floating)):
+            return self.encode(obj.item(), path, where)
+        if isinstance(obj, dict):
+            items = []
+            for key, value in obj.items():
+                if not isinstance(key, (str, int, float, bool)) and key is not None:
+                    raise CheckpointError(
+                        f"engine.save cannot store the {type(key).__name__} key {key!r} at "
+                        f"{where}: dict keys must be strings, numbers, booleans or None"
+                    )
+                items.append(
+                    [self.encode(key, path, where),
+                     self.encode(value, [*path, str(key)], f"{where}[{key!r}]")]
+                )
+            return {"odict" if isinstance(obj, OrderedDict) else "dict": items}
+        if isinstance(obj, (list, tuple)):
+            values = [
+                self.encode(v, [*path, str(i)], f"{where}[{i}]") for i, v in enumerate(obj)
+            ]
+            return {"tuple" if isinstance(obj, tuple) else "list": values}
+        hint = (
+            " (save model.state_dict() rather than the model)"
+            if hasattr(obj, "state_dict") else ""
+        )
+        raise CheckpointError(
+            f"engine.save cannot store the {type(obj).__module__}.{type(obj).__qualname__} at "
+            f"{where}{hint}: it stores tensors, numpy arrays, numbers, strings, None, and "
+            "dicts, lists and tuples of them; other objects would need pickle, which can run "
+            "code when loaded"
+        )
+
+
+def _to_bytes(obj) -> bytes:
+    encoder = _Encoder()
+    structure = encoder.encode(obj, [], "obj")
+    checksums = {key: _crc(array) for key, array in encoder.arrays.items()}
+    metadata = {
+        "format": "pt",  # what PyTorch tools expect in a safetensors header
+        _FORMAT_KEY: str(_FORMAT_VERSION),
+        _STRUCTURE_KEY: json.dumps(structure, separators=(",", ":"), allow_nan=False),
+        _CHECKSUM_KEY: json.dumps(checksums, separators=(",", ":")),
+    }
+    return safetensors.numpy.save(encoder.arrays, metadata=metadata)
+
+
+def save(obj, f) -> None:
+    """Write a state dict (or any tree of dicts, lists, tuples, tensors, arrays, numbers and
+    strings) to ``f``: a path (written atomically) or a binary file object.
+
+    The file is safetensors whatever its suffix; ``.safetensors`` is the natural one.
+    """
+    data = _to_bytes(obj)
+    if hasattr(f, "write"):
+        f.write(data)
+        return
+    path = Path(os.fspath(f))
+    directory = path.parent
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+# ---- load ----------------------------------------------------------------------------------
+
+
+def _fail(name: str, problem: str):
+    raise CheckpointError(f"{name}: {problem}")
+
+
+def _parse(data: bytes, name: str) -> tuple[dict[str, np.ndarray], dict]:
+    """Check and read a safetensors file: (tensors in file order, metadata)."""
+    size = len(data)
+    if data[:4] == _ZIP_MAGIC:
+        _fail(
+            name,
+            "this is a zip archive, as PyTorch's torch.save writes (a pickle inside); "
+            "engine.load never unpickles, because unpickling can run code. In PyTorch, save "
+            "the state dict with safetensors.torch.save_file(model.state_dict(), path) instead",
+        )
+    if data[:1] == b"\x80":
+        _fail(
+            name,
+            "this is a pickle file; engine.load never unpickles, because unpickling can run "
+            "code. Save it as safetensors instead",
+        )
+    if size < 8:
+        _fail(name, f"not a safetensors file: it is {size} bytes long, shorter than a header")
+    header_len = int.from_bytes(data[:8], "little")
+    looks_like_header = data[8:9] == b"{"
+    if not looks_like_header:
+        _fail(name, "not a safetensors file: it does not start with a safetensors header")
+    if header_len > size - 8:
+        _fail(
+            name,
+            f"truncated: its header should be {header_len} bytes but only {size - 8} bytes "
+            "follow the length field",
+        )
+    try:
+        header = json.loads(data[8 : 8 + header_len].decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        _fail(name, f"corrupt safetensors header ({exc})")
+    if not isinstance(header, dict):
+        _fail(name, "corrupt safetensors header: it is not a JSON object")
+    metadata = header.pop("__metadata__", None) or {}
+    if not isinstance(metadata, dict):
+        _fail(name, "corrupt safetensors header: __metadata__ is not an object")
+
+    start = 8 + header_len
+    body = size - start
+    arrays: dict[str, np.ndarray] = {}
+    for key, info in header.items():
+        try:
+            dtype = _DTYPES[info["dtype"]]
+            shape = tuple(int(s) for s in info["shape"])
+            begin, end = (int(x) for x in info["data_offsets"])
+        except KeyError as exc:
+            if isinstance(info, dict) and "dtype" in info and exc.args[0] == info["dtype"]:
+                _fail(name, f"tensor '{key}' has dtype {info['dtype']}, which engine cannot hold")
+            _fail(name, f"corrupt safetensors header: tensor '{key}' lacks {exc}")
+        except (TypeError, ValueError):
+            _fail(name, f"corrupt safetensors header: tensor '{key}' has a malformed entry")
+        if any(s < 0 for s in shape) or not 0 <= begin <= end:
+            _fail(name, f"corrupt safetensors header: tensor '{key}' has a malformed entry")
+        if end > body:
+            _fail(
+                name,
+                f"truncated: tensor '{key}' ends at byte {start + end} but the file has "
+                f"only {size} bytes",
+            )
+        count = math.prod(shape)
+        if end - begin != count * dtype.itemsize:
+            _fail(
+                name,
+                f"corrupt: tensor '{key}' of shape {list(shape)} needs "
+                f"{count * dtype.itemsize} bytes but the header gives it {end - begin}",
+            )
+        array = np.frombuffer(data, dtype=dtype, count=count, offset=start + begin)
+        arrays[key] = array.reshape(shape).astype(dtype.newbyteorder("="), copy=True)
+    return arrays, metadata
+
+
+class _Decoder:
+    def __init__(self, arrays: dict[str, np.ndarray], name: str) -> None:
+        self.arrays = arrays
+        self.name = name
+
+    def _array(self, key) -> np.ndarray:
+        if not isinstance(key, str) or key not in self.arrays:
+            _fail(self.name, f"corrupt: its structure refers to a tensor {key!r} it does not hold")
+        return self.arrays[key]
+
+    def decode(self, node):
+        if node is None or isinstance(node, (bool, int, float, str)):
+            return node
+        if isinstance(node, dict) and len(node) == 1:
+            (tag, value), = node.items()
+            if tag == "tensor":
+                return Tensor._wrap(self._array(value))
+            if tag == "ndarray":
+                return self._array(value)
+            if tag == "float" and value in ("inf", "-inf", "nan"):
+                return float(value)
+            if tag in ("list", "tuple") and isinstance(value, list):
+                items = [self.decode(v) for v in value]
+                return tuple(items) if tag == "tuple" else items
+            if tag in ("dict", "odict") and isinstance(value, list):
+                out = OrderedDict() if tag == "odict" else {}
+                for pair in value:
+                    if not isinstance(pair, list) or len(pair) != 2:
+                        break
+                    out[self.decode(pair[0])] = self.decode(pair[1])
+                else:
+                    return out
+        _fail(self.name, f"corrupt: its structure holds an entry engine cannot read: {node!r:.80}")
+
+
+def load(f, map_location=None, weights_only=None, **_ignored_by_design):
+    """Read what ``save`` wrote (or any safetensors file, as a dict of tensors) from a path or
+    a binary file object.
+
+    ``map_location`` may name the CPU (engine has no other device); ``weights_only`` is
+    accepted for PyTorch scripts: loading is always data-only here.
+    """
+    if map_location is not None and not str(map_location).startswith("cpu"):
+        raise ValueError(f"engine runs on the CPU only; cannot load to {map_location!r}")
+    if hasattr(f, "read"):
+        name = str(getattr(f, "name", "<stream>"))
+        data = f.read()
+    else:
+        path = Path(os.fspath(f))
+        name = str(path)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise FileNotFoundError(f"{name}: no such file") from None
+        except IsADirectoryError:
+            raise CheckpointError(f"{name}: is a folder, not a checkpoint file") from None
+    arrays, metadata = _parse(bytes(data), name)
+
+    version = metadata.get(_FORMAT_KEY)
+    if version is None:  # a plain safetensors file from elsewhere
+        return {key: Tensor._wrap(array) for key, array in arrays.items()}
+    if not str(version).isdigit() or int(version) > _FORMAT_VERSION:
+        _fail(
+            name,
+            f"written in engine checkpoint format {version}; this engine reads format "
+            f"{_FORMAT_VERSION} (update engine to read it)",
+        )
+    try:
+        structure = json.loads(metadata.get(_STRUCTURE_KEY, ""))
+        checksums = json.loads(metadata.get(_CHECKSUM_KEY, "{}"))
+    except ValueError as exc:
+        _fail(name, f"corrupt: its engine metadata is not valid JSON ({exc})")
+    if not isinstance(checksums, dict):
+        _fail(name, "corrupt: its checksum metadata is not a JSON object")
+    for key, array in arrays.items():
+        expected = checksums.get(key)
+        if expected is not None and _crc(array) != expected:
+            _fail(name, f"corrupt: the bytes of tensor '{key}' do not match their checksum")
+    return _Decoder(arrays, name).decode(structure)

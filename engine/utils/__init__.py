@@ -1,0 +1,5 @@
+"""engine.utils: data loading (engine.utils.data)."""
+
+from engine.utils import data
+
+__all__ = ["data"]
