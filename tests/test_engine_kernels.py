@@ -148,6 +148,7 @@ MAXPOOL_CASES = {
     "padding_ceil": (2, 2, 8, 8, (3, 2), (2, 2), (1, 1), (1, 1), True),
     "dilation": (2, 2, 11, 10, (3, 2), (1, 2), (0, 0), (2, 3), False),
     "rect_everything": (2, 2, 12, 11, (3, 4), (2, 3), (1, 2), (2, 1), True),
+    "ceil_kernel_overhangs_input": (2, 2, 3, 3, (4, 4), (4, 4), (0, 0), (1, 1), True),
 }
 
 
@@ -243,6 +244,7 @@ AVGPOOL_CASES = {
     "ceil_no_pad": (2, 2, 9, 7, (2, 2), (2, 2), (0, 0), True, True, None),
     "divisor_override": (2, 2, 8, 7, (3, 3), (2, 2), (1, 1), True, True, 5),
     "rect": (2, 2, 10, 9, (2, 3), (3, 1), (1, 0), False, False, None),
+    "ceil_kernel_overhangs_input": (2, 2, 3, 3, (4, 4), (4, 4), (0, 0), True, True, None),
 }
 
 
