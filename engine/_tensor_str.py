@@ -77,7 +77,7 @@ def _vector_str(data, indent, summarize, fmt):
     if summarize and len(vals) > 2 * EDGEITEMS:
         items = (
             [fmt.format(v) for v in vals[:EDGEITEMS]]
-            + ["..."]
+            + [" ..."]
             + [fmt.format(v) for v in vals[-EDGEITEMS:]]
         )
     else:

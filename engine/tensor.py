@@ -1025,14 +1025,11 @@ def _shape_mismatch(a, b):
 
 
 # -------------------------------------------------------------------- elementwise binary
-_AddBackward0, _AddBackward1 = _N("AddBackward0"), _N("AddBackward1")
-_SubBackward0, _SubBackward1, _RsubBackward1 = (
-    _N("SubBackward0"),
-    _N("SubBackward1"),
-    _N("RsubBackward1"),
-)
-_MulBackward0, _MulBackward1 = _N("MulBackward0"), _N("MulBackward1")
-_DivBackward0, _DivBackward1 = _N("DivBackward0"), _N("DivBackward1")
+_AddBackward0 = _AddBackward1 = _N("AddBackward0")  # PyTorch wraps scalars: same names
+_SubBackward0 = _SubBackward1 = _N("SubBackward0")
+_RsubBackward1 = _N("RsubBackward1")
+_MulBackward0 = _MulBackward1 = _N("MulBackward0")
+_DivBackward0 = _DivBackward1 = _N("DivBackward0")
 
 
 def add(a, b, alpha=1):
@@ -1156,7 +1153,7 @@ def _rdiv(a, b):
         return _make(
             out,
             (a,),
-            _N("ReciprocalBackward0") if b == 1 else _MulBackward0,
+            _MulBackward0,
             lambda g: (-g * out / ad,),
         )
     return div(_tensorize(b), a)
@@ -1251,12 +1248,7 @@ def clamp(a, min=None, max=None):  # noqa: A002
             mask = mask & (ad <= hi)
         return (g * mask,)
 
-    name = (
-        "ClampBackward1"
-        if min is not None and max is not None
-        else ("ClampMinBackward0" if max is None else "ClampMaxBackward0")
-    )
-    return _make(out, (a,), _N(name), backward)
+    return _make(out, (a,), _N("ClampBackward1"), backward)
 
 
 def relu(a):
@@ -1433,10 +1425,10 @@ def matmul(a, b):
         a2 = ad if ad.ndim > 1 else ad.reshape(1, -1)
         b2 = bd if bd.ndim > 1 else bd.reshape(-1, 1)
         g2 = g
-        if ad.ndim == 1:
-            g2 = np.expand_dims(g2, -2)
         if bd.ndim == 1:
             g2 = np.expand_dims(g2, -1)
+        if ad.ndim == 1:
+            g2 = np.expand_dims(g2, -2)
         ga = gb = None
         if a.requires_grad:
             ga = np.matmul(g2, np.swapaxes(b2, -1, -2))

@@ -74,7 +74,6 @@ class BackwardCFunction(Node, FunctionCtx):
                         f"[{', '.join(map(str, shape))}]"
                     ) from None
             out.append(arr)
-        self._saved = None
         return tuple(out)
 
 

@@ -59,13 +59,14 @@ def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=T
             for i in range(flat.size):
                 orig = flat[i]
                 with no_grad():
+                    # copies: a view op's output shares the input's memory
                     flat[i] = orig + eps
-                    plus = _outputs(func, inputs)
+                    op = [o for o in _outputs(func, inputs) if isinstance(o, Tensor)][oi]
+                    op = op._data.copy()
                     flat[i] = orig - eps
-                    minus = _outputs(func, inputs)
+                    om = [o for o in _outputs(func, inputs) if isinstance(o, Tensor)][oi]
+                    om = om._data.copy()
                     flat[i] = orig
-                op = [o for o in plus if isinstance(o, Tensor)][oi]._data
-                om = [o for o in minus if isinstance(o, Tensor)][oi]._data
                 numerical[i] = ((op - om) / (2 * eps)).reshape(-1)
             if not np.allclose(analytical[k], numerical, rtol=rtol, atol=atol):
                 if not raise_exception:

@@ -212,7 +212,8 @@ def _check_pool_input(name, xd):
         )
 
 
-def _pool_validate(name, xd, k, s, p, dilation=(1, 1)):
+def _pool_validate(name, xd, k, s, p, dilation=(1, 1), ceil_mode=False):
+    """PyTorch's checks and messages, before the kernel sees the input."""
     for i in range(2):
         if p[i] * 2 > k[i]:
             raise RuntimeError(
@@ -222,13 +223,12 @@ def _pool_validate(name, xd, k, s, p, dilation=(1, 1)):
         if s[i] <= 0:
             raise RuntimeError(f"{name}: stride should be greater than zero, but got stride={s[i]}")
     h, w = xd.shape[-2:]
-    eh = dilation[0] * (k[0] - 1) + 1
-    ew = dilation[1] * (k[1] - 1) + 1
-    if h + 2 * p[0] < eh or w + 2 * p[1] < ew:
+    oh = _pool.pool_output_size(h, k[0], s[0], p[0], dilation[0], ceil_mode)
+    ow = _pool.pool_output_size(w, k[1], s[1], p[1], dilation[1], ceil_mode)
+    if oh < 1 or ow < 1:
         c = xd.shape[-3]
         raise RuntimeError(
-            f"Given input size: ({c}x{h}x{w}). Calculated output size: "
-            f"({c}x{(h + 2 * p[0] - eh) // s[0] + 1}x{(w + 2 * p[1] - ew) // s[1] + 1}). "
+            f"Given input size: ({c}x{h}x{w}). Calculated output size: ({c}x{oh}x{ow}). "
             "Output size is too small"
         )
 
@@ -259,8 +259,8 @@ def max_pool2d(
             max_pool2d, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices
         )
     k, s, p, d = _pool_args(kernel_size, stride, padding, dilation)
-    _pool_validate("max_pool2d", xd, k, s, p, d)
-    out, indices, ctx = _pool.max_pool2d_forward(xd, k, s, p, d, ceil_mode)
+    _pool_validate("max_pool2d", xd, k, s, p, d, ceil_mode)
+    out, indices, ctx = _pool.max_pool2d_forward(xd, k, s, p, d, ceil_mode, return_indices)
     res = _make(out, (input,), _MaxPoolBackward, lambda g: (_pool.max_pool2d_backward(g, ctx),))
     if return_indices:
         return res, _wrap(indices)
@@ -290,7 +290,7 @@ def avg_pool2d(
             divisor_override,
         )
     k, s, p, _ = _pool_args(kernel_size, stride, padding)
-    _pool_validate("avg_pool2d", xd, k, s, p)
+    _pool_validate("avg_pool2d", xd, k, s, p, ceil_mode=ceil_mode)
     out, ctx = _pool.avg_pool2d_forward(xd, k, s, p, ceil_mode, count_include_pad, divisor_override)
     return _make(
         out, (input,), _N("AvgPool2DBackward0"), lambda g: (_pool.avg_pool2d_backward(g, ctx),)
@@ -310,7 +310,7 @@ def adaptive_avg_pool2d(input, output_size):  # noqa: A002
     return _make(
         out,
         (input,),
-        _N("AdaptiveAvgPool2DBackward0"),
+        _N("MeanBackward1" if osz == (1, 1) else "AdaptiveAvgPool2DBackward0"),
         lambda g: (_pool.adaptive_avg_pool2d_backward(g, ctx),),
     )
 
@@ -467,7 +467,7 @@ def dropout(input, p=0.5, training=True, inplace=False):  # noqa: A002
         keep = _random.rng().random(xd.shape, dtype=np.float32) >= p
         mask = keep.astype(xd.dtype) * np.asarray(1.0 / (1.0 - p), dtype=xd.dtype)
     out = xd * mask
-    res = _make(out, (input,), _N("NativeDropoutBackward0"), lambda g: (g * mask,))
+    res = _make(out, (input,), _N("MulBackward0"), lambda g: (g * mask,))
     return _maybe_inplace(input, res, inplace)
 
 
@@ -799,8 +799,9 @@ def binary_cross_entropy(
     if (xd < 0).any() or (xd > 1).any():
         raise RuntimeError("all elements of input should be between 0 and 1")
     # PyTorch clamps the log terms at -100
-    logx = np.maximum(np.log(xd), -100)
-    log1mx = np.maximum(np.log1p(-xd), -100)
+    with np.errstate(divide="ignore"):
+        logx = np.maximum(np.log(xd), -100)
+        log1mx = np.maximum(np.log1p(-xd), -100)
     elem = -(td * logx + (1 - td) * log1mx)
     wd = None if weight is None else weight._data
     if wd is not None:
@@ -866,7 +867,8 @@ def binary_cross_entropy_with_logits(
     shape = xd.shape
 
     def backward(g):
-        sig = 1 / (1 + np.exp(-xd))
+        e = np.exp(-np.abs(xd))
+        sig = np.where(xd >= 0, 1 / (1 + e), e / (1 + e))
         if pw is None:
             d = sig - td
         else:
@@ -876,7 +878,7 @@ def binary_cross_entropy_with_logits(
         gd = d * (g if scale is None else g * scale)
         gt = None
         if target.requires_grad:
-            lg = (-sp_neg * (pw if pw is not None else 1)) + sp_pos
+            lg = sp_neg * (pw if pw is not None else 1) - sp_pos
             gt = lg * (g if scale is None else g * scale)
             if wd is not None:
                 gt = gt * wd

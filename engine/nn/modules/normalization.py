@@ -20,6 +20,8 @@ class _BatchNorm(Module):
         track_running_stats=True,
         device=None,
         dtype=None,
+        *,
+        bias=True,
     ):
         super().__init__()
         self.num_features = num_features
@@ -30,7 +32,10 @@ class _BatchNorm(Module):
         np_dtype = np.float32 if dtype is None else dtype.np
         if affine:
             self.weight = Parameter(np.ones(num_features, dtype=np_dtype))
-            self.bias = Parameter(np.zeros(num_features, dtype=np_dtype))
+            if bias:
+                self.bias = Parameter(np.zeros(num_features, dtype=np_dtype))
+            else:
+                self.register_parameter("bias", None)
         else:
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
@@ -53,7 +58,8 @@ class _BatchNorm(Module):
         self.reset_running_stats()
         if self.affine:
             self.weight._data[...] = 1
-            self.bias._data[...] = 0
+            if self.bias is not None:
+                self.bias._data[...] = 0
 
     def _check_input_dim(self, input):  # noqa: A002
         raise NotImplementedError
@@ -86,7 +92,8 @@ class _BatchNorm(Module):
     def extra_repr(self):
         return (
             f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
-            f"affine={self.affine}, track_running_stats={self.track_running_stats}"
+            f"affine={self.affine}, bias={self.bias is not None}, "
+            f"track_running_stats={self.track_running_stats}"
         )
 
 

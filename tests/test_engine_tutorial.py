@@ -1,0 +1,195 @@
+"""PyTorch's LeNet tutorial ("Neural Networks", the 60-minute blitz) on the engine with only the
+imports changed, step by step, and the same numbers as PyTorch for the same weights and inputs."""
+
+import contextlib
+import io
+
+import numpy as np
+from engine_parity import torch as real_torch
+
+TUTORIAL = """
+class Net(nn.Module):
+
+    def __init__(self):
+        super(Net, self).__init__()
+        # 1 input image channel, 6 output channels, 5x5 square convolution
+        # kernel
+        self.conv1 = nn.Conv2d(1, 6, 5)
+        self.conv2 = nn.Conv2d(6, 16, 5)
+        # an affine operation: y = Wx + b
+        self.fc1 = nn.Linear(16 * 5 * 5, 120)  # 5*5 from image dimension
+        self.fc2 = nn.Linear(120, 84)
+        self.fc3 = nn.Linear(84, 10)
+
+    def forward(self, input):
+        # Convolution layer C1: 1 input image channel, 6 output channels,
+        # 5x5 square convolution, it uses RELU activation function, and
+        # outputs a Tensor with size (N, 6, 28, 28), where N is the size of the batch
+        c1 = F.relu(self.conv1(input))
+        # Subsampling layer S2: 2x2 grid, purely functional,
+        # this layer does not have any parameter, and outputs a (N, 6, 14, 14) Tensor
+        s2 = F.max_pool2d(c1, (2, 2))
+        # Convolution layer C3: 6 input channels, 16 output channels,
+        # 5x5 square convolution, it uses RELU activation function, and
+        # outputs a (N, 16, 10, 10) Tensor
+        c3 = F.relu(self.conv2(s2))
+        # Subsampling layer S4: 2x2 grid, purely functional,
+        # this layer does not have any parameter, and outputs a (N, 16, 5, 5) Tensor
+        s4 = F.max_pool2d(c3, 2)
+        # Flatten operation: purely functional, outputs a (N, 400) Tensor
+        s4 = torch.flatten(s4, 1)
+        # Fully connected layer F5: (N, 400) Tensor input,
+        # and outputs a (N, 120) Tensor, it uses RELU activation function
+        f5 = F.relu(self.fc1(s4))
+        # Fully connected layer F6: (N, 120) Tensor input,
+        # and outputs a (N, 84) Tensor, it uses RELU activation function
+        f6 = F.relu(self.fc2(f5))
+        # Gaussian layer OUTPUT: (N, 84) Tensor input, and
+        # outputs a (N, 10) Tensor
+        output = self.fc3(f6)
+        return output
+
+
+net = Net()
+print(net)
+
+params = list(net.parameters())
+print(len(params))
+print(params[0].size())  # conv1's .weight
+
+input = torch.randn(1, 1, 32, 32)
+out = net(input)
+print(out)
+
+net.zero_grad()
+out.backward(torch.randn(1, 10))
+
+output = net(input)
+target = torch.randn(10)  # a dummy target, for example
+target = target.view(1, -1)  # make it the same shape as output
+criterion = nn.MSELoss()
+
+loss = criterion(output, target)
+print(loss)
+
+print(loss.grad_fn)  # MSELoss
+print(loss.grad_fn.next_functions[0][0])  # Linear
+print(loss.grad_fn.next_functions[0][0].next_functions[0][0])  # ReLU
+
+net.zero_grad()     # zeroes the gradient buffers of all parameters
+
+print('conv1.bias.grad before backward')
+print(net.conv1.bias.grad)
+
+loss.backward()
+
+print('conv1.bias.grad after backward')
+print(net.conv1.bias.grad)
+
+learning_rate = 0.01
+for f in net.parameters():
+    f.data.sub_(f.grad.data * learning_rate)
+
+import torch.optim as optim
+
+# create your optimizer
+optimizer = optim.SGD(net.parameters(), lr=0.01)
+
+# in your training loop:
+optimizer.zero_grad()   # zero the gradient buffers
+output = net(input)
+loss = criterion(output, target)
+loss.backward()
+optimizer.step()    # Does the update
+"""
+
+IMPORTS_TORCH = "import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\n"
+IMPORTS_ENGINE = (
+    "import engine as torch\nimport engine.nn as nn\nimport engine.nn.functional as F\n"
+)
+
+
+def run(source):
+    scope = {"__name__": "tutorial"}
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        exec(compile(source, "tutorial", "exec"), scope)
+    return scope, buf.getvalue()
+
+
+def engine_source():
+    # only the import lines change
+    return IMPORTS_ENGINE + TUTORIAL.replace(
+        "import torch.optim as optim", "import engine.optim as optim"
+    )
+
+
+def test_tutorial_runs_on_engine_and_prints_like_pytorch():
+    scope, printed = run(engine_source())
+    _, torch_printed = run(IMPORTS_TORCH + TUTORIAL)
+    lines = printed.splitlines()
+    torch_lines = torch_printed.splitlines()
+    # print(net) is PyTorch's text, character for character
+    net_text = "\n".join(lines[:7])
+    assert net_text == "\n".join(torch_lines[:7])
+    assert net_text == (
+        "Net(\n"
+        "  (conv1): Conv2d(1, 6, kernel_size=(5, 5), stride=(1, 1))\n"
+        "  (conv2): Conv2d(6, 16, kernel_size=(5, 5), stride=(1, 1))\n"
+        "  (fc1): Linear(in_features=400, out_features=120, bias=True)\n"
+        "  (fc2): Linear(in_features=120, out_features=84, bias=True)\n"
+        "  (fc3): Linear(in_features=84, out_features=10, bias=True)\n"
+        ")"
+    )
+    assert lines[7] == "10"
+    assert lines[8] == "engine.Size([6, 1, 5, 5])" and scope["params"][0].size() == (6, 1, 5, 5)
+    assert lines[9].startswith("tensor([[") and lines[10].endswith("grad_fn=<AddmmBackward0>)")
+    assert lines[11].startswith("tensor(") and lines[11].endswith("grad_fn=<MseLossBackward0>)")
+    assert lines[12].startswith("<MseLossBackward0 object at 0x")
+    assert lines[13].startswith("<AddmmBackward0 object at 0x")
+    assert lines[14].startswith("<AccumulateGrad object at 0x")
+    assert lines[15:17] == ["conv1.bias.grad before backward", "None"]
+    assert lines[17] == "conv1.bias.grad after backward"
+    assert lines[18].startswith("tensor([") and len(lines) == 19
+    assert [ln.split(" object")[0] for ln in lines[12:15]] == [
+        ln.split(" object")[0] for ln in torch_lines[12:15]
+    ]
+
+
+def test_tutorial_gives_pytorchs_numbers_for_the_same_weights_and_inputs():
+    import engine
+
+    engine.manual_seed(0)
+    scope, _ = run(engine_source())
+    net, inp, target = scope["net"], scope["input"], scope["target"]
+
+    # replay in PyTorch: same initial weights, same input and target, same steps
+    engine.manual_seed(0)
+    scope0, _ = run(IMPORTS_ENGINE + TUTORIAL.split("params = list")[0])
+    start = {k: real_torch.tensor(v.numpy()) for k, v in scope0["net"].state_dict().items()}
+    tscope, _ = run(IMPORTS_TORCH + TUTORIAL.split("net = Net()")[0])
+    tnet = tscope["Net"]()
+    tnet.load_state_dict(start)
+    tin = real_torch.tensor(inp.numpy())
+    ttarget = real_torch.tensor(target.numpy())
+    crit = real_torch.nn.MSELoss()
+    loss = crit(tnet(tin), ttarget)
+    tnet.zero_grad()
+    loss.backward()
+    for f in tnet.parameters():
+        f.data.sub_(f.grad.data * 0.01)
+    opt = real_torch.optim.SGD(tnet.parameters(), lr=0.01)
+    opt.zero_grad()
+    tloss = crit(tnet(tin), ttarget)
+    tloss.backward()
+    opt.step()
+
+    np.testing.assert_allclose(scope["loss"].item(), tloss.item(), rtol=1e-5)
+    tparams = dict(tnet.named_parameters())
+    for name, p in net.named_parameters():
+        np.testing.assert_allclose(
+            p.grad.numpy(), tparams[name].grad.numpy(), rtol=1e-4, atol=1e-6, err_msg=name
+        )
+        np.testing.assert_allclose(
+            p.detach().numpy(), tparams[name].detach().numpy(), rtol=1e-5, atol=1e-6, err_msg=name
+        )
