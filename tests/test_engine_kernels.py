@@ -117,7 +117,7 @@ def test_conv2d_micro_batches_give_the_same_numbers(monkeypatch):
     whole_out, whole_ctx = conv2d_forward(x, w, b, (1, 1), (1, 0, 0, 1), (1, 1), 1)
     g = rand(rng, *whole_out.shape)
     whole = conv2d_backward(g, whole_ctx, True, True, True)
-    monkeypatch.setattr(conv_module, "MICRO_BATCH", 4)
+    monkeypatch.setattr(conv_module, "CHUNK_BYTES", 4 * 27 * 81 * 4)  # 4 + 4 + 3 samples
     out, ctx = conv2d_forward(x, w, b, (1, 1), (1, 0, 0, 1), (1, 1), 1)
     parts = conv2d_backward(g, ctx, True, True, True)
     np.testing.assert_allclose(out, whole_out, rtol=1e-5, atol=1e-5)

@@ -6,6 +6,8 @@ conv -> relu -> pool -> conv chain never transposes. Loops run over kernel offse
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 __all__ = [
@@ -103,12 +105,11 @@ def max_pool2d_forward(x, kernel_size, stride, padding, dilation, ceil_mode, ret
     oh, ow = _check_pool("max_pool2d", x.shape, kernel_size, stride, padding, dilation, ceil_mode)
     kh, kw = kernel_size
     if _is_plain_2x2(x, kernel_size, stride, padding, dilation):
-        # four strided slices a b / c d of every window; np.maximum keeps their memory order
-        a, b, c, d = _quarters(x.transpose(1, 0, 2, 3))
-        top = np.maximum(a, b)
-        low = np.maximum(c, d)
-        out = np.maximum(top, low)
-        ctx = ("2x2", x, top, low)
+        # rows first (contiguous runs), then column pairs; np.maximum keeps the memory order
+        xc = x.transpose(1, 0, 2, 3)
+        rows = np.maximum(xc[:, :, 0::2], xc[:, :, 1::2])
+        out = np.maximum(rows[..., 0::2], rows[..., 1::2])
+        ctx = ("2x2", x, out)
         indices = None
         if return_indices:
             geometry = (kernel_size, stride, padding, dilation, (oh, ow))
@@ -138,9 +139,10 @@ def _quarters(xc):
 
 def _plain_args(ctx, out):
     """Offset (0..3, row-major) of each 2x2 window's first maximum."""
-    _, x, top, low = ctx
-    xc = x.transpose(1, 0, 2, 3)
+    xc = ctx[1].transpose(1, 0, 2, 3)
     a, b, c, d = _quarters(xc)
+    top = np.maximum(a, b)
+    low = np.maximum(c, d)
     # the low pair wins only when strictly larger: ties go to the first row
     low_wins = low > top
     arg = np.where(low_wins, d > c, b > a).astype(np.uint8)
@@ -194,25 +196,52 @@ def max_pool2d_backward(grad_out, ctx):
     return dxp[:, :, ph : ph + h, pw : pw + w].transpose(1, 0, 2, 3)
 
 
+# A pair of bools viewed as one uint16: "clear the second if the first is set" is then one
+# dense integer op, where per-element pair logic would need slow stride-2 access.
+_SECOND_OF_PAIR_SHIFT = 8 if sys.byteorder == "little" else -8
+
+
+def _first_of_pairs(mask_u16):
+    shifted = (
+        mask_u16 << _SECOND_OF_PAIR_SHIFT
+        if _SECOND_OF_PAIR_SHIFT > 0
+        else mask_u16 >> -_SECOND_OF_PAIR_SHIFT
+    )
+    return mask_u16 & ~shifted
+
+
+def _widen(a):
+    """Each element twice along the last axis: (..., W) -> (..., 2W)."""
+    up = np.empty(a.shape[:-1] + (2 * a.shape[-1],), dtype=a.dtype)
+    up[..., 0::2] = a
+    up[..., 1::2] = a
+    return up
+
+
 def _plain_backward(g, ctx):
-    _, x, top, low = ctx
+    """2x2/2 backward: compare whole input rows with the widened output, then keep only the
+    first maximum of each window (row 0 before row 1, left before right)."""
+    _, x, out = ctx
     n, c, h, w = x.shape
-    a, b, cc, d = _quarters(x.transpose(1, 0, 2, 3))
-    if np.isnan(top).any() or np.isnan(low).any():
-        arg = _plain_args(ctx, np.maximum(top, low))
+    if np.isnan(out).any():
+        arg = _plain_args(ctx, out)
         dx = np.empty((c, n, h, w), dtype=np.float32)
         for t, quarter in enumerate(_quarters(dx)):
             np.multiply(g, arg == t, out=quarter)
         return dx.transpose(1, 0, 2, 3)
+    xc = x.transpose(1, 0, 2, 3)
+    wide_out = _widen(out)
+    hits = np.empty((2, c, n, h // 2, w), dtype=np.bool_)
+    np.equal(xc[:, :, 0::2], wide_out, out=hits[0])
+    np.equal(xc[:, :, 1::2], wide_out, out=hits[1])
+    pairs = hits.view(np.uint16)
+    first_row = _first_of_pairs(pairs[0])
+    second_row = pairs[1] * (pairs[0] == 0)  # only where the first row holds no maximum
+    second_row = _first_of_pairs(second_row)
+    wide_g = _widen(g)
     dx = np.empty((c, n, h, w), dtype=np.float32)
-    dxa, dxb, dxc, dxd = _quarters(dx)
-    low_wins = low > top
-    g_low = g * low_wins
-    g_top = g - g_low
-    np.multiply(g_top, b > a, out=dxb)
-    np.subtract(g_top, dxb, out=dxa)
-    np.multiply(g_low, d > cc, out=dxd)
-    np.subtract(g_low, dxd, out=dxc)
+    np.multiply(wide_g, first_row.view(np.bool_), out=dx[:, :, 0::2])
+    np.multiply(wide_g, second_row.view(np.bool_), out=dx[:, :, 1::2])
     return dx.transpose(1, 0, 2, 3)
 
 
