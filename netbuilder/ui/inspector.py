@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 from PySide6.QtCore import Qt
@@ -71,7 +72,7 @@ class _Field:
         row.setContentsMargins(0, 0, 0, 0)
         row.setSpacing(6)
         row.addWidget(self.widget, 1)
-        if spec.auto:
+        if spec.auto or spec.optional:
             self.auto_box = QCheckBox("auto")
             self.auto_box.setToolTip("Follow the input (checked) or pin a number (unchecked)")
             self.auto_box.toggled.connect(self._auto_toggled)
@@ -93,7 +94,11 @@ class _Field:
             w.valueChanged.connect(self._commit_widget)
         elif kind == "float":
             w = QDoubleSpinBox()
-            w.setDecimals(4)
+            # enough decimals for small defaults such as BatchNorm's eps = 1e-5
+            small = abs(float(s.default or 0.0))
+            w.setDecimals(
+                4 if small == 0 or small >= 1e-3 else min(10, 2 - math.floor(math.log10(small)))
+            )
             lo = float(s.min) if s.min is not None else -1e9
             hi = float(s.max) if s.max is not None else 1e9
             w.setRange(lo, hi)
@@ -138,7 +143,9 @@ class _Field:
         for spin in getattr(self, "pair", []):
             spin.blockSignals(True)
         try:
-            is_auto = s.auto and value is None
+            is_auto = (s.auto or s.optional) and value is None
+            if is_auto and resolved is None:
+                resolved = self.inspector.effective_default(s)
             shown = resolved if is_auto else value
             if self.auto_box is not None:
                 self.auto_box.blockSignals(True)
@@ -206,7 +213,7 @@ class _Field:
             node = self.inspector.node()
             pinned = node.resolved.get(self.spec.name) if node is not None else None
             if pinned is None:
-                pinned = self.spec.default if self.spec.default is not None else 1
+                pinned = self.inspector.effective_default(self.spec)
             self.inspector.commit(self.spec.name, pinned)
 
 
@@ -331,6 +338,15 @@ class Inspector(QWidget):
         self.problems.setVisible(bool(node.problems))
         self.form_host.setEnabled(self._locked_reason is None)
         self.name_edit.setEnabled(self._locked_reason is None)
+
+    def effective_default(self, spec):
+        """What None means for an optional parameter: pool stride = the kernel size."""
+        node = self.node()
+        if spec.name == "stride" and node is not None and "kernel_size" in node.params:
+            return node.params["kernel_size"]
+        if spec.default is not None:
+            return spec.default
+        return int(spec.min) if spec.min is not None else 1
 
     def set_locked(self, reason: str | None) -> None:
         self._locked_reason = reason

@@ -7,7 +7,7 @@ drag into a MoveNodes command when the mouse is released.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtCore import QPointF, QRectF, QSizeF, Qt
 from PySide6.QtGui import (
     QBrush,
     QColor,
@@ -27,6 +27,24 @@ NODE_HEIGHT = 66.0
 HEADER_HEIGHT = 24.0
 PORT_RADIUS = 5.5
 CORNER = 7.0
+LABEL_ROOM = 110.0  # widest wire label ("512x128x128")
+LOD_TEXT = 0.45  # below this zoom, text would be unreadable: draw shapes only
+
+
+# geometry shared by every item (Qt asks for it very often; Python should not rebuild it)
+_PORT_HIT = PORT_RADIUS + 5  # a little larger than the dot: easy to grab
+_PORT_BOUNDS = QRectF(-_PORT_HIT, -_PORT_HIT, 2 * _PORT_HIT, 2 * _PORT_HIT)
+_PORT_SHAPE = QPainterPath()
+_PORT_SHAPE.addEllipse(_PORT_BOUNDS)
+_NODE_BOUNDS = QRectF(-PORT_RADIUS - 4, -3, NODE_WIDTH + 2 * PORT_RADIUS + 8, NODE_HEIGHT + 6)
+_NODE_RECT = QRectF(0, 0, NODE_WIDTH, NODE_HEIGHT)
+_HEADER_PATH = QPainterPath()
+_HEADER_PATH.addRoundedRect(QRectF(0, 0, NODE_WIDTH, HEADER_HEIGHT + CORNER), CORNER, CORNER)
+_HEADER_CLIP = QPainterPath()
+_HEADER_CLIP.addRect(QRectF(0, 0, NODE_WIDTH, HEADER_HEIGHT))
+_HEADER_PATH = _HEADER_PATH.intersected(_HEADER_CLIP)
+_NODE_SHAPE = QPainterPath()
+_NODE_SHAPE.addRoundedRect(QRectF(0, 0, NODE_WIDTH, NODE_HEIGHT), CORNER, CORNER)
 
 
 def format_shape(shape) -> str:
@@ -52,23 +70,31 @@ def _short_problem(message: str, name: str) -> str:
     return message[len(prefix) :] if message.startswith(prefix) else message
 
 
+_FONTS: dict[str, QFont] = {}
+
+
+def _font(name: str) -> QFont:
+    """Fonts for the canvas, made once (after the QApplication exists)."""
+    if not _FONTS:
+        for key, size, bold in (
+            ("name", 9.5, True),
+            ("sub", 8.5, False),
+            ("label", 8.0, False),
+            ("shape", 8.5, True),
+        ):
+            f = QFont()
+            f.setPointSizeF(size)
+            f.setBold(bold)
+            _FONTS[key] = f
+    return _FONTS[name]
+
+
 def shape_font() -> QFont:
-    f = QFont()
-    f.setPointSizeF(8.5)
-    f.setBold(True)
-    return f
+    return _font("shape")
 
 
 def _fonts():
-    base = QFont()
-    name_font = QFont(base)
-    name_font.setPointSizeF(9.5)
-    name_font.setBold(True)
-    sub_font = QFont(base)
-    sub_font.setPointSizeF(8.5)
-    label_font = QFont(base)
-    label_font.setPointSizeF(8.0)
-    return name_font, sub_font, label_font
+    return _font("name"), _font("sub"), _font("label")
 
 
 class PortItem(QGraphicsItem):
@@ -83,19 +109,19 @@ class PortItem(QGraphicsItem):
         self.setAcceptHoverEvents(True)
         self.setCursor(Qt.CrossCursor)
         self.setZValue(2)
+        # the node paints its ports (one paint call per node, and its cache covers them);
+        # the port item is there for hit-testing and the cursor
+        self.setFlag(QGraphicsItem.ItemHasNoContents)
 
     @property
     def node_id(self) -> str:
         return self.node_item.node_id
 
     def boundingRect(self) -> QRectF:
-        r = PORT_RADIUS + 5
-        return QRectF(-r, -r, 2 * r, 2 * r)
+        return _PORT_BOUNDS
 
     def shape(self) -> QPainterPath:
-        p = QPainterPath()
-        p.addEllipse(self.boundingRect())
-        return p
+        return _PORT_SHAPE
 
     def scene_center(self) -> QPointF:
         return self.scenePos()
@@ -103,13 +129,14 @@ class PortItem(QGraphicsItem):
     def set_state(self, state: str | None) -> None:
         if state != self.state:
             self.state = state
-            self.update()
+            self.node_item.update()
 
     def paint(self, painter: QPainter, option, widget=None) -> None:
-        t = theme.current()
-        painter.setRenderHint(QPainter.Antialiasing)
-        color = theme.category_color(self.node_item.category)
-        r = PORT_RADIUS
+        pass
+
+    def paint_on(self, painter: QPainter, t, accent: QColor) -> None:
+        """Drawn by the node, in node coordinates."""
+        color, r = accent, PORT_RADIUS
         if self.state == "ok":
             color, r = t.port_ok, PORT_RADIUS + 2
         elif self.state == "bad":
@@ -117,7 +144,7 @@ class PortItem(QGraphicsItem):
         painter.setPen(QPen(color, 2.0))
         connected = self.node_item.port_connected(self.is_output, self.index)
         painter.setBrush(color if connected or self.state else t.port_fill)
-        painter.drawEllipse(QPointF(0, 0), r, r)
+        painter.drawEllipse(self.pos(), r, r)
 
 
 class NodeItem(QGraphicsItem):
@@ -162,6 +189,14 @@ class NodeItem(QGraphicsItem):
         )
         if face == self._face and not force:
             return False
+        # zoomed out, text is not drawn: repaint only when the outline would change
+        # (the cache is redrawn anyway when the zoom changes)
+        text_only = (
+            not force
+            and self._face is not None
+            and face[5:] == self._face[5:]
+            and self.scene_ref.low_detail()
+        )
         self._face = face
         self.name, _, self.summary, self.out_shape, self.param_count, self.problems, _ = face
         if block is not None:
@@ -171,16 +206,14 @@ class NodeItem(QGraphicsItem):
         if n_inputs != self.n_inputs or self.out_port is None:
             self._rebuild_ports(n_inputs, has_output=(block is None or block.outputs > 0))
         self._update_tooltip()
-        self.update()
+        if not text_only:
+            self.update()
         return True
 
     def set_connections(self, connected_in: set[int], connected_out: bool) -> None:
         if connected_in != self._connected_in or connected_out != self._connected_out:
             self._connected_in, self._connected_out = connected_in, connected_out
-            for p in self.in_ports:
-                p.update()
-            if self.out_port:
-                self.out_port.update()
+            self.update()
 
     def port_connected(self, is_output: bool, index: int) -> bool:
         return self._connected_out if is_output else index in self._connected_in
@@ -230,19 +263,17 @@ class NodeItem(QGraphicsItem):
 
     # -- geometry and painting -----------------------------------------------------------
     def boundingRect(self) -> QRectF:
-        return QRectF(-3, -3, NODE_WIDTH + 6, NODE_HEIGHT + 6)
+        return _NODE_BOUNDS
 
     def shape(self) -> QPainterPath:
-        p = QPainterPath()
-        p.addRoundedRect(QRectF(0, 0, NODE_WIDTH, NODE_HEIGHT), CORNER, CORNER)
-        return p
+        return _NODE_SHAPE
 
     def paint(self, painter: QPainter, option, widget=None) -> None:
         t = theme.current()
         name_font, sub_font, _ = _fonts()
         painter.setRenderHint(QPainter.Antialiasing)
         painter.setRenderHint(QPainter.TextAntialiasing)
-        rect = QRectF(0, 0, NODE_WIDTH, NODE_HEIGHT)
+        rect = _NODE_RECT
         invalid = bool(self.problems)
         selected = bool(option.state & QStyle.State_Selected)
         accent = theme.category_color(self.category)
@@ -252,14 +283,10 @@ class NodeItem(QGraphicsItem):
         painter.setBrush(t.node_error_bg if invalid else t.node_bg)
         painter.drawRoundedRect(rect, CORNER, CORNER)
         # header band tinted with the category colour
-        header = QPainterPath()
-        header.addRoundedRect(QRectF(0, 0, NODE_WIDTH, HEADER_HEIGHT + CORNER), CORNER, CORNER)
-        clip = QPainterPath()
-        clip.addRect(QRectF(0, 0, NODE_WIDTH, HEADER_HEIGHT))
         band = QColor(accent)
         band.setAlpha(60 if t.name == "dark" else 40)
         painter.setBrush(band)
-        painter.drawPath(header.intersected(clip))
+        painter.drawPath(_HEADER_PATH)
         painter.setBrush(accent)
         painter.drawRoundedRect(QRectF(0, 0, 4, NODE_HEIGHT), 2, 2)
 
@@ -279,6 +306,14 @@ class NodeItem(QGraphicsItem):
         painter.setPen(pen)
         painter.setBrush(Qt.NoBrush)
         painter.drawRoundedRect(rect, CORNER, CORNER)
+
+        for port in self.in_ports:
+            port.paint_on(painter, t, accent)
+        if self.out_port is not None:
+            self.out_port.paint_on(painter, t, accent)
+
+        if option.levelOfDetailFromTransform(painter.worldTransform()) < LOD_TEXT:
+            return  # too small to read: the coloured shape is enough, and much faster
 
         # header: icon, name, block type
         icon = icons.block_icon(self.icon_name)
@@ -339,9 +374,14 @@ class EdgeItem(QGraphicsPathItem):
         super().__init__()
         self.scene_ref = scene_ref
         self.edge = edge
-        self.label = ""
+        self.label = None
         self.drop_target = False
         self._label_rect = QRectF()
+        self._bounds = QRectF()
+        self._shape = QPainterPath()
+        self._stroke = QPainterPath()
+        self._route_key = None
+        self._mid = QPointF()
         self.setFlags(QGraphicsItem.ItemIsSelectable)
         self.setZValue(0)
         self.setAcceptHoverEvents(True)
@@ -356,35 +396,47 @@ class EdgeItem(QGraphicsPathItem):
         return src.out_port.scenePos(), dst.in_ports[self.edge.dst_port].scenePos()
 
     def refresh(self) -> None:
+        """Re-read the label; re-route only when an end or a neighbour moved."""
         ends = self.endpoints()
         if ends is None:
             return
-        src_node = self.scene_ref.graph.nodes.get(self.edge.src)
-        label = format_shape(src_node.out_shape) if src_node is not None else ""
         src_item = self.scene_ref.node_items[self.edge.src]
         dst_item = self.scene_ref.node_items[self.edge.dst]
-        path, mid = route(*ends, src_item, dst_item, self.edge.dst_port)
-        if label != self.label or path != self.path():
+        src_node = self.scene_ref.graph.nodes.get(self.edge.src)
+        label = format_shape(src_node.out_shape) if src_node is not None else ""
+        key = (ends[0].x(), ends[0].y(), ends[1].x(), ends[1].y(), self.scene_ref.layout_version)
+        if label == self.label and key == self._route_key:
+            return
+        if key != self._route_key:
             self.prepareGeometryChange()
-            self.label = label
-            _, _, label_font = _fonts()
-            fm = QFontMetricsF(label_font)
-            w = fm.horizontalAdvance(label) + 10
-            h = fm.height() + 3
-            # above the wire, so it hides neither the wire nor the ports
-            self._label_rect = QRectF(mid.x() - w / 2, mid.y() - h - 1, w, h)
+            self._route_key = key
+            path, self._mid = route(
+                *ends, src_item, dst_item, self.edge.dst_port, self.scene_ref.node_rects()
+            )
             self.setPath(path)
-            self.setToolTip(f"{src_item.name} → {dst_item.name}: {label}")
+            stroker = QPainterPathStroker()
+            stroker.setWidth(12)
+            self._stroke = stroker.createStroke(path)
+            # the label's room is part of the bounds, so a new label needs no re-index
+            room = QRectF(self._mid.x() - LABEL_ROOM / 2, self._mid.y() - 20, LABEL_ROOM, 20)
+            self._bounds = path.boundingRect().adjusted(-4, -4, 4, 4).united(room)
+        elif not self.scene_ref.low_detail():
+            self.update()
+        self.label = label
+        fm = QFontMetricsF(_font("label"))
+        w = min(LABEL_ROOM, fm.horizontalAdvance(label) + 10)
+        h = fm.height() + 3
+        # above the wire, so it hides neither the wire nor the ports
+        self._label_rect = QRectF(self._mid.x() - w / 2, self._mid.y() - h - 1, w, h)
+        self._shape = QPainterPath(self._stroke)
+        self._shape.addRect(self._label_rect)
+        self.setToolTip(f"{src_item.name} → {dst_item.name}: {label}")
 
     def boundingRect(self) -> QRectF:
-        return super().boundingRect().adjusted(-4, -4, 4, 4).united(self._label_rect)
+        return self._bounds
 
     def shape(self) -> QPainterPath:
-        stroker = QPainterPathStroker()
-        stroker.setWidth(12)
-        s = stroker.createStroke(self.path())
-        s.addRect(self._label_rect)
-        return s
+        return self._shape
 
     def paint(self, painter: QPainter, option, widget=None) -> None:
         t = theme.current()
@@ -395,7 +447,8 @@ class EdgeItem(QGraphicsPathItem):
         painter.setPen(QPen(color, width, Qt.SolidLine, Qt.RoundCap))
         painter.setBrush(Qt.NoBrush)
         painter.drawPath(self.path())
-        if self.label and not self._label_rect.isNull():
+        lod = option.levelOfDetailFromTransform(painter.worldTransform())
+        if self.label and not self._label_rect.isNull() and lod >= LOD_TEXT:
             _, _, label_font = _fonts()
             painter.setFont(label_font)
             painter.setPen(t.edge_selected if selected else t.edge_label_text)
@@ -418,31 +471,35 @@ class PendingEdgeItem(QGraphicsPathItem):
         self.setBrush(QBrush(Qt.NoBrush))
 
 
-def _blocked(a: QPointF, b: QPointF, src, dst) -> bool:
+def _blocked(a: QPointF, b: QPointF, src, dst, rects) -> bool:
     """True when another node sits between two ports (a straight wire would cross it)."""
-    scene = src.scene()
-    if scene is None:
-        return False
-    band = QRectF(
-        QPointF(a.x() + 6, min(a.y(), b.y()) - 6), QPointF(b.x() - 6, max(a.y(), b.y()) + 6)
-    )
-    for item in scene.items(band):
-        if isinstance(item, NodeItem) and item is not src and item is not dst:
+    left, right = a.x() + 6, b.x() - 6
+    top, bottom = min(a.y(), b.y()) - 6, max(a.y(), b.y()) + 6
+    for node_id, (x, y) in rects.items():
+        if (
+            x < right
+            and x + NODE_WIDTH > left
+            and y < bottom
+            and y + NODE_HEIGHT > top
+            and node_id != src.node_id
+            and node_id != dst.node_id
+        ):
             return True
     return False
 
 
-def route(a: QPointF, b: QPointF, src, dst, port: int = 0) -> tuple[QPainterPath, QPointF]:
+def route(a: QPointF, b: QPointF, src, dst, port: int, rects: dict) -> tuple[QPainterPath, QPointF]:
     """The wire's path and the point for its label.
 
     Neighbours get a smooth curve. A wire that would cross other blocks or run backwards (to
     the next row of a wrapped layout) takes a lane above the row or between rows, with rounded
     corners, so it never hides a block.
     """
-    if b.x() - a.x() >= 24 and not _blocked(a, b, src, dst):
+    if b.x() - a.x() >= 24 and not _blocked(a, b, src, dst, rects):
         path = bezier(a, b)
         return path, path.pointAtPercent(0.5)
-    s, d = src.sceneBoundingRect(), dst.sceneBoundingRect()
+    s = QRectF(src.pos(), QSizeF(NODE_WIDTH, NODE_HEIGHT))
+    d = QRectF(dst.pos(), QSizeF(NODE_WIDTH, NODE_HEIGHT))
     forward = b.x() - a.x() >= 24
     if d.top() > s.bottom():  # target row below
         lane = (s.bottom() + d.top()) / 2 + (8 if forward else -8)
