@@ -180,25 +180,30 @@ def _fail(name: str, problem: str):
 def _parse(data: bytes, name: str) -> tuple[dict[str, np.ndarray], dict]:
     """Check and read a safetensors file: (tensors in file order, metadata)."""
     size = len(data)
-    if data[:4] == _ZIP_MAGIC:
-        _fail(
-            name,
-            "this is a zip archive, as PyTorch's torch.save writes (a pickle inside); "
-            "engine.load never unpickles, because unpickling can run code. In PyTorch, save "
-            "the state dict with safetensors.torch.save_file(model.state_dict(), path) instead",
-        )
-    if data[:1] == b"\x80":
-        _fail(
-            name,
-            "this is a pickle file; engine.load never unpickles, because unpickling can run "
-            "code. Save it as safetensors instead",
-        )
-    if size < 8:
-        _fail(name, f"not a safetensors file: it is {size} bytes long, shorter than a header")
-    header_len = int.from_bytes(data[:8], "little")
-    looks_like_header = data[8:9] == b"{"
-    if not looks_like_header:
+    # A safetensors file starts with its header length, then "{": anything else is foreign.
+    # (Only then look for other formats: a header length's bytes may be anything.)
+    if data[8:9] != b"{":
+        if data[:4] == _ZIP_MAGIC:
+            _fail(
+                name,
+                "this is a zip archive, as PyTorch's torch.save writes (a pickle inside); "
+                "engine.load never unpickles, because unpickling can run code. In PyTorch, "
+                "save the state dict with safetensors.torch.save_file(model.state_dict(), path) "
+                "instead",
+            )
+        if data[:1] == b"\x80" and data[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
+            _fail(
+                name,
+                "this is a pickle file; engine.load never unpickles, because unpickling can "
+                "run code. Save it as safetensors instead",
+            )
+        if size <= 8:
+            _fail(
+                name,
+                f"not a safetensors file: it is {size} bytes long, too short to hold a header",
+            )
         _fail(name, "not a safetensors file: it does not start with a safetensors header")
+    header_len = int.from_bytes(data[:8], "little")
     if header_len > size - 8:
         _fail(
             name,

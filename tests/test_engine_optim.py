@@ -394,6 +394,9 @@ SCHEDULES = [
     ("ExponentialLR", dict(gamma=0.9)),
     ("CosineAnnealingLR", dict(T_max=7, eta_min=0.001)),
     ("CosineAnnealingLR", dict(T_max=10)),
+    ("LinearLR", dict()),
+    ("LinearLR", dict(start_factor=0.1, end_factor=0.5, total_iters=8)),
+    ("LambdaLR", dict(lr_lambda=lambda epoch: 0.95**epoch / (1 + epoch % 4))),
 ]
 
 
@@ -421,11 +424,11 @@ def test_scheduler_lr_sequence_equals_pytorch(name, kwargs, tmp_path):
 
     # Resume a copy from the saved state dict; it continues the same sequence.
     save(esched_.state_dict(), tmp_path / "sched.safetensors")
+    save(eopt.state_dict(), tmp_path / "opt.safetensors")
     _, eopt2 = _two_group_optimizers()
-    for g, g_saved in zip(eopt2.param_groups, eopt.param_groups):
-        g["initial_lr"] = g_saved["initial_lr"]
-        g["lr"] = g_saved["lr"]
+    # PyTorch's order: make the scheduler, then load the optimizer (its lrs), then the scheduler.
     resumed = getattr(esched, name)(eopt2, **kwargs)
+    eopt2.load_state_dict(load(tmp_path / "opt.safetensors"))
     resumed.load_state_dict(load(tmp_path / "sched.safetensors"))
     for _ in range(10):
         eopt2.step()
@@ -448,6 +451,49 @@ def test_scheduler_step_with_epoch_uses_the_closed_form():
                 tsched.step(epoch)
                 esched_.step(epoch)
                 assert esched_.get_last_lr() == pytest.approx(tsched.get_last_lr(), rel=1e-12)
+
+
+class _Warmup:
+    """A callable object: LambdaLR's state dict keeps its attributes."""
+
+    def __init__(self, steps):
+        self.steps = steps
+
+    def __call__(self, epoch):
+        return min(1.0, (epoch + 1) / self.steps)
+
+
+def test_lambda_lr_per_group_lambdas_and_their_state():
+    topt, eopt = _two_group_optimizers()
+    lambdas = [_Warmup(4), lambda e: 0.5**e]
+    tsched = torch.optim.lr_scheduler.LambdaLR(topt, [_Warmup(4), lambdas[1]])
+    ours = esched.LambdaLR(eopt, lambdas)
+    for _ in range(6):
+        topt.step()
+        eopt.step()
+        tsched.step()
+        ours.step()
+        assert ours.get_last_lr() == pytest.approx(tsched.get_last_lr(), rel=1e-12)
+    state = ours.state_dict()
+    assert state["lr_lambdas"] == [{"steps": 4}, None]
+    assert state.keys() == tsched.state_dict().keys()
+    _, eopt2 = _two_group_optimizers()
+    other = esched.LambdaLR(eopt2, [_Warmup(9), lambdas[1]])
+    other.load_state_dict(load_roundtrip(state))
+    assert other.lr_lambdas[0].steps == 4 and other.last_epoch == 6
+    with pytest.raises(ValueError, match="Expected 2 lr_lambdas, but got 1"):
+        esched.LambdaLR(eopt, [lambdas[1]])
+    with pytest.raises(ValueError, match="Starting multiplicative factor"):
+        esched.LinearLR(eopt, start_factor=0)
+
+
+def load_roundtrip(obj):
+    import io
+
+    buf = io.BytesIO()
+    save(obj, buf)
+    buf.seek(0)
+    return load(buf)
 
 
 def test_scheduler_stepped_before_optimizer_warns():
