@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import signal
 import sys
 from pathlib import Path
@@ -334,13 +333,13 @@ class _Progress:
 
 
 class _MetricsWriter:
-    """JSON lines into a temporary file beside the target, renamed over it when closed."""
+    """JSON lines, one per event, flushed as they come: a log that `tail -f` can follow and
+    that keeps everything up to a crash (so it is not written atomically, unlike weights)."""
 
     def __init__(self, path: Path):
         self.path = path
-        self.tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
         try:
-            self.file = open(self.tmp, "w", encoding="utf-8")  # noqa: SIM115 - closed in close()
+            self.file = open(path, "w", encoding="utf-8", buffering=1)  # noqa: SIM115
         except OSError as exc:
             raise CliError(f"{path}: cannot write the metrics: {exc.strerror}") from exc
 
@@ -361,7 +360,6 @@ class _MetricsWriter:
 
     def close(self):
         self.file.close()
-        os.replace(self.tmp, self.path)
 
 
 # -- export -----------------------------------------------------------------------------------

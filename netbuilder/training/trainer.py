@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 HISTOGRAM_BINS = 32
 EVAL_BATCH = 500
 GRID_SAMPLES = 16  # test images sent with every EpochEnd
-SNAPSHOT_EVERY = 50  # steps between copies of the weights kept to undo a divergence
+SNAPSHOT_EVERY = 10  # steps between copies of the weights kept to undo a divergence
 
 
 class TrainingError(Exception):
@@ -233,7 +233,8 @@ class Trainer:
                 sampled = grad_every > 0 and (self.step + 1) % grad_every == 0
                 if self.step % SNAPSHOT_EVERY == 0 or snapshot is None:
                     snapshot = (self.step, _copy_state(model))
-                with self._lock:
+                # a diverging run overflows inside numpy; the loss check below reports it
+                with self._lock, np.errstate(over="ignore", invalid="ignore"):
                     optimizer.zero_grad()
                     loss = loss_fn(model(xb), yb)
                     value = float(loss.item())
@@ -286,15 +287,12 @@ class Trainer:
         return Finished(self.step)
 
     def _recover(self, snapshot) -> str:
-        """After a NaN/Inf loss: if the weights went non-finite, put back the snapshot and
-        drop the optimizer state (its moments are poisoned too). Says what it did."""
-        model = self.model
-        if all(np.isfinite(p.detach().numpy()).all() for p in model.parameters()):
-            return ""
+        """After a NaN/Inf loss the weights that gave it are of no use: put back the recent
+        snapshot and drop the optimizer state (its moments are poisoned too)."""
         step, state = snapshot
-        model.load_state_dict(state)
+        self.model.load_state_dict(state)
         self.optimizer = self.scheduler = None  # rebuilt fresh by the next run
-        return f" (the weights are back to those after step {step})"
+        return f"; the weights are back to those after step {step}"
 
     def _prepare_data(self, settings):
         if self.prepared is not None:

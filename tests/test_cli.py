@@ -1,0 +1,241 @@
+"""The `netbuilder` command: summary, train, export, open, and its error handling."""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import types
+
+import numpy as np
+import pytest
+
+from netbuilder.cli import main
+from netbuilder.graph import commands
+from netbuilder.graph.project import save_project
+from netbuilder.graph.templates import load_template, template_path
+
+LENET = str(template_path("lenet"))
+
+
+def _run(capsys, *argv):
+    status = main(list(argv))
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def _one_line_error(err):
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("netbuilder: error: ") and "Traceback" not in err
+    return lines[0]
+
+
+def test_summary_prints_blocks_shapes_and_totals(capsys):
+    status, out, err = _run(capsys, "summary", LENET)
+    assert status == 0 and not err
+    rows = {line.split()[0]: line.split() for line in out.splitlines() if line.strip()}
+    assert rows["conv1"][1:] == ["Conv2d", "input1", "6x28x28", "156"]
+    assert rows["pool2"][1:] == ["MaxPool2d", "relu2", "16x5x5", "0"]
+    assert rows["fc3"][1:] == ["Linear", "relu4", "10", "850"]
+    assert "Total params: 61,706" in out
+
+
+def test_summary_shows_both_inputs_of_an_add(capsys):
+    status, out, _ = _run(capsys, "summary", str(template_path("resnet")))
+    assert status == 0
+    add = next(line for line in out.splitlines() if line.startswith("add1"))
+    assert "bn3, relu1" in add
+
+
+def test_summary_of_an_invalid_network_lists_problems_and_exits_1(capsys, tmp_path):
+    project = load_template("lenet")
+    conv1 = project.graph.node_by_name("conv1")
+    commands.SetParams(conv1.id, {"kernel_size": 40}).redo(project.graph)
+    path = tmp_path / "broken.json"
+    save_project(project, path)
+    status, out, err = _run(capsys, "summary", str(path))
+    assert status == 1
+    assert "conv1" in out  # the table still shows what there is
+    assert any(line.startswith("conv1: ") for line in err.splitlines())
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (None, "file not found"),
+        (b"{not json", "bad.json"),
+        (b'{"format": "netbuilder-project", "version": 99, "graph": {}}', "version"),
+        (b"\xff\xfe\x00garbage", "bad.json"),
+    ],
+)
+def test_bad_project_files_give_one_line_and_exit_1(capsys, tmp_path, content, expected):
+    path = tmp_path / "bad.json"
+    if content is not None:
+        path.write_bytes(content)
+    for command in (["summary"], ["train"], ["export", "-o", str(tmp_path / "x.py")]):
+        status, _, err = _run(capsys, command[0], str(path), *command[1:])
+        assert status == 1
+        assert expected in _one_line_error(err)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["train", LENET, "--epochs", "0"],
+        ["train", LENET, "--epochs", "many"],
+        ["train", LENET, "--lr", "-1"],
+        ["train", LENET, "--lr", "nan"],
+        ["train", LENET, "--optimizer", "lbfgs"],
+        ["train", LENET, "--momentum", "1.5"],
+        ["train", LENET, "--loss", "hinge"],
+        ["train"],
+        ["export", LENET],
+        ["export", LENET, "-o", "x.py", "--target", "jax"],
+        ["summary"],
+        ["--bogus"],
+    ],
+)
+def test_bad_arguments_give_one_line_and_exit_2(capsys, argv):
+    status, _, err = _run(capsys, *argv)
+    assert status == 2
+    assert "--help" in _one_line_error(err)
+
+
+def test_help_everywhere(capsys):
+    for argv in (["--help"], ["train", "--help"], ["summary", "--help"], ["export", "--help"],
+                 ["open", "--help"]):
+        with pytest.raises(SystemExit) as exit_info:
+            main(argv)
+        assert exit_info.value.code == 0
+        assert "usage: netbuilder" in capsys.readouterr().out
+
+
+def test_bad_data_and_output_paths_give_one_line(capsys, tmp_path):
+    status, _, err = _run(capsys, "train", LENET, "--dataset", str(tmp_path / "none"))
+    assert status == 1 and str(tmp_path / "none") in _one_line_error(err)
+    broken = tmp_path / "broken.npz"
+    broken.write_bytes(b"PK\x03\x04 not really a zip")
+    status, _, err = _run(capsys, "train", LENET, "--dataset", str(broken))
+    assert status == 1 and "broken.npz" in _one_line_error(err)
+    status, _, err = _run(capsys, "train", LENET, "--save-weights", str(tmp_path / "no/w.st"))
+    assert status == 1 and "does not exist" in _one_line_error(err)
+
+
+def test_train_on_the_sample_learns_and_writes_metrics_and_weights(capsys, tmp_path):
+    weights, metrics = tmp_path / "w.safetensors", tmp_path / "m.jsonl"
+    status, out, err = _run(capsys, "train", LENET, "--epochs", "1", "--grad-every", "10",
+                            "--save-weights", str(weights), "--metrics-out", str(metrics))
+    assert status == 0, err
+    last = out.strip().splitlines()[-1]
+    assert re.fullmatch(r"test accuracy: 0\.\d{4}", last)
+    assert float(last.split()[-1]) > 0.5  # chance is 0.1
+    assert "epoch 1/1" in err
+
+    records = [json.loads(line) for line in metrics.read_text().splitlines()]
+    steps = [r for r in records if "step" in r]
+    epochs = [r for r in records if "train_loss" in r]
+    assert [r["step"] for r in steps] == list(range(1, 95))  # 6,000 samples / 64
+    assert all(r["epoch"] == 1 and np.isfinite(r["loss"]) for r in steps)
+    sampled = [r for r in steps if "grad_norms" in r]
+    assert [r["step"] for r in sampled] == list(range(10, 95, 10))
+    assert set(sampled[0]["grad_norms"]) >= {"conv1.weight", "fc3.bias"}
+    assert len(epochs) == 1 and records[-1] is epochs[0]
+    assert set(epochs[0]) >= {"epoch", "train_loss", "test_loss", "test_accuracy", "seconds"}
+    assert epochs[0]["test_accuracy"] == pytest.approx(float(last.split()[-1]), abs=1e-4)
+
+    from safetensors.numpy import load_file
+
+    state = load_file(str(weights))
+    assert state["conv1.weight"].shape == (6, 1, 5, 5) and state["fc3.bias"].shape == (10,)
+
+
+def test_train_overrides_the_project_settings(capsys, tmp_path):
+    metrics = tmp_path / "m.jsonl"
+    tiny = tmp_path / "tiny.npz"
+    rng = np.random.default_rng(0)
+    np.savez(tiny, x_train=rng.integers(0, 256, (40, 28, 28), dtype=np.uint8),
+             y_train=np.arange(40) % 10, x_test=rng.integers(0, 256, (10, 28, 28), dtype=np.uint8),
+             y_test=np.arange(10))
+    status, _, err = _run(capsys, "train", LENET, "--dataset", str(tiny), "--epochs", "2",
+                          "--batch-size", "16", "--lr", "0.001", "--optimizer", "adam",
+                          "--metrics-out", str(metrics), "--no-progress")
+    assert status == 0, err
+    records = [json.loads(line) for line in metrics.read_text().splitlines()]
+    assert [r["step"] for r in records if "step" in r] == list(range(1, 7))  # 3 steps x 2
+    assert {r["lr"] for r in records} == {0.001}
+
+
+def test_a_diverging_run_exits_1_with_the_message(capsys, tmp_path):
+    metrics = tmp_path / "m.jsonl"
+    status, _, err = _run(capsys, "train", LENET, "--lr", "1e6", "--metrics-out", str(metrics))
+    assert status == 1
+    line = _one_line_error(err.strip().splitlines()[-1])
+    assert "learning rate" in line and "step" in line
+    assert metrics.exists()  # what was recorded up to the failure is kept
+
+
+def test_export_writes_a_script(capsys, tmp_path):
+    out = tmp_path / "lenet_engine.py"
+    status, stdout, err = _run(capsys, "export", LENET, "-o", str(out), "--target", "engine")
+    assert status == 0, err
+    source = out.read_text()
+    compile(source, str(out), "exec")
+    assert "class Net" in source and "conv1" in source
+    status, _, err = _run(capsys, "export", LENET, "-o", str(out), "--weights",
+                          str(tmp_path / "missing.safetensors"))
+    assert status == 1 and "missing.safetensors" in _one_line_error(err)
+
+
+def test_open_starts_the_app_and_other_commands_do_not_import_qt(monkeypatch):
+    calls = []
+    fake = types.ModuleType("netbuilder.ui.app")
+    fake.main = lambda argv: calls.append(list(argv)) or 0
+    monkeypatch.setitem(sys.modules, "netbuilder.ui.app", fake)
+    assert main([]) == 0
+    assert main([LENET]) == 0
+    assert main(["open", LENET]) == 0
+    assert [c[1:] for c in calls] == [[], [LENET], [LENET]]
+
+    code = (
+        "import sys; from netbuilder.cli import main; "
+        f"assert main(['summary', {LENET!r}]) == 0; "
+        "assert not [m for m in sys.modules if m.startswith(('PySide6', 'pyqtgraph'))], 'Qt'"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+
+
+def test_ctrl_c_stops_cleanly_and_still_writes_weights_and_metrics(tmp_path):
+    weights, metrics = tmp_path / "w.safetensors", tmp_path / "m.jsonl"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "netbuilder", "train", LENET, "--epochs", "50",
+         "--save-weights", str(weights), "--metrics-out", str(metrics)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        # the metrics are written line by line as the steps go
+        deadline = time.monotonic() + 60
+        while not (metrics.exists() and metrics.read_text().count("\n") >= 2):
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "training did not start"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    assert out.strip().splitlines()[-1].startswith("stopped at step ")
+    records = [json.loads(line) for line in metrics.read_text().splitlines()]
+    assert records and all("step" in r for r in records)
+    from safetensors.numpy import load_file
+
+    assert "fc3.weight" in load_file(str(weights))
+    assert not list(tmp_path.glob(".*tmp*"))
+    assert os.path.getsize(weights) > 60_000 * 4
