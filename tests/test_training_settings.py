@@ -1,0 +1,70 @@
+"""TrainSettings: the classic recipe by default, project round trips, clear errors."""
+
+import json
+
+import pytest
+
+from netbuilder.graph.templates import load_template
+from netbuilder.training import SettingsError, TrainSettings
+
+
+def test_defaults_are_the_classic_recipe():
+    s = TrainSettings()
+    assert (s.dataset, s.loss, s.optimizer, s.lr, s.momentum, s.batch_size) == (
+        "sample", "cross_entropy", "sgd", 0.01, 0.9, 64)
+    assert (s.epochs, s.seed, s.schedule, s.grad_every) == (1, 0, "none", 20)
+
+
+def test_round_trip_through_json():
+    s = TrainSettings(optimizer="adamw", lr=3e-4, betas=(0.8, 0.99), schedule="multistep",
+                      milestones=(5, 2), gamma=0.5, epochs=6, val_split=0.1)
+    d = json.loads(json.dumps(s.to_dict()))
+    back = TrainSettings.from_dict(d)
+    assert back == s.validated()
+    assert back.betas == (0.8, 0.99) and back.milestones == (2, 5)
+
+
+def test_from_dict_fills_defaults_and_ignores_unknown_keys():
+    s = TrainSettings.from_dict({"lr": 0.1, "from_a_newer_version": True})
+    assert s.lr == 0.1 and s.optimizer == "sgd"
+    assert TrainSettings.from_dict(None) == TrainSettings()
+    assert TrainSettings.from_dict({"epochs": 3.0}).epochs == 3  # JSON may write 3.0
+
+
+def test_every_template_has_valid_settings():
+    for name in ("lenet", "mlp", "bn_cnn", "resnet"):
+        TrainSettings.from_dict(load_template(name).training)
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"lr": -1}, "lr"),
+        ({"lr": float("nan")}, "lr"),
+        ({"lr": "fast"}, "lr"),
+        ({"optimizer": "lbfgs"}, "optimizer"),
+        ({"loss": "hinge"}, "loss"),
+        ({"schedule": "warmup"}, "schedule"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"batch_size": 2.5}, "batch_size"),
+        ({"epochs": True}, "epochs"),
+        ({"momentum": 1.0}, "momentum"),
+        ({"betas": [0.9]}, "betas"),
+        ({"betas": [0.9, 1.5]}, "betas[1]"),
+        ({"val_split": 1.0}, "val_split"),
+        ({"milestones": "3,4"}, "milestones"),
+        ({"nesterov": True, "momentum": 0.0}, "nesterov"),
+        ({"dataset": ""}, "dataset"),
+    ],
+)
+def test_bad_values_name_the_setting(changes, field):
+    with pytest.raises(SettingsError) as info:
+        TrainSettings.from_dict(changes)
+    assert str(info.value).startswith(field)
+
+
+def test_replace_skips_unset_values_and_validates():
+    s = TrainSettings().replace(lr=None, epochs=3)
+    assert (s.lr, s.epochs) == (0.01, 3)
+    with pytest.raises(SettingsError, match="epochs"):
+        TrainSettings().replace(epochs=0)
