@@ -132,7 +132,10 @@ class _Encoder:
 
 def _to_bytes(obj) -> bytes:
     encoder = _Encoder()
-    structure = encoder.encode(obj, [], "obj")
+    try:
+        structure = encoder.encode(obj, [], "obj")
+    except RecursionError:
+        raise CheckpointError("engine.save cannot store obj: it is nested too deeply") from None
     checksums = {key: _crc(array) for key, array in encoder.arrays.items()}
     metadata = {
         "format": "pt",  # what PyTorch tools expect in a safetensors header
@@ -214,6 +217,8 @@ def _parse(data: bytes, name: str) -> tuple[dict[str, np.ndarray], dict]:
         header = json.loads(data[8 : 8 + header_len].decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         _fail(name, f"corrupt safetensors header ({exc})")
+    except RecursionError:
+        _fail(name, "corrupt safetensors header: nested too deeply")
     if not isinstance(header, dict):
         _fail(name, "corrupt safetensors header: it is not a JSON object")
     metadata = header.pop("__metadata__", None) or {}
@@ -324,12 +329,17 @@ def load(f, map_location=None, weights_only=None, **_ignored_by_design):
     try:
         structure = json.loads(metadata.get(_STRUCTURE_KEY, ""))
         checksums = json.loads(metadata.get(_CHECKSUM_KEY, "{}"))
-    except ValueError as exc:
+    except (TypeError, ValueError) as exc:
         _fail(name, f"corrupt: its engine metadata is not valid JSON ({exc})")
+    except RecursionError:
+        _fail(name, "corrupt: its structure is nested too deeply")
     if not isinstance(checksums, dict):
         _fail(name, "corrupt: its checksum metadata is not a JSON object")
     for key, array in arrays.items():
         expected = checksums.get(key)
         if expected is not None and _crc(array) != expected:
             _fail(name, f"corrupt: the bytes of tensor '{key}' do not match their checksum")
-    return _Decoder(arrays, name).decode(structure)
+    try:
+        return _Decoder(arrays, name).decode(structure)
+    except RecursionError:
+        _fail(name, "corrupt: its structure is nested too deeply")

@@ -335,6 +335,22 @@ def test_corrupt_headers_are_named(good_file):
     assert "format 9; this engine reads format 1" in _load_error(good_file)
 
 
+def test_deeply_nested_structures_are_refused_cleanly(good_file):
+    deep = [1]
+    for _ in range(5000):
+        deep = [deep]
+    with pytest.raises(CheckpointError, match="nested too deeply"):
+        engine.save(deep, io.BytesIO())
+    data = good_file.read_bytes()
+    header_len = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8 : 8 + header_len])
+    header["__metadata__"]["engine.structure"] = '{"list": [' * 100000 + "]}" * 100000
+    new = json.dumps(header).encode()
+    new += b" " * (-len(new) % 8)
+    good_file.write_bytes(len(new).to_bytes(8, "little") + new + data[8 + header_len :])
+    assert "nested too deeply" in _load_error(good_file)
+
+
 def test_pytorch_pickles_are_refused_without_running_them(tmp_path):
     marker = tmp_path / "ran"
 

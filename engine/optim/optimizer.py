@@ -13,6 +13,7 @@ from itertools import chain
 
 import numpy as np
 
+from engine.autograd.grad_mode import enable_grad
 from engine.tensor import Tensor
 
 
@@ -132,8 +133,6 @@ class Optimizer:
     def _run_closure(self, closure):
         if closure is None:
             return None
-        from engine.autograd.grad_mode import enable_grad
-
         with enable_grad():
             return closure()
 
