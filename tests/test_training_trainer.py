@@ -353,3 +353,23 @@ def test_feature_maps_of_a_conv_block(net, tiny):
     assert trainer.feature_maps("pool1", 3).shape == (4, 6, 6)
     # in eval mode: dropout is off, so the same input gives the same logits twice
     assert np.array_equal(trainer.feature_maps("fc1", 3), trainer.feature_maps("fc1", 3))
+
+
+def test_a_validation_split_is_held_out_and_reported(net, small):
+    _, events, final = _run(net, small, epochs=1, val_split=0.25, batch_size=64)
+    assert isinstance(final, Finished), final
+    assert events[0].train_samples == 480 and events[0].steps_per_epoch == 8
+    epoch = next(e for e in events if isinstance(e, EpochEnd))
+    assert 0.0 <= epoch.val_accuracy <= 1.0 and math.isfinite(epoch.val_loss)
+    _, events, _ = _run(net, small, epochs=1, batch_size=64)
+    epoch = next(e for e in events if isinstance(e, EpochEnd))
+    assert epoch.val_loss is None and epoch.val_accuracy is None
+
+
+@pytest.mark.parametrize("loss", ["mse", "nll"])
+def test_other_losses_train(net, small, loss):
+    # nll on raw scores is what a network without a LogSoftmax block gets: it still runs
+    _, events, final = _run(net, small, loss=loss, lr=0.05, batch_size=32)
+    assert isinstance(final, Finished), final
+    losses = [e.loss for e in events if isinstance(e, StepEnd)]
+    assert np.mean(losses[-5:]) < np.mean(losses[:5])
