@@ -21,8 +21,9 @@ def input_shape(graph):
 
 def same_weights_in_torch(graph, model):
     twin = compile_graph(graph, torch)
-    twin.load_state_dict({k: torch.from_numpy(v.detach().numpy().copy())
-                          for k, v in model.state_dict().items()})
+    twin.load_state_dict(
+        {k: torch.from_numpy(v.detach().numpy().copy()) for k, v in model.state_dict().items()}
+    )
     return twin
 
 
@@ -30,8 +31,9 @@ def same_weights_in_torch(graph, model):
 def test_every_node_output_matches_inference(name):
     graph = load_template(name).graph
     model = compile_graph(graph)
-    x = engine.from_numpy(np.random.default_rng(1).standard_normal(
-        (3, *input_shape(graph))).astype(np.float32))
+    x = engine.from_numpy(
+        np.random.default_rng(1).standard_normal((3, *input_shape(graph))).astype(np.float32)
+    )
     names = [n.name for n in graph.nodes.values()]
     outputs = node_outputs(model, graph, x, names)
     for node in graph.nodes.values():
@@ -64,8 +66,9 @@ def test_engine_and_torch_agree_forward_and_backward(name):
     assert abs(loss.item() - tloss.item()) < 1e-4
     tgrads = dict(twin.named_parameters())
     for key, p in model.named_parameters():
-        np.testing.assert_allclose(p.grad.numpy(), tgrads[key].grad.numpy(), rtol=2e-3,
-                                   atol=2e-5, err_msg=key)
+        np.testing.assert_allclose(
+            p.grad.numpy(), tgrads[key].grad.numpy(), rtol=2e-3, atol=2e-5, err_msg=key
+        )
 
 
 class TutorialNet(tnn.Module):
@@ -94,8 +97,9 @@ def test_lenet_weights_map_one_to_one_onto_the_tutorial():
     tutorial = TutorialNet()
     ours = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     assert ours == {k: tuple(v.shape) for k, v in tutorial.state_dict().items()}
-    tutorial.load_state_dict({k: torch.from_numpy(v.numpy().copy())
-                              for k, v in model.state_dict().items()})
+    tutorial.load_state_dict(
+        {k: torch.from_numpy(v.numpy().copy()) for k, v in model.state_dict().items()}
+    )
     x = np.random.default_rng(3).standard_normal((2, 1, 32, 32)).astype(np.float32)
     with engine.no_grad():
         a = model(engine.from_numpy(x)).numpy()

@@ -1,0 +1,293 @@
+"""Exported scripts: readable, lint-clean, the same network in torch and engine, and they train."""
+
+import gzip
+import importlib.util
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+
+import engine
+from netbuilder.compile import compile_graph
+from netbuilder.export import ExportError, export_script, write_export
+from netbuilder.graph import History
+from netbuilder.graph import commands as C
+from netbuilder.graph import project as project_module
+from netbuilder.graph.templates import list_templates, load_template
+from netbuilder.resources import resource_path
+
+TEMPLATES = [name for name, _ in list_templates()]
+SAMPLE = resource_path("data", "mnist-sample.npz")
+
+
+def import_script(path):
+    spec = importlib.util.spec_from_file_location(f"exported_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def run(args, timeout=300, **env):
+    environment = {**os.environ, "OMP_NUM_THREADS": "1", **env}
+    start = time.perf_counter()
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=timeout, env=environment)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc.stdout, time.perf_counter() - start
+
+
+def accuracy(stdout):
+    found = re.findall(r"^test accuracy: (0\.\d{4}|1\.0000)$", stdout, re.M)
+    assert found, stdout
+    return float(found[-1])
+
+
+def test_lenet_forward_reads_like_the_seed():
+    text = export_script(load_template("lenet").graph, "torch")
+    assert "class Net(nn.Module):" in text
+    expected = """\
+        self.conv1 = nn.Conv2d(1, 6, 5)
+        self.conv2 = nn.Conv2d(6, 16, 5)
+        self.fc1 = nn.Linear(400, 120)
+        self.fc2 = nn.Linear(120, 84)
+        self.fc3 = nn.Linear(84, 10)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.conv1(x)), 2)
+        x = F.max_pool2d(F.relu(self.conv2(x)), 2)
+        x = torch.flatten(x, 1)
+        x = F.relu(self.fc1(x))
+        x = F.relu(self.fc2(x))
+        x = self.fc3(x)
+        return x
+"""
+    assert expected in text
+    engine_text = export_script(load_template("lenet").graph, "engine")
+    assert "import engine as torch" in engine_text and "DistributedDataParallel" not in engine_text
+    assert (
+        engine_text.split("class Net")[1].split("def read_idx")[0]
+        == text.split("class Net")[1].split("def read_idx")[0]
+    )
+
+
+def test_residual_forward_keeps_the_skip_value():
+    text = export_script(load_template("resnet").graph, "torch", class_name="SmallResNet")
+    assert "class SmallResNet(nn.Module):" in text
+    assert "relu1 = F.relu(self.bn1(self.conv1(x)))" in text
+    assert "x = F.max_pool2d(F.relu(x + relu1), 2)" in text
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("exported")
+    paths = {}
+    for name in TEMPLATES:
+        for target in ("torch", "engine"):
+            path = folder / f"{name}_{target}.py"
+            write_export(load_template(name), path, target)
+            paths[name, target] = path
+    return folder, paths
+
+
+def test_generated_code_passes_ruff(exported):
+    folder, _ = exported
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ruff",
+            "check",
+            "--isolated",
+            "--no-cache",
+            "--select",
+            "E,F,W,I,B,UP",
+            "--line-length",
+            "100",
+            ".",
+        ],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("name", TEMPLATES)
+def test_torch_and_engine_scripts_build_the_same_network(exported, name):
+    _, paths = exported
+    graph = load_template(name).graph
+    tnet = import_script(paths[name, "torch"]).__dict__[graph.name]()
+    enet = import_script(paths[name, "engine"]).__dict__[graph.name]()
+    shapes = {k: tuple(v.shape) for k, v in tnet.state_dict().items()}
+    assert shapes == {k: tuple(v.shape) for k, v in enet.state_dict().items()}
+    assert shapes == {k: tuple(v.shape) for k, v in compile_graph(graph).state_dict().items()}
+    state = {k: v.detach().numpy().copy() for k, v in enet.state_dict().items()}
+    tnet.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()})
+    tnet.eval()
+    enet.eval()
+    shape = next(n.out_shape for n in graph.nodes.values() if n.type == "Input")
+    x = np.random.default_rng(5).standard_normal((3, *shape)).astype(np.float32)
+    with engine.no_grad():
+        a = enet(engine.from_numpy(x)).numpy()
+    b = tnet(torch.from_numpy(x)).detach().numpy()
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_weights_beside_the_script_give_the_same_accuracy_in_both(tmp_path):
+    """Exported weights load by default; torch and engine scripts evaluate them identically,
+    from a Keras .npz and from an IDX folder (gzipped or not)."""
+    project = load_template("lenet")
+    write_export(project, tmp_path / "train.py", "torch")
+    run(
+        [
+            sys.executable,
+            str(tmp_path / "train.py"),
+            "--data",
+            str(SAMPLE),
+            "--epochs",
+            "1",
+            "--save",
+            str(tmp_path / "trained.safetensors"),
+        ]
+    )
+    write_export(project, tmp_path / "net_torch.py", "torch", tmp_path / "trained.safetensors")
+    write_export(project, tmp_path / "net_engine.py", "engine", tmp_path / "trained.safetensors")
+    assert (tmp_path / "net_torch.safetensors").is_file()
+    idx = tmp_path / "idx"
+    idx.mkdir()
+    with np.load(SAMPLE) as data:
+        for key, stem, gz in (
+            ("x_train", "train-images-idx3-ubyte", True),
+            ("y_train", "train-labels-idx1-ubyte", False),
+            ("x_test", "t10k-images-idx3-ubyte", True),
+            ("y_test", "t10k-labels-idx1-ubyte", False),
+        ):
+            array = data[key].astype(np.uint8)
+            header = bytes([0, 0, 8, array.ndim]) + b"".join(
+                d.to_bytes(4, "big") for d in array.shape
+            )
+            raw = header + array.tobytes()
+            if gz:
+                (idx / f"{stem}.gz").write_bytes(gzip.compress(raw))
+            else:
+                (idx / stem).write_bytes(raw)
+    results = []
+    for script in ("net_torch.py", "net_engine.py"):
+        for data in (SAMPLE, idx):
+            out, _ = run(
+                [sys.executable, str(tmp_path / script), "--data", str(data), "--epochs", "0"]
+            )
+            results.append(accuracy(out))
+    assert len(set(results)) == 1, results
+    assert results[0] > 0.5  # trained weights, so agreement is not a constant guess
+
+
+def test_engine_script_trains_and_saves(tmp_path):
+    write_export(load_template("mlp"), tmp_path / "mlp.py", "engine")
+    out, _ = run(
+        [
+            sys.executable,
+            str(tmp_path / "mlp.py"),
+            "--data",
+            str(SAMPLE),
+            "--epochs",
+            "1",
+            "--batch-size",
+            "32",
+            "--lr",
+            "0.05",
+            "--save",
+            str(tmp_path / "w.safetensors"),
+        ]
+    )
+    assert "epoch 1: train loss" in out
+    assert accuracy(out) > 0.8
+    from safetensors.numpy import load_file
+
+    assert set(load_file(tmp_path / "w.safetensors")) == {
+        "fc1.weight",
+        "fc1.bias",
+        "fc2.weight",
+        "fc2.bias",
+        "fc3.weight",
+        "fc3.bias",
+    }
+
+
+def test_bad_exports_are_refused(tmp_path):
+    project = load_template("lenet")
+    state = {k: v.numpy() for k, v in compile_graph(project.graph).state_dict().items()}
+    state["fc3.weight"] = np.zeros((5, 84), np.float32)
+    del state["fc1.bias"]
+    with pytest.raises(ExportError, match=r"missing fc1.bias; fc3.weight is \(5, 84\)"):
+        write_export(project, tmp_path / "a.py", "torch", weights=state)
+    with pytest.raises(ExportError, match="no such weights file"):
+        write_export(project, tmp_path / "a.py", "torch", weights=tmp_path / "none.safetensors")
+    with pytest.raises(ExportError, match="unknown export target"):
+        export_script(project.graph, "onnx")
+    History(project.graph).push(C.AddNode("ReLU", (0, 0)))
+    with pytest.raises(ExportError, match="relu5 is not connected"):
+        write_export(project, tmp_path / "a.py", "torch")
+    assert not list(tmp_path.iterdir())
+
+
+def test_interrupted_export_leaves_the_old_script(tmp_path, monkeypatch):
+    path = tmp_path / "net.py"
+    write_export(load_template("lenet"), path, "torch")
+    old = path.read_text()
+
+    def broken(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(project_module.os, "replace", broken)
+    with pytest.raises(OSError):
+        write_export(load_template("mlp"), path, "torch")
+    assert path.read_text() == old
+    assert [p.name for p in tmp_path.iterdir()] == ["net.py"]
+
+
+@pytest.fixture(scope="module")
+def lenet_torch_script(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("lenet")
+    path = folder / "lenet.py"
+    write_export(load_template("lenet"), path, "torch")
+    return path
+
+
+@pytest.mark.slow
+def test_lenet_torch_script_reaches_97_percent_in_one_epoch(lenet_torch_script, mnist_dir):
+    out, seconds = run(
+        [sys.executable, str(lenet_torch_script), "--data", str(mnist_dir), "--epochs", "1"]
+    )
+    print(f"\nLeNet torch script, 1 epoch: {out.strip()} ({seconds:.1f} s wall)")
+    assert accuracy(out) >= 0.97
+
+
+@pytest.mark.slow
+def test_lenet_torch_script_under_torchrun(lenet_torch_script, mnist_dir, tmp_path):
+    torchrun = shutil.which("torchrun")
+    command = [torchrun] if torchrun else [sys.executable, "-m", "torch.distributed.run"]
+    out, seconds = run(
+        [
+            *command,
+            "--standalone",
+            "--nproc_per_node",
+            "2",
+            str(lenet_torch_script),
+            "--data",
+            str(mnist_dir),
+            "--epochs",
+            "1",
+            "--save",
+            str(tmp_path / "w.safetensors"),
+        ]
+    )
+    print(f"\nLeNet torch script, torchrun x2, 1 epoch: {out.strip()} ({seconds:.1f} s wall)")
+    assert out.count("test accuracy:") == 1  # only rank 0 prints
+    assert accuracy(out) >= 0.97
+    assert (tmp_path / "w.safetensors").is_file()
