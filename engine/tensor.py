@@ -382,6 +382,27 @@ class Tensor:
     def type_as(self, other):
         return self.to(other.dtype)
 
+    def new_tensor(self, data, dtype=None, requires_grad=False):
+        from engine._creation import tensor
+
+        return tensor(data, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+    def new_zeros(self, *size, dtype=None, requires_grad=False):
+        d = dtype.np if dtype is not None else self._data.dtype
+        return _wrap(np.zeros(_as_tuple(size), dtype=d), requires_grad)
+
+    def new_ones(self, *size, dtype=None, requires_grad=False):
+        d = dtype.np if dtype is not None else self._data.dtype
+        return _wrap(np.ones(_as_tuple(size), dtype=d), requires_grad)
+
+    def new_full(self, size, fill_value, dtype=None, requires_grad=False):
+        d = dtype.np if dtype is not None else self._data.dtype
+        return _wrap(np.full(tuple(size), fill_value, dtype=d), requires_grad)
+
+    def new_empty(self, *size, dtype=None, requires_grad=False):
+        d = dtype.np if dtype is not None else self._data.dtype
+        return _wrap(np.empty(_as_tuple(size), dtype=d), requires_grad)
+
     # ---------------------------------------------------------------- autograd
     def detach(self):
         return _wrap(self._data)

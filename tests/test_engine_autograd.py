@@ -345,3 +345,16 @@ def test_conv_and_pool_gradients_by_finite_differences():
     assert gradcheck(lambda x: F.avg_pool2d(x, 2, padding=1), (x,), **kw)
     assert gradcheck(lambda x: F.adaptive_avg_pool2d(x, (2, 3)), (x,), **kw)
     assert gradcheck(lambda x: F.max_pool2d(x, 3, 2), (x,), **kw)
+
+
+def test_no_grad_as_bare_decorator_and_inference_mode():
+    x = engine.ones(2, requires_grad=True)
+
+    @engine.no_grad
+    def double(v):
+        return v * 2
+
+    assert double(x).grad_fn is None and engine.is_grad_enabled()
+    with engine.inference_mode():
+        assert (x * 2).grad_fn is None
+    assert (x * 2).grad_fn is not None

@@ -342,3 +342,34 @@ def test_conv_channel_mismatch_and_small_input_errors():
         nn.MaxPool2d(2)(engine.zeros(1, 1, 1, 1))
     with pytest.raises(ValueError, match=r"expected 4D input \(got 2D input\)"):
         nn.BatchNorm2d(3)(engine.zeros(2, 3))
+
+
+def test_clip_grad_norm_and_value_match_torch():
+    e = nn.Linear(4, 3)
+    t = torch.nn.Linear(4, 3)
+    t.load_state_dict({k: torch.tensor(v.numpy()) for k, v in e.state_dict().items()})
+    x = np.arange(8, dtype=np.float32).reshape(2, 4)
+    (e(engine.tensor(x)) ** 2).sum().backward()
+    (t(torch.tensor(x)) ** 2).sum().backward()
+    en = nn.utils.clip_grad_norm_(e.parameters(), 1.5)
+    tn = torch.nn.utils.clip_grad_norm_(t.parameters(), 1.5)
+    np.testing.assert_allclose(en.item(), tn.item(), rtol=1e-5)
+    np.testing.assert_allclose(e.weight.grad.numpy(), t.weight.grad.numpy(), rtol=1e-5)
+    nn.utils.clip_grad_value_(e.parameters(), 0.1)
+    torch.nn.utils.clip_grad_value_(t.parameters(), 0.1)
+    np.testing.assert_allclose(e.bias.grad.numpy(), t.bias.grad.numpy(), rtol=1e-5)
+    vec = nn.utils.parameters_to_vector(e.parameters())
+    assert vec.shape == (15,)
+
+
+def test_deepcopy_and_pickle_keep_parameters():
+    import copy
+    import pickle
+
+    m = nn.Sequential(nn.Linear(2, 3), nn.BatchNorm1d(3))
+    m(engine.randn(4, 2)).sum().backward()
+    for clone in (copy.deepcopy(m), pickle.loads(pickle.dumps(m))):
+        assert isinstance(clone[0].weight, nn.Parameter) and clone[0].weight.requires_grad
+        assert clone[0].weight.equal(m[0].weight) and clone[0].weight is not m[0].weight
+        assert clone[1].running_mean.equal(m[1].running_mean)
+        assert repr(clone) == repr(m)

@@ -38,11 +38,29 @@ class _GradModeContext:
 
 
 class no_grad(_GradModeContext):  # noqa: N801 - PyTorch's spelling
+    """``with no_grad():``, ``@no_grad()`` and ``@no_grad`` (without the call), as PyTorch."""
+
     _mode = False
+
+    def __new__(cls, orig_func=None):
+        if orig_func is not None and callable(orig_func):
+            return cls()(orig_func)
+        return super().__new__(cls)
+
+    def __init__(self, orig_func=None):
+        pass
 
 
 class enable_grad(_GradModeContext):  # noqa: N801
     _mode = True
+
+    def __new__(cls, orig_func=None):
+        if orig_func is not None and callable(orig_func):
+            return cls()(orig_func)
+        return super().__new__(cls)
+
+    def __init__(self, orig_func=None):
+        pass
 
 
 class set_grad_enabled(_GradModeContext):  # noqa: N801
@@ -72,6 +90,17 @@ class set_grad_enabled(_GradModeContext):  # noqa: N801
         return wrapper
 
 
-class inference_mode(no_grad):  # noqa: N801
+class inference_mode(_GradModeContext):  # noqa: N801
     def __init__(self, mode=True):
         self._mode = not mode
+
+    def __call__(self, func):
+        mode = self._mode
+
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            ctx = inference_mode(not mode)
+            with ctx:
+                return func(*args, **kwargs)
+
+        return wrapper
