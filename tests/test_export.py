@@ -291,3 +291,61 @@ def test_lenet_torch_script_under_torchrun(lenet_torch_script, mnist_dir, tmp_pa
     assert out.count("test accuracy:") == 1  # only rank 0 prints
     assert accuracy(out) >= 0.97
     assert (tmp_path / "w.safetensors").is_file()
+
+
+def random_graph(rng):
+    """A random DAG of shape-preserving blocks with branches, Adds and Concats, one output."""
+    g = load_template("lenet").graph
+    h = History(g)
+    h.push(C.RemoveItems(list(g.nodes)))
+    inp = C.AddNode("Input", (0, 0), {"shape": [4, 6, 6]})
+    h.push(inp)
+    values = [inp.node_id]
+
+    def add(type_, sources, **params):
+        cmd = C.AddNode(type_, (0, 0), params)
+        h.push(cmd)
+        for port, src in enumerate(sources):
+            h.push(C.Connect(src, cmd.node_id, port))
+        values.append(cmd.node_id)
+        return cmd.node_id
+
+    for _ in range(rng.integers(3, 9)):
+        kind = rng.integers(6)
+        src = values[rng.integers(len(values))]
+        if kind == 0:
+            add("Conv2d", [src], out_channels=4, kernel_size=3, padding=1)
+        elif kind == 1:
+            add(str(rng.choice(["ReLU", "Tanh", "Sigmoid", "GELU"])), [src])
+        elif kind == 2:
+            add("BatchNorm2d", [src])
+        elif kind == 3:
+            add("MaxPool2d", [src], kernel_size=3, stride=1, padding=1)
+        elif kind == 4:
+            add("Add", [src, values[rng.integers(len(values))]])
+        else:
+            cat = add("Concat", [src, values[rng.integers(len(values))]])
+            add("Conv2d", [cat], out_channels=4, kernel_size=1)
+            values.remove(cat)  # 8 channels: only its 1x1 conv reads it
+    sinks = [v for v in values if not g.edges_from(v)]
+    while len(sinks) > 1:
+        sinks = [add("Add", sinks[:2]), *sinks[2:]]
+    head = add("Flatten", sinks)
+    add("Linear", [head], out_features=3)
+    return g
+
+
+def test_random_graphs_export_to_the_same_function(tmp_path):
+    rng = np.random.default_rng(7)
+    for i in range(25):
+        graph = random_graph(rng)
+        assert graph.problems() == [], graph.problems()
+        twin = compile_graph(graph, torch)
+        path = tmp_path / f"random{i}.py"
+        path.write_text(export_script(graph, "torch"))
+        net = import_script(path).Net()
+        net.load_state_dict(twin.state_dict())
+        net.eval()
+        twin.eval()
+        x = torch.from_numpy(rng.standard_normal((2, 4, 6, 6)).astype(np.float32))
+        torch.testing.assert_close(net(x), twin(x), msg=path.read_text)

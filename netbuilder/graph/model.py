@@ -82,35 +82,22 @@ def check_name(name: object) -> str | None:
     return None
 
 
-# names the exported script and nn.Module already use
+# names the exported script uses, and nn.Module's own attributes (torch's and the engine's):
+# a block named `to` or `state_dict` would shadow the method
+_MODULE_ATTRS = (
+    "T_destination add_module apply bfloat16 buffers call_super_init children compile cpu cuda "
+    "double dump_patches eval extra_repr float forward get_buffer get_extra_state get_parameter "
+    "get_submodule half ipu load_state_dict modules mtia named_buffers named_children "
+    "named_modules named_parameters parameters register_backward_hook register_buffer "
+    "register_forward_hook register_forward_pre_hook register_full_backward_hook "
+    "register_full_backward_pre_hook register_load_state_dict_post_hook "
+    "register_load_state_dict_pre_hook register_module register_parameter "
+    "register_state_dict_post_hook register_state_dict_pre_hook requires_grad_ set_extra_state "
+    "set_submodule share_memory state_dict to to_empty train training type xpu zero_grad"
+)
 RESERVED_NAMES = frozenset(
-    {
-        "self",
-        "x",
-        "torch",
-        "nn",
-        "F",
-        "np",
-        "forward",
-        "training",
-        "cuda",
-        "cpu",
-        "to",
-        "eval",
-        "train",
-        "parameters",
-        "modules",
-        "children",
-        "state_dict",
-        "float",
-        "double",
-        "half",
-        "type",
-        "apply",
-        "zero_grad",
-        "Net",
-        "main",
-    }
+    _MODULE_ATTRS.split()
+    + "self x torch nn F np optim run main Net INPUT_SHAPE super print len range".split()
 )
 
 
