@@ -496,6 +496,42 @@ def load_roundtrip(obj):
     return load(buf)
 
 
+ONE_CYCLE = [
+    ("SGD", dict(max_lr=0.5, total_steps=40)),
+    ("SGD", dict(max_lr=[0.5, 0.1], epochs=4, steps_per_epoch=9, anneal_strategy="linear",
+                 three_phase=True, pct_start=0.25)),
+    ("Adam", dict(max_lr=0.01, total_steps=30, base_momentum=0.8, max_momentum=0.9)),
+    ("SGD", dict(max_lr=0.5, total_steps=20, cycle_momentum=False)),
+]
+
+
+@pytest.mark.parametrize("opt_name, kwargs", ONE_CYCLE, ids=[str(k) for _, k in ONE_CYCLE])
+def test_one_cycle_lr_and_momentum_equal_pytorch(opt_name, kwargs):
+    tp, ep = _torch_params(), _engine_params()
+    topt = getattr(torch.optim, opt_name)([{"params": tp[:2]}, {"params": tp[2:]}], lr=0.1)
+    eopt = getattr(eoptim, opt_name)([{"params": ep[:2]}, {"params": ep[2:]}], lr=0.1)
+    tsched = torch.optim.lr_scheduler.OneCycleLR(topt, **kwargs)
+    ours = esched.OneCycleLR(eopt, **kwargs)
+    total = ours.total_steps
+    for _ in range(total - 1):
+        _torch_step(topt, tp)
+        _engine_step(eopt, ep)
+        tsched.step()
+        ours.step()
+        assert ours.get_last_lr() == pytest.approx(tsched.get_last_lr(), rel=1e-12)
+        for g, tg in zip(eopt.param_groups, topt.param_groups):
+            key = "betas" if opt_name == "Adam" else "momentum"
+            assert g[key] == pytest.approx(tg[key], rel=1e-12)
+    _assert_params_close(ep, tp)
+    with pytest.raises(ValueError, match="Tried to step"):
+        ours.step()
+        ours.step()
+    with pytest.raises(ValueError, match="You must define either total_steps OR"):
+        esched.OneCycleLR(eopt, max_lr=0.1)
+    with pytest.raises(ValueError, match="optimizer must support momentum or beta1"):
+        esched.OneCycleLR(eoptim.Adagrad(ep), max_lr=0.1, total_steps=5)
+
+
 def test_scheduler_stepped_before_optimizer_warns():
     _, eopt = _two_group_optimizers()
     sched = esched.StepLR(eopt, step_size=2)

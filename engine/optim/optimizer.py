@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 from collections import defaultdict
-from collections.abc import Iterable
 from itertools import chain
 
 import numpy as np
@@ -44,10 +43,6 @@ class _Scratch:
             buf = np.empty(like.size, dtype=like.dtype)
             self._buffers[key] = buf
         return buf[: like.size].reshape(like.shape)
-
-
-def _state_tensor(array: np.ndarray) -> Tensor:
-    return Tensor._wrap(array)
 
 
 def _scalar_step() -> Tensor:
@@ -311,9 +306,3 @@ def _typename(obj) -> str:
     cls = type(obj)
     module = cls.__module__
     return cls.__qualname__ if module == "builtins" else f"{module}.{cls.__qualname__}"
-
-
-def _params_with_grad(group: dict) -> Iterable[Tensor]:
-    for p in group["params"]:
-        if p.grad is not None:
-            yield p
