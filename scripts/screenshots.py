@@ -47,10 +47,11 @@ def main(argv=None) -> int:
 
     def window_for(template: str, dark: bool):
         theme.apply(app, dark=dark)
-        settings = QSettings(str(tmp / "settings.ini"), QSettings.IniFormat)
+        # fresh settings each time: no window size or dock layout carried from the last shot
+        settings = QSettings(str(tempfile.mkdtemp(dir=tmp) + "/settings.ini"), QSettings.IniFormat)
         w = create_window(None, settings=settings, recovery_dir=tmp / "recovery")
-        w.load_template(template)
         w.resize(1440, 900)
+        w.load_template(template)
         w.show()
         _settle(app, w)
         return w

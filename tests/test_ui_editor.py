@@ -142,7 +142,8 @@ def test_lenet_window_title_status_and_faces(window):
         item for e, item in window.scene.edge_items.items() if e.src == node(window, "pool2").id
     )
     assert pool2_to_flatten.label == "16x5x5"
-    assert not window.problems.count()
+    assert window.problem_rows() == []
+    assert "No problems" in window.problems.item(0).text()
 
 
 def test_palette_drop_places_block_at_drop_point(window):
@@ -459,7 +460,7 @@ def test_problem_shows_on_node_and_clears_when_fixed(qtbot, window):
     item = w.scene.node_items[fc1.id]
     assert item.problems and "400" in item.problems[0]
     assert "400" in item.toolTip()
-    assert w.problems.count() == 1
+    assert w.problem_rows() == [(fc1.id, w.problems.item(0).text())]
     assert w.problems.item(0).text().startswith("fc1")
     assert "1 problem" in w.valid_label.text()
     # clicking the problem selects its node
@@ -469,7 +470,7 @@ def test_problem_shows_on_node_and_clears_when_fixed(qtbot, window):
     assert w.scene.selected_node_ids() == [fc1.id]
     # fix it: follow the input again
     w.inspector.fields["in_features"].auto_box.click()
-    assert not item.problems and w.problems.count() == 0
+    assert not item.problems and w.problem_rows() == []
     assert "valid" in w.valid_label.text()
 
 

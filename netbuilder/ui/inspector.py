@@ -134,6 +134,10 @@ class _Field:
             w = QLineEdit()
             w.editingFinished.connect(self._commit_widget)
         w.setObjectName(f"param_{s.name}")
+        # spin boxes size themselves for their whole range (10 digits): let the form decide
+        for spin in [w, *getattr(self, "pair", [])]:
+            if isinstance(spin, QSpinBox | QDoubleSpinBox):
+                spin.setMinimumWidth(56)
         return w
 
     # model -> widget
@@ -272,6 +276,7 @@ class Inspector(QWidget):
         lay.addStretch(1)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
         scroll.setFrameShape(QScrollArea.NoFrame)
         scroll.setWidget(body)
         outer = QVBoxLayout(self)

@@ -49,7 +49,7 @@ FRAGMENT_MIME = "application/x-netbuilder-fragment"
 PROJECT_FILTER = f"NetBuilder projects (*{SUFFIX} *.json);;All files (*)"
 MAX_RECENT = 8
 AUTOSAVE_SECONDS = 30
-PALETTE_W, INSPECTOR_W, BOTTOM_H = 220, 330, 270  # default dock sizes at 1440x900
+PALETTE_W, INSPECTOR_W, BOTTOM_H = 205, 310, 250  # default dock sizes at 1440x900
 
 
 def templates() -> list[tuple[str, Path]]:
@@ -204,15 +204,12 @@ class MainWindow(QMainWindow):
         return a
 
     def _build_actions(self) -> None:
-        std = self.style().standardIcon
         A = self._action
-        self.act_new = A("&New", self.new_blank, QKeySequence.New, icon=std(QStyle.SP_FileIcon))
+        self.act_new = A("&New", self.new_blank, QKeySequence.New, icon=icons.icon("action-new"))
         self.act_open = A(
-            "&Open…", self.open_dialog, QKeySequence.Open, icon=std(QStyle.SP_DialogOpenButton)
+            "&Open…", self.open_dialog, QKeySequence.Open, icon=icons.icon("action-open")
         )
-        self.act_save = A(
-            "&Save", self.save, QKeySequence.Save, icon=std(QStyle.SP_DialogSaveButton)
-        )
+        self.act_save = A("&Save", self.save, QKeySequence.Save, icon=icons.icon("action-save"))
         self.act_save_as = A("Save &As…", self.save_as, QKeySequence("Ctrl+Shift+S"))
         self.act_export = A(
             "&Export…",
@@ -222,10 +219,10 @@ class MainWindow(QMainWindow):
         )
         self.act_quit = A("&Quit", self.close, QKeySequence.Quit)
         self.act_undo = A(
-            "&Undo", self.runner.undo, QKeySequence.Undo, icon=std(QStyle.SP_ArrowBack)
+            "&Undo", self.runner.undo, QKeySequence.Undo, icon=icons.icon("action-undo")
         )
         self.act_redo = A(
-            "&Redo", self.runner.redo, ["Ctrl+Shift+Z", "Ctrl+Y"], icon=std(QStyle.SP_ArrowForward)
+            "&Redo", self.runner.redo, ["Ctrl+Shift+Z", "Ctrl+Y"], icon=icons.icon("action-redo")
         )
         self.act_cut = A("Cu&t", self.cut, QKeySequence.Cut, canvas_only=True)
         self.act_copy = A("&Copy", self.copy, QKeySequence.Copy, canvas_only=True)
@@ -244,8 +241,16 @@ class MainWindow(QMainWindow):
             canvas_only=True,
             tip="Search for a block to add (Tab or Space on the canvas)",
         )
-        self.act_fit = A("&Fit to View", self.canvas.fit, "F", canvas_only=True)
-        self.act_layout = A("Auto &Layout", self.auto_layout, "L", canvas_only=True)
+        self.act_fit = A(
+            "&Fit to View", self.canvas.fit, "F", canvas_only=True, icon=icons.icon("action-fit")
+        )
+        self.act_layout = A(
+            "Auto &Layout",
+            self.auto_layout,
+            "L",
+            canvas_only=True,
+            icon=icons.icon("action-layout"),
+        )
         self.act_zoom_in = A(
             "Zoom &In", lambda: self.canvas.zoom_by(1.25), QKeySequence.ZoomIn, canvas_only=True
         )
@@ -475,7 +480,7 @@ class MainWindow(QMainWindow):
             return float(size.width()), float(size.height())
         bottom = BOTTOM_H if self._bottom_docks else 0
         width = self.width() - PALETTE_W - INSPECTOR_W - 20
-        return float(max(400, width)), float(max(300, self.height() - 100 - bottom))
+        return float(max(400, width)), float(max(300, self.height() - 145 - bottom))
 
     def open_dialog(self) -> None:
         if self.runner.locked_reason or not self.maybe_save():
@@ -741,12 +746,26 @@ class MainWindow(QMainWindow):
         warn = self.style().standardIcon(QStyle.SP_MessageBoxWarning)
         for node_id, message in self.graph.problems():
             node = self.graph.nodes[node_id]
-            item = QListWidgetItem(warn, f"{node.name}: {message}")
+            text = message if message.startswith(f"{node.name}:") else f"{node.name}: {message}"
+            item = QListWidgetItem(warn, text)
             item.setData(Qt.UserRole, node_id)
             item.setToolTip(message)
             self.problems.addItem(item)
         n = self.problems.count()
         self.problems_dock.setWindowTitle(f"Problems ({n})" if n else "Problems")
+        if not n:
+            ok = QListWidgetItem("✔ No problems: every block has a valid input and output")
+            ok.setFlags(Qt.NoItemFlags)
+            self.problems.addItem(ok)
+
+    def problem_rows(self) -> list[tuple[str, str]]:
+        """(node id, text) of each row in the Problems list (tests, the dashboard)."""
+        rows = []
+        for i in range(self.problems.count()):
+            item = self.problems.item(i)
+            if item.data(Qt.UserRole):
+                rows.append((item.data(Qt.UserRole), item.text()))
+        return rows
 
     def _problem_clicked(self, item: QListWidgetItem) -> None:
         node_id = item.data(Qt.UserRole)

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem, QStyle
 
 from netbuilder.ui import icons, theme
 
-NODE_WIDTH = 150.0
+NODE_WIDTH = 160.0
 NODE_HEIGHT = 66.0
 HEADER_HEIGHT = 24.0
 PORT_RADIUS = 5.5
@@ -342,7 +342,7 @@ class NodeItem(QGraphicsItem):
         left, width = 12.0, NODE_WIDTH - 22
         line2 = QRectF(left, HEADER_HEIGHT + 1, width, 20)
         count = f"{format_count(self.param_count)} params" if self.param_count else ""
-        count_w = sfm.horizontalAdvance(count) + 8 if count else 0
+        count_w = sfm.horizontalAdvance(count) + 6 if count else 0
         painter.setPen(t.node_text)
         painter.drawText(
             line2,
@@ -359,12 +359,10 @@ class NodeItem(QGraphicsItem):
                 "⚠ " + _short_problem(self.problems[0], self.name), Qt.ElideRight, width
             )
             painter.drawText(line3, Qt.AlignVCenter | Qt.AlignLeft, msg)
-        else:
-            painter.setFont(shape_font())
-            painter.setPen(t.node_subtext)
-            painter.drawText(
-                line3, Qt.AlignVCenter | Qt.AlignLeft, "→ " + format_shape(self.out_shape)
-            )
+            return
+        painter.setPen(t.node_subtext)
+        painter.setFont(shape_font())
+        painter.drawText(line3, Qt.AlignVCenter | Qt.AlignLeft, "→ " + format_shape(self.out_shape))
 
 
 class EdgeItem(QGraphicsPathItem):
