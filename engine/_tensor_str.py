@@ -23,10 +23,7 @@ class _Formatter:
             return
         finite = vals[np.isfinite(vals) & (vals != 0)].astype(np.float64)
         if finite.size == 0:
-            for v in vals.tolist():
-                self.max_width = max(self.max_width, len(self._plain(v)))
-            self.int_mode = True
-            return
+            return  # as PyTorch: width 1, integer mode
         absv = np.abs(finite)
         lo, hi = float(absv.min()), float(absv.max())
         self.int_mode = bool(np.all(finite == np.ceil(finite)))
@@ -44,13 +41,6 @@ class _Formatter:
                 fmt = f"{{:.{PRECISION}f}}"
         for v in finite.tolist():
             self.max_width = max(self.max_width, len(fmt.format(v)))
-        for v in vals[~np.isfinite(vals)].tolist():
-            self.max_width = max(self.max_width, len(str(v)))
-
-    def _plain(self, v):
-        if math.isfinite(v):
-            return f"{v:.0f}."
-        return str(v)
 
     def width(self):
         return self.max_width
@@ -166,4 +156,4 @@ def tensor_repr(t, prefix="tensor("):
         suffixes.append(f"grad_fn=<{type(t.grad_fn).__name__}>")
     elif t.requires_grad:
         suffixes.append("requires_grad=True")
-    return prefix + _add_suffixes(body, suffixes, indent)
+    return _add_suffixes(prefix + body, suffixes, indent)

@@ -202,3 +202,27 @@ def test_shape_errors_read_like_torch():
         engine.zeros(2, 3)[5]
     with pytest.raises(RuntimeError, match="Sizes of tensors must match except in dimension 0"):
         engine.cat([engine.zeros(2, 3), engine.zeros(2, 4)])
+
+
+def test_printing_matches_torch_on_random_tensors():
+    # float32/int64/bool print with no dtype suffix, so the texts must be identical
+    rng = np.random.default_rng(7)
+    for i in range(300):
+        shape = tuple(int(s) for s in rng.integers(1, 7, rng.integers(0, 4)))
+        scale = 10.0 ** rng.integers(-6, 10)
+        kind = i % 5
+        if kind == 0:
+            a = rng.normal(0, scale, shape).astype(np.float32)
+        elif kind == 1:
+            a = np.round(rng.normal(0, scale, shape)).astype(np.float32)
+        elif kind == 2:
+            a = rng.integers(-1000, 1000, shape)
+        elif kind == 3:
+            a = rng.normal(0, 1, shape) > 0
+        else:
+            a = rng.normal(0, scale, shape).astype(np.float32)
+            a.reshape(-1)[0] = [np.nan, np.inf, -np.inf, 0.0, -0.0][i % 5]
+        grad = kind in (0, 4) and i % 2 == 0
+        assert repr(engine.tensor(a, requires_grad=grad)) == repr(
+            torch.tensor(a, requires_grad=grad)
+        ), a
