@@ -160,13 +160,22 @@ def test_train_overrides_the_project_settings(capsys, tmp_path):
     np.savez(tiny, x_train=rng.integers(0, 256, (40, 28, 28), dtype=np.uint8),
              y_train=np.arange(40) % 10, x_test=rng.integers(0, 256, (10, 28, 28), dtype=np.uint8),
              y_test=np.arange(10))
+    checkpoint = tmp_path / "run.ckpt"
     status, _, err = _run(capsys, "train", LENET, "--dataset", str(tiny), "--epochs", "2",
                           "--batch-size", "16", "--lr", "0.001", "--optimizer", "adam",
-                          "--metrics-out", str(metrics), "--no-progress")
+                          "--metrics-out", str(metrics), "--no-progress",
+                          "--checkpoint", str(checkpoint))
     assert status == 0, err
     records = [json.loads(line) for line in metrics.read_text().splitlines()]
     assert [r["step"] for r in records if "step" in r] == list(range(1, 7))  # 3 steps x 2
     assert {r["lr"] for r in records} == {0.001}
+
+    import engine
+
+    saved = engine.load(checkpoint)
+    assert saved["progress"] == {"step": 6, "epoch": 2}
+    assert "fc3.weight" in saved["model"]
+    assert saved["optimizer"]["param_groups"][0]["lr"] == 0.001  # Adam's state, as asked
 
 
 def test_a_diverging_run_exits_1_with_the_message(capsys, tmp_path):
