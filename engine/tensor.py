@@ -156,7 +156,7 @@ class Tensor:
     def __init__(self, *args, requires_grad=False, dtype=None):
         if len(args) == 1 and not isinstance(args[0], int):
             data = _to_array(args[0], _dtype.to_numpy_dtype(dtype) if dtype else None)
-            if data.dtype.kind == "f" and dtype is None:
+            if dtype is None:  # the legacy constructor is always float32, as torch.Tensor
                 data = data.astype(_F32, copy=False)
         else:
             shape = _as_tuple(args)

@@ -157,3 +157,28 @@ def test_mixed_dtype_arithmetic_stays_float32():
 
 def test_integer_ops_keep_int64():
     check_op(lambda m, i: (i + 1, i * 2, i.sum(), i // 2), values=[np.arange(6).reshape(2, 3)])
+
+
+def test_random_broadcasting_shapes_match_torch():
+    rng = np.random.default_rng(3)
+    ops = [
+        lambda m, a, b: a + b,
+        lambda m, a, b: a - b,
+        lambda m, a, b: a * b,
+        lambda m, a, b: a / (b.abs() + 0.5),
+        lambda m, a, b: m.torch.maximum(a, b),
+        lambda m, a, b: m.torch.where(a > b, a * 2, b),
+    ]
+    for i in range(40):
+        nd = int(rng.integers(1, 5))
+        full = [int(s) for s in rng.integers(1, 4, nd)]
+        sa = [s if rng.random() < 0.6 else 1 for s in full]
+        sb = [s if rng.random() < 0.6 else 1 for s in full][int(rng.integers(0, nd)) :]
+        check_op(ops[i % len(ops)], [tuple(sa), tuple(sb)], seed=i)
+
+
+def test_legacy_tensor_constructor_is_float32():
+    import engine
+
+    assert engine.Tensor([1, 2]).dtype is engine.float32
+    assert engine.Tensor(2, 3).shape == (2, 3)
