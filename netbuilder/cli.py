@@ -61,8 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "writes the files asked for.")
     p.add_argument("project", metavar="PROJECT", help="a project file (.json)")
     p.add_argument("--dataset", metavar="DATA",
-                   help="'sample' (bundled), 'mnist' (the downloaded cache), an IDX folder, "
-                   "or a Keras-style .npz file")
+                   help="'sample' (bundled), 'mnist' (downloaded into the user cache on first "
+                   "use), an MNIST-style IDX folder, or a Keras-style .npz file")
     p.add_argument("--epochs", type=_positive_int, metavar="N")
     p.add_argument("--batch-size", type=_positive_int, metavar="N")
     p.add_argument("--lr", type=_positive_float, metavar="X", help="learning rate")
@@ -212,7 +212,6 @@ def _report_problems(graph) -> int:
 
 
 def _train(args) -> int:
-    from netbuilder.data import DataError, load_dataset
     from netbuilder.training import EpochEnd, Failed, Finished, RunStarted, StepEnd, Trainer
     from netbuilder.training.settings import SettingsError, TrainSettings
 
@@ -230,10 +229,7 @@ def _train(args) -> int:
     for path in (args.save_weights, args.metrics_out, args.checkpoint):
         if path is not None and not path.parent.is_dir():
             raise CliError(f"{path}: the folder {path.parent} does not exist")
-    try:
-        data = load_dataset(settings.dataset)
-    except DataError as exc:
-        raise CliError(str(exc)) from exc
+    data = load_data(settings.dataset, progress=not args.no_progress)
 
     trainer = Trainer(project.graph, settings, data=data, checkpoint_path=args.checkpoint)
     metrics = _MetricsWriter(args.metrics_out) if args.metrics_out else None
@@ -286,6 +282,53 @@ def _train(args) -> int:
         return 0
     print(f"stopped at step {final.step}")
     return EXIT_INTERRUPTED
+
+
+def load_data(spec: str, progress=True):
+    """load_dataset(spec); for "mnist", download it into the cache first when it is not there
+    (or is damaged: the download keeps intact files and replaces the rest)."""
+    from netbuilder.data import (
+        DataError,
+        DownloadError,
+        download_mnist,
+        load_dataset,
+        mnist_cache_dir,
+    )
+
+    try:
+        return load_dataset(spec)
+    except DataError as exc:
+        if spec.lower() != "mnist":
+            raise CliError(str(exc)) from exc
+    print(f"downloading MNIST into {mnist_cache_dir()}", file=sys.stderr)
+    bars = {}
+
+    def on_progress(done, total, name):
+        if not progress:
+            return
+        if name not in bars:
+            from tqdm import tqdm
+
+            for bar in bars.values():
+                bar.close()
+            bars[name] = tqdm(total=total, desc=name, unit="B", unit_scale=True,
+                              file=sys.stderr, disable=None)
+        bars[name].update(done - bars[name].n)
+
+    try:
+        download_mnist(progress=on_progress)
+    except DownloadError as exc:
+        raise CliError(str(exc)) from exc
+    except KeyboardInterrupt:
+        raise CliError("download interrupted; run the command again to resume it",
+                       EXIT_INTERRUPTED) from None
+    finally:
+        for bar in bars.values():
+            bar.close()
+    try:
+        return load_dataset(spec)
+    except DataError as exc:
+        raise CliError(str(exc)) from exc
 
 
 class _Progress:

@@ -248,3 +248,31 @@ def test_ctrl_c_stops_cleanly_and_still_writes_weights_and_metrics(tmp_path):
     assert "fc3.weight" in load_file(str(weights))
     assert not list(tmp_path.glob(".*tmp*"))
     assert os.path.getsize(weights) > 60_000 * 4
+
+
+def test_mnist_is_downloaded_on_first_use(mnist_dir, tmp_path, monkeypatch, capsys):
+    import functools
+    import http.server
+    import threading
+
+    from netbuilder.cli import load_data
+    from netbuilder.data import download
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(mnist_dir)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setattr(download, "MNIST_MIRRORS",
+                            (f"http://127.0.0.1:{server.server_address[1]}/",))
+        monkeypatch.setenv("NETBUILDER_CACHE_DIR", str(tmp_path))
+        split = load_data("mnist", progress=False)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert (len(split.y_train), len(split.y_test)) == (60000, 10000)
+    assert "downloading MNIST into " + str(tmp_path / "mnist") in capsys.readouterr().err
+    assert load_data("mnist").source == split.source  # the second time it is in the cache
