@@ -188,6 +188,58 @@ def test_tab_opens_quick_add_at_cursor(qtbot, window):
     assert any(n.type == "LeakyReLU" for n in window.graph.nodes.values())
 
 
+def test_space_quick_add_places_block_under_the_cursor(qtbot, window):
+    from PySide6.QtGui import QCursor
+
+    vp = window.canvas.viewport()
+    spot = QPoint(vp.width() - 120, vp.height() - 60)
+    QCursor.setPos(vp.mapToGlobal(spot))
+    key(qtbot, window, Qt.Key_Space)
+    popup = window.quick_add
+    assert popup.isVisible()
+    qtbot.keyClicks(popup.edit, "soft")
+    qtbot.keyClick(popup.edit, Qt.Key_Down)  # arrows move in the list while typing
+    qtbot.keyClick(popup.edit, Qt.Key_Return)
+    (soft,) = [n for n in window.graph.nodes.values() if n.type == "Softmax"]
+    if QCursor.pos() == vp.mapToGlobal(spot):  # platforms that let us move the cursor
+        expected = window.canvas.mapToScene(spot)
+        assert abs(soft.pos[0] + NODE_WIDTH / 2 - expected.x()) < 2
+    key(qtbot, window, Qt.Key_Tab)
+    qtbot.keyClick(popup.edit, Qt.Key_Escape)
+    assert not popup.isVisible()
+    assert sum(n.type == "Softmax" for n in window.graph.nodes.values()) == 1
+
+
+def _body_colour(item):
+    from PySide6.QtGui import QImage, QPainter
+    from PySide6.QtWidgets import QStyleOptionGraphicsItem
+
+    img = QImage(int(NODE_WIDTH), int(NODE_HEIGHT), QImage.Format_ARGB32)
+    img.fill(0)
+    p = QPainter(img)
+    item.paint(p, QStyleOptionGraphicsItem(), None)
+    p.end()
+    return img.pixelColor(int(NODE_WIDTH) - 20, int(NODE_HEIGHT) - 8)
+
+
+def test_dark_palette_switch_recolours_canvas(window):
+    from netbuilder.ui import theme
+
+    app = QApplication.instance()
+    item = window.scene.node_items[node(window, "fc3").id]
+    light = _body_colour(item)
+    try:
+        theme.apply(app, dark=True)
+        window.retheme()
+        dark = _body_colour(item)
+        assert app.palette().window().color() == theme.DARK.window
+        assert dark.lightness() < 80 < light.lightness()
+    finally:
+        theme.apply(app, dark=False)
+        window.retheme()
+    assert _body_colour(item) == light
+
+
 # -- wiring -------------------------------------------------------------------------------
 
 
@@ -436,6 +488,8 @@ def test_inspector_edit_changes_downstream_shapes_and_counts(qtbot, window):
 def test_auto_param_shows_value_and_can_be_pinned(qtbot, window):
     w = window
     w.scene.select_nodes([node(w, "conv2").id])
+    w.inspector.fields["kernel_size"].pair[0].setFocus()
+    assert "Kernel size" in w.inspector.field_help.text()
     field = w.inspector.fields["in_channels"]
     assert field.auto_box.isChecked() and field.auto_box.text() == "auto (= 6)"
     assert not field.widget.isEnabled()

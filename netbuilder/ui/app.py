@@ -38,10 +38,8 @@ def _follow_system_scheme(app) -> None:
         def restyle(*_):
             theme.apply(app)
             for w in app.topLevelWidgets():
-                w.update()
-                scene = getattr(w, "scene", None)
-                if scene is not None and hasattr(scene, "update"):
-                    scene.update()
+                if hasattr(w, "retheme"):
+                    w.retheme()
 
         hints.colorSchemeChanged.connect(restyle)
         app._nb_scheme_hooked = True

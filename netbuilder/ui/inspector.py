@@ -7,6 +7,7 @@ import re
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
+    QApplication,
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
@@ -132,6 +133,10 @@ class _Field:
                 self.pair.append(spin)
         else:  # "shape", "padding" and anything textual
             w = QLineEdit()
+            if kind == "padding":
+                w.setPlaceholderText("2, 1x2 (h x w), same or valid")
+            elif kind == "shape":
+                w.setPlaceholderText("1x28x28 or 784")
             w.editingFinished.connect(self._commit_widget)
         w.setObjectName(f"param_{s.name}")
         # spin boxes size themselves for their whole range (10 digits): let the form decide
@@ -251,6 +256,8 @@ class Inspector(QWidget):
         self.problems.setObjectName("inspectorProblems")
         self.error = QLabel(wordWrap=True)
         self.error.setObjectName("inspectorError")
+        self.field_help = QLabel(wordWrap=True)
+        self.field_help.setObjectName("inspectorHelp")
         self.form_host = QWidget()
         self.form = QFormLayout(self.form_host)
         self.form.setContentsMargins(0, 0, 0, 0)
@@ -273,6 +280,7 @@ class Inspector(QWidget):
         lay.addWidget(self.output)
         lay.addWidget(self.problems)
         lay.addWidget(self.error)
+        lay.addWidget(self.field_help)
         lay.addStretch(1)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
@@ -283,7 +291,15 @@ class Inspector(QWidget):
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(scroll)
         self._body = body
+        QApplication.instance().focusChanged.connect(self._focus_changed)
         self.show_node(None)
+
+    def _focus_changed(self, old, new) -> None:
+        """Show the help of the parameter being edited under the form."""
+        for field in self.fields.values():
+            if new is not None and (new is field.widget or field.container.isAncestorOf(new)):
+                self.field_help.setText(f"<b>{field.spec.label}</b>: {field.spec.help}")
+                return
 
     def set_graph(self, graph) -> None:
         self.graph = graph
@@ -301,6 +317,7 @@ class Inspector(QWidget):
         while self.form.rowCount():
             self.form.removeRow(0)
         self.error.clear()
+        self.field_help.clear()
         node = self.node()
         has = node is not None
         for w in (self.name_row, self.form_host, self.output, self.problems, self.icon):

@@ -15,6 +15,7 @@ from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
+    QGraphicsScene,
     QLabel,
     QListWidget,
     QListWidgetItem,
@@ -788,6 +789,15 @@ class MainWindow(QMainWindow):
 
     def _on_refused(self, reason: str) -> None:
         self.statusBar().showMessage(f"Refused: {reason}", 8000)
+
+    def retheme(self) -> None:
+        """Redraw everything in the current palette (the system switched light/dark)."""
+        for item in self.scene.node_items.values():
+            item.update()
+        for item in self.scene.edge_items.values():
+            item.update()
+        self.scene.invalidate(self.scene.sceneRect(), QGraphicsScene.BackgroundLayer)
+        self._on_graph_changed([])
 
     # -- help --------------------------------------------------------------------------------
     def _show_shortcuts(self) -> None:
