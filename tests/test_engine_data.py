@@ -311,3 +311,103 @@ def test_batch_sampler_over_a_custom_sampler():
     assert len(edata.BatchSampler([4, 2, 0, 1, 3], 2, True)) == 2
     loader = edata.DataLoader(_tensor_dataset(5)[0], sampler=[4, 3], batch_size=1)
     assert [int(_np(xb)[0, 0]) // 3 for xb, _ in loader] == [4, 3]
+
+
+# ---- streams, weighted sampling, worker options --------------------------------------------
+
+
+class _Stream(edata.IterableDataset):
+    def __init__(self, n, with_len=True):
+        self.n = n
+        self.with_len = with_len
+
+    def __iter__(self):
+        for i in range(self.n):
+            yield np.full(2, i, np.float32), i
+
+    def __len__(self):
+        if not self.with_len:
+            raise TypeError("this stream has no length")
+        return self.n
+
+
+class _TorchStream(tdata.IterableDataset):
+    def __init__(self, n):
+        self.n = n
+
+    def __iter__(self):
+        for i in range(self.n):
+            yield np.full(2, i, np.float32), i
+
+    def __len__(self):
+        return self.n
+
+
+@pytest.mark.parametrize("batch_size, drop_last", [(3, False), (3, True), (None, False)])
+def test_iterable_dataset_batches_equal_pytorch(batch_size, drop_last):
+    ours = edata.DataLoader(_Stream(8), batch_size=batch_size, drop_last=drop_last)
+    theirs = tdata.DataLoader(_TorchStream(8), batch_size=batch_size, drop_last=drop_last)
+    assert len(ours) == len(theirs)
+    a, b = list(ours), list(theirs)
+    assert len(a) == len(b)
+    for x, y in zip(a, b):
+        _compare_collated(x, y)
+    chained = list(edata.DataLoader(_Stream(2) + _Stream(3), batch_size=5))
+    assert [int(v) for v in _np(chained[0][1])] == [0, 1, 0, 1, 2]
+    with pytest.raises(TypeError, match="no length"):
+        len(edata.DataLoader(_Stream(3, with_len=False), batch_size=2))
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [dict(shuffle=True), dict(sampler=[0, 1]), dict(batch_sampler=[[0]], batch_size=1)],
+)
+def test_iterable_dataset_refuses_orderings_as_pytorch(kwargs):
+    with pytest.raises(ValueError) as theirs:
+        tdata.DataLoader(_TorchStream(3), **kwargs)
+    with pytest.raises(ValueError) as ours:
+        edata.DataLoader(_Stream(3), **kwargs)
+    assert str(ours.value).split(" but got")[0] == str(theirs.value).split(" but got")[0]
+
+
+def test_weighted_random_sampler():
+    weights = [0.0, 1.0, 0.0, 3.0]
+    drawn = list(edata.WeightedRandomSampler(weights, 2000,
+                                             generator=engine.Generator().manual_seed(0)))
+    assert set(drawn) == {1, 3}
+    assert 0.7 < drawn.count(3) / 2000 < 0.8
+    no_repeat = list(edata.WeightedRandomSampler(weights, 2, replacement=False))
+    assert sorted(no_repeat) == [1, 3]
+    with pytest.raises(ValueError, match="cannot draw 3 samples without replacement"):
+        edata.WeightedRandomSampler(weights, 3, replacement=False)
+    for kwargs in (dict(num_samples=0), dict(num_samples=2, replacement=1)):
+        with pytest.raises(ValueError) as theirs:
+            tdata.WeightedRandomSampler(weights, **kwargs)
+        with pytest.raises(ValueError) as ours:
+            edata.WeightedRandomSampler(weights, **kwargs)
+        assert str(ours.value) == str(theirs.value)
+    loader = edata.DataLoader(_tensor_dataset(4)[0], batch_size=5,
+                              sampler=edata.WeightedRandomSampler(weights, 10))
+    ids = _seen_ids(loader)
+    assert len(loader) == 2 and len(ids) == 10 and set(ids) <= {1, 3}
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [dict(timeout=-1), dict(prefetch_factor=2), dict(persistent_workers=True)],
+)
+def test_worker_option_errors_match_pytorch(kwargs):
+    with pytest.raises(ValueError) as theirs:
+        tdata.DataLoader(list(range(4)), **kwargs)
+    with pytest.raises(ValueError) as ours:
+        edata.DataLoader(_tensor_dataset(4)[0], **kwargs)
+    assert str(ours.value) == str(theirs.value)
+
+
+def test_worker_options_load_the_same_batches_in_process():
+    ds, x, _ = _tensor_dataset(6)
+    loader = edata.DataLoader(ds, batch_size=4, num_workers=2, pin_memory=True,
+                              persistent_workers=True, prefetch_factor=2,
+                              worker_init_fn=lambda worker_id: None)
+    batches = [_np(xb) for xb, _ in loader]
+    np.testing.assert_array_equal(np.concatenate(batches), x)

@@ -3,8 +3,10 @@
 from engine.utils.data._collate import default_collate, default_convert
 from engine.utils.data.dataloader import DataLoader
 from engine.utils.data.dataset import (
+    ChainDataset,
     ConcatDataset,
     Dataset,
+    IterableDataset,
     Subset,
     TensorDataset,
     random_split,
@@ -15,10 +17,13 @@ from engine.utils.data.sampler import (
     Sampler,
     SequentialSampler,
     SubsetRandomSampler,
+    WeightedRandomSampler,
 )
 
 __all__ = [
     "Dataset",
+    "IterableDataset",
+    "ChainDataset",
     "TensorDataset",
     "ConcatDataset",
     "Subset",
@@ -28,6 +33,7 @@ __all__ = [
     "SequentialSampler",
     "RandomSampler",
     "SubsetRandomSampler",
+    "WeightedRandomSampler",
     "BatchSampler",
     "default_collate",
     "default_convert",

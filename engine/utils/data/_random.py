@@ -29,3 +29,11 @@ def fresh_generator() -> Generator:
     """A generator seeded from the global one: what PyTorch's samplers do per pass."""
     seed = int(_stream(None).integers(0, 2**63 - 1, dtype=np.int64))
     return Generator().manual_seed(seed)
+
+
+def choice(weights: np.ndarray, size: int, replace: bool, generator=None) -> np.ndarray:
+    """``size`` indices drawn with probability proportional to ``weights`` (int64)."""
+    p = weights / weights.sum()
+    return _stream(generator).choice(len(weights), size=size, replace=replace, p=p).astype(
+        np.int64, copy=False
+    )
