@@ -10,6 +10,7 @@ import argparse
 import json
 import signal
 import sys
+import time
 from pathlib import Path
 
 COMMANDS = ("open", "summary", "train", "export")
@@ -259,6 +260,7 @@ def _train(args) -> int:
         trainer.stop()
 
     signal.signal(signal.SIGINT, on_interrupt)
+    started = time.perf_counter()
     try:
         final = trainer.run()
     finally:
@@ -278,6 +280,10 @@ def _train(args) -> int:
     if isinstance(final, Failed):
         raise CliError(final.message)
     if isinstance(final, Finished):
+        seconds = time.perf_counter() - started
+        samples = len(trainer.prepared.train_x) * settings.epochs
+        print(f"trained {settings.epochs} epoch(s), {final.step} steps, in {seconds:.1f} s "
+              f"({samples / seconds:,.0f} samples/s, evaluation included)")
         print(f"test accuracy: {last_epoch[0].test_accuracy:.4f}")
         return 0
     print(f"stopped at step {final.step}")
