@@ -158,7 +158,13 @@ def save(obj, f) -> None:
         return
     path = Path(os.fspath(f))
     directory = path.parent
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    if not directory.is_dir():
+        raise FileNotFoundError(f"{path}: cannot save there, the folder {directory} does not exist")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    except PermissionError:
+        raise PermissionError(f"{path}: cannot save there, no permission to write in "
+                              f"{directory}") from None
     try:
         with os.fdopen(fd, "wb") as out:
             out.write(data)

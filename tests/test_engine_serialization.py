@@ -228,6 +228,12 @@ def _wrap(array):
     return engine.Tensor._wrap(array)
 
 
+def test_saving_into_a_missing_folder_is_named(tmp_path):
+    target = tmp_path / "nope" / "w.safetensors"
+    with pytest.raises(FileNotFoundError, match="the folder .*nope does not exist"):
+        engine.save({"w": engine.ones(1)}, target)
+
+
 def test_map_location_and_weights_only_are_accepted(tmp_path):
     path = tmp_path / "w.safetensors"
     engine.save({"w": engine.ones(2)}, path)
