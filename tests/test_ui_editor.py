@@ -226,18 +226,23 @@ def test_dark_palette_switch_recolours_canvas(window):
     from netbuilder.ui import theme
 
     app = QApplication.instance()
+    saved = (app.palette(), app.styleSheet(), app.font(), theme.current())
     item = window.scene.node_items[node(window, "fc3").id]
-    light = _body_colour(item)
     try:
+        theme.apply(app, dark=False)
+        light = _body_colour(item)
         theme.apply(app, dark=True)
         window.retheme()
         dark = _body_colour(item)
         assert app.palette().window().color() == theme.DARK.window
         assert dark.lightness() < 80 < light.lightness()
-    finally:
         theme.apply(app, dark=False)
-        window.retheme()
-    assert _body_colour(item) == light
+        assert _body_colour(item) == light
+    finally:  # leave the shared QApplication as the other tests expect it
+        app.setPalette(saved[0])
+        app.setStyleSheet(saved[1])
+        app.setFont(saved[2])
+        theme._current = saved[3]
 
 
 # -- wiring -------------------------------------------------------------------------------

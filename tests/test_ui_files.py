@@ -240,6 +240,11 @@ def test_app_main_opens_lenet_and_reports_bad_file(qtbot, boxes, monkeypatch, tm
         QApplication.instance().quit()
 
     QTimer.singleShot(300, inspect_and_quit)
-    assert app_module.main(["netbuilder", str(bad)]) == 0
+    try:
+        assert app_module.main(["netbuilder", str(bad)]) == 0
+    finally:  # QSettings paths are process-wide: put back the default
+        default = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+        for fmt in (QSettings.NativeFormat, QSettings.IniFormat):
+            QSettings.setPath(fmt, QSettings.UserScope, default)
     assert boxes and boxes[0][0] == "critical" and "nope.nbproj" in boxes[0][2]
     assert seen == [("NetBuilder — LeNet-5", 13, 61706)]

@@ -67,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     path = Path(args[0]) if args else None
     window = create_window(path)
     window.show()
+    window.canvas.setFocus()  # Tab, F, L and Delete work at once
     window.canvas.fit()
     QTimer.singleShot(0, window.canvas.fit)
     QTimer.singleShot(50, window.offer_recovery)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from PySide6.QtWidgets import (
@@ -74,7 +75,7 @@ class ExportDialog(QDialog):
 
     def _default_path(self) -> Path:
         folder = self.window.path.parent if self.window.path else Path.home()
-        stem = self.window.project_name().lower().replace(" ", "_") or "net"
+        stem = re.sub(r"\W+", "_", self.window.project_name().lower()).strip("_") or "net"
         return folder / f"{stem}.py"
 
     def _browse(self) -> None:

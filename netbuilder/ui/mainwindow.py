@@ -120,7 +120,7 @@ class MainWindow(QMainWindow):
         self.canvas.quickAddRequested.connect(self._open_quick_add)
         self.quick_add.chosen.connect(lambda t: self.canvas.add_block(t, self._quick_add_at))
         self.palette.blockActivated.connect(
-            lambda t: self.canvas.add_block(t, self.canvas.center_scene_pos())
+            lambda t: self.canvas.add_block(t, self.canvas.center_scene_pos(), avoid_overlap=True)
         )
 
         self.recovery = Recovery(recovery_dir)

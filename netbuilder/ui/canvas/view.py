@@ -278,9 +278,15 @@ class CanvasView(QGraphicsView):
             edge_item.drop_target = True
             edge_item.update()
 
-    def add_block(self, type_name: str, scene_center: QPointF, on_edge=None) -> bool:
+    def add_block(
+        self, type_name: str, scene_center: QPointF, on_edge=None, avoid_overlap=False
+    ) -> bool:
         """Add a block centred on a scene point, spliced into ``on_edge`` when given."""
         pos = (round(scene_center.x() - NODE_WIDTH / 2), round(scene_center.y() - NODE_HEIGHT / 2))
+        if avoid_overlap:  # double-clicks and quick-adds at one spot: fan out, do not stack
+            taken = {(round(x), round(y)) for x, y in self.scene().node_rects().values()}
+            while any(abs(pos[0] - x) < 12 and abs(pos[1] - y) < 12 for x, y in taken):
+                pos = (pos[0] + 30, pos[1] + 30)
         if on_edge is not None:
             command = cmds.InsertOnEdge(on_edge, type_name, pos)
         else:
