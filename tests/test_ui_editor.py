@@ -165,16 +165,21 @@ def test_palette_search_and_double_click_adds_at_view_centre(qtbot, window):
     window.palette.search.setText("batchnorm 2d")
     assert window.palette.visible_types() == ["BatchNorm2d"]
     window.palette.search.clear()
+    window.canvas.centerOn(QPointF(3000, 3000))  # an empty part of the canvas
     tree = window.palette.tree
     item = window.palette.item_for("Tanh")
     tree.scrollToItem(item)
     rect = tree.visualItemRect(item)
-    qtbot.mouseClick(tree.viewport(), Qt.LeftButton, pos=rect.center())
-    qtbot.mouseDClick(tree.viewport(), Qt.LeftButton, pos=rect.center())
+    for _ in range(2):
+        qtbot.mouseClick(tree.viewport(), Qt.LeftButton, pos=rect.center())
+        qtbot.mouseDClick(tree.viewport(), Qt.LeftButton, pos=rect.center())
     added = [n for n in window.graph.nodes.values() if n.type == "Tanh"]
-    assert len(added) == 1
+    assert len(added) == 2
     centre = window.canvas.center_scene_pos()
     assert abs(added[0].pos[0] + NODE_WIDTH / 2 - centre.x()) < 2
+    assert abs(added[0].pos[1] + NODE_HEIGHT / 2 - centre.y()) < 2
+    # a second one at the same spot fans out instead of hiding the first
+    assert (added[1].pos[0] - added[0].pos[0], added[1].pos[1] - added[0].pos[1]) == (30, 30)
 
 
 def test_tab_opens_quick_add_at_cursor(qtbot, window):
