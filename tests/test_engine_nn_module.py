@@ -373,3 +373,14 @@ def test_deepcopy_and_pickle_keep_parameters():
         assert clone[0].weight.equal(m[0].weight) and clone[0].weight is not m[0].weight
         assert clone[1].running_mean.equal(m[1].running_mean)
         assert repr(clone) == repr(m)
+
+
+def test_dtype_mismatch_between_input_and_layer_is_refused_like_torch():
+    with pytest.raises(
+        RuntimeError, match="mat1 and mat2 must have the same dtype, but got Double and Float"
+    ):
+        nn.Linear(2, 3)(engine.zeros(1, 2, dtype=engine.float64))
+    with pytest.raises(RuntimeError, match="but got Long and Float"):
+        nn.Linear(2, 3)(engine.zeros(1, 2, dtype=engine.int64))
+    with pytest.raises(RuntimeError, match="expected scalar type Double but found Float"):
+        nn.Conv2d(1, 2, 3)(engine.zeros(1, 1, 5, 5, dtype=engine.float64))

@@ -63,6 +63,21 @@ __all__ = [
 ]
 
 _F32 = np.dtype(np.float32)
+_TYPE_NAMES = {
+    "float32": "Float",
+    "float64": "Double",
+    "float16": "Half",
+    "int64": "Long",
+    "int32": "Int",
+    "int16": "Short",
+    "int8": "Char",
+    "uint8": "Byte",
+    "bool": "Bool",
+}
+
+
+def _dtype_mismatch(first, second):
+    return _TYPE_NAMES.get(first.name, first.name), _TYPE_NAMES.get(second.name, second.name)
 
 
 def _pair(v, name="value"):
@@ -92,6 +107,12 @@ def linear(input, weight, bias=None):  # noqa: A002
         raise RuntimeError(
             f"mat1 and mat2 shapes cannot be multiplied ({rows}x{cols} and "
             f"{wd.shape[1]}x{wd.shape[0]})"
+        )
+    if xd.dtype != wd.dtype:
+        a, b = _dtype_mismatch(xd.dtype, wd.dtype)
+        raise RuntimeError(
+            f"mat1 and mat2 must have the same dtype, but got {a} and {b} (convert the input "
+            f"with .float(), or the layer with .double())"
         )
     wt = weight.t()
     if xd.ndim == 2 and bias is not None:
@@ -157,6 +178,12 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
             f"Given groups={groups}, weight of size {_shape_str(wd.shape)}, expected "
             f"input{_shape_str(xd.shape)} to have {wd.shape[1] * groups} channels, but got "
             f"{xd.shape[1]} channels instead"
+        )
+    if xd.dtype != wd.dtype:
+        a, b = _dtype_mismatch(xd.dtype, wd.dtype)
+        raise RuntimeError(
+            f"expected scalar type {a} but found {b} (the input is {a} and the weight {b}: "
+            "convert the input with .float(), or the layer with .double())"
         )
     ph, pw = xd.shape[2] + pad[0] + pad[1], xd.shape[3] + pad[2] + pad[3]
     eh, ew = dilation[0] * (kernel[0] - 1) + 1, dilation[1] * (kernel[1] - 1) + 1
