@@ -557,6 +557,53 @@ def test_inspector_refuses_invalid_value_with_reason(qtbot, window):
     qtbot.keyClick(edit, Qt.Key_Return)
     assert node(w, "conv1").out_shape == (6, 24, 24)
     assert w.inspector.error.text() == ""
+    # names must be Python identifiers: refused with the reason, the old name stays
+    w.inspector.name_edit.setFocus()
+    w.inspector.name_edit.selectAll()
+    qtbot.keyClicks(w.inspector.name_edit, "2nd input")
+    qtbot.keyClick(w.inspector.name_edit, Qt.Key_Return)
+    assert node(w, "input1") is not None
+    assert "not a valid name" in w.inspector.error.text()
+    assert w.inspector.name_edit.text() == "input1"
+
+
+def test_inspector_builds_a_faithful_form_for_every_block_type(blank):
+    from netbuilder.blocks import CATALOGUE
+
+    w = blank
+    for type_name, block in CATALOGUE.items():
+        command = cmds.AddNode(type_name, (0, 900))
+        assert w.runner.push(command)
+        w.scene.select_nodes([command.node_id])
+        assert w.inspector.node_id == command.node_id
+        assert list(w.inspector.fields) == [p.name for p in block.params], type_name
+        n = w.graph.nodes[command.node_id]
+        for spec in block.params:
+            field = w.inspector.fields[spec.name]
+            if n.params[spec.name] is None:
+                assert field.auto_box is not None and field.auto_box.isChecked(), spec.name
+            else:  # the widget shows exactly the model's value
+                assert field.value() == n.params[spec.name], (type_name, spec.name)
+            assert field.widget.toolTip() == spec.help
+
+
+def test_concat_grows_a_port_per_connection(qtbot, blank):
+    w = blank
+    cat = cmds.AddNode("Concat", (520, 200))
+    w.runner.push(cat)
+    item = w.scene.node_items[cat.node_id]
+    assert len(item.in_ports) == 2
+    drag(qtbot, w, out_port(w, "input1"), item.in_ports[0].scenePos())
+    drag(qtbot, w, out_port(w, "relu1"), item.in_ports[1].scenePos())
+    assert len(item.in_ports) == 3  # always one free port past the last wire
+    drag(qtbot, w, out_port(w, "fc1"), item.in_ports[2].scenePos())
+    assert [e.dst_port for e in w.graph.edges_into(cat.node_id)] == [0, 1, 2]
+    assert len(item.in_ports) == 4
+    for e in w.graph.edges_into(cat.node_id):  # every wire ends on its port
+        path = w.scene.edge_items[e].path()
+        assert (
+            path.pointAtPercent(1.0) - item.in_ports[e.dst_port].scenePos()
+        ).manhattanLength() < 1
 
 
 # -- contract section 7 ------------------------------------------------------------------------
