@@ -180,6 +180,32 @@ def test_step_with_closure_returns_its_loss_with_grad_enabled():
     assert not np.array_equal(ep[0]._data, INIT[0])
 
 
+def test_step_hooks_run_around_each_step_and_can_be_removed():
+    ep = _engine_params()
+    opt = eoptim.SGD(ep, lr=0.1)
+    calls = []
+
+    def pre(optimizer, args, kwargs):
+        calls.append(("pre", optimizer is opt, float(ep[1]._data[0])))
+
+    def post(optimizer, args, kwargs):
+        calls.append(("post", optimizer is opt, float(ep[1]._data[0])))
+
+    handles = [opt.register_step_pre_hook(pre), opt.register_step_post_hook(post)]
+    _engine_step(opt, ep)
+    assert [c[:2] for c in calls] == [("pre", True), ("post", True)]
+    assert calls[0][2] != calls[1][2]  # the update happened between the two
+    for handle in handles:
+        handle.remove()
+    _engine_step(opt, ep)
+    assert len(calls) == 2
+    opt.register_step_pre_hook(lambda o, a, k: ((), {"closure": lambda: 7.0}))
+    assert opt.step() == 7.0  # a pre hook may replace the step's arguments
+    opt.register_step_pre_hook(lambda o, a, k: "bad")
+    with pytest.raises(RuntimeError, match="must return None or a tuple"):
+        opt.step()
+
+
 def test_parameters_without_grad_are_skipped():
     ep = _engine_params()
     opt = eoptim.Adam(ep, lr=0.1)

@@ -7,6 +7,7 @@ in place and with reused scratch buffers, because they run on every training ste
 from __future__ import annotations
 
 import copy
+import functools
 from collections import defaultdict
 from itertools import chain
 
@@ -73,11 +74,52 @@ def _check_implementation_flags(differentiable: bool, capturable: bool = False) 
         raise ValueError("capturable=True is not supported: it is for CUDA graph capture")
 
 
+class _HookHandle:
+    """What ``register_step_*_hook`` returns: ``.remove()`` unregisters the hook."""
+
+    def __init__(self, hooks: list, hook) -> None:
+        self._hooks = hooks
+        self._hook = hook
+
+    def remove(self) -> None:
+        if self._hook in self._hooks:
+            self._hooks.remove(self._hook)
+
+
+def _run_step_hooks(step):
+    """Wrap a subclass's ``step`` so registered pre/post hooks run around it."""
+
+    @functools.wraps(step)
+    def step_with_hooks(self, *args, **kwargs):
+        for hook in tuple(self._step_pre_hooks):
+            result = hook(self, args, kwargs)
+            if result is not None:
+                if not (isinstance(result, tuple) and len(result) == 2):
+                    raise RuntimeError(
+                        f"{hook} must return None or a tuple of (new_args, new_kwargs), "
+                        f"but got {result}."
+                    )
+                args, kwargs = result
+        out = step(self, *args, **kwargs)
+        for hook in tuple(self._step_post_hooks):
+            hook(self, args, kwargs)
+        return out
+
+    return step_with_hooks
+
+
 class Optimizer:
     """Base class of all optimizers; subclasses implement ``step``."""
 
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        if "step" in cls.__dict__:
+            cls.step = _run_step_hooks(cls.__dict__["step"])
+
     def __init__(self, params, defaults: dict) -> None:
         self.defaults = defaults
+        self._step_pre_hooks: list = []
+        self._step_post_hooks: list = []
         if isinstance(params, Tensor):
             raise TypeError(
                 "params argument given to the optimizer should be an iterable of Tensors "
@@ -102,6 +144,19 @@ class Optimizer:
         self.__dict__.update(state)
         if "_scratch" not in self.__dict__:
             self._scratch = _Scratch()
+        self.__dict__.setdefault("_step_pre_hooks", [])
+        self.__dict__.setdefault("_step_post_hooks", [])
+
+    def register_step_pre_hook(self, hook) -> _HookHandle:
+        """``hook(optimizer, args, kwargs)`` runs before each ``step``; it may return new
+        ``(args, kwargs)`` for the step."""
+        self._step_pre_hooks.append(hook)
+        return _HookHandle(self._step_pre_hooks, hook)
+
+    def register_step_post_hook(self, hook) -> _HookHandle:
+        """``hook(optimizer, args, kwargs)`` runs after each ``step``."""
+        self._step_post_hooks.append(hook)
+        return _HookHandle(self._step_post_hooks, hook)
 
     def __repr__(self) -> str:
         text = self.__class__.__name__ + " ("
