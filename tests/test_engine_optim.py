@@ -205,6 +205,16 @@ def test_step_hooks_run_around_each_step_and_can_be_removed():
     with pytest.raises(RuntimeError, match="must return None or a tuple"):
         opt.step()
 
+    class LoggingSGD(eoptim.SGD):
+        def step(self, closure=None):
+            return super().step(closure)
+
+    sub = LoggingSGD(ep, lr=0.1)
+    seen = []
+    sub.register_step_post_hook(lambda o, a, k: seen.append(1))
+    _engine_step(sub, ep)
+    assert seen == [1]  # once, though two step methods ran
+
 
 def test_parameters_without_grad_are_skipped():
     ep = _engine_params()

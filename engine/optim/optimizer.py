@@ -91,19 +91,26 @@ def _run_step_hooks(step):
 
     @functools.wraps(step)
     def step_with_hooks(self, *args, **kwargs):
-        for hook in tuple(self._step_pre_hooks):
-            result = hook(self, args, kwargs)
-            if result is not None:
-                if not (isinstance(result, tuple) and len(result) == 2):
-                    raise RuntimeError(
-                        f"{hook} must return None or a tuple of (new_args, new_kwargs), "
-                        f"but got {result}."
-                    )
-                args, kwargs = result
-        out = step(self, *args, **kwargs)
-        for hook in tuple(self._step_post_hooks):
-            hook(self, args, kwargs)
-        return out
+        # A subclass's step calling super().step() runs the hooks once, as in PyTorch.
+        if self._in_hooked_step or not (self._step_pre_hooks or self._step_post_hooks):
+            return step(self, *args, **kwargs)
+        self._in_hooked_step = True
+        try:
+            for hook in tuple(self._step_pre_hooks):
+                result = hook(self, args, kwargs)
+                if result is not None:
+                    if not (isinstance(result, tuple) and len(result) == 2):
+                        raise RuntimeError(
+                            f"{hook} must return None or a tuple of (new_args, new_kwargs), "
+                            f"but got {result}."
+                        )
+                    args, kwargs = result
+            out = step(self, *args, **kwargs)
+            for hook in tuple(self._step_post_hooks):
+                hook(self, args, kwargs)
+            return out
+        finally:
+            self._in_hooked_step = False
 
     return step_with_hooks
 
@@ -120,6 +127,7 @@ class Optimizer:
         self.defaults = defaults
         self._step_pre_hooks: list = []
         self._step_post_hooks: list = []
+        self._in_hooked_step = False
         if isinstance(params, Tensor):
             raise TypeError(
                 "params argument given to the optimizer should be an iterable of Tensors "
@@ -146,6 +154,7 @@ class Optimizer:
             self._scratch = _Scratch()
         self.__dict__.setdefault("_step_pre_hooks", [])
         self.__dict__.setdefault("_step_post_hooks", [])
+        self._in_hooked_step = False
 
     def register_step_pre_hook(self, hook) -> _HookHandle:
         """``hook(optimizer, args, kwargs)`` runs before each ``step``; it may return new
