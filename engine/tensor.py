@@ -428,14 +428,23 @@ class Tensor:
         if self.grad_fn is None:
             return
 
-        def keep(grad):
-            self.grad = grad if self.grad is None else self.grad + grad
+        nr = self._output_nr
 
-        self.register_hook(lambda g: keep(_wrap(g._data.copy())))
+        def keep(grads):
+            g = grads[nr]
+            if g is not None:
+                g = _wrap(g._data.copy())
+                self.grad = g if self.grad is None else self.grad + g
+
+        keep._retains_grad = True
+        self.grad_fn.register_prehook(keep)
 
     @property
     def retains_grad(self):
-        return False
+        fn = self.grad_fn
+        return fn is not None and any(
+            getattr(h, "_retains_grad", False) for h in (fn._pre_hooks or ())
+        )
 
     def register_hook(self, hook):
         """hook(grad) -> None or a replacement grad, called when this tensor's gradient is

@@ -178,6 +178,7 @@ def test_tensor_hooks_and_retain_grad():
     y.sum().backward()
     assert seen == [[20.0, 20.0, 20.0]]
     assert x.grad.tolist() == [20.0, 20.0, 20.0]
+    assert y.grad.tolist() == [10.0, 10.0, 10.0]  # retain_grad sees the hooked gradient
 
 
 class Cube(Function):

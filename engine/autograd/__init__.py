@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from engine.autograd.function import Function, FunctionCtx
+from engine.autograd.function import Function, FunctionCtx, once_differentiable
 from engine.autograd.grad_mode import (
     enable_grad,
     inference_mode,
@@ -27,7 +27,16 @@ __all__ = [
     "is_grad_enabled",
     "no_grad",
     "set_grad_enabled",
+    "once_differentiable",
+    "Variable",
 ]
+
+
+def Variable(data, requires_grad=False, volatile=False):  # noqa: N802 - the old PyTorch API
+    """The pre-0.4 wrapper: today a Variable is just a Tensor."""
+    if requires_grad:
+        data.requires_grad_(True)
+    return data
 
 
 def _seed(t, g):

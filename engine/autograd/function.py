@@ -129,3 +129,9 @@ class Function:
             else:
                 wrapped.append(o)
         return tuple(wrapped) if is_tuple else wrapped[0]
+
+
+def once_differentiable(fn):
+    """PyTorch's decorator for backward methods; engine never builds higher-order graphs, so
+    every backward is already once-differentiable."""
+    return fn

@@ -117,7 +117,9 @@ def _node_hooks_pre(node, grads):
 
     single = not isinstance(grads, tuple)
     gs = (grads,) if single else grads
-    for hook in list(node._pre_hooks):
+    # retain_grad() hooks run after every other hook, as in PyTorch 2.x
+    hooks = sorted(node._pre_hooks, key=lambda h: getattr(h, "_retains_grad", False))
+    for hook in hooks:
         r = hook(tuple(None if g is None else Tensor._wrap(g) for g in gs))
         if r is not None:
             gs = tuple(None if g is None else g._data for g in r)
