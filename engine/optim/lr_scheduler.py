@@ -148,6 +148,10 @@ class LRScheduler:
             )
 
 
+class _LRScheduler(LRScheduler):
+    """The base's old name, which older PyTorch code subclasses."""
+
+
 def _track_optimizer_step(optimizer: Optimizer) -> None:
     """Wrap ``optimizer.step`` once so schedulers can warn when stepped before it."""
     if hasattr(optimizer.step, "_wrapped_by_lr_sched"):
