@@ -190,20 +190,19 @@ def test_weights_beside_the_script_give_the_same_accuracy_in_both(tmp_path):
     assert results[0] > 0.5  # trained weights, so agreement is not a constant guess
 
 
-def test_engine_script_trains_and_saves(tmp_path):
-    write_export(load_template("mlp"), tmp_path / "mlp.py", "engine")
+@pytest.mark.parametrize("loss", ["cross_entropy", "mse"])
+def test_engine_script_trains_and_saves(tmp_path, loss):
+    project = load_template("mlp")
+    project.training = {**project.training, "loss": loss, "epochs": 1, "lr": 0.05}
+    write_export(project, tmp_path / "mlp.py", "engine")
     out, _ = run(
         [
             sys.executable,
             str(tmp_path / "mlp.py"),
             "--data",
             str(SAMPLE),
-            "--epochs",
-            "1",
             "--batch-size",
             "32",
-            "--lr",
-            "0.05",
             "--save",
             str(tmp_path / "w.safetensors"),
         ]
@@ -220,6 +219,26 @@ def test_engine_script_trains_and_saves(tmp_path):
         "fc3.weight",
         "fc3.bias",
     }
+
+
+def test_training_settings_become_the_script_defaults():
+    project = load_template("lenet")
+    project.training = {
+        "optimizer": "adam",
+        "lr": 0.002,
+        "batch_size": 128,
+        "epochs": 3,
+        "seed": 5,
+        "loss": "nll",
+        "weight_decay": 0.01,
+        "bogus": 1,
+    }
+    text = export_script(project.graph, "torch", training=project.training)
+    assert 'parser.add_argument("--epochs", type=int, default=3)' in text
+    assert 'parser.add_argument("--lr", type=float, default=0.002)' in text
+    assert 'default="adam")' in text and "default=128" in text and "default=5)" in text
+    assert "loss = F.nll_loss(output, y)" in text
+    assert "optim.Adam(parameters, lr=lr, weight_decay=0.01)" in text
 
 
 def test_bad_exports_are_refused(tmp_path):

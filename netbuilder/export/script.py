@@ -12,7 +12,7 @@ from netbuilder.graph.project import atomic_write
 
 TARGETS = ("torch", "engine")
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
-LOSSES = ("cross_entropy", "nll")
+LOSSES = ("cross_entropy", "nll", "mse")
 
 _IMPORTS = {
     "torch": """\
@@ -147,6 +147,7 @@ def train_epoch(model, loader, optimizer, device):
     for x, y in loader:
         x, y = x.to(device), y.to(device)
         optimizer.zero_grad()
+        output = model(x)
         loss = {loss_call}
         loss.backward()
         optimizer.step()
@@ -173,6 +174,7 @@ def train_epoch(model, loader, optimizer):
     total, count = 0.0, 0
     for x, y in loader:
         optimizer.zero_grad()
+        output = model(x)
         loss = {loss_call}
         loss.backward()
         optimizer.step()
@@ -376,7 +378,11 @@ def export_script(
         f"Trains on MNIST-format data with {lib} and prints the test accuracy.\n\n"
         f'{run_hint}"""\n\n'
     )
-    loss_call = "F.nll_loss(model(x), y)" if s["loss"] == "nll" else "F.cross_entropy(model(x), y)"
+    loss_call = {
+        "cross_entropy": "F.cross_entropy(output, y)",
+        "nll": "F.nll_loss(output, y)",  # the network ends in log-probabilities
+        "mse": "F.mse_loss(output, F.one_hot(y, output.shape[1]).float())",
+    }[s["loss"]]
     wd = f", weight_decay={s['weight_decay']!r}" if s["weight_decay"] else ""
     sgd_extra = (", nesterov=True" if s["nesterov"] else "") + wd
     weights_default = f'str(Path(__file__).with_name("{weights_name}"))' if weights_name else "None"
