@@ -4,20 +4,23 @@ subscribers once."""
 
 from __future__ import annotations
 
+import abc
 import copy
 
 from netbuilder.blocks import get_block
 from netbuilder.graph.model import Edge, Graph, GraphError, Node, check_name
 
 
-class Command:
+class Command(abc.ABC):
+    """An undoable edit. `text` names it in the Edit menu ("Add Conv2d")."""
+
     text = ""
 
-    def redo(self, graph: Graph) -> None:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def redo(self, graph: Graph) -> None: ...
 
-    def undo(self, graph: Graph) -> None:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def undo(self, graph: Graph) -> None: ...
 
 
 class AddNode(Command):
