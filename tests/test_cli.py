@@ -125,10 +125,19 @@ def test_bad_data_and_output_paths_give_one_line(capsys, tmp_path):
     assert status == 1 and "does not exist" in _one_line_error(err)
 
 
-def test_train_on_the_sample_learns_and_writes_metrics_and_weights(capsys, tmp_path):
+def _single_threaded_env():
+    # One BLAS thread: on a busy 2-core box OpenBLAS's own threads make a LeNet step ~5x slower.
+    return {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+
+
+def test_train_on_the_sample_learns_and_writes_metrics_and_weights(tmp_path):
     weights, metrics = tmp_path / "w.safetensors", tmp_path / "m.jsonl"
-    status, out, err = _run(capsys, "train", LENET, "--epochs", "1", "--grad-every", "10",
-                            "--save-weights", str(weights), "--metrics-out", str(metrics))
+    result = subprocess.run(
+        [sys.executable, "-m", "netbuilder", "train", LENET, "--epochs", "1", "--grad-every",
+         "10", "--save-weights", str(weights), "--metrics-out", str(metrics)],
+        capture_output=True, text=True, timeout=300, env=_single_threaded_env(),
+    )
+    status, out, err = result.returncode, result.stdout, result.stderr
     assert status == 0, err
     last = out.strip().splitlines()[-1]
     assert re.fullmatch(r"test accuracy: 0\.\d{4}", last)
@@ -224,7 +233,7 @@ def test_ctrl_c_stops_cleanly_and_still_writes_weights_and_metrics(tmp_path):
     proc = subprocess.Popen(
         [sys.executable, "-m", "netbuilder", "train", LENET, "--epochs", "50",
          "--save-weights", str(weights), "--metrics-out", str(metrics)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_single_threaded_env(),
     )
     try:
         # the metrics are written line by line as the steps go
