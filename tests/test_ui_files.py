@@ -12,13 +12,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QSettings, Qt, QTimer
-from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFileDialog, QMessageBox
 from test_ui_editor import boxes, key, make_window, node  # noqa: F401  (fixtures)
 
 from netbuilder.graph import commands as cmds
-from netbuilder.graph.project import load_project
-from netbuilder.ui.mainwindow import MainWindow
+from netbuilder.graph.project import load_project, save_project
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -222,29 +221,61 @@ def test_export_refused_for_invalid_graph(make_window, boxes):  # noqa: F811
     assert kind == "critical" and "problem" in text
 
 
-def test_app_main_opens_lenet_and_reports_bad_file(qtbot, boxes, monkeypatch, tmp_path):  # noqa: F811
+APP_MAIN = textwrap.dedent(
+    """
+    import sys
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QMessageBox
     from netbuilder.ui import app as app_module
+    from netbuilder.ui.mainwindow import MainWindow
 
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-    for fmt in (QSettings.NativeFormat, QSettings.IniFormat):
-        QSettings.setPath(fmt, QSettings.UserScope, str(tmp_path / "config"))
-    bad = tmp_path / "nope.nbproj"
-    bad.write_text("not json")
-    seen = []
+    def box(parent, title, text, *a, **k):
+        print("BOX", title, "|", text.replace("\\n", " "), flush=True)
+        return QMessageBox.Ok
+
+    QMessageBox.critical = box
 
     def inspect_and_quit():
-        wins = [x for x in QApplication.topLevelWidgets() if isinstance(x, MainWindow)]
-        win = [x for x in wins if x.isVisible()][-1]
-        seen.append((win.windowTitle(), len(win.graph.nodes), win.graph.total_params))
-        win.close()
+        wins = [w for w in QApplication.topLevelWidgets()
+                if isinstance(w, MainWindow) and w.isVisible()]
+        for w in wins:
+            print("WINDOW", w.windowTitle(), len(w.graph.nodes), w.graph.total_params,
+                  w.focusWidget() is w.canvas, flush=True)
+            w.close()
         QApplication.instance().quit()
 
-    QTimer.singleShot(300, inspect_and_quit)
-    try:
-        assert app_module.main(["netbuilder", str(bad)]) == 0
-    finally:  # QSettings paths are process-wide: put back the default
-        default = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-        for fmt in (QSettings.NativeFormat, QSettings.IniFormat):
-            QSettings.setPath(fmt, QSettings.UserScope, default)
-    assert boxes and boxes[0][0] == "critical" and "nope.nbproj" in boxes[0][2]
-    assert seen == [("NetBuilder — LeNet-5", 13, 61706)]
+    app_module.make_app()  # main() takes over this QApplication
+    QTimer.singleShot(500, inspect_and_quit)
+    sys.exit(app_module.main(["netbuilder", *sys.argv[1:]]))
+    """
+)
+
+
+def test_app_main_opens_lenet_and_reports_bad_file(tmp_path):
+    """`netbuilder [FILE]` in its own process (app.exec and quit would disturb other tests)."""
+    bad = tmp_path / "nope.nbproj"
+    bad.write_text("not json")
+    env = dict(
+        os.environ,
+        QT_QPA_PLATFORM="offscreen",
+        XDG_CONFIG_HOME=str(tmp_path / "config"),
+        XDG_DATA_HOME=str(tmp_path / "data"),
+    )
+
+    def run(*args):
+        proc = subprocess.run(
+            [sys.executable, "-c", APP_MAIN, *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        return [line for line in proc.stdout.splitlines() if line.startswith(("BOX", "WINDOW"))]
+
+    lines = run(str(bad))
+    assert lines[0].startswith("BOX Cannot open project |") and "nope.nbproj" in lines[0]
+    assert lines[1] == "WINDOW NetBuilder — LeNet-5 13 61706 True"
+    good = tmp_path / "mine.nbproj"
+    save_project(load_project(REPO / "resources" / "templates" / "mlp.json"), good)
+    assert run(str(good))[0].startswith("WINDOW NetBuilder — mine ")

@@ -171,6 +171,10 @@ class QuickAdd(QFrame):
                 self.list.addItem(item)
         if self.list.count():
             self.list.setCurrentRow(0)
+        # as tall as its rows (up to 12), so a narrow search does not leave an empty box
+        rows = max(1, min(12, self.list.count()))
+        row_h = self.list.sizeHintForRow(0) if self.list.count() else 22
+        self.resize(self.width(), self.edit.sizeHint().height() + rows * row_h + 18)
 
     def eventFilter(self, obj, event) -> bool:
         if (
