@@ -282,6 +282,18 @@ def test_invalid_connection_refused_visibly(qtbot, blank):
     assert "refused" in w.statusBar().currentMessage()
 
 
+def test_escape_cancels_a_wire_being_dragged(qtbot, blank):
+    w = blank
+    vp = w.canvas.viewport()
+    a, b = out_port(w, "input1"), in_port(w, "relu1")
+    qtbot.mousePress(vp, Qt.LeftButton, pos=view_pos(w, a))
+    qtbot.mouseMove(vp, view_pos(w, (a + b) / 2))
+    qtbot.mouseMove(vp, view_pos(w, b))
+    key(qtbot, w, Qt.Key_Escape)
+    qtbot.mouseRelease(vp, Qt.LeftButton, pos=view_pos(w, b))
+    assert w.graph.edges == [] and w.runner.stack.count() == 3  # only the three AddNodes
+
+
 def test_drag_edge_end_away_disconnects(qtbot, window):
     relu1 = node(window, "relu1")
     edge = window.graph.edges_into(relu1.id)[0]
@@ -306,6 +318,37 @@ def test_drop_block_on_edge_inserts_it(window):
     assert [e.dst for e in window.graph.edges_from(dropout.id)] == [relu3.id]
     assert window.graph.is_valid
     assert window.runner.stack.undoText() == "Insert Dropout"
+
+
+def test_input_dropped_on_a_wire_is_added_beside_it_not_inserted(window):
+    fc1 = node(window, "fc1")
+    edge = window.graph.edges_from(fc1.id)[0]
+    mid = window.scene.edge_items[edge].path().pointAtPercent(0.5)
+    drop_block(window, "Input", mid)
+    assert edge in window.graph.edges
+    assert sum(n.type == "Input" for n in window.graph.nodes.values()) == 2
+
+
+def test_click_a_wire_and_delete_it(qtbot, window):
+    relu3 = node(window, "relu3")
+    edge = window.graph.edges_into(relu3.id)[0]
+    item = window.scene.edge_items[edge]
+    p = item.path().pointAtPercent(0.25)
+    qtbot.mouseClick(window.canvas.viewport(), Qt.LeftButton, pos=view_pos(window, p))
+    assert window.scene.selected_edges() == [edge]
+    key(qtbot, window, Qt.Key_Delete)
+    assert edge not in window.graph.edges
+    assert window.runner.stack.undoText() == "Delete Wire"
+
+
+def test_paste_lands_in_view_when_the_originals_are_not(qtbot, window):
+    window.scene.select_nodes([node(window, "conv1").id])
+    key(qtbot, window, Qt.Key_C, Qt.ControlModifier)
+    window.canvas.centerOn(QPointF(4000, -3000))
+    key(qtbot, window, Qt.Key_V, Qt.ControlModifier)
+    (new_id,) = window.scene.selected_node_ids()
+    item = window.scene.node_items[new_id]
+    assert window.canvas.visible_scene_rect().contains(item.sceneBoundingRect())
 
 
 # -- selection and keys -------------------------------------------------------------------

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QToolBar,
 )
 
+from netbuilder.blocks import BlockError
 from netbuilder.graph import commands as cmds
 from netbuilder.graph.model import Graph
 from netbuilder.graph.project import (
@@ -36,7 +37,7 @@ from netbuilder.graph.project import (
 )
 from netbuilder.graph.templates import list_templates, template_path
 from netbuilder.ui import icons, theme
-from netbuilder.ui.canvas.items import format_count
+from netbuilder.ui.canvas.items import NODE_HEIGHT, NODE_WIDTH, format_count
 from netbuilder.ui.canvas.layout import wrapped_layout
 from netbuilder.ui.canvas.scene import GraphScene
 from netbuilder.ui.canvas.view import CanvasView
@@ -683,7 +684,27 @@ class MainWindow(QMainWindow):
         self._paste(fragment, 30.0 * self._paste_count)
 
     def _paste(self, fragment: dict, shift: float) -> None:
-        command = cmds.Paste(fragment, (shift, shift))
+        offset = (shift, shift)
+        positions = [n.get("pos") for n in fragment.get("nodes", []) if isinstance(n, dict)]
+        try:
+            xs = [float(p[0]) for p in positions]
+            ys = [float(p[1]) for p in positions]
+        except (TypeError, ValueError, IndexError):
+            xs = ys = []
+        if xs:
+            # copies land in view: beside the originals when those are visible, else centred
+            target = QPointF(min(xs) + shift, min(ys) + shift)
+            if not self.canvas.visible_scene_rect().contains(target):
+                centre = self.canvas.center_scene_pos()
+                offset = (
+                    centre.x() - (min(xs) + max(xs) + NODE_WIDTH) / 2,
+                    centre.y() - (min(ys) + max(ys) + NODE_HEIGHT) / 2,
+                )
+        try:
+            command = cmds.Paste(fragment, offset)
+        except BlockError as exc:
+            self.statusBar().showMessage(f"Cannot paste: {exc}", 6000)
+            return
         if self.runner.push(command):
             self.scene.select_nodes(command.node_ids)
 

@@ -6,6 +6,7 @@ from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QCursor, QPainter
 from PySide6.QtWidgets import QGraphicsView, QToolTip
 
+from netbuilder.blocks import BlockError
 from netbuilder.graph import commands as cmds
 from netbuilder.ui.canvas.items import (
     NODE_HEIGHT,
@@ -210,6 +211,16 @@ class CanvasView(QGraphicsView):
             return None
         return self.scene().graph.check_connection(src, dst, port)
 
+    def _cancel_wiring(self) -> None:
+        """Escape: drop the wire being dragged; nothing changes."""
+        w, self._wiring = self._wiring, None
+        self.scene().removeItem(w.pending)
+        QToolTip.hideText()
+        if w.target is not None:
+            w.target.set_state(None)
+        if w.picked_edge is not None and w.picked_edge in self.scene().edge_items:
+            self.scene().edge_items[w.picked_edge].setVisible(True)
+
     def _finish_wiring(self) -> None:
         w, self._wiring = self._wiring, None
         scene = self.scene()
@@ -248,9 +259,15 @@ class CanvasView(QGraphicsView):
         if not event.mimeData().hasFormat(BLOCK_MIME):
             super().dragMoveEvent(event)
             return
-        edge = self.scene().edge_at(self.mapToScene(event.position().toPoint()))
+        edge = None
+        if self._can_sit_on_a_wire(block_type_from_mime(event.mimeData())):
+            edge = self.scene().edge_at(self.mapToScene(event.position().toPoint()))
         self._set_drop_edge(edge)
         event.acceptProposedAction()
+
+    def _can_sit_on_a_wire(self, type_name: str | None) -> bool:
+        block = self.scene().block_for(type_name) if type_name else None
+        return block is not None and block.inputs != 0 and block.outputs > 0
 
     def dragLeaveEvent(self, event) -> None:
         self._set_drop_edge(None)
@@ -262,7 +279,7 @@ class CanvasView(QGraphicsView):
             super().dropEvent(event)
             return
         scene_pos = self.mapToScene(event.position().toPoint())
-        edge_item = self.scene().edge_at(scene_pos)
+        edge_item = self.scene().edge_at(scene_pos) if self._can_sit_on_a_wire(type_name) else None
         self._set_drop_edge(None)
         event.acceptProposedAction()
         self.add_block(type_name, scene_pos, edge_item.edge if edge_item is not None else None)
@@ -287,10 +304,14 @@ class CanvasView(QGraphicsView):
             taken = {(round(x), round(y)) for x, y in self.scene().node_rects().values()}
             while any(abs(pos[0] - x) < 12 and abs(pos[1] - y) < 12 for x, y in taken):
                 pos = (pos[0] + 30, pos[1] + 30)
-        if on_edge is not None:
-            command = cmds.InsertOnEdge(on_edge, type_name, pos)
-        else:
-            command = cmds.AddNode(type_name, pos)
+        try:
+            if on_edge is not None:
+                command = cmds.InsertOnEdge(on_edge, type_name, pos)
+            else:
+                command = cmds.AddNode(type_name, pos)
+        except BlockError as exc:  # an unknown type from a foreign drag, a block that cannot
+            self.statusMessage.emit(f"Cannot add {type_name}: {exc}")  # sit on a wire
+            return False
         if not self.runner.push(command):
             return False
         new_id = getattr(command, "node_id", None)
@@ -300,6 +321,10 @@ class CanvasView(QGraphicsView):
 
     # -- keys ------------------------------------------------------------------------------
     def keyPressEvent(self, event) -> None:
+        if event.key() == Qt.Key_Escape and self._wiring is not None:
+            self._cancel_wiring()
+            event.accept()
+            return
         if event.key() in (Qt.Key_Tab, Qt.Key_Space) and not event.modifiers():
             view_pos = self.mapFromGlobal(QCursor.pos())
             if not self.viewport().rect().contains(view_pos):
