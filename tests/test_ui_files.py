@@ -53,6 +53,20 @@ def test_save_close_reopen_gives_the_same_graph(qtbot, make_window, monkeypatch,
     assert load_project(target).graph.node_by_name("classifier") is not None
 
 
+def test_ctrl_o_opens_a_project_and_announces_it(qtbot, make_window, monkeypatch, tmp_path):
+    target = tmp_path / "mlp.nbproj"
+    save_project(load_project(REPO / "resources" / "templates" / "mlp.json"), target)
+    w = make_window("lenet")
+    replaced = []
+    w.projectReplaced.connect(lambda: replaced.append(w.graph))
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(target), ""))
+    key(qtbot, w, Qt.Key_O, Qt.ControlModifier)
+    assert replaced == [w.graph] and w.path == target
+    assert w.windowTitle() == "NetBuilder — mlp"
+    assert not w.runner.stack.canUndo()  # a new document starts a new history
+    assert set(w.scene.node_items) == set(w.graph.nodes)
+
+
 def test_open_bad_file_shows_message_not_traceback(make_window, boxes, tmp_path):  # noqa: F811
     w = make_window("lenet")
     bad = tmp_path / "broken.nbproj"
