@@ -331,3 +331,23 @@ def test_max_pool2d_without_indices_gives_the_same_values_and_gradient(name):
     g = rand(rng, *out.shape)
     np.testing.assert_array_equal(max_pool2d_backward(g, lean_ctx), max_pool2d_backward(g, ctx))
     check_max_pool(x, args, f"{name} lean", g=g)
+
+
+# ----------------------------------------------------------------------------- BLAS threads
+
+
+def test_blas_threads_can_be_read_and_set():
+    from engine._kernels import blas_threads, set_blas_threads
+
+    before = blas_threads()
+    if before is None:
+        pytest.skip("numpy's BLAS is not an OpenBLAS this process can reach")
+    try:
+        assert set_blas_threads(2) is True
+        assert blas_threads() == 2
+        assert set_blas_threads(1) is True
+        assert blas_threads() == 1
+    finally:
+        set_blas_threads(before)
+    with pytest.raises(ValueError, match="at least 1"):
+        set_blas_threads(0)

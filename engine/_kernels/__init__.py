@@ -1,8 +1,15 @@
 """Fast numpy kernels behind the engine's ops (numpy arrays in and out, no Tensor).
 
 See docs/CONTRACTS.md section 2 for the signatures and the (C, N, H, W) memory-order trick.
+
+Importing the engine limits numpy's OpenBLAS to one thread (see blas.py for why), unless the
+environment already chose (OPENBLAS_NUM_THREADS / OMP_NUM_THREADS); ``engine.set_num_threads``
+changes it.
 """
 
+import os as _os
+
+from .blas import blas_threads, set_blas_threads
 from .conv import conv2d_backward, conv2d_forward, conv2d_output_size
 from .pool import (
     adaptive_avg_pool2d_backward,
@@ -14,7 +21,12 @@ from .pool import (
     pool_output_size,
 )
 
+if not (_os.environ.get("OPENBLAS_NUM_THREADS") or _os.environ.get("OMP_NUM_THREADS")):
+    set_blas_threads(1)
+
 __all__ = [
+    "blas_threads",
+    "set_blas_threads",
     "conv2d_forward",
     "conv2d_backward",
     "conv2d_output_size",
