@@ -163,28 +163,43 @@ class Batches:
         return out
 
 
-def run_chunk(runner, batches):
-    """Seconds per step over prepared batches (conversion to tensors outside the clock)."""
+def run_chunk(runner, batches, step_times=None):
+    """Seconds per step over prepared batches (conversion to tensors outside the clock);
+    each step's own seconds are appended to step_times when given."""
     prepared = [runner.batch(x, y) for x, y in batches]
     time.sleep(0.15)  # idle worker threads of the other library stop spinning
-    start = time.perf_counter()
+    tick = time.perf_counter
+    start = last = tick()
     for xb, yb in prepared:
         runner.step(xb, yb)
-    return (time.perf_counter() - start) / len(prepared)
+        if step_times is not None:
+            now = tick()
+            step_times.append(now - last)
+            last = now
+    return (tick() - start) / len(prepared)
 
 
 def alternate(runners, data, batch, rounds, steps):
-    """Median ms/step of each runner over alternated chunks."""
+    """Median ms/step of each runner over alternated chunks; also every step's ms."""
     src = Batches(data[0], data[1], batch)
     for r in runners:  # warm-up: first-touch allocations, BLAS thread start
         for x, y in src.take(3):
             r.step(*r.batch(x, y))
     times = defaultdict(list)
+    steps_ms = defaultdict(list)
     for _ in range(rounds):
         chunk = src.take(steps)
         for r in runners:
-            times[r.name].append(run_chunk(r, chunk) * 1e3)
-    return {name: statistics.median(v) for name, v in times.items()}, times
+            own = []
+            times[r.name].append(run_chunk(r, chunk, own) * 1e3)
+            steps_ms[r.name] += [v * 1e3 for v in own]
+    return {name: statistics.median(v) for name, v in times.items()}, times, steps_ms
+
+
+def quiet_estimate(step_ms):
+    """The 10th percentile of single steps: what a step costs when no other process interferes
+    (a busy shared machine stretches the median, PyTorch's two threads more than numpy)."""
+    return float(np.percentile(step_ms, 10))
 
 
 # ----------------------------------------------------------------------------- profile
@@ -344,12 +359,15 @@ def bench(args, data):
     print(f"torch {torch.__version__} ({torch.get_num_threads()} threads), numpy {np.__version__}")
     print(f"chunks of {args.steps} steps, {args.rounds} rounds, engine and PyTorch alternating\n")
     eng, tch = make_runners()
-    med, raw = alternate([eng, tch], data, args.batch, args.rounds, args.steps)
+    med, raw, steps_ms = alternate([eng, tch], data, args.batch, args.rounds, args.steps)
     ratio = med["engine"] / med["torch"]
     print(f"batch {args.batch}: engine {med['engine']:.2f} ms/step, PyTorch {med['torch']:.2f} "
-          f"ms/step, engine/PyTorch {ratio:.2f}")  # fmt: skip
+          f"ms/step, engine/PyTorch {ratio:.2f}  (medians of chunk means)")  # fmt: skip
     print("  per-round ratios: "
           + " ".join(f"{a / b:.2f}" for a, b in zip(raw["engine"], raw["torch"])))  # fmt: skip
+    qe, qt = quiet_estimate(steps_ms["engine"]), quiet_estimate(steps_ms["torch"])
+    print(f"  fastest 10% of single steps: engine {qe:.2f} ms, PyTorch {qt:.2f} ms, "
+          f"engine/PyTorch {qe / qt:.2f}")  # fmt: skip
 
     rows, total = profile(eng, data, args.batch, args.profile_steps)
     print(f"\nengine time by op, batch {args.batch} ({total:.2f} ms/step while profiled):")
@@ -372,10 +390,12 @@ def bench(args, data):
         for b in args.sizes:
             eng_b, tch_b = make_runners()
             steps = max(4, args.steps * args.batch // b)
-            med_b, _ = alternate([eng_b, tch_b], data, b, args.size_rounds, steps)
+            med_b, _, st = alternate([eng_b, tch_b], data, b, args.size_rounds, steps)
+            qe, qt = quiet_estimate(st["engine"]), quiet_estimate(st["torch"])
             print(f"  batch {b:4d}: engine {med_b['engine']:7.2f} ms/step, PyTorch "
                   f"{med_b['torch']:7.2f} ms/step, engine/PyTorch "
-                  f"{med_b['engine'] / med_b['torch']:.2f}")  # fmt: skip
+                  f"{med_b['engine'] / med_b['torch']:.2f}; fastest 10%: "
+                  f"{qe:.2f} / {qt:.2f} = {qe / qt:.2f}")  # fmt: skip
 
 
 def epoch(args, data):
