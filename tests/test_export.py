@@ -371,3 +371,19 @@ def test_random_graphs_export_to_the_same_function(tmp_path):
         twin.eval()
         x = torch.from_numpy(rng.standard_normal((2, 4, 6, 6)).astype(np.float32))
         torch.testing.assert_close(net(x), twin(x), msg=path.read_text)
+
+
+def test_class_name_comes_from_the_graph_when_it_can():
+    graph = load_template("lenet").graph
+    for name, expected in (
+        ("ResNet", "ResNet"),
+        ("my net", "Net"),
+        ("prepare", "Net"),
+        ("class", "Net"),
+        ("torch", "Net"),
+    ):
+        graph.name = name
+        assert f"class {expected}(nn.Module):" in export_script(graph)
+        assert f"model = {expected}().to(device)" in export_script(graph)
+    with pytest.raises(ExportError, match="cannot name a Python class"):
+        export_script(graph, class_name="1x")

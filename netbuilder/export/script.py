@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import keyword
 import os
 import shutil
 import tempfile
 from pathlib import Path
 
 from netbuilder.export.forward import ExportError, class_code
+from netbuilder.graph.model import RESERVED_NAMES
 from netbuilder.graph.project import atomic_write
 
 TARGETS = ("torch", "engine")
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 LOSSES = ("cross_entropy", "nll", "mse")
+# module-level names of the generated script, which the class must not shadow
+SCRIPT_NAMES = frozenset(
+    "argparse gzip os time Path np torch dist nn F optim load_file save_file "
+    "DistributedDataParallel DataLoader TensorDataset DistributedSampler INPUT_SHAPE read_idx "
+    "find_idx load_data as_nchw channel_stats prepare setup train_epoch evaluate make_optimizer "
+    "parse_args main".split()
+)
 
 _IMPORTS = {
     "torch": """\
@@ -341,10 +350,15 @@ def _settings(training: dict | None) -> dict:
 
 
 def _class_name(graph, class_name):
-    name = class_name or getattr(graph, "name", "") or "Net"
-    if not name.isidentifier():
-        raise ExportError(f"{name!r} cannot name a Python class; use a name such as Net")
-    return name
+    """An explicit class_name must be valid; a graph name that is not ("my net") gives Net."""
+    if class_name is not None:
+        if not class_name.isidentifier() or keyword.iskeyword(class_name):
+            raise ExportError(f"{class_name!r} cannot name a Python class; use a name like Net")
+        return class_name
+    name = getattr(graph, "name", "")
+    taken = (RESERVED_NAMES | SCRIPT_NAMES) - {"Net"}
+    usable = name.isidentifier() and not keyword.iskeyword(name) and name not in taken
+    return name if usable else "Net"
 
 
 def export_script(

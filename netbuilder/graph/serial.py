@@ -20,11 +20,7 @@ def _number(value) -> bool:
 def graph_from_dict(cls, data) -> object:
     _need(isinstance(data, dict), "graph", "must be an object with 'nodes' and 'edges'")
     name = data.get("name", "Net")
-    _need(
-        isinstance(name, str) and name.isidentifier(),
-        "graph.name",
-        f"must be a Python class name such as Net (got {name!r})",
-    )
+    _need(isinstance(name, str), "graph.name", f"must be text such as Net (got {name!r})")
     nodes = data.get("nodes")
     edges = data.get("edges", [])
     _need(isinstance(nodes, list), "graph.nodes", "must be a list of blocks")
