@@ -12,15 +12,23 @@ of B's training time, which does not suffer from the noise of comparing two runs
 
 from __future__ import annotations
 
-import argparse
-import queue
-import statistics
-import time
+import os
 
-from netbuilder.data import DataSplit, load_dataset
-from netbuilder.graph.project import load_project
-from netbuilder.resources import resource_path
-from netbuilder.training import StepEnd, Trainer, TrainSettings
+# One BLAS thread (before numpy loads): on a shared 2-core box OpenBLAS's threads fight the
+# other processes and turn a 20 ms step into 100+ ms of noise. CPU time is reported as well as
+# wall time because it suffers much less from the neighbours.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import argparse  # noqa: E402
+import queue  # noqa: E402
+import statistics  # noqa: E402
+import time  # noqa: E402
+
+from netbuilder.data import DataSplit, load_dataset  # noqa: E402
+from netbuilder.graph.project import load_project  # noqa: E402
+from netbuilder.resources import resource_path  # noqa: E402
+from netbuilder.training import StepEnd, Trainer, TrainSettings  # noqa: E402
 
 
 def main():
@@ -49,34 +57,48 @@ def main():
         events = queue.SimpleQueue()
         if with_events:
             trainer.subscribe(events.put)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         final = trainer.run()
-        seconds = time.perf_counter() - t0
+        seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
         assert type(final).__name__ == "Finished", final
         sampled = 0
         while not events.empty():
             event = events.get()
             sampled += isinstance(event, StepEnd) and event.grad_norms is not None
-        return seconds, trainer.event_seconds, sampled
+        return seconds, cpu, trainer.event_seconds, sampled
 
     run(True)  # warm-up: imports, caches, allocator
-    bare, full_events, counted, sampled = [], [], [], 0
+    a_wall, a_cpu, b_wall, b_cpu, counted, sampled = [], [], [], [], [], 0
     for _ in range(args.rounds):
-        bare.append(run(False)[0])
-        seconds, event_seconds, sampled = run(True)
-        full_events.append(seconds)
-        counted.append(event_seconds / seconds)
-    a, b = statistics.median(bare), statistics.median(full_events)
-    a_min, b_min = min(bare), min(full_events)
-    print(f"{args.steps} steps of batch {args.batch_size}, {args.rounds} rounds (A B alternated)")
-    print(f"A without events:   median {a:.3f} s ({a / args.steps * 1000:.2f} ms/step), "
-          f"best {a_min:.3f} s")
-    print(f"B with events:      median {b:.3f} s ({b / args.steps * 1000:.2f} ms/step), "
-          f"best {b_min:.3f} s; gradient statistics on {sampled} steps (every {args.grad_every})")
-    print(f"overhead (B-A)/A:   {(b - a) / a * 100:+.2f} % of medians, "
-          f"{(b_min - a_min) / a_min * 100:+.2f} % of bests (noisy on a shared machine)")
-    print(f"counted by Trainer: {statistics.median(counted) * 100:.2f} % of B's time in "
-          "statistics and listeners (timed inside the run: the figure to trust)")
+        seconds, cpu, _, _ = run(False)
+        a_wall.append(seconds)
+        a_cpu.append(cpu)
+        seconds, cpu, event_seconds, sampled = run(True)
+        b_wall.append(seconds)
+        b_cpu.append(cpu)
+        counted.append(event_seconds)
+
+    def line(name, wall, cpu):
+        w, c = statistics.median(wall), statistics.median(cpu)
+        return (f"{name} wall {w:.3f} s ({w / args.steps * 1000:.2f} ms/step), "
+                f"CPU {c:.3f} s ({c / args.steps * 1000:.2f} ms/step)")
+
+    def change(a, b):
+        a, b = statistics.median(a), statistics.median(b)
+        return f"{(b - a) / a * 100:+.2f} %"
+
+    print(f"{args.steps} steps of batch {args.batch_size}, {args.rounds} rounds (A B alternated),"
+          f" medians")
+    print(line("A without events:  ", a_wall, a_cpu))
+    print(line("B with events:     ", b_wall, b_cpu) +
+          f"; gradient statistics on {sampled} steps (every {args.grad_every})")
+    print(f"overhead (B-A)/A:   wall {change(a_wall, b_wall)}, CPU {change(a_cpu, b_cpu)} "
+          "(run-to-run noise on a shared machine is several %)")
+    spent = statistics.median(counted)
+    print(f"counted by Trainer: {spent * 1000:.1f} ms in statistics and listeners per run = "
+          f"{spent / statistics.median(b_cpu) * 100:.2f} % of B's CPU time, "
+          f"{spent / statistics.median(b_wall) * 100:.2f} % of its wall time "
+          "(timed inside the run: free of run-to-run noise)")
 
 
 if __name__ == "__main__":
