@@ -315,6 +315,23 @@ def test_lenet_torch_script_under_torchrun(lenet_torch_script, mnist_dir, tmp_pa
     assert (tmp_path / "w.safetensors").is_file()
 
 
+ACTIVATIONS = [
+    ("ReLU", {}),
+    ("Tanh", {}),
+    ("Sigmoid", {}),
+    ("GELU", {"approximate": "tanh"}),
+    ("GELU", {}),
+    ("LeakyReLU", {"negative_slope": 0.2}),
+    ("Softmax", {"dim": 1}),
+    ("Dropout", {"p": 0.3}),
+]
+POOLS = [
+    ("MaxPool2d", {"kernel_size": 3, "stride": 1, "padding": 1}),
+    ("AvgPool2d", {"kernel_size": 3, "stride": 1, "padding": 1}),
+    ("AdaptiveAvgPool2d", {"output_size": 6}),
+]
+
+
 def random_graph(rng):
     """A random DAG of shape-preserving blocks with branches, Adds and Concats, one output."""
     g = load_template("lenet").graph
@@ -336,13 +353,16 @@ def random_graph(rng):
         kind = rng.integers(6)
         src = values[rng.integers(len(values))]
         if kind == 0:
-            add("Conv2d", [src], out_channels=4, kernel_size=3, padding=1)
+            padding = [1, "same"][int(rng.integers(2))]
+            add("Conv2d", [src], out_channels=4, kernel_size=3, padding=padding)
         elif kind == 1:
-            add(str(rng.choice(["ReLU", "Tanh", "Sigmoid", "GELU"])), [src])
+            type_, params = ACTIVATIONS[rng.integers(len(ACTIVATIONS))]
+            add(type_, [src], **params)
         elif kind == 2:
             add("BatchNorm2d", [src])
         elif kind == 3:
-            add("MaxPool2d", [src], kernel_size=3, stride=1, padding=1)
+            type_, params = POOLS[rng.integers(len(POOLS))]
+            add(type_, [src], **params)
         elif kind == 4:
             add("Add", [src, values[rng.integers(len(values))]])
         else:
@@ -359,7 +379,7 @@ def random_graph(rng):
 
 def test_random_graphs_export_to_the_same_function(tmp_path):
     rng = np.random.default_rng(7)
-    for i in range(25):
+    for i in range(20):
         graph = random_graph(rng)
         assert graph.problems() == [], graph.problems()
         twin = compile_graph(graph, torch)
@@ -371,6 +391,25 @@ def test_random_graphs_export_to_the_same_function(tmp_path):
         twin.eval()
         x = torch.from_numpy(rng.standard_normal((2, 4, 6, 6)).astype(np.float32))
         torch.testing.assert_close(net(x), twin(x), msg=path.read_text)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ruff",
+            "check",
+            "--isolated",
+            "--no-cache",
+            "--select",
+            "E,F,W,I,B,UP",
+            "--line-length",
+            "100",
+            ".",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stdout
 
 
 def test_class_name_comes_from_the_graph_when_it_can():

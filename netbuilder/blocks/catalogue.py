@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from netbuilder.blocks.spec import BlockError, BlockType, ParamSpec, Shape, fmt_shape, pair
+from netbuilder.blocks.spec import BlockError, BlockType, ParamSpec, Shape, fmt_shape, pair, py
 
 # -- shared pieces ---------------------------------------------------------------------------
 
@@ -363,8 +363,8 @@ def _pool_kwargs(p):
 
 def _pool_expr(fn):
     def expr(p, args, attr):
-        parts = [args[0], repr(p["kernel_size"])]
-        parts += [f"{k}={v!r}" for k, v in _pool_kwargs(p).items()]
+        parts = [args[0], py(p["kernel_size"])]
+        parts += [f"{k}={py(v)}" for k, v in _pool_kwargs(p).items()]
         return f"F.{fn}({', '.join(parts)})"
 
     return expr
@@ -429,7 +429,7 @@ ADAPTIVEAVGPOOL2D = BlockType(
     count_fn=lambda p, s: 0,
     summary_fn=lambda p: _kxk(p["output_size"]),
     ctor=lambda p: ("AdaptiveAvgPool2d", [p["output_size"]], {}),
-    expr_fn=lambda p, args, attr: f"F.adaptive_avg_pool2d({args[0]}, {p['output_size']!r})",
+    expr_fn=lambda p, args, attr: f"F.adaptive_avg_pool2d({args[0]}, {py(p['output_size'])})",
     fold=True,
 )
 
@@ -470,7 +470,7 @@ LEAKYRELU = _activation(
     "Like ReLU, but negative inputs keep a small slope.",
     "leakyrelu.svg",
     lambda p: ("LeakyReLU", [p["negative_slope"]], {}),
-    lambda p, args, attr: f"F.leaky_relu({args[0]}, {p['negative_slope']!r})",
+    lambda p, args, attr: f"F.leaky_relu({args[0]}, {py(p['negative_slope'])})",
     params=(
         ParamSpec(
             "negative_slope", "float", 0.01, "Negative slope", "Slope for x < 0", min=0.0, max=1.0
@@ -488,7 +488,7 @@ GELU = _activation(
     lambda p, args, attr: (
         f"F.gelu({args[0]})"
         if p["approximate"] == "none"
-        else f"F.gelu({args[0]}, approximate={p['approximate']!r})"
+        else f"F.gelu({args[0]}, approximate={py(p['approximate'])})"
     ),
     params=(
         ParamSpec(

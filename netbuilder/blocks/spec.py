@@ -126,6 +126,13 @@ def _fmt_value(value: Any) -> str:
     return str(value)
 
 
+def py(value) -> str:
+    """Python source for a parameter value, strings in double quotes as ruff format writes."""
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return repr(value)
+
+
 def fmt_shape(shape: Shape | None) -> str:
     """(16, 5, 5) -> '16x5x5'; (120,) -> '120'."""
     if shape is None:
@@ -237,7 +244,7 @@ class BlockType:
         if self.ctor is None or not self.exported_module:
             return None
         cls_name, args, kwargs = self.ctor(resolved)
-        parts = [repr(a) for a in args] + [f"{k}={v!r}" for k, v in kwargs.items()]
+        parts = [py(a) for a in args] + [f"{k}={py(v)}" for k, v in kwargs.items()]
         return f"nn.{cls_name}({', '.join(parts)})"
 
     def forward_code(self, resolved: dict, args: list[str], attr: str) -> str:
