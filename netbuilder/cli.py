@@ -14,6 +14,13 @@ import time
 from pathlib import Path
 
 COMMANDS = ("open", "summary", "train", "export")
+PROJECT_HELP = "a NetBuilder project file (.nbproj or .json, e.g. resources/templates/lenet.json)"
+EXAMPLES = """examples:
+  netbuilder                                   open the app
+  netbuilder summary resources/templates/lenet.json
+  netbuilder train lenet.json --dataset mnist --epochs 2 --save-weights lenet.safetensors
+  netbuilder export lenet.json -o lenet.py --weights lenet.safetensors
+"""
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -41,18 +48,20 @@ def build_parser() -> argparse.ArgumentParser:
         prog="netbuilder",
         description="Design, train and export neural networks. Without a command, or with "
         "a project file only, opens the app.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     p = sub.add_parser("open", help="open the app (optionally with a project)",
                        description="Open the NetBuilder window, with PROJECT if given.")
-    p.add_argument("project", nargs="?", metavar="PROJECT", help="a project file (.json)")
+    p.add_argument("project", nargs="?", metavar="PROJECT", help=PROJECT_HELP)
 
     p = sub.add_parser("summary", help="print the network's blocks, shapes and parameters",
                        description="Print a table of the project's blocks with output shapes "
                        "and parameter counts, and the totals. Exits 1 if the network has "
                        "problems (they are listed by block).")
-    p.add_argument("project", metavar="PROJECT", help="a project file (.json)")
+    p.add_argument("project", metavar="PROJECT", help=PROJECT_HELP)
 
     p = sub.add_parser("train", help="train the project's network",
                        description="Train the project's network and print the test accuracy. "
@@ -60,19 +69,21 @@ def build_parser() -> argparse.ArgumentParser:
                        "recipe: SGD, lr 0.01, momentum 0.9, batch 64, cross-entropy, on the "
                        "bundled MNIST sample). Ctrl+C stops after the current step and still "
                        "writes the files asked for.")
-    p.add_argument("project", metavar="PROJECT", help="a project file (.json)")
+    p.add_argument("project", metavar="PROJECT", help=PROJECT_HELP)
     p.add_argument("--dataset", metavar="DATA",
                    help="'sample' (bundled), 'mnist' (downloaded into the user cache on first "
                    "use), an MNIST-style IDX folder, or a Keras-style .npz file")
-    p.add_argument("--epochs", type=_positive_int, metavar="N")
-    p.add_argument("--batch-size", type=_positive_int, metavar="N")
+    p.add_argument("--epochs", type=_positive_int, metavar="N", help="passes over the data")
+    p.add_argument("--batch-size", type=_positive_int, metavar="N", help="samples per step")
     p.add_argument("--lr", type=_positive_float, metavar="X", help="learning rate")
     p.add_argument("--optimizer", choices=OPTIMIZERS)
     p.add_argument("--momentum", type=_fraction, metavar="X", help="SGD and RMSprop")
-    p.add_argument("--weight-decay", type=_non_negative_float, metavar="X")
+    p.add_argument("--weight-decay", type=_non_negative_float, metavar="X",
+                   help="L2 penalty (AdamW: decoupled)")
     p.add_argument("--schedule", choices=SCHEDULES, help="learning-rate schedule (per epoch)")
     p.add_argument("--loss", choices=LOSSES)
-    p.add_argument("--seed", type=_non_negative_int, metavar="N")
+    p.add_argument("--seed", type=_non_negative_int, metavar="N",
+                   help="initial weights, shuffling and dropout: same seed, same run")
     p.add_argument("--grad-every", type=_non_negative_int, metavar="N",
                    help="steps between gradient norms in the metrics (0: never)")
     p.add_argument("--save-weights", type=Path, metavar="FILE",
@@ -86,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("export", help="write the network as a runnable Python script",
                        description="Write the project's network as a self-contained training "
                        "script for PyTorch or for the engine.")
-    p.add_argument("project", metavar="PROJECT", help="a project file (.json)")
+    p.add_argument("project", metavar="PROJECT", help=PROJECT_HELP)
     p.add_argument("-o", "--output", type=Path, required=True, metavar="FILE.py")
     p.add_argument("--target", choices=("torch", "engine"), default="torch")
     p.add_argument("--weights", type=Path, metavar="FILE",
