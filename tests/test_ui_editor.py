@@ -282,6 +282,15 @@ def test_invalid_connection_refused_visibly(qtbot, blank):
     assert "refused" in w.statusBar().currentMessage()
 
 
+def test_hovering_a_port_tells_what_flows_through_it(qtbot, window):
+    vp = window.canvas.viewport()
+    port = window.scene.node_items[node(window, "conv1").id].in_ports[0]
+    qtbot.mouseMove(vp, view_pos(window, port.scenePos() + QPointF(60, 80)))
+    qtbot.mouseMove(vp, view_pos(window, port.scenePos()))
+    assert port.toolTip() == "conv1 input 0: 1x32x32 from input1 (drag away to disconnect)"
+    assert window.scene.node_items[node(window, "conv1").id].hovered
+
+
 def test_escape_cancels_a_wire_being_dragged(qtbot, blank):
     w = blank
     vp = w.canvas.viewport()

@@ -134,6 +134,28 @@ class PortItem(QGraphicsItem):
     def paint(self, painter: QPainter, option, widget=None) -> None:
         pass
 
+    def hoverEnterEvent(self, event) -> None:
+        """The tooltip says what flows through this port, read from the model now."""
+        node_item = self.node_item
+        graph = node_item.scene_ref.graph
+        if self.is_output:
+            tip = f"{node_item.name} output: {format_shape(node_item.out_shape)}"
+            tip += " (drag onto an input to wire it)"
+        else:
+            wire = next(
+                (e for e in graph.edges_into(node_item.node_id) if e.dst_port == self.index), None
+            )
+            if wire is None:
+                tip = f"{node_item.name} input {self.index}: not connected (drag from an output)"
+            else:
+                src = graph.nodes[wire.src]
+                tip = (
+                    f"{node_item.name} input {self.index}: {format_shape(src.out_shape)} "
+                    f"from {src.name} (drag away to disconnect)"
+                )
+        self.setToolTip(tip)
+        super().hoverEnterEvent(event)
+
     def paint_on(self, painter: QPainter, t, accent: QColor) -> None:
         """Drawn by the node, in node coordinates."""
         color, r = accent, PORT_RADIUS
@@ -163,6 +185,7 @@ class NodeItem(QGraphicsItem):
         self.overlay_color: QColor | None = None
         self.overlay_tooltip: str | None = None
         self.drop_target = False  # highlighted while a palette block is dragged over an edge
+        self.hovered = False
         self._face: tuple | None = None
         self._connected_in: set[int] = set()
         self._connected_out = False
@@ -245,6 +268,16 @@ class NodeItem(QGraphicsItem):
         step = (body_bottom - body_top) / count
         return body_top + step * (index + 0.5)
 
+    def hoverEnterEvent(self, event) -> None:
+        self.hovered = True
+        self.update()
+        super().hoverEnterEvent(event)
+
+    def hoverLeaveEvent(self, event) -> None:
+        self.hovered = False
+        self.update()
+        super().hoverLeaveEvent(event)
+
     def _update_tooltip(self) -> None:
         lines = [f"<b>{self.name}</b> ({self.type_label})"]
         if self.problems:
@@ -301,6 +334,8 @@ class NodeItem(QGraphicsItem):
             pen = QPen(t.node_error_border, 2.0)
         elif self.drop_target:
             pen = QPen(t.port_ok, 2.0)
+        elif self.hovered:
+            pen = QPen(t.node_selected.lighter(130) if t.name == "dark" else t.edge, 1.6)
         else:
             pen = QPen(t.node_border, 1.1)
         painter.setPen(pen)
