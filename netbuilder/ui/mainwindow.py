@@ -119,7 +119,9 @@ class MainWindow(QMainWindow):
         self.scene.selectionChanged.connect(self._on_selection)
         self.canvas.statusMessage.connect(lambda m: self.statusBar().showMessage(m, 6000))
         self.canvas.quickAddRequested.connect(self._open_quick_add)
-        self.quick_add.chosen.connect(lambda t: self.canvas.add_block(t, self._quick_add_at))
+        self.quick_add.chosen.connect(
+            lambda t: self.canvas.add_block(t, self._quick_add_at, avoid_overlap=True)
+        )
         self.palette.blockActivated.connect(
             lambda t: self.canvas.add_block(t, self.canvas.center_scene_pos(), avoid_overlap=True)
         )
