@@ -23,10 +23,21 @@ _I64 = np.dtype(np.int64)
 _BOOL = np.dtype(np.bool_)
 _Number = (int, float, bool, np.number, np.bool_)
 
-max_result = namedtuple("max", ["values", "indices"])
-min_result = namedtuple("min", ["values", "indices"])
-sort_result = namedtuple("sort", ["values", "indices"])
-topk_result = namedtuple("topk", ["values", "indices"])
+
+def _return_type(name):
+    """A (values, indices) named tuple printed as PyTorch prints torch.return_types."""
+    base = namedtuple(name, ["values", "indices"])
+
+    def __repr__(self):  # noqa: N807
+        return f"engine.return_types.{name}(\nvalues={self.values!r},\nindices={self.indices!r})"
+
+    return type(name, (base,), {"__slots__": (), "__repr__": __repr__})
+
+
+max_result = _return_type("max")
+min_result = _return_type("min")
+sort_result = _return_type("sort")
+topk_result = _return_type("topk")
 
 _N = node_type  # short: _N("MulBackward0")
 

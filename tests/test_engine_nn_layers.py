@@ -183,3 +183,18 @@ def test_relu_inplace_in_a_network():
     check_module(
         lambda nn: nn.Sequential(nn.Linear(4, 3), nn.ReLU(inplace=True), nn.Linear(3, 2)), [(5, 4)]
     )
+
+
+def test_dropout2d_zeroes_whole_channels():
+    engine.manual_seed(1)
+    d = engine.nn.Dropout2d(0.5)
+    x = engine.ones(8, 16, 3, 3, requires_grad=True)
+    y = d(x)
+    per_channel = y.detach().numpy().reshape(8, 16, 9)
+    assert np.all((per_channel == 0).all(-1) | (per_channel == 2).all(-1))
+    assert 0.2 < float((per_channel[..., 0] == 0).mean()) < 0.8
+    y.sum().backward()
+    assert np.array_equal(x.grad.numpy(), y.detach().numpy())
+    assert repr(d) == repr(torch.nn.Dropout2d(0.5))
+    d.eval()
+    assert d(x) is x

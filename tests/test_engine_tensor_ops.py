@@ -137,6 +137,17 @@ def test_max_dim_returns_indices_like_torch():
     assert e_out[1].dtype.name == "int64"
 
 
+def test_max_with_dim_prints_like_torch_return_types():
+    from engine_parity import torch
+
+    import engine
+
+    data = [[1.0, 3.0], [4.0, 2.0]]
+    assert repr(engine.tensor(data).max(1)) == repr(torch.tensor(data).max(1)).replace(
+        "torch.", "engine."
+    )
+
+
 def test_argmax_argmin_match_torch():
     check_op(
         lambda m, a: (a.argmax(), a.argmax(1), a.argmin(0, keepdim=True)), [(4, 6)], grad=False

@@ -38,6 +38,7 @@ __all__ = [
     "conv2d",
     "cross_entropy",
     "dropout",
+    "dropout2d",
     "elu",
     "gelu",
     "hardtanh",
@@ -503,6 +504,28 @@ def dropout(input, p=0.5, training=True, inplace=False):  # noqa: A002
         mask = keep.astype(xd.dtype) * np.asarray(1.0 / (1.0 - p), dtype=xd.dtype)
     out = xd * mask
     res = _make(out, (input,), _N("MulBackward0"), lambda g: (g * mask,))
+    return _maybe_inplace(input, res, inplace)
+
+
+def dropout2d(input, p=0.5, training=True, inplace=False):  # noqa: A002
+    """Zero whole channels of an (N, C, H, W) or (C, H, W) input, as PyTorch's Dropout2d."""
+    if p < 0.0 or p > 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if not training or p == 0.0:
+        return input
+    xd = input._data
+    if xd.ndim not in (3, 4):
+        raise RuntimeError(
+            f"dropout2d: Expected 3D (unbatched) or 4D (batched) input, but got input of size: "
+            f"{_shape_str(xd.shape)}"
+        )
+    mask_shape = xd.shape[:-2] + (1, 1)
+    if p == 1.0:
+        mask = np.zeros(mask_shape, dtype=xd.dtype)
+    else:
+        keep = _random.rng().random(mask_shape, dtype=np.float32) >= p
+        mask = keep.astype(xd.dtype) * np.asarray(1.0 / (1.0 - p), dtype=xd.dtype)
+    res = _make(xd * mask, (input,), _N("MulBackward0"), lambda g: (g * mask,))
     return _maybe_inplace(input, res, inplace)
 
 

@@ -21,7 +21,7 @@ from engine.nn.modules.container import (
     Sequential,
 )
 from engine.nn.modules.conv import Conv2d
-from engine.nn.modules.dropout import Dropout
+from engine.nn.modules.dropout import Dropout, Dropout2d
 from engine.nn.modules.flatten import Flatten, Unflatten
 from engine.nn.modules.linear import Bilinear, Identity, Linear
 from engine.nn.modules.loss import (
@@ -50,6 +50,7 @@ __all__ = [
     "Conv2d",
     "CrossEntropyLoss",
     "Dropout",
+    "Dropout2d",
     "ELU",
     "Flatten",
     "GELU",

@@ -19,3 +19,8 @@ class _DropoutNd(Module):
 class Dropout(_DropoutNd):
     def forward(self, input):  # noqa: A002
         return F.dropout(input, self.p, self.training, self.inplace)
+
+
+class Dropout2d(_DropoutNd):
+    def forward(self, input):  # noqa: A002
+        return F.dropout2d(input, self.p, self.training, self.inplace)
