@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import signal
 import sys
 import time
@@ -404,7 +405,8 @@ class _MetricsWriter:
             raise CliError(f"{path}: cannot write the metrics: {exc.strerror}") from exc
 
     def _write(self, record):
-        self.file.write(json.dumps(record) + "\n")
+        # strict JSON: a diverged value is written as null, not as NaN
+        self.file.write(json.dumps(_strict(record), allow_nan=False) + "\n")
 
     def step(self, event):
         record = {"type": "step", "step": event.step, "epoch": event.epoch, "loss": event.loss,
@@ -420,6 +422,14 @@ class _MetricsWriter:
 
     def close(self):
         self.file.close()
+
+
+def _strict(value):
+    if isinstance(value, dict):
+        return {k: _strict(v) for k, v in value.items()}
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 # -- export -----------------------------------------------------------------------------------

@@ -257,7 +257,7 @@ class Trainer:
                 emit(StepEnd(self.step, epoch, value, rate, optimizer.param_groups[0]["lr"],
                              norms, hists))
 
-            with self._lock, engine.no_grad():
+            with self._lock, engine.no_grad(), np.errstate(over="ignore", invalid="ignore"):
                 test = self._evaluate(prepared.test_x, prepared.test_y)
                 val = None
                 if prepared.val_x is not None and len(prepared.val_x):
@@ -435,7 +435,7 @@ class Trainer:
         x = self._single_input(image)
         import engine
 
-        with self._lock, engine.no_grad():
+        with self._lock, engine.no_grad(), np.errstate(over="ignore", invalid="ignore"):
             model = self.model
             was_training = model.training
             model.eval()
