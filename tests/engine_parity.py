@@ -141,6 +141,7 @@ def check_module(
     ]
     e_out, t_out = e_mod(*e_in), t_mod(*t_in)
     assert_close(to_numpy(e_out), to_numpy(t_out), rtol, atol, "forward")
+    assert e_out.dtype.name == str(t_out.dtype).split(".")[-1], f"output dtype {e_out.dtype}"
     if t_out.requires_grad:
         g = rng.standard_normal(tuple(t_out.shape)).astype(np.float32)
         e_out.backward(engine.tensor(g))
@@ -155,6 +156,7 @@ def check_module(
                 assert p.grad is None, f"{name}: engine has a grad, torch none"
                 continue
             assert_close(p.grad.numpy(), tp.grad.numpy(), rtol, atol, f"grad of {name}")
+            assert p.grad.dtype is p.dtype, f"{name}: grad dtype {p.grad.dtype} != {p.dtype}"
     t_state = t_mod.state_dict()
     for name, b in e_mod.named_buffers():
         assert_close(b.numpy(), t_state[name].numpy(), rtol, atol, f"buffer {name}")
