@@ -101,6 +101,7 @@ def check_op(
             continue
         assert et.grad is not None, f"input {i}: no gradient (torch has one)"
         assert_close(et.grad.numpy(), tt.grad.numpy(), rtol, atol, f"gradient of input {i}")
+        assert et.grad.dtype is et.dtype, f"input {i}: grad dtype {et.grad.dtype} != {et.dtype}"
     return e_out, t_out
 
 
