@@ -23,6 +23,7 @@ from netbuilder.training import (
     StepEnd,
     Stopped,
     Trainer,
+    TrainingError,
     TrainSettings,
 )
 
@@ -317,9 +318,8 @@ def test_weights_and_checkpoints_round_trip(net, tiny, tmp_path):
 
     checkpoint = tmp_path / "run.ckpt"
     trainer.save_checkpoint(checkpoint)
-    other = Trainer(net, TrainSettings(seed=99, batch_size=32), data=tiny)
-    _ = other.run()  # builds its optimizer, different weights
-    other.load_checkpoint(checkpoint)
+    other = Trainer(net, TrainSettings(seed=99, batch_size=32), data=tiny)  # other weights
+    other.load_checkpoint(checkpoint)  # before any run: builds the optimizer to fill it
     for key, value in trainer.model.state_dict().items():
         assert np.array_equal(other.model.state_dict()[key].numpy(), value.numpy())
     mine = trainer.optimizer.state_dict()["state"]
@@ -329,6 +329,9 @@ def test_weights_and_checkpoints_round_trip(net, tiny, tmp_path):
         assert np.array_equal(np.asarray(mine[k]["momentum_buffer"]),
                               np.asarray(theirs[k]["momentum_buffer"]))
     assert (other.step, other.epoch) == (trainer.step, trainer.epoch)
+    with pytest.raises(TrainingError, match="not a NetBuilder checkpoint"):
+        other.load_checkpoint(weights)
+    assert isinstance(other.run(), Finished)  # and it trains on from there
     assert not list(tmp_path.glob(".*tmp*"))  # atomic writes leave no temporary files
 
 
@@ -351,6 +354,10 @@ def test_feature_maps_of_a_conv_block(net, tiny):
     # an array shaped like the Input block works too; later blocks have their own shapes
     assert np.array_equal(trainer.feature_maps("conv1", trainer.prepared.test_x[3]), maps)
     assert trainer.feature_maps("pool1", 3).shape == (4, 6, 6)
+    with pytest.raises(TrainingError, match="no test image 64"):
+        trainer.feature_maps("conv1", 64)
+    with pytest.raises(ValueError, match="nope"):
+        trainer.feature_maps("nope", 0)
     # in eval mode: dropout is off, so the same input gives the same logits twice
     assert np.array_equal(trainer.feature_maps("fc1", 3), trainer.feature_maps("fc1", 3))
 

@@ -176,12 +176,7 @@ class Trainer:
         model = self.model
         self._prepare_data(settings)
         prepared = self.prepared
-        if self.optimizer is None:
-            self.loss_fn = _make_loss(settings.loss)
-            self.optimizer = _make_optimizer(settings, model.parameters())
-            self.scheduler = _make_scheduler(settings, self.optimizer)
-            self._rng = np.random.default_rng(settings.seed)
-            engine.manual_seed(settings.seed)  # dropout masks follow the seed too
+        self._ensure_optimizer(settings)
         self._check_output(model)
 
         named = list(model.named_parameters())
@@ -285,6 +280,19 @@ class Trainer:
             if self._stop.is_set():
                 return Stopped(self.step)
         return Finished(self.step)
+
+    def _ensure_optimizer(self, settings):
+        """Loss, optimizer, schedule and shuffling order, made once per Trainer (a later run
+        goes on with their state)."""
+        import engine
+
+        if self.optimizer is not None:
+            return
+        self.loss_fn = _make_loss(settings.loss)
+        self.optimizer = _make_optimizer(settings, self.model.parameters())
+        self.scheduler = _make_scheduler(settings, self.optimizer)
+        self._rng = np.random.default_rng(settings.seed)
+        engine.manual_seed(settings.seed)  # dropout masks follow the seed too
 
     def _recover(self, snapshot) -> str:
         """After a NaN/Inf loss the weights that gave it are of no use: put back the recent
@@ -405,13 +413,17 @@ class Trainer:
             _atomic(path, lambda tmp: engine.save(checkpoint, tmp))
 
     def load_checkpoint(self, path):
-        """Restore what save_checkpoint wrote (the optimizer state once it exists)."""
+        """Restore what save_checkpoint wrote, so that the next run() goes on from there
+        (with this Trainer's settings: the optimizer must be the same kind)."""
         import engine
 
         checkpoint = engine.load(path)
+        if not isinstance(checkpoint, dict) or "model" not in checkpoint:
+            raise TrainingError(f"{path}: not a NetBuilder checkpoint (no model weights in it)")
         with self._lock:
             self.model.load_state_dict(checkpoint["model"])
-            if self.optimizer is not None and "optimizer" in checkpoint:
+            self._ensure_optimizer(self.settings.validated())
+            if "optimizer" in checkpoint:
                 self.optimizer.load_state_dict(checkpoint["optimizer"])
             if self.scheduler is not None and "scheduler" in checkpoint:
                 self.scheduler.load_state_dict(checkpoint["scheduler"])
@@ -449,6 +461,9 @@ class Trainer:
         if isinstance(image, int | np.integer):
             if self.prepared is None:
                 raise TrainingError("no test data yet: train first or pass an image array")
+            count = len(self.prepared.test_x)
+            if not 0 <= image < count:
+                raise TrainingError(f"there is no test image {image}; the test set has {count}")
             return self.prepared.test_x[int(image)][None]
         arr = np.asarray(image, dtype=np.float32)
         shape = self.input_shape()
