@@ -46,9 +46,10 @@ def _depths(graph, order: list[str]) -> dict[str, int]:
     return depth
 
 
-def output_node(graph) -> str | None:
+def output_node(graph, order: list[str] | None = None) -> str | None:
     """The network's output: the unused output furthest from the input (ties: latest added)."""
-    order = graph.topological_order()
+    if order is None:
+        order = graph.topological_order()
     if not order:
         return None
     depth = _depths(graph, order)
@@ -73,7 +74,9 @@ def run_inference(graph) -> None:
         node.param_count = 0
         node.problems = []
 
-    loops = _loop_members(graph)
+    order = graph.topological_order()
+    # only nodes left out of the order can be on a loop; skip the quadratic search otherwise
+    loops = _loop_members(graph) if len(order) < len(nodes) else {}
     for nid, others in loops.items():
         node = nodes[nid]
         path = " -> ".join([node.name, *others, node.name])
@@ -91,10 +94,10 @@ def run_inference(graph) -> None:
             f"{nodes[inputs[0]].name}"
         )
 
-    out_id = output_node(graph)
+    out_id = output_node(graph, order)
     sources = {e.src for e in graph.edges}
     targets = {e.dst for e in graph.edges}
-    for nid in graph.topological_order():
+    for nid in order:
         node = nodes[nid]
         block = node.block
         into = graph.edges_into(nid)

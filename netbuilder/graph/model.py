@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import heapq
 import keyword
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -178,21 +179,22 @@ class Graph:
     def topological_order(self) -> list[str]:
         """Node ids, producers before consumers (insertion order breaks ties); nodes on a cycle
         are left out."""
-        indegree = {nid: 0 for nid in self.nodes}
+        rank = {nid: i for i, nid in enumerate(self.nodes)}
+        indegree = dict.fromkeys(self.nodes, 0)
+        consumers: dict[str, list[str]] = {nid: [] for nid in self.nodes}
         for e in self.edges:
             indegree[e.dst] += 1
-        ready = [nid for nid, d in indegree.items() if d == 0]
+            consumers[e.src].append(e.dst)
+        ready = [(rank[nid], nid) for nid, d in indegree.items() if d == 0]
+        heapq.heapify(ready)
         order: list[str] = []
-        rank = {nid: i for i, nid in enumerate(self.nodes)}
         while ready:
-            ready.sort(key=rank.__getitem__)
-            nid = ready.pop(0)
+            _, nid = heapq.heappop(ready)
             order.append(nid)
-            for e in self.edges:
-                if e.src == nid:
-                    indegree[e.dst] -= 1
-                    if indegree[e.dst] == 0:
-                        ready.append(e.dst)
+            for dst in consumers[nid]:
+                indegree[dst] -= 1
+                if indegree[dst] == 0:
+                    heapq.heappush(ready, (rank[dst], dst))
         return order
 
     def reaches(self, start: str, goal: str) -> bool:
