@@ -381,6 +381,21 @@ def test_rubber_band_and_ctrl_click_selection(qtbot, window):
     assert len(window.scene.selected_node_ids()) == len(window.graph.nodes)
 
 
+def test_arrow_keys_nudge_selection_in_one_undo_step(qtbot, window):
+    ids = [node(window, "conv1").id, node(window, "relu1").id]
+    before = {i: window.graph.nodes[i].pos for i in ids}
+    window.scene.select_nodes(ids)
+    for k in (Qt.Key_Right, Qt.Key_Right, Qt.Key_Down):
+        key(qtbot, window, k)
+    key(qtbot, window, Qt.Key_Right, Qt.ShiftModifier)
+    for i in ids:
+        assert window.graph.nodes[i].pos == (before[i][0] + 72, before[i][1] + 12)
+        assert window.scene.node_items[i].pos().x() == before[i][0] + 72
+    assert window.runner.stack.count() == 1 and window.act_undo.text() == "&Undo Nudge"
+    key(qtbot, window, Qt.Key_Z, Qt.ControlModifier)
+    assert {i: window.graph.nodes[i].pos for i in ids} == before
+
+
 def test_wheel_zoom_middle_pan_and_fit(qtbot, window):
     from PySide6.QtCore import QPoint as P
     from PySide6.QtGui import QWheelEvent
@@ -407,6 +422,8 @@ def test_wheel_zoom_middle_pan_and_fit(qtbot, window):
     qtbot.mouseRelease(vp, Qt.MiddleButton, pos=centre + P(120, 40))
     moved = canvas.center_scene_pos() - before
     assert moved.x() < -50 and moved.y() < -10
+    key(qtbot, window, Qt.Key_0, Qt.ControlModifier)
+    assert canvas.zoom() == 1.0
     key(qtbot, window, Qt.Key_F)
     visible = canvas.visible_scene_rect()
     for item in window.scene.node_items.values():

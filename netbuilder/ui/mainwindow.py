@@ -258,6 +258,7 @@ class MainWindow(QMainWindow):
         self.act_zoom_in = A(
             "Zoom &In", lambda: self.canvas.zoom_by(1.25), QKeySequence.ZoomIn, canvas_only=True
         )
+        self.act_zoom_reset = A("&Actual Size", self.canvas.reset_zoom, "Ctrl+0", canvas_only=True)
         self.act_zoom_out = A(
             "Zoom &Out", lambda: self.canvas.zoom_by(0.8), QKeySequence.ZoomOut, canvas_only=True
         )
@@ -304,7 +305,13 @@ class MainWindow(QMainWindow):
             edit.addSeparator() if a is None else edit.addAction(a)
 
         view = mb.addMenu("&View")
-        for a in (self.act_fit, self.act_layout, self.act_zoom_in, self.act_zoom_out):
+        for a in (
+            self.act_fit,
+            self.act_layout,
+            self.act_zoom_in,
+            self.act_zoom_out,
+            self.act_zoom_reset,
+        ):
             view.addAction(a)
         view.addSeparator()
         for dock in (self.palette_dock, self.inspector_dock, self.problems_dock):
@@ -832,6 +839,8 @@ class MainWindow(QMainWindow):
             ("Ctrl+Z, Ctrl+Shift+Z / Ctrl+Y", "undo, redo"),
             ("F / L", "fit view / auto layout"),
             ("Wheel / middle drag", "zoom / pan"),
+            ("Ctrl+0", "actual size"),
+            ("Arrow keys (Shift: further)", "nudge the selected blocks"),
             ("Ctrl+S, Ctrl+O, Ctrl+E", "save, open, export"),
         ]
         html = (

@@ -11,6 +11,7 @@ from netbuilder.graph import commands as cmds
 # Moves and renames leave the network itself alone, so they stay allowed while training runs.
 _ALLOWED_WHEN_LOCKED = (cmds.MoveNodes,)
 _MERGE_ID = 0x4E42
+NUDGE_TEXT = "Nudge"  # arrow-key moves: consecutive ones merge into one undo step
 
 
 class GraphUndoCommand(QUndoCommand):
@@ -23,19 +24,25 @@ class GraphUndoCommand(QUndoCommand):
         self._skip_first_redo = True  # the runner already ran it, to catch BlockError first
 
     def id(self) -> int:
-        return _MERGE_ID if isinstance(self.commands[-1], cmds.SetParams) else -1
+        last = self.commands[-1]
+        mergeable = isinstance(last, cmds.SetParams) or getattr(last, "text", "") == NUDGE_TEXT
+        return _MERGE_ID if mergeable else -1
 
     def mergeWith(self, other: QUndoCommand) -> bool:
-        """Steps of one spin box on one node's parameter become one undo step."""
+        """Steps of one spin box on one parameter, or arrow-key nudges of the same blocks,
+        become one undo step."""
         if not isinstance(other, GraphUndoCommand) or len(other.commands) != 1:
             return False
         mine, theirs = self.commands[-1], other.commands[0]
-        if not (isinstance(mine, cmds.SetParams) and isinstance(theirs, cmds.SetParams)):
-            return False
-        if mine.node_id != theirs.node_id or set(mine.changes) != set(theirs.changes):
-            return False
-        self.commands.append(theirs)
-        return True
+        if isinstance(mine, cmds.SetParams) and isinstance(theirs, cmds.SetParams):
+            same = mine.node_id == theirs.node_id and set(mine.changes) == set(theirs.changes)
+        elif isinstance(mine, cmds.MoveNodes) and isinstance(theirs, cmds.MoveNodes):
+            same = mine.text == theirs.text == NUDGE_TEXT and set(mine.new) == set(theirs.new)
+        else:
+            same = False
+        if same:
+            self.commands.append(theirs)
+        return same
 
     def redo(self) -> None:
         if self._skip_first_redo:

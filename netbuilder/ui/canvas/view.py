@@ -17,8 +17,10 @@ from netbuilder.ui.canvas.items import (
     bezier,
 )
 from netbuilder.ui.palette import BLOCK_MIME, block_type_from_mime
+from netbuilder.ui.undo import NUDGE_TEXT
 
 MIN_ZOOM, MAX_ZOOM = 0.15, 3.0
+NUDGE = 12.0  # scene units per arrow-key press
 
 
 class _Wiring:
@@ -95,6 +97,12 @@ class CanvasView(QGraphicsView):
             self.resetTransform()
             self.scale(MIN_ZOOM, MIN_ZOOM)
         self.centerOn(rect.center())
+
+    def reset_zoom(self) -> None:
+        """Ctrl+0: 100 %, keeping the centre of the view where it is."""
+        centre = self.center_scene_pos()
+        self.resetTransform()
+        self.centerOn(centre)
 
     def center_scene_pos(self) -> QPointF:
         return self.mapToScene(self.viewport().rect().center())
@@ -325,6 +333,16 @@ class CanvasView(QGraphicsView):
             self._cancel_wiring()
             event.accept()
             return
+        step = {
+            Qt.Key_Left: (-1, 0),
+            Qt.Key_Right: (1, 0),
+            Qt.Key_Up: (0, -1),
+            Qt.Key_Down: (0, 1),
+        }.get(event.key())
+        if step is not None and self.scene().selected_node_ids():
+            self.nudge(step, big=bool(event.modifiers() & Qt.ShiftModifier))
+            event.accept()
+            return
         if event.key() in (Qt.Key_Tab, Qt.Key_Space) and not event.modifiers():
             view_pos = self.mapFromGlobal(QCursor.pos())
             if not self.viewport().rect().contains(view_pos):
@@ -333,6 +351,18 @@ class CanvasView(QGraphicsView):
             event.accept()
             return
         super().keyPressEvent(event)
+
+    def nudge(self, step: tuple[int, int], big: bool = False) -> None:
+        """Arrow keys move the selected blocks (Shift: further); one undo step per run."""
+        d = NUDGE * (4 if big else 1)
+        graph = self.scene().graph
+        moved = {}
+        for node_id in self.scene().selected_node_ids():
+            x, y = graph.nodes[node_id].pos
+            moved[node_id] = (x + step[0] * d, y + step[1] * d)
+        command = cmds.MoveNodes(moved)
+        command.text = NUDGE_TEXT
+        self.runner.push(command)
 
     def visible_scene_rect(self) -> QRectF:
         return self.mapToScene(self.viewport().rect()).boundingRect()
