@@ -45,13 +45,20 @@ def main():
     full = load_dataset(args.dataset)
     n = args.steps * args.batch_size
     # A tiny test set: the evaluation is the same in A and B and would only dilute the ratio.
-    data = DataSplit(full.name, full.x_train[:n], full.y_train[:n], full.x_test[:64],
-                     full.y_test[:64], full.num_classes, full.source)
+    data = DataSplit(
+        full.name,
+        full.x_train[:n],
+        full.y_train[:n],
+        full.x_test[:64],
+        full.y_test[:64],
+        full.num_classes,
+        full.source,
+    )
 
     def run(with_events: bool):
         settings = TrainSettings.from_dict(project.training).replace(
-            epochs=1, batch_size=args.batch_size,
-            grad_every=args.grad_every if with_events else 0)
+            epochs=1, batch_size=args.batch_size, grad_every=args.grad_every if with_events else 0
+        )
         trainer = Trainer(project.graph, settings, data=data)
         _ = trainer.model  # compile outside the timing
         events = queue.SimpleQueue()
@@ -80,25 +87,35 @@ def main():
 
     def line(name, wall, cpu):
         w, c = statistics.median(wall), statistics.median(cpu)
-        return (f"{name} wall {w:.3f} s ({w / args.steps * 1000:.2f} ms/step), "
-                f"CPU {c:.3f} s ({c / args.steps * 1000:.2f} ms/step)")
+        return (
+            f"{name} wall {w:.3f} s ({w / args.steps * 1000:.2f} ms/step), "
+            f"CPU {c:.3f} s ({c / args.steps * 1000:.2f} ms/step)"
+        )
 
     def change(a, b):
         a, b = statistics.median(a), statistics.median(b)
         return f"{(b - a) / a * 100:+.2f} %"
 
-    print(f"{args.steps} steps of batch {args.batch_size}, {args.rounds} rounds (A B alternated),"
-          f" medians")
+    print(
+        f"{args.steps} steps of batch {args.batch_size}, {args.rounds} rounds (A B alternated),"
+        f" medians"
+    )
     print(line("A without events:  ", a_wall, a_cpu))
-    print(line("B with events:     ", b_wall, b_cpu) +
-          f"; gradient statistics on {sampled} steps (every {args.grad_every})")
-    print(f"overhead (B-A)/A:   wall {change(a_wall, b_wall)}, CPU {change(a_cpu, b_cpu)} "
-          "(run-to-run noise on a shared machine is several %)")
+    print(
+        line("B with events:     ", b_wall, b_cpu)
+        + f"; gradient statistics on {sampled} steps (every {args.grad_every})"
+    )
+    print(
+        f"overhead (B-A)/A:   wall {change(a_wall, b_wall)}, CPU {change(a_cpu, b_cpu)} "
+        "(run-to-run noise on a shared machine is several %)"
+    )
     spent = statistics.median(counted)
-    print(f"counted by Trainer: {spent * 1000:.1f} ms in statistics and listeners per run = "
-          f"{spent / statistics.median(b_cpu) * 100:.2f} % of B's CPU time, "
-          f"{spent / statistics.median(b_wall) * 100:.2f} % of its wall time "
-          "(timed inside the run: free of run-to-run noise)")
+    print(
+        f"counted by Trainer: {spent * 1000:.1f} ms in statistics and listeners per run = "
+        f"{spent / statistics.median(b_cpu) * 100:.2f} % of B's CPU time, "
+        f"{spent / statistics.median(b_wall) * 100:.2f} % of its wall time "
+        "(timed inside the run: free of run-to-run noise)"
+    )
 
 
 if __name__ == "__main__":

@@ -54,55 +54,98 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    p = sub.add_parser("open", help="open the app (optionally with a project)",
-                       description="Open the NetBuilder window, with PROJECT if given.")
+    p = sub.add_parser(
+        "open",
+        help="open the app (optionally with a project)",
+        description="Open the NetBuilder window, with PROJECT if given.",
+    )
     p.add_argument("project", nargs="?", metavar="PROJECT", help=PROJECT_HELP)
 
-    p = sub.add_parser("summary", help="print the network's blocks, shapes and parameters",
-                       description="Print a table of the project's blocks with output shapes "
-                       "and parameter counts, and the totals. Exits 1 if the network has "
-                       "problems (they are listed by block).")
+    p = sub.add_parser(
+        "summary",
+        help="print the network's blocks, shapes and parameters",
+        description="Print a table of the project's blocks with output shapes "
+        "and parameter counts, and the totals. Exits 1 if the network has "
+        "problems (they are listed by block).",
+    )
     p.add_argument("project", metavar="PROJECT", help=PROJECT_HELP)
 
-    p = sub.add_parser("train", help="train the project's network",
-                       description="Train the project's network and print the test accuracy. "
-                       "Options default to the project's training settings (the classic "
-                       "recipe: SGD, lr 0.01, momentum 0.9, batch 64, cross-entropy, on the "
-                       "bundled MNIST sample). Ctrl+C stops after the current step and still "
-                       "writes the files asked for.")
+    p = sub.add_parser(
+        "train",
+        help="train the project's network",
+        description="Train the project's network and print the test accuracy. "
+        "Options default to the project's training settings (the classic "
+        "recipe: SGD, lr 0.01, momentum 0.9, batch 64, cross-entropy, on the "
+        "bundled MNIST sample). Ctrl+C stops after the current step and still "
+        "writes the files asked for.",
+    )
     p.add_argument("project", metavar="PROJECT", help=PROJECT_HELP)
-    p.add_argument("--dataset", metavar="DATA",
-                   help="'sample' (bundled), 'mnist' (downloaded into the user cache on first "
-                   "use), an MNIST-style IDX folder, or a Keras-style .npz file")
+    p.add_argument(
+        "--dataset",
+        metavar="DATA",
+        help="'sample' (bundled), 'mnist' (downloaded into the user cache on first "
+        "use), an MNIST-style IDX folder, or a Keras-style .npz file",
+    )
     p.add_argument("--epochs", type=_positive_int, metavar="N", help="passes over the data")
     p.add_argument("--batch-size", type=_positive_int, metavar="N", help="samples per step")
     p.add_argument("--lr", type=_positive_float, metavar="X", help="learning rate")
     p.add_argument("--optimizer", choices=OPTIMIZERS)
     p.add_argument("--momentum", type=_fraction, metavar="X", help="SGD and RMSprop")
-    p.add_argument("--weight-decay", type=_non_negative_float, metavar="X",
-                   help="L2 penalty (AdamW: decoupled)")
+    p.add_argument(
+        "--weight-decay",
+        type=_non_negative_float,
+        metavar="X",
+        help="L2 penalty (AdamW: decoupled)",
+    )
     p.add_argument("--schedule", choices=SCHEDULES, help="learning-rate schedule (per epoch)")
     p.add_argument("--loss", choices=LOSSES)
-    p.add_argument("--seed", type=_non_negative_int, metavar="N",
-                   help="initial weights, shuffling and dropout: same seed, same run")
-    p.add_argument("--grad-every", type=_non_negative_int, metavar="N",
-                   help="steps between gradient norms in the metrics (0: never)")
-    p.add_argument("--save-weights", type=Path, metavar="FILE",
-                   help="write the trained weights (.safetensors, PyTorch's key names)")
-    p.add_argument("--checkpoint", type=Path, metavar="FILE",
-                   help="write weights and optimizer state at the end")
-    p.add_argument("--metrics-out", type=Path, metavar="FILE",
-                   help="write step and epoch metrics, one JSON object per line")
+    p.add_argument(
+        "--seed",
+        type=_non_negative_int,
+        metavar="N",
+        help="initial weights, shuffling and dropout: same seed, same run",
+    )
+    p.add_argument(
+        "--grad-every",
+        type=_non_negative_int,
+        metavar="N",
+        help="steps between gradient norms in the metrics (0: never)",
+    )
+    p.add_argument(
+        "--save-weights",
+        type=Path,
+        metavar="FILE",
+        help="write the trained weights (.safetensors, PyTorch's key names)",
+    )
+    p.add_argument(
+        "--checkpoint",
+        type=Path,
+        metavar="FILE",
+        help="write weights and optimizer state at the end",
+    )
+    p.add_argument(
+        "--metrics-out",
+        type=Path,
+        metavar="FILE",
+        help="write step and epoch metrics, one JSON object per line",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
-    p = sub.add_parser("export", help="write the network as a runnable Python script",
-                       description="Write the project's network as a self-contained training "
-                       "script for PyTorch or for the engine.")
+    p = sub.add_parser(
+        "export",
+        help="write the network as a runnable Python script",
+        description="Write the project's network as a self-contained training "
+        "script for PyTorch or for the engine.",
+    )
     p.add_argument("project", metavar="PROJECT", help=PROJECT_HELP)
     p.add_argument("-o", "--output", type=Path, required=True, metavar="FILE.py")
     p.add_argument("--target", choices=("torch", "engine"), default="torch")
-    p.add_argument("--weights", type=Path, metavar="FILE",
-                   help="trained weights (.safetensors) the script starts from")
+    p.add_argument(
+        "--weights",
+        type=Path,
+        metavar="FILE",
+        help="trained weights (.safetensors) the script starts from",
+    )
     return parser
 
 
@@ -115,8 +158,12 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         if args.command is None:
             return _open(None)
-        return {"open": lambda a: _open(a.project), "summary": _summary, "train": _train,
-                "export": _export}[args.command](args)
+        return {
+            "open": lambda a: _open(a.project),
+            "summary": _summary,
+            "train": _train,
+            "export": _export,
+        }[args.command](args)
     except CliError as exc:
         print(f"netbuilder: error: {exc}", file=sys.stderr)
         return exc.status
@@ -166,10 +213,18 @@ def summary_text(graph) -> str:
     rows = []
     for nid in order:
         node = nodes[nid]
-        sources = [nodes[e.src].name for e in sorted(graph.edges_into(nid),
-                                                     key=lambda e: e.dst_port)]
-        rows.append((node.name, node.type, ", ".join(sources) or "-", _shape(node.out_shape),
-                     f"{node.param_count:,}"))
+        sources = [
+            nodes[e.src].name for e in sorted(graph.edges_into(nid), key=lambda e: e.dst_port)
+        ]
+        rows.append(
+            (
+                node.name,
+                node.type,
+                ", ".join(sources) or "-",
+                _shape(node.out_shape),
+                f"{node.param_count:,}",
+            )
+        )
     header = ("Block", "Type", "Input from", "Output shape", "Params")
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
 
@@ -179,16 +234,20 @@ def summary_text(graph) -> str:
 
     rule = "-" * len(line(header))
     total = graph.total_params
-    activations = sum(
-        int(_prod(n.out_shape)) for n in nodes.values() if n.out_shape is not None
-    )
-    out = [f"Network: {graph.name}" if getattr(graph, "name", "") else "Network", rule,
-           line(header), rule, *(line(r) for r in rows), rule,
-           f"Total params: {total:,}",
-           f"Params size: {total * 4 / 1e6:.2f} MB (float32)",
-           f"Activations per sample: {activations:,} values "
-           f"({activations * 4 / 1e6:.2f} MB forward)",
-           "Shapes are per sample (the batch dimension is left out).", rule]
+    activations = sum(int(_prod(n.out_shape)) for n in nodes.values() if n.out_shape is not None)
+    out = [
+        f"Network: {graph.name}" if getattr(graph, "name", "") else "Network",
+        rule,
+        line(header),
+        rule,
+        *(line(r) for r in rows),
+        rule,
+        f"Total params: {total:,}",
+        f"Params size: {total * 4 / 1e6:.2f} MB (float32)",
+        f"Activations per sample: {activations:,} values ({activations * 4 / 1e6:.2f} MB forward)",
+        "Shapes are per sample (the batch dimension is left out).",
+        rule,
+    ]
     return "\n".join(out)
 
 
@@ -209,15 +268,22 @@ def _summary(args) -> int:
 def _report_problems(graph) -> int:
     problems = graph.problems()
     if not problems and not graph.is_valid:
-        problems = [(None, "the network has no output: wire the Input block through the "
-                     "other blocks to a last block")]
+        problems = [
+            (
+                None,
+                "the network has no output: wire the Input block through the "
+                "other blocks to a last block",
+            )
+        ]
     if not problems:
         return 0
     for nid, message in problems:
         node = graph.nodes.get(nid) if nid is not None else None
         print(f"{node.name if node else 'network'}: {message}", file=sys.stderr)
-    print(f"netbuilder: error: the network has {len(problems)} problem(s); fix them in the "
-          "editor", file=sys.stderr)
+    print(
+        f"netbuilder: error: the network has {len(problems)} problem(s); fix them in the editor",
+        file=sys.stderr,
+    )
     return EXIT_ERROR
 
 
@@ -231,9 +297,17 @@ def _train(args) -> int:
     project = _load(args.project)
     try:
         settings = TrainSettings.from_dict(project.training).replace(
-            dataset=args.dataset, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-            optimizer=args.optimizer, momentum=args.momentum, weight_decay=args.weight_decay,
-            schedule=args.schedule, loss=args.loss, seed=args.seed, grad_every=args.grad_every,
+            dataset=args.dataset,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            lr=args.lr,
+            optimizer=args.optimizer,
+            momentum=args.momentum,
+            weight_decay=args.weight_decay,
+            schedule=args.schedule,
+            loss=args.loss,
+            seed=args.seed,
+            grad_every=args.grad_every,
         )
     except SettingsError as exc:
         raise CliError(f"{args.project}: training settings: {exc}") from exc
@@ -294,8 +368,10 @@ def _train(args) -> int:
     if isinstance(final, Finished):
         seconds = time.perf_counter() - started
         samples = len(trainer.prepared.train_x) * settings.epochs
-        print(f"trained {settings.epochs} epoch(s), {final.step} steps, in {seconds:.1f} s "
-              f"({samples / seconds:,.0f} samples/s, evaluation included)")
+        print(
+            f"trained {settings.epochs} epoch(s), {final.step} steps, in {seconds:.1f} s "
+            f"({samples / seconds:,.0f} samples/s, evaluation included)"
+        )
         print(f"test accuracy: {last_epoch[0].test_accuracy:.4f}")
         return 0
     print(f"stopped at step {final.step}")
@@ -329,8 +405,9 @@ def load_data(spec: str, progress=True):
 
             for bar in bars.values():
                 bar.close()
-            bars[name] = tqdm(total=total, desc=name, unit="B", unit_scale=True,
-                              file=sys.stderr, disable=None)
+            bars[name] = tqdm(
+                total=total, desc=name, unit="B", unit_scale=True, file=sys.stderr, disable=None
+            )
         bars[name].update(done - bars[name].n)
 
     try:
@@ -338,8 +415,9 @@ def load_data(spec: str, progress=True):
     except DownloadError as exc:
         raise CliError(str(exc)) from exc
     except KeyboardInterrupt:
-        raise CliError("download interrupted; run the command again to resume it",
-                       EXIT_INTERRUPTED) from None
+        raise CliError(
+            "download interrupted; run the command again to resume it", EXIT_INTERRUPTED
+        ) from None
     finally:
         for bar in bars.values():
             bar.close()
@@ -362,17 +440,29 @@ class _Progress:
             return
         from tqdm import tqdm
 
-        self.bar = tqdm(total=event.epochs * event.steps_per_epoch, unit="step",
-                        dynamic_ncols=True, file=sys.stderr, disable=None)
+        self.bar = tqdm(
+            total=event.epochs * event.steps_per_epoch,
+            unit="step",
+            dynamic_ncols=True,
+            file=sys.stderr,
+            disable=None,
+        )
 
     def step(self, event):
         if self.bar is None:
             return
         # samples/s smoothed over ~20 steps: single steps are too noisy to read
-        self.rate = event.samples_per_s if self.rate is None else (
-            0.95 * self.rate + 0.05 * event.samples_per_s)
-        self.bar.set_postfix(epoch=event.epoch, loss=f"{event.loss:.4f}",
-                             samples_s=f"{self.rate:,.0f}", refresh=False)
+        self.rate = (
+            event.samples_per_s
+            if self.rate is None
+            else (0.95 * self.rate + 0.05 * event.samples_per_s)
+        )
+        self.bar.set_postfix(
+            epoch=event.epoch,
+            loss=f"{event.loss:.4f}",
+            samples_s=f"{self.rate:,.0f}",
+            refresh=False,
+        )
         self.bar.update(1)
 
     def epoch(self, event, epochs):
@@ -409,16 +499,30 @@ class _MetricsWriter:
         self.file.write(json.dumps(_strict(record), allow_nan=False) + "\n")
 
     def step(self, event):
-        record = {"type": "step", "step": event.step, "epoch": event.epoch, "loss": event.loss,
-                  "lr": event.lr, "samples_per_s": round(event.samples_per_s, 1)}
+        record = {
+            "type": "step",
+            "step": event.step,
+            "epoch": event.epoch,
+            "loss": event.loss,
+            "lr": event.lr,
+            "samples_per_s": round(event.samples_per_s, 1),
+        }
         if event.grad_norms is not None:
             record["grad_norms"] = event.grad_norms
         self._write(record)
 
     def epoch(self, event):
-        self._write({"type": "epoch", "epoch": event.epoch, "train_loss": event.train_loss,
-                     "test_loss": event.test_loss, "test_accuracy": event.test_accuracy,
-                     "seconds": round(event.seconds, 3), "lr": event.lr})
+        self._write(
+            {
+                "type": "epoch",
+                "epoch": event.epoch,
+                "train_loss": event.train_loss,
+                "test_loss": event.test_loss,
+                "test_accuracy": event.test_accuracy,
+                "seconds": round(event.seconds, 3),
+                "lr": event.lr,
+            }
+        )
 
     def close(self):
         self.file.close()

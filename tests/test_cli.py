@@ -106,8 +106,13 @@ def test_bad_arguments_give_one_line_and_exit_2(capsys, argv):
 
 
 def test_help_everywhere(capsys):
-    for argv in (["--help"], ["train", "--help"], ["summary", "--help"], ["export", "--help"],
-                 ["open", "--help"]):
+    for argv in (
+        ["--help"],
+        ["train", "--help"],
+        ["summary", "--help"],
+        ["export", "--help"],
+        ["open", "--help"],
+    ):
         with pytest.raises(SystemExit) as exit_info:
             main(argv)
         assert exit_info.value.code == 0
@@ -133,9 +138,25 @@ def _single_threaded_env():
 def test_train_on_the_sample_learns_and_writes_metrics_and_weights(tmp_path):
     weights, metrics = tmp_path / "w.safetensors", tmp_path / "m.jsonl"
     result = subprocess.run(
-        [sys.executable, "-m", "netbuilder", "train", LENET, "--epochs", "1", "--grad-every",
-         "10", "--save-weights", str(weights), "--metrics-out", str(metrics)],
-        capture_output=True, text=True, timeout=300, env=_single_threaded_env(),
+        [
+            sys.executable,
+            "-m",
+            "netbuilder",
+            "train",
+            LENET,
+            "--epochs",
+            "1",
+            "--grad-every",
+            "10",
+            "--save-weights",
+            str(weights),
+            "--metrics-out",
+            str(metrics),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=_single_threaded_env(),
     )
     status, out, err = result.returncode, result.stdout, result.stderr
     assert status == 0, err
@@ -166,14 +187,34 @@ def test_train_overrides_the_project_settings(capsys, tmp_path):
     metrics = tmp_path / "m.jsonl"
     tiny = tmp_path / "tiny.npz"
     rng = np.random.default_rng(0)
-    np.savez(tiny, x_train=rng.integers(0, 256, (40, 28, 28), dtype=np.uint8),
-             y_train=np.arange(40) % 10, x_test=rng.integers(0, 256, (10, 28, 28), dtype=np.uint8),
-             y_test=np.arange(10))
+    np.savez(
+        tiny,
+        x_train=rng.integers(0, 256, (40, 28, 28), dtype=np.uint8),
+        y_train=np.arange(40) % 10,
+        x_test=rng.integers(0, 256, (10, 28, 28), dtype=np.uint8),
+        y_test=np.arange(10),
+    )
     checkpoint = tmp_path / "run.ckpt"
-    status, _, err = _run(capsys, "train", LENET, "--dataset", str(tiny), "--epochs", "2",
-                          "--batch-size", "16", "--lr", "0.001", "--optimizer", "adam",
-                          "--metrics-out", str(metrics), "--no-progress",
-                          "--checkpoint", str(checkpoint))
+    status, _, err = _run(
+        capsys,
+        "train",
+        LENET,
+        "--dataset",
+        str(tiny),
+        "--epochs",
+        "2",
+        "--batch-size",
+        "16",
+        "--lr",
+        "0.001",
+        "--optimizer",
+        "adam",
+        "--metrics-out",
+        str(metrics),
+        "--no-progress",
+        "--checkpoint",
+        str(checkpoint),
+    )
     assert status == 0, err
     records = [json.loads(line) for line in metrics.read_text().splitlines()]
     assert [r["step"] for r in records if "step" in r] == list(range(1, 7))  # 3 steps x 2
@@ -203,8 +244,9 @@ def test_export_writes_a_script(capsys, tmp_path):
     source = out.read_text()
     compile(source, str(out), "exec")
     assert "class Net" in source and "conv1" in source
-    status, _, err = _run(capsys, "export", LENET, "-o", str(out), "--weights",
-                          str(tmp_path / "missing.safetensors"))
+    status, _, err = _run(
+        capsys, "export", LENET, "-o", str(out), "--weights", str(tmp_path / "missing.safetensors")
+    )
     assert status == 1 and "missing.safetensors" in _one_line_error(err)
 
 
@@ -223,17 +265,32 @@ def test_open_starts_the_app_and_other_commands_do_not_import_qt(monkeypatch):
         f"assert main(['summary', {LENET!r}]) == 0; "
         "assert not [m for m in sys.modules if m.startswith(('PySide6', 'pyqtgraph'))], 'Qt'"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stderr
 
 
 def test_ctrl_c_stops_cleanly_and_still_writes_weights_and_metrics(tmp_path):
     weights, metrics = tmp_path / "w.safetensors", tmp_path / "m.jsonl"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "netbuilder", "train", LENET, "--epochs", "50",
-         "--save-weights", str(weights), "--metrics-out", str(metrics)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_single_threaded_env(),
+        [
+            sys.executable,
+            "-m",
+            "netbuilder",
+            "train",
+            LENET,
+            "--epochs",
+            "50",
+            "--save-weights",
+            str(weights),
+            "--metrics-out",
+            str(metrics),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_single_threaded_env(),
     )
     try:
         # the metrics are written line by line as the steps go
@@ -272,11 +329,13 @@ def test_mnist_is_downloaded_on_first_use(mnist_dir, tmp_path, monkeypatch, caps
             pass
 
     server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(mnist_dir)))
+        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(mnist_dir))
+    )
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        monkeypatch.setattr(download, "MNIST_MIRRORS",
-                            (f"http://127.0.0.1:{server.server_address[1]}/",))
+        monkeypatch.setattr(
+            download, "MNIST_MIRRORS", (f"http://127.0.0.1:{server.server_address[1]}/",)
+        )
         monkeypatch.setenv("NETBUILDER_CACHE_DIR", str(tmp_path))
         split = load_data("mnist", progress=False)
     finally:

@@ -11,13 +11,27 @@ from netbuilder.training import SettingsError, TrainSettings
 def test_defaults_are_the_classic_recipe():
     s = TrainSettings()
     assert (s.dataset, s.loss, s.optimizer, s.lr, s.momentum, s.batch_size) == (
-        "sample", "cross_entropy", "sgd", 0.01, 0.9, 64)
+        "sample",
+        "cross_entropy",
+        "sgd",
+        0.01,
+        0.9,
+        64,
+    )
     assert (s.epochs, s.seed, s.schedule, s.grad_every) == (1, 0, "none", 20)
 
 
 def test_round_trip_through_json():
-    s = TrainSettings(optimizer="adamw", lr=3e-4, betas=(0.8, 0.99), schedule="multistep",
-                      milestones=(5, 2), gamma=0.5, epochs=6, val_split=0.1)
+    s = TrainSettings(
+        optimizer="adamw",
+        lr=3e-4,
+        betas=(0.8, 0.99),
+        schedule="multistep",
+        milestones=(5, 2),
+        gamma=0.5,
+        epochs=6,
+        val_split=0.1,
+    )
     d = json.loads(json.dumps(s.to_dict()))
     back = TrainSettings.from_dict(d)
     assert back == s.validated()

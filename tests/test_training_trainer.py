@@ -39,8 +39,10 @@ SMALL_CNN = [
 
 
 def _chain(specs):
-    nodes = [{"id": f"n{i}", "type": t, "name": name, "params": params, "pos": [i * 150.0, 0.0]}
-             for i, (t, name, params) in enumerate(specs)]
+    nodes = [
+        {"id": f"n{i}", "type": t, "name": name, "params": params, "pos": [i * 150.0, 0.0]}
+        for i, (t, name, params) in enumerate(specs)
+    ]
     edges = [{"src": f"n{i}", "dst": f"n{i + 1}", "dst_port": 0} for i in range(len(specs) - 1)]
     return Graph.from_dict({"name": "Small", "nodes": nodes, "edges": edges})
 
@@ -58,9 +60,15 @@ def sample():
 
 
 def _subset(split, n_train, n_test):
-    return DataSplit("small", split.x_train[:n_train], split.y_train[:n_train],
-                     split.x_test[:n_test], split.y_test[:n_test], split.num_classes,
-                     split.source)
+    return DataSplit(
+        "small",
+        split.x_train[:n_train],
+        split.y_train[:n_train],
+        split.x_test[:n_test],
+        split.y_test[:n_test],
+        split.num_classes,
+        split.source,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +124,8 @@ def test_events_arrive_in_order_with_the_promised_fields(net, small):
     last = steps[-1]
     for name, p in trainer.model.named_parameters():
         assert last.grad_norms[name] == pytest.approx(
-            float(np.linalg.norm(p.grad.numpy())), rel=1e-5)
+            float(np.linalg.norm(p.grad.numpy())), rel=1e-5
+        )
 
     epochs = [e for e in events if isinstance(e, EpochEnd)]
     assert [e.epoch for e in epochs] == [1, 2]
@@ -174,6 +183,7 @@ def test_pause_resume_and_stop_from_another_thread(net, small):
     thread = threading.Thread(target=trainer.run)
     thread.start()
     try:
+
         def step_count():
             return sum(isinstance(e, StepEnd) for e in events)
 
@@ -226,8 +236,9 @@ def test_stop_while_paused_ends_the_run(net, tiny):
     assert isinstance(trainer.run(), Finished)
     again = [e for e in events if isinstance(e, RunStarted)][-1]
     assert again.first_step == stopped_at + 1
-    assert next(e for e in events[events.index(again):] if isinstance(e, StepEnd)).step == (
-        stopped_at + 1)
+    assert next(e for e in events[events.index(again) :] if isinstance(e, StepEnd)).step == (
+        stopped_at + 1
+    )
 
 
 def test_exceptions_become_failed_events(net, tiny):
@@ -269,8 +280,9 @@ def test_bad_data_and_bad_graphs_fail_with_a_message(net, tiny, tmp_path):
 @pytest.mark.parametrize("optimizer", OPTIMIZERS)
 def test_every_optimizer_trains(net, small, optimizer):
     lr = 0.01 if optimizer in ("sgd", "adagrad") else 0.001
-    trainer, events, final = _run(net, small, optimizer=optimizer, lr=lr, momentum=0.5,
-                                  weight_decay=1e-4, batch_size=32)
+    trainer, events, final = _run(
+        net, small, optimizer=optimizer, lr=lr, momentum=0.5, weight_decay=1e-4, batch_size=32
+    )
     assert isinstance(final, Finished), final
     assert type(trainer.optimizer).__name__.lower() == optimizer
     losses = [e.loss for e in events if isinstance(e, StepEnd)]
@@ -288,8 +300,9 @@ def test_every_optimizer_trains(net, small, optimizer):
     ],
 )
 def test_lr_schedules_step_once_per_epoch(net, tiny, schedule, extra, expected):
-    _, events, final = _run(net, tiny, epochs=3, lr=0.1, momentum=0.0, schedule=schedule,
-                            batch_size=64, **extra)
+    _, events, final = _run(
+        net, tiny, epochs=3, lr=0.1, momentum=0.0, schedule=schedule, batch_size=64, **extra
+    )
     assert isinstance(final, Finished), final
     lrs = [e.lr for e in events if isinstance(e, EpochEnd)]
     assert lrs == pytest.approx(expected, abs=1e-9)
@@ -297,8 +310,17 @@ def test_lr_schedules_step_once_per_epoch(net, tiny, schedule, extra, expected):
 
 def test_plateau_schedule_lowers_lr_when_the_test_loss_stalls(net, tiny):
     # a tiny lr keeps the test loss flat, which the plateau rule must notice
-    _, events, final = _run(net, tiny, epochs=4, lr=1e-6, momentum=0.0, schedule="plateau",
-                            patience=0, gamma=0.5, batch_size=64)
+    _, events, final = _run(
+        net,
+        tiny,
+        epochs=4,
+        lr=1e-6,
+        momentum=0.0,
+        schedule="plateau",
+        patience=0,
+        gamma=0.5,
+        batch_size=64,
+    )
     assert isinstance(final, Finished), final
     lrs = [e.lr for e in events if isinstance(e, EpochEnd)]
     assert min(lrs) < 1e-6
@@ -326,8 +348,9 @@ def test_weights_and_checkpoints_round_trip(net, tiny, tmp_path):
     theirs = other.optimizer.state_dict()["state"]
     assert set(mine) == set(theirs)
     for k in mine:
-        assert np.array_equal(np.asarray(mine[k]["momentum_buffer"]),
-                              np.asarray(theirs[k]["momentum_buffer"]))
+        assert np.array_equal(
+            np.asarray(mine[k]["momentum_buffer"]), np.asarray(theirs[k]["momentum_buffer"])
+        )
     assert (other.step, other.epoch) == (trainer.step, trainer.epoch)
     with pytest.raises(TrainingError, match="not a NetBuilder checkpoint"):
         other.load_checkpoint(weights)

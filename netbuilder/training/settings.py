@@ -85,9 +85,7 @@ class TrainSettings:
         s.gamma = _number(s.gamma, "gamma", low=0.0, low_open=True)
         if not isinstance(s.milestones, list | tuple):
             raise SettingsError(f"milestones must be a list of epochs, got {s.milestones!r}")
-        s.milestones = tuple(
-            sorted(_integer(m, "milestones", low=1) for m in s.milestones)
-        )
+        s.milestones = tuple(sorted(_integer(m, "milestones", low=1) for m in s.milestones))
         s.t_max = _integer(s.t_max, "t_max", low=0)
         s.patience = _integer(s.patience, "patience", low=0)
         s.batch_size = _integer(s.batch_size, "batch_size", low=1)

@@ -53,8 +53,13 @@ class Trainer:
     state. A stop() issued while no run is going cancels the next run at its first step.
     """
 
-    def __init__(self, graph, settings: TrainSettings | None = None, data=None,
-                 checkpoint_path: str | os.PathLike | None = None):
+    def __init__(
+        self,
+        graph,
+        settings: TrainSettings | None = None,
+        data=None,
+        checkpoint_path: str | os.PathLike | None = None,
+    ):
         self.graph = graph
         self.settings = settings if settings is not None else TrainSettings()
         self.data = data  # the DataSplit, loaded at the start of run() when None
@@ -194,17 +199,19 @@ class Trainer:
         tensor = _tensor_maker()
         emit = self._emit
 
-        emit(RunStarted(
-            epochs=settings.epochs,
-            steps_per_epoch=steps_per_epoch,
-            param_names=param_names,
-            layer_names=layer_names,
-            first_step=self.step + 1,
-            input_shape=tuple(train_x.shape[1:]),
-            num_classes=self._num_classes,
-            train_samples=n,
-            test_samples=len(prepared.test_x),
-        ))
+        emit(
+            RunStarted(
+                epochs=settings.epochs,
+                steps_per_epoch=steps_per_epoch,
+                param_names=param_names,
+                layer_names=layer_names,
+                first_step=self.step + 1,
+                input_shape=tuple(train_x.shape[1:]),
+                num_classes=self._num_classes,
+                train_samples=n,
+                test_samples=len(prepared.test_x),
+            )
+        )
         model.train()
         snapshot = None  # (step, weights) from a recent step, to undo a divergence
         for _ in range(settings.epochs):
@@ -222,7 +229,7 @@ class Trainer:
                     t_last = time.perf_counter()
                 if self._stop.is_set():
                     return Stopped(self.step)
-                index = order[start:start + bs]
+                index = order[start : start + bs]
                 xb = tensor(train_x[index])
                 yb = targets(train_y[index])
                 sampled = grad_every > 0 and (self.step + 1) % grad_every == 0
@@ -249,8 +256,11 @@ class Trainer:
                 now = time.perf_counter()
                 rate = len(index) / max(now - t_last, 1e-9)
                 t_last = now
-                emit(StepEnd(self.step, epoch, value, rate, optimizer.param_groups[0]["lr"],
-                             norms, hists))
+                emit(
+                    StepEnd(
+                        self.step, epoch, value, rate, optimizer.param_groups[0]["lr"], norms, hists
+                    )
+                )
 
             with self._lock, engine.no_grad(), np.errstate(over="ignore", invalid="ignore"):
                 test = self._evaluate(prepared.test_x, prepared.test_y)
@@ -265,18 +275,20 @@ class Trainer:
                     self.scheduler.step((val or test)[0])
                 else:
                     self.scheduler.step()
-            emit(EpochEnd(
-                epoch=epoch,
-                train_loss=loss_sum / n,
-                test_loss=test[0],
-                test_accuracy=test[1],
-                confusion=test[2],
-                seconds=time.perf_counter() - t_epoch,
-                samples=self._grid(test[3]),
-                lr=optimizer.param_groups[0]["lr"],
-                val_loss=val[0] if val else None,
-                val_accuracy=val[1] if val else None,
-            ))
+            emit(
+                EpochEnd(
+                    epoch=epoch,
+                    train_loss=loss_sum / n,
+                    test_loss=test[0],
+                    test_accuracy=test[1],
+                    confusion=test[2],
+                    seconds=time.perf_counter() - t_epoch,
+                    samples=self._grid(test[3]),
+                    lr=optimizer.param_groups[0]["lr"],
+                    val_loss=val[0] if val else None,
+                    val_accuracy=val[1] if val else None,
+                )
+            )
             if self._stop.is_set():
                 return Stopped(self.step)
         return Finished(self.step)
@@ -309,8 +321,9 @@ class Trainer:
 
         if self.data is None:
             self.data = load_dataset(settings.dataset)
-        self.prepared = prepare(self.data, self.input_shape(), val_split=settings.val_split,
-                                seed=settings.seed)
+        self.prepared = prepare(
+            self.data, self.input_shape(), val_split=settings.val_split, seed=settings.seed
+        )
         self._num_classes = int(self.data.num_classes)
 
     def _check_output(self, model):
@@ -351,8 +364,8 @@ class Trainer:
             for start in range(0, len(x), EVAL_BATCH):
                 if self._stop.is_set():
                     return None
-                out = model(tensor(x[start:start + EVAL_BATCH]))
-                yb = y[start:start + EVAL_BATCH]
+                out = model(tensor(x[start : start + EVAL_BATCH]))
+                yb = y[start : start + EVAL_BATCH]
                 loss_sum += float(self.loss_fn(out, targets(yb)).item()) * len(yb)
                 predictions.append(out.numpy().argmax(axis=1))
         finally:
@@ -471,9 +484,7 @@ class Trainer:
             return arr[None]
         if arr.shape == (1, *shape):
             return arr
-        raise TrainingError(
-            f"the image has shape {arr.shape} but the Input block expects {shape}"
-        )
+        raise TrainingError(f"the image has shape {arr.shape} but the Input block expects {shape}")
 
 
 # -- building blocks ------------------------------------------------------------------------
@@ -494,8 +505,9 @@ def _make_optimizer(s: TrainSettings, params):
 
     params = list(params)
     if s.optimizer == "sgd":
-        return optim.SGD(params, lr=s.lr, momentum=s.momentum, nesterov=s.nesterov,
-                         weight_decay=s.weight_decay)
+        return optim.SGD(
+            params, lr=s.lr, momentum=s.momentum, nesterov=s.nesterov, weight_decay=s.weight_decay
+        )
     if s.optimizer == "adam":
         return optim.Adam(params, lr=s.lr, betas=s.betas, weight_decay=s.weight_decay)
     if s.optimizer == "adamw":
@@ -525,8 +537,9 @@ def _make_scheduler(s: TrainSettings, optimizer):
     if s.schedule == "plateau":
         if s.gamma >= 1:
             raise TrainingError("the plateau schedule needs gamma below 1 (the lr factor)")
-        return lr_scheduler.ReduceLROnPlateau(optimizer, mode="min", factor=s.gamma,
-                                              patience=s.patience)
+        return lr_scheduler.ReduceLROnPlateau(
+            optimizer, mode="min", factor=s.gamma, patience=s.patience
+        )
     raise TrainingError(f"unknown schedule {s.schedule!r}")
 
 
