@@ -257,3 +257,10 @@ def test_topological_order_and_edges():
     assert order == ["input1", "conv1", "conv2", "add1", "flatten1"]
     assert [e.dst_port for e in net.g.edges_into(net.ids["add1"])] == [0, 1]
     assert len(net.g.edges_from(net.ids["conv1"])) == 2
+
+
+def test_in_shapes_are_per_port_even_when_one_is_missing():
+    net = lenet_like()
+    net.add("Add", "add1", "relu1", port=1)
+    assert net.node("add1").in_shapes == [None, (6, 28, 28)]
+    assert net.node("add1").out_shape is None

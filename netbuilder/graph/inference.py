@@ -120,6 +120,10 @@ def run_inference(graph) -> None:
         if block.inputs > 0:
             ports = {e.dst_port: e for e in into}
             missing = [p for p in range(block.inputs) if p not in ports]
+            # one entry per port, None where nothing (valid) arrives
+            node.in_shapes = [
+                nodes[ports[p].src].out_shape if p in ports else None for p in range(block.inputs)
+            ]
             if missing:
                 if block.inputs == 1:
                     msg = f"{node.name} has no input; wire the output of a previous block into it"
