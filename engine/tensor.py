@@ -1614,7 +1614,7 @@ def _minmax(a, dim, keepdim, is_max):
         def backward(g):
             # the gradient is shared evenly between tied extremes, as PyTorch
             mask = ad == out
-            return (mask * (g / mask.sum()),)
+            return (mask * (g / builtins.float(mask.sum())),)
 
         return _make(out, (a,), _N(name + "Backward1"), backward)
     d = _norm_dim(dim, ad.ndim)
@@ -1655,7 +1655,7 @@ def amax(a, dim=(), keepdim=False):
         o = out if keepdim or axes is None else np.expand_dims(out, axes)
         gg = g if keepdim or axes is None else np.expand_dims(g, axes)
         mask = ad == o
-        return (mask * gg / mask.sum(axis=axes, keepdims=True),)
+        return (mask * gg / mask.sum(axis=axes, keepdims=True).astype(g.dtype),)
 
     return _make(out, (a,), _N("AmaxBackward0"), backward)
 

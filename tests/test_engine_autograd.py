@@ -359,3 +359,43 @@ def test_no_grad_as_bare_decorator_and_inference_mode():
     with engine.inference_mode():
         assert (x * 2).grad_fn is None
     assert (x * 2).grad_fn is not None
+
+
+def test_float32_graphs_never_carry_float64_gradients(monkeypatch):
+    # float64 creeping into a float32 backward (numpy scalar promotion) would double the cost
+    from engine.autograd import graph
+
+    seen = []
+    original = graph._accumulate
+
+    def spy(buffers, node, nr, g):
+        if g.dtype != np.float32:
+            seen.append((type(node).__name__, g.dtype))
+        return original(buffers, node, nr, g)
+
+    monkeypatch.setattr(graph, "_accumulate", spy)
+    nn = engine.nn
+    x = engine.randn(4, 3, 8, 8, requires_grad=True)
+    model = nn.Sequential(
+        nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.LeakyReLU(), nn.MaxPool2d(2),
+        nn.AvgPool2d(2), nn.Flatten(), nn.Linear(16, 10), nn.GELU(), nn.ELU(), nn.Softplus(),
+        nn.Tanh(), nn.Sigmoid(), nn.Dropout(0.2), nn.Linear(10, 5),
+    )  # fmt: skip
+    out = model(x)
+    y = engine.tensor([0, 1, 2, 3])
+    losses = [
+        F.cross_entropy(out, y, label_smoothing=0.1), F.mse_loss(out, engine.zeros(4, 5)),
+        F.l1_loss(out, engine.zeros(4, 5)), F.smooth_l1_loss(out, engine.ones(4, 5)),
+        F.binary_cross_entropy_with_logits(out, engine.ones(4, 5)),
+        F.binary_cross_entropy(out.sigmoid(), engine.ones(4, 5)), out.var(), out.std(1).mean(),
+        out.max(), out.amax(0).sum(), (out.abs() ** 2.5).sqrt().mean(), (2**out).mean(),
+        out.norm(), F.adaptive_avg_pool2d(x, 2).sum(), out.max(1).values.sum(), out.min(),
+        (1 / (out.abs() + 1)).sum(), engine.maximum(out, out * 0.5).sum(),
+        F.kl_div(out.log_softmax(1), out.softmax(1).detach(), reduction="batchmean"),
+        nn.BatchNorm1d(5)(out).sum(), F.selu(out).sum(), out.softmax(1).sum() / 3,
+    ]  # fmt: skip
+    for loss in losses:
+        assert loss.dtype is engine.float32
+        loss.backward(retain_graph=True)
+    assert seen == []
+    assert all(p.grad.dtype is engine.float32 for p in model.parameters())
