@@ -123,9 +123,6 @@ class PortItem(QGraphicsItem):
     def shape(self) -> QPainterPath:
         return _PORT_SHAPE
 
-    def scene_center(self) -> QPointF:
-        return self.scenePos()
-
     def set_state(self, state: str | None) -> None:
         if state != self.state:
             self.state = state

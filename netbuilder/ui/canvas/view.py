@@ -11,7 +11,6 @@ from netbuilder.graph import commands as cmds
 from netbuilder.ui.canvas.items import (
     NODE_HEIGHT,
     NODE_WIDTH,
-    NodeItem,
     PendingEdgeItem,
     PortItem,
     bezier,
@@ -366,7 +365,3 @@ class CanvasView(QGraphicsView):
 
     def visible_scene_rect(self) -> QRectF:
         return self.mapToScene(self.viewport().rect()).boundingRect()
-
-
-def item_node_ids(items) -> list[str]:
-    return [i.node_id for i in items if isinstance(i, NodeItem)]
