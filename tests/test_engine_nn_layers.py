@@ -198,3 +198,13 @@ def test_dropout2d_zeroes_whole_channels():
     assert repr(d) == repr(torch.nn.Dropout2d(0.5))
     d.eval()
     assert d(x) is x
+
+
+def test_inplace_activation_writes_through_when_no_graph_needs_the_input():
+    data = np.array([-1.0, 2.0, -3.0], np.float32)
+    x = engine.from_numpy(data)
+    assert engine.nn.ReLU(inplace=True)(x) is x
+    assert data.tolist() == [0.0, 2.0, 0.0]
+    leaf = engine.ones(3, requires_grad=True)
+    with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
+        engine.nn.functional.leaky_relu(leaf, inplace=True)

@@ -345,13 +345,20 @@ def adaptive_avg_pool2d(input, output_size):  # noqa: A002
 
 # -------------------------------------------------------------------- activations
 def _maybe_inplace(input, out, inplace):  # noqa: A002
-    if inplace:
-        if _grad_state.enabled and input.requires_grad and input.grad_fn is None:
+    """inplace=True: write into the input's memory when no graph needs the old values, else
+    rebind the input to the result (gradients stay right; other views keep the old values)."""
+    if not inplace:
+        return out
+    if _grad_state.enabled and input.requires_grad:
+        if input.grad_fn is None:
             raise RuntimeError(
                 "a leaf Variable that requires grad is being used in an in-place operation."
             )
         return input._inplace(out)
-    return out
+    if input._data.flags.writeable:
+        np.copyto(input._data, out._data, casting="unsafe")
+        return input
+    return input._inplace(out)
 
 
 def relu_(input):  # noqa: A002
