@@ -106,6 +106,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="initial weights, shuffling and dropout: same seed, same run",
     )
     p.add_argument(
+        "--val-split",
+        type=_fraction,
+        metavar="X",
+        help="fraction of the training set held out to validate each epoch (e.g. 0.1)",
+    )
+    p.add_argument(
         "--grad-every",
         type=_non_negative_int,
         metavar="N",
@@ -308,6 +314,7 @@ def _train(args) -> int:
             loss=args.loss,
             seed=args.seed,
             grad_every=args.grad_every,
+            val_split=args.val_split,
         )
     except SettingsError as exc:
         raise CliError(f"{args.project}: training settings: {exc}") from exc
@@ -466,8 +473,11 @@ class _Progress:
         self.bar.update(1)
 
     def epoch(self, event, epochs):
+        val = ""
+        if event.val_loss is not None:
+            val = f"val loss {event.val_loss:.4f}, val accuracy {event.val_accuracy:.4f}, "
         self.write(
-            f"epoch {event.epoch}/{epochs}: train loss {event.train_loss:.4f}, test loss "
+            f"epoch {event.epoch}/{epochs}: train loss {event.train_loss:.4f}, {val}test loss "
             f"{event.test_loss:.4f}, test accuracy {event.test_accuracy:.4f}, "
             f"{event.seconds:.1f} s"
         )
@@ -512,17 +522,19 @@ class _MetricsWriter:
         self._write(record)
 
     def epoch(self, event):
-        self._write(
-            {
-                "type": "epoch",
-                "epoch": event.epoch,
-                "train_loss": event.train_loss,
-                "test_loss": event.test_loss,
-                "test_accuracy": event.test_accuracy,
-                "seconds": round(event.seconds, 3),
-                "lr": event.lr,
-            }
-        )
+        record = {
+            "type": "epoch",
+            "epoch": event.epoch,
+            "train_loss": event.train_loss,
+            "test_loss": event.test_loss,
+            "test_accuracy": event.test_accuracy,
+            "seconds": round(event.seconds, 3),
+            "lr": event.lr,
+        }
+        if event.val_loss is not None:
+            record["val_loss"] = event.val_loss
+            record["val_accuracy"] = event.val_accuracy
+        self._write(record)
 
     def close(self):
         self.file.close()

@@ -214,16 +214,21 @@ def test_train_overrides_the_project_settings(capsys, tmp_path):
         "--no-progress",
         "--checkpoint",
         str(checkpoint),
+        "--val-split",
+        "0.2",
     )
     assert status == 0, err
     records = [json.loads(line) for line in metrics.read_text().splitlines()]
-    assert [r["step"] for r in records if "step" in r] == list(range(1, 7))  # 3 steps x 2
+    # 40 samples, 8 held out for validation: 2 steps of 16 per epoch
+    assert [r["step"] for r in records if "step" in r] == list(range(1, 5))
+    epochs = [r for r in records if "val_accuracy" in r]
+    assert [r["epoch"] for r in epochs] == [1, 2] and "val accuracy" in err
     assert {r["lr"] for r in records} == {0.001}
 
     import engine
 
     saved = engine.load(checkpoint)
-    assert saved["progress"] == {"step": 6, "epoch": 2}
+    assert saved["progress"] == {"step": 4, "epoch": 2}
     assert "fc3.weight" in saved["model"]
     assert saved["optimizer"]["param_groups"][0]["lr"] == 0.001  # Adam's state, as asked
 
