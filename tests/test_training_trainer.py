@@ -403,3 +403,16 @@ def test_other_losses_train(net, small, loss):
     assert isinstance(final, Finished), final
     losses = [e.loss for e in events if isinstance(e, StepEnd)]
     assert np.mean(losses[-5:]) < np.mean(losses[:5])
+
+
+@pytest.mark.parametrize("name", ["mlp", "bn_cnn", "resnet"])
+def test_every_template_trains_a_few_steps(tiny, name):
+    from netbuilder.graph.templates import load_template
+
+    graph = load_template(name).graph
+    trainer, events, final = _run(graph, _subset(tiny, 64, 32), batch_size=16, lr=0.01)
+    assert isinstance(final, Finished), final
+    assert all(math.isfinite(e.loss) for e in events if isinstance(e, StepEnd))
+    # feature maps of every block with an output, Add and Concat included
+    for node in graph.nodes.values():
+        assert trainer.feature_maps(node.name, 0).shape == tuple(node.out_shape)
