@@ -321,8 +321,8 @@ def _train(args) -> int:
     if _report_problems(project.graph):
         return EXIT_ERROR
     for path in (args.save_weights, args.metrics_out, args.checkpoint):
-        if path is not None and not path.parent.is_dir():
-            raise CliError(f"{path}: the folder {path.parent} does not exist")
+        if path is not None:
+            _check_output_path(path)
     data = load_data(settings.dataset, progress=not args.no_progress)
 
     trainer = Trainer(project.graph, settings, data=data, checkpoint_path=args.checkpoint)
@@ -540,6 +540,14 @@ class _MetricsWriter:
         self.file.close()
 
 
+def _check_output_path(path: Path):
+    """Refuse before training what could only fail after it."""
+    if path.is_dir():
+        raise CliError(f"{path}: is a folder; give a file name inside it")
+    if not path.parent.is_dir():
+        raise CliError(f"{path}: the folder {path.parent} does not exist")
+
+
 def _strict(value):
     if isinstance(value, dict):
         return {k: _strict(v) for k, v in value.items()}
@@ -559,8 +567,7 @@ def _export(args) -> int:
         return EXIT_ERROR
     if args.weights is not None and not args.weights.is_file():
         raise CliError(f"{args.weights}: no such weights file")
-    if not args.output.parent.is_dir():
-        raise CliError(f"{args.output}: the folder {args.output.parent} does not exist")
+    _check_output_path(args.output)
     try:
         write_export(project, args.output, target=args.target, weights=args.weights)
     except (OSError, ValueError) as exc:

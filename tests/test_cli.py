@@ -128,6 +128,8 @@ def test_bad_data_and_output_paths_give_one_line(capsys, tmp_path):
     assert status == 1 and "broken.npz" in _one_line_error(err)
     status, _, err = _run(capsys, "train", LENET, "--save-weights", str(tmp_path / "no/w.st"))
     assert status == 1 and "does not exist" in _one_line_error(err)
+    status, _, err = _run(capsys, "train", LENET, "--metrics-out", str(tmp_path))
+    assert status == 1 and "is a folder" in _one_line_error(err)
 
 
 def _single_threaded_env():
