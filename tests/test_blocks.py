@@ -110,6 +110,7 @@ CASES = [
     ("MaxPool2d", {"kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True}, [(2, 10, 10)]),
     ("AvgPool2d", {"kernel_size": 3, "stride": 2, "padding": 1}, [(2, 11, 8)]),
     ("AvgPool2d", {"kernel_size": 2, "ceil_mode": True}, [(2, 7, 7)]),
+    ("MaxPool2d", {"kernel_size": 3, "ceil_mode": True}, [(1, 2, 2)]),  # window overhangs
     ("AdaptiveAvgPool2d", {"output_size": (2, 3)}, [(4, 7, 9)]),
     ("ReLU", {}, [(3, 4, 4)]),
     ("LeakyReLU", {"negative_slope": 0.2}, [(5,)]),
