@@ -1,12 +1,12 @@
 """The training dashboard driven by a scripted trainer: controls, plots, pause/stop, failures.
 
-The scripted trainer sends the real event types of netbuilder.training at a steady pace, so
-these tests check the dashboard alone, quickly; test_ui_training_real.py runs the real Trainer.
+The scripted trainer (test_ui_training_scripted.py) runs in the dashboard's child process like
+the real one and sends the real event types at a steady pace, so these tests check the dashboard
+alone, quickly; test_ui_training_real.py runs the real Trainer.
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import dataclass, field
 from types import SimpleNamespace
@@ -15,19 +15,9 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QMainWindow
+from test_ui_training_scripted import ScriptedFactory  # noqa: I001 - beside this file
 
-from netbuilder.training import (
-    EpochEnd,
-    EpochSamples,
-    Failed,
-    Finished,
-    Paused,
-    Resumed,
-    RunStarted,
-    StepEnd,
-    Stopped,
-    TrainSettings,
-)
+from netbuilder.training import TrainSettings
 from netbuilder.ui.training import install
 from netbuilder.ui.training.runs import RunCurves
 
@@ -49,6 +39,10 @@ class FakeGraph:
 
     def problems(self):
         return []
+
+    def to_dict(self):
+        nodes = [{"id": nid, "name": n.name, "type": n.type} for nid, n in self.nodes.items()]
+        return {"name": self.name, "nodes": nodes, "edges": []}
 
 
 def lenet_like_graph() -> FakeGraph:
@@ -112,86 +106,6 @@ class FakeWindow(QMainWindow):
         self.docks.append(dock)
 
 
-class ScriptedTrainer:
-    """Sends the Trainer's events with a fixed loss curve; pause/resume/stop as the real one."""
-
-    LAYERS = ("conv1", "fc1")
-
-    def __init__(self, graph, settings, steps_per_epoch=30, step_s=0.004, nan_at=None):
-        self.graph, self.settings = graph, settings
-        self.steps_per_epoch, self.step_s, self.nan_at = steps_per_epoch, step_s, nan_at
-        self._listeners = []
-        self._stop = threading.Event()
-        self._go = threading.Event()
-        self._go.set()
-        self.step = 0
-        self.saved = []
-        rng = np.random.default_rng(0)
-        self.data = SimpleNamespace(
-            x_test=rng.integers(0, 255, (16, 28, 28), dtype=np.uint8),
-            y_test=np.arange(16) % 10,
-        )
-
-    def subscribe(self, cb):
-        self._listeners.append(cb)
-
-    def unsubscribe(self, cb):
-        self._listeners.remove(cb)
-
-    def pause(self):
-        self._go.clear()
-
-    def resume(self):
-        self._go.set()
-
-    def stop(self):
-        self._stop.set()
-        self._go.set()
-
-    def _emit(self, e):
-        for cb in self._listeners:
-            cb(e)
-
-    def feature_maps(self, node_name, image):
-        return np.random.default_rng(1).random((6, 24, 24)).astype(np.float32)
-
-    def save_weights(self, path):
-        self.saved.append(path)
-
-    def run(self):
-        params = tuple(f"{n}.{p}" for n in self.LAYERS for p in ("weight", "bias"))
-        self._emit(RunStarted(self.settings.epochs, self.steps_per_epoch, params, self.LAYERS,
-                              1, (1, 28, 28), 10, 64 * self.steps_per_epoch, 100))
-        for epoch in range(1, self.settings.epochs + 1):
-            for _ in range(self.steps_per_epoch):
-                if not self._go.is_set():
-                    self._emit(Paused(self.step))
-                    self._go.wait()
-                    if not self._stop.is_set():
-                        self._emit(Resumed(self.step))
-                if self._stop.is_set():
-                    self._emit(Stopped(self.step))
-                    return
-                time.sleep(self.step_s)
-                self.step += 1
-                loss = 2.3 / (1 + 0.05 * self.step)
-                if self.nan_at is not None and self.step >= self.nan_at:
-                    self._emit(Failed(self.step, "the loss became NaN at step "
-                                      f"{self.step}; the learning rate is probably too high"))
-                    return
-                norms = hists = None
-                if self.step % 5 == 0:
-                    norms = {p: 0.1 * (i + 1) for i, p in enumerate(params)}
-                    h = (np.arange(32), np.linspace(-1, 1, 33))
-                    hists = {p: {"grad": h, "weight": h} for p in params}
-                self._emit(StepEnd(self.step, epoch, loss, 5000.0, 0.01, norms, hists))
-            confusion = np.diag(np.full(10, 9)) + 1
-            samples = EpochSamples(self.data.x_test, self.data.y_test,
-                                   (self.data.y_test + (np.arange(16) % 4 == 0)) % 10)
-            self._emit(EpochEnd(epoch, 1.0, 0.9, 0.9, confusion, 0.1, samples))
-        self._emit(Finished(self.step))
-
-
 # -- fixtures --------------------------------------------------------------------------------
 
 
@@ -207,16 +121,7 @@ def window(qtbot):
 
 
 def make_dashboard(window, **trainer_kw):
-    made = []
-
-    def factory(graph, settings):
-        t = ScriptedTrainer(graph, settings, **trainer_kw)
-        made.append(t)
-        return t
-
-    d = install(window, trainer_factory=factory)
-    d.made = made
-    return d
+    return install(window, trainer_factory=ScriptedFactory(**trainer_kw))
 
 
 def points(curve) -> int:
@@ -336,7 +241,6 @@ def test_stop_ends_the_run_promptly_and_records_it(window, qtbot):
         d.shutdown()
     assert d.run.status == "stopped"
     assert d.train_action.isEnabled() and not d.stop_action.isEnabled()
-    assert d.save_weights_action.isEnabled()
     assert len(window.project.runs) == 1 and window.project.runs[0]["status"] == "stopped"
     assert window.dirty >= 1
 
@@ -354,8 +258,7 @@ def test_failure_shows_a_message_and_window_stays_usable(window, qtbot):
     assert d.run.status == "failed"
     assert window.locked[-1][0] is False
     # usable: a new run starts and overlays the failed one
-    d.made.clear()
-    d._trainer_factory = lambda g, s: ScriptedTrainer(g, s)
+    d._trainer_factory = ScriptedFactory()
     assert d.start()
     try:
         assert d.wait(10)
@@ -381,7 +284,8 @@ def test_settings_edit_goes_into_the_project(window):
         d.wait(10)
     finally:
         d.shutdown()
-    assert d.made[0].settings.epochs == 3 and d.made[0].settings.optimizer == "adam"
+    # the child trained 3 epochs of 30 steps: it got the project's settings
+    assert d.run.settings["optimizer"] == "adam" and d.step == 90 and len(d.run.epochs) == 3
 
 
 def test_bad_settings_are_refused_with_a_message(window, qtbot):
@@ -425,31 +329,18 @@ def test_selection_drives_histograms_and_feature_maps(window, qtbot):
     d = make_dashboard(window)
     window.show()
     d.views.setCurrentWidget(d.histograms)
-    window.selectionChangedTo.emit("n5")
+    window.selectionChangedTo.emit("n2")  # conv1: parameters and an image-shaped output
     d.start()
     try:
         d.wait(10)
     finally:
         d.shutdown()
-    assert d.histograms.layer == "fc1"
+    assert d.histograms.layer == "conv1"
     assert len(d.histograms.grad_curve.yData) == 32
-    window.selectionChangedTo.emit("n2")  # conv1: feature maps after the run, on demand
-    assert len(d.features.maps) == 6
-    window.selectionChangedTo.emit("n4")  # Flatten: no image-shaped output
+    assert len(d.features.maps) == 6 and "conv1" in d.features.caption
+    window.selectionChangedTo.emit("n5")  # fc1: histograms follow, no feature maps
+    assert d.histograms.layer == "fc1"
     assert d.features.maps == [] and "Select" in d.features.hint
-
-
-def test_save_weights_uses_the_trainer_and_records_the_path(window, tmp_path):
-    d = make_dashboard(window)
-    d.start()
-    try:
-        d.wait(10)
-    finally:
-        d.shutdown()
-    out = d.save_weights(tmp_path / "w")
-    assert out == tmp_path / "w.safetensors"
-    assert d.made[0].saved == [out]
-    assert window.project.weights_path == str(out)
 
 
 def test_run_record_roundtrip_keeps_json_small_and_finite():

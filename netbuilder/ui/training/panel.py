@@ -1,8 +1,8 @@
 """The training dashboard: settings, controls, live plots, and what is left after a run.
 
-Threading: the Trainer runs on a worker thread (worker.py) and only puts small events into a
-queue. A QTimer on the UI thread (~15 Hz) drains the queue in a batch, appends to the run's
-curves and pushes them to pre-made plot items with setData. No widget is touched from the worker.
+Concurrency: the Trainer runs in a child process (worker.py says why) and only sends small
+events through a queue. A QTimer on the UI thread (~15 Hz) drains the queue in a batch, appends
+to the run's curves and pushes them to pre-made plot items with setData.
 """
 
 from __future__ import annotations
@@ -42,9 +42,10 @@ from .plots import (
     SampleGrid,
     Theme,
 )
+from .result import TrainedModel
 from .runs import KEPT_RUNS, EpochPoint, RunCurves
 from .settings_form import SettingsForm
-from .worker import FeatureMaps, TrainingWorker, WorkerDone, feature_maps_of
+from .worker import FeatureMaps, RunResult, TrainingProcess, WorkerDone, warm_up
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +62,9 @@ class TrainingDashboard(QObject):
         self.window = window
         self.theme = Theme()
         self._trainer_factory = trainer_factory  # tests and benchmarks may give their own
-        self.trainer = None
-        self.worker: TrainingWorker | None = None
+        self.result: TrainedModel | None = None  # the last run's weights, for save/export
+        self.worker: TrainingProcess | None = None
+        self._graph_dict: dict = {}
         self.run: RunCurves | None = None  # the run on the plots
         self.previous: RunCurves | None = None  # the run drawn dashed for comparison
         self.paused = False
@@ -80,6 +82,8 @@ class TrainingDashboard(QObject):
         self._progress_times: deque = deque(maxlen=64)
         self._dirty = False
         self._grads_dirty = False
+        self._epochs_dirty = False
+        self._hist_dirty = False
         self._pending_error: tuple[str, str] | None = None
         self._batch_size = 1
         self._run_started_at = 0.0
@@ -96,6 +100,10 @@ class TrainingDashboard(QObject):
         window.selectionChangedTo.connect(self._selection_changed)
         window.installEventFilter(self)
         self._project_replaced()
+        try:
+            warm_up()  # the training process helper starts now, not at the first F5
+        except (OSError, ValueError) as exc:  # training still works, its first start is slower
+            log.warning("could not start the training process helper: %s", exc)
 
     # -- building ------------------------------------------------------------------------------
     def _build_actions(self) -> None:
@@ -270,7 +278,7 @@ class TrainingDashboard(QObject):
         self.pause_action.setEnabled(running)
         self.pause_action.setText("&Resume" if self.paused else "&Pause")
         self.stop_action.setEnabled(running)
-        trained = not running and self.trainer is not None and self.step > 0
+        trained = not running and self.result is not None
         self.save_weights_action.setEnabled(trained)
         self.export_action.setEnabled(trained)
 
@@ -294,7 +302,7 @@ class TrainingDashboard(QObject):
             self.shutdown()
         project = self._project()
         self.form.load(project.training or {})
-        self.trainer = None
+        self.result = None
         self.step = 0
         self.message = ""
         self.message_label.hide()
@@ -338,13 +346,6 @@ class TrainingDashboard(QObject):
         return text + "."
 
     # -- controls -------------------------------------------------------------------------------
-    def _make_trainer(self, settings):
-        if self._trainer_factory is not None:
-            return self._trainer_factory(self.window.graph, settings)
-        from netbuilder.training import Trainer
-
-        return Trainer(self.window.graph, settings)
-
     def start(self) -> bool:
         """Start a run with the form's settings; False (and a message) when it cannot."""
         if self.running:
@@ -367,7 +368,9 @@ class TrainingDashboard(QObject):
             )
             return False
         try:
-            trainer = self._make_trainer(settings)
+            self._graph_dict = self.window.graph.to_dict()
+            worker = TrainingProcess(self._graph_dict, settings.to_dict(), self._trainer_factory)
+            worker.start()
         except Exception as exc:  # noqa: BLE001 - shown in the window
             self._show_failure(f"Training could not start: {exc}")
             return False
@@ -376,7 +379,7 @@ class TrainingDashboard(QObject):
             self.previous = self.run
         self.run = RunCurves(settings=settings.to_dict())
         self.run.total_epochs = settings.epochs
-        self.trainer = trainer
+        self.result = None
         self.step = 0
         self.total_steps = 0
         self.paused = False
@@ -395,7 +398,7 @@ class TrainingDashboard(QObject):
         self.progress.setFormat("Loading data…")
         self.status_label.setText(f"Loading {settings.dataset}…")
 
-        self.worker = TrainingWorker(trainer)
+        self.worker = worker
         node = self._feature_node_name(self._selected_node)
         if node:
             self.worker.request_features(node)
@@ -403,7 +406,6 @@ class TrainingDashboard(QObject):
         self.window.set_structure_locked(True, LOCK_REASON)
         self.lock_label.show()
         self._run_started_at = time.perf_counter()
-        self.worker.start()
         self.timer.start()
         self._update_actions()
         return True
@@ -442,12 +444,11 @@ class TrainingDashboard(QObject):
         return self.worker is None
 
     def shutdown(self) -> None:
-        """Stop a run and wait for its thread (window closing, project replaced)."""
+        """Stop a run and end its process (window closing, project replaced)."""
         if self.worker is None:
             return
         worker = self.worker
-        worker.stop()
-        worker.join(5.0)
+        worker.close()
         self.timer.stop()
         self.worker = None
         self.paused = False
@@ -522,6 +523,7 @@ class TrainingDashboard(QObject):
         if e.histograms:
             self._histograms = e.histograms
             self._hist_step = step
+            self._hist_dirty = True
         self._dirty = True
 
     def _on_EpochEnd(self, e) -> None:
@@ -542,6 +544,7 @@ class TrainingDashboard(QObject):
             self.samples.set_samples(
                 samples.images, samples.labels, samples.predicted, run.epochs[-1].epoch
             )
+        self._epochs_dirty = True
         self._dirty = True
 
     def _first_epoch_offset(self) -> int:
@@ -578,7 +581,10 @@ class TrainingDashboard(QObject):
 
     def _on_FeatureMaps(self, e: FeatureMaps) -> None:
         if e.node_name == self._feature_node_name(self._selected_node):
-            self.features.set_maps(e.node_name, e.maps, *self._feature_image())
+            self.features.set_maps(e.node_name, e.maps, e.image, e.label)
+
+    def _on_RunResult(self, e: RunResult) -> None:
+        self.result = TrainedModel(self._graph_dict, e)
 
     def _layer_norms(self, norms: dict) -> dict[str, float]:
         """{param name: norm} -> {layer: L2 norm over the layer's parameters}."""
@@ -598,15 +604,20 @@ class TrainingDashboard(QObject):
         self.accuracy_plot.show_previous(self.previous)
 
     def _refresh(self) -> None:
+        # only what changed: each setData costs a repaint of that plot
         self._dirty = False
         run = self.run
-        self.loss_plot.show_run(run)
-        self.accuracy_plot.show_run(run)
+        self.loss_plot.show_steps(run)
+        if self._epochs_dirty:
+            self._epochs_dirty = False
+            self.loss_plot.show_epochs(run)
+            self.accuracy_plot.show_run(run)
         if self._grads_dirty:
             self._grads_dirty = False
             self.grad_plot.show_run(run)
             self._tint_canvas()
-        self._refresh_histograms()
+        if self._hist_dirty:
+            self._refresh_histograms()
         if self.total_steps:
             self.progress.setValue(min(self.step, self.total_steps))
         if not self.paused:
@@ -614,7 +625,8 @@ class TrainingDashboard(QObject):
 
     def _refresh_histograms(self) -> None:
         if self._histograms is None or not self.histograms.isVisible():
-            return
+            return  # drawn when the tab is shown (currentChanged)
+        self._hist_dirty = False
         layer = self._selected_layer or (
             self.run.layer_names[0] if self.run and self.run.layer_names else None
         )
@@ -705,13 +717,15 @@ class TrainingDashboard(QObject):
         if self.worker is not None:
             self.worker.request_features(name)
             self.features.set_hint(f"Feature maps of {name} appear after the next step…")
-        elif self.trainer is not None and self.step > 0:
+        elif self.result is not None:
+            r = self.result
             try:
-                fm = feature_maps_of(self.trainer, name)
+                old = next(n["name"] for n in self._graph_dict["nodes"] if n["id"] == node_id)
+                maps = r.feature_maps(old)
             except Exception as exc:  # noqa: BLE001 - the view says why, the app goes on
                 self.features.set_hint(f"No feature maps for {name}: {exc}")
                 return
-            self.features.set_maps(fm.node_name, fm.maps, *self._feature_image())
+            self.features.set_maps(name, maps, r.probe_image, r.probe_label)
         else:
             self.features.set_hint(f"Train the network to see the feature maps of {name}.")
 
@@ -722,21 +736,11 @@ class TrainingDashboard(QObject):
         shape = getattr(node, "out_shape", None)
         return node.name if shape is not None and len(shape) == 3 else None
 
-    def _feature_image(self):
-        """(uint8 image, label) of the test image the feature maps are computed for."""
-        from .worker import FEATURE_IMAGE
-
-        data = getattr(self.trainer, "data", None)
-        if data is None:
-            return None, -1
-        return data.x_test[FEATURE_IMAGE], int(data.y_test[FEATURE_IMAGE])
-
     # -- the end of a run -----------------------------------------------------------------------
     def _finish_run(self) -> None:
         worker = self.worker
         self.timer.stop()
-        worker.join(5.0)
-        # anything still queued after WorkerDone (nothing, normally) is dropped with the worker
+        worker.close()  # the child has sent everything; reap it
         self.worker = None
         self.paused = False
         run = self.run
@@ -781,7 +785,7 @@ class TrainingDashboard(QObject):
     # -- after a run ----------------------------------------------------------------------------
     def save_weights(self, path: str | Path | None = None) -> Path | None:
         """Save the trained weights (.safetensors); asks for a file when `path` is None."""
-        if self.trainer is None or self.running:
+        if self.result is None or self.running:
             return None
         if path is None:
             path, _ = QFileDialog.getSaveFileName(
@@ -800,7 +804,7 @@ class TrainingDashboard(QObject):
                 else path.with_suffix(".safetensors")
             )
         try:
-            self.trainer.save_weights(path)
+            self.result.save_weights(path, self.window.graph)
         except Exception as exc:  # noqa: BLE001 - shown in the window
             self._show_failure(f"Could not save the weights to {path}: {exc}", "Save weights")
             return None
@@ -816,7 +820,7 @@ class TrainingDashboard(QObject):
     ) -> Path | None:
         """Export the network as a script (PyTorch or engine) beside a .safetensors of the
         trained weights; asks for the file and the target when `path` is None."""
-        if self.trainer is None or self.running:
+        if self.result is None or self.running:
             return None
         from netbuilder.export import write_export
 
@@ -835,9 +839,7 @@ class TrainingDashboard(QObject):
         if path.suffix != ".py":
             path = path.with_suffix(".py")
         try:
-            weights = {
-                k: v.detach().numpy().copy() for k, v in self.trainer.model.state_dict().items()
-            }
+            weights = self.result.weights_for(self.window.graph)
             written = write_export(self._project(), path, target=target, weights=weights)
         except Exception as exc:  # noqa: BLE001 - shown in the window
             self._show_failure(f"Could not export to {path}: {exc}", "Export with weights")

@@ -72,11 +72,27 @@ def _make_plot_widget(theme: Theme) -> pg.PlotWidget:
 
 
 def _legend(plot: pg.PlotItem, theme: Theme, **kw) -> pg.LegendItem:
-    legend = plot.addLegend(offset=(-8, 8), labelTextColor=theme.foreground, **kw)
+    legend = plot.addLegend(
+        offset=(-6, 6), labelTextColor=theme.foreground, labelTextSize="8pt", **kw
+    )
+    legend.layout.setSpacing(0)
     bg = QColor(theme.background)
     bg.setAlpha(200)
     legend.setBrush(pg.mkBrush(bg))
     return legend
+
+
+def _show_previous(legend: pg.LegendItem, curve: pg.PlotDataItem) -> None:
+    """The previous run's curve, listed first in the legend only while it is drawn."""
+    if legend.getLabel(curve) is None:
+        legend.addItem(curve, "previous run")
+    curve.show()
+
+
+def _hide_previous(legend: pg.LegendItem, curve: pg.PlotDataItem) -> None:
+    curve.setData([], [])
+    curve.hide()
+    legend.removeItem(curve)
 
 
 def _finite_xy(x: np.ndarray, y: np.ndarray):
@@ -94,10 +110,9 @@ class LossPlot(pg.PlotWidget):
         _style_plot(item, theme, "Loss", "loss", "step")
         item.setDownsampling(auto=True, mode="peak")
         item.setClipToView(True)
-        _legend(item, theme)
+        self.legend = _legend(item, theme)
         self.previous = item.plot(
-            pen=pg.mkPen(theme.previous, width=1.5, style=Qt.PenStyle.DashLine),
-            name="previous run",
+            pen=pg.mkPen(theme.previous, width=1.5, style=Qt.PenStyle.DashLine)
         )
         self.raw = item.plot(pen=pg.mkPen(theme.raw, width=1), name="train (per step)")
         self.smoothed = item.plot(pen=pg.mkPen(theme.loss, width=2.2), name="train (smoothed)")
@@ -112,18 +127,23 @@ class LossPlot(pg.PlotWidget):
         self.previous.hide()
 
     def show_run(self, run: RunCurves) -> None:
+        self.show_steps(run)
+        self.show_epochs(run)
+
+    def show_steps(self, run: RunCurves) -> None:
         self.raw.setData(*_finite_xy(run.loss.x, run.loss.y))
         self.smoothed.setData(run.smoothed.x, run.smoothed.y)
+
+    def show_epochs(self, run: RunCurves) -> None:
         pts = [(p.step, p.test_loss) for p in run.epochs if math.isfinite(p.test_loss)]
         self.test.setData([p[0] for p in pts], [p[1] for p in pts])
 
     def show_previous(self, run: RunCurves | None) -> None:
         if run is None or not len(run.smoothed):
-            self.previous.setData([], [])
-            self.previous.hide()
+            _hide_previous(self.legend, self.previous)
             return
         self.previous.setData(run.smoothed.x, run.smoothed.y)
-        self.previous.show()
+        _show_previous(self.legend, self.previous)
 
 
 class AccuracyPlot(pg.PlotWidget):
@@ -134,14 +154,13 @@ class AccuracyPlot(pg.PlotWidget):
         self.setMinimumSize(240, 120)
         item = self.getPlotItem()
         _style_plot(item, theme, "Test accuracy", "%", "epoch")
-        _legend(item, theme)
+        self.legend = _legend(item, theme)
         self.previous = item.plot(
             pen=pg.mkPen(theme.previous, width=1.5, style=Qt.PenStyle.DashLine),
             symbol="o",
             symbolSize=5,
             symbolBrush=theme.previous,
             symbolPen=None,
-            name="previous run",
         )
         self.current = item.plot(
             pen=pg.mkPen(theme.accuracy, width=2),
@@ -176,11 +195,10 @@ class AccuracyPlot(pg.PlotWidget):
 
     def show_previous(self, run: RunCurves | None) -> None:
         if run is None or not run.epochs:
-            self.previous.setData([], [])
-            self.previous.hide()
+            _hide_previous(self.legend, self.previous)
             return
         self.previous.setData(*self._curve_data(run))
-        self.previous.show()
+        _show_previous(self.legend, self.previous)
 
 
 class GradNormPlot(pg.PlotWidget):
@@ -249,7 +267,7 @@ class HistogramPlots(QWidget):
         fill = QColor(colour)
         fill.setAlpha(120)
         return widget.getPlotItem().plot(
-            [0, 1], [0], stepMode="center", fillLevel=0, brush=fill, pen=pg.mkPen(colour)
+            stepMode="center", fillLevel=0, brush=fill, pen=pg.mkPen(colour)
         )
 
     def set_title(self, layer: str | None, step: int | None) -> None:
@@ -263,14 +281,14 @@ class HistogramPlots(QWidget):
         self.set_title(layer, step)
         for curve, hist in ((self.grad_curve, grad), (self.weight_curve, weight)):
             if hist is None:
-                curve.setData([0, 1], [0])
+                curve.clear()
                 continue
             counts, edges = (np.asarray(a, dtype=np.float64) for a in hist)
             curve.setData(edges, counts)
 
     def clear(self, layer: str | None = None) -> None:
-        self.grad_curve.setData([0, 1], [0])
-        self.weight_curve.setData([0, 1], [0])
+        self.grad_curve.clear()
+        self.weight_curve.clear()
         self.set_title(layer, None)
 
 

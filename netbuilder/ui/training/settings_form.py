@@ -259,7 +259,7 @@ class SettingsForm(QWidget):
         for key, label in options.OPTIMIZER_CHOICES:
             self.optimizer.addItem(label, key)
         form.addRow("Optimizer", self.optimizer)
-        self.lr = _SciSpin(1e-8, 100.0, 8)
+        self.lr = _SciSpin(1e-8, 1e6, 8)
         self.lr.setSingleStep(0.001)
         self.lr.setToolTip("Learning rate")
         form.addRow("Learning rate", self.lr)

@@ -1,0 +1,126 @@
+"""Screenshots of the training dashboard while LeNet learns MNIST (README, docs/screenshots/).
+
+    python3 scripts/screenshot_training.py [--data /path/to/mnist] [--theme light|dark]
+
+Runs the real app under Xvfb (started here when no DISPLAY is set), opens the LeNet template,
+trains on MNIST when --data names an IDX folder (else on the bundled sample) and saves:
+  docs/screenshots/training[-dark].png        after --steps steps (a run in progress)
+  docs/screenshots/training-epoch[-dark].png  at the end of the second epoch
+To keep the run short, each epoch uses the first --train images of the training set (all
+10,000 test images on MNIST); the dashboard shows the data set as chosen.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--data", help="an MNIST IDX folder (default: the bundled sample)")
+    ap.add_argument("--theme", choices=("light", "dark"), default="light")
+    ap.add_argument("--steps", type=int, default=300, help="steps before the first screenshot")
+    ap.add_argument("--train", type=int, default=12_800, help="training images per epoch")
+    ap.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
+    args = ap.parse_args()
+
+    if not os.environ.get("DISPLAY") and os.environ.get("QT_QPA_PLATFORM") != "offscreen":
+        xvfb = shutil.which("xvfb-run")
+        if xvfb is None:
+            sys.exit("no DISPLAY and no xvfb-run: install Xvfb or set QT_QPA_PLATFORM=offscreen")
+        cmd = [xvfb, "-a", "-s", "-screen 0 1600x1000x24 -nolisten tcp",
+               sys.executable, *sys.argv]
+        return subprocess.call(cmd)
+    os.environ.setdefault("QT_QPA_PLATFORM", "xcb")
+    os.environ["NETBUILDER_THEME"] = args.theme
+    return shoot(args)
+
+
+def shoot(args) -> int:
+    from PySide6.QtCore import Qt
+
+    from netbuilder.data import load_dataset
+    from netbuilder.data.datasets import DataSplit
+    from netbuilder.training import Trainer
+    from netbuilder.ui.app import make_app
+    from netbuilder.ui.mainwindow import MainWindow
+
+    app = make_app(["netbuilder"])
+    window = MainWindow(recovery_dir=Path(os.environ.get("TMPDIR", "/tmp")) / "nb-shot-recovery")
+    window.load_template("lenet")
+    window.resize(1600, 1000)
+    window.show()
+    d = window.training
+
+    spec = args.data or "sample"
+    full = load_dataset(spec)
+    n = min(args.train, len(full.y_train))
+    data = DataSplit(full.name, full.x_train[:n], full.y_train[:n], full.x_test, full.y_test,
+                     full.num_classes, full.source)
+    d._trainer_factory = lambda graph, settings: Trainer(graph, settings, data=data)
+    d.form.dataset.set_value(str(Path(spec).resolve()) if args.data else "sample")
+    d.form.epochs.setValue(2)
+    d.form.batch_size.setValue(64)
+    d.form.grad_every.setValue(10)
+    window.canvas.fit()
+
+    def pump(seconds: float) -> None:
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            app.processEvents()
+            time.sleep(0.005)
+
+    pump(0.5)
+    select("conv2", window)
+    d.views.setCurrentWidget(d.histograms)
+    d.train_action.trigger()
+    steps = min(args.steps, 2 * (n // 64) - 5)
+    while d.running and d.step < steps:
+        pump(0.1)
+    pump(0.3)
+    suffix = "" if args.theme == "light" else "-dark"
+    args.out.mkdir(parents=True, exist_ok=True)
+    first = args.out / f"training{suffix}.png"
+    window.grab().save(str(first))
+    print(f"{first} at step {d.step}")
+
+    while d.running:
+        pump(0.1)
+    select("conv1", window)
+    d.views.setCurrentWidget(d.samples)
+    pump(0.5)
+    second = args.out / f"training-epoch{suffix}.png"
+    window.grab().save(str(second))
+    print(f"{second} after {d.step} steps: {d.status_label.text()}")
+    d.views.setCurrentWidget(d.features)
+    pump(0.3)
+    third = args.out / f"training-features{suffix}.png"
+    d.plots_dock.grab().save(str(third))
+    d.views.setCurrentWidget(d.confusion)
+    pump(0.3)
+    fourth = args.out / f"training-confusion{suffix}.png"
+    d.plots_dock.grab().save(str(fourth))
+    print(f"{third}, {fourth}")
+    window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, False)
+    window.hide()  # not close(): the recorded run made the project dirty, close() would ask
+    return 0
+
+
+def select(name: str, window) -> None:
+    """Select a block on the canvas, as a click would."""
+    node_id = next(nid for nid, n in window.graph.nodes.items() if n.name == name)
+    item = window.scene.node_items[node_id]
+    window.scene.clearSelection()
+    item.setSelected(True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
