@@ -58,11 +58,18 @@ class ExportDialog(QDialog):
         form.addRow("Target", self.target)
         form.addRow("Script", path_row)
         form.addRow("", self.weights)
-        note = QLabel(
-            "The script trains and evaluates the network: "
-            "<tt>python script.py --data FOLDER --epochs 1</tt>"
-        )
+        note = QLabel()
         note.setWordWrap(True)
+
+        def describe() -> None:
+            name = Path(self.path.text().strip() or "net.py").name
+            note.setText(
+                "The script builds, trains and evaluates the network on MNIST-format data: "
+                f"<tt>python {name} --data FOLDER --epochs 1</tt>"
+            )
+
+        self.path.textChanged.connect(describe)
+        describe()
         buttons = QDialogButtonBox(QDialogButtonBox.Cancel)
         self.export_button = buttons.addButton("Export", QDialogButtonBox.AcceptRole)
         buttons.accepted.connect(self.do_export)
