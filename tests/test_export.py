@@ -426,3 +426,23 @@ def test_class_name_comes_from_the_graph_when_it_can():
         assert f"model = {expected}().to(device)" in export_script(graph)
     with pytest.raises(ExportError, match="cannot name a Python class"):
         export_script(graph, class_name="1x")
+
+
+def test_feature_inputs_and_data_that_does_not_fit(tmp_path):
+    graph = load_template("mlp").graph
+    h = History(graph)
+    ids = {n.name: n.id for n in graph.nodes.values()}
+    h.push(C.SetParams(ids["input1"], {"shape": [784]}))  # flat features straight in
+    write_export(graph, tmp_path / "flat.py", "engine")
+    out, _ = run([sys.executable, str(tmp_path / "flat.py"), "--data", str(SAMPLE), "--lr", "0.05"])
+    assert accuracy(out) > 0.8
+    h.push(C.SetParams(ids["input1"], {"shape": [3, 28, 28]}))
+    write_export(graph, tmp_path / "colour.py", "engine")
+    proc = subprocess.run(
+        [sys.executable, str(tmp_path / "colour.py"), "--data", str(SAMPLE)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == "images have 1 channel(s), the network wants 3"
