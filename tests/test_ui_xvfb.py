@@ -54,6 +54,7 @@ REAL_DRAG = textwrap.dedent(
     """
     import sys, tempfile
     from PySide6.QtCore import QPoint, QSettings, QTimer, Qt
+    from PySide6.QtGui import QDrag
     from PySide6.QtTest import QTest
     from netbuilder.ui.app import make_app
     from netbuilder.ui.canvas.items import NODE_HEIGHT, NODE_WIDTH
@@ -77,13 +78,19 @@ REAL_DRAG = textwrap.dedent(
     entered = []
 
     def inside_the_drag_loop():
+        # runs from QDrag.exec's own event loop, once the palette has started the drag
+        if entered or not tree.findChildren(QDrag):
+            return
         entered.append(True)
+        poll.stop()
         for i in range(1, 6):
             QTest.mouseMove(vp, target - QPoint(10 * (5 - i), 0))
             QTest.qWait(20)
         QTest.mouseRelease(vp, Qt.LeftButton, Qt.NoModifier, target)
 
-    QTimer.singleShot(300, inside_the_drag_loop)
+    poll = QTimer()
+    poll.timeout.connect(inside_the_drag_loop)
+    poll.start(50)
     start = rect.center()
     QTest.mousePress(tree.viewport(), Qt.LeftButton, Qt.NoModifier, start)
     for i in range(1, 6):  # past the drag distance: QAbstractItemView starts a real QDrag
