@@ -252,11 +252,14 @@ APP_MAIN = textwrap.dedent(
     def inspect_and_quit():
         wins = [w for w in QApplication.topLevelWidgets()
                 if isinstance(w, MainWindow) and w.isVisible()]
+        if not wins:  # main() has not shown its window yet
+            QTimer.singleShot(100, inspect_and_quit)
+            return
         for w in wins:
             print("WINDOW", w.windowTitle(), len(w.graph.nodes), w.graph.total_params,
                   w.focusWidget() is w.canvas, flush=True)
             w.close()
-        QApplication.instance().quit()
+        QTimer.singleShot(0, QApplication.instance().quit)  # delivered inside app.exec()
 
     app_module.make_app()  # main() takes over this QApplication
     QTimer.singleShot(500, inspect_and_quit)
