@@ -67,6 +67,24 @@ def test_ctrl_o_opens_a_project_and_announces_it(qtbot, make_window, monkeypatch
     assert set(w.scene.node_items) == set(w.graph.nodes)
 
 
+def test_open_a_file_whose_blocks_all_sit_at_the_origin_lays_them_out(make_window, tmp_path):
+    import json
+
+    from netbuilder.ui.mainwindow import blocks_overlap
+
+    data = json.loads((REPO / "resources" / "templates" / "mlp.json").read_text())
+    for n in data["graph"]["nodes"]:
+        n["pos"] = [0, 0]
+    target = tmp_path / "hand_written.nbproj"
+    target.write_text(json.dumps(data))
+    w = make_window("lenet")
+    assert w.open_path(target)
+    assert not blocks_overlap(w.graph)
+    assert "laid out" in w.statusBar().currentMessage()
+    assert not w.is_dirty and not w.runner.stack.canUndo()
+    assert not blocks_overlap(load_project(REPO / "resources" / "templates" / "lenet.json").graph)
+
+
 def test_open_bad_file_shows_message_not_traceback(make_window, boxes, tmp_path):  # noqa: F811
     w = make_window("lenet")
     bad = tmp_path / "broken.nbproj"

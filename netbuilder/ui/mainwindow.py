@@ -71,6 +71,18 @@ def _template_label(path: Path) -> str:
     return titles.get(path.stem, path.stem).split(" (")[0]
 
 
+def blocks_overlap(graph) -> bool:
+    """True when two blocks would cover each other on the canvas."""
+    rects = sorted(n.pos for n in graph.nodes.values())
+    for i, (x, y) in enumerate(rects):
+        for x2, y2 in rects[i + 1 :]:
+            if x2 - x >= NODE_WIDTH:
+                break  # sorted by x: no later block can reach back
+            if abs(y2 - y) < NODE_HEIGHT:
+                return True
+    return False
+
+
 class MainWindow(QMainWindow):
     projectReplaced = Signal()
     selectionChangedTo = Signal(object)  # str node id, or None
@@ -476,14 +488,18 @@ class MainWindow(QMainWindow):
             self.show_error("Cannot open template", str(exc))
             return False
         # templates are stored as one long row; wrap them to fit this window
-        positions = wrapped_layout(project.graph, *self._canvas_size())
-        with project.graph.batch():
-            for node_id, pos in positions.items():
-                project.graph.set_pos(node_id, pos)
+        self._lay_out_before_showing(project.graph)
         self.replace_project(project, None)
         self._untitled_name = _template_label(path)
         self._update_title()
         return True
+
+    def _lay_out_before_showing(self, graph) -> None:
+        """Place the blocks of a graph nobody sees yet (no undo step: it is not an edit)."""
+        positions = wrapped_layout(graph, *self._canvas_size())
+        with graph.batch():
+            for node_id, pos in positions.items():
+                graph.set_pos(node_id, pos)
 
     def _canvas_size(self) -> tuple[float, float]:
         if self.canvas.isVisible():
@@ -509,8 +525,16 @@ class MainWindow(QMainWindow):
             self.show_error("Cannot open project", str(exc))
             self._forget_recent(str(path))
             return False
+        stacked = blocks_overlap(project.graph)
+        if stacked:  # a hand-written file without positions: every block at (0, 0)
+            self._lay_out_before_showing(project.graph)
         self.replace_project(project, path)
         self._add_recent(str(Path(path).resolve()))
+        if stacked:
+            self.statusBar().showMessage(
+                "Blocks in this file overlapped, so they were laid out; Save keeps the new places",
+                10000,
+            )
         return True
 
     def save(self) -> bool:
