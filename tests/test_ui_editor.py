@@ -43,9 +43,9 @@ def make_window(qtbot, tmp_path, boxes):
             **kwargs,
         )
         qtbot.addWidget(w)
+        w.resize(1440, 900)  # the offscreen screen is 800x800: size it like a desktop
         if template:
             w.load_template(template)
-        w.resize(1440, 900)
         w.show()
         qtbot.waitExposed(w)
         w.activateWindow()

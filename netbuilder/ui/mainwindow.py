@@ -71,6 +71,15 @@ def _template_label(path: Path) -> str:
     return titles.get(path.stem, path.stem).split(" (")[0]
 
 
+def default_size() -> tuple[int, int]:
+    """1440x900, or most of a smaller screen."""
+    screen = QGuiApplication.primaryScreen()
+    if screen is None:
+        return 1440, 900
+    avail = screen.availableGeometry()
+    return min(1440, int(avail.width() * 0.95)), min(900, int(avail.height() * 0.92))
+
+
 def blocks_overlap(graph) -> bool:
     """True when two blocks would cover each other on the canvas."""
     rects = sorted(n.pos for n in graph.nodes.values())
@@ -145,7 +154,7 @@ class MainWindow(QMainWindow):
         self.autosave_timer.start()
 
         self._attach(self.project)
-        self.resize(1440, 900)
+        self.resize(*default_size())
         self._restore_layout()
         if install_training:
             self._install_training()
