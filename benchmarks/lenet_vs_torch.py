@@ -399,23 +399,41 @@ def bench(args, data):
 
 
 def epoch(args, data):
-    """One epoch each, trained in alternating chunks so both see the same machine load."""
+    """One epoch each per seed (initial weights and batch order), trained in alternating chunks
+    so both see the same machine load. Identical at first, the two runs part after ~100 steps
+    (float rounding, amplified while the loss falls fast), so one epoch's accuracy is a draw
+    from a distribution: several seeds show whether the engine's matches PyTorch's."""
     x, y, xt, yt = data
-    eng, tch = make_runners()
-    src = Batches(x, y, args.batch, seed=3)
     steps = len(x) // args.batch
-    secs = {"engine": 0.0, "torch": 0.0}
-    done = 0
-    while done < steps:
-        chunk = src.take(min(args.epoch_chunk, steps - done))
-        for r in (eng, tch):
-            secs[r.name] += run_chunk(r, chunk) * len(chunk)
-        done += len(chunk)
     print(f"one epoch, batch {args.batch}, {steps} steps (SGD lr 0.01 momentum 0.9):")
-    acc = {r.name: r.accuracy(xt, yt) for r in (eng, tch)}
-    for r in (eng, tch):
-        print(f"  {r.name:7s} {secs[r.name]:6.2f} s, test accuracy {100 * acc[r.name]:.2f}%")
-    print(f"  engine/PyTorch time {secs['engine'] / secs['torch']:.2f}")
+    totals = defaultdict(list)
+    for seed in args.seeds:
+        eng, tch = make_runners(seed)
+        src = Batches(x, y, args.batch, seed=seed + 3)
+        secs = {"engine": 0.0, "torch": 0.0}
+        done = 0
+        while done < steps:
+            chunk = src.take(min(args.epoch_chunk, steps - done))
+            for r in (eng, tch):
+                secs[r.name] += run_chunk(r, chunk) * len(chunk)
+            done += len(chunk)
+        line = []
+        for r in (eng, tch):
+            acc = r.accuracy(xt, yt)
+            totals[r.name].append((secs[r.name], acc))
+            line.append(f"{r.name} {secs[r.name]:6.2f} s, {100 * acc:.2f}%")
+        print(f"  seed {seed}: " + "; ".join(line)
+              + f"; time ratio {secs['engine'] / secs['torch']:.2f}")  # fmt: skip
+    if len(args.seeds) > 1:
+        for name, runs in totals.items():
+            secs = statistics.median(s for s, _ in runs)
+            accs = [a for _, a in runs]
+            print(f"  {name:7s} median {secs:6.2f} s per epoch, test accuracy mean "
+                  f"{100 * statistics.mean(accs):.2f}% (min {100 * min(accs):.2f}%, "
+                  f"max {100 * max(accs):.2f}%)")  # fmt: skip
+    e = statistics.median(s for s, _ in totals["engine"])
+    t = statistics.median(s for s, _ in totals["torch"])
+    print(f"  engine/PyTorch epoch time {e / t:.2f}")
 
 
 def main(argv=None):
@@ -436,6 +454,12 @@ def main(argv=None):
     ap.add_argument("--size-rounds", type=int, default=5)
     ap.add_argument("--epoch", action="store_true", help="train one epoch each, print accuracy")
     ap.add_argument("--epoch-chunk", type=int, default=50)
+    ap.add_argument(
+        "--seeds",
+        type=lambda v: [int(s) for s in v.split(",")],
+        default=[0, 1, 2],
+        help="--epoch: seeds of the initial weights and batch order (comma list)",
+    )
     args = ap.parse_args(argv)
     data = load_mnist(args.data)
     if args.epoch:
