@@ -728,7 +728,7 @@ class Tensor:
 
     def norm(self, p=2, dim=None, keepdim=False):
         if p == 2 or p == "fro":
-            return sqrt(sum(self * self, dim, keepdim))
+            return _norm2(self, dim, keepdim)
         if p == 1:
             return sum(abs(self), dim, keepdim)
         return pow(sum(pow(abs(self), p), dim, keepdim), 1.0 / p)
@@ -1594,6 +1594,23 @@ def var(a, dim=None, unbiased=None, keepdim=False, *, correction=None):
         return (g * 2 * diff / builtins.max(n - correction, 0),)
 
     return _make(out, (a,), _N("VarBackward0"), backward)
+
+
+def _norm2(a, dim, keepdim):
+    """The 2-norm as one node (LinalgVectorNormBackward0, as PyTorch)."""
+    ad = a._data
+    axes = _norm_dims(dim, ad.ndim)
+    out = np.asarray(np.sqrt(np.sum(ad * ad, axis=axes, keepdims=keepdim)))
+    shape = ad.shape
+
+    def backward(g):
+        o = out if keepdim or axes is None else np.expand_dims(out, axes)
+        gg = g if keepdim or axes is None else np.expand_dims(g, axes)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            scale = np.where(o == 0, 0, gg / o).astype(ad.dtype, copy=False)
+        return (np.broadcast_to(scale, shape) * ad,)
+
+    return _make(out, (a,), _N("LinalgVectorNormBackward0"), backward)
 
 
 def std(a, dim=None, unbiased=None, keepdim=False, *, correction=None):

@@ -325,6 +325,9 @@ GRADCHECK = [
     ("pad_constant", lambda a: F.pad(a, (1, 2, 0, 1)), [(2, 3)]),
     ("pad_reflect", lambda a: F.pad(a, (1, 1), mode="reflect"), [(1, 2, 4)]),
     ("softmax_f", lambda a: F.softmax(a, -1), [(2, 3)]),
+    ("norm", lambda a: a.norm(), [(2, 3)]),
+    ("norm_dim", lambda a: a.norm(dim=0), [(2, 3)]),
+    ("l1_loss_mean", lambda a, b: F.l1_loss(a, b), [(2, 3), (2, 3)]),
 ]
 
 

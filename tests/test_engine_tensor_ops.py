@@ -107,6 +107,8 @@ CASES = [
     ("unbind", lambda m, a: a.unbind(1), [(2, 3)], {}),
     ("clone", lambda m, a: a.clone() * 2, [(2, 3)], {}),
     ("norm", lambda m, a: a.norm(), [(3, 4)], {}),
+    ("norm_dim", lambda m, a: a.norm(dim=1, keepdim=True), [(3, 4)], {}),
+    ("norm_dim_p1", lambda m, a: a.norm(1, dim=0), [(3, 4)], {}),
     (
         "chain",
         lambda m, a, b: ((a @ b).relu() * 3 - 1).exp().mean(),

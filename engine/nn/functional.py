@@ -673,8 +673,10 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
 
 
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean"):  # noqa: A002
+    # composed as PyTorch composes it: AbsBackward0 then MeanBackward0 / SumBackward0
+    _check_reduction(reduction)
     _loss_shapes("l1_loss", input, target)
-    return _pointwise_loss("l1_loss", "L1LossBackward0", np.abs, np.sign, input, target, reduction)
+    return _reduce((input - target).abs(), reduction)
 
 
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):  # noqa: A002
