@@ -202,3 +202,35 @@ def test_tutorial_gives_pytorchs_numbers_for_the_same_weights_and_inputs():
         np.testing.assert_allclose(
             p.detach().numpy(), tparams[name].detach().numpy(), rtol=1e-5, atol=1e-6, err_msg=name
         )
+
+
+def _graph_names(root):
+    """Breadth-first names of the autograd graph, with each node's next_functions layout."""
+    out, queue, seen = [], [root], set()
+    while queue:
+        node = queue.pop(0)
+        if node is None or id(node) in seen:
+            continue
+        seen.add(id(node))
+        nexts = tuple(None if f is None else type(f).__name__ for f, _ in node.next_functions)
+        out.append((type(node).__name__, nexts))
+        queue.extend(f for f, _ in node.next_functions)
+    return out
+
+
+def test_lenet_training_graph_has_pytorchs_nodes_and_edges():
+    import engine
+
+    source_part = TUTORIAL.split("net = Net()")[0]
+    escope, _ = run(IMPORTS_ENGINE + source_part)
+    tscope, _ = run(IMPORTS_TORCH + source_part)
+    e_loss = engine.nn.functional.cross_entropy(
+        escope["Net"]()(engine.randn(4, 1, 32, 32)), engine.tensor([1, 2, 3, 4])
+    )
+    t_loss = real_torch.nn.functional.cross_entropy(
+        tscope["Net"]()(real_torch.randn(4, 1, 32, 32)), real_torch.tensor([1, 2, 3, 4])
+    )
+    names = _graph_names(e_loss.grad_fn)
+    assert names == _graph_names(t_loss.grad_fn)
+    assert ("ConvolutionBackward0", (None, "AccumulateGrad", "AccumulateGrad")) in names
+    assert names[0] == ("NllLossBackward0", ("LogSoftmaxBackward0",))
