@@ -10,7 +10,7 @@ import json
 import os
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QMimeData, QPointF, QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, QPointF, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -47,7 +47,9 @@ from netbuilder.ui.recovery import Recovery
 from netbuilder.ui.status import format_bytes, memory_estimate, validity_text
 from netbuilder.ui.undo import CommandRunner
 
-FRAGMENT_MIME = "application/x-netbuilder-fragment"
+# Copied blocks travel as JSON text under this key: a QMimeData made in Python and handed to
+# the clipboard crashes PySide 6.11 when the app exits, plain text does not.
+FRAGMENT_KEY = "netbuilder-fragment"
 PROJECT_FILTER = f"NetBuilder projects (*{SUFFIX} *.json);;All files (*)"
 MAX_RECENT = 8
 AUTOSAVE_SECONDS = 30
@@ -697,11 +699,8 @@ class MainWindow(QMainWindow):
         if not ids:
             return False
         fragment = cmds.copy_fragment(self.graph, ids)
-        mime = QMimeData()
-        data = json.dumps(fragment).encode()
-        mime.setData(FRAGMENT_MIME, data)
-        mime.setText(json.dumps(fragment, indent=1))
-        QGuiApplication.clipboard().setMimeData(mime)
+        text = json.dumps({FRAGMENT_KEY: fragment}, indent=1)
+        QGuiApplication.clipboard().setText(text)
         self._paste_count = 0
         return True
 
@@ -713,13 +712,13 @@ class MainWindow(QMainWindow):
             self.runner.push(command)
 
     def paste(self) -> None:
-        mime = QGuiApplication.clipboard().mimeData()
-        if mime is None or not mime.hasFormat(FRAGMENT_MIME):
+        text = QGuiApplication.clipboard().text()
+        if FRAGMENT_KEY not in text:
             self.statusBar().showMessage("Nothing to paste: copy blocks first", 4000)
             return
         try:
-            fragment = json.loads(bytes(mime.data(FRAGMENT_MIME)).decode())
-        except (ValueError, UnicodeDecodeError):
+            fragment = json.loads(text)[FRAGMENT_KEY]
+        except (ValueError, TypeError, KeyError):
             self.statusBar().showMessage("The clipboard does not hold NetBuilder blocks", 4000)
             return
         self._paste_count += 1
