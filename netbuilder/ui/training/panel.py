@@ -50,6 +50,7 @@ from .worker import FeatureMaps, RunResult, TrainingProcess, WorkerDone, warm_up
 log = logging.getLogger(__name__)
 
 TICK_MS = 66  # UI refresh: ~15 Hz
+SLOW_VIEWS_S = 0.25  # gradient plots, histograms and the canvas tint: 4 Hz is plenty
 TICK_BUDGET_S = 0.010  # most of one tick spent handling events; the rest wait for the next
 LOCK_REASON = "Training is running: stop it (Shift+F5) to change the network"
 
@@ -84,6 +85,7 @@ class TrainingDashboard(QObject):
         self._grads_dirty = False
         self._epochs_dirty = False
         self._hist_dirty = False
+        self._slow_views_at = 0.0
         self._pending_error: tuple[str, str] | None = None
         self._batch_size = 1
         self._run_started_at = 0.0
@@ -479,8 +481,8 @@ class TrainingDashboard(QObject):
                 done = True
                 break
             self._handle(event)
-        if self._dirty:
-            self._refresh()
+        if self._dirty or self._grads_dirty or self._hist_dirty:
+            self._refresh(force=done)
         if done:
             self._finish_run()
 
@@ -603,8 +605,9 @@ class TrainingDashboard(QObject):
         self.loss_plot.show_previous(self.previous)
         self.accuracy_plot.show_previous(self.previous)
 
-    def _refresh(self) -> None:
-        # only what changed: each setData costs a repaint of that plot
+    def _refresh(self, force: bool = False) -> None:
+        # only what changed: each setData costs a repaint of that plot; gradient views (three
+        # plots and the canvas) at most SLOW_VIEWS_S apart, the loss on every tick
         self._dirty = False
         run = self.run
         self.loss_plot.show_steps(run)
@@ -612,12 +615,16 @@ class TrainingDashboard(QObject):
             self._epochs_dirty = False
             self.loss_plot.show_epochs(run)
             self.accuracy_plot.show_run(run)
-        if self._grads_dirty:
-            self._grads_dirty = False
-            self.grad_plot.show_run(run)
-            self._tint_canvas()
-        if self._hist_dirty:
-            self._refresh_histograms()
+        now = time.perf_counter()
+        if force or now - self._slow_views_at >= SLOW_VIEWS_S:
+            if self._grads_dirty or self._hist_dirty:
+                self._slow_views_at = now
+            if self._grads_dirty:
+                self._grads_dirty = False
+                self.grad_plot.show_run(run)
+                self._tint_canvas()
+            if self._hist_dirty:
+                self._refresh_histograms()
         if self.total_steps:
             self.progress.setValue(min(self.step, self.total_steps))
         if not self.paused:
@@ -746,7 +753,7 @@ class TrainingDashboard(QObject):
         run = self.run
         if run.status == "running":
             run.status = "stopped"
-        self._refresh()
+        self._refresh(force=True)
         self.window.set_structure_locked(False, "")
         self.lock_label.hide()
         self.form.set_running(False)

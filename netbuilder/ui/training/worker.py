@@ -89,6 +89,8 @@ def _context():
 
 def warm_up() -> None:
     """Start the forkserver helper early so that the first Train press starts fast."""
+    if mp.parent_process() is not None:
+        return  # a script without a __main__ guard re-runs in the child: start nothing there
     ctx = _context()
     if ctx.get_start_method() == "forkserver":
         from multiprocessing import forkserver
