@@ -49,7 +49,9 @@ def make_project(folder: Path, data: Path, batch: int, epochs: int) -> Path:
     from netbuilder.graph.templates import load_template
 
     project = load_template("lenet")
-    project.training.update(dataset=str(data), epochs=epochs, batch_size=batch, grad_every=20, seed=0)
+    project.training.update(
+        dataset=str(data), epochs=epochs, batch_size=batch, grad_every=20, seed=0
+    )
     path = folder / "bench.json"
     save_project(project, path)
     return path
