@@ -163,3 +163,56 @@ def test_random_edit_sequence_undoes_step_by_step():
     for expected in states[1:]:
         h.redo()
         assert state(g) == expected
+
+
+def _overlaps(positions, w, h):
+    boxes = list(positions.values())
+    return [
+        (a, b)
+        for i, a in enumerate(boxes)
+        for b in boxes[i + 1 :]
+        if abs(a[0] - b[0]) < w and abs(a[1] - b[1]) < h
+    ]
+
+
+def test_autolayout_one_row_without_a_view_and_wrapped_rows_with_one():
+    g = load_template("lenet").graph
+    order = g.topological_order()
+    w, h = C.NODE_SIZE
+    row = C.layout_positions(g)
+    assert len({y for _, y in row.values()}) == 1  # a chain: one row
+    xs = [row[nid][0] for nid in order]
+    assert xs == sorted(xs) and len(set(xs)) == len(xs)
+    # a laptop-sized canvas: rows, each read left to right, the next row below
+    wrapped = C.layout_positions(g, (1000.0, 700.0))
+    rows = sorted({y for _, y in wrapped.values()})
+    assert 2 <= len(rows) < len(order)
+    assert not _overlaps(wrapped, w, h)
+    right = max(x for x, _ in wrapped.values()) + w
+    bottom = max(y for _, y in wrapped.values()) + h
+    assert right / bottom < 1000 / 700 * 2.5  # roughly the view's shape, not one long strip
+    by_reading = sorted(order, key=lambda nid: (wrapped[nid][1], wrapped[nid][0]))
+    assert by_reading == order  # producers before consumers, row by row
+    # a very wide view keeps one row; the node size is a parameter (the UI passes its own)
+    assert C.layout_positions(g, (100000.0, 700.0)) == row
+    big = C.layout_positions(g, None, (300.0, 100.0))
+    assert big[order[1]][0] - big[order[0]][0] == 300.0 + C.LAYOUT_GAP[0]
+
+
+def test_autolayout_branches_stack_in_columns_and_undo_is_exact():
+    g, h, ids = resnet()
+    cmd = C.AutoLayout((1200.0, 800.0))
+    h.push(C.MoveNodes({ids["conv1"]: (500, -300)}))
+    side = C.AddNode("ReLU", (0, 0))
+    h.push(side)  # a second consumer of conv1: a branch of conv1's consumers' depth
+    h.push(C.Connect(ids["conv1"], side.node_id, 0))
+    check_roundtrip(g, h, cmd)
+    h.redo()
+    positions = {nid: n.pos for nid, n in g.nodes.items()}
+    assert not _overlaps(positions, *C.NODE_SIZE)
+    # blocks of one depth (a residual branch beside its main path) stack in one column
+    stacked = [c for c in C._depth_columns(g) if len(c) >= 2]
+    assert stacked
+    for column in stacked:
+        assert len({positions[nid][0] for nid in column}) == 1
+        assert len({positions[nid][1] for nid in column}) == len(column)

@@ -513,6 +513,16 @@ def test_undo_redo_move_params_paste_layout_rename(qtbot, window):
     w.runner.push(cmds.MoveNodes({node(w, "fc1").id: (5000, 5000)}))
     before = snapshot(w)
     key(qtbot, w, Qt.Key_L)
+    # the core's AutoLayout, wrapped to this canvas: the same positions, one undo step
+    size = w.canvas.viewport().size()
+    expected = cmds.layout_positions(
+        w.graph, (size.width(), size.height()), (NODE_WIDTH, NODE_HEIGHT)
+    )
+    assert {nid: n.pos for nid, n in w.graph.nodes.items()} == expected
+    assert len({y for _, y in expected.values()}) > 1  # wrapped into rows
+    assert isinstance(
+        w.runner.stack.command(w.runner.stack.index() - 1).commands[0], cmds.AutoLayout
+    )
     _undo_redo_roundtrip(qtbot, w, before, "Auto Layout")
 
     # rename through the inspector's name field

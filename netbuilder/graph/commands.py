@@ -347,20 +347,22 @@ class Paste(Command):
 
 
 class AutoLayout(Command):
-    """Arrange blocks left to right by depth; blocks of one depth stacked top to bottom."""
+    """Arrange blocks left to right by depth (blocks of one depth stacked in a column); with a
+    view size, runs of columns wrap into rows so the drawing, fitted to that view, is as large
+    as possible (a 13-block LeNet in one row is too small to read in a laptop window)."""
 
     text = "Auto Layout"
-    x_step = 180.0
-    y_step = 110.0
 
-    def __init__(self):
+    def __init__(self, view_size=None, node_size=None):
+        self.view_size = view_size
+        self.node_size = node_size or NODE_SIZE
         self.old: dict | None = None
         self.new: dict | None = None
 
     def redo(self, graph: Graph) -> None:
         if self.new is None:
             self.old = {nid: n.pos for nid, n in graph.nodes.items()}
-            self.new = layout_positions(graph, self.x_step, self.y_step)
+            self.new = layout_positions(graph, self.view_size, self.node_size)
         with graph.batch():
             for nid, pos in self.new.items():
                 graph.set_pos(nid, pos)
@@ -371,18 +373,60 @@ class AutoLayout(Command):
                 graph.set_pos(nid, pos)
 
 
-def layout_positions(graph: Graph, x_step: float = 180.0, y_step: float = 110.0) -> dict:
-    order = graph.topological_order()
-    depth = {nid: 0 for nid in graph.nodes}
-    for nid in order:
+NODE_SIZE = (160.0, 66.0)  # the canvas's block size; the UI passes its own
+LAYOUT_GAP = (76.0, 34.0)  # across: room for a wire's shape label; down: between stacked blocks
+LAYOUT_ROW_GAP = 70.0  # lanes for the wires that return to the start of the next row
+LAYOUT_MARGIN = 60.0
+
+
+def _depth_columns(graph: Graph) -> list[list[str]]:
+    """Node ids grouped by depth (longest path from an input), in insertion order."""
+    depth = dict.fromkeys(graph.nodes, 0)
+    for nid in graph.topological_order():
         for e in graph.edges_from(nid):
             depth[e.dst] = max(depth[e.dst], depth[nid] + 1)
     columns: dict[int, list[str]] = {}
     for nid in graph.nodes:
         columns.setdefault(depth[nid], []).append(nid)
+    return [columns[d] for d in sorted(columns)]
+
+
+def layout_positions(graph: Graph, view_size=None, node_size=NODE_SIZE) -> dict:
+    """{node_id: (x, y)} top-left of every block.
+
+    Without ``view_size`` every depth gets its own column in one long row. With
+    ``view_size=(width, height)`` (scene units at zoom 1) the columns wrap into rows, the row
+    length chosen so the drawing scaled to fit the view is largest (then the fewest rows).
+    """
+    columns = _depth_columns(graph)
+    if not columns:
+        return {}
+    node_w, node_h = node_size
+    step_x, step_y = node_w + LAYOUT_GAP[0], node_h + LAYOUT_GAP[1]
+
+    def row_heights(per_row: int) -> list[float]:
+        rows = [columns[i : i + per_row] for i in range(0, len(columns), per_row)]
+        return [max(len(c) for c in row) * step_y - LAYOUT_GAP[1] for row in rows]
+
+    per_row = len(columns)
+    if view_size is not None:
+        view_w, view_h = view_size
+        best_key = None
+        for n in range(1, len(columns) + 1):
+            heights = row_heights(n)
+            w = min(n, len(columns)) * step_x - LAYOUT_GAP[0]
+            h = sum(heights) + LAYOUT_ROW_GAP * (len(heights) - 1)
+            margin = 2 * LAYOUT_MARGIN
+            scale = min(1.0, view_w / (w + margin), view_h / (h + margin))
+            key = (round(scale, 2), n)  # largest picture, then the fewest rows
+            if best_key is None or key > best_key:
+                per_row, best_key = n, key
     positions = {}
-    for d, ids in columns.items():
-        top = -(len(ids) - 1) * y_step / 2
-        for i, nid in enumerate(ids):
-            positions[nid] = (d * x_step, top + i * y_step)
+    top = 0.0
+    for r, row_h in enumerate(row_heights(per_row)):
+        for c, column in enumerate(columns[r * per_row : (r + 1) * per_row]):
+            y0 = top + (row_h - (len(column) * step_y - LAYOUT_GAP[1])) / 2
+            for i, nid in enumerate(column):
+                positions[nid] = (c * step_x, float(round(y0 + i * step_y)))
+        top += row_h + LAYOUT_ROW_GAP
     return positions

@@ -38,7 +38,6 @@ from netbuilder.graph.project import (
 from netbuilder.graph.templates import list_templates, template_path
 from netbuilder.ui import icons, theme
 from netbuilder.ui.canvas.items import NODE_HEIGHT, NODE_WIDTH, format_count
-from netbuilder.ui.canvas.layout import wrapped_layout
 from netbuilder.ui.canvas.scene import GraphScene
 from netbuilder.ui.canvas.view import CanvasView
 from netbuilder.ui.inspector import Inspector
@@ -507,7 +506,7 @@ class MainWindow(QMainWindow):
 
     def _lay_out_before_showing(self, graph) -> None:
         """Place the blocks of a graph nobody sees yet (no undo step: it is not an edit)."""
-        positions = wrapped_layout(graph, *self._canvas_size())
+        positions = cmds.layout_positions(graph, self._canvas_size(), (NODE_WIDTH, NODE_HEIGHT))
         with graph.batch():
             for node_id, pos in positions.items():
                 graph.set_pos(node_id, pos)
@@ -760,9 +759,7 @@ class MainWindow(QMainWindow):
 
     def auto_layout(self) -> None:
         """L: columns by depth, left to right, wrapped into rows that fit the view."""
-        positions = wrapped_layout(self.graph, *self._canvas_size())
-        command = cmds.MoveNodes(positions)
-        command.text = "Auto Layout"
+        command = cmds.AutoLayout(self._canvas_size(), (NODE_WIDTH, NODE_HEIGHT))
         if self.runner.push(command):
             self.canvas.fit()
 

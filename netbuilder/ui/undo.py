@@ -8,8 +8,8 @@ from PySide6.QtGui import QUndoCommand, QUndoStack
 from netbuilder.blocks import BlockError
 from netbuilder.graph import commands as cmds
 
-# Moves and renames leave the network itself alone, so they stay allowed while training runs.
-_ALLOWED_WHEN_LOCKED = (cmds.MoveNodes,)
+# Moves leave the network itself alone, so they stay allowed while training runs.
+_ALLOWED_WHEN_LOCKED = (cmds.MoveNodes, cmds.AutoLayout)
 _MERGE_ID = 0x4E42
 NUDGE_TEXT = "Nudge"  # arrow-key moves: consecutive ones merge into one undo step
 
