@@ -467,6 +467,63 @@ def test_undo_redo_add_delete_connect_disconnect(qtbot, blank):
     _undo_redo_roundtrip(qtbot, w, before, "Delete Block")
 
 
+def _selected_names(w):
+    return sorted(w.graph.nodes[nid].name for nid in w.scene.selected_node_ids())
+
+
+def test_undo_and_redo_select_what_they_touched(qtbot, window):
+    w = window
+    undo = lambda: key(qtbot, w, Qt.Key_Z, Qt.ControlModifier)  # noqa: E731
+    redo = lambda: key(qtbot, w, Qt.Key_Y, Qt.ControlModifier)  # noqa: E731
+    # a parameter edit, then the user selects something else: undo shows the edited block
+    w.scene.select_nodes([node(w, "fc2").id])
+    w.runner.push(cmds.SetParams(node(w, "fc2").id, {"out_features": 50}))
+    w.scene.select_nodes([node(w, "conv1").id])
+    undo()
+    assert _selected_names(w) == ["fc2"]
+    assert w.inspector.node_id == node(w, "fc2").id
+    w.scene.clearSelection()
+    redo()
+    assert _selected_names(w) == ["fc2"]
+
+    # a deletion: undo selects the restored blocks, redo leaves nothing selected
+    w.scene.select_nodes([node(w, "relu3").id, node(w, "fc3").id])
+    key(qtbot, w, Qt.Key_Delete)
+    undo()
+    assert _selected_names(w) == ["fc3", "relu3"]
+    redo()
+    assert w.scene.selectedItems() == []
+    undo()
+
+    # a connection: redo selects the new wire; undo the blocks it joined
+    w.runner.push(cmds.Disconnect(w.graph.edges_into(node(w, "fc3").id)[0]))
+    src, dst = node(w, "relu4").id, node(w, "fc3").id
+    w.runner.push(cmds.Connect(src, dst, 0))
+    w.scene.clearSelection()
+    undo()
+    assert _selected_names(w) == ["fc3", "relu4"]
+    redo()
+    assert w.scene.selected_edges() == [w.graph.edges_into(dst)[0]]
+    assert w.scene.selected_node_ids() == []
+
+    # a move far away: undo selects the block and scrolls it into view
+    conv1 = node(w, "conv1").id
+    w.runner.push(cmds.MoveNodes({conv1: (9000.0, 9000.0)}))
+    w.canvas.centerOn(QPointF(-5000, -5000))
+    w.scene.clearSelection()
+    redo_pos = w.scene.node_items[conv1]
+    undo()
+    assert _selected_names(w) == ["conv1"]
+    visible = w.canvas.mapToScene(w.canvas.viewport().rect()).boundingRect()
+    assert visible.intersects(redo_pos.sceneBoundingRect())
+
+    # auto layout moves everything: the selection is left as it was
+    w.scene.select_nodes([node(w, "pool1").id])
+    key(qtbot, w, Qt.Key_L)
+    undo()
+    assert _selected_names(w) == ["pool1"]
+
+
 def test_undo_redo_move_params_paste_layout_rename(qtbot, window):
     w = window
     # move by dragging a node's header

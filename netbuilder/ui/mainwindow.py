@@ -122,6 +122,7 @@ class MainWindow(QMainWindow):
 
         self.runner = CommandRunner(self.project.graph, self)
         self.runner.refused.connect(self._on_refused)
+        self.runner.touched.connect(self._select_touched)
         self.runner.stack.cleanChanged.connect(self._update_title)
         self.runner.stack.indexChanged.connect(self._update_title)
         self.scene = GraphScene(self.runner, self)
@@ -845,6 +846,20 @@ class MainWindow(QMainWindow):
         if single != self._selected:
             self._selected = single
             self.selectionChangedTo.emit(single)
+
+    def _select_touched(self, node_ids: list, edges: list) -> None:
+        """After undo/redo: select what it changed, and bring it into view if it is not."""
+        self.scene.select_nodes(node_ids, edges)
+        items = [self.scene.node_items[n] for n in node_ids if n in self.scene.node_items]
+        items += [self.scene.edge_items[e] for e in edges if e in self.scene.edge_items]
+        if not items:
+            return
+        rect = items[0].sceneBoundingRect()
+        for item in items[1:]:
+            rect = rect.united(item.sceneBoundingRect())
+        visible = self.canvas.mapToScene(self.canvas.viewport().rect()).boundingRect()
+        if not visible.intersects(rect):
+            self.canvas.centerOn(rect.center())
 
     def _on_refused(self, reason: str) -> None:
         self.statusBar().showMessage(f"Refused: {reason}", 8000)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
@@ -48,18 +50,40 @@ class GraphUndoCommand(QUndoCommand):
         if self._skip_first_redo:
             self._skip_first_redo = False
             return
-        for c in self.commands:
-            c.redo(self.runner.graph)
+        with self.runner.recording(self.commands[0]):
+            for c in self.commands:
+                c.redo(self.runner.graph)
 
     def undo(self) -> None:
-        for c in reversed(self.commands):
-            c.undo(self.runner.graph)
+        with self.runner.recording(self.commands[0]):
+            for c in reversed(self.commands):
+                c.undo(self.runner.graph)
+
+
+_NODE_EDITS = frozenset({"node_added", "node_moved", "params_changed", "renamed"})
+
+
+def touched_by(changes) -> tuple[list[str], list]:
+    """What an undo or redo should leave selected, as mature editors do: the blocks it added,
+    moved, changed or renamed; else the wire it added; else the two ends of a wire it removed.
+    Nothing after a deletion (what it touched is gone)."""
+    nodes = list(dict.fromkeys(ch.node_id for ch in changes if ch.kind in _NODE_EDITS))
+    if nodes or any(ch.kind == "node_removed" for ch in changes):
+        return nodes, []
+    added = [ch.edge for ch in changes if ch.kind == "edge_added"]
+    if added:
+        return [], added
+    ends = [n for ch in changes if ch.kind == "edge_removed" for n in (ch.edge.src, ch.edge.dst)]
+    return list(dict.fromkeys(ends)), []
 
 
 class CommandRunner(QObject):
     """Runs graph commands through the undo stack; refuses them while the structure is locked."""
 
     refused = Signal(str)  # a reason for the status bar
+    # after an undo or redo: (node ids, edges) it touched, for the selection; not emitted for
+    # an auto layout (it moves everything: the selection stays)
+    touched = Signal(list, list)
 
     def __init__(self, graph, parent=None):
         super().__init__(parent)
@@ -67,6 +91,17 @@ class CommandRunner(QObject):
         self.stack = QUndoStack(self)
         self.locked_reason: str | None = None
         self.last_error: str | None = None  # why the last push was refused
+
+    @contextlib.contextmanager
+    def recording(self, command):
+        changes = []
+        self.graph.subscribe(changes.extend)
+        try:
+            yield
+        finally:
+            self.graph.unsubscribe(changes.extend)
+        if not isinstance(command, cmds.AutoLayout):
+            self.touched.emit(*touched_by(changes))
 
     def set_graph(self, graph) -> None:
         self.graph = graph

@@ -196,13 +196,17 @@ class GraphScene(QGraphicsScene):
     def selected_edges(self) -> list:
         return [i.edge for i in self.selectedItems() if isinstance(i, EdgeItem)]
 
-    def select_nodes(self, node_ids) -> None:
-        """Select exactly these nodes, announcing the new selection once."""
+    def select_nodes(self, node_ids, edges=()) -> None:
+        """Select exactly these nodes (and wires), announcing the new selection once."""
         blocked = self.blockSignals(True)
         try:
             self.clearSelection()
             for node_id in node_ids:
                 item = self.node_items.get(node_id)
+                if item is not None:
+                    item.setSelected(True)
+            for edge in edges:
+                item = self.edge_items.get(edge)
                 if item is not None:
                     item.setSelected(True)
         finally:
