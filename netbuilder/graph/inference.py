@@ -38,11 +38,14 @@ def _loop_members(graph) -> dict[str, list[str]]:
 
 
 def _depths(graph, order: list[str]) -> dict[str, int]:
+    consumers: dict[str, list[str]] = {}
+    for e in graph.edges:  # one pass: edges_from per node would be O(nodes x edges)
+        consumers.setdefault(e.src, []).append(e.dst)
     depth = {nid: 0 for nid in order}
     for nid in order:
-        for e in graph.edges_from(nid):
-            if e.dst in depth:
-                depth[e.dst] = max(depth[e.dst], depth[nid] + 1)
+        for dst in consumers.get(nid, ()):
+            if dst in depth:
+                depth[dst] = max(depth[dst], depth[nid] + 1)
     return depth
 
 
@@ -54,10 +57,11 @@ def output_node(graph, order: list[str] | None = None) -> str | None:
         return None
     depth = _depths(graph, order)
     sources = {e.src for e in graph.edges}
+    targets = {e.dst for e in graph.edges}
     sinks = [
         nid
         for nid in order
-        if nid not in sources and graph.nodes[nid].block.inputs != 0 and graph.edges_into(nid)
+        if nid not in sources and nid in targets and graph.nodes[nid].block.inputs != 0
     ]
     if not sinks:
         return None
@@ -97,10 +101,13 @@ def run_inference(graph) -> None:
     out_id = output_node(graph, order)
     sources = {e.src for e in graph.edges}
     targets = {e.dst for e in graph.edges}
+    edges_into: dict[str, list] = {}
+    for e in graph.edges:  # one pass, as graph.edges_into would per node
+        edges_into.setdefault(e.dst, []).append(e)
     for nid in order:
         node = nodes[nid]
         block = node.block
-        into = graph.edges_into(nid)
+        into = sorted(edges_into.get(nid, ()), key=lambda e: e.dst_port)
         isolated = nid not in sources and nid not in targets
         if isolated and block.inputs != 0:
             node.problems.append(
