@@ -12,6 +12,7 @@ import math
 import signal
 import sys
 import time
+import warnings
 from pathlib import Path
 
 COMMANDS = ("open", "summary", "train", "export")
@@ -325,6 +326,11 @@ def _train(args) -> int:
             _check_output_path(path)
     data = load_data(settings.dataset, progress=not args.no_progress)
 
+    # A diverging run overflows inside numpy (also on the engine's worker threads, which
+    # np.errstate does not reach); the Trainer reports it in words, so hide numpy's warnings.
+    warnings.filterwarnings(
+        "ignore", r"(overflow|invalid value|divide by zero) encountered", RuntimeWarning
+    )
     trainer = Trainer(project.graph, settings, data=data, checkpoint_path=args.checkpoint)
     metrics = _MetricsWriter(args.metrics_out) if args.metrics_out else None
     progress = _Progress(enabled=not args.no_progress)

@@ -239,7 +239,7 @@ def test_a_diverging_run_exits_1_with_the_message(capsys, tmp_path):
     metrics = tmp_path / "m.jsonl"
     status, _, err = _run(capsys, "train", LENET, "--lr", "1e6", "--metrics-out", str(metrics))
     assert status == 1
-    line = _one_line_error(err.strip().splitlines()[-1])
+    line = _one_line_error(err)  # numpy's overflow warnings are not shown
     assert "learning rate" in line and "step" in line
     assert metrics.exists()  # what was recorded up to the failure is kept
 
