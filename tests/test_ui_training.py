@@ -357,3 +357,43 @@ def test_run_record_roundtrip_keeps_json_small_and_finite():
     assert back.loss.x[-1] == 5000 and back.grad_norms["conv1"].y[0] == 0.5
     with pytest.raises(ValueError, match="damaged"):
         RunCurves.from_dict({"loss": {"step": [1, 2], "value": [1.0]}})
+
+
+def fake_download(steps=50, delay=0.01):
+    """download_mnist's signature and behaviour: progress per chunk, cancel -> DownloadCancelled."""
+    from pathlib import Path
+
+    from netbuilder.data.errors import DownloadCancelled
+
+    def download(progress=None, cancel=None):
+        for i in range(steps):
+            if cancel.is_set():
+                raise DownloadCancelled("/cache/mnist", "download cancelled")
+            progress((i + 1) * 1000, steps * 1000, "train-images-idx3-ubyte.gz")
+            time.sleep(delay)
+        return Path("/cache/mnist")
+
+    return download
+
+
+def test_download_mnist_shows_progress_and_selects_it(window, qtbot):
+    d = make_dashboard(window)
+    chooser = d.form.dataset
+    chooser.start_download(fake_download())
+    assert not chooser.progress.isHidden() and not chooser.download_button.isEnabled()
+    qtbot.waitUntil(lambda: chooser.progress.value() > 0, timeout=3000)
+    assert "train-images" in chooser.progress.format()
+    qtbot.waitUntil(lambda: not chooser.downloading and chooser.progress.isHidden(), timeout=5000)
+    assert chooser.value() == "mnist" and "ready" in chooser.status.text()
+    assert window.project.training["dataset"] == "mnist"
+
+
+def test_download_mnist_can_be_cancelled(window, qtbot):
+    d = make_dashboard(window)
+    chooser = d.form.dataset
+    chooser.start_download(fake_download(steps=1000))
+    qtbot.waitUntil(lambda: chooser.progress.value() > 0, timeout=3000)
+    qtbot.mouseClick(chooser.cancel_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: chooser.progress.isHidden(), timeout=3000)
+    assert "cancelled" in chooser.status.text()
+    assert chooser.value() == "sample" and chooser.download_button.isEnabled()

@@ -118,3 +118,48 @@ def test_saved_weights_load_back_with_the_same_outputs(window, tiny, tmp_path):
     script = d.export_with_weights(tmp_path / "lenet_export.py")
     assert script.exists() and script.with_suffix(".safetensors").exists()
     assert "class" in script.read_text()
+
+
+def test_the_editor_window_installs_the_dashboard_and_locks_while_training(
+    qtbot, tmp_path, tiny, monkeypatch
+):
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QMessageBox
+
+    from netbuilder.graph import commands as cmds
+    from netbuilder.ui.mainwindow import MainWindow
+
+    boxes = []
+    for kind in ("critical", "warning", "question", "information"):
+        answer = QMessageBox.Discard if kind == "warning" else QMessageBox.Yes
+        monkeypatch.setattr(
+            QMessageBox, kind, lambda *a, k=kind, r=answer, **kw: boxes.append(k) or r
+        )
+    w = MainWindow(settings=QSettings(str(tmp_path / "s.ini"), QSettings.IniFormat),
+                   recovery_dir=tmp_path / "recovery")
+    qtbot.addWidget(w)
+    w.load_template("lenet")
+    d = w.training
+    d.form.dataset.set_value(str(tiny))
+    d.form.batch_size.setValue(32)
+    d.form.grad_every.setValue(1)
+    assert w.project.training["dataset"] == str(tiny) and w.is_dirty
+    w.resize(1440, 900)
+    w.show()
+    with qtbot.waitActive(w):
+        w.activateWindow()
+    assert "Train" in [a.text().replace("&", "") for a in w.train_menu.actions()]
+    qtbot.keyClick(w, Qt.Key.Key_F5)
+    try:
+        assert d.running and w.runner.locked_reason
+        count = len(w.graph.nodes)
+        assert not w.runner.push(cmds.AddNode("ReLU", (0, 0)))
+        assert len(w.graph.nodes) == count
+        assert d.wait(60)
+    finally:
+        d.shutdown()
+    assert d.run.status == "finished", d.message
+    assert not w.runner.locked_reason
+    conv1 = w.scene.node_items[node_id(w, "conv1")]
+    assert conv1.overlay_color is not None and "gradient" in conv1.overlay_tooltip
+    assert w.project.runs and w.project.runs[-1]["status"] == "finished"

@@ -86,6 +86,7 @@ class TrainingDashboard(QObject):
         self._epochs_dirty = False
         self._hist_dirty = False
         self._slow_views_at = 0.0
+        self._made_room = False
         self._pending_error: tuple[str, str] | None = None
         self._batch_size = 1
         self._run_started_at = 0.0
@@ -202,7 +203,7 @@ class TrainingDashboard(QObject):
         self.status_label = QLabel("Press Train (F5) to start.")
         self.status_label.setWordWrap(True)
         info.addWidget(self.status_label, 1)
-        self.lock_label = QLabel("🔒 Network locked while training")
+        self.lock_label = QLabel("Network locked while training")
         self.lock_label.setToolTip(LOCK_REASON)
         self.lock_label.setStyleSheet(
             "QLabel { background: rgba(237, 201, 72, 70); border-radius: 4px; padding: 2px 6px;"
@@ -408,9 +409,20 @@ class TrainingDashboard(QObject):
         self.window.set_structure_locked(True, LOCK_REASON)
         self.lock_label.show()
         self._run_started_at = time.perf_counter()
+        self._make_room()
         self.timer.start()
         self._update_actions()
         return True
+
+    def _make_room(self) -> None:
+        """Give the plots a readable height the first time a run starts (once: after that the
+        person's own dock size stands)."""
+        if self._made_room or not self.plots_dock.isVisible():
+            return
+        self._made_room = True
+        wanted = min(440, self.window.height() // 2)
+        if self.plots_dock.height() < wanted:
+            self.window.resizeDocks([self.plots_dock], [wanted], Qt.Orientation.Vertical)
 
     def toggle_pause(self) -> None:
         if self.paused:
@@ -503,7 +515,7 @@ class TrainingDashboard(QObject):
         self.progress.setValue(0)
         self.status_label.setText(
             f"Training on {getattr(e, 'train_samples', 0):,} images, testing on "
-            f"{getattr(e, 'test_samples', 0):,}."
+            f"{getattr(e, 'test_samples', 0):,} after each epoch."
         )
         if self._selected_layer is None and run.layer_names:
             self.histograms.clear(run.layer_names[0])

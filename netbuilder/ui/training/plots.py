@@ -78,10 +78,9 @@ def _legend(plot: pg.PlotItem, theme: Theme, **kw) -> pg.LegendItem:
     legend = plot.addLegend(
         offset=(-6, 6), labelTextColor=theme.foreground, labelTextSize="8pt", **kw
     )
+    # no fill: in a small plot a filled legend box would veil the curves behind it
     legend.layout.setSpacing(0)
-    bg = QColor(theme.background)
-    bg.setAlpha(200)
-    legend.setBrush(pg.mkBrush(bg))
+    legend.layout.setHorizontalSpacing(10)
     return legend
 
 
@@ -125,22 +124,24 @@ class LossPlot(pg.PlotWidget):
         super().__init__(background=theme.background)
         self.setMinimumSize(240, 160)
         item = self.getPlotItem()
-        _style_plot(item, theme, "Loss", "loss", "step")
+        _style_plot(item, theme, "Loss", "loss (log)", "step")
+        item.setLogMode(x=False, y=True)  # late progress stays visible beside the first drop
+        item.getAxis("left").setStyle(maxTextLevel=0)  # decades only: minor labels crowd
         item.setDownsampling(auto=True, mode="peak")
         item.setClipToView(True)
-        self.legend = _legend(item, theme)
+        self.legend = _legend(item, theme, colCount=3)
         self.previous = item.plot(
             pen=pg.mkPen(theme.previous, width=1.5, style=Qt.PenStyle.DashLine)
         )
-        self.raw = item.plot(pen=pg.mkPen(theme.raw, width=1), name="train (per step)")
-        self.smoothed = item.plot(pen=pg.mkPen(theme.loss, width=2.2), name="train (smoothed)")
+        self.raw = item.plot(pen=pg.mkPen(theme.raw, width=1), name="train")
+        self.smoothed = item.plot(pen=pg.mkPen(theme.loss, width=2.2), name="smoothed")
         self.test = item.plot(
             pen=pg.mkPen(theme.test, width=2),
             symbol="o",
             symbolSize=7,
             symbolBrush=theme.test,
             symbolPen=None,
-            name="test (per epoch)",
+            name="test",
         )
         self.previous.hide()
 
@@ -191,10 +192,10 @@ class AccuracyPlot(pg.PlotWidget):
             name="this run",
         )
         self.previous.hide()
-        item.setYRange(0, 100, padding=0.02)
-        item.getViewBox().setLimits(yMin=-2, yMax=102)
-        self.label = pg.TextItem(color=theme.foreground, anchor=(1, 1))
-        item.addItem(self.label, ignoreBounds=True)
+        self.theme = theme
+        item.getViewBox().setLimits(yMin=0, yMax=100.5)
+        item.setYRange(0, 100, padding=0)  # until the first epoch: the whole scale
+        self._title = None
 
     def _curve_data(self, run: RunCurves):
         pts = [(p.epoch, 100 * p.test_accuracy) for p in run.epochs]
@@ -206,10 +207,13 @@ class AccuracyPlot(pg.PlotWidget):
         self.current.setData(x, y)
         item = self.getPlotItem()
         if y:
-            self.label.setText(f"{y[-1]:.1f} %")
-            self.label.setPos(x[-1], y[-1] - 3)
+            item.enableAutoRange(y=True)
         else:
-            self.label.setText("")
+            item.setYRange(0, 100, padding=0)
+        title = f"Test accuracy · {y[-1]:.2f} % after epoch {x[-1]}" if y else "Test accuracy"
+        if title != self._title:
+            self._title = title
+            item.setTitle(title, color=self.theme.foreground.name(), size="10pt")
         top = max([run.total_epochs, len(x), 1])
         item.setXRange(0.5, top + 0.5, padding=0)
 
@@ -232,8 +236,13 @@ class GradNormPlot(pg.PlotWidget):
         self.setMinimumSize(260, 160)
         item = self.getPlotItem()
         _style_plot(item, theme, "Gradient L2 norm per layer", "‖grad‖ (log)", "step")
+        self.setToolTip(
+            "L2 norm of each layer's gradient (weights and bias together), measured every few "
+            "steps.\nOn the canvas each block is tinted by its norm against the other layers: "
+            "blue smaller, green typical, red larger.\nClick a legend entry to hide that layer."
+        )
         item.setLogMode(x=False, y=True)
-        self.legend = _legend(item, theme, colCount=2)
+        self.legend = _legend(item, theme, colCount=3)
         self.curves: dict[str, pg.PlotDataItem] = {}
 
     def set_layers(self, names: list[str]) -> None:
@@ -354,7 +363,7 @@ class ConfusionMatrixView(QWidget):
             return
         m = self.matrix
         k = m.shape[0]
-        left, top = 34.0, 40.0
+        left, top = 34.0, 52.0
         side = max(4.0, min(self.width() - left - 8, self.height() - top - 8))
         cell = side / k
         rows = m.sum(axis=1, keepdims=True).clip(min=1)
@@ -383,7 +392,7 @@ class ConfusionMatrixView(QWidget):
                 QRectF(left + i * cell, top - 16, cell, 14), Qt.AlignmentFlag.AlignCenter, str(i)
             )
         p.setFont(self.font())
-        p.drawText(QRectF(left, 18, side, 14), Qt.AlignmentFlag.AlignHCenter, "predicted →")
+        p.drawText(QRectF(left, 20, side, 14), Qt.AlignmentFlag.AlignHCenter, "predicted →")
         p.save()
         p.translate(10, top + side / 2)
         p.rotate(-90)
@@ -447,9 +456,9 @@ class SampleGrid(QWidget):
         title.setBold(True)
         p.setFont(title)
         n = len(self.images)
-        head = "Test images · true / predicted"
+        head = "Test images: true / predicted"
         if self.epoch:
-            head += f" · epoch {self.epoch} · {n - self.wrong_count}/{n} right"
+            head = f"Epoch {self.epoch}: {n - self.wrong_count} of {n} right (true / predicted)"
         p.drawText(QRectF(0, 2, self.width(), 18), Qt.AlignmentFlag.AlignHCenter, head)
         if not n:
             p.setFont(self.font())
@@ -513,7 +522,9 @@ class FeatureMapView(QWidget):
         self.maps = [_to_qimage(m) for m in scaled]
         self.input = _to_qimage(np.asarray(image))
         c, h, w = maps.shape
-        self.caption = f"{node_name}: {c} channel{'s' if c != 1 else ''} of {h}×{w} · label {label}"
+        self.caption = (
+            f"{node_name}: {c} map{'s' if c != 1 else ''} of {h}×{w}, input label {label}"
+        )
         self.update()
 
     def paintEvent(self, event) -> None:

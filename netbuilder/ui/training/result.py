@@ -49,8 +49,9 @@ class TrainedModel:
         from netbuilder.compile import node_outputs
 
         with engine.no_grad():
-            out = node_outputs(self.model, self.graph, engine.from_numpy(self.probe_input),
-                               [node_name])
+            out = node_outputs(
+                self.model, self.graph, engine.from_numpy(self.probe_input), [node_name]
+            )
         return trim_maps(out[node_name].numpy()[0])
 
     def weights_for(self, graph) -> dict[str, np.ndarray]:

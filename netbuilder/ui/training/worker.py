@@ -107,8 +107,13 @@ class TrainingProcess:
         self._commands = ctx.Queue()
         self._process = ctx.Process(
             target=_child_main,
-            args=(make_trainer or DefaultTrainer(), graph_dict, settings_dict, self.events,
-                  self._commands),
+            args=(
+                make_trainer or DefaultTrainer(),
+                graph_dict,
+                settings_dict,
+                self.events,
+                self._commands,
+            ),
             name="netbuilder-training",
             daemon=True,
         )
@@ -250,7 +255,13 @@ def _probe_image(trainer) -> tuple[np.ndarray | None, int]:
 def _describe(exc: BaseException) -> str:
     text = str(exc).strip()
     name = type(exc).__name__
-    if name in {"DataError", "DownloadError", "SettingsError", "TrainingError", "GraphError",
-                "CompileError"}:
+    if name in {
+        "DataError",
+        "DownloadError",
+        "SettingsError",
+        "TrainingError",
+        "GraphError",
+        "CompileError",
+    }:
         return text or name
     return f"training failed: {name}: {text}" if text else f"training failed: {name}"
