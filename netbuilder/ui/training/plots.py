@@ -117,16 +117,28 @@ def _finite_xy(x: np.ndarray, y: np.ndarray):
     return (x, y) if keep.all() else (x[keep], y[keep])
 
 
+class LogAxis(pg.AxisItem):
+    """A log axis that labels only 1, 2 and 5 times a power of ten: pyqtgraph labels every
+    minor tick when the range spans under three decades, and they run into each other."""
+
+    def logTickStrings(self, values, scale, spacing):
+        out = []
+        for v in values:
+            mantissa = 10 ** (v - math.floor(v + 1e-9))
+            keep = any(abs(mantissa - k) < 1e-3 for k in (1, 2, 5))
+            out.append(f"{10**v:g}" if keep else "")
+        return out
+
+
 class LossPlot(pg.PlotWidget):
     """Training loss per step (raw, faint; smoothed, bold) and test loss per epoch."""
 
     def __init__(self, theme: Theme):
-        super().__init__(background=theme.background)
+        super().__init__(background=theme.background, axisItems={"left": LogAxis("left")})
         self.setMinimumSize(240, 160)
         item = self.getPlotItem()
         _style_plot(item, theme, "Loss", "loss (log)", "step")
         item.setLogMode(x=False, y=True)  # late progress stays visible beside the first drop
-        item.getAxis("left").setStyle(maxTextLevel=0)  # decades only: minor labels crowd
         item.setDownsampling(auto=True, mode="peak")
         item.setClipToView(True)
         self.legend = _legend(item, theme, colCount=3)
@@ -231,7 +243,7 @@ class GradNormPlot(pg.PlotWidget):
     FLOOR = 1e-12  # log scale: zero gradients (a dead layer) sit on the floor, visibly
 
     def __init__(self, theme: Theme):
-        super().__init__(background=theme.background)
+        super().__init__(background=theme.background, axisItems={"left": LogAxis("left")})
         self.theme = theme
         self.setMinimumSize(260, 160)
         item = self.getPlotItem()
