@@ -397,3 +397,37 @@ def test_download_mnist_can_be_cancelled(window, qtbot):
     qtbot.waitUntil(lambda: chooser.progress.isHidden(), timeout=3000)
     assert "cancelled" in chooser.status.text()
     assert chooser.value() == "sample" and chooser.download_button.isEnabled()
+
+
+def test_a_killed_training_process_is_reported_and_the_app_goes_on(window, qtbot):
+    d = make_dashboard(window, steps_per_epoch=10_000, step_s=0.005)
+    d.start()
+    try:
+        wait_until(qtbot, lambda: d.step > 2)
+        d.worker._process.kill()
+        wait_until(qtbot, lambda: not d.running)
+    finally:
+        d.shutdown()
+    qtbot.waitUntil(lambda: bool(window.errors), timeout=2000)
+    assert "killed by signal 9" in window.errors[-1][1]
+    assert d.run.status == "failed" and window.locked[-1][0] is False
+    assert window.project.runs[-1]["status"] == "failed"  # the curves so far are kept
+
+
+def test_dashboard_follows_a_palette_change(window, qtbot):
+    from PySide6.QtGui import QColor, QPalette
+    from PySide6.QtWidgets import QApplication
+
+    d = make_dashboard(window)
+    before = d.loss_plot.backgroundBrush().color().name()
+    old = QApplication.palette()
+    dark = QPalette(old)
+    dark.setColor(QPalette.ColorRole.Base, QColor("#1e1f22"))
+    dark.setColor(QPalette.ColorRole.Text, QColor("#e6e6e6"))
+    try:
+        QApplication.setPalette(dark)
+        qtbot.waitUntil(lambda: d.theme.dark, timeout=2000)
+        assert d.loss_plot.backgroundBrush().color().name() == "#1e1f22" != before
+        assert d.confusion.theme.dark
+    finally:
+        QApplication.setPalette(old)

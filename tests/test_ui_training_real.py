@@ -163,3 +163,15 @@ def test_the_editor_window_installs_the_dashboard_and_locks_while_training(
     conv1 = w.scene.node_items[node_id(w, "conv1")]
     assert conv1.overlay_color is not None and "gradient" in conv1.overlay_tooltip
     assert w.project.runs and w.project.runs[-1]["status"] == "finished"
+
+
+def test_a_data_error_stops_the_run_with_its_message(window, tmp_path, qtbot):
+    d = dashboard(window, tmp_path / "missing.npz")
+    d.start()
+    try:
+        assert d.wait(60)
+    finally:
+        d.shutdown()
+    qtbot.waitUntil(lambda: bool(window.errors), timeout=3000)
+    assert "missing.npz" in window.errors[-1][1] and "no such file" in window.errors[-1][1]
+    assert d.run.status == "failed" and d.train_action.isEnabled()

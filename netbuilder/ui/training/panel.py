@@ -87,6 +87,7 @@ class TrainingDashboard(QObject):
         self._hist_dirty = False
         self._slow_views_at = 0.0
         self._made_room = False
+        self._gone_since: float | None = None
         self._pending_error: tuple[str, str] | None = None
         self._batch_size = 1
         self._run_started_at = 0.0
@@ -409,6 +410,7 @@ class TrainingDashboard(QObject):
         self.window.set_structure_locked(True, LOCK_REASON)
         self.lock_label.show()
         self._run_started_at = time.perf_counter()
+        self._gone_since = None
         self._make_room()
         self.timer.start()
         self._update_actions()
@@ -472,9 +474,32 @@ class TrainingDashboard(QObject):
         self._update_actions()
 
     def eventFilter(self, obj, event) -> bool:
-        if obj is self.window and event.type() == QEvent.Type.Close:
-            self.shutdown()
+        if obj is self.window:
+            kind = event.type()
+            if kind == QEvent.Type.Close:
+                # the window may still refuse to close (it asks first): look once it decided
+                QTimer.singleShot(0, self._after_close)
+            elif kind == QEvent.Type.ApplicationPaletteChange:
+                self.retheme()
         return False
+
+    def retheme(self) -> None:
+        """Follow the application palette (the system switched between light and dark)."""
+        self.theme = Theme()
+        for view in (
+            self.loss_plot,
+            self.accuracy_plot,
+            self.grad_plot,
+            self.histograms,
+            self.confusion,
+            self.samples,
+            self.features,
+        ):
+            view.apply_theme(self.theme)
+
+    def _after_close(self) -> None:
+        if not self.window.isVisible():
+            self.shutdown()
 
     # -- events from the worker -----------------------------------------------------------------
     def _tick(self) -> None:
@@ -488,6 +513,8 @@ class TrainingDashboard(QObject):
             try:
                 event = worker.events.get_nowait()
             except queue.Empty:
+                if not worker.is_alive() and self._child_gone(worker):
+                    done = True
                 break
             if isinstance(event, WorkerDone):
                 done = True
@@ -497,6 +524,28 @@ class TrainingDashboard(QObject):
             self._refresh(force=done)
         if done:
             self._finish_run()
+
+    def _child_gone(self, worker: TrainingProcess) -> bool:
+        """The child ended without saying so (killed, out of memory, a crash in native code):
+        after a moment for its last messages, report it as the run's failure."""
+        if self._gone_since is None:
+            self._gone_since = time.perf_counter()
+            return False
+        if time.perf_counter() - self._gone_since < 1.0:
+            return False
+        code = worker.exitcode
+        how = (
+            f"was killed by signal {-code}"
+            if code is not None and code < 0
+            else (f"exited with code {code}")
+        )
+        self.run.status = "failed"
+        self.run.message = (
+            f"The training process {how} before the run ended (out of memory?). "
+            "The curves so far are kept; lower the batch size or the network's size and try again."
+        )
+        self._pending_error = ("Training stopped", self.run.message)
+        return True
 
     def _handle(self, event) -> None:
         handler = getattr(self, "_on_" + type(event).__name__, None)

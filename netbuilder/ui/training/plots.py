@@ -67,6 +67,21 @@ def _style_plot(plot: pg.PlotItem, theme: Theme, title: str, left: str, bottom: 
         plot.getAxis(name).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
 
 
+def retheme_plot(widget: pg.PlotWidget, theme: Theme) -> None:
+    """Background, axes, title and legend text in `theme`'s colours (the series keep theirs)."""
+    widget.setBackground(theme.background)
+    item = widget.getPlotItem()
+    for name in ("left", "bottom"):
+        axis = item.getAxis(name)
+        axis.setPen(pg.mkPen(theme.muted))
+        axis.setTextPen(pg.mkPen(theme.foreground))
+        axis.setLabel(axis.labelText, color=theme.foreground.name())
+    if item.titleLabel.text:
+        item.titleLabel.setText(item.titleLabel.text, color=theme.foreground.name())
+    if item.legend is not None:
+        item.legend.setLabelTextColor(theme.foreground)
+
+
 def _make_plot_widget(theme: Theme) -> pg.PlotWidget:
     w = pg.PlotWidget(background=theme.background)
     w.setMinimumSize(220, 150)
@@ -157,6 +172,12 @@ class LossPlot(pg.PlotWidget):
         )
         self.previous.hide()
 
+    def apply_theme(self, theme: Theme) -> None:
+        retheme_plot(self, theme)
+        self.previous.setPen(pg.mkPen(theme.previous, width=1.5, style=Qt.PenStyle.DashLine))
+        self.raw.setPen(pg.mkPen(theme.raw, width=1))
+        self.smoothed.setPen(pg.mkPen(theme.loss, width=2.2))
+
     def show_run(self, run: RunCurves) -> None:
         set_step_extent(self, run)
         self.show_steps(run)
@@ -209,6 +230,12 @@ class AccuracyPlot(pg.PlotWidget):
         item.setYRange(0, 100, padding=0)  # until the first epoch: the whole scale
         self._title = None
 
+    def apply_theme(self, theme: Theme) -> None:
+        self.theme = theme
+        retheme_plot(self, theme)
+        self.previous.setPen(pg.mkPen(theme.previous, width=1.5, style=Qt.PenStyle.DashLine))
+        self.previous.setSymbolBrush(theme.previous)
+
     def _curve_data(self, run: RunCurves):
         pts = [(p.epoch, 100 * p.test_accuracy) for p in run.epochs]
         pts = [p for p in pts if math.isfinite(p[1])]
@@ -256,6 +283,10 @@ class GradNormPlot(pg.PlotWidget):
         item.setLogMode(x=False, y=True)
         self.legend = _legend(item, theme, colCount=3)
         self.curves: dict[str, pg.PlotDataItem] = {}
+
+    def apply_theme(self, theme: Theme) -> None:
+        self.theme = theme
+        retheme_plot(self, theme)
 
     def set_layers(self, names: list[str]) -> None:
         item = self.getPlotItem()
@@ -315,6 +346,11 @@ class HistogramPlots(QWidget):
             stepMode="center", fillLevel=0, brush=fill, pen=pg.mkPen(colour)
         )
 
+    def apply_theme(self, theme: Theme) -> None:
+        self.theme = theme
+        retheme_plot(self.grad_plot, theme)
+        retheme_plot(self.weight_plot, theme)
+
     def set_title(self, layer: str | None) -> None:
         self.layer = layer
         name = layer or "select a block"
@@ -350,6 +386,10 @@ class ConfusionMatrixView(QWidget):
         self.matrix: np.ndarray | None = None
         self.epoch: int | None = None
         self.setMinimumSize(220, 200)
+
+    def apply_theme(self, theme: Theme) -> None:
+        self.theme = theme
+        self.update()
 
     def sizeHint(self) -> QSize:
         return QSize(300, 280)
@@ -441,6 +481,10 @@ class SampleGrid(QWidget):
         self.class_names: list[str] | None = None
         self.setMinimumSize(220, 200)
 
+    def apply_theme(self, theme: Theme) -> None:
+        self.theme = theme
+        self.update()
+
     def sizeHint(self) -> QSize:
         return QSize(360, 280)
 
@@ -519,6 +563,10 @@ class FeatureMapView(QWidget):
         self.caption = ""
         self.hint = "Select a Conv2d (or any image-shaped) block to see its feature maps"
         self.setMinimumSize(220, 200)
+
+    def apply_theme(self, theme: Theme) -> None:
+        self.theme = theme
+        self.update()
 
     def set_hint(self, text: str) -> None:
         self.maps, self.input, self.caption, self.hint = [], None, "", text

@@ -143,6 +143,10 @@ class TrainingProcess:
     def is_alive(self) -> bool:
         return self._process.is_alive()
 
+    @property
+    def exitcode(self) -> int | None:
+        return self._process.exitcode
+
     def join(self, timeout: float | None = None) -> bool:
         if self._process.pid is not None:
             self._process.join(timeout)
