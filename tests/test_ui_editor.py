@@ -723,6 +723,37 @@ def test_inspector_builds_a_faithful_form_for_every_block_type(blank):
             assert field.widget.toolTip() == spec.help
 
 
+def _wire_labels_match_the_model(w):
+    from netbuilder.ui.canvas.items import format_shape
+
+    for edge, item in w.scene.edge_items.items():
+        assert item.label == format_shape(w.graph.nodes[edge.src].out_shape), edge
+        ends = item.endpoints()
+        path = item.path()
+        assert (path.pointAtPercent(0.0) - ends[0]).manhattanLength() < 1
+        assert (path.pointAtPercent(1.0) - ends[1]).manhattanLength() < 1
+
+
+def test_wires_stay_true_to_the_model_through_edits_moves_and_undo(qtbot, window):
+    """The canvas skips work when nothing it shows changed; it must never show stale data."""
+    w = window
+    conv1 = node(w, "conv1").id
+    w.runner.push(cmds.SetParams(conv1, {"out_channels": 10}))
+    _wire_labels_match_the_model(w)
+    w.runner.push(cmds.SetParams(node(w, "input1").id, {"shape": (1, 28, 28)}))
+    _wire_labels_match_the_model(w)
+    w.runner.push(cmds.MoveNodes({conv1: (40.0, 600.0)}))
+    _wire_labels_match_the_model(w)
+    for _ in range(3):
+        w.runner.undo()
+        _wire_labels_match_the_model(w)
+    # hovering a wire names its ends and the shape it carries
+    item = next(i for e, i in w.scene.edge_items.items() if e.src == conv1)
+    vp = w.canvas.viewport()
+    qtbot.mouseMove(vp, view_pos(w, item.path().pointAtPercent(0.5)))
+    assert item.toolTip() == f"conv1 → relu1: {item.label}"
+
+
 def test_concat_grows_a_port_per_connection(qtbot, blank):
     w = blank
     cat = cmds.AddNode("Concat", (520, 200))

@@ -7,6 +7,8 @@ drag into a MoveNodes command when the mouse is released.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from PySide6.QtCore import QPointF, QRectF, QSizeF, Qt
 from PySide6.QtGui import (
     QBrush,
@@ -87,6 +89,19 @@ def _font(name: str) -> QFont:
             f.setBold(bold)
             _FONTS[key] = f
     return _FONTS[name]
+
+
+_LABEL_SIZES: dict[str, tuple[float, float]] = {}
+
+
+def _label_size(label: str) -> tuple[float, float]:
+    """(width, height) of a wire label's box; few distinct labels, so measured once each."""
+    size = _LABEL_SIZES.get(label)
+    if size is None:
+        fm = QFontMetricsF(_font("label"))
+        size = (min(LABEL_ROOM, fm.horizontalAdvance(label) + 10), fm.height() + 3)
+        _LABEL_SIZES[label] = size
+    return size
 
 
 def shape_font() -> QFont:
@@ -184,6 +199,7 @@ class NodeItem(QGraphicsItem):
         self.drop_target = False  # highlighted while a palette block is dragged over an edge
         self.hovered = False
         self._face: tuple | None = None
+        self._text_cache: _FaceTexts | None = None
         self._connected_in: set[int] = set()
         self._connected_out = False
         self.setFlags(QGraphicsItem.ItemIsMovable | QGraphicsItem.ItemIsSelectable)
@@ -218,6 +234,7 @@ class NodeItem(QGraphicsItem):
             and self.scene_ref.low_detail()
         )
         self._face = face
+        self._text_cache = None
         self.name, _, self.summary, self.out_shape, self.param_count, self.problems, _ = face
         if block is not None:
             self.category = block.category
@@ -348,53 +365,78 @@ class NodeItem(QGraphicsItem):
             return  # too small to read: the coloured shape is enough, and much faster
 
         # header: icon, name, block type
+        texts = self._texts()
         icon = icons.block_icon(self.icon_name)
-        x = 10.0
         if not icon.isNull():
-            icon.paint(painter, QRectF(x, 4, 16, 16).toRect())
-            x += 21
+            icon.paint(painter, QRectF(10, 4, 16, 16).toRect())
         painter.setFont(name_font)
         painter.setPen(t.node_text)
-        fm = QFontMetricsF(name_font)
-        name = fm.elidedText(self.name, Qt.ElideRight, NODE_WIDTH - x - 8)
-        painter.drawText(QRectF(x, 0, NODE_WIDTH - x - 8, HEADER_HEIGHT), Qt.AlignVCenter, name)
-        name_w = fm.horizontalAdvance(name)
+        painter.drawText(texts.name_rect, Qt.AlignVCenter, texts.name)
         painter.setFont(sub_font)
         painter.setPen(t.node_subtext)
-        sfm = QFontMetricsF(sub_font)
-        type_room = NODE_WIDTH - x - name_w - 16
-        if type_room > 24:
-            painter.drawText(
-                QRectF(NODE_WIDTH - 8 - type_room, 0, type_room, HEADER_HEIGHT),
-                Qt.AlignVCenter | Qt.AlignRight,
-                sfm.elidedText(self.type_label, Qt.ElideRight, type_room),
-            )
+        if texts.type_label:
+            painter.drawText(texts.type_rect, Qt.AlignVCenter | Qt.AlignRight, texts.type_label)
 
         # line 2: key parameters | parameter count; line 3: output shape (or the problem)
-        left, width = 12.0, NODE_WIDTH - 22
-        line2 = QRectF(left, HEADER_HEIGHT + 1, width, 20)
-        count = f"{format_count(self.param_count)} params" if self.param_count else ""
-        count_w = sfm.horizontalAdvance(count) + 6 if count else 0
         painter.setPen(t.node_text)
-        painter.drawText(
-            line2,
-            Qt.AlignVCenter | Qt.AlignLeft,
-            sfm.elidedText(self.summary, Qt.ElideRight, width - count_w),
-        )
-        if count:
+        painter.drawText(_LINE2, Qt.AlignVCenter | Qt.AlignLeft, texts.summary)
+        if texts.count:
             painter.setPen(t.node_subtext)
-            painter.drawText(line2, Qt.AlignVCenter | Qt.AlignRight, count)
-        line3 = QRectF(left, HEADER_HEIGHT + 20, width, 20)
+            painter.drawText(_LINE2, Qt.AlignVCenter | Qt.AlignRight, texts.count)
         if invalid:
             painter.setPen(t.node_error_border)
-            msg = sfm.elidedText(
-                "⚠ " + _short_problem(self.problems[0], self.name), Qt.ElideRight, width
-            )
-            painter.drawText(line3, Qt.AlignVCenter | Qt.AlignLeft, msg)
+            painter.drawText(_LINE3, Qt.AlignVCenter | Qt.AlignLeft, texts.line3)
             return
         painter.setPen(t.node_subtext)
         painter.setFont(shape_font())
-        painter.drawText(line3, Qt.AlignVCenter | Qt.AlignLeft, "→ " + format_shape(self.out_shape))
+        painter.drawText(_LINE3, Qt.AlignVCenter | Qt.AlignLeft, texts.line3)
+
+    def _texts(self) -> _FaceTexts:
+        """The face's strings, elided to fit, measured once per change of the face (the item
+        cache is redrawn on every zoom step; measuring text each time is the slow part)."""
+        if self._text_cache is not None:
+            return self._text_cache
+        name_font, sub_font, _ = _fonts()
+        x = 31.0 if not icons.block_icon(self.icon_name).isNull() else 10.0
+        fm, sfm = QFontMetricsF(name_font), QFontMetricsF(sub_font)
+        name = fm.elidedText(self.name, Qt.ElideRight, NODE_WIDTH - x - 8)
+        type_room = NODE_WIDTH - x - fm.horizontalAdvance(name) - 16
+        type_label = ""
+        if type_room > 24:
+            type_label = sfm.elidedText(self.type_label, Qt.ElideRight, type_room)
+        count = f"{format_count(self.param_count)} params" if self.param_count else ""
+        count_w = sfm.horizontalAdvance(count) + 6 if count else 0
+        width = _LINE2.width()
+        summary = sfm.elidedText(self.summary, Qt.ElideRight, width - count_w)
+        if self.problems:
+            problem = "⚠ " + _short_problem(self.problems[0], self.name)
+            line3 = sfm.elidedText(problem, Qt.ElideRight, width)
+        else:
+            line3 = "→ " + format_shape(self.out_shape)
+        self._text_cache = _FaceTexts(
+            name,
+            QRectF(x, 0, NODE_WIDTH - x - 8, HEADER_HEIGHT),
+            type_label,
+            QRectF(NODE_WIDTH - 8 - max(type_room, 0), 0, max(type_room, 0), HEADER_HEIGHT),
+            summary,
+            count,
+            line3,
+        )
+        return self._text_cache
+
+
+_LINE2 = QRectF(12.0, HEADER_HEIGHT + 1, NODE_WIDTH - 22, 20)
+_LINE3 = QRectF(12.0, HEADER_HEIGHT + 20, NODE_WIDTH - 22, 20)
+
+
+class _FaceTexts(NamedTuple):
+    name: str
+    name_rect: QRectF
+    type_label: str
+    type_rect: QRectF
+    summary: str
+    count: str
+    line3: str
 
 
 class EdgeItem(QGraphicsPathItem):
@@ -410,7 +452,10 @@ class EdgeItem(QGraphicsPathItem):
         self._bounds = QRectF()
         self._shape = QPainterPath()
         self._stroke = QPainterPath()
+        self._path = QPainterPath()
         self._route_key = None
+        self._geometry = None
+        self._out_shape = None
         self._mid = QPointF()
         self.setFlags(QGraphicsItem.ItemIsSelectable)
         self.setZValue(0)
@@ -426,63 +471,104 @@ class EdgeItem(QGraphicsPathItem):
         return src.out_port.scenePos(), dst.in_ports[self.edge.dst_port].scenePos()
 
     def refresh(self) -> None:
-        """Re-read the label; re-route only when an end or a neighbour moved."""
-        ends = self.endpoints()
-        if ends is None:
+        """Re-read the label; re-route only when an end or a neighbour moved.
+
+        Called for every wire of every block an edit touched (all 250 wires of a 200-block
+        graph when the input shape changes), so the common cases return early and cheaply.
+        """
+        scene = self.scene_ref
+        src_item = scene.node_items.get(self.edge.src)
+        dst_item = scene.node_items.get(self.edge.dst)
+        if src_item is None or dst_item is None:
             return
-        src_item = self.scene_ref.node_items[self.edge.src]
-        dst_item = self.scene_ref.node_items[self.edge.dst]
-        src_node = self.scene_ref.graph.nodes.get(self.edge.src)
-        label = format_shape(src_node.out_shape) if src_node is not None else ""
-        key = (ends[0].x(), ends[0].y(), ends[1].x(), ends[1].y(), self.scene_ref.layout_version)
-        if label == self.label and key == self._route_key:
+        src_node = scene.graph.nodes.get(self.edge.src)
+        out_shape = src_node.out_shape if src_node is not None else None
+        # the ends sit where the nodes and their port counts put them; nodes only move
+        # when the layout version changes
+        geometry = (scene.layout_version, dst_item.n_inputs, src_item.out_port is not None)
+        if geometry == self._geometry and out_shape == self._out_shape and self.label is not None:
             return
-        if key != self._route_key:
-            self.prepareGeometryChange()
-            self._route_key = key
-            path, self._mid = route(
-                *ends, src_item, dst_item, self.edge.dst_port, self.scene_ref.node_rects()
-            )
-            self.setPath(path)
-            stroker = QPainterPathStroker()
-            stroker.setWidth(12)
-            self._stroke = stroker.createStroke(path)
-            # the label's room is part of the bounds, so a new label needs no re-index
-            room = QRectF(self._mid.x() - LABEL_ROOM / 2, self._mid.y() - 20, LABEL_ROOM, 20)
-            self._bounds = path.boundingRect().adjusted(-4, -4, 4, 4).united(room)
-        elif not self.scene_ref.low_detail():
-            self.update()
+        if geometry != self._geometry:
+            ends = self.endpoints()
+            if ends is None:
+                return
+            key = (ends[0].x(), ends[0].y(), ends[1].x(), ends[1].y(), scene.layout_version)
+            self._geometry = geometry
+            if key != self._route_key:
+                self.prepareGeometryChange()
+                self._route_key = key
+                path, self._mid = route(
+                    *ends, src_item, dst_item, self.edge.dst_port, scene.node_rects()
+                )
+                self.setPath(path)
+                stroker = QPainterPathStroker()
+                stroker.setWidth(12)
+                self._stroke = stroker.createStroke(path)
+                # the label's room is part of the bounds, so a new label needs no re-index
+                room = QRectF(self._mid.x() - LABEL_ROOM / 2, self._mid.y() - 20, LABEL_ROOM, 20)
+                self._bounds = path.boundingRect().adjusted(-4, -4, 4, 4).united(room)
+                self._label_rect = QRectF()  # placed below, on the new midpoint
+        label = format_shape(out_shape) if src_node is not None else ""
+        self._out_shape = out_shape
+        if label == self.label and not self._label_rect.isNull():
+            return
+        if not scene.low_detail():
+            self.update(self._label_rect)  # the old label's area
         self.label = label
-        fm = QFontMetricsF(_font("label"))
-        w = min(LABEL_ROOM, fm.horizontalAdvance(label) + 10)
-        h = fm.height() + 3
+        w, h = _label_size(label)
         # above the wire, so it hides neither the wire nor the ports
         self._label_rect = QRectF(self._mid.x() - w / 2, self._mid.y() - h - 1, w, h)
-        self._shape = QPainterPath(self._stroke)
-        self._shape.addRect(self._label_rect)
-        self.setToolTip(f"{src_item.name} → {dst_item.name}: {label}")
+        self._shape = None  # made when Qt asks (hit tests), not on every edit
+        if not scene.low_detail():
+            self.update(self._label_rect)  # only the label changed: repaint just its box
 
     def boundingRect(self) -> QRectF:
         return self._bounds
 
     def shape(self) -> QPainterPath:
+        if self._shape is None:
+            self._shape = QPainterPath(self._stroke)
+            self._shape.addRect(self._label_rect)
         return self._shape
 
+    def hoverEnterEvent(self, event) -> None:
+        """The tooltip is written when it can be shown, not on every edit."""
+        src = self.scene_ref.node_items.get(self.edge.src)
+        dst = self.scene_ref.node_items.get(self.edge.dst)
+        if src is not None and dst is not None:
+            self.setToolTip(f"{src.name} → {dst.name}: {self.label}")
+        super().hoverEnterEvent(event)
+
+    def setPath(self, path: QPainterPath) -> None:
+        super().setPath(path)
+        self._path = path  # path() hands back a fresh copy on every call
+
     def paint(self, painter: QPainter, option, widget=None) -> None:
+        # a full repaint of a fitted 200-block graph paints 250 wires: keep this lean
         t = theme.current()
-        painter.setRenderHint(QPainter.Antialiasing)
-        selected = self.isSelected()
-        color = t.edge_selected if selected or self.drop_target else t.edge
-        width = 2.6 if selected or self.drop_target else 1.8
-        painter.setPen(QPen(color, width, Qt.SolidLine, Qt.RoundCap))
+        selected = bool(option.state & QStyle.State_Selected)
+        painter.setPen(_edge_pen(t, selected or self.drop_target))
         painter.setBrush(Qt.NoBrush)
-        painter.drawPath(self.path())
-        lod = option.levelOfDetailFromTransform(painter.worldTransform())
-        if self.label and not self._label_rect.isNull() and lod >= LOD_TEXT:
-            _, _, label_font = _fonts()
-            painter.setFont(label_font)
+        painter.drawPath(self._path)
+        if self.label and painter.worldTransform().m11() >= LOD_TEXT:
+            painter.setFont(_font("label"))
             painter.setPen(t.edge_selected if selected else t.edge_label_text)
             painter.drawText(self._label_rect, Qt.AlignCenter, self.label)
+
+
+_EDGE_PENS: dict = {}
+
+
+def _edge_pen(t, highlighted: bool) -> QPen:
+    key = (id(t), highlighted)
+    pen = _EDGE_PENS.get(key)
+    if pen is None:
+        color = t.edge_selected if highlighted else t.edge
+        pen = QPen(color, 2.6 if highlighted else 1.8, Qt.SolidLine, Qt.RoundCap)
+        if len(_EDGE_PENS) > 8:  # themes switched back and forth
+            _EDGE_PENS.clear()
+        _EDGE_PENS[key] = pen
+    return pen
 
 
 class PendingEdgeItem(QGraphicsPathItem):

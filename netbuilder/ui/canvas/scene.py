@@ -35,6 +35,7 @@ class GraphScene(QGraphicsScene):
         self._blocks: dict[str, object] = {}
         self.layout_version = 0  # bumped whenever any node may have moved
         self._rects: dict | None = None
+        self._low_detail: bool | None = None
         self.setSceneRect(QRectF(-20000, -20000, 40000, 40000))
         self.setItemIndexMethod(QGraphicsScene.NoIndex)  # items move and re-route constantly
 
@@ -62,6 +63,8 @@ class GraphScene(QGraphicsScene):
 
     def low_detail(self) -> bool:
         """True when the view is zoomed out so far that no text is drawn."""
+        if self._low_detail is not None:  # fixed while one batch of changes is applied
+            return self._low_detail
         views = self.views()
         return bool(views) and views[0].transform().m11() < LOD_TEXT
 
@@ -107,6 +110,15 @@ class GraphScene(QGraphicsScene):
         item.refresh()
 
     def _on_changes(self, changes) -> None:
+        self._low_detail = None
+        self._low_detail = self.low_detail()
+        try:
+            self._apply(changes)
+        finally:
+            self._low_detail = None
+        self.graphChanged.emit(list(changes))
+
+    def _apply(self, changes) -> None:
         graph = self.graph
         touched: set[str] = set()
         if any(ch.kind in _GEOMETRY_CHANGES for ch in changes):
@@ -115,7 +127,6 @@ class GraphScene(QGraphicsScene):
             kind = ch.kind
             if kind == "reset":
                 self._rebuild()
-                self.graphChanged.emit(list(changes))
                 return
             if kind == "node_added" and ch.node_id in graph.nodes:
                 if ch.node_id not in self.node_items:
@@ -147,7 +158,6 @@ class GraphScene(QGraphicsScene):
         for edge, item in self.edge_items.items():
             if everything or edge.src in touched or edge.dst in touched:
                 item.refresh()
-        self.graphChanged.emit(list(changes))
 
     def _sync_connections(self) -> None:
         ins: dict[str, set[int]] = {}
@@ -182,8 +192,10 @@ class GraphScene(QGraphicsScene):
             if (round(x, 2), round(y, 2)) != (round(node.pos[0], 2), round(node.pos[1], 2)):
                 moved[node_id] = (round(x, 1), round(y, 1))
         if moved and not self.runner.push(cmds.MoveNodes(moved)):
+            self._moved()
             for node_id in moved:
                 self.node_items[node_id].setPos(QPointF(*self.graph.nodes[node_id].pos))
+            self._refresh_edges_of(set(moved))
 
     def mouseReleaseEvent(self, event) -> None:
         super().mouseReleaseEvent(event)

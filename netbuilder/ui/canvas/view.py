@@ -50,6 +50,8 @@ class CanvasView(QGraphicsView):
         self.setRenderHints(QPainter.Antialiasing | QPainter.TextAntialiasing)
         self.setViewportUpdateMode(QGraphicsView.SmartViewportUpdate)
         self.setOptimizationFlags(QGraphicsView.DontSavePainterState)
+        # the grid is drawn once per zoom, then scrolled as a pixmap (retheme invalidates it)
+        self.setCacheMode(QGraphicsView.CacheBackground)
         self.setDragMode(QGraphicsView.RubberBandDrag)
         self.setRubberBandSelectionMode(Qt.IntersectsItemShape)
         self.setTransformationAnchor(QGraphicsView.AnchorUnderMouse)
