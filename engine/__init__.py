@@ -6,7 +6,10 @@ PyTorch's numbers for the same weights and inputs.
 
 from engine import (
     _dtype,  # noqa: F401 - engine._dtype for the dtype helpers
+    accelerator,
     autograd,
+    backends,
+    cuda,
     nn,
     optim,
     utils,
@@ -74,6 +77,7 @@ from engine.tensor import (
     cat,
     clamp,
     clone,
+    cos,
     exp,
     flatten,
     gather,
@@ -93,6 +97,7 @@ from engine.tensor import (
     relu,
     reshape,
     sigmoid,
+    sin,
     softmax,
     sqrt,
     squeeze,
@@ -195,6 +200,15 @@ def norm(a, p="fro", dim=None, keepdim=False):
     return a.norm(2 if p == "fro" else p, dim, keepdim)
 
 
+def set_default_device(device):
+    """Only the CPU exists here; anything else is refused as engine.device refuses it."""
+    _dtype.device(device)
+
+
+def get_default_device():
+    return _dtype.CPU
+
+
 def get_default_dtype():
     return float32
 
@@ -242,6 +256,7 @@ __all__ = [
     "Size",
     "Tensor",
     "abs",
+    "accelerator",
     "add",
     "addmm",
     "allclose",
@@ -252,6 +267,7 @@ __all__ = [
     "argsort",
     "as_tensor",
     "autograd",
+    "backends",
     "bernoulli",
     "bool",
     "bool_",
@@ -260,8 +276,10 @@ __all__ = [
     "clamp",
     "clip",
     "clone",
+    "cos",
     "concat",
     "concatenate",
+    "cuda",
     "default_generator",
     "device",
     "div",
@@ -283,6 +301,7 @@ __all__ = [
     "full",
     "full_like",
     "gather",
+    "get_default_device",
     "get_default_dtype",
     "get_num_threads",
     "half",
@@ -336,12 +355,14 @@ __all__ = [
     "reshape",
     "save",
     "seed",
+    "set_default_device",
     "set_default_dtype",
     "set_grad_enabled",
     "set_num_threads",
     "set_printoptions",
     "short",
     "sigmoid",
+    "sin",
     "softmax",
     "sort",
     "split",

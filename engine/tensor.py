@@ -531,6 +531,19 @@ class Tensor:
     def __neg__(self):
         return neg(self)
 
+    # augmented assignment updates in place, as PyTorch (``w -= lr * w.grad`` under no_grad)
+    def __iadd__(self, other):
+        return self.add_(other)
+
+    def __isub__(self, other):
+        return self.sub_(other)
+
+    def __imul__(self, other):
+        return self.mul_(other)
+
+    def __itruediv__(self, other):
+        return self.div_(other)
+
     def __pos__(self):
         return self
 
@@ -639,6 +652,12 @@ class Tensor:
 
     def exp(self):
         return exp(self)
+
+    def sin(self):
+        return sin(self)
+
+    def cos(self):
+        return cos(self)
 
     def log(self):
         return log(self)
@@ -1249,6 +1268,18 @@ def neg(a):
 def exp(a):
     out = np.exp(a._data)
     return _make(out, (a,), _N("ExpBackward0"), lambda g: (g * out,))
+
+
+def sin(a):
+    ad = a._data
+    out = _fix_dtype(np.sin(ad), ad, None)
+    return _make(out, (a,), _N("SinBackward0"), lambda g: (g * np.cos(ad),))
+
+
+def cos(a):
+    ad = a._data
+    out = _fix_dtype(np.cos(ad), ad, None)
+    return _make(out, (a,), _N("CosBackward0"), lambda g: (g * -np.sin(ad),))
 
 
 def log(a):
