@@ -122,9 +122,27 @@ def set_step_extent(widget: pg.PlotWidget, run: RunCurves) -> None:
     if getattr(widget, "_extent", None) == extent:
         return
     widget._extent = extent
-    vb.enableAutoRange(x=False, y=True)
-    vb.setAutoVisible(y=True)
+    vb.enableAutoRange(x=False, y=False)
     vb.setXRange(0, extent, padding=0.01)
+
+
+def set_log_range(widget: pg.PlotWidget, arrays) -> None:
+    """The y range of a log plot in quarter decades around the data: it moves only when the
+    data crosses a quarter decade, not with every new minimum (each move redraws the axis)."""
+    lo, hi = math.inf, -math.inf
+    for a in arrays:
+        a = np.asarray(a, dtype=np.float64)
+        a = a[np.isfinite(a) & (a > 0)]
+        if len(a):
+            lo, hi = min(lo, float(a.min())), max(hi, float(a.max()))
+    if not math.isfinite(lo):
+        return
+    bottom = math.floor(math.log10(lo) * 4) / 4
+    top = max(math.ceil(math.log10(hi) * 4) / 4, bottom + 0.25)
+    if getattr(widget, "_log_range", None) == (bottom, top):
+        return
+    widget._log_range = (bottom, top)
+    widget.getPlotItem().getViewBox().setYRange(bottom, top, padding=0.02)
 
 
 def _finite_xy(x: np.ndarray, y: np.ndarray):
@@ -187,6 +205,11 @@ class LossPlot(pg.PlotWidget):
         set_step_extent(self, run)
         self.raw.setData(*_finite_xy(run.loss.x, run.loss.y))
         self.smoothed.setData(run.smoothed.x, run.smoothed.y)
+        previous = self.previous.yData if self.previous.isVisible() else None
+        set_log_range(
+            self,
+            [run.loss.y, [p.test_loss for p in run.epochs], [] if previous is None else previous],
+        )
 
     def show_epochs(self, run: RunCurves) -> None:
         pts = [(p.step, p.test_loss) for p in run.epochs if math.isfinite(p.test_loss)]
@@ -310,6 +333,7 @@ class GradNormPlot(pg.PlotWidget):
                 continue
             y = np.where(np.isfinite(series.y), np.maximum(series.y, self.FLOOR), np.nan)
             curve.setData(*_finite_xy(series.x, y))
+        set_log_range(self, [np.maximum(s.y, self.FLOOR) for s in run.grad_norms.values()])
 
 
 class HistogramPlots(QWidget):
