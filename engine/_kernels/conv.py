@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .parallel import parallel_for
+
 __all__ = ["conv2d_forward", "conv2d_backward", "conv2d_output_size"]
 
 # Convolutions run in micro-batches whose im2col columns (or unfolded gradient) take about
@@ -116,15 +118,19 @@ def conv2d_forward(x, w, b, stride, padding, dilation, groups):
     w_mat = w.reshape(groups, og, k)
     out = np.empty((o, n, oh, ow), dtype=np.float32)
     out_g = out.reshape(groups, og, n * oh * ow)
-    saved_cols = []
     step = _micro_batch(n, k * groups * oh * ow * 4)
-    for s in range(0, n, step):
+    saved_cols = [None] * (-(-n // step))
+
+    def chunk(idx):
+        s = idx * step
         e = min(s + step, n)
         cols = _im2col(xp[:, s:e], kh, kw, oh, ow, stride, dilation)
         cols_g = cols.reshape(groups, k, (e - s) * oh * ow)
         # a column range of the (O, N*OH*OW) output: BLAS writes it in place
         np.matmul(w_mat, cols_g, out=out_g[:, :, s * oh * ow : e * oh * ow])
-        saved_cols.append(cols_g)
+        saved_cols[idx] = cols_g
+
+    parallel_for(chunk, len(saved_cols))
     if b is not None:
         out += b.reshape(o, 1, 1, 1)
     ctx = (x.shape, w, saved_cols, step, stride, padding, dilation, groups, (oh, ow))
@@ -136,20 +142,25 @@ def conv2d_backward(grad_out, ctx, need_input, need_weight, need_bias):
     (n, c, h, wd), w, saved_cols, step, stride, padding, dilation, groups, (oh, ow) = ctx
     o, cg, kh, kw = w.shape
     og = o // groups
-    k = cg * kh * kw
     # (O, N, OH, OW): free when grad_out is the NCHW view of channel-first memory
     g = np.ascontiguousarray(_channels_first(grad_out), dtype=np.float32)
     db = g.sum(axis=(1, 2, 3), dtype=np.float32) if need_bias else None
     g_mat = g.reshape(groups, og, n * oh * ow)
     dw = None
     if need_weight:
-        dw = np.zeros((groups, og, k), dtype=np.float32)
-        for idx, s in enumerate(range(0, n, step)):
-            e = min(s + step, n)
-            gs = g_mat[:, :, s * oh * ow : e * oh * ow]
+        partial = [None] * len(saved_cols)
+
+        def chunk(idx):
+            s = idx * step
+            gs = g_mat[:, :, s * oh * ow : min(s + step, n) * oh * ow]
             cols = saved_cols[idx]
-            for grp in range(groups):
-                dw[grp] += _matmul_nt(gs[grp], cols[grp])
+            partial[idx] = [_matmul_nt(gs[grp], cols[grp]) for grp in range(groups)]
+
+        parallel_for(chunk, len(saved_cols))
+        # summed in chunk order: the same numbers whatever the thread count
+        dw = np.array(partial[0], dtype=np.float32)
+        for part in partial[1:]:
+            dw += part
         dw = dw.reshape(o, cg, kh, kw)
     dx = None
     if need_input:
@@ -178,7 +189,9 @@ def _conv2d_input_grad(g, w, n, c, h, wd, stride, padding, dilation, groups, oh,
     w_g = w_g.reshape(groups, kh * cg, og * kw)
     dxp = np.zeros((c, n, hp, wp), dtype=np.float32)
     step = _micro_batch(n, o * kw * oh * wp * 4)
-    for s in range(0, n, step):
+
+    def chunk(idx):
+        s = idx * step
         e = min(s + step, n)
         nb = e - s
         u = np.zeros((o, kw, nb, oh, wp), dtype=np.float32)
@@ -191,5 +204,7 @@ def _conv2d_input_grad(g, w, n, c, h, wd, stride, padding, dilation, groups, oh,
         dx_chunk = dxp[:, s:e]
         for i in range(kh):
             dx_chunk[:, :, i * dh : i * dh + hspan : sh] += t[i]
+
+    parallel_for(chunk, -(-n // step))
     dx = dxp[:, :, top : top + h, left : left + wd]
     return dx.transpose(1, 0, 2, 3)

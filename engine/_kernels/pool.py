@@ -10,6 +10,8 @@ import sys
 
 import numpy as np
 
+from .parallel import num_threads, parallel_for
+
 __all__ = [
     "pool_output_size",
     "max_pool2d_forward",
@@ -105,10 +107,15 @@ def max_pool2d_forward(x, kernel_size, stride, padding, dilation, ceil_mode, ret
     oh, ow = _check_pool("max_pool2d", x.shape, kernel_size, stride, padding, dilation, ceil_mode)
     kh, kw = kernel_size
     if _is_plain_2x2(x, kernel_size, stride, padding, dilation):
-        # rows first (contiguous runs), then column pairs; np.maximum keeps the memory order
         xc = x.transpose(1, 0, 2, 3)
-        rows = np.maximum(xc[:, :, 0::2], xc[:, :, 1::2])
-        out = np.maximum(rows[..., 0::2], rows[..., 1::2])
+        out = np.empty((x.shape[1], x.shape[0], oh, ow), dtype=np.float32)
+
+        def part(s, e):
+            # rows first (contiguous runs), then column pairs
+            rows = np.maximum(xc[:, s:e, 0::2], xc[:, s:e, 1::2])
+            np.maximum(rows[..., 0::2], rows[..., 1::2], out=out[:, s:e])
+
+        _split_batch(part, x.shape[0], out.size)
         ctx = ("2x2", x, out)
         indices = None
         if return_indices:
@@ -230,19 +237,37 @@ def _plain_backward(g, ctx):
             np.multiply(g, arg == t, out=quarter)
         return dx.transpose(1, 0, 2, 3)
     xc = x.transpose(1, 0, 2, 3)
-    wide_out = _widen(out)
-    hits = np.empty((2, c, n, h // 2, w), dtype=np.bool_)
-    np.equal(xc[:, :, 0::2], wide_out, out=hits[0])
-    np.equal(xc[:, :, 1::2], wide_out, out=hits[1])
-    pairs = hits.view(np.uint16)
-    first_row = _first_of_pairs(pairs[0])
-    second_row = pairs[1] * (pairs[0] == 0)  # only where the first row holds no maximum
-    second_row = _first_of_pairs(second_row)
-    wide_g = _widen(g)
     dx = np.empty((c, n, h, w), dtype=np.float32)
-    np.multiply(wide_g, first_row.view(np.bool_), out=dx[:, :, 0::2])
-    np.multiply(wide_g, second_row.view(np.bool_), out=dx[:, :, 1::2])
+
+    def part(s, e):
+        wide_out = _widen(out[:, s:e])
+        hits = np.empty((2, c, e - s, h // 2, w), dtype=np.bool_)
+        np.equal(xc[:, s:e, 0::2], wide_out, out=hits[0])
+        np.equal(xc[:, s:e, 1::2], wide_out, out=hits[1])
+        pairs = hits.view(np.uint16)
+        first_row = _first_of_pairs(pairs[0])
+        second_row = pairs[1] * (pairs[0] == 0)  # only where the first row holds no maximum
+        second_row = _first_of_pairs(second_row)
+        wide_g = _widen(g[:, s:e])
+        np.multiply(wide_g, first_row.view(np.bool_), out=dx[:, s:e, 0::2])
+        np.multiply(wide_g, second_row.view(np.bool_), out=dx[:, s:e, 1::2])
+
+    _split_batch(part, n, out.size)
     return dx.transpose(1, 0, 2, 3)
+
+
+# below this many output elements an op is not worth handing to a second thread
+_PARALLEL_MIN = 16384
+
+
+def _split_batch(part, n, work):
+    """part(start, stop) over the batch axis, in one slice per kernel thread when worth it."""
+    parts = min(n, num_threads()) if work >= _PARALLEL_MIN else 1
+    if parts < 2:
+        part(0, n)
+        return
+    bounds = [n * p // parts for p in range(parts + 1)]
+    parallel_for(lambda i: part(bounds[i], bounds[i + 1]), parts)
 
 
 def _is_plain_2x2_shape(h, w, kernel_size, stride, padding, dilation):

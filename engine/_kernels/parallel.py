@@ -1,0 +1,73 @@
+"""Coarse parallelism for the kernels: independent micro-batches split across a few threads.
+
+numpy releases the GIL inside its copies, ufunc loops and BLAS calls, so two threads working on
+different micro-batches of one convolution really run at once. Each call splits its items into
+one contiguous range per thread and joins once, so a thread that another process holds off the
+CPU delays the op by at most its own share (unlike a multi-threaded BLAS, which synchronises
+inside every product). Results do not depend on the number of threads.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+__all__ = ["num_threads", "set_num_threads", "parallel_for"]
+
+_threads = max(1, min(os.cpu_count() or 1, 4))
+_executor = None
+_lock = threading.Lock()
+
+
+def num_threads():
+    """Threads the kernels split their work across (the calling thread included)."""
+    return _threads
+
+
+def set_num_threads(n):
+    """Let the kernels use n threads (the calling thread included); 1 turns parallelism off."""
+    global _threads, _executor
+    n = int(n)
+    if n < 1:
+        raise ValueError(f"set_num_threads: n must be at least 1, got {n}")
+    with _lock:
+        if _executor is not None and n != _threads:
+            _executor.shutdown(wait=False)
+            _executor = None
+        _threads = n
+
+
+def _helpers():
+    global _executor
+    with _lock:
+        if _executor is None:
+            _executor = ThreadPoolExecutor(
+                max_workers=_threads - 1, thread_name_prefix="engine-kernel"
+            )
+        return _executor
+
+
+def _run(fn, start, stop):
+    for i in range(start, stop):
+        fn(i)
+
+
+def parallel_for(fn, count):
+    """fn(i) for every i in range(count), each exactly once; fn must write disjoint outputs.
+
+    The calling thread runs the first range itself, so with one thread (or one item) this is a
+    plain loop with no thread hand-off at all.
+    """
+    parts = min(_threads, count)
+    if parts < 2:
+        _run(fn, 0, count)
+        return
+    bounds = [count * p // parts for p in range(parts + 1)]
+    pool = _helpers()
+    futures = [pool.submit(_run, fn, bounds[p], bounds[p + 1]) for p in range(1, parts)]
+    try:
+        _run(fn, bounds[0], bounds[1])
+    finally:
+        for f in futures:
+            f.result()
