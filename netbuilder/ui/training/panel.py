@@ -249,6 +249,7 @@ class TrainingDashboard(QObject):
         self.views.addTab(self.confusion, "Confusion")
         self.views.addTab(self.samples, "Test images")
         self.views.addTab(self.features, "Feature maps")
+        self.views.setMinimumWidth(self.views.tabBar().sizeHint().width() + 8)
         self.views.currentChanged.connect(lambda _i: self._refresh_histograms())
 
         split = QSplitter(Qt.Orientation.Horizontal)
