@@ -164,6 +164,18 @@ def test_the_editor_window_installs_the_dashboard_and_locks_while_training(
     assert conv1.overlay_color is not None and "gradient" in conv1.overlay_tooltip
     assert w.project.runs and w.project.runs[-1]["status"] == "finished"
 
+    # saved and opened again, the project shows the run's curves and settings
+    from netbuilder.graph.project import save_project
+
+    path = tmp_path / "trained.json"
+    save_project(w.project, path)
+    w.load_template("mlp")
+    assert d.run is None and points(d.loss_plot.smoothed) == 0
+    assert w.open_path(path)
+    assert d.run is not None and d.run.status == "finished"
+    assert points(d.loss_plot.smoothed) == 2 and list(d.grad_plot.curves)[0] == "conv1"
+    assert d.form.dataset.value() == str(tiny) and d.form.batch_size.value() == 32
+
 
 def test_a_data_error_stops_the_run_with_its_message(window, tmp_path, qtbot):
     d = dashboard(window, tmp_path / "missing.npz")

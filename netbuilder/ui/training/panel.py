@@ -445,7 +445,7 @@ class TrainingDashboard(QObject):
         if self.worker is not None and not self.paused:
             self.worker.pause()
             self.paused = True
-            self.progress.setFormat(self._progress_text(prefix="Paused · "))
+            self.progress.setFormat(self._progress_text(prefix="Pausing… · "))
             self._update_actions()
 
     def resume(self) -> None:
@@ -627,8 +627,10 @@ class TrainingDashboard(QObject):
         return (self._first_step - 1) // self.run.steps_per_epoch
 
     def _on_Paused(self, e) -> None:
+        # the trainer has finished its step: the figures shown are where it stands
         self.paused = True
-        self.progress.setFormat(self._progress_text(prefix="Paused · "))
+        self.progress.setValue(min(self.step, self.total_steps))
+        self.progress.setFormat(self._progress_text(prefix=f"Paused at step {self.step:,} · "))
         self._update_actions()
 
     def _on_Resumed(self, e) -> None:
