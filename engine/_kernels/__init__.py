@@ -2,15 +2,16 @@
 
 See docs/CONTRACTS.md section 2 for the signatures and the (C, N, H, W) memory-order trick.
 
-Importing the engine limits numpy's OpenBLAS to one thread (see blas.py for why), unless the
-environment already chose (OPENBLAS_NUM_THREADS / OMP_NUM_THREADS); ``engine.set_num_threads``
-changes it.
+Threads: convolutions and 2x2 pooling split their micro-batches across ``num_threads()``
+threads (parallel.py); numpy's OpenBLAS is limited to one thread on import (blas.py says why),
+unless the environment already chose (OPENBLAS_NUM_THREADS / OMP_NUM_THREADS).
 """
 
 import os as _os
 
 from .blas import blas_threads, set_blas_threads
 from .conv import conv2d_backward, conv2d_forward, conv2d_output_size
+from .parallel import num_threads, parallel_for, set_num_threads
 from .pool import (
     adaptive_avg_pool2d_backward,
     adaptive_avg_pool2d_forward,
@@ -27,6 +28,9 @@ if not (_os.environ.get("OPENBLAS_NUM_THREADS") or _os.environ.get("OMP_NUM_THRE
 __all__ = [
     "blas_threads",
     "set_blas_threads",
+    "num_threads",
+    "set_num_threads",
+    "parallel_for",
     "conv2d_forward",
     "conv2d_backward",
     "conv2d_output_size",
