@@ -4,6 +4,8 @@
 PyTorch's numbers for the same weights and inputs.
 """
 
+import numpy as _np
+
 from engine import (
     _dtype,  # noqa: F401 - engine._dtype for the dtype helpers
     accelerator,
@@ -84,6 +86,7 @@ from engine.tensor import (
     log,
     log1p,
     log_softmax,
+    logsumexp,
     masked_fill,
     matmul,
     max,
@@ -111,15 +114,38 @@ from engine.tensor import (
     where,
 )
 
+
+def _accepts_out(fn):
+    """PyTorch's ``out=`` keyword: the result is written into ``out`` (resized if needed), which
+    is returned. Public functions only; the engine's own code calls the unwrapped ones."""
+
+    def wrapper(*args, out=None, **kwargs):
+        result = fn(*args, **kwargs)
+        if out is None:
+            return result
+        if is_grad_enabled() and result.requires_grad:
+            raise RuntimeError(
+                f"{fn.__name__}(): functions with out=... arguments don't support automatic "
+                "differentiation, but one of the arguments requires grad."
+            )
+        r = result._data
+        if out._data.shape == r.shape:
+            _np.copyto(out._data, r, casting="same_kind")
+        else:
+            out._data = r.astype(out._data.dtype)
+        return out
+
+    wrapper.__name__ = fn.__name__
+    wrapper.__qualname__ = fn.__qualname__
+    wrapper.__doc__ = fn.__doc__
+    return wrapper
+
+
 bool = bool_  # noqa: A001 - torch.bool
 float = float32  # noqa: A001 - torch.float
 int = int32  # noqa: A001 - torch.int
 
 __version__ = "0.1.0"
-clip = clamp
-concat = cat
-concatenate = cat
-dot = matmul
 
 
 def is_tensor(obj):
@@ -251,6 +277,18 @@ def load(f, **kwargs):
     return serialization.load(f, **kwargs)
 
 
+# the functions PyTorch tutorials call with out=
+for _name in (
+    "abs", "add", "cat", "clamp", "cos", "div", "exp", "log", "matmul", "maximum", "minimum",
+    "mm", "mul", "pow", "sigmoid", "sin", "sqrt", "stack", "sub", "sum", "tanh",
+):
+    globals()[_name] = _accepts_out(globals()[_name])
+del _name
+clip = clamp
+concat = cat
+concatenate = cat
+dot = matmul
+
 __all__ = [
     "Generator",
     "Size",
@@ -321,6 +359,7 @@ __all__ = [
     "log",
     "log1p",
     "log_softmax",
+    "logsumexp",
     "long",
     "manual_seed",
     "masked_fill",

@@ -706,6 +706,9 @@ class Tensor:
     def log_softmax(self, dim, dtype=None):
         return log_softmax(self, dim)
 
+    def logsumexp(self, dim, keepdim=False):
+        return logsumexp(self, dim, keepdim)
+
     def sum(self, dim=None, keepdim=False, dtype=None):
         return sum(self, dim, keepdim, dtype=dtype)
 
@@ -1348,6 +1351,19 @@ def _logsumexp_np(x, axis):
     m = np.max(x, axis=axis, keepdims=True)
     m = np.where(np.isfinite(m), m, 0)
     return m + np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True))
+
+
+def logsumexp(a, dim, keepdim=False):
+    ad = a._data
+    axes = _norm_dims(dim, ad.ndim)
+    full = _logsumexp_np(ad, axes)
+    out = full if keepdim else np.squeeze(full, axes)
+
+    def backward(g):
+        gg = g if keepdim else np.expand_dims(g, axes)
+        return (gg * np.exp(ad - full),)
+
+    return _make(out, (a,), _N("LogsumexpBackward0"), backward)
 
 
 def softmax(a, dim=None, dtype=None):

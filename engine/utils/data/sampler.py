@@ -79,7 +79,8 @@ class RandomSampler(Sampler):
             return randint(n, self.num_samples, generator)
         full, rest = divmod(self.num_samples, n)
         parts = [randperm(n, generator) for _ in range(full)]
-        parts.append(randperm(n, generator)[:rest])
+        if rest or not parts:
+            parts.append(randperm(n, generator)[:rest])
         return np.concatenate(parts)
 
     def __iter__(self) -> Iterator[int]:
