@@ -78,7 +78,7 @@ class DatasetChooser(QWidget):
         self.combo.setSizeAdjustPolicy(
             QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
         )
-        self.combo.setMinimumContentsLength(14)
+        self.combo.setMinimumContentsLength(10)
         self.combo.addItem("Bundled sample", _SAMPLE)
         self.combo.addItem("MNIST (downloaded)", _MNIST)
         self.combo.setToolTip("The data set to train on; the default is the small bundled sample")
@@ -93,9 +93,10 @@ class DatasetChooser(QWidget):
         self.npz_button.setToolTip("A .npz with x_train, y_train, x_test, y_test")
         self.download_button = QPushButton("Download MNIST")
         self.download_button.setToolTip("Fetch MNIST (about 11 MB) into the user cache")
-        for b in (self.idx_button, self.npz_button, self.download_button):
+        for b in (self.idx_button, self.npz_button):
             row.addWidget(b)
         layout.addLayout(row)
+        layout.addWidget(self.download_button)
         drow = QHBoxLayout()
         self.progress = QProgressBar()
         self.progress.setTextVisible(True)
@@ -249,7 +250,7 @@ class SettingsForm(QWidget):
         outer.addWidget(data_box)
 
         opt_box = QGroupBox("Optimisation")
-        form = QFormLayout(opt_box)
+        form = self._opt_form = QFormLayout(opt_box)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         self.loss = QComboBox()
         for key, label in options.LOSS_CHOICES:
@@ -267,23 +268,24 @@ class SettingsForm(QWidget):
         self.momentum.setRange(0.0, 0.999)
         self.momentum.setDecimals(3)
         self.momentum.setSingleStep(0.05)
-        self.nesterov = QCheckBox("Nesterov")
-        mrow = QHBoxLayout()
-        mrow.addWidget(self.momentum, 1)
-        mrow.addWidget(self.nesterov)
+        self.nesterov = QCheckBox("Nesterov momentum")
         self.momentum_label = QLabel("Momentum")
-        form.addRow(self.momentum_label, mrow)
+        form.addRow(self.momentum_label, self.momentum)
+        form.addRow("", self.nesterov)
         self.beta1 = QDoubleSpinBox()
         self.beta2 = QDoubleSpinBox()
         for b in (self.beta1, self.beta2):
             b.setRange(0.0, 0.99999)
             b.setDecimals(5)
             b.setSingleStep(0.001)
+            b.setButtonSymbols(QDoubleSpinBox.ButtonSymbols.NoButtons)
+            b.setMinimumWidth(60)
         brow = QHBoxLayout()
         brow.addWidget(self.beta1)
         brow.addWidget(self.beta2)
         self.betas_label = QLabel("Betas")
         form.addRow(self.betas_label, brow)
+        self._betas_row = brow
         self.weight_decay = _SciSpin(0.0, 10.0, 8)
         self.weight_decay.setSingleStep(1e-4)
         form.addRow("Weight decay", self.weight_decay)
@@ -293,7 +295,7 @@ class SettingsForm(QWidget):
         form.addRow("LR schedule", self.schedule)
         self.step_size = QSpinBox()
         self.step_size.setRange(1, 1000)
-        self.step_size.setSuffix(" epochs")
+        self.step_size.setSuffix(" epoch(s)")
         self.step_size_label = QLabel("Step every")
         form.addRow(self.step_size_label, self.step_size)
         self.gamma = QDoubleSpinBox()
@@ -304,7 +306,7 @@ class SettingsForm(QWidget):
         form.addRow(self.gamma_label, self.gamma)
         self.t_max = QSpinBox()
         self.t_max.setRange(1, 1000)
-        self.t_max.setSuffix(" epochs")
+        self.t_max.setSuffix(" epoch(s)")
         self.t_max.setRange(0, 1000)
         self.t_max.setSpecialValueText("the run's epochs")
         self.t_max_label = QLabel("Cosine period")
@@ -318,7 +320,7 @@ class SettingsForm(QWidget):
         form.addRow(self.milestones_label, self.milestones)
         self.patience = QSpinBox()
         self.patience.setRange(0, 1000)
-        self.patience.setSuffix(" epochs")
+        self.patience.setSuffix(" epoch(s)")
         self.patience_label = QLabel("Patience")
         form.addRow(self.patience_label, self.patience)
         outer.addWidget(opt_box)
@@ -362,6 +364,11 @@ class SettingsForm(QWidget):
         }
         for key, w in self._fields.items():
             self._connect(key, w)
+            if isinstance(w, QComboBox):  # shrink with a narrow dock instead of clipping
+                w.setSizeAdjustPolicy(
+                    QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+                )
+                w.setMinimumContentsLength(8)
         self.beta1.valueChanged.connect(self._betas_changed)
         self.beta2.valueChanged.connect(self._betas_changed)
         self.dataset.changed.connect(lambda v: self._emit("dataset", v))
@@ -393,20 +400,18 @@ class SettingsForm(QWidget):
         sched = self.schedule.currentData()
         uses_momentum = opt in options.MOMENTUM_OPTIMIZERS
         uses_betas = opt in options.BETAS_OPTIMIZERS
-        for w in (self.momentum_label, self.momentum):
-            w.setVisible(uses_momentum)
-        self.nesterov.setVisible(opt in options.NESTEROV_OPTIMIZERS)
-        for w in (self.betas_label, self.beta1, self.beta2):
-            w.setVisible(uses_betas)
-        for key, widgets in (
-            ("step_size", (self.step_size_label, self.step_size)),
-            ("gamma", (self.gamma_label, self.gamma)),
-            ("t_max", (self.t_max_label, self.t_max)),
-            ("milestones", (self.milestones_label, self.milestones)),
-            ("patience", (self.patience_label, self.patience)),
+        form = self._opt_form  # hidden rows take no space (hidden widgets alone would)
+        form.setRowVisible(self.momentum, uses_momentum)
+        form.setRowVisible(self.nesterov, opt in options.NESTEROV_OPTIMIZERS)
+        form.setRowVisible(self._betas_row, uses_betas)
+        for key, field in (
+            ("step_size", self.step_size),
+            ("gamma", self.gamma),
+            ("t_max", self.t_max),
+            ("milestones", self.milestones),
+            ("patience", self.patience),
         ):
-            for w in widgets:
-                w.setVisible(key in options.SCHEDULE_FIELDS.get(sched, ()))
+            form.setRowVisible(field, key in options.SCHEDULE_FIELDS.get(sched, ()))
 
     # -- public ----------------------------------------------------------------------------
     def load(self, settings: dict) -> None:
