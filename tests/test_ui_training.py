@@ -428,3 +428,18 @@ def test_dashboard_follows_a_palette_change(window, qtbot):
         assert d.confusion.theme.dark
     finally:
         QApplication.setPalette(old)
+
+
+def test_bad_values_in_a_project_file_are_named_not_a_traceback(window):
+    d = make_dashboard(window)
+    window.project = SimpleNamespace(
+        graph=lenet_like_graph(),
+        training={"lr": "fast", "epochs": 2.5, "nesterov": "yes", "batch_size": 32},
+        runs=[],
+        weights_path=None,
+    )
+    window.projectReplaced.emit()
+    assert d.form.lr.value() == TrainSettings().lr and d.form.batch_size.value() == 32
+    text = d.message_label.text()
+    assert not d.message_label.isHidden()
+    assert "lr='fast'" in text and "epochs=2.5" in text and "nesterov='yes'" in text

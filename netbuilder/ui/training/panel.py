@@ -307,7 +307,7 @@ class TrainingDashboard(QObject):
             # the run belongs to the old project: end it without writing into the new one
             self.shutdown()
         project = self._project()
-        self.form.load(project.training or {})
+        self.form.load(project.training if isinstance(project.training, dict) else {})
         self.result = None
         self.step = 0
         self.message = ""
@@ -333,6 +333,13 @@ class TrainingDashboard(QObject):
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
         self._update_actions()
+        if self.form.load_problems:
+            self.message = (
+                "The project's training settings hold values the form cannot show; the "
+                f"defaults stand in until you change them: {', '.join(self.form.load_problems)}"
+            )
+            self.message_label.setText(f"<b>Training settings</b><br>{_html(self.message)}")
+            self.message_label.show()
 
     def _saved_runs(self) -> list[RunCurves]:
         out = []

@@ -235,6 +235,7 @@ class SettingsForm(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self._loading = False
+        self.load_problems: list[str] = []
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
 
@@ -415,8 +416,12 @@ class SettingsForm(QWidget):
 
     # -- public ----------------------------------------------------------------------------
     def load(self, settings: dict) -> None:
-        """Show `settings` (missing keys take the defaults) without emitting `changed`."""
-        values = {**options.defaults(), **(settings or {})}
+        """Show `settings` (missing keys take the defaults) without emitting `changed`.
+        Values the form cannot show (a word where a number belongs) keep the default and are
+        listed in `self.load_problems` as "key=value" for the panel to report."""
+        defaults = options.defaults()
+        values = {**defaults, **(settings or {})}
+        self.load_problems = []
         self._loading = True
         try:
             self.dataset.set_value(str(values["dataset"]))
@@ -424,25 +429,48 @@ class SettingsForm(QWidget):
                 v = values.get(key)
                 if v is None:
                     continue
-                if isinstance(w, QComboBox):
-                    i = w.findData(v)
-                    if i < 0:
-                        w.addItem(str(v), v)
-                        i = w.count() - 1
-                    w.setCurrentIndex(i)
-                elif isinstance(w, QCheckBox):
-                    w.setChecked(bool(v))
-                elif isinstance(w, QSpinBox):
-                    w.setValue(int(v))
-                else:
-                    w.setValue(float(v))
-            self.milestones.setText(", ".join(str(m) for m in values.get("milestones") or ()))
-            b1, b2 = values.get("betas") or (0.9, 0.999)
-            self.beta1.setValue(float(b1))
-            self.beta2.setValue(float(b2))
+                try:
+                    self._show_value(w, v)
+                except (TypeError, ValueError, OverflowError):
+                    self.load_problems.append(f"{key}={v!r}")
+                    self._show_value(w, defaults[key])
+            try:
+                b1, b2 = values.get("betas") or (0.9, 0.999)
+                self.beta1.setValue(float(b1))
+                self.beta2.setValue(float(b2))
+            except (TypeError, ValueError):
+                self.load_problems.append(f"betas={values.get('betas')!r}")
+                self.beta1.setValue(0.9)
+                self.beta2.setValue(0.999)
+            milestones = values.get("milestones") or ()
+            if isinstance(milestones, list | tuple):
+                self.milestones.setText(", ".join(str(m) for m in milestones))
+            else:
+                self.load_problems.append(f"milestones={milestones!r}")
         finally:
             self._loading = False
         self._update_visibility()
+
+    @staticmethod
+    def _show_value(w, v) -> None:
+        if isinstance(w, QComboBox):
+            i = w.findData(v)
+            if i < 0:  # a choice this version lacks: shown as is; Train refuses it, saying why
+                w.addItem(str(v), v)
+                i = w.count() - 1
+            w.setCurrentIndex(i)
+        elif isinstance(w, QCheckBox):
+            if not isinstance(v, bool):
+                raise TypeError("not true/false")
+            w.setChecked(v)
+        elif isinstance(w, QSpinBox):
+            if isinstance(v, bool) or float(v) != int(float(v)):
+                raise ValueError("not a whole number")
+            w.setValue(int(v))
+        else:
+            if isinstance(v, bool):
+                raise TypeError("not a number")
+            w.setValue(float(v))
 
     def values(self) -> dict:
         out = {
