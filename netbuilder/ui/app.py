@@ -67,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     path = Path(args[0]) if args else None
     window = create_window(path)
     window.show()
+    window.activateWindow()  # without a window manager (Xvfb, kiosk) nothing else does
+    window.raise_()
     window.canvas.setFocus()  # Tab, F, L and Delete work at once
     window.canvas.fit()
     QTimer.singleShot(0, window.canvas.fit)

@@ -13,16 +13,22 @@ from pathlib import Path
 from PySide6.QtCore import QByteArray, QPointF, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
     QDockWidget,
     QFileDialog,
     QGraphicsScene,
     QLabel,
+    QLineEdit,
     QListWidget,
     QListWidgetItem,
     QMainWindow,
     QMessageBox,
     QStyle,
+    QTableWidget,
+    QTableWidgetItem,
     QToolBar,
+    QVBoxLayout,
 )
 
 from netbuilder.blocks import BlockError
@@ -119,6 +125,7 @@ class MainWindow(QMainWindow):
         self._bottom_docks: list[QDockWidget] = []
         self._shown_once = False
         self._restored_state = False
+        self._shortcuts_dialog: ShortcutsDialog | None = None
 
         self.runner = CommandRunner(self.project.graph, self)
         self.runner.refused.connect(self._on_refused)
@@ -262,7 +269,7 @@ class MainWindow(QMainWindow):
             "Select &All", self.select_all, QKeySequence.SelectAll, canvas_only=True
         )
         self.act_add = A(
-            "&Add Block…",
+            "&Add Block…\tTab",
             self._quick_add_at_center,
             None,
             canvas_only=True,
@@ -343,8 +350,12 @@ class MainWindow(QMainWindow):
 
         self.train_menu = mb.addMenu("&Train")
         help_menu = mb.addMenu("&Help")
-        help_menu.addAction("&Keyboard Shortcuts", self._show_shortcuts)
-        help_menu.addAction("&About NetBuilder", self._show_about)
+        self.act_shortcuts = self._action(
+            "&Keyboard Shortcuts", self._show_shortcuts, QKeySequence.HelpContents
+        )
+        self.act_about = self._action("&About NetBuilder", self._show_about)
+        help_menu.addAction(self.act_shortcuts)
+        help_menu.addAction(self.act_about)
 
     def _build_toolbar(self) -> None:
         tb = QToolBar("Main", self)
@@ -673,9 +684,18 @@ class MainWindow(QMainWindow):
 
         if not self.graph.is_valid:
             text, _ = validity_text(self.graph)
+            problems = self.graph.problems()
+            detail = ""
+            if problems:  # name the first one and show its block, as the Problems list would
+                node_id, message = problems[0]
+                detail = f"\n\n{message}"
+                self.scene.select_nodes([node_id])
+                self.canvas.centerOn(self.scene.node_items[node_id])
+                self.problems_dock.show()
+                self.problems_dock.raise_()
             self.show_error(
                 "Cannot export",
-                f"The network is not ready to export: {text}. "
+                f"The network is not ready to export: {text}.{detail}\n\n"
                 "Fix the problems listed in the Problems panel first.",
             )
             return
@@ -788,17 +808,20 @@ class MainWindow(QMainWindow):
         graph = self.graph
         self.inspector.refresh()
         total = graph.total_params
-        self.params_label.setText(f"{total:,} parameters ({format_count(total)})")
+        self.params_label.setText(f"{total:,} parameters")
         text, ok = validity_text(graph)
         color = theme.current().port_ok if ok else theme.current().port_bad
         self.valid_label.setText(
             f"<span style='color:{color.name()}'>{'✔' if ok else '✖'} {text}</span>"
         )
-        self.memory_label.setText(
-            f"memory (float32): {format_bytes(memory_estimate(graph, 1))} at batch 1 · "
-            f"{format_bytes(memory_estimate(graph, 64))} at batch 64"
+        # short permanent labels leave the status bar's message room to be read in full
+        at_1, at_64 = memory_estimate(graph, 1), memory_estimate(graph, 64)
+        self.memory_label.setText(f"memory ≈ {format_bytes(at_64)} (batch 64)")
+        self.memory_label.setToolTip(
+            "Memory a float32 forward pass needs: the parameters plus every block's output.\n"
+            f"{format_bytes(at_1)} at batch 1, {format_bytes(at_64)} at batch 64"
         )
-        self.memory_label.setToolTip("Parameters plus every block's output, float32, forward pass")
+        self.params_label.setToolTip(f"{total:,} trainable parameters ({format_count(total)})")
         self._fill_problems()
         self._update_title()
 
@@ -815,7 +838,13 @@ class MainWindow(QMainWindow):
         n = self.problems.count()
         self.problems_dock.setWindowTitle(f"Problems ({n})" if n else "Problems")
         if not n:
-            ok = QListWidgetItem("✔ No problems: every block has a valid input and output")
+            text, _ = validity_text(self.graph)
+            if self.graph.nodes and text != "valid":  # e.g. no output yet: say so, not "✔"
+                ok = QListWidgetItem(f"Not ready yet: {text}")
+            elif not self.graph.nodes:
+                ok = QListWidgetItem("Empty network: drag an Input block from the Blocks palette")
+            else:
+                ok = QListWidgetItem("✔ No problems: every block has a valid input and output")
             ok.setFlags(Qt.NoItemFlags)
             self.problems.addItem(ok)
 
@@ -874,30 +903,114 @@ class MainWindow(QMainWindow):
         self._on_graph_changed([])
 
     # -- help --------------------------------------------------------------------------------
+    # what the canvas does with the mouse and plain keys (no QAction carries these)
+    CANVAS_GESTURES = (
+        ("Tab or Space", "Search for a block and add it at the cursor"),
+        ("Drag an output port onto an input", "Connect (refused targets turn red)"),
+        ("Drag a wire's input end away", "Disconnect"),
+        ("Esc", "Cancel the wire being dragged"),
+        ("Drop a block on a wire", "Insert it into the connection"),
+        ("Click, Ctrl+click, drag on empty canvas", "Select, add to selection, rubber-band"),
+        ("Arrow keys (with Shift: further)", "Nudge the selected blocks"),
+        ("Mouse wheel", "Zoom at the cursor"),
+        ("Middle-button drag", "Pan"),
+    )
+
+    def shortcut_rows(self) -> list[tuple[str, str, str]]:
+        """(menu, command, keys) for every menu command with a shortcut, read from the actions
+        themselves so the list cannot drift from what the keys do; then the canvas gestures."""
+        rows = []
+        for menu_action in self.menuBar().actions():
+            menu = menu_action.menu()
+            if menu is None:
+                continue
+            title = menu_action.text().replace("&", "")
+            for action in menu.actions():
+                keys = action.shortcuts()
+                if action.isSeparator() or action.menu() is not None or not keys:
+                    continue
+                text = action.text().replace("&", "").split("\t")[0]
+                if action in (self.act_undo, self.act_redo):
+                    text = text.split(" ")[0]  # "Undo", not "Undo Change fc1 out_features"
+                native = " or ".join(k.toString(QKeySequence.NativeText) for k in keys)
+                rows.append((title, text.rstrip("…"), native))
+        rows += [("Canvas", what, keys) for keys, what in self.CANVAS_GESTURES]
+        return rows
+
     def _show_shortcuts(self) -> None:
-        rows = [
-            ("Tab / Space", "quick-add a block at the cursor"),
-            ("Drag output → input", "connect; drag an input end away to disconnect"),
-            ("Delete", "delete the selection"),
-            ("Ctrl+C / X / V, Ctrl+D", "copy, cut, paste, duplicate"),
-            ("Ctrl+Z, Ctrl+Shift+Z / Ctrl+Y", "undo, redo"),
-            ("F / L", "fit view / auto layout"),
-            ("Wheel / middle drag", "zoom / pan"),
-            ("Ctrl+0", "actual size"),
-            ("Arrow keys (Shift: further)", "nudge the selected blocks"),
-            ("Ctrl+S, Ctrl+O, Ctrl+E", "save, open, export"),
-        ]
-        html = (
-            "<table>"
-            + "".join(f"<tr><td><b>{k}</b>&nbsp;&nbsp;</td><td>{v}</td></tr>" for k, v in rows)
-            + "</table>"
+        if self._shortcuts_dialog is None:
+            self._shortcuts_dialog = ShortcutsDialog(self.shortcut_rows(), self)
+        self._shortcuts_dialog.show()
+        self._shortcuts_dialog.raise_()
+
+    def about_text(self) -> str:
+        import platform
+
+        import numpy
+        import PySide6
+        from PySide6.QtCore import qVersion
+
+        from netbuilder.blocks import CATALOGUE
+
+        try:
+            from importlib.metadata import version
+
+            ours = version("netbuilder")
+        except Exception:  # not installed as a package (running from a checkout)
+            ours = "development"
+        return (
+            f"<h3>NetBuilder {ours}</h3>"
+            "<p>Design neural networks by hand, see every tensor shape and parameter count "
+            "while you edit, watch them train, and take the code away as a runnable PyTorch "
+            "or engine script.</p>"
+            f"<p>{len(CATALOGUE)} block types · training runs on <b>engine</b>, NetBuilder's "
+            "numpy autograd library with PyTorch's API.</p>"
+            f"<p style='color:gray'>Python {platform.python_version()} · Qt {qVersion()} · "
+            f"PySide6 {PySide6.__version__} · numpy {numpy.__version__}</p>"
         )
-        QMessageBox.information(self, "Keyboard shortcuts", html)
 
     def _show_about(self) -> None:
-        QMessageBox.about(
-            self,
-            "About NetBuilder",
-            "<b>NetBuilder</b><br>Design neural networks by hand, watch them train, take the "
-            "code away.",
-        )
+        QMessageBox.about(self, "About NetBuilder", self.about_text())
+
+
+class ShortcutsDialog(QDialog):
+    """Help ▸ Keyboard Shortcuts: a searchable two-column table, grouped by menu."""
+
+    def __init__(self, rows, parent=None):
+        super().__init__(parent)
+        self.setWindowTitle("Keyboard Shortcuts")
+        self.table = QTableWidget(len(rows), 3, self)
+        self.table.setHorizontalHeaderLabels(["Where", "Command", "Keys"])
+        self.table.verticalHeader().hide()
+        self.table.setEditTriggers(QTableWidget.NoEditTriggers)
+        self.table.setSelectionBehavior(QTableWidget.SelectRows)
+        self.table.setShowGrid(False)
+        self.table.setAlternatingRowColors(True)
+        for r, row in enumerate(rows):
+            for c, text in enumerate(row):
+                item = QTableWidgetItem(text)
+                if c == 2:
+                    font = item.font()
+                    font.setBold(True)
+                    item.setFont(font)
+                self.table.setItem(r, c, item)
+        self.table.resizeColumnsToContents()
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.filter = QLineEdit(self)
+        self.filter.setPlaceholderText("Filter: type a command or a key…")
+        self.filter.setClearButtonEnabled(True)
+        self.filter.textChanged.connect(self._apply_filter)
+        buttons = QDialogButtonBox(QDialogButtonBox.Close, self)
+        buttons.rejected.connect(self.close)
+        lay = QVBoxLayout(self)
+        lay.addWidget(self.filter)
+        lay.addWidget(self.table)
+        lay.addWidget(buttons)
+        width = sum(self.table.columnWidth(c) for c in range(3)) + 60
+        self.resize(max(560, width), 520)
+
+    def _apply_filter(self, text: str) -> None:
+        needle = text.strip().lower()
+        for r in range(self.table.rowCount()):
+            cells = " ".join(self.table.item(r, c).text().lower() for c in range(3))
+            self.table.setRowHidden(r, bool(needle) and needle not in cells)

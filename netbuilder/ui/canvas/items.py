@@ -40,6 +40,7 @@ _PORT_SHAPE = QPainterPath()
 _PORT_SHAPE.addEllipse(_PORT_BOUNDS)
 _NODE_BOUNDS = QRectF(-PORT_RADIUS - 4, -3, NODE_WIDTH + 2 * PORT_RADIUS + 8, NODE_HEIGHT + 6)
 _NODE_RECT = QRectF(0, 0, NODE_WIDTH, NODE_HEIGHT)
+_NODE_SIZE = QSizeF(NODE_WIDTH, NODE_HEIGHT)
 _HEADER_PATH = QPainterPath()
 _HEADER_PATH.addRoundedRect(QRectF(0, 0, NODE_WIDTH, HEADER_HEIGHT + CORNER), CORNER, CORNER)
 _HEADER_CLIP = QPainterPath()
@@ -401,12 +402,20 @@ class NodeItem(QGraphicsItem):
         fm, sfm = QFontMetricsF(name_font), QFontMetricsF(sub_font)
         name = fm.elidedText(self.name, Qt.ElideRight, NODE_WIDTH - x - 8)
         type_room = NODE_WIDTH - x - fm.horizontalAdvance(name) - 16
-        type_label = ""
-        if type_room > 24:
-            type_label = sfm.elidedText(self.type_label, Qt.ElideRight, type_room)
         count = f"{format_count(self.param_count)} params" if self.param_count else ""
-        count_w = sfm.horizontalAdvance(count) + 6 if count else 0
         width = _LINE2.width()
+        # the block type goes in full beside the name; a long one ("AdaptiveAvgPool2d") that
+        # does not fit there takes the parameter-count slot when the block has no parameters;
+        # it is shortened only when neither has room (the tooltip always names it)
+        type_w = sfm.horizontalAdvance(self.type_label)
+        type_label = ""
+        if type_w <= type_room:
+            type_label = self.type_label
+        elif not count and sfm.horizontalAdvance(self.summary) + 10 + type_w <= width:
+            count = self.type_label
+        elif type_room > 24:
+            type_label = sfm.elidedText(self.type_label, Qt.ElideRight, type_room)
+        count_w = sfm.horizontalAdvance(count) + 6 if count else 0
         summary = sfm.elidedText(self.summary, Qt.ElideRight, width - count_w)
         if self.problems:
             problem = "⚠ " + _short_problem(self.problems[0], self.name)
@@ -456,6 +465,7 @@ class EdgeItem(QGraphicsPathItem):
         self._route_key = None
         self._geometry = None
         self._out_shape = None
+        self.label_shown = True
         self._mid = QPointF()
         self.setFlags(QGraphicsItem.ItemIsSelectable)
         self.setZValue(0)
@@ -518,6 +528,14 @@ class EdgeItem(QGraphicsPathItem):
         w, h = _label_size(label)
         # above the wire, so it hides neither the wire nor the ports
         self._label_rect = QRectF(self._mid.x() - w / 2, self._mid.y() - h - 1, w, h)
+        # blocks placed close together leave no room: a label half hidden under them reads
+        # as garbage ("x28x2"); the blocks' faces and the tooltip show the shape anyway
+        self.label_shown = not any(
+            self._label_rect.intersects(
+                QRectF(n.pos(), _NODE_SIZE).adjusted(-PORT_RADIUS, 0, PORT_RADIUS, 0)
+            )
+            for n in (src_item, dst_item)
+        )
         self._shape = None  # made when Qt asks (hit tests), not on every edit
         if not scene.low_detail():
             self.update(self._label_rect)  # only the label changed: repaint just its box
@@ -528,7 +546,8 @@ class EdgeItem(QGraphicsPathItem):
     def shape(self) -> QPainterPath:
         if self._shape is None:
             self._shape = QPainterPath(self._stroke)
-            self._shape.addRect(self._label_rect)
+            if self.label_shown:
+                self._shape.addRect(self._label_rect)
         return self._shape
 
     def hoverEnterEvent(self, event) -> None:
@@ -550,7 +569,7 @@ class EdgeItem(QGraphicsPathItem):
         painter.setPen(_edge_pen(t, selected or self.drop_target))
         painter.setBrush(Qt.NoBrush)
         painter.drawPath(self._path)
-        if self.label and painter.worldTransform().m11() >= LOD_TEXT:
+        if self.label_shown and self.label and painter.worldTransform().m11() >= LOD_TEXT:
             painter.setFont(_font("label"))
             painter.setPen(t.edge_selected if selected else t.edge_label_text)
             painter.drawText(self._label_rect, Qt.AlignCenter, self.label)

@@ -8,6 +8,7 @@ from PySide6.QtWidgets import QGraphicsView, QToolTip
 
 from netbuilder.blocks import BlockError
 from netbuilder.graph import commands as cmds
+from netbuilder.ui import theme
 from netbuilder.ui.canvas.items import (
     NODE_HEIGHT,
     NODE_WIDTH,
@@ -61,12 +62,44 @@ class CanvasView(QGraphicsView):
         self.setAcceptDrops(True)
         self.setFocusPolicy(Qt.StrongFocus)
         self.setFrameShape(QGraphicsView.NoFrame)
+        self._was_empty = False
+        scene.graphChanged.connect(self._graph_changed)
 
     # -- contract section 7 ------------------------------------------------------------
     def set_node_overlay(self, node_id: str, color: QColor | None, tooltip: str | None) -> None:
         item = self.scene().node_items.get(node_id)
         if item is not None:
             item.set_overlay(color, tooltip)
+
+    # -- empty canvas ----------------------------------------------------------------------
+    def _graph_changed(self, _changes) -> None:
+        empty = bool(self.empty_hint())
+        if empty != self._was_empty:  # the hint appears or goes: repaint it all
+            self._was_empty = empty
+            self.viewport().update()
+
+    def empty_hint(self) -> str:
+        """What to do first, shown in the middle of an empty canvas."""
+        graph = self.scene().graph
+        if graph is not None and not graph.nodes:
+            return (
+                "Drag blocks here from the Blocks palette, starting with an Input,\n"
+                "or press Tab to search for one. Templates are under File ▸ New from Template."
+            )
+        return ""
+
+    def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
+        hint = self.empty_hint()
+        if not hint:
+            return
+        painter.save()
+        painter.resetTransform()
+        font = painter.font()
+        font.setPointSizeF(font.pointSizeF() * 1.15)
+        painter.setFont(font)
+        painter.setPen(theme.current().node_subtext)
+        painter.drawText(self.viewport().rect(), Qt.AlignCenter, hint)
+        painter.restore()
 
     # -- zoom, pan, fit ------------------------------------------------------------------
     def zoom(self) -> float:

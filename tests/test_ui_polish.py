@@ -1,0 +1,121 @@
+"""What a walk through the editor under Xvfb showed: texts that fit, an empty canvas that says
+what to do, a status bar whose messages can be read, help that lists every shortcut."""
+# ruff: noqa: F811  (pytest fixtures imported from test_ui_editor are redefined as arguments)
+
+from __future__ import annotations
+
+from PySide6.QtGui import QKeySequence
+from PySide6.QtWidgets import QApplication
+from test_ui_editor import blank, boxes, drop_block, make_window, node  # noqa: F401
+
+from netbuilder.blocks import CATALOGUE
+from netbuilder.graph import commands as cmds
+from netbuilder.ui.canvas.items import NODE_WIDTH
+
+
+def test_every_block_type_shows_its_full_type_name(make_window):
+    """A long type ("AdaptiveAvgPool2d") beside a short name used to read "AdaptiveAv…"."""
+    w = make_window(None)
+    for i, type_name in enumerate(CATALOGUE):
+        cmd = cmds.AddNode(type_name, (0, i * 100))
+        w.runner.push(cmd)
+        item = w.scene.node_items[cmd.node_id]
+        texts = item._texts()
+        label = CATALOGUE[type_name].label
+        assert label in (texts.type_label, texts.count), (type_name, texts)
+        assert "…" not in texts.name + texts.type_label + texts.count, texts
+    gap = w.graph.node_by_name("adaptiveavgpool1") or next(
+        n for n in w.graph.nodes.values() if n.type == "AdaptiveAvgPool2d"
+    )
+    # pooling has no parameters: its type takes the count's place on the second line
+    assert w.scene.node_items[gap.id]._texts().count == "AdaptiveAvgPool2d"
+
+
+def test_a_wire_label_with_no_room_between_blocks_is_hidden_not_clipped(blank):
+    w = blank
+    ids = {n.name: n.id for n in w.graph.nodes.values()}
+    w.runner.push(cmds.Connect(ids["input1"], ids["relu1"], 0))
+    edge = w.graph.edges[0]
+    item = w.scene.edge_items[edge]
+    assert item.label == "1x28x28" and item.label_shown  # 100 px apart: room enough
+    w.runner.push(cmds.MoveNodes({ids["relu1"]: (NODE_WIDTH + 40, 0.0)}))
+    assert not item.label_shown  # 40 px apart: the label would sit under the blocks
+    assert not item.shape().contains(item._label_rect.center())
+    w.runner.undo()
+    assert item.label_shown
+
+
+def test_empty_canvas_says_how_to_start_and_the_hint_goes_with_the_first_block(blank):
+    w = blank
+    assert w.canvas.empty_hint() == ""
+    w.new_blank()
+    assert "Drag blocks here" in w.canvas.empty_hint() and "Tab" in w.canvas.empty_hint()
+    assert w.problem_rows() == []
+    assert "Empty network" in w.problems.item(0).text()  # not "✔ No problems"
+    drop_block(w, "Input", w.canvas.center_scene_pos())
+    assert w.canvas.empty_hint() == ""
+    w.canvas.viewport().grab()  # paints with and without the hint without error
+    # an Input alone has a problem; wired to nothing further it is "not ready", never "✔"
+    assert w.problem_rows()
+
+
+def test_status_bar_labels_are_short_and_explained_by_tooltips(blank):
+    w = blank
+    w.new_blank()
+    from netbuilder.graph.templates import load_template
+
+    w.replace_project(load_template("lenet"), None)
+    assert w.params_label.text() == "61,706 parameters"
+    assert w.memory_label.text().startswith("memory ≈ ") and "(batch 64)" in w.memory_label.text()
+    assert "batch 1" in w.memory_label.toolTip() and "61.7k" in w.params_label.toolTip()
+    # room for a refusal message: the permanent labels take well under half the bar
+    widths = sum(lbl.sizeHint().width() for lbl in (w.params_label, w.memory_label))
+    assert widths < w.statusBar().width() / 2
+
+
+def test_help_lists_every_menu_shortcut_and_the_canvas_gestures(qtbot, make_window):
+    w = make_window("lenet", install_training=True)
+    rows = w.shortcut_rows()
+    listed = {(menu, keys) for menu, _, keys in rows}
+    for menu_action in w.menuBar().actions():
+        for action in menu_action.menu().actions():
+            for key in action.shortcuts():
+                native = key.toString(QKeySequence.NativeText)
+                assert any(native in keys for m, keys in listed), (action.text(), native)
+    commands = {cmd for _, cmd, _ in rows}
+    assert {"Undo", "Redo", "Save As", "Export", "Auto Layout", "Keyboard Shortcuts"} <= commands
+    assert any("Tab" in keys for _, _, keys in rows)
+    # F1 opens it; the filter narrows the table
+    w.act_shortcuts.trigger()
+    dialog = w._shortcuts_dialog
+    qtbot.waitExposed(dialog)
+    dialog.filter.setText("layout")
+    shown = [
+        dialog.table.item(r, 1).text()
+        for r in range(dialog.table.rowCount())
+        if not dialog.table.isRowHidden(r)
+    ]
+    assert shown == ["Auto Layout"]
+    dialog.close()
+    assert "Add Block…\tTab" == w.act_add.text().replace("&", "")
+
+
+def test_about_names_the_version_and_the_libraries(make_window):
+    w = make_window(None)
+    text = w.about_text()
+    for part in ("NetBuilder", "Qt ", "PySide6 ", "numpy ", "Python ", "block types"):
+        assert part in text
+
+
+def test_export_of_an_invalid_network_names_and_shows_the_first_problem(make_window, boxes):
+    w = make_window("lenet")
+    fc1 = node(w, "fc1")
+    w.runner.push(cmds.SetParams(fc1.id, {"in_features": 100}))
+    w.scene.clearSelection()
+    w.act_export.trigger()
+    kind, title, text = boxes[-1]
+    assert kind == "critical" and "fc1: in_features is 100" in text
+    assert w.scene.selected_node_ids() == [fc1.id]
+    QApplication.processEvents()
+    visible = w.canvas.mapToScene(w.canvas.viewport().rect()).boundingRect()
+    assert visible.contains(w.scene.node_items[fc1.id].sceneBoundingRect().center())
