@@ -95,7 +95,10 @@ class _Encoder:
         if isinstance(obj, float):
             return obj if math.isfinite(obj) else {"float": repr(obj)}
         if isinstance(obj, Tensor):
-            return {"tensor": self._store(obj._data, path, where)}
+            node = {"tensor": self._store(obj._data, path, where)}
+            if obj.requires_grad:  # torch keeps the flag (a saved loss loads as a leaf)
+                node["requires_grad"] = True
+            return node
         if isinstance(obj, np.ndarray):
             return {"ndarray": self._store(obj, path, where)}
         if isinstance(obj, (np.bool_, np.integer, np.floating)):
@@ -278,6 +281,12 @@ class _Decoder:
     def decode(self, node):
         if node is None or isinstance(node, (bool, int, float, str)):
             return node
+        if isinstance(node, dict) and len(node) == 2 and node.get("requires_grad") is True:
+            if "tensor" in node:
+                t = Tensor._wrap(self._array(node["tensor"]))
+                if t._data.dtype.kind == "f":
+                    t.requires_grad = True
+                return t
         if isinstance(node, dict) and len(node) == 1:
             (tag, value), = node.items()
             if tag == "tensor":

@@ -1694,3 +1694,262 @@ def test_what_is_torch_nn_really(tmp_path, mnist_subset):
     )
     assert "grad_fn=<NegBackward0>" in t_out and "grad_fn=<NllLossBackward0>" in t_out
     assert "AdaptiveAvgPool2d(output_size=1)" in t_out
+
+
+# ---------------------------------------------------------------------- "Learn the Basics":
+# Quickstart, Build the Neural Network, Save and Load. MNIST stands in for FashionMNIST (same
+# shapes; ToTensor's [0, 1] floats), 2,000 training images and 2 epochs instead of 60,000 and 5.
+QUICKSTART = """
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+def to_tensor_dataset(images, labels):  # datasets.FashionMNIST(transform=ToTensor())
+    return TensorDataset(torch.tensor(images).unsqueeze(1).float() / 255, torch.tensor(labels))
+
+training_data = to_tensor_dataset(mnist_x_train, mnist_y_train)
+test_data = to_tensor_dataset(mnist_x_test, mnist_y_test)
+
+batch_size = 64
+
+# Create data loaders.
+train_dataloader = DataLoader(training_data, batch_size=batch_size)
+test_dataloader = DataLoader(test_data, batch_size=batch_size)
+
+for X, y in test_dataloader:
+    print(f"Shape of X [N, C, H, W]: {X.shape}")
+    print(f"Shape of y: {y.shape} {y.dtype}")
+    break
+
+device = torch.accelerator.current_accelerator().type if torch.accelerator.is_available() else "cpu"
+print(f"Using {device} device")
+
+# Define model
+class NeuralNetwork(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.flatten = nn.Flatten()
+        self.linear_relu_stack = nn.Sequential(
+            nn.Linear(28*28, 512),
+            nn.ReLU(),
+            nn.Linear(512, 512),
+            nn.ReLU(),
+            nn.Linear(512, 10)
+        )
+
+    def forward(self, x):
+        x = self.flatten(x)
+        logits = self.linear_relu_stack(x)
+        return logits
+
+model = NeuralNetwork().to(device)
+print(model)
+
+loss_fn = nn.CrossEntropyLoss()
+optimizer = torch.optim.SGD(model.parameters(), lr=1e-3)
+
+def train(dataloader, model, loss_fn, optimizer):
+    size = len(dataloader.dataset)
+    model.train()
+    for batch, (X, y) in enumerate(dataloader):
+        X, y = X.to(device), y.to(device)
+
+        # Compute prediction error
+        pred = model(X)
+        loss = loss_fn(pred, y)
+
+        # Backpropagation
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+
+        if batch % 10 == 0:
+            loss, current = loss.item(), (batch + 1) * len(X)
+            print(f"loss: {loss:>7f}  [{current:>5d}/{size:>5d}]")
+
+def test(dataloader, model, loss_fn):
+    size = len(dataloader.dataset)
+    num_batches = len(dataloader)
+    model.eval()
+    test_loss, correct = 0, 0
+    with torch.no_grad():
+        for X, y in dataloader:
+            X, y = X.to(device), y.to(device)
+            pred = model(X)
+            test_loss += loss_fn(pred, y).item()
+            correct += (pred.argmax(1) == y).type(torch.float).sum().item()
+    test_loss /= num_batches
+    correct /= size
+    print(f"Test Error: \\n Accuracy: {(100*correct):>0.1f}%, Avg loss: {test_loss:>8f} \\n")
+
+epochs = 2
+for t in range(epochs):
+    print(f"Epoch {t+1}\\n-------------------------------")
+    train(train_dataloader, model, loss_fn, optimizer)
+    test(test_dataloader, model, loss_fn)
+print("Done!")
+
+torch.save(model.state_dict(), "model.pth")
+print("Saved PyTorch Model State to model.pth")
+
+model = NeuralNetwork().to(device)
+model.load_state_dict(torch.load("model.pth", weights_only=True))
+
+classes = [
+    "Zero", "One", "Two", "Three", "Four", "Five", "Six", "Seven", "Eight", "Nine",
+]
+
+model.eval()
+x, y = test_data[0][0], test_data[0][1]
+with torch.no_grad():
+    x = x.to(device)
+    pred = model(x)
+    predicted, actual = classes[pred[0].argmax(0)], classes[y]
+    print(f'Predicted: "{predicted}", Actual: "{actual}"')
+
+# Build the Neural Network
+X = torch.rand(1, 28, 28, device=device)
+logits = model(X)
+pred_probab = nn.Softmax(dim=1)(logits)
+y_pred = pred_probab.argmax(1)
+print(f"Predicted class: {y_pred}")
+
+input_image = torch.rand(3,28,28)
+print(input_image.size())
+
+flatten = nn.Flatten()
+flat_image = flatten(input_image)
+print(flat_image.size())
+
+layer1 = nn.Linear(in_features=28*28, out_features=20)
+hidden1 = layer1(flat_image)
+print(hidden1.size())
+
+print(f"Before ReLU: {hidden1}\\n\\n")
+hidden1 = nn.ReLU()(hidden1)
+print(f"After ReLU: {hidden1}")
+
+seq_modules = nn.Sequential(
+    flatten,
+    layer1,
+    nn.ReLU(),
+    nn.Linear(20, 10)
+)
+input_image = torch.rand(3,28,28)
+logits = seq_modules(input_image)
+
+softmax = nn.Softmax(dim=1)
+pred_probab = softmax(logits)
+print(pred_probab)
+
+print(f"Model structure: {model}\\n\\n")
+
+for name, param in model.named_parameters():
+    print(f"Layer: {name} | Size: {param.size()} | Values : {param[:2]} \\n")
+"""
+
+SAVE_LOAD = """
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import torch.optim as optim
+
+# Define model
+class TheModelClass(nn.Module):
+    def __init__(self):
+        super(TheModelClass, self).__init__()
+        self.conv1 = nn.Conv2d(3, 6, 5)
+        self.pool = nn.MaxPool2d(2, 2)
+        self.conv2 = nn.Conv2d(6, 16, 5)
+        self.fc1 = nn.Linear(16 * 5 * 5, 120)
+        self.fc2 = nn.Linear(120, 84)
+        self.fc3 = nn.Linear(84, 10)
+
+    def forward(self, x):
+        x = self.pool(F.relu(self.conv1(x)))
+        x = self.pool(F.relu(self.conv2(x)))
+        x = x.view(-1, 16 * 5 * 5)
+        x = F.relu(self.fc1(x))
+        x = F.relu(self.fc2(x))
+        x = self.fc3(x)
+        return x
+
+# Initialize model
+model = TheModelClass()
+
+# Initialize optimizer
+optimizer = optim.SGD(model.parameters(), lr=0.001, momentum=0.9)
+
+# Print model's state_dict
+print("Model's state_dict:")
+for param_tensor in model.state_dict():
+    print(param_tensor, "\\t", model.state_dict()[param_tensor].size())
+
+# Print optimizer's state_dict
+print("Optimizer's state_dict:")
+for var_name in optimizer.state_dict():
+    print(var_name, "\\t", optimizer.state_dict()[var_name])
+
+inputs, labels = torch.randn(8, 3, 32, 32), torch.randint(0, 10, (8,))
+criterion = nn.CrossEntropyLoss()
+for EPOCH in range(3):
+    optimizer.zero_grad()
+    LOSS = criterion(model(inputs), labels)
+    LOSS.backward()
+    optimizer.step()
+print(optimizer.state_dict()["state"][9])
+
+PATH = "model.pt"
+torch.save({
+            'epoch': EPOCH,
+            'model_state_dict': model.state_dict(),
+            'optimizer_state_dict': optimizer.state_dict(),
+            'loss': LOSS,
+            }, PATH)
+
+model = TheModelClass()
+optimizer = optim.SGD(model.parameters(), lr=0.001, momentum=0.9)
+
+checkpoint = torch.load(PATH, weights_only=True)
+model.load_state_dict(checkpoint['model_state_dict'])
+optimizer.load_state_dict(checkpoint['optimizer_state_dict'])
+epoch = checkpoint['epoch']
+loss = checkpoint['loss']
+print(epoch, loss)
+
+model.eval()
+# - or -
+model.train()
+
+for step in range(2):
+    optimizer.zero_grad()
+    loss = criterion(model(inputs), labels)
+    loss.backward()
+    optimizer.step()
+    print(step, loss.item())
+"""
+
+
+def test_basics_quickstart_and_build_model(tmp_path, mnist_subset):
+    t_out, *_ = check_tutorial(
+        QUICKSTART, tmp_path, names=("model", "pred_probab"), env=mnist_subset,
+        rtol=1e-3, atol=1e-4,
+    )
+    assert "Test Error:" in t_out and "Layer: linear_relu_stack.4.bias" in t_out
+
+
+def test_save_and_load_a_checkpoint(tmp_path):
+    t_out, *_ = check_tutorial(SAVE_LOAD, tmp_path, names=("model",))
+    assert "'momentum': 0.9" in t_out and "momentum_buffer" in t_out
+
+
+def test_saved_tensor_keeps_requires_grad_like_torch(tmp_path):
+    for lib in (torch, engine):
+        w = lib.ones(2, requires_grad=True)
+        loss = (w * 3).sum()
+        path = tmp_path / f"{lib.__name__}.pt"
+        lib.save({"loss": loss, "w": w, "plain": lib.zeros(1), "n": lib.arange(3)}, path)
+        back = lib.load(path, weights_only=True)
+        assert back["loss"].requires_grad and back["loss"].is_leaf
+        assert back["w"].requires_grad and not back["plain"].requires_grad
+        assert not back["n"].requires_grad and back["loss"].item() == 6.0
