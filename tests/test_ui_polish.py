@@ -119,3 +119,14 @@ def test_export_of_an_invalid_network_names_and_shows_the_first_problem(make_win
     QApplication.processEvents()
     visible = w.canvas.mapToScene(w.canvas.viewport().rect()).boundingRect()
     assert visible.contains(w.scene.node_items[fc1.id].sceneBoundingRect().center())
+
+
+def test_a_problem_on_a_block_face_reads_without_repeating_the_name(make_window):
+    w = make_window(None)
+    cmd = cmds.AddNode("Dropout", (0, 0))
+    w.runner.push(cmd)
+    item = w.scene.node_items[cmd.node_id]
+    assert w.graph.nodes[cmd.node_id].problems[0].startswith("dropout1 is not connected")
+    assert item._texts().line3.startswith("⚠ Not connected")
+    full = item.toolTip()
+    assert "dropout1 is not connected" in full  # the tooltip keeps the whole sentence

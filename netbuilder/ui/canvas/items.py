@@ -68,9 +68,13 @@ def format_count(n: int) -> str:
 
 
 def _short_problem(message: str, name: str) -> str:
-    """Problems start with the node name ("conv2: ..."); the node face already shows it."""
-    prefix = f"{name}: "
-    return message[len(prefix) :] if message.startswith(prefix) else message
+    """Problems are sentences that start with the node name ("conv2: ...", "relu3 is not
+    connected; ..."); the node face already shows the name, so it reads "Not connected; ..."."""
+    for prefix in (f"{name}: ", f"{name} is ", f"{name} has ", f"{name}'s ", f"{name} "):
+        if message.startswith(prefix):
+            rest = message[len(prefix) :]
+            return rest[:1].upper() + rest[1:]
+    return message
 
 
 _FONTS: dict[str, QFont] = {}
