@@ -4,9 +4,10 @@ what to do, a status bar whose messages can be read, help that lists every short
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QApplication
-from test_ui_editor import blank, boxes, drop_block, make_window, node  # noqa: F401
+from test_ui_editor import blank, boxes, drop_block, make_window, node, window  # noqa: F401
 
 from netbuilder.blocks import CATALOGUE
 from netbuilder.graph import commands as cmds
@@ -130,3 +131,24 @@ def test_a_problem_on_a_block_face_reads_without_repeating_the_name(make_window)
     assert item._texts().line3.startswith("⚠ Not connected")
     full = item.toolTip()
     assert "dropout1 is not connected" in full  # the tooltip keeps the whole sentence
+
+
+def test_after_a_palette_drop_the_keys_act_on_the_new_block(qtbot, blank):
+    w = blank
+    w.palette.tree.setFocus()
+    assert w.palette.tree.hasFocus()
+    drop_block(w, "Sigmoid", w.canvas.center_scene_pos())
+    assert w.canvas.hasFocus()
+    sigmoid = next(n.id for n in w.graph.nodes.values() if n.type == "Sigmoid")
+    assert w.scene.selected_node_ids() == [sigmoid]
+    qtbot.keyClick(w.canvas, Qt.Key_Delete)
+    assert sigmoid not in w.graph.nodes
+
+
+def test_toolbar_tooltips_name_the_shortcut(window):
+    w = window
+    assert w.act_fit.toolTip() == "Fit to View (F)"
+    assert w.act_layout.toolTip() == "Auto Layout (L)"
+    assert w.act_save.toolTip() == "Save (Ctrl+S)"
+    w.runner.push(cmds.SetParams(node(w, "fc2").id, {"out_features": 50}))
+    assert w.act_undo.toolTip() == "Undo Change fc2 out_features (Ctrl+Z)"

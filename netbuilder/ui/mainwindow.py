@@ -99,6 +99,15 @@ def blocks_overlap(graph) -> bool:
     return False
 
 
+def _tooltip_with_keys(action: QAction) -> str:
+    """ "Fit to View (F)": toolbar buttons teach their shortcuts, as mature editors' do."""
+    text = action.text().replace("&", "").split("\t")[0].rstrip("…")
+    keys = action.shortcuts()
+    if not keys:
+        return text
+    return f"{text} ({keys[0].toString(QKeySequence.NativeText)})"
+
+
 class MainWindow(QMainWindow):
     projectReplaced = Signal()
     selectionChangedTo = Signal(object)  # str node id, or None
@@ -228,6 +237,7 @@ class MainWindow(QMainWindow):
             a.setIcon(icon)
         if tip:
             a.setStatusTip(tip)
+        a.setToolTip(_tooltip_with_keys(a))
         a.triggered.connect(slot)
         if canvas_only:
             # single keys and clipboard keys belong to the canvas, not to text fields
@@ -800,8 +810,8 @@ class MainWindow(QMainWindow):
         self.act_redo.setText(f"&Redo {stack.redoText()}" if stack.canRedo() else "&Redo")
         self.act_undo.setIconText("Undo")  # the toolbar keeps its width; the menu says what
         self.act_redo.setIconText("Redo")
-        self.act_undo.setToolTip(self.act_undo.text().replace("&", ""))
-        self.act_redo.setToolTip(self.act_redo.text().replace("&", ""))
+        self.act_undo.setToolTip(_tooltip_with_keys(self.act_undo))
+        self.act_redo.setToolTip(_tooltip_with_keys(self.act_redo))
 
     # -- reacting to the model ---------------------------------------------------------------
     def _on_graph_changed(self, changes) -> None:

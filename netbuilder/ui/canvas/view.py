@@ -324,7 +324,10 @@ class CanvasView(QGraphicsView):
         edge_item = self.scene().edge_at(scene_pos) if self._can_sit_on_a_wire(type_name) else None
         self._set_drop_edge(None)
         event.acceptProposedAction()
-        self.add_block(type_name, scene_pos, edge_item.edge if edge_item is not None else None)
+        if self.add_block(type_name, scene_pos, edge_item.edge if edge_item is not None else None):
+            # the keys now belong to the block just placed (Delete, arrows, Ctrl+D), not to
+            # the palette the drag came from
+            self.setFocus(Qt.MouseFocusReason)
 
     def _set_drop_edge(self, edge_item) -> None:
         if edge_item is self._drop_edge:
