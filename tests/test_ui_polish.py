@@ -150,5 +150,7 @@ def test_toolbar_tooltips_name_the_shortcut(window):
     assert w.act_fit.toolTip() == "Fit to View (F)"
     assert w.act_layout.toolTip() == "Auto Layout (L)"
     assert w.act_save.toolTip() == "Save (Ctrl+S)"
+    toolbar = [a for a in w.toolbar.actions() if not a.isSeparator()]
+    assert toolbar and all(not a.icon().isNull() for a in toolbar)  # Export had none
     w.runner.push(cmds.SetParams(node(w, "fc2").id, {"out_features": 50}))
     assert w.act_undo.toolTip() == "Undo Change fc2 out_features (Ctrl+Z)"

@@ -259,6 +259,7 @@ class MainWindow(QMainWindow):
             "&Export…",
             self.export_dialog,
             QKeySequence("Ctrl+E"),
+            icon=icons.icon("action-export"),
             tip="Write a runnable PyTorch or engine script",
         )
         self.act_quit = A("&Quit", self.close, QKeySequence.Quit)
