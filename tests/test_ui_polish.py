@@ -154,3 +154,15 @@ def test_toolbar_tooltips_name_the_shortcut(window):
     assert toolbar and all(not a.icon().isNull() for a in toolbar)  # Export had none
     w.runner.push(cmds.SetParams(node(w, "fc2").id, {"out_features": 50}))
     assert w.act_undo.toolTip() == "Undo Change fc2 out_features (Ctrl+Z)"
+
+
+def test_problem_texts_keep_parameter_names_and_do_not_repeat_block_names(make_window):
+    w = make_window("lenet")
+    fc1 = node(w, "fc1")
+    w.runner.push(cmds.SetParams(fc1.id, {"in_features": 256}))
+    assert w.scene.node_items[fc1.id]._texts().line3.startswith("⚠ in_features is 256")
+    cmd = cmds.AddNode("ReLU", (0, 900))
+    w.runner.push(cmd)
+    rows = dict(w.problem_rows())
+    assert rows[cmd.node_id].startswith("relu5 is not connected")  # not "relu5: relu5 is ..."
+    assert rows[fc1.id].startswith("fc1: in_features is 256")

@@ -841,7 +841,9 @@ class MainWindow(QMainWindow):
         warn = self.style().standardIcon(QStyle.SP_MessageBoxWarning)
         for node_id, message in self.graph.problems():
             node = self.graph.nodes[node_id]
-            text = message if message.startswith(f"{node.name}:") else f"{node.name}: {message}"
+            # messages are sentences that start with the block's name; prefix it only if not
+            named = message.startswith((f"{node.name}:", f"{node.name} ", f"{node.name}'"))
+            text = message if named else f"{node.name}: {message}"
             item = QListWidgetItem(warn, text)
             item.setData(Qt.UserRole, node_id)
             item.setToolTip(message)

@@ -70,7 +70,9 @@ def format_count(n: int) -> str:
 def _short_problem(message: str, name: str) -> str:
     """Problems are sentences that start with the node name ("conv2: ...", "relu3 is not
     connected; ..."); the node face already shows the name, so it reads "Not connected; ..."."""
-    for prefix in (f"{name}: ", f"{name} is ", f"{name} has ", f"{name}'s ", f"{name} "):
+    if message.startswith(f"{name}: "):  # what follows may start with a parameter name
+        return message[len(name) + 2 :]
+    for prefix in (f"{name} is ", f"{name} has ", f"{name}'s ", f"{name} "):
         if message.startswith(prefix):
             rest = message[len(prefix) :]
             return rest[:1].upper() + rest[1:]
