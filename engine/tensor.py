@@ -656,6 +656,49 @@ class Tensor:
     def sin(self):
         return sin(self)
 
+    def round(self, decimals=0):
+        return round(self, decimals)
+
+    def floor(self):
+        return floor(self)
+
+    def ceil(self):
+        return ceil(self)
+
+    def flip(self, *dims):
+        return flip(self, _as_tuple(dims))
+
+    def cumsum(self, dim, dtype=None):
+        return cumsum(self, dim, dtype)
+
+    def tril(self, diagonal=0):
+        return tril(self, diagonal)
+
+    def triu(self, diagonal=0):
+        return triu(self, diagonal)
+
+    def diag(self, diagonal=0):
+        return diag(self, diagonal)
+
+    def index_select(self, dim, index):
+        return index_select(self, dim, index)
+
+    def nonzero(self, as_tuple=False):
+        return nonzero(self, as_tuple)
+
+    def isclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+        return isclose(self, other, rtol, atol, equal_nan)
+
+    def dot(self, other):
+        if self._data.ndim != 1 or _raw(other).ndim != 1:
+            raise RuntimeError(
+                f"1D tensors expected, but got {self._data.ndim}D and {_raw(other).ndim}D tensors"
+            )
+        return matmul(self, other)
+
+    def bmm(self, other):
+        return bmm(self, other)
+
     def cos(self):
         return cos(self)
 
@@ -709,11 +752,11 @@ class Tensor:
     def logsumexp(self, dim, keepdim=False):
         return logsumexp(self, dim, keepdim)
 
-    def sum(self, dim=None, keepdim=False, dtype=None):
-        return sum(self, dim, keepdim, dtype=dtype)
+    def sum(self, dim=None, keepdim=False, dtype=None, *, axis=None):
+        return sum(self, dim if axis is None else axis, keepdim, dtype=dtype)
 
-    def mean(self, dim=None, keepdim=False, dtype=None):
-        return mean(self, dim, keepdim, dtype=dtype)
+    def mean(self, dim=None, keepdim=False, dtype=None, *, axis=None):
+        return mean(self, dim if axis is None else axis, keepdim, dtype=dtype)
 
     def var(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
         return var(self, dim, unbiased, keepdim, correction=correction)
@@ -1269,8 +1312,115 @@ def neg(a):
 
 
 def exp(a):
-    out = np.exp(a._data)
+    out = _fix_dtype(np.exp(a._data), a._data, None)
     return _make(out, (a,), _N("ExpBackward0"), lambda g: (g * out,))
+
+
+def _rounding(np_fn, name):
+    """round/floor/ceil: integer tensors pass through; the gradient is zero, as PyTorch's."""
+
+    def op(a):
+        ad = a._data
+        if ad.dtype.kind in "biu":
+            return _wrap(ad.copy())
+        return _make(np_fn(ad), (a,), _N(name), lambda g: (np.zeros_like(g),))
+
+    return op
+
+
+floor = _rounding(np.floor, "FloorBackward0")
+ceil = _rounding(np.ceil, "CeilBackward0")
+_round0 = _rounding(np.round, "RoundBackward0")  # numpy and PyTorch both round half to even
+
+
+def round(a, decimals=0):  # noqa: A001
+    if decimals == 0:
+        return _round0(a)
+    scale = 10.0**decimals
+    return _make(
+        (np.round(a._data * scale) / scale).astype(a._data.dtype),
+        (a,),
+        _N("RoundBackward1"),
+        lambda g: (np.zeros_like(g),),
+    )
+
+
+def flip(a, dims):
+    axes = _norm_dims(dims, a._data.ndim)
+    return _make(np.flip(a._data, axes), (a,), _N("FlipBackward0"), lambda g: (np.flip(g, axes),))
+
+
+def cumsum(a, dim, dtype=None):
+    ad = a._data
+    d = _norm_dim(dim, ad.ndim)
+    if dtype is not None:
+        out = np.cumsum(ad, axis=d, dtype=_dtype.to_numpy_dtype(dtype))
+    else:
+        out = np.cumsum(ad, axis=d, dtype=_I64 if ad.dtype.kind in "biu" else None)
+
+    def backward(g):
+        return (np.flip(np.cumsum(np.flip(g, d), axis=d), d),)
+
+    return _make(out, (a,), _N("CumsumBackward0"), backward)
+
+
+def tril(a, diagonal=0):
+    return _make(
+        np.tril(a._data, diagonal), (a,), _N("TrilBackward0"), lambda g: (np.tril(g, diagonal),)
+    )
+
+
+def triu(a, diagonal=0):
+    return _make(
+        np.triu(a._data, diagonal), (a,), _N("TriuBackward0"), lambda g: (np.triu(g, diagonal),)
+    )
+
+
+def diag(a, diagonal=0):
+    ad = a._data
+    if ad.ndim == 1:
+        out = np.diag(ad, diagonal)
+        return _make(
+            out, (a,), _N("DiagEmbedBackward0"), lambda g: (np.diagonal(g, diagonal).copy(),)
+        )
+    if ad.ndim != 2:
+        raise RuntimeError(f"diag(): Supports 1D or 2D tensors. Got {ad.ndim}D")
+    out = np.diagonal(ad, diagonal).copy()
+    shape = ad.shape
+
+    def backward(g):
+        full = np.zeros(shape, dtype=g.dtype)
+        rows = np.arange(g.shape[0]) + builtins.max(-diagonal, 0)
+        full[rows, rows + diagonal] = g
+        return (full,)
+
+    return _make(out, (a,), _N("DiagonalBackward0"), backward)
+
+
+def index_select(a, dim, index):
+    ad = a._data
+    d = _norm_dim(dim, ad.ndim)
+    idx = _raw(index).reshape(-1)
+    out = np.take(ad, idx, axis=d)
+    shape = ad.shape
+
+    def backward(g):
+        full = np.zeros(shape, dtype=g.dtype)
+        np.add.at(full, (slice(None),) * d + (idx,), g)
+        return (full,)
+
+    return _make(out, (a,), _N("IndexSelectBackward0"), backward)
+
+
+def nonzero(a, as_tuple=False):
+    idx = np.nonzero(a._data)
+    if as_tuple:
+        return tuple(_wrap(i.astype(_I64, copy=False)) for i in idx)
+    return _wrap(np.stack(idx, axis=1).astype(_I64, copy=False) if idx else np.zeros((1, 0), _I64))
+
+
+def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
+    return _wrap(np.isclose(_raw(a), _raw(b), rtol, atol, equal_nan))
 
 
 def sin(a):
@@ -1395,7 +1545,7 @@ def log_softmax(a, dim=None, dtype=None):
     return _make(out, (a,), _N("LogSoftmaxBackward0"), backward)
 
 
-def where(condition, a, b=None):
+def where(condition, a=None, b=None):
     if b is None and not isinstance(a, Tensor) and a is None:
         return tuple(_wrap(i) for i in np.nonzero(_raw(condition)))
     c = _raw(condition).astype(bool, copy=False)
@@ -1468,6 +1618,14 @@ def _mm_error(sa, sb):
     return RuntimeError(
         f"mat1 and mat2 shapes cannot be multiplied ({sa[0]}x{sa[1]} and {sb[0]}x{sb[1]})"
     )
+
+
+def bmm(a, b):
+    if a._data.ndim != 3 or b._data.ndim != 3:
+        raise RuntimeError(
+            "batch1 must be a 3D tensor" if a._data.ndim != 3 else "batch2 must be a 3D tensor"
+        )
+    return matmul(a, b)
 
 
 def mm(a, b):

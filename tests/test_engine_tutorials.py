@@ -1953,3 +1953,50 @@ def test_saved_tensor_keeps_requires_grad_like_torch(tmp_path):
         assert back["loss"].requires_grad and back["loss"].is_leaf
         assert back["w"].requires_grad and not back["plain"].requires_grad
         assert not back["n"].requires_grad and back["loss"].item() == 6.0
+
+
+# ops tutorials reach for that the first engine lacked (each with values and gradients vs torch)
+MORE_OPS = [
+    ("flip", lambda m, a: a.flip(0) * a.flip(1), [(3, 4)]),
+    ("flip_dims", lambda m, a: m.torch.flip(a, (0, 2)), [(2, 3, 2)]),
+    ("cumsum", lambda m, a: a.cumsum(1) ** 2, [(3, 4)]),
+    ("cumsum_neg_dim", lambda m, a: m.torch.cumsum(a, dim=-1), [(2, 3, 4)]),
+    ("tril", lambda m, a: a.tril() * 2, [(4, 4)]),
+    ("triu_offset", lambda m, a: m.torch.triu(a, 1) + a.triu(-1), [(3, 5)]),
+    ("diag_embed", lambda m, a: m.torch.diag(a) * 3, [(4,)]),
+    ("diag_embed_offset", lambda m, a: a.diag(1), [(3,)]),
+    ("diagonal", lambda m, a: a.diag() * a.diag(-1).sum(), [(4, 3)]),
+    ("index_select", lambda m, a: a.index_select(1, m.torch.tensor([2, 0, 2])), [(3, 4)]),
+    ("round_floor_ceil", lambda m, a: a.round() + a.floor() * a + a.ceil(), [(3, 4)]),
+    ("round_decimals", lambda m, a: m.torch.round(a, decimals=2) * a, [(3,)]),
+    ("dot", lambda m, a, b: a.dot(b) + m.torch.dot(b, a), [(5,), (5,)]),
+    ("bmm", lambda m, a, b: m.torch.bmm(a, b), [(2, 3, 4), (2, 4, 5)]),
+    ("exp_of_int_is_float32", lambda m, a: m.torch.exp(m.torch.tensor([1, 2])) * a, [(2,)]),
+    ("sum_mean_axis", lambda m, a: a.sum(axis=0) + a.mean(axis=0), [(3, 4)]),
+]
+
+
+@pytest.mark.parametrize("case", MORE_OPS, ids=[c[0] for c in MORE_OPS])
+def test_more_ops_match_torch(case):
+    _, fn, shapes = case
+    check_op(fn, shapes)
+
+
+def test_more_ops_gradcheck_and_index_helpers():
+    x = engine.tensor(np.random.default_rng(1).normal(size=(3, 3)), requires_grad=True)
+    for fn in (
+        lambda v: v.flip(1) * v,
+        lambda v: v.cumsum(0) * v,
+        lambda v: v.tril(-1) + v.triu(1) * 2,
+        lambda v: engine.diag(v.diag(), 1),
+        lambda v: v.index_select(0, engine.tensor([1, 1, 0])),
+    ):
+        assert engine.autograd.gradcheck(fn, (x,))
+    check_op(
+        lambda m, i: (
+            i.nonzero(), *m.torch.nonzero(i, as_tuple=True), *m.torch.where(i > 0),
+            i.cumsum(0), i.round(), m.torch.isclose(i.float(), i.float() + 1e-9),
+        ),
+        values=[np.array([0, 3, 0, 1], dtype=np.int64)],
+        grad=False,
+    )
