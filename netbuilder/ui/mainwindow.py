@@ -135,6 +135,7 @@ class MainWindow(QMainWindow):
         self._shown_once = False
         self._restored_state = False
         self._shortcuts_dialog: ShortcutsDialog | None = None
+        self._validity: tuple[str, bool] = ("", True)
 
         self.runner = CommandRunner(self.project.graph, self)
         self.runner.refused.connect(self._on_refused)
@@ -820,7 +821,7 @@ class MainWindow(QMainWindow):
         self.inspector.refresh()
         total = graph.total_params
         self.params_label.setText(f"{total:,} parameters")
-        text, ok = validity_text(graph)
+        text, ok = self._validity = validity_text(graph)  # once per edit: _fill_problems too
         color = theme.current().port_ok if ok else theme.current().port_bad
         self.valid_label.setText(
             f"<span style='color:{color.name()}'>{'✔' if ok else '✖'} {text}</span>"
@@ -851,7 +852,7 @@ class MainWindow(QMainWindow):
         n = self.problems.count()
         self.problems_dock.setWindowTitle(f"Problems ({n})" if n else "Problems")
         if not n:
-            text, _ = validity_text(self.graph)
+            text, _ = self._validity
             if self.graph.nodes and text != "valid":  # e.g. no output yet: say so, not "✔"
                 ok = QListWidgetItem(f"Not ready yet: {text}")
             elif not self.graph.nodes:

@@ -40,7 +40,6 @@ _PORT_SHAPE = QPainterPath()
 _PORT_SHAPE.addEllipse(_PORT_BOUNDS)
 _NODE_BOUNDS = QRectF(-PORT_RADIUS - 4, -3, NODE_WIDTH + 2 * PORT_RADIUS + 8, NODE_HEIGHT + 6)
 _NODE_RECT = QRectF(0, 0, NODE_WIDTH, NODE_HEIGHT)
-_NODE_SIZE = QSizeF(NODE_WIDTH, NODE_HEIGHT)
 _HEADER_PATH = QPainterPath()
 _HEADER_PATH.addRoundedRect(QRectF(0, 0, NODE_WIDTH, HEADER_HEIGHT + CORNER), CORNER, CORNER)
 _HEADER_CLIP = QPainterPath()
@@ -536,11 +535,8 @@ class EdgeItem(QGraphicsPathItem):
         self._label_rect = QRectF(self._mid.x() - w / 2, self._mid.y() - h - 1, w, h)
         # blocks placed close together leave no room: a label half hidden under them reads
         # as garbage ("x28x2"); the blocks' faces and the tooltip show the shape anyway
-        self.label_shown = not any(
-            self._label_rect.intersects(
-                QRectF(n.pos(), _NODE_SIZE).adjusted(-PORT_RADIUS, 0, PORT_RADIUS, 0)
-            )
-            for n in (src_item, dst_item)
+        self.label_shown = not (
+            _overlaps_node(self._label_rect, src_item) or _overlaps_node(self._label_rect, dst_item)
         )
         self._shape = None  # made when Qt asks (hit tests), not on every edit
         if not scene.low_detail():
@@ -594,6 +590,18 @@ def _edge_pen(t, highlighted: bool) -> QPen:
             _EDGE_PENS.clear()
         _EDGE_PENS[key] = pen
     return pen
+
+
+def _overlaps_node(rect: QRectF, node: NodeItem) -> bool:
+    """True when a rect reaches into a node's body or its ports (plain floats: this runs for
+    every relabelled wire on every edit)."""
+    x, y = node.x(), node.y()
+    return (
+        rect.left() < x + NODE_WIDTH + PORT_RADIUS
+        and rect.right() > x - PORT_RADIUS
+        and rect.top() < y + NODE_HEIGHT
+        and rect.bottom() > y
+    )
 
 
 class PendingEdgeItem(QGraphicsPathItem):
