@@ -403,3 +403,25 @@ def test_parallel_for_runs_every_item_once_and_reraises():
             parallel.set_num_threads(0)
     finally:
         parallel.set_num_threads(before)
+
+
+def test_kernel_threads_work_in_a_forked_child():
+    import os
+
+    from engine._kernels import parallel
+
+    if not hasattr(os, "fork"):
+        pytest.skip("no fork on this platform")
+    before = parallel.num_threads()
+    parallel.set_num_threads(2)
+    try:
+        parallel.parallel_for(lambda i: None, 4)  # the parent's helper thread exists now
+        pid = os.fork()
+        if pid == 0:  # child: a fresh helper, not a hang on the parent's dead one
+            seen = []
+            parallel.parallel_for(seen.append, 4)
+            os._exit(0 if sorted(seen) == [0, 1, 2, 3] else 1)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+    finally:
+        parallel.set_num_threads(before)

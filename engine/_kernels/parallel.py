@@ -17,6 +17,7 @@ __all__ = ["num_threads", "set_num_threads", "parallel_for"]
 
 _threads = max(1, min(os.cpu_count() or 1, 4))
 _executor = None
+_executor_pid = None  # a forked child has the executor object but none of its threads
 _lock = threading.Lock()
 
 
@@ -39,12 +40,13 @@ def set_num_threads(n):
 
 
 def _helpers():
-    global _executor
+    global _executor, _executor_pid
     with _lock:
-        if _executor is None:
+        if _executor is None or _executor_pid != os.getpid():
             _executor = ThreadPoolExecutor(
                 max_workers=_threads - 1, thread_name_prefix="engine-kernel"
             )
+            _executor_pid = os.getpid()
         return _executor
 
 
@@ -64,8 +66,14 @@ def parallel_for(fn, count):
         _run(fn, 0, count)
         return
     bounds = [count * p // parts for p in range(parts + 1)]
-    pool = _helpers()
-    futures = [pool.submit(_run, fn, bounds[p], bounds[p + 1]) for p in range(1, parts)]
+    futures = []
+    try:
+        pool = _helpers()
+        for p in range(1, parts):
+            futures.append(pool.submit(_run, fn, bounds[p], bounds[p + 1]))
+    except RuntimeError:
+        # the pool was shut down by a concurrent set_num_threads: do the rest here
+        _run(fn, bounds[len(futures) + 1], count)
     try:
         _run(fn, bounds[0], bounds[1])
     finally:
