@@ -64,16 +64,26 @@ def rate_of(steps: list[tuple[int, float]]) -> float:
     return samples / seconds
 
 
-def run_cli(project: Path, folder: Path) -> tuple[float, float]:
-    """`netbuilder train` as a user runs it: its own process (as the GUI's training is)."""
+def run_cli(project: Path, folder: Path, app=None, probe=None) -> tuple[float, float]:
+    """`netbuilder train` as a user runs it: its own process (as the GUI's training is).
+    With `app` and `probe`, the idle window's event loop is probed meanwhile: the stalls a
+    training process next door causes on this machine without any dashboard work."""
     metrics = folder / "cli_metrics.jsonl"
     cmd = [sys.executable, "-m", "netbuilder", "train", str(project), "--no-progress",
            "--metrics-out", str(metrics)]
     t = time.perf_counter()
-    done = subprocess.run(cmd, capture_output=True, text=True)
+    child = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if probe:
+        probe.start()
+    while child.poll() is None and app is not None:
+        app.processEvents()
+        time.sleep(0.002)
+    if probe:
+        probe.stop()
+    _, err = child.communicate()
     wall = time.perf_counter() - t
-    if done.returncode != 0:
-        raise SystemExit(f"netbuilder train failed ({done.returncode}): {done.stderr.strip()}")
+    if child.returncode != 0:
+        raise SystemExit(f"netbuilder train failed ({child.returncode}): {err.strip()}")
     batch = json.loads(project.read_text())["training"]["batch_size"]
     steps = [json.loads(line) for line in metrics.read_text().splitlines()]
     pairs = [(batch, s["samples_per_s"]) for s in steps if s["type"] == "step"]
@@ -210,8 +220,9 @@ def main() -> int:
         idle.stop()
         cli_rates, gui_rates, cli_walls, gui_walls = [], [], [], []
         probe = StallProbe()
+        beside_cli = StallProbe()
         for i in range(args.repeats):
-            r, w = run_cli(project_path, folder)
+            r, w = run_cli(project_path, folder, app, beside_cli)
             cli_rates.append(r)
             cli_walls.append(w)
             print(f"  CLI run {i + 1}: {r:7.1f} samples/s  ({w:.1f} s wall)", flush=True)
@@ -235,6 +246,10 @@ def main() -> int:
           f"GUI {statistics.median(gui_walls):.1f} s per run (data loading and test included)")
     print(f"UI stall probe   : {len(late)} ticks, lateness p50 {np.percentile(late, 50):.1f} ms, "
           f"p99 {np.percentile(late, 99):.1f} ms, max {late.max():.1f} ms   (goal p99 < 50 ms)")
+    cli_late = np.asarray(beside_cli.lateness) * 1000
+    print(f"  beside the CLI : {len(cli_late)} ticks, lateness p50 "
+          f"{np.percentile(cli_late, 50):.1f} ms, p99 {np.percentile(cli_late, 99):.1f} ms, "
+          f"max {cli_late.max():.1f} ms   (window idle while netbuilder train runs)")
     base = np.asarray(idle.lateness) * 1000
     print(f"  idle baseline  : {len(base)} ticks, lateness p50 {np.percentile(base, 50):.1f} ms, "
           f"p99 {np.percentile(base, 99):.1f} ms, max {base.max():.1f} ms   (same probe, no run)")

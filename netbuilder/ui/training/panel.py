@@ -49,8 +49,8 @@ from .worker import FeatureMaps, RunResult, TrainingProcess, WorkerDone, warm_up
 
 log = logging.getLogger(__name__)
 
-TICK_MS = 66  # UI refresh: ~15 Hz
-SLOW_VIEWS_S = 0.25  # gradient plots, histograms and the canvas tint: 4 Hz is plenty
+TICK_MS = 100  # UI refresh: 10 Hz (each frame a busy machine can stretch; fewer is smoother)
+SLOW_VIEWS_S = 0.25  # the progress bar's text and value: 4-8 Hz is plenty
 TICK_BUDGET_S = 0.010  # most of one tick spent handling events; the rest wait for the next
 LOCK_REASON = "Training is running: stop it (Shift+F5) to change the network"
 
@@ -85,8 +85,15 @@ class TrainingDashboard(QObject):
         self._grads_dirty = False
         self._epochs_dirty = False
         self._hist_dirty = False
-        self._slow_views_at = 0.0
         self._progress_at = 0.0
+        self._tint_due = False
+        self._slow_turn = 0
+        self._slow_views = (
+            self._update_grad_plot,
+            self._update_tint,
+            self._update_histograms,
+            self._update_progress,
+        )
         self._made_room = False
         self._gone_since: float | None = None
         self._pending_error: tuple[str, str] | None = None
@@ -536,7 +543,7 @@ class TrainingDashboard(QObject):
                 done = True
                 break
             self._handle(event)
-        if self._dirty or self._grads_dirty or self._hist_dirty:
+        if self._dirty or self._grads_dirty or self._hist_dirty or self._tint_due:
             self._refresh(force=done)
         if done:
             self._finish_run()
@@ -686,8 +693,10 @@ class TrainingDashboard(QObject):
         self.accuracy_plot.show_previous(self.previous)
 
     def _refresh(self, force: bool = False) -> None:
-        # only what changed: each setData costs a repaint of that plot; gradient views (three
-        # plots and the canvas) at most SLOW_VIEWS_S apart, the loss on every tick
+        """Push what changed to the views. The loss on every tick; the slower views (gradient
+        plot, canvas tint, histograms, progress bar) take turns, one per tick, so that no
+        frame repaints them all at once: a frame's cost is what a busy machine stretches into
+        a stall. `force` (the run's end) updates everything."""
         self._dirty = False
         run = self.run
         self.loss_plot.show_steps(run)
@@ -695,23 +704,48 @@ class TrainingDashboard(QObject):
             self._epochs_dirty = False
             self.loss_plot.show_epochs(run)
             self.accuracy_plot.show_run(run)
+        if force:
+            for update in self._slow_views:
+                update()
+            return
+        for _ in range(len(self._slow_views)):
+            update = self._slow_views[self._slow_turn]
+            self._slow_turn = (self._slow_turn + 1) % len(self._slow_views)
+            if update():
+                break  # one repaint per tick
+
+    def _update_grad_plot(self) -> bool:
+        if not self._grads_dirty:
+            return False
+        self._grads_dirty = False
+        self._tint_due = True
+        self.grad_plot.show_run(self.run)
+        return True
+
+    def _update_tint(self) -> bool:
+        if not self._tint_due:
+            return False
+        self._tint_due = False
+        self._tint_canvas()
+        return True
+
+    def _update_histograms(self) -> bool:
+        if not self._hist_dirty or not self.histograms.isVisible():
+            return False
+        self._refresh_histograms()
+        return True
+
+    def _update_progress(self) -> bool:
+        # QProgressBar.setValue repaints at once: a few times a second reads as smooth
         now = time.perf_counter()
-        if force or now - self._slow_views_at >= SLOW_VIEWS_S:
-            if self._grads_dirty or self._hist_dirty:
-                self._slow_views_at = now
-            if self._grads_dirty:
-                self._grads_dirty = False
-                self.grad_plot.show_run(run)
-                self._tint_canvas()
-            if self._hist_dirty:
-                self._refresh_histograms()
-        if force or now - self._progress_at >= SLOW_VIEWS_S:
-            # QProgressBar.setValue repaints at once (~3 ms here): 4 Hz reads as smooth
-            self._progress_at = now
-            if self.total_steps:
-                self.progress.setValue(min(self.step, self.total_steps))
-            if not self.paused:
-                self.progress.setFormat(self._progress_text())
+        if now - self._progress_at < SLOW_VIEWS_S / 2:
+            return False
+        self._progress_at = now
+        if self.total_steps:
+            self.progress.setValue(min(self.step, self.total_steps))
+        if not self.paused:
+            self.progress.setFormat(self._progress_text())
+        return True
 
     def _refresh_histograms(self) -> None:
         if self._histograms is None or not self.histograms.isVisible():
