@@ -2000,3 +2000,12 @@ def test_more_ops_gradcheck_and_index_helpers():
         values=[np.array([0, 3, 0, 1], dtype=np.int64)],
         grad=False,
     )
+
+
+def test_load_state_dict_result_prints_like_torch():
+    for lib in (torch, engine):
+        m = lib.nn.Linear(2, 1)
+        assert repr(m.load_state_dict(m.state_dict())) == "<All keys matched successfully>"
+        r = m.load_state_dict({"weight": lib.ones(1, 2)}, strict=False)
+        assert r.missing_keys == ["bias"] and r.unexpected_keys == []
+        assert str(r) == "_IncompatibleKeys(missing_keys=['bias'], unexpected_keys=[])"

@@ -10,7 +10,23 @@ from engine.autograd.graph import Node, _RemovableHandle
 from engine.nn.parameter import Buffer, Parameter
 from engine.tensor import Tensor, _edge, _wrap
 
-_IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+
+class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
+    """load_state_dict's result; prints as PyTorch's (notebooks show it)."""
+
+    __slots__ = ()
+
+    def __repr__(self):
+        if not self.missing_keys and not self.unexpected_keys:
+            return "<All keys matched successfully>"
+        return (
+            f"_IncompatibleKeys(missing_keys={self.missing_keys!r}, "
+            f"unexpected_keys={self.unexpected_keys!r})"
+        )
+
+    __str__ = __repr__
+
+
 _hook_ids = itertools.count()
 
 
