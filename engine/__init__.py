@@ -270,11 +270,16 @@ def set_printoptions(precision=None, threshold=None, edgeitems=None, linewidth=N
 
 
 def set_num_threads(n):
-    """Accepted for compatibility; numpy's BLAS decides its own threads."""
+    """Threads the convolution and pooling kernels split a batch across (torch.set_num_threads)."""
+    from engine._kernels import set_num_threads as _set_kernel_threads
+
+    _set_kernel_threads(n)
 
 
 def get_num_threads():
-    return 1
+    from engine._kernels import num_threads
+
+    return num_threads()
 
 
 def save(obj, f, **kwargs):
