@@ -166,3 +166,16 @@ def test_problem_texts_keep_parameter_names_and_do_not_repeat_block_names(make_w
     rows = dict(w.problem_rows())
     assert rows[cmd.node_id].startswith("relu5 is not connected")  # not "relu5: relu5 is ..."
     assert rows[fc1.id].startswith("fc1: in_features is 256")
+
+
+def test_several_selected_blocks_are_summarised_in_the_inspector(window):
+    w = window
+    w.scene.select_nodes([node(w, "conv1").id, node(w, "relu1").id])
+    assert w.inspector.title.text() == "2 blocks selected"
+    text = w.inspector.description.text()
+    assert text.startswith("conv1, relu1\n156 parameters in all.") and "Delete" in text
+
+
+def test_node_tooltip_keeps_its_short_lines_whole(window):
+    tip = window.scene.node_items[node(window, "fc1").id].toolTip()
+    assert "<nobr>output 120, 48,120 parameters</nobr>" in tip

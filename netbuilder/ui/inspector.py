@@ -310,8 +310,9 @@ class Inspector(QWidget):
             return None
         return self.graph.nodes.get(self.node_id)
 
-    def show_node(self, node_id: str | None, count: int = 0) -> None:
-        """Build the form for a node (None: show a hint, or how many blocks are selected)."""
+    def show_node(self, node_id: str | None, count: int = 0, selected=()) -> None:
+        """Build the form for a node (None: show a hint, or a summary of the ``selected``
+        node ids when several blocks are selected)."""
         self.node_id = node_id
         self.fields.clear()
         while self.form.rowCount():
@@ -324,12 +325,13 @@ class Inspector(QWidget):
             w.setVisible(has)
         if not has:
             self.title.setText("No block selected" if count < 2 else f"{count} blocks selected")
-            self.description.setText(
-                "Select a block to edit its parameters. Drag blocks from the palette, or press "
-                "Tab on the canvas to add one."
-                if count < 2
-                else ""
-            )
+            if count < 2:
+                self.description.setText(
+                    "Select a block to edit its parameters. Drag blocks from the palette, or "
+                    "press Tab on the canvas to add one."
+                )
+            else:
+                self.description.setText(self._selection_summary(selected))
             return
         block = self.block_for(node.type)
         self.title.setText(f"<b>{block.label if block else node.type}</b>")
@@ -342,6 +344,19 @@ class Inspector(QWidget):
             self.form.addRow(label, field.container)
             self.fields[spec.name] = field
         self.refresh()
+
+    def _selection_summary(self, node_ids) -> str:
+        chosen = set(node_ids)
+        nodes = [n for nid, n in (self.graph.nodes.items() if self.graph else ()) if nid in chosen]
+        if not nodes:
+            return ""
+        names = ", ".join(n.name for n in nodes[:8]) + (", …" if len(nodes) > 8 else "")
+        total = sum(n.param_count for n in nodes)
+        return (
+            f"{names}\n{total:,} parameters in all.\n\n"
+            "Delete removes them; Ctrl+C, Ctrl+X and Ctrl+D copy, cut and duplicate them with "
+            "their wires; the arrow keys move them. Select one block to edit its parameters."
+        )
 
     def refresh(self) -> None:
         """Show the model's current values (after any change: undo, inference, others' edits)."""

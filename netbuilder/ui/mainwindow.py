@@ -885,7 +885,7 @@ class MainWindow(QMainWindow):
         ids = self.scene.selected_node_ids()
         single = ids[0] if len(ids) == 1 else None
         if single != self.inspector.node_id or (single is None and len(ids) > 1):
-            self.inspector.show_node(single, len(ids))
+            self.inspector.show_node(single, len(ids), ids)
         if single != self._selected:
             self._selected = single
             self.selectionChangedTo.emit(single)

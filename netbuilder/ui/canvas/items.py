@@ -299,11 +299,15 @@ class NodeItem(QGraphicsItem):
         super().hoverLeaveEvent(event)
 
     def _update_tooltip(self) -> None:
-        lines = [f"<b>{self.name}</b> ({self.type_label})"]
+        # <nobr>: short lines stay whole (rich-text tooltips wrap early); problems may wrap
+        lines = [f"<nobr><b>{self.name}</b> ({self.type_label})</nobr>"]
         if self.problems:
             lines += [f"<span style='color:#d93636'>{p}</span>" for p in self.problems]
         else:
-            lines.append(f"output {format_shape(self.out_shape)}, {self.param_count:,} parameters")
+            lines.append(
+                f"<nobr>output {format_shape(self.out_shape)}, "
+                f"{self.param_count:,} parameters</nobr>"
+            )
         if self.overlay_tooltip:
             lines.append(self.overlay_tooltip)
         self.setToolTip("<br>".join(lines))
