@@ -127,6 +127,7 @@ class PortItem(QGraphicsItem):
         self.is_output = is_output
         self.index = index
         self.state: str | None = None  # None | "ok" | "bad": feedback while connecting
+        self._center = QPointF()
         self.setAcceptHoverEvents(True)
         self.setCursor(Qt.CrossCursor)
         self.setZValue(2)
@@ -181,10 +182,14 @@ class PortItem(QGraphicsItem):
             color, r = t.port_ok, PORT_RADIUS + 2
         elif self.state == "bad":
             color, r = t.port_bad, PORT_RADIUS + 2
-        painter.setPen(QPen(color, 2.0))
+        painter.setPen(_pen(color, 2.0))
         connected = self.node_item.port_connected(self.is_output, self.index)
         painter.setBrush(color if connected or self.state else t.port_fill)
-        painter.drawEllipse(self.pos(), r, r)
+        painter.drawEllipse(self._center, r, r)
+
+    def setPos(self, *args) -> None:
+        super().setPos(*args)
+        self._center = self.pos()  # pos() makes a new QPointF on every call
 
 
 class NodeItem(QGraphicsItem):
@@ -333,19 +338,17 @@ class NodeItem(QGraphicsItem):
         rect = _NODE_RECT
         invalid = bool(self.problems)
         selected = bool(option.state & QStyle.State_Selected)
-        accent = theme.category_color(self.category)
+        accent, band = _category_colors(t, self.category)
 
         # body
         painter.setPen(Qt.NoPen)
         painter.setBrush(t.node_error_bg if invalid else t.node_bg)
         painter.drawRoundedRect(rect, CORNER, CORNER)
         # header band tinted with the category colour
-        band = QColor(accent)
-        band.setAlpha(60 if t.name == "dark" else 40)
         painter.setBrush(band)
         painter.drawPath(_HEADER_PATH)
         painter.setBrush(accent)
-        painter.drawRoundedRect(QRectF(0, 0, 4, NODE_HEIGHT), 2, 2)
+        painter.drawRoundedRect(_ACCENT_STRIPE, 2, 2)
 
         if self.overlay_color is not None:
             painter.setBrush(self.overlay_color)
@@ -353,15 +356,15 @@ class NodeItem(QGraphicsItem):
 
         # border
         if selected:
-            pen = QPen(t.node_selected, 2.4)
+            pen = _pen(t.node_selected, 2.4)
         elif invalid:
-            pen = QPen(t.node_error_border, 2.0)
+            pen = _pen(t.node_error_border, 2.0)
         elif self.drop_target:
-            pen = QPen(t.port_ok, 2.0)
+            pen = _pen(t.port_ok, 2.0)
         elif self.hovered:
-            pen = QPen(t.node_selected.lighter(130) if t.name == "dark" else t.edge, 1.6)
+            pen = _pen(t.node_selected.lighter(130) if t.name == "dark" else t.edge, 1.6)
         else:
-            pen = QPen(t.node_border, 1.1)
+            pen = _pen(t.node_border, 1.1)
         painter.setPen(pen)
         painter.setBrush(Qt.NoBrush)
         painter.drawRoundedRect(rect, CORNER, CORNER)
@@ -441,6 +444,32 @@ class NodeItem(QGraphicsItem):
             line3,
         )
         return self._text_cache
+
+
+_ACCENT_STRIPE = QRectF(0, 0, 4, NODE_HEIGHT)
+_PENS: dict = {}
+_CATEGORY_COLORS: dict = {}
+
+
+def _pen(color: QColor, width: float) -> QPen:
+    """Pens by colour and width, made once (a zoom step repaints every node)."""
+    key = (color.rgba(), width)
+    pen = _PENS.get(key)
+    if pen is None:
+        pen = _PENS[key] = QPen(color, width)
+    return pen
+
+
+def _category_colors(t, category: str) -> tuple[QColor, QColor]:
+    """(accent, translucent header band) of a category in a theme."""
+    key = (t.name, category)
+    colors = _CATEGORY_COLORS.get(key)
+    if colors is None:
+        accent = theme.category_color(category)
+        band = QColor(accent)
+        band.setAlpha(60 if t.name == "dark" else 40)
+        colors = _CATEGORY_COLORS[key] = (accent, band)
+    return colors
 
 
 _LINE2 = QRectF(12.0, HEADER_HEIGHT + 1, NODE_WIDTH - 22, 20)
