@@ -145,6 +145,26 @@ def set_log_range(widget: pg.PlotWidget, arrays) -> None:
     widget.getPlotItem().getViewBox().setYRange(bottom, top, padding=0.02)
 
 
+def _hold_range(widget: pg.PlotWidget, axis: str, lo: float, hi: float) -> None:
+    """Keep an axis range while the data stays inside it and fills over half of it: a new
+    range redraws the axis, which costs more than the bars (histograms move every update)."""
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return
+    if hi <= lo:
+        hi = lo + 1.0
+    held = getattr(widget, "_held", {})
+    widget._held = held
+    a, b = held.get(axis, (math.inf, -math.inf))
+    if a <= lo and hi <= b and (hi - lo) >= 0.5 * (b - a):
+        return
+    span = hi - lo
+    a, b = (0.0 if lo == 0 else lo - 0.1 * span), hi + 0.1 * span
+    held[axis] = (a, b)
+    vb = widget.getPlotItem().getViewBox()
+    vb.enableAutoRange(axis=axis, enable=False)
+    (vb.setXRange if axis == "x" else vb.setYRange)(a, b, padding=0)
+
+
 def _finite_xy(x: np.ndarray, y: np.ndarray):
     keep = np.isfinite(y)
     return (x, y) if keep.all() else (x[keep], y[keep])
@@ -394,6 +414,9 @@ class HistogramPlots(QWidget):
                 continue
             counts, edges = (np.asarray(a, dtype=np.float64) for a in hist)
             curve.setData(edges, counts)
+            plot = self.grad_plot if curve is self.grad_curve else self.weight_plot
+            _hold_range(plot, "x", float(edges[0]), float(edges[-1]))
+            _hold_range(plot, "y", 0.0, float(counts.max()) if len(counts) else 1.0)
 
     def clear(self, layer: str | None = None) -> None:
         self.grad_curve.clear()
