@@ -45,7 +45,10 @@ def test_save_close_reopen_gives_the_same_graph(qtbot, make_window, monkeypatch,
     assert node(w2, "conv4").out_shape[0] == 24
     assert not w2.is_dirty and w2.windowTitle() == "NetBuilder — mine"
     w2.recent_menu.aboutToShow.emit()
-    assert [a.text() for a in w2.recent_menu.actions()] == [str(target.resolve())]
+    entries = [a for a in w2.recent_menu.actions() if a.data()]
+    assert [a.data() for a in entries] == [str(target.resolve())]
+    assert entries[0].text().startswith(f"&1 {target.name}  —  ")  # name first, then folder
+    assert entries[0].toolTip() == str(target.resolve()) and entries[0].isEnabled()
     # Ctrl+S on an opened file writes it again without asking
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: pytest.fail("asked"))
     w2.runner.push(cmds.Rename(node(w2, "fc1").id, "classifier"))

@@ -179,3 +179,17 @@ def test_several_selected_blocks_are_summarised_in_the_inspector(window):
 def test_node_tooltip_keeps_its_short_lines_whole(window):
     tip = window.scene.node_items[node(window, "fc1").id].toolTip()
     assert "<nobr>output 120, 48,120 parameters</nobr>" in tip
+
+
+def test_recent_menu_disables_missing_files_and_can_be_cleared(make_window, tmp_path):
+    w = make_window(None)
+    gone = tmp_path / "gone.nbproj"
+    w.settings.setValue("recentFiles", [str(gone)])
+    w.recent_menu.aboutToShow.emit()
+    entry = next(a for a in w.recent_menu.actions() if a.data())
+    assert not entry.isEnabled() and "no longer there" in entry.toolTip()
+    clear = next(a for a in w.recent_menu.actions() if a.text() == "Clear Menu")
+    clear.trigger()
+    assert w.recent_files() == []
+    w.recent_menu.aboutToShow.emit()
+    assert [a.text() for a in w.recent_menu.actions()] == ["(no recent files)"]

@@ -616,13 +616,30 @@ class MainWindow(QMainWindow):
         self.settings.setValue("recentFiles", [f for f in self.recent_files() if f != resolved])
 
     def _fill_recent_menu(self) -> None:
+        """ "1 mynet.nbproj — ~/projects": the name first (paths share long prefixes), the
+        folder after it, the full path as tooltip; files that are gone are shown disabled."""
         self.recent_menu.clear()
+        self.recent_menu.setToolTipsVisible(True)
         files = self.recent_files()
         if not files:
             self.recent_menu.addAction("(no recent files)").setEnabled(False)
-        for f in files:
-            act = self.recent_menu.addAction(f)
+            return
+        home = str(Path.home())
+        for i, f in enumerate(files, 1):
+            path = Path(f)
+            folder = str(path.parent)
+            if folder == home or folder.startswith(home + os.sep):
+                folder = "~" + folder[len(home) :]
+            act = self.recent_menu.addAction(f"&{i} {path.name}  —  {folder}")
+            act.setData(f)
+            act.setToolTip(f if path.exists() else f"{f} (no longer there)")
+            act.setEnabled(path.exists())
             act.triggered.connect(lambda _=False, p=f: self.maybe_save() and self.open_path(p))
+        self.recent_menu.addSeparator()
+        self.recent_menu.addAction("Clear Menu", self._clear_recent)
+
+    def _clear_recent(self) -> None:
+        self.settings.setValue("recentFiles", [])
 
     # autosave and recovery
     def autosave(self) -> None:
