@@ -482,9 +482,11 @@ def test_undo_and_redo_select_what_they_touched(qtbot, window):
     undo()
     assert _selected_names(w) == ["fc2"]
     assert w.inspector.node_id == node(w, "fc2").id
+    assert w.statusBar().currentMessage() == "Undone: Change fc2 out_features"
     w.scene.clearSelection()
     redo()
     assert _selected_names(w) == ["fc2"]
+    assert w.statusBar().currentMessage() == "Redone: Change fc2 out_features"
 
     # a deletion: undo selects the restored blocks, redo leaves nothing selected
     w.scene.select_nodes([node(w, "relu3").id, node(w, "fc3").id])

@@ -264,11 +264,9 @@ class MainWindow(QMainWindow):
             tip="Write a runnable PyTorch or engine script",
         )
         self.act_quit = A("&Quit", self.close, QKeySequence.Quit)
-        self.act_undo = A(
-            "&Undo", self.runner.undo, QKeySequence.Undo, icon=icons.icon("action-undo")
-        )
+        self.act_undo = A("&Undo", self.undo, QKeySequence.Undo, icon=icons.icon("action-undo"))
         self.act_redo = A(
-            "&Redo", self.runner.redo, ["Ctrl+Shift+Z", "Ctrl+Y"], icon=icons.icon("action-redo")
+            "&Redo", self.redo, ["Ctrl+Shift+Z", "Ctrl+Y"], icon=icons.icon("action-redo")
         )
         self.act_cut = A("Cu&t", self.cut, QKeySequence.Cut, canvas_only=True)
         self.act_copy = A("&Copy", self.copy, QKeySequence.Copy, canvas_only=True)
@@ -820,6 +818,19 @@ class MainWindow(QMainWindow):
     def _quick_add_at_center(self) -> None:
         c = self.canvas.viewport().rect().center()
         self._open_quick_add(self.canvas.mapToGlobal(c), self.canvas.mapToScene(c))
+
+    def undo(self) -> None:
+        """Ctrl+Z; the status bar says what was undone (the canvas selects what it touched)."""
+        text, index = self.runner.stack.undoText(), self.runner.stack.index()
+        self.runner.undo()
+        if self.runner.stack.index() != index:
+            self.statusBar().showMessage(f"Undone: {text}", 4000)
+
+    def redo(self) -> None:
+        text, index = self.runner.stack.redoText(), self.runner.stack.index()
+        self.runner.redo()
+        if self.runner.stack.index() != index:
+            self.statusBar().showMessage(f"Redone: {text}", 4000)
 
     def _update_undo_actions(self, *_) -> None:
         stack, locked = self.runner.stack, bool(self.runner.locked_reason)
