@@ -193,3 +193,32 @@ def test_recent_menu_disables_missing_files_and_can_be_cleared(make_window, tmp_
     assert w.recent_files() == []
     w.recent_menu.aboutToShow.emit()
     assert [a.text() for a in w.recent_menu.actions()] == ["(no recent files)"]
+
+
+def test_cached_canvas_background_follows_a_theme_switch(window):
+    """The grid is cached by the view; switching light/dark must not leave the old one."""
+    from netbuilder.ui import theme
+
+    app = QApplication.instance()
+    saved = (app.palette(), app.styleSheet(), app.font(), theme.current())
+    vp = window.canvas.viewport()
+
+    def corner_lightness():
+        window.canvas.centerOn(-15000, -15000)  # far from every block: background only
+        image = vp.grab().toImage()
+        return image.pixelColor(image.width() // 2 + 7, image.height() // 2 + 7).lightness()
+
+    try:
+        theme.apply(app, dark=False)
+        window.retheme()
+        light = corner_lightness()
+        theme.apply(app, dark=True)
+        window.retheme()
+        dark = corner_lightness()
+        assert dark < 80 < light
+    finally:
+        app.setPalette(saved[0])
+        app.setStyleSheet(saved[1])
+        app.setFont(saved[2])
+        theme._current = saved[3]
+        window.retheme()
