@@ -1,7 +1,7 @@
 """The training dashboard: settings, controls, live plots, and what is left after a run.
 
 Concurrency: the Trainer runs in a child process (worker.py says why) and only sends small
-events through a queue. A QTimer on the UI thread (~15 Hz) drains the queue in a batch, appends
+events through a queue. A QTimer on the UI thread (10 Hz) drains the queue in a batch, appends
 to the run's curves and pushes them to pre-made plot items with setData.
 """
 
