@@ -169,7 +169,19 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
 
 
 def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
-    return _finish(np.linspace(start, end, steps).astype(_np_dtype(dtype)), requires_grad)
+    dt = _np_dtype(dtype)
+    if dt != _F32 or steps < 2:
+        return _finish(np.linspace(start, end, steps).astype(dt), requires_grad)
+    # PyTorch's float32 kernel: the first half counts up from start, the second down from end,
+    # each value one fused multiply-add (float64 holds the exact product of two float32s)
+    s, e = np.float32(start), np.float32(end)
+    step = np.float64((e - s) / np.float32(steps - 1))
+    i = np.arange(steps, dtype=np.float64)
+    half = steps // 2
+    out = np.empty(steps, dtype=_F32)
+    out[:half] = np.float64(s) + step * i[:half]
+    out[half:] = np.float64(e) - step * (steps - 1 - i[half:])
+    return _finish(out, requires_grad)
 
 
 def eye(n, m=None, dtype=None, device=None, requires_grad=False):

@@ -12,6 +12,7 @@ global generators are seeded alike. The tutorial text itself is untouched apart 
 import contextlib
 import gzip
 import io
+import math
 import random
 import re
 from collections import defaultdict
@@ -218,8 +219,9 @@ def _normalise(text):
 
 def assert_same_output(torch_out, engine_out, rtol=1e-4, atol=1e-5, chaotic_from=None):
     """Same text line by line; numbers compared with a float32 tolerance. From line
-    ``chaotic_from`` on (0-based) the tolerance is 2%: an optimizer jittering around its optimum
-    amplifies float32 rounding (summation order) whatever the framework."""
+    ``chaotic_from`` on (0-based) the tolerance is 2% or 5e-3: an optimizer jittering around its
+    optimum amplifies float32 rounding (summation order) whatever the framework; RMSprop's steps
+    of lr=1e-3 move near-zero coefficients by about that much."""
     t_lines = _normalise(torch_out).splitlines()
     e_lines = _normalise(engine_out).splitlines()
     assert len(t_lines) == len(e_lines), (
@@ -228,7 +230,7 @@ def assert_same_output(torch_out, engine_out, rtol=1e-4, atol=1e-5, chaotic_from
     )
     for i, (t, e) in enumerate(zip(t_lines, e_lines)):
         if chaotic_from is not None and i >= chaotic_from:
-            rtol, atol = max(rtol, 2e-2), max(atol, 1e-3)
+            rtol, atol = max(rtol, 2e-2), max(atol, 5e-3)
         t_skel = " ".join(_NUMBER.sub("#", t).split())
         e_skel = " ".join(_NUMBER.sub("#", e).split())
         assert t_skel == e_skel, f"line {i + 1} differs:\ntorch:  {t}\nengine: {e}"
@@ -270,7 +272,7 @@ def check_tutorial(
     assert t_out.strip(), "the tutorial printed nothing"
     assert_same_output(t_out, e_out, rtol, atol, chaotic_from)
     if chaotic_from is not None:
-        rtol, atol = max(rtol, 2e-2), max(atol, 1e-3)
+        rtol, atol = max(rtol, 2e-2), max(atol, 5e-3)
     assert_same_values(t_ns, e_ns, names, rtol, atol)
     return t_out, e_out, t_ns, e_ns
 
@@ -2009,3 +2011,14 @@ def test_load_state_dict_result_prints_like_torch():
         r = m.load_state_dict({"weight": lib.ones(1, 2)}, strict=False)
         assert r.missing_keys == ["bias"] and r.unexpected_keys == []
         assert str(r) == "_IncompatibleKeys(missing_keys=['bias'], unexpected_keys=[])"
+
+
+@pytest.mark.parametrize(
+    "args", [(-math.pi, math.pi, 2000), (-3.14159, 3.14159, 7), (-1, 1, 2000), (0, 1, 5),
+             (-5, 3.3, 1001), (1, 0, 4), (2, 2, 3), (0, 1, 1), (0, 1, 0)]
+)
+def test_linspace_gives_torchs_float32_values_exactly(args):
+    # the tutorials' x; a float64 linspace rounded to float32 was 1 ulp off (and printed 0.0000
+    # where torch prints -1.1921e-07)
+    np.testing.assert_array_equal(engine.linspace(*args).numpy(), torch.linspace(*args).numpy())
+    assert repr(engine.linspace(*args)) == repr(torch.linspace(*args))
