@@ -86,7 +86,7 @@ def shoot(args) -> int:
     select("conv2", window)
     d.views.setCurrentWidget(d.histograms)
     d.train_action.trigger()
-    steps = min(args.steps, args.epochs * (n // 64) - 5)
+    steps = min(args.steps, args.epochs * (n // 64) // 2)  # mid-run on a small data set
     while d.running and d.step < steps:
         pump(0.1)
     pump(0.3)
