@@ -14,6 +14,7 @@ import time
 from collections import deque
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QAction, QColor, QKeySequence
 from PySide6.QtWidgets import (
@@ -97,7 +98,6 @@ class TrainingDashboard(QObject):
         self._made_room = False
         self._gone_since: float | None = None
         self._pending_error: tuple[str, str] | None = None
-        self._batch_size = 1
         self._run_started_at = 0.0
 
         self._build_actions()
@@ -405,7 +405,6 @@ class TrainingDashboard(QObject):
         self.paused = False
         self.message = ""
         self.message_label.hide()
-        self._batch_size = settings.batch_size
         self._histograms = None
         self._rate = 0.0
         self._progress_times.clear()
@@ -793,7 +792,8 @@ class TrainingDashboard(QObject):
     # -- the canvas tint ------------------------------------------------------------------------
     def _tint_canvas(self) -> None:
         run = self.run
-        latest = {name: s.y[-1] for name, s in run.grad_norms.items() if len(s)}
+        # each layer's last few measurements (geometric mean): one noisy batch does not flicker
+        latest = {name: _recent(s.y) for name, s in run.grad_norms.items() if len(s)}
         finite = [v for v in latest.values() if math.isfinite(v) and v > 0]
         if not finite:
             return
@@ -996,6 +996,14 @@ def gradient_tint(value: float, centre: float) -> tuple[QColor, float | None]:
     c = QColor(*rgb)
     c.setAlpha(round(70 + 110 * a))
     return c, ratio
+
+
+def _recent(values, count: int = 5) -> float:
+    tail = values[-count:]
+    tail = tail[np.isfinite(tail) & (tail > 0)]
+    if not len(tail):
+        return float(values[-1])
+    return float(np.exp(np.log(tail).mean()))
 
 
 def _clock(seconds: float) -> str:
