@@ -187,3 +187,18 @@ def test_a_data_error_stops_the_run_with_its_message(window, tmp_path, qtbot):
     qtbot.waitUntil(lambda: bool(window.errors), timeout=3000)
     assert "missing.npz" in window.errors[-1][1] and "no such file" in window.errors[-1][1]
     assert d.run.status == "failed" and d.train_action.isEnabled()
+
+
+def test_a_validation_split_adds_validation_curves(window, tiny):
+    window.project.training.update(val_split=0.25)
+    d = dashboard(window, tiny)
+    d.start()
+    try:
+        assert d.wait(60)
+    finally:
+        d.shutdown()
+    assert d.run.status == "finished", d.message
+    assert points(d.loss_plot.val) == 2 and points(d.accuracy_plot.val) == 2
+    assert d.loss_plot.legend.getLabel(d.loss_plot.val) is not None
+    saved = window.project.runs[-1]["epochs"][-1]
+    assert saved["val_loss"] is not None and 0 <= saved["val_accuracy"] <= 1

@@ -622,6 +622,8 @@ class TrainingDashboard(QObject):
                 float(e.test_loss),
                 float(e.test_accuracy),
                 float(e.seconds),
+                _or_nan(getattr(e, "val_loss", None)),
+                _or_nan(getattr(e, "val_accuracy", None)),
             )
         )
         self.confusion.set_matrix(e.confusion, run.epochs[-1].epoch)
@@ -996,6 +998,10 @@ def gradient_tint(value: float, centre: float) -> tuple[QColor, float | None]:
     c = QColor(*rgb)
     c.setAlpha(round(70 + 110 * a))
     return c, ratio
+
+
+def _or_nan(value) -> float:
+    return math.nan if value is None else float(value)
 
 
 def _recent(values, count: int = 5) -> float:

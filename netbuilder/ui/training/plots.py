@@ -47,6 +47,7 @@ class Theme:
         self.raw.setAlpha(70)
         self.test = QColor("#e15759")
         self.accuracy = QColor("#59a14f")
+        self.validation = QColor("#f28e2b")
         self.previous = QColor(self.foreground)
         self.previous.setAlpha(120)
         self.wrong = QColor("#e03131")
@@ -104,6 +105,16 @@ def _show_previous(legend: pg.LegendItem, curve: pg.PlotDataItem) -> None:
     if legend.getLabel(curve) is None:
         legend.addItem(curve, "previous run")
     curve.show()
+
+
+def _show_optional(legend: pg.LegendItem, curve: pg.PlotDataItem, name: str, pts) -> None:
+    """A curve that only some runs have (validation): in the legend only when it has points."""
+    curve.setData([p[0] for p in pts], [p[1] for p in pts])
+    listed = legend.getLabel(curve) is not None
+    if pts and not listed:
+        legend.addItem(curve, name)
+    elif not pts and listed:
+        legend.removeItem(curve)
 
 
 def _hide_previous(legend: pg.LegendItem, curve: pg.PlotDataItem) -> None:
@@ -208,6 +219,13 @@ class LossPlot(pg.PlotWidget):
             symbolPen=None,
             name="test",
         )
+        self.val = item.plot(
+            pen=pg.mkPen(theme.validation, width=2, style=Qt.PenStyle.DotLine),
+            symbol="s",
+            symbolSize=6,
+            symbolBrush=theme.validation,
+            symbolPen=None,
+        )
         self.previous.hide()
 
     def apply_theme(self, theme: Theme) -> None:
@@ -228,12 +246,19 @@ class LossPlot(pg.PlotWidget):
         previous = self.previous.yData if self.previous.isVisible() else None
         set_log_range(
             self,
-            [run.loss.y, [p.test_loss for p in run.epochs], [] if previous is None else previous],
+            [
+                run.loss.y,
+                [p.test_loss for p in run.epochs],
+                [p.val_loss for p in run.epochs],
+                [] if previous is None else previous,
+            ],
         )
 
     def show_epochs(self, run: RunCurves) -> None:
         pts = [(p.step, p.test_loss) for p in run.epochs if math.isfinite(p.test_loss)]
         self.test.setData([p[0] for p in pts], [p[1] for p in pts])
+        val = [(p.step, p.val_loss) for p in run.epochs if math.isfinite(p.val_loss)]
+        _show_optional(self.legend, self.val, "validation", val)
 
     def show_previous(self, run: RunCurves | None) -> None:
         if run is None or not len(run.smoothed):
@@ -267,6 +292,13 @@ class AccuracyPlot(pg.PlotWidget):
             symbolPen=None,
             name="this run",
         )
+        self.val = item.plot(
+            pen=pg.mkPen(theme.validation, width=2, style=Qt.PenStyle.DotLine),
+            symbol="s",
+            symbolSize=6,
+            symbolBrush=theme.validation,
+            symbolPen=None,
+        )
         self.previous.hide()
         self.theme = theme
         item.getViewBox().setLimits(yMin=0, yMax=100.5)
@@ -287,6 +319,8 @@ class AccuracyPlot(pg.PlotWidget):
     def show_run(self, run: RunCurves) -> None:
         x, y = self._curve_data(run)
         self.current.setData(x, y)
+        val = [(p.epoch, 100 * p.val_accuracy) for p in run.epochs if math.isfinite(p.val_accuracy)]
+        _show_optional(self.legend, self.val, "validation", val)
         item = self.getPlotItem()
         if y:
             item.enableAutoRange(y=True)

@@ -62,6 +62,8 @@ class EpochPoint:
     test_loss: float
     test_accuracy: float
     seconds: float
+    val_loss: float = math.nan  # only when the run held out a validation split
+    val_accuracy: float = math.nan
 
 
 @dataclass
@@ -128,6 +130,8 @@ class RunCurves:
                     "test_loss": _num(p.test_loss),
                     "test_accuracy": _num(p.test_accuracy),
                     "seconds": _num(p.seconds),
+                    "val_loss": _num(p.val_loss),
+                    "val_accuracy": _num(p.val_accuracy),
                 }
                 for p in self.epochs
             ],
@@ -160,6 +164,8 @@ class RunCurves:
                         _flt(e.get("test_loss")),
                         _flt(e.get("test_accuracy")),
                         _flt(e.get("seconds")),
+                        _flt(e.get("val_loss")),
+                        _flt(e.get("val_accuracy")),
                     )
                 )
             run.grad_norms = {str(k): _unthin(v) for k, v in d.get("grad_norms", {}).items()}
