@@ -38,17 +38,16 @@ def _torch_single_thread():
 
 
 _IMPORT_SWAPS = [
-    (r"^import torch\.nn\.functional as F$", "import engine.nn.functional as F"),
-    (r"^import torch\.nn as nn$", "import engine.nn as nn"),
-    (r"^import torch\.optim as optim$", "import engine.optim as optim"),
     (r"^import torch$", "import engine as torch"),
+    (r"^import torch\.([\w.]+) as (\w+)$", r"import engine.\1 as \2"),
     (r"^from torch import (.*)$", r"from engine import \1"),
-    (r"^from torch\.utils\.data import (.*)$", r"from engine.utils.data import \1"),
-    (r"^import torch\.nn\.functional as F$", "import engine.nn.functional as F"),
+    (r"^from torch\.([\w.]+) import (.*)$", r"from engine.\1 import \2"),
 ]
 
 _RANDOM_FACTORIES = ("randn", "rand", "randint", "randperm", "rand_like", "randn_like")
 _LAYERS = ("Linear", "Conv2d")
+_INITS = ("uniform_", "normal_", "kaiming_uniform_", "kaiming_normal_", "xavier_uniform_",
+          "xavier_normal_")
 
 
 def engine_source(source):
@@ -128,16 +127,31 @@ def recording(draws):
 
         stack.enter_context(_patched(torch, "randperm", rec_randperm))
         stack.enter_context(_patched(torch.utils.data.RandomSampler, "__iter__", rec_iter))
+        in_layer = []
         for layer in _LAYERS:
             cls = getattr(torch.nn, layer)
             orig = cls.reset_parameters
 
             def rec_init(self, _orig=orig, _layer=layer):
-                _orig(self)
+                in_layer.append(True)
+                try:
+                    _orig(self)
+                finally:
+                    in_layer.pop()
                 params = [p for p in (self.weight, self.bias) if p is not None]
                 draws[_layer].append([p.detach().numpy().copy() for p in params])
 
             stack.enter_context(_patched(cls, "reset_parameters", rec_init))
+        for name in _INITS:
+            orig = getattr(torch.nn.init, name)
+
+            def rec_user_init(tensor, *args, _orig=orig, **kwargs):
+                out = _orig(tensor, *args, **kwargs)
+                if not in_layer:
+                    draws["init"].append(tensor.detach().numpy().copy())
+                return out
+
+            stack.enter_context(_patched(torch.nn.init, name, rec_user_init))
         yield
 
 
@@ -180,6 +194,15 @@ def replaying(draws):
                     p._data[...] = v
 
             stack.enter_context(_patched(cls, "reset_parameters", rep_init))
+        for name in _INITS:
+            orig = getattr(engine.nn.init, name)
+
+            def rep_user_init(tensor, *args, _orig=orig, **kwargs):
+                out = _orig(tensor, *args, **kwargs)
+                tensor._data[...] = _take(draws, "init", tensor._data.shape)
+                return out
+
+            stack.enter_context(_patched(engine.nn.init, name, rep_user_init))
         yield
     left = {k: len(v) for k, v in draws.items() if v}
     assert not left, f"torch drew random values the engine never asked for: {left}"
@@ -2022,3 +2045,166 @@ def test_linspace_gives_torchs_float32_values_exactly(args):
     # where torch prints -1.1921e-07)
     np.testing.assert_array_equal(engine.linspace(*args).numpy(), torch.linspace(*args).numpy())
     assert repr(engine.linspace(*args)) == repr(torch.linspace(*args))
+
+
+
+# ---------------------------------------------------------------------- "Extending PyTorch":
+# custom autograd Functions (2.x style: forward without ctx + setup_context), gradcheck, and a
+# Linear module built on one.
+EXTENDING = """
+import torch
+import torch.nn as nn
+from torch.autograd import Function
+from torch.autograd import gradcheck
+
+# Inherit from Function
+class LinearFunction(Function):
+
+    # Note that forward, setup_context, and backward are @staticmethods
+    @staticmethod
+    def forward(input, weight, bias=None):
+        output = input.mm(weight.t())
+        if bias is not None:
+            output += bias.unsqueeze(0).expand_as(output)
+        return output
+
+    @staticmethod
+    # inputs is a Tuple of all of the inputs passed to forward.
+    # output is the output of the forward().
+    def setup_context(ctx, inputs, output):
+        input, weight, bias = inputs
+        ctx.save_for_backward(input, weight, bias)
+
+    # This function has only a single output, so it gets only one gradient
+    @staticmethod
+    def backward(ctx, grad_output):
+        # This is a pattern that is very convenient - at the top of backward
+        # unpack saved_tensors and initialize all gradients w.r.t. inputs to
+        # None. Thanks to the fact that additional trailing Nones are
+        # ignored, the return statement is simple even when the function has
+        # optional inputs.
+        input, weight, bias = ctx.saved_tensors
+        grad_input = grad_weight = grad_bias = None
+
+        # These needs_input_grad checks are optional and there only to
+        # improve efficiency. If you want to make your code simpler, you can
+        # skip them. Returning gradients for inputs that don't require it is
+        # not an error.
+        if ctx.needs_input_grad[0]:
+            grad_input = grad_output.mm(weight)
+        if ctx.needs_input_grad[1]:
+            grad_weight = grad_output.t().mm(input)
+        if bias is not None and ctx.needs_input_grad[2]:
+            grad_bias = grad_output.sum(0)
+
+        return grad_input, grad_weight, grad_bias
+
+linear = LinearFunction.apply
+
+class MulConstant(Function):
+    @staticmethod
+    def forward(tensor, constant):
+        return tensor * constant
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        # ctx is a context object that can be used to stash information
+        # for backward computation
+        tensor, constant = inputs
+        ctx.constant = constant
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        # We return as many input gradients as there were arguments.
+        # Gradients of non-Tensor arguments to forward must be None.
+        return grad_output * ctx.constant, None
+
+class MyCube(torch.autograd.Function):
+    @staticmethod
+    def forward(x):
+        # We wish to save dx for backward. In order to do so, it must
+        # be returned as an output.
+        dx = 3 * x ** 2
+        result = x ** 3
+        return result, dx
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        x, = inputs
+        result, dx = output
+        ctx.save_for_backward(x, dx)
+
+    @staticmethod
+    def backward(ctx, grad_output, grad_dx):
+        x, dx = ctx.saved_tensors
+        # In order for the autograd.Function to work with higher-order
+        # gradients, we must add the gradient contribution of `dx`,
+        # which is grad_dx * 6 * x.
+        result = grad_output * dx + grad_dx * 6 * x
+        return result
+
+# Wrap MyCube in a function so that it is clearer what the output is
+def my_cube(x):
+    result, dx = MyCube.apply(x)
+    return result
+
+# gradcheck takes a tuple of tensors as input, check if your gradient
+# evaluated with these tensors are close enough to numerical
+# approximations and returns True if they all verify this condition.
+input = (torch.randn(20,20,dtype=torch.double,requires_grad=True), torch.randn(30,20,dtype=torch.double,requires_grad=True))
+test = gradcheck(linear, input, eps=1e-6, atol=1e-4)
+print(test)
+
+class Linear(nn.Module):
+    def __init__(self, input_features, output_features, bias=True):
+        super().__init__()
+        self.input_features = input_features
+        self.output_features = output_features
+
+        # nn.Parameter is a special kind of Tensor, that will get
+        # automatically registered as Module's parameter once it's assigned
+        # as an attribute. Parameters and buffers need to be registered, or
+        # they won't appear in .parameters() (doesn't apply to buffers), and
+        # won't be converted when e.g. .cuda() is called. You can use
+        # .register_buffer() to register buffers.
+        # nn.Parameters require gradients by default.
+        self.weight = nn.Parameter(torch.empty(output_features, input_features))
+        if bias:
+            self.bias = nn.Parameter(torch.empty(output_features))
+        else:
+            # You should always register all possible parameters, but the
+            # optional ones can be None if you want.
+            self.register_parameter('bias', None)
+
+        # Not a very smart way to initialize weights
+        nn.init.uniform_(self.weight, -0.1, 0.1)
+        if self.bias is not None:
+            nn.init.uniform_(self.bias, -0.1, 0.1)
+
+    def forward(self, input):
+        # See the autograd section for explanation of what happens here.
+        return LinearFunction.apply(input, self.weight, self.bias)
+
+    def extra_repr(self):
+        # (Optional)Set the extra information about this module. You can test
+        # it by printing an object of this class.
+        return 'input_features={}, output_features={}, bias={}'.format(
+            self.input_features, self.output_features, self.bias is not None
+        )
+
+layer = Linear(3, 2)
+print(layer)
+x = torch.randn(4, 3, requires_grad=True)
+out = MulConstant.apply(layer(x), 0.5)
+cube = my_cube(out)
+cube.sum().backward()
+print(out, cube)
+print(x.grad, layer.weight.grad, layer.bias.grad)
+print(gradcheck(my_cube, (torch.randn(3, dtype=torch.double, requires_grad=True),)))
+"""
+
+
+def test_extending_autograd_with_setup_context(tmp_path):
+    t_out, *_ = check_tutorial(EXTENDING, tmp_path, names=("layer", "x", "cube"))
+    assert t_out.splitlines()[0] == "True" and t_out.splitlines()[-1] == "True"
+    assert "Linear(input_features=3, output_features=2, bias=True)" in t_out

@@ -1,6 +1,8 @@
 """``engine.autograd.Function``: user-defined ops with PyTorch's API (static forward/backward
 taking a ctx). The ctx is the graph node itself, as in PyTorch."""
 
+import inspect
+
 import numpy as np
 
 from engine.autograd.grad_mode import _state, no_grad
@@ -95,18 +97,37 @@ class Function:
     def backward(ctx, *grad_outputs):
         raise NotImplementedError("a Function subclass must define a static backward(ctx, ...)")
 
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        """Override it (PyTorch 2.x style) to get a ``forward(*args)`` without ctx: it is then
+        called with the inputs and forward's output to fill the ctx."""
+        raise NotImplementedError("setup_context is not overridden")
+
     @classmethod
     def apply(cls, *args, **kwargs):
         from engine.tensor import Tensor, _edge
 
         if cls._node_cls is None:
             raise RuntimeError("apply() is called on a subclass of Function, not Function itself")
+        new_style = cls.setup_context is not Function.setup_context
+        if new_style:  # setup_context sees every forward argument, defaults filled in (as torch)
+            sig = cls.__dict__.get("_forward_signature")
+            if sig is None:
+                sig = inspect.signature(cls.forward)
+                cls._forward_signature = sig
+            bound = sig.bind(*args, **kwargs)
+            bound.apply_defaults()
+            args, kwargs = bound.args, bound.kwargs
         ctx = cls._node_cls()
         ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
         ctx._input_is_tensor = tuple(isinstance(a, Tensor) for a in args)
         ctx._input_shapes = tuple(a._data.shape if isinstance(a, Tensor) else None for a in args)
         with no_grad():
-            outputs = cls.forward(ctx, *args, **kwargs)
+            if not new_style:
+                outputs = cls.forward(ctx, *args, **kwargs)
+            else:
+                outputs = cls.forward(*args, **kwargs)
+                cls.setup_context(ctx, args, outputs)
         track = _state.enabled and any(ctx.needs_input_grad)
         is_tuple = isinstance(outputs, tuple)
         outs = outputs if is_tuple else (outputs,)
