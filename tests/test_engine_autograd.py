@@ -340,15 +340,62 @@ def test_gradcheck_float64(case):
     assert gradcheck(fn, inputs)
 
 
-def test_conv_and_pool_gradients_by_finite_differences():
-    # the numpy kernels compute in float32 (docs/CONTRACTS.md section 2): check with float32
-    # finite differences at a matching tolerance
-    kw = {"eps": 1e-2, "atol": 2e-2, "rtol": 2e-2}
-    x, w, b = t64(1, 2, 5, 5), t64(3, 2, 3, 3), t64(3)
-    assert gradcheck(lambda x, w, b: F.conv2d(x, w, b, stride=2, padding=1), (x, w, b), **kw)
-    assert gradcheck(lambda x: F.avg_pool2d(x, 2, padding=1), (x,), **kw)
-    assert gradcheck(lambda x: F.adaptive_avg_pool2d(x, (2, 3)), (x,), **kw)
-    assert gradcheck(lambda x: F.max_pool2d(x, 3, 2), (x,), **kw)
+CONV_POOL_GRADCHECK = [
+    # (name, fn, input shapes): the kernels compute float64 in float64, so these use float64
+    # finite differences at tolerances far tighter than gradcheck's defaults
+    ("conv2d", lambda x, w, b: F.conv2d(x, w, b), [(2, 2, 6, 5), (3, 2, 3, 3), (3,)]),
+    (
+        "conv2d_stride_pad",
+        lambda x, w, b: F.conv2d(x, w, b, stride=2, padding=1),
+        [(1, 2, 5, 5), (3, 2, 3, 3), (3,)],
+    ),
+    (
+        "conv2d_dilation_groups",
+        lambda x, w: F.conv2d(x, w, dilation=(2, 1), groups=2, padding=(1, 0)),
+        [(2, 4, 7, 6), (4, 2, 2, 3)],
+    ),
+    ("conv2d_same", lambda x, w: F.conv2d(x, w, padding="same"), [(1, 2, 5, 6), (2, 2, 3, 2)]),
+    ("max_pool2d_2x2", lambda x: F.max_pool2d(x, 2), [(2, 3, 6, 4)]),
+    ("max_pool2d_3_s2", lambda x: F.max_pool2d(x, 3, 2), [(1, 2, 7, 7)]),
+    (
+        "max_pool2d_pad_dilation_ceil",
+        lambda x: F.max_pool2d(x, (3, 2), 2, padding=1, dilation=(1, 2), ceil_mode=True),
+        [(2, 2, 7, 8)],
+    ),
+    ("avg_pool2d_pad", lambda x: F.avg_pool2d(x, 2, padding=1), [(1, 2, 5, 5)]),
+    (
+        "avg_pool2d_ceil_exclude_pad",
+        lambda x: F.avg_pool2d(x, 3, 2, padding=1, ceil_mode=True, count_include_pad=False),
+        [(2, 2, 6, 7)],
+    ),
+    ("avg_pool2d_divisor", lambda x: F.avg_pool2d(x, 2, divisor_override=3), [(1, 2, 4, 6)]),
+    ("adaptive_avg_pool2d", lambda x: F.adaptive_avg_pool2d(x, (2, 3)), [(1, 2, 5, 5)]),
+    ("adaptive_avg_pool2d_global", lambda x: F.adaptive_avg_pool2d(x, 1), [(2, 3, 4, 5)]),
+    ("adaptive_avg_pool2d_upsample", lambda x: F.adaptive_avg_pool2d(x, (4, 3)), [(1, 1, 3, 2)]),
+]
+
+
+@pytest.mark.parametrize("case", CONV_POOL_GRADCHECK, ids=[c[0] for c in CONV_POOL_GRADCHECK])
+def test_conv_and_pool_gradcheck_float64(case):
+    _, fn, shapes = case
+    inputs = [t64(*s, seed=i) for i, s in enumerate(shapes)]
+    out = fn(*inputs)
+    assert out.dtype == engine.float64, "float64 in must stay float64"
+    out.sum().backward()
+    assert all(t.grad.dtype == engine.float64 for t in inputs)
+    assert gradcheck(fn, inputs, eps=1e-6, atol=1e-8, rtol=1e-6)
+
+
+def test_double_conv_layer_trains_in_float64_like_torch():
+    conv = engine.nn.Conv2d(2, 3, 3, padding=1).double()
+    x = t64(2, 2, 6, 6)
+    y = F.max_pool2d(F.relu(conv(x)), 2)
+    assert y.dtype == engine.float64
+    y.sum().backward()
+    grads = (x.grad, conv.weight.grad, conv.bias.grad)
+    assert all(g.dtype == engine.float64 for g in grads)
+    with pytest.raises(RuntimeError, match="Float.*Double|Double.*Float"):
+        conv(engine.randn(1, 2, 6, 6))  # float32 input into a float64 layer, as torch refuses
 
 
 def test_no_grad_as_bare_decorator_and_inference_mode():

@@ -22,20 +22,26 @@ F = torch.nn.functional
 
 RTOL = 1e-4
 ATOL = 1e-5
+# float64 kernels against torch's double ops: only summation order differs
+RTOL64 = 1e-10
+ATOL64 = 1e-12
+DTYPES = [np.float32, np.float64]
 
 
 def close(actual, expected, what, atol=ATOL):
-    """float32 agreement; the absolute slack scales with the values' size, since a sum of
-    terms ~10 that cancels to ~0 keeps an error of ~1e-6 times the terms in any order."""
+    """Agreement in the expected dtype (float32: torch's float ops, float64: its double ops);
+    the absolute slack scales with the values' size, since a sum of terms ~10 that cancels to
+    ~0 keeps an error of ~1e-6 (float32) times the terms in any order."""
     expected = expected.detach().numpy() if hasattr(expected, "detach") else expected
-    assert actual.dtype == np.float32, f"{what}: dtype {actual.dtype}"
+    assert actual.dtype == expected.dtype, f"{what}: dtype {actual.dtype} != {expected.dtype}"
     assert actual.shape == expected.shape, f"{what}: shape {actual.shape} != {expected.shape}"
     scale = max(1.0, float(np.abs(expected).max())) if expected.size else 1.0
-    np.testing.assert_allclose(actual, expected, rtol=RTOL, atol=atol * scale, err_msg=what)
+    rtol, atol = (RTOL64, ATOL64) if actual.dtype == np.float64 else (RTOL, atol)
+    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=atol * scale, err_msg=what)
 
 
-def rand(rng, *shape):
-    return rng.standard_normal(shape).astype(np.float32)
+def rand(rng, *shape, dtype=np.float32):
+    return rng.standard_normal(shape).astype(dtype)
 
 
 # ----------------------------------------------------------------------------- conv2d
@@ -64,13 +70,14 @@ def torch_conv(x, w, b, stride, padding, dilation, groups):
     return F.conv2d(xt, w, b, stride=stride, dilation=dilation, groups=groups)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("name", sorted(CONV_CASES))
-def test_conv2d_matches_torch(name):
+def test_conv2d_matches_torch(name, dtype):
     n, c, h, wd, o, kh, kw, stride, padding, dilation, groups, bias = CONV_CASES[name]
     rng = np.random.default_rng(zlib.crc32(name.encode()))
-    x = rand(rng, n, c, h, wd)
-    w = rand(rng, o, c // groups, kh, kw)
-    b = rand(rng, o) if bias else None
+    x = rand(rng, n, c, h, wd, dtype=dtype)
+    w = rand(rng, o, c // groups, kh, kw, dtype=dtype)
+    b = rand(rng, o, dtype=dtype) if bias else None
     out, ctx = conv2d_forward(x, w, b, stride, padding, dilation, groups)
 
     xt = torch.tensor(x, requires_grad=True)
@@ -79,7 +86,7 @@ def test_conv2d_matches_torch(name):
     expected = torch_conv(xt, wt, bt, stride, padding, dilation, groups)
     close(out, expected, f"{name}: forward")
 
-    g = rand(rng, *expected.shape)
+    g = rand(rng, *expected.shape, dtype=dtype)
     expected.backward(torch.tensor(g))
     dx, dw, db = conv2d_backward(g, ctx, True, True, bias)
     close(dx, xt.grad, f"{name}: input gradient")
@@ -162,6 +169,7 @@ def torch_max_pool(x, kernel, stride, padding, dilation, ceil_mode):
 
 
 def check_max_pool(x, case_args, what, g=None):
+    """Values, indices and input gradient against torch, in x's dtype (float32 or float64)."""
     kernel, stride, padding, dilation, ceil_mode = case_args
     out, indices, ctx = max_pool2d_forward(x, kernel, stride, padding, dilation, ceil_mode)
     xt = torch.tensor(x, requires_grad=True)
@@ -170,28 +178,30 @@ def check_max_pool(x, case_args, what, g=None):
     assert indices.dtype == np.int64
     np.testing.assert_array_equal(indices, expected_idx.numpy(), err_msg=f"{what}: indices")
     if g is None:
-        g = np.random.default_rng(7).standard_normal(expected.shape).astype(np.float32)
+        g = np.random.default_rng(7).standard_normal(expected.shape).astype(x.dtype)
     expected.backward(torch.tensor(g))
     dx = max_pool2d_backward(g, ctx)
     # exact: each input receives a sum of the same few grad values
     close(dx, xt.grad, f"{what}: input gradient")
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("name", sorted(MAXPOOL_CASES))
-def test_max_pool2d_matches_torch(name):
+def test_max_pool2d_matches_torch(name, dtype):
     n, c, h, w, *args = MAXPOOL_CASES[name]
-    x = rand(np.random.default_rng(zlib.crc32(name.encode())), n, c, h, w)
+    x = rand(np.random.default_rng(zlib.crc32(name.encode())), n, c, h, w, dtype=dtype)
     check_max_pool(x, args, name)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("name", sorted(MAXPOOL_CASES))
-def test_max_pool2d_ties_go_to_the_first_max_like_torch(name):
+def test_max_pool2d_ties_go_to_the_first_max_like_torch(name, dtype):
     # MNIST-like: mostly exact zeros (flat background) with a few equal bright pixels
     n, c, h, w, *args = MAXPOOL_CASES[name]
     rng = np.random.default_rng(11)
-    x = rng.choice(np.array([0.0, 0.0, 0.0, 1.5, -0.4], dtype=np.float32), size=(n, c, h, w))
+    x = rng.choice(np.array([0.0, 0.0, 0.0, 1.5, -0.4], dtype=dtype), size=(n, c, h, w))
     check_max_pool(x, args, f"{name} with ties")
-    check_max_pool(np.zeros((n, c, h, w), np.float32), args, f"{name} all zero")
+    check_max_pool(np.zeros((n, c, h, w), dtype), args, f"{name} all zero")
 
 
 def test_max_pool2d_after_relu_on_mnist_like_data_sends_one_gradient_per_window():
@@ -253,16 +263,17 @@ AVGPOOL_CASES = {
 }
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("name", sorted(AVGPOOL_CASES))
-def test_avg_pool2d_matches_torch(name):
+def test_avg_pool2d_matches_torch(name, dtype):
     n, c, h, w, kernel, stride, padding, ceil_mode, include, divisor = AVGPOOL_CASES[name]
     rng = np.random.default_rng(zlib.crc32(name.encode()))
-    x = rand(rng, n, c, h, w)
+    x = rand(rng, n, c, h, w, dtype=dtype)
     out, ctx = avg_pool2d_forward(x, kernel, stride, padding, ceil_mode, include, divisor)
     xt = torch.tensor(x, requires_grad=True)
     expected = F.avg_pool2d(xt, kernel, stride, padding, ceil_mode, include, divisor)
     close(out, expected, f"{name}: forward")
-    g = rand(rng, *expected.shape)
+    g = rand(rng, *expected.shape, dtype=dtype)
     expected.backward(torch.tensor(g))
     close(avg_pool2d_backward(g, ctx), xt.grad, f"{name}: input gradient")
 
@@ -280,14 +291,15 @@ def test_avg_pool2d_matches_torch(name):
         ((2, 3, 6, 6), (6, 6)),
     ],  # fmt: skip
 )
-def test_adaptive_avg_pool2d_matches_torch(shape, output_size):
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_adaptive_avg_pool2d_matches_torch(shape, output_size, dtype):
     rng = np.random.default_rng(sum(shape))
-    x = rand(rng, *shape)
+    x = rand(rng, *shape, dtype=dtype)
     out, ctx = adaptive_avg_pool2d_forward(x, output_size)
     xt = torch.tensor(x, requires_grad=True)
     expected = F.adaptive_avg_pool2d(xt, output_size)
     close(out, expected, "adaptive forward")
-    g = rand(rng, *expected.shape)
+    g = rand(rng, *expected.shape, dtype=dtype)
     expected.backward(torch.tensor(g))
     close(adaptive_avg_pool2d_backward(g, ctx), xt.grad, "adaptive input gradient")
 
@@ -295,12 +307,13 @@ def test_adaptive_avg_pool2d_matches_torch(shape, output_size):
 # ----------------------------------------------------------------------------- chained layout
 
 
-def test_lenet_chain_on_channel_first_views_matches_torch():
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_lenet_chain_on_channel_first_views_matches_torch(dtype):
     """conv -> relu -> pool -> conv -> relu -> pool, passing our NCHW views straight through."""
     rng = np.random.default_rng(9)
-    x = rand(rng, 5, 1, 32, 32)
-    w1, b1 = rand(rng, 6, 1, 5, 5) * 0.3, rand(rng, 6)
-    w2, b2 = rand(rng, 16, 6, 5, 5) * 0.1, rand(rng, 16)
+    x = rand(rng, 5, 1, 32, 32, dtype=dtype)
+    w1, b1 = rand(rng, 6, 1, 5, 5, dtype=dtype) * 0.3, rand(rng, 6, dtype=dtype)
+    w2, b2 = rand(rng, 16, 6, 5, 5, dtype=dtype) * 0.1, rand(rng, 16, dtype=dtype)
     nopad, one = (0, 0, 0, 0), (1, 1)
     c1, k1 = conv2d_forward(x, w1, b1, one, nopad, one, 1)
     r1 = np.maximum(c1, 0)
@@ -308,7 +321,7 @@ def test_lenet_chain_on_channel_first_views_matches_torch():
     c2, k2 = conv2d_forward(p1, w2, b2, one, nopad, one, 1)
     r2 = np.maximum(c2, 0)
     p2, _, kp2 = max_pool2d_forward(r2, (2, 2), (2, 2), (0, 0), one, False)
-    g = rand(rng, *p2.shape)
+    g = rand(rng, *p2.shape, dtype=dtype)
     g_r2 = max_pool2d_backward(g, kp2) * (c2 > 0)
     g_p1, dw2, db2 = conv2d_backward(g_r2, k2, True, True, True)
     g_r1 = max_pool2d_backward(g_p1, kp1) * (c1 > 0)
@@ -425,3 +438,60 @@ def test_kernel_threads_work_in_a_forked_child():
         assert os.waitstatus_to_exitcode(status) == 0
     finally:
         parallel.set_num_threads(before)
+
+
+# ----------------------------------------------------------------------------- dtypes
+
+
+def test_kernels_keep_float64_and_compute_other_types_in_float32():
+    rng = np.random.default_rng(14)
+    x64, w64 = rand(rng, 2, 2, 6, 6, dtype=np.float64), rand(rng, 3, 2, 3, 3, dtype=np.float64)
+    out, ctx = conv2d_forward(x64, w64, None, (1, 1), (0, 0, 0, 0), (1, 1), 1)
+    assert out.dtype == np.float64
+    assert all(r.dtype == np.float64 for r in conv2d_backward(out, ctx, True, True, True))
+    pooled, _, pctx = max_pool2d_forward(out, (2, 2), (2, 2), (0, 0), (1, 1), False, False)
+    assert pooled.dtype == max_pool2d_backward(pooled, pctx).dtype == np.float64
+    # half and integer inputs compute in float32 (the functional layer casts back)
+    xi = np.arange(2 * 2 * 4 * 4).reshape(2, 2, 4, 4)
+    for x in (xi, xi.astype(np.float16)):
+        out, _ = conv2d_forward(x, np.ones((1, 2, 2, 2), x.dtype), None,
+                                (1, 1), (0, 0, 0, 0), (1, 1), 1)  # fmt: skip
+        assert out.dtype == np.float32
+        assert out[0, 0, 0, 0] == xi[0, :, :2, :2].sum()
+        assert max_pool2d_forward(x, (2, 2), (2, 2), (0, 0), (1, 1), False)[0].dtype == np.float32
+        assert avg_pool2d_forward(x, (2, 2), (2, 2), (0, 0), False, True, None)[0].dtype == (
+            np.float32
+        )
+        assert adaptive_avg_pool2d_forward(x, 1)[0].dtype == np.float32
+
+
+def test_double_conv_net_through_the_engine_matches_torch_double():
+    """A Conv2d made .double() trains end to end in float64, as PyTorch's does."""
+    import engine
+    import engine.nn as enn
+
+    rng = np.random.default_rng(15)
+    x = rand(rng, 3, 2, 12, 12, dtype=np.float64)
+    target = rng.integers(0, 4, size=3)
+
+    def run(lib, nn, conv, fc):
+        xt = lib.tensor(x)
+        h = nn.functional.max_pool2d(nn.functional.relu(conv(xt)), 2)
+        h = nn.functional.avg_pool2d(h, 2, ceil_mode=True)
+        logits = fc(nn.functional.adaptive_avg_pool2d(h, (2, 2)).flatten(1))
+        loss = nn.functional.cross_entropy(logits, lib.tensor(target))
+        loss.backward()
+        return logits, [conv.weight.grad, conv.bias.grad, fc.weight.grad, fc.bias.grad]
+
+    e_conv, e_fc = enn.Conv2d(2, 4, 3, padding=1).double(), enn.Linear(16, 4).double()
+    t_conv = torch.nn.Conv2d(2, 4, 3, padding=1).double()
+    t_fc = torch.nn.Linear(16, 4).double()
+    for e, t in ((e_conv, t_conv), (e_fc, t_fc)):
+        with torch.no_grad():
+            t.weight.copy_(torch.tensor(e.weight.detach().numpy()))
+            t.bias.copy_(torch.tensor(e.bias.detach().numpy()))
+    e_out, e_grads = run(engine, enn, e_conv, e_fc)
+    t_out, t_grads = run(torch, torch.nn, t_conv, t_fc)
+    close(e_out.detach().numpy(), t_out, "double net: logits")
+    for what, eg, tg in zip(("conv w", "conv b", "fc w", "fc b"), e_grads, t_grads):
+        close(eg.numpy(), tg, f"double net: {what} gradient")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .dtypes import compute_dtype
 from .parallel import parallel_for
 
 __all__ = ["conv2d_forward", "conv2d_backward", "conv2d_output_size"]
@@ -54,11 +55,11 @@ def _im2col(xp, kh, kw, oh, ow, stride, dilation):
     c, n = xp.shape[:2]
     sh, sw = stride
     dh, dw = dilation
-    cols = np.empty((c, kh, kw, n, oh, ow), dtype=np.float32)
+    cols = np.empty((c, kh, kw, n, oh, ow), dtype=xp.dtype)
     hspan = (oh - 1) * sh + 1
     wspan = (ow - 1) * sw + 1
     if kh > 1 and kw > 1:
-        xw = np.empty((c, kw, n, xp.shape[2], ow), dtype=np.float32)
+        xw = np.empty((c, kw, n, xp.shape[2], ow), dtype=xp.dtype)
         for j in range(kw):
             xw[:, j] = xp[:, :, :, j * dw : j * dw + wspan : sw]
         for i in range(kh):
@@ -93,7 +94,8 @@ def conv2d_forward(x, w, b, stride, padding, dilation, groups):
 
     x (N, C, H, W) with any strides, w (O, C/groups, kh, kw), b (O,) or None,
     stride and dilation (int, int), padding (top, bottom, left, right).
-    Returns (out, ctx); out is an NCHW view of (O, N, OH, OW)-contiguous memory.
+    Returns (out, ctx); out is an NCHW view of (O, N, OH, OW)-contiguous memory, float64 for a
+    float64 x and float32 otherwise (w and b are converted to that type).
     """
     n, c, h, wd = x.shape
     o, cg, kh, kw = w.shape
@@ -112,13 +114,18 @@ def conv2d_forward(x, w, b, stride, padding, dilation, groups):
             f"conv2d: input {h}x{wd} (padded {h + top + bottom}x{wd + left + right}) is smaller "
             f"than the effective kernel {dh * (kh - 1) + 1}x{dw * (kw - 1) + 1}"
         )
+    dt = compute_dtype(x)
+    if x.dtype != dt:
+        x = x.astype(dt)
+    if w.dtype != dt:
+        w = w.astype(dt)
     xp = _pad_cnhw(_channels_first(x), padding)
     k = cg * kh * kw
     og = o // groups
     w_mat = w.reshape(groups, og, k)
-    out = np.empty((o, n, oh, ow), dtype=np.float32)
+    out = np.empty((o, n, oh, ow), dtype=dt)
     out_g = out.reshape(groups, og, n * oh * ow)
-    step = _micro_batch(n, k * groups * oh * ow * 4)
+    step = _micro_batch(n, k * groups * oh * ow * dt.itemsize)
     saved_cols = [None] * (-(-n // step))
 
     def chunk(idx):
@@ -132,19 +139,20 @@ def conv2d_forward(x, w, b, stride, padding, dilation, groups):
 
     parallel_for(chunk, len(saved_cols))
     if b is not None:
-        out += b.reshape(o, 1, 1, 1)
+        out += b.reshape(o, 1, 1, 1).astype(dt, copy=False)
     ctx = (x.shape, w, saved_cols, step, stride, padding, dilation, groups, (oh, ow))
     return out.transpose(1, 0, 2, 3), ctx
 
 
 def conv2d_backward(grad_out, ctx, need_input, need_weight, need_bias):
-    """Gradients of conv2d_forward; returns (dx | None, dw | None, db | None)."""
+    """Gradients of conv2d_forward in its output dtype: (dx | None, dw | None, db | None)."""
     (n, c, h, wd), w, saved_cols, step, stride, padding, dilation, groups, (oh, ow) = ctx
     o, cg, kh, kw = w.shape
     og = o // groups
     # (O, N, OH, OW): free when grad_out is the NCHW view of channel-first memory
-    g = np.ascontiguousarray(_channels_first(grad_out), dtype=np.float32)
-    db = g.sum(axis=(1, 2, 3), dtype=np.float32) if need_bias else None
+    dt = w.dtype
+    g = np.ascontiguousarray(_channels_first(grad_out), dtype=dt)
+    db = g.sum(axis=(1, 2, 3), dtype=dt) if need_bias else None
     g_mat = g.reshape(groups, og, n * oh * ow)
     dw = None
     if need_weight:
@@ -158,7 +166,7 @@ def conv2d_backward(grad_out, ctx, need_input, need_weight, need_bias):
 
         parallel_for(chunk, len(saved_cols))
         # summed in chunk order: the same numbers whatever the thread count
-        dw = np.array(partial[0], dtype=np.float32)
+        dw = np.array(partial[0], dtype=dt)
         for part in partial[1:]:
             dw += part
         dw = dw.reshape(o, cg, kh, kw)
@@ -187,14 +195,14 @@ def _conv2d_input_grad(g, w, n, c, h, wd, stride, padding, dilation, groups, oh,
     # W[(i, c), (o, j)] per group
     w_g = w.reshape(groups, og, cg, kh, kw).transpose(0, 3, 2, 1, 4)
     w_g = w_g.reshape(groups, kh * cg, og * kw)
-    dxp = np.zeros((c, n, hp, wp), dtype=np.float32)
-    step = _micro_batch(n, o * kw * oh * wp * 4)
+    dxp = np.zeros((c, n, hp, wp), dtype=g.dtype)
+    step = _micro_batch(n, o * kw * oh * wp * g.itemsize)
 
     def chunk(idx):
         s = idx * step
         e = min(s + step, n)
         nb = e - s
-        u = np.zeros((o, kw, nb, oh, wp), dtype=np.float32)
+        u = np.zeros((o, kw, nb, oh, wp), dtype=g.dtype)
         for j in range(kw):
             u[:, j, :, :, j * dw : j * dw + wspan : sw] = g[:, s:e]
         t = np.matmul(w_g, u.reshape(groups, og * kw, nb * oh * wp))

@@ -10,6 +10,7 @@ import sys
 
 import numpy as np
 
+from .dtypes import compute_dtype
 from .parallel import num_threads, parallel_for
 
 __all__ = [
@@ -71,7 +72,7 @@ def _padded_cnhw(x, kernel_size, stride, padding, dilation, oh, ow, fill):
     right = max(0, need_w - pw - w)
     if not (ph or pw or bottom or right):
         return xc
-    xp = np.full((c, n, h + ph + bottom, w + pw + right), fill, dtype=np.float32)
+    xp = np.full((c, n, h + ph + bottom, w + pw + right), fill, dtype=xc.dtype)
     xp[:, :, ph : ph + h, pw : pw + w] = xc
     return xp
 
@@ -101,14 +102,16 @@ def max_pool2d_forward(x, kernel_size, stride, padding, dilation, ceil_mode, ret
     each window's first maximum in row-major order (a NaN wins, as in PyTorch). With
     return_indices=False, indices is None and the common 2x2 case skips the argmax entirely
     (the backward finds the first maxima itself): -40% on LeNet's pooling.
+    out is float64 for a float64 x and float32 otherwise.
     """
+    x = _as_compute_dtype(x)
     kernel_size, stride = tuple(kernel_size), tuple(stride)
     padding, dilation = tuple(padding), tuple(dilation)
     oh, ow = _check_pool("max_pool2d", x.shape, kernel_size, stride, padding, dilation, ceil_mode)
     kh, kw = kernel_size
     if _is_plain_2x2(x, kernel_size, stride, padding, dilation):
         xc = x.transpose(1, 0, 2, 3)
-        out = np.empty((x.shape[1], x.shape[0], oh, ow), dtype=np.float32)
+        out = np.empty((x.shape[1], x.shape[0], oh, ow), dtype=x.dtype)
 
         def part(s, e):
             # rows first (contiguous runs), then column pairs
@@ -123,7 +126,7 @@ def max_pool2d_forward(x, kernel_size, stride, padding, dilation, ceil_mode, ret
             indices = _indices(_plain_args(ctx, out), x.shape, geometry)
         return out.transpose(1, 0, 2, 3), indices, ctx
     xp = _padded_cnhw(x, kernel_size, stride, padding, dilation, oh, ow, -np.inf)
-    out = np.array(_window(xp, 0, 0, kernel_size, stride, dilation, oh, ow), dtype=np.float32)
+    out = np.array(_window(xp, 0, 0, kernel_size, stride, dilation, oh, ow))
     arg = np.zeros(out.shape, dtype=np.uint8 if kh * kw <= 256 else np.int32)
     t = 0
     for i in range(kh):
@@ -134,10 +137,15 @@ def max_pool2d_forward(x, kernel_size, stride, padding, dilation, ceil_mode, ret
                 np.copyto(out, v, where=better)
                 np.copyto(arg, t, where=better)
             t += 1
-    ctx = ("general", x.shape, kernel_size, stride, padding, dilation, (oh, ow), arg)
+    ctx = ("general", x.shape, kernel_size, stride, padding, dilation, (oh, ow), arg, x.dtype)
     geometry = (kernel_size, stride, padding, dilation, (oh, ow))
     indices = _indices(arg, x.shape, geometry) if return_indices else None
     return out.transpose(1, 0, 2, 3), indices, ctx
+
+
+def _as_compute_dtype(x):
+    dt = compute_dtype(x)
+    return x if x.dtype == dt else x.astype(dt)
 
 
 def _quarters(xc):
@@ -183,16 +191,17 @@ def _indices(arg, shape, geometry):
 
 def max_pool2d_backward(grad_out, ctx):
     """Each window's gradient goes to its first maximum only (PyTorch's rule for ties)."""
-    g = grad_out.transpose(1, 0, 2, 3)
     if ctx[0] == "2x2":
-        return _plain_backward(g, ctx)
-    _, (n, c, h, w), kernel_size, stride, padding, dilation, (oh, ow), arg = ctx
+        dt = ctx[1].dtype
+        return _plain_backward(grad_out.astype(dt, copy=False).transpose(1, 0, 2, 3), ctx)
+    _, (n, c, h, w), kernel_size, stride, padding, dilation, (oh, ow), arg, dt = ctx
+    g = grad_out.astype(dt, copy=False).transpose(1, 0, 2, 3)
     kh, kw = kernel_size
-    zero = np.float32(0)
+    zero = dt.type(0)
     ph, pw = padding
     hp = max(h + ph, (oh - 1) * stride[0] + dilation[0] * (kh - 1) + 1)
     wp = max(w + pw, (ow - 1) * stride[1] + dilation[1] * (kw - 1) + 1)
-    dxp = np.zeros((c, n, hp, wp), dtype=np.float32)
+    dxp = np.zeros((c, n, hp, wp), dtype=dt)
     t = 0
     for i in range(kh):
         for j in range(kw):
@@ -232,12 +241,12 @@ def _plain_backward(g, ctx):
     n, c, h, w = x.shape
     if np.isnan(out).any():
         arg = _plain_args(ctx, out)
-        dx = np.empty((c, n, h, w), dtype=np.float32)
+        dx = np.empty((c, n, h, w), dtype=x.dtype)
         for t, quarter in enumerate(_quarters(dx)):
             np.multiply(g, arg == t, out=quarter)
         return dx.transpose(1, 0, 2, 3)
     xc = x.transpose(1, 0, 2, 3)
-    dx = np.empty((c, n, h, w), dtype=np.float32)
+    dx = np.empty((c, n, h, w), dtype=x.dtype)
 
     def part(s, e):
         wide_out = _widen(out[:, s:e])
@@ -292,7 +301,8 @@ def _avg_divisor(size, kernel, stride, pad, out, count_include_pad):
 
 def avg_pool2d_forward(x, kernel_size, stride, padding, ceil_mode, count_include_pad,
                        divisor_override):  # fmt: skip
-    """torch.nn.functional.avg_pool2d."""
+    """torch.nn.functional.avg_pool2d (float64 for a float64 x, float32 otherwise)."""
+    x = _as_compute_dtype(x)
     kernel_size, stride, padding = tuple(kernel_size), tuple(stride), tuple(padding)
     dil = (1, 1)
     oh, ow = _check_pool("avg_pool2d", x.shape, kernel_size, stride, padding, dil, ceil_mode)
@@ -301,17 +311,17 @@ def avg_pool2d_forward(x, kernel_size, stride, padding, ceil_mode, count_include
     n, c, h, w = x.shape
     kh, kw = kernel_size
     xp = _padded_cnhw(x, kernel_size, stride, padding, dil, oh, ow, 0.0)
-    out = np.array(_window(xp, 0, 0, kernel_size, stride, dil, oh, ow), dtype=np.float32)
+    out = np.array(_window(xp, 0, 0, kernel_size, stride, dil, oh, ow))
     for i in range(kh):
         for j in range(kw):
             if i or j:
                 out += _window(xp, i, j, kernel_size, stride, dil, oh, ow)
     if divisor_override is not None:
-        scale = np.float32(1.0 / divisor_override)
+        scale = x.dtype.type(1.0 / divisor_override)
     else:
         dh = _avg_divisor(h, kh, stride[0], padding[0], oh, count_include_pad)
         dw = _avg_divisor(w, kw, stride[1], padding[1], ow, count_include_pad)
-        scale = (1.0 / (dh[:, None] * dw[None, :])).astype(np.float32)
+        scale = (1.0 / (dh[:, None] * dw[None, :])).astype(x.dtype)
     out *= scale
     ctx = (x.shape, kernel_size, stride, padding, (oh, ow), scale)
     return out.transpose(1, 0, 2, 3), ctx
@@ -321,33 +331,36 @@ def avg_pool2d_backward(grad_out, ctx):
     (n, c, h, w), kernel_size, stride, padding, (oh, ow), scale = ctx
     kh, kw = kernel_size
     dil = (1, 1)
-    g = grad_out.transpose(1, 0, 2, 3) * scale
+    g = grad_out.astype(scale.dtype, copy=False).transpose(1, 0, 2, 3) * scale
     ph, pw = padding
     hp = max(h + ph, (oh - 1) * stride[0] + kh)
     wp = max(w + pw, (ow - 1) * stride[1] + kw)
-    dxp = np.zeros((c, n, hp, wp), dtype=np.float32)
+    dxp = np.zeros((c, n, hp, wp), dtype=g.dtype)
     for i in range(kh):
         for j in range(kw):
             _window(dxp, i, j, kernel_size, stride, dil, oh, ow)[...] += g
     return dxp[:, :, ph : ph + h, pw : pw + w].transpose(1, 0, 2, 3)
 
 
-def _adaptive_matrix(size, out):
+def _adaptive_matrix(size, out, dtype):
     """(out, size) averaging matrix with PyTorch's bins: [floor(i*s/o), ceil((i+1)*s/o))."""
     i = np.arange(out)
     start = (i * size) // out
     end = -((-(i + 1) * size) // out)
     pos = np.arange(size)
     inside = (pos[None, :] >= start[:, None]) & (pos[None, :] < end[:, None])
-    return (inside / (end - start)[:, None]).astype(np.float32)
+    return (inside / (end - start)[:, None]).astype(dtype)
 
 
 def adaptive_avg_pool2d_forward(x, output_size):
-    """torch.nn.functional.adaptive_avg_pool2d; output_size int or pair (None = input size)."""
+    """torch.nn.functional.adaptive_avg_pool2d; output_size int or pair (None = input size).
+
+    float64 for a float64 x, float32 otherwise."""
     if x.ndim != 4:
         raise ValueError(
             f"adaptive_avg_pool2d: expected a 4-D (N, C, H, W) input, got shape {x.shape}"
         )
+    x = _as_compute_dtype(x)
     n, c, h, w = x.shape
     if isinstance(output_size, int):
         output_size = (output_size, output_size)
@@ -356,17 +369,16 @@ def adaptive_avg_pool2d_forward(x, output_size):
     if oh < 1 or ow < 1:
         raise ValueError(f"adaptive_avg_pool2d: output_size must be positive, got {output_size}")
     if oh == 1 and ow == 1:
-        out = x.mean(axis=(2, 3), keepdims=True, dtype=np.float32)
-        return out.astype(np.float32, copy=False), (x.shape, None, None)
-    ph = _adaptive_matrix(h, oh)
-    pw = _adaptive_matrix(w, ow)
-    out = np.matmul(np.matmul(ph, x), pw.T)
-    return out.astype(np.float32, copy=False), (x.shape, ph, pw)
+        return x.mean(axis=(2, 3), keepdims=True), (x.shape, None, x.dtype)
+    ph = _adaptive_matrix(h, oh, x.dtype)
+    pw = _adaptive_matrix(w, ow, x.dtype)
+    return np.matmul(np.matmul(ph, x), pw.T), (x.shape, ph, pw)
 
 
 def adaptive_avg_pool2d_backward(grad_out, ctx):
     shape, ph, pw = ctx
     n, c, h, w = shape
-    if ph is None:
-        return np.broadcast_to(grad_out / np.float32(h * w), shape).astype(np.float32)
-    return np.matmul(np.matmul(ph.T, grad_out), pw).astype(np.float32, copy=False)
+    if ph is None:  # global average: pw holds the dtype
+        g = grad_out.astype(pw, copy=False)
+        return np.broadcast_to(g / pw.type(h * w), shape).copy()
+    return np.matmul(np.matmul(ph.T, grad_out.astype(ph.dtype, copy=False)), pw)

@@ -63,7 +63,6 @@ __all__ = [
     "identity",
 ]
 
-_F32 = np.dtype(np.float32)
 _TYPE_NAMES = {
     "float32": "Float",
     "float64": "Double",
@@ -160,6 +159,15 @@ def _conv_padding(padding, kernel, stride, dilation):
     return (ph, ph, pw, pw)
 
 
+def _as_input_dtype(out, xd):
+    """A kernel's result in its input's dtype (kernels return float32 for half and integers)."""
+    return out if out.dtype == xd.dtype else out.astype(xd.dtype)
+
+
+def _grad_as(dx, xd):
+    return (_as_input_dtype(dx, xd),)
+
+
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):  # noqa: A002
     xd, wd = input._data, weight._data
     if xd.ndim == 3:
@@ -193,19 +201,11 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
             f"Calculated padded input size per channel: ({ph} x {pw}). Kernel size: "
             f"({eh} x {ew}). Kernel size can't be greater than actual input size"
         )
-    if xd.dtype != _F32:
-        xd = xd.astype(_F32)
+    # the kernel computes float64 as float64 and everything else (half, integers) as float32
     out, ctx = _conv.conv2d_forward(
-        xd,
-        wd if wd.dtype == _F32 else wd.astype(_F32),
-        None if bias is None else bias._data.astype(_F32, copy=False),
-        stride,
-        pad,
-        dilation,
-        groups,
+        xd, wd, None if bias is None else bias._data, stride, pad, dilation, groups
     )
-    if input._data.dtype != _F32:
-        out = out.astype(input._data.dtype)
+    out = _as_input_dtype(out, xd)
     if not _grad_state.enabled:
         return _wrap(out)
     inputs = (input, weight) if bias is None else (input, weight, bias)
@@ -213,7 +213,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
 
     def backward(g):
         dx, dw, db = _conv.conv2d_backward(
-            g if g.dtype == _F32 else g.astype(_F32),
+            g,
             ctx,
             input.requires_grad,
             weight.requires_grad,
@@ -289,7 +289,12 @@ def max_pool2d(
     k, s, p, d = _pool_args(kernel_size, stride, padding, dilation)
     _pool_validate("max_pool2d", xd, k, s, p, d, ceil_mode)
     out, indices, ctx = _pool.max_pool2d_forward(xd, k, s, p, d, ceil_mode, return_indices)
-    res = _make(out, (input,), _MaxPoolBackward, lambda g: (_pool.max_pool2d_backward(g, ctx),))
+    res = _make(
+        _as_input_dtype(out, xd),
+        (input,),
+        _MaxPoolBackward,
+        lambda g: _grad_as(_pool.max_pool2d_backward(g, ctx), xd),
+    )
     if return_indices:
         return res, _wrap(indices)
     return res
@@ -321,7 +326,10 @@ def avg_pool2d(
     _pool_validate("avg_pool2d", xd, k, s, p, ceil_mode=ceil_mode)
     out, ctx = _pool.avg_pool2d_forward(xd, k, s, p, ceil_mode, count_include_pad, divisor_override)
     return _make(
-        out, (input,), _N("AvgPool2DBackward0"), lambda g: (_pool.avg_pool2d_backward(g, ctx),)
+        _as_input_dtype(out, xd),
+        (input,),
+        _N("AvgPool2DBackward0"),
+        lambda g: _grad_as(_pool.avg_pool2d_backward(g, ctx), xd),
     )
 
 
@@ -336,10 +344,10 @@ def adaptive_avg_pool2d(input, output_size):  # noqa: A002
         osz = (int(output_size), int(output_size))
     out, ctx = _pool.adaptive_avg_pool2d_forward(xd, osz)
     return _make(
-        out,
+        _as_input_dtype(out, xd),
         (input,),
         _N("MeanBackward1" if osz == (1, 1) else "AdaptiveAvgPool2DBackward0"),
-        lambda g: (_pool.adaptive_avg_pool2d_backward(g, ctx),),
+        lambda g: _grad_as(_pool.adaptive_avg_pool2d_backward(g, ctx), xd),
     )
 
 
