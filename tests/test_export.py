@@ -323,6 +323,7 @@ ACTIVATIONS = [
     ("GELU", {}),
     ("LeakyReLU", {"negative_slope": 0.2}),
     ("Softmax", {"dim": 1}),
+    ("LogSoftmax", {"dim": 1}),
     ("Dropout", {"p": 0.3}),
 ]
 POOLS = [

@@ -530,32 +530,47 @@ def _softmax_shape(p, in_shapes):
     return x
 
 
-SOFTMAX = BlockType(
-    type="Softmax",
-    label="Softmax",
-    category="Activations",
-    description="Turns scores into probabilities that sum to 1 along one dimension. Usually left "
-    "out before a cross-entropy loss, which applies it itself.",
-    params=(
-        ParamSpec(
-            "dim",
-            "int",
-            1,
-            "Dimension",
-            "Dimension to normalise, counting the batch as 0 (1 = classes or channels)",
-            min=1,
+def _softmax_block(type_, description, functional):
+    return BlockType(
+        type=type_,
+        label=type_,
+        category="Activations",
+        description=description,
+        params=(
+            ParamSpec(
+                "dim",
+                "int",
+                1,
+                "Dimension",
+                "Dimension to normalise, counting the batch as 0 (1 = classes or channels)",
+                min=1,
+            ),
         ),
-    ),
-    inputs=1,
-    outputs=1,
-    name_prefix="softmax",
-    icon="softmax.svg",
-    shape_fn=_softmax_shape,
-    count_fn=lambda p, s: 0,
-    summary_fn=lambda p: f"dim={p['dim']}",
-    ctor=lambda p: ("Softmax", [], {"dim": p["dim"]}),
-    expr_fn=lambda p, args, attr: f"F.softmax({args[0]}, dim={p['dim']})",
-    fold=True,
+        inputs=1,
+        outputs=1,
+        name_prefix=type_.lower(),
+        icon=f"{type_.lower()}.svg",
+        shape_fn=_softmax_shape,
+        count_fn=lambda p, s: 0,
+        summary_fn=lambda p: f"dim={p['dim']}",
+        ctor=lambda p: (type_, [], {"dim": p["dim"]}),
+        expr_fn=lambda p, args, attr: f"F.{functional}({args[0]}, dim={p['dim']})",
+        fold=True,
+    )
+
+
+SOFTMAX = _softmax_block(
+    "Softmax",
+    "Turns scores into probabilities that sum to 1 along one dimension. Usually left "
+    "out before a cross-entropy loss, which applies it itself.",
+    "softmax",
+)
+
+LOGSOFTMAX = _softmax_block(
+    "LogSoftmax",
+    "The log of Softmax, computed stably: the output to pair with the NLL loss "
+    "(LogSoftmax + NLL is cross-entropy).",
+    "log_softmax",
 )
 
 
@@ -756,6 +771,7 @@ CATALOGUE: dict[str, BlockType] = {
         SIGMOID,
         TANH,
         SOFTMAX,
+        LOGSOFTMAX,
         BATCHNORM1D,
         BATCHNORM2D,
         DROPOUT,
