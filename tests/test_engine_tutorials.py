@@ -181,12 +181,17 @@ def replaying(draws):
             return _take(draws, "randperm", (n,)).astype(np.int64)
 
         stack.enter_context(_patched(engine.utils.data.sampler, "randperm", rep_perm))
+        in_layer = []
         for layer in _LAYERS:
             cls = getattr(engine.nn, layer)
             orig = cls.reset_parameters
 
             def rep_init(self, _orig=orig, _layer=layer):
-                _orig(self)
+                in_layer.append(True)
+                try:
+                    _orig(self)
+                finally:
+                    in_layer.pop()
                 params = [p for p in (self.weight, self.bias) if p is not None]
                 values = draws[_layer].pop(0)
                 for p, v in zip(params, values, strict=True):
@@ -199,7 +204,8 @@ def replaying(draws):
 
             def rep_user_init(tensor, *args, _orig=orig, **kwargs):
                 out = _orig(tensor, *args, **kwargs)
-                tensor._data[...] = _take(draws, "init", tensor._data.shape)
+                if not in_layer:
+                    tensor._data[...] = _take(draws, "init", tensor._data.shape)
                 return out
 
             stack.enter_context(_patched(engine.nn.init, name, rep_user_init))
@@ -223,8 +229,12 @@ def run_tutorial(source, tmp_path, env=None):
         buf = io.StringIO()
         with contextlib.chdir(workdir), contextlib.redirect_stdout(buf):
             if lib == "torch":
-                with recording(draws):
-                    exec(compile(text, f"<{lib} tutorial>", "exec"), namespace)
+                try:
+                    with recording(draws):
+                        exec(compile(text, f"<{lib} tutorial>", "exec"), namespace)
+                finally:
+                    # set_default_device installs a global torch function mode: undo it
+                    torch.set_default_device(None)
             else:
                 with replaying(draws):
                     exec(compile(text, f"<{lib} tutorial>", "exec"), namespace)
