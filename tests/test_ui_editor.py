@@ -202,8 +202,11 @@ def test_space_quick_add_places_block_under_the_cursor(qtbot, window):
     key(qtbot, window, Qt.Key_Space)
     popup = window.quick_add
     assert popup.isVisible()
-    qtbot.keyClicks(popup.edit, "soft")
+    qtbot.keyClicks(popup.edit, "softmax")  # Softmax, then LogSoftmax
+    assert popup.list.currentRow() == 0
     qtbot.keyClick(popup.edit, Qt.Key_Down)  # arrows move in the list while typing
+    assert popup.list.currentRow() == min(1, popup.list.count() - 1)
+    qtbot.keyClick(popup.edit, Qt.Key_Up)
     qtbot.keyClick(popup.edit, Qt.Key_Return)
     (soft,) = [n for n in window.graph.nodes.values() if n.type == "Softmax"]
     if QCursor.pos() == vp.mapToGlobal(spot):  # platforms that let us move the cursor

@@ -58,7 +58,8 @@ FRAGMENT_KEY = "netbuilder-fragment"
 PROJECT_FILTER = f"NetBuilder projects (*{SUFFIX} *.json);;All files (*)"
 MAX_RECENT = 8
 AUTOSAVE_SECONDS = 30
-PALETTE_W, INSPECTOR_W, BOTTOM_H = 205, 310, 250  # default dock sizes at 1440x900
+PALETTE_W, INSPECTOR_W = 205, 310  # default dock widths at 1440x900
+BOTTOM_H = 90  # the Training dock before any run: its controls row and a one-line hint
 
 
 def templates() -> list[tuple[str, Path]]:
@@ -403,7 +404,7 @@ class MainWindow(QMainWindow):
         reason_text = reason or "the network is locked"
         self.runner.locked_reason = reason_text if locked else None
         self.inspector.set_locked(reason_text if locked else None)
-        self.lock_label.setText(f"🔒 {reason_text}" if locked else "")
+        self.lock_label.setText(reason_text if locked else "")
         self.lock_label.setVisible(locked)
         for a in (
             self.act_new,
@@ -448,8 +449,12 @@ class MainWindow(QMainWindow):
             [self.palette_dock, self.inspector_dock], [PALETTE_W, INSPECTOR_W], Qt.Horizontal
         )
         if self._bottom_docks:
-            self.resizeDocks(self._bottom_docks[:1], [BOTTOM_H], Qt.Vertical)
+            self.resizeDocks(self._bottom_docks[:1], [self._bottom_height()], Qt.Vertical)
         self.resizeDocks([self.inspector_dock, self.problems_dock], [560, 150], Qt.Vertical)
+
+    def _bottom_height(self) -> int:
+        training = getattr(self, "training", None)
+        return training.preferred_height() if training is not None else BOTTOM_H
 
     # -- project ---------------------------------------------------------------------------
     def _attach(self, project: Project) -> None:
@@ -537,7 +542,7 @@ class MainWindow(QMainWindow):
         if self.canvas.isVisible():
             size = self.canvas.viewport().size()
             return float(size.width()), float(size.height())
-        bottom = BOTTOM_H if self._bottom_docks else 0
+        bottom = self._bottom_height() if self._bottom_docks else 0
         width = self.width() - PALETTE_W - INSPECTOR_W - 20
         return float(max(400, width)), float(max(300, self.height() - 145 - bottom))
 

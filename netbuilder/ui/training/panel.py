@@ -33,16 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from .plots import (
-    AccuracyPlot,
-    ConfusionMatrixView,
-    FeatureMapView,
-    GradNormPlot,
-    HistogramPlots,
-    LossPlot,
-    SampleGrid,
-    Theme,
-)
+from .plot_theme import Theme
 from .result import TrainedModel
 from .runs import KEPT_RUNS, EpochPoint, RunCurves
 from .settings_form import SettingsForm
@@ -54,15 +45,54 @@ TICK_MS = 100  # UI refresh: 10 Hz (each frame a busy machine can stretch; fewer
 SLOW_VIEWS_S = 0.25  # the progress bar's text and value: 4-8 Hz is plenty
 TICK_BUDGET_S = 0.010  # most of one tick spent handling events; the rest wait for the next
 LOCK_REASON = "Training is running: stop it (Shift+F5) to change the network"
+RUN_DOCK_H = 300  # the dock's height once a run starts: plots legible, canvas still roomy
+EXPAND_SLACK = 60  # a dock dragged this far past its collapsed height shows the plots
+PREBUILD_MS = 700  # after the window is shown: import pyqtgraph, build the plots, start helper
+START_HINT = (
+    "Press Train (F5) to train on the settings at the right: loss, accuracy and each "
+    "layer's gradients appear here."
+)
+# the views made by _build_views (pyqtgraph is imported only then); reading one builds them
+VIEW_NAMES = (
+    "loss_plot",
+    "accuracy_plot",
+    "grad_plot",
+    "histograms",
+    "confusion",
+    "samples",
+    "features",
+    "views",
+    "plots_splitter",
+)
+
+
+def _lazy_view(name: str) -> property:
+    def get(self):
+        self.ensure_plots()
+        return self._views[name]
+
+    return property(get, doc=f"The dashboard's {name} (built on first use).")
 
 
 class TrainingDashboard(QObject):
-    """Everything of issue 7, installed into a MainWindow by `install(window)`."""
+    """Everything of issue 7, installed into a MainWindow by `install(window)`.
+
+    The plots are built after the window is first shown (or at once when something reads
+    them): importing pyqtgraph and making them took a third of the start-up. Until a run has
+    happened the Training dock shows only its controls and a one-line hint, leaving the canvas
+    its room; it grows when training starts or when the person drags it taller."""
+
+    for _name in VIEW_NAMES:
+        locals()[_name] = _lazy_view(_name)
+    del _name
 
     def __init__(self, window, trainer_factory=None):
         super().__init__(window)
         self.window = window
         self.theme = Theme()
+        self._views: dict | None = None
+        self._expanded = False
+        self._watch_height = False  # armed once the window's first layout has settled
         self._trainer_factory = trainer_factory  # tests and benchmarks may give their own
         self.result: TrainedModel | None = None  # the last run's weights, for save/export
         self.worker: TrainingProcess | None = None
@@ -112,8 +142,13 @@ class TrainingDashboard(QObject):
         window.selectionChangedTo.connect(self._selection_changed)
         window.installEventFilter(self)
         self._project_replaced()
+
+    def _prebuild(self) -> None:
+        """Soon after the window shows: the plots and the training process helper, so that
+        the first Train press starts fast without slowing the window's first appearance."""
+        self.ensure_plots()
         try:
-            warm_up()  # the training process helper starts now, not at the first F5
+            warm_up()
         except (OSError, ValueError) as exc:  # training still works, its first start is slower
             log.warning("could not start the training process helper: %s", exc)
 
@@ -186,6 +221,16 @@ class TrainingDashboard(QObject):
         layout.setSpacing(4)
         row = QHBoxLayout()
         row.setSpacing(6)
+        self.plots_toggle = QToolButton()
+        self.plots_toggle.setObjectName("plotsToggle")
+        self.plots_toggle.setCheckable(True)
+        self.plots_toggle.setArrowType(Qt.ArrowType.RightArrow)
+        self.plots_toggle.setAutoRaise(True)
+        self.plots_toggle.setText("Plots")
+        self.plots_toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.plots_toggle.setToolTip("Show or hide the plots (they open when training starts)")
+        self.plots_toggle.toggled.connect(lambda on: on != self._expanded and self.set_expanded(on))
+        row.addWidget(self.plots_toggle)
         self.train_button = self._button(self.train_action, primary=True)
         self.pause_button = self._button(self.pause_action)
         self.stop_button = self._button(self.stop_action)
@@ -209,7 +254,7 @@ class TrainingDashboard(QObject):
         layout.addLayout(row)
 
         info = QHBoxLayout()
-        self.status_label = QLabel("Press Train (F5) to start.")
+        self.status_label = QLabel(START_HINT)
         self.status_label.setWordWrap(True)
         info.addWidget(self.status_label, 1)
         self.lock_label = QLabel("Network locked while training")
@@ -235,50 +280,141 @@ class TrainingDashboard(QObject):
 
     def _build_plots_dock(self) -> None:
         """The bottom dock: controls and progress above loss, gradients and the epoch views."""
-        t = self.theme
-        self.loss_plot = LossPlot(t)
-        self.accuracy_plot = AccuracyPlot(t)
-        self.grad_plot = GradNormPlot(t)
-        self.histograms = HistogramPlots(t)
-        self.confusion = ConfusionMatrixView(t)
-        self.samples = SampleGrid(t)
-        self.features = FeatureMapView(t)
-
-        left = QSplitter(Qt.Orientation.Vertical)
-        left.addWidget(self.loss_plot)
-        left.addWidget(self.accuracy_plot)
-        left.setStretchFactor(0, 3)
-        left.setStretchFactor(1, 2)
-
-        self.views = QTabWidget()
-        self.views.setDocumentMode(True)
-        self.views.addTab(self.histograms, "Histograms")
-        self.views.addTab(self.confusion, "Confusion")
-        self.views.addTab(self.samples, "Test images")
-        self.views.addTab(self.features, "Feature maps")
-        self.views.setMinimumWidth(self.views.tabBar().sizeHint().width() + 8)
-        self.views.currentChanged.connect(lambda _i: self._refresh_histograms())
-
-        split = QSplitter(Qt.Orientation.Horizontal)
-        split.addWidget(left)
-        split.addWidget(self.grad_plot)
-        split.addWidget(self.views)
-        split.setStretchFactor(0, 4)
-        split.setStretchFactor(1, 4)
-        split.setStretchFactor(2, 3)
-        split.setChildrenCollapsible(False)
-        self.plots_splitter = split
-
         body = QWidget()
         v = QVBoxLayout(body)
         v.setContentsMargins(0, 0, 0, 0)
         v.setSpacing(0)
-        v.addWidget(self._build_header())
-        v.addWidget(split, 1)
+        self.header = self._build_header()
+        v.addWidget(self.header)
+        self.plots_area = QWidget()
+        self.plots_area.setObjectName("trainingPlots")
+        area = QVBoxLayout(self.plots_area)
+        area.setContentsMargins(0, 0, 0, 0)
+        self.plots_area.hide()
+        v.addWidget(self.plots_area, 1)
+        v.addStretch(0)  # collapsed: the controls stay at the top of a taller dock
+        body.installEventFilter(self)
+        self.plots_body = body
         self.plots_dock = QDockWidget("Training")
         self.plots_dock.setObjectName("trainingDock")
         self.plots_dock.setWidget(body)
         self.window.add_dock(self.plots_dock, Qt.DockWidgetArea.BottomDockWidgetArea)
+
+    @property
+    def plots_ready(self) -> bool:
+        return self._views is not None
+
+    def ensure_plots(self) -> None:
+        """Build the plots now if they are not yet (pyqtgraph is imported here)."""
+        if self._views is None:
+            self._build_views()
+
+    def _build_views(self) -> None:
+        from .plots import (
+            AccuracyPlot,
+            ConfusionMatrixView,
+            FeatureMapView,
+            GradNormPlot,
+            HistogramPlots,
+            LossPlot,
+            SampleGrid,
+        )
+
+        t = self.theme
+        loss, accuracy = LossPlot(t), AccuracyPlot(t)
+        grad, histograms = GradNormPlot(t), HistogramPlots(t)
+        confusion, samples, features = ConfusionMatrixView(t), SampleGrid(t), FeatureMapView(t)
+
+        left = QSplitter(Qt.Orientation.Vertical)
+        left.addWidget(loss)
+        left.addWidget(accuracy)
+        left.setStretchFactor(0, 3)
+        left.setStretchFactor(1, 2)
+        left.setChildrenCollapsible(False)
+
+        views = QTabWidget()
+        views.setDocumentMode(True)
+        # short titles: the tab bar fits a narrow column without cutting a word off
+        for widget, title, tip in (
+            (histograms, "Histograms", "Gradient and weight histograms of the selected block"),
+            (confusion, "Confusion", "Confusion matrix on the test set, after each epoch"),
+            (samples, "Images", "Test images with true and predicted labels, after each epoch"),
+            (features, "Maps", "Feature maps of the selected block for one test image"),
+        ):
+            views.setTabToolTip(views.addTab(widget, title), tip)
+        views.tabBar().setElideMode(Qt.TextElideMode.ElideNone)
+        views.setUsesScrollButtons(True)
+        views.setMinimumWidth(views.tabBar().sizeHint().width() + 8)
+        views.currentChanged.connect(lambda _i: self._refresh_histograms())
+
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(left)
+        split.addWidget(grad)
+        split.addWidget(views)
+        split.setStretchFactor(0, 4)
+        split.setStretchFactor(1, 4)
+        split.setStretchFactor(2, 3)
+        split.setChildrenCollapsible(False)
+        self.plots_area.layout().addWidget(split)
+        self._views = {
+            "loss_plot": loss,
+            "accuracy_plot": accuracy,
+            "grad_plot": grad,
+            "histograms": histograms,
+            "confusion": confusion,
+            "samples": samples,
+            "features": features,
+            "views": views,
+            "plots_splitter": split,
+        }
+        # what happened before the views existed
+        self._show_run()
+        self._selection_changed(self._selected_node)
+
+    # -- the dock's height ----------------------------------------------------------------------
+    @property
+    def expanded(self) -> bool:
+        """True while the plots are shown (False: the controls row and a hint only)."""
+        return self._expanded
+
+    def collapsed_height(self) -> int:
+        return self.header.sizeHint().height() + 2
+
+    def preferred_height(self) -> int:
+        """The dock's height for a window's default layout."""
+        return RUN_DOCK_H if self._expanded else self.collapsed_height()
+
+    def set_expanded(self, on: bool, resize: bool = True) -> None:
+        if on:
+            self.ensure_plots()
+        self._expanded = on
+        self.plots_area.setVisible(on)
+        self.plots_toggle.setChecked(on)
+        self.plots_toggle.setArrowType(Qt.ArrowType.DownArrow if on else Qt.ArrowType.RightArrow)
+        dock = self.plots_dock
+        if not resize or dock.isFloating() or not self.window.isVisible():
+            return
+        if on:
+            wanted = min(RUN_DOCK_H, self.window.height() // 2)
+            if dock.height() < wanted:
+                self.window.resizeDocks([dock], [wanted], Qt.Orientation.Vertical)
+        else:
+            self.window.resizeDocks([dock], [self.collapsed_height()], Qt.Orientation.Vertical)
+
+    def _window_shown(self) -> None:
+        """After the first layout: a dock restored (or dragged) taller than the controls shows
+        its plots; the heavy parts are built shortly after."""
+        self._watch_height = True
+        self._check_height()
+        QTimer.singleShot(PREBUILD_MS, self._prebuild)
+
+    def _check_height(self) -> None:
+        if (
+            self._watch_height
+            and not self._expanded
+            and self.plots_body.height() > self.collapsed_height() + EXPAND_SLACK
+        ):
+            self.set_expanded(True, resize=False)
 
     # -- state ----------------------------------------------------------------------------------
     @property
@@ -321,21 +457,23 @@ class TrainingDashboard(QObject):
         self.message_label.hide()
         self._clear_tint()
         self._histograms = None
-        self.histograms.clear()
-        self.confusion.set_matrix(None, None)
-        self.samples.set_samples([], [], [], None)
-        self.features.set_hint(self.features.hint)
+        if self._views is not None:
+            self.histograms.clear()
+            self.confusion.set_matrix(None, None)
+            self.samples.set_samples([], [], [], None)
+            self.features.set_hint(self.features.hint)
         self.run = self.previous = None
         runs = self._saved_runs()
         if runs:
             self.run = runs[-1]
             self.previous = runs[-2] if len(runs) > 1 else None
+            self.set_expanded(True)  # a project with runs opens with its curves in view
         self._show_run()
         if self.run is not None:
             self.status_label.setText(self._describe_saved(self.run))
             self.progress.setFormat("Last run: " + self.run.status)
         else:
-            self.status_label.setText("Press Train (F5) to start.")
+            self.status_label.setText(START_HINT)
             self.progress.setFormat("Ready")
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
@@ -439,14 +577,12 @@ class TrainingDashboard(QObject):
         return [graph.nodes[i].name for i in order if getattr(graph.nodes[i], "param_count", 0)]
 
     def _make_room(self) -> None:
-        """Give the plots a readable height the first time a run starts (once: after that the
-        person's own dock size stands)."""
-        if self._made_room or not self.plots_dock.isVisible():
+        """Open the plots when a run starts, at a readable height, unless the person has set
+        the dock's size themselves (then it stands)."""
+        if self._made_room and self._expanded:
             return
         self._made_room = True
-        wanted = min(440, self.window.height() // 2)
-        if self.plots_dock.height() < wanted:
-            self.window.resizeDocks([self.plots_dock], [wanted], Qt.Orientation.Vertical)
+        self.set_expanded(True, resize=self.plots_dock.isVisible())
 
     def toggle_pause(self) -> None:
         if self.paused:
@@ -503,11 +639,17 @@ class TrainingDashboard(QObject):
                 QTimer.singleShot(0, self._after_close)
             elif kind == QEvent.Type.ApplicationPaletteChange:
                 self.retheme()
+            elif kind == QEvent.Type.Show and not self._watch_height:
+                QTimer.singleShot(0, self._window_shown)
+        elif obj is self.plots_body and event.type() == QEvent.Type.Resize:
+            self._check_height()
         return False
 
     def retheme(self) -> None:
         """Follow the application palette (the system switched between light and dark)."""
         self.theme = Theme()
+        if self._views is None:
+            return  # built later in the new colours
         for view in (
             self.loss_plot,
             self.accuracy_plot,
@@ -686,12 +828,14 @@ class TrainingDashboard(QObject):
 
     # -- drawing --------------------------------------------------------------------------------
     def _show_run(self) -> None:
+        if self._views is None:
+            return  # _build_views shows it
         run = self.run or RunCurves()
+        self.loss_plot.show_previous(self.previous)
+        self.accuracy_plot.show_previous(self.previous)
         self.loss_plot.show_run(run)
         self.accuracy_plot.show_run(run)
         self.grad_plot.show_run(run)
-        self.loss_plot.show_previous(self.previous)
-        self.accuracy_plot.show_previous(self.previous)
 
     def _refresh(self, force: bool = False) -> None:
         """Push what changed to the views. The loss on every tick; the slower views (gradient
@@ -828,6 +972,8 @@ class TrainingDashboard(QObject):
         node = self.window.graph.nodes.get(node_id) if node_id else None
         has_params = node is not None and getattr(node, "param_count", 0) > 0
         self._selected_layer = node.name if has_params else None
+        if self._views is None:
+            return  # _build_views calls this again
         if self._histograms is not None:
             self._refresh_histograms()
         else:

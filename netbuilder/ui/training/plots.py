@@ -12,9 +12,10 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPalette, QPen
-from PySide6.QtWidgets import QApplication, QGraphicsItem, QSizePolicy, QWidget
+from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen
+from PySide6.QtWidgets import QGraphicsItem, QLabel, QSizePolicy, QWidget
 
+from .plot_theme import Theme
 from .runs import RunCurves
 
 # Tableau 10: distinct in light and dark themes, and for the common colour-vision deficiencies
@@ -32,26 +33,11 @@ LAYER_COLOURS = [
 ]
 
 
-class Theme:
-    """Colours taken from the application palette, so plots follow light and dark themes."""
-
-    def __init__(self, palette: QPalette | None = None):
-        palette = palette or QApplication.palette()
-        self.background = palette.color(QPalette.ColorRole.Base)
-        self.foreground = palette.color(QPalette.ColorRole.Text)
-        self.dark = self.background.lightness() < 128
-        self.muted = QColor(self.foreground)
-        self.muted.setAlpha(110)
-        self.loss = QColor("#4e79a7") if not self.dark else QColor("#7aa6d6")
-        self.raw = QColor(self.loss)
-        self.raw.setAlpha(70)
-        self.test = QColor("#e15759")
-        self.accuracy = QColor("#59a14f")
-        self.validation = QColor("#f28e2b")
-        self.previous = QColor(self.foreground)
-        self.previous.setAlpha(120)
-        self.wrong = QColor("#e03131")
-        self.right = QColor("#2f9e44") if not self.dark else QColor("#69db7c")
+def layer_colour(i: int, theme: Theme) -> QColor:
+    """The i-th layer's colour; a little lighter on a dark background, where the Tableau
+    blues and browns sink into it."""
+    colour = QColor(LAYER_COLOURS[i % len(LAYER_COLOURS)])
+    return colour.lighter(125) if theme.dark else colour
 
 
 def _style_plot(plot: pg.PlotItem, theme: Theme, title: str, left: str, bottom: str) -> None:
@@ -81,23 +67,85 @@ def retheme_plot(widget: pg.PlotWidget, theme: Theme) -> None:
         item.titleLabel.setText(item.titleLabel.text, color=theme.foreground.name())
     if item.legend is not None:
         item.legend.setLabelTextColor(theme.foreground)
+        item.legend.setBrush(_legend_brush(theme))
+    hint = getattr(widget, "hint", None)
+    if isinstance(hint, QLabel):
+        _style_hint(hint, theme)
 
 
-def _make_plot_widget(theme: Theme) -> pg.PlotWidget:
-    w = pg.PlotWidget(background=theme.background)
-    w.setMinimumSize(220, 150)
+def _make_plot_widget(theme: Theme, hint: str) -> HintedPlot:
+    w = HintedPlot(background=theme.background)
+    w.setMinimumSize(200, 60)
     w.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+    _style_plot(w.getPlotItem(), theme, "", "", "")
+    w._init_hint(theme, hint)
     return w
+
+
+def _legend_brush(theme: Theme) -> QColor:
+    # mostly opaque: a curve running behind the labels made them unreadable (the loss starts
+    # at the top, where the legend sits); not fully, so the curve still shows through
+    fill = QColor(theme.background)
+    fill.setAlpha(215)
+    return fill
 
 
 def _legend(plot: pg.PlotItem, theme: Theme, **kw) -> pg.LegendItem:
     legend = plot.addLegend(
-        offset=(-6, 6), labelTextColor=theme.foreground, labelTextSize="8pt", **kw
+        offset=(-6, 6),
+        labelTextColor=theme.foreground,
+        labelTextSize="8pt",
+        brush=_legend_brush(theme),
+        **kw,
     )
-    # no fill: in a small plot a filled legend box would veil the curves behind it
     legend.layout.setSpacing(0)
-    legend.layout.setHorizontalSpacing(10)
+    legend.layout.setHorizontalSpacing(8)
+    legend.layout.setContentsMargins(4, 2, 4, 2)
     return legend
+
+
+def _style_hint(label: QLabel, theme: Theme) -> None:
+    c = theme.foreground
+    label.setStyleSheet(
+        f"QLabel {{ color: rgba({c.red()}, {c.green()}, {c.blue()}, 170); background: none; }}"
+    )
+
+
+class HintedPlot(pg.PlotWidget):
+    """A plot that, while it has nothing to draw, says what will appear and how, instead of
+    showing bare 0..1 axes and a legend for curves that are not there."""
+
+    def _init_hint(self, theme: Theme, text: str) -> None:
+        self.hint = QLabel(text, self)
+        self.hint.setObjectName("plotHint")
+        self.hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.hint.setWordWrap(True)
+        self.hint.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        _style_hint(self.hint, theme)
+        self.empty = False
+        self.set_empty(True)
+
+    @property
+    def hint_text(self) -> str:
+        return self.hint.text() if self.empty else ""
+
+    def set_empty(self, empty: bool) -> None:
+        if empty == self.empty:
+            return
+        self.empty = empty
+        item = self.getPlotItem()
+        for name in ("left", "bottom"):
+            item.showAxis(name, not empty)
+        item.showGrid(x=not empty, y=not empty, alpha=0.15)
+        if item.legend is not None:
+            item.legend.setVisible(not empty)
+        self.hint.setVisible(empty)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        hint = self.__dict__.get("hint")  # None while PlotWidget.__init__ sizes the view
+        if hint is not None:
+            hint.setGeometry(self.rect().adjusted(12, 28, -12, -8))
 
 
 def _show_previous(legend: pg.LegendItem, curve: pg.PlotDataItem) -> None:
@@ -194,45 +242,47 @@ class LogAxis(pg.AxisItem):
         return out
 
 
-class LossPlot(pg.PlotWidget):
+def _pen_curve(curve: pg.PlotDataItem, colour: QColor, width: float, style=None, symbol=False):
+    """Give a curve (and its symbols) the colour of the current theme."""
+    kw = {} if style is None else {"style": style}
+    curve.setPen(pg.mkPen(colour, width=width, **kw))
+    if symbol:
+        curve.setSymbolBrush(colour)
+
+
+class LossPlot(HintedPlot):
     """Training loss per step (raw, faint; smoothed, bold) and test loss per epoch."""
+
+    HINT = "Press Train (F5) to see the loss fall"
 
     def __init__(self, theme: Theme):
         super().__init__(background=theme.background, axisItems={"left": LogAxis("left")})
-        self.setMinimumSize(240, 160)
+        self.setMinimumSize(220, 110)
         item = self.getPlotItem()
         _style_plot(item, theme, "Loss", "loss (log)", "step")
         item.setLogMode(x=False, y=True)  # late progress stays visible beside the first drop
         item.setDownsampling(auto=True, mode="peak")
         item.setClipToView(True)
-        self.legend = _legend(item, theme, colCount=3)
-        self.previous = item.plot(
-            pen=pg.mkPen(theme.previous, width=1.5, style=Qt.PenStyle.DashLine)
-        )
-        self.raw = item.plot(pen=pg.mkPen(theme.raw, width=1), name="train")
-        self.smoothed = item.plot(pen=pg.mkPen(theme.loss, width=2.2), name="smoothed")
-        self.test = item.plot(
-            pen=pg.mkPen(theme.test, width=2),
-            symbol="o",
-            symbolSize=7,
-            symbolBrush=theme.test,
-            symbolPen=None,
-            name="test",
-        )
-        self.val = item.plot(
-            pen=pg.mkPen(theme.validation, width=2, style=Qt.PenStyle.DotLine),
-            symbol="s",
-            symbolSize=6,
-            symbolBrush=theme.validation,
-            symbolPen=None,
-        )
+        self.legend = _legend(item, theme, colCount=2)
+        self.previous = item.plot()
+        self.raw = item.plot(name="train")
+        self.smoothed = item.plot(name="smoothed")
+        self.test = item.plot(symbol="o", symbolSize=7, symbolPen=None, name="test")
+        self.val = item.plot(symbol="s", symbolSize=6, symbolPen=None)
+        self._pens(theme)
         self.previous.hide()
+        self._init_hint(theme, self.HINT)
+
+    def _pens(self, theme: Theme) -> None:
+        _pen_curve(self.previous, theme.previous, 1.5, Qt.PenStyle.DashLine)
+        _pen_curve(self.raw, theme.raw, 1)
+        _pen_curve(self.smoothed, theme.loss, 2.2)
+        _pen_curve(self.test, theme.test, 2, symbol=True)
+        _pen_curve(self.val, theme.validation, 2, Qt.PenStyle.DotLine, symbol=True)
 
     def apply_theme(self, theme: Theme) -> None:
         retheme_plot(self, theme)
-        self.previous.setPen(pg.mkPen(theme.previous, width=1.5, style=Qt.PenStyle.DashLine))
-        self.raw.setPen(pg.mkPen(theme.raw, width=1))
-        self.smoothed.setPen(pg.mkPen(theme.loss, width=2.2))
+        self._pens(theme)
 
     def show_run(self, run: RunCurves) -> None:
         set_step_extent(self, run)
@@ -240,6 +290,7 @@ class LossPlot(pg.PlotWidget):
         self.show_epochs(run)
 
     def show_steps(self, run: RunCurves) -> None:
+        self.set_empty(not len(run.loss) and not self.previous.isVisible())
         set_step_extent(self, run)
         self.raw.setData(*_finite_xy(run.loss.x, run.loss.y))
         self.smoothed.setData(run.smoothed.x, run.smoothed.y)
@@ -266,61 +317,63 @@ class LossPlot(pg.PlotWidget):
             return
         self.previous.setData(run.smoothed.x, run.smoothed.y)
         _show_previous(self.legend, self.previous)
+        self.set_empty(False)
 
 
-class AccuracyPlot(pg.PlotWidget):
+class AccuracyPlot(HintedPlot):
     """Test accuracy per epoch, in percent, with the previous run for comparison."""
+
+    HINT = "Test accuracy appears after each epoch"
 
     def __init__(self, theme: Theme):
         super().__init__(background=theme.background)
-        self.setMinimumSize(240, 120)
+        self.setMinimumSize(220, 80)
         item = self.getPlotItem()
         _style_plot(item, theme, "Test accuracy", "%", "epoch")
         self.legend = _legend(item, theme)
-        self.previous = item.plot(
-            pen=pg.mkPen(theme.previous, width=1.5, style=Qt.PenStyle.DashLine),
-            symbol="o",
-            symbolSize=5,
-            symbolBrush=theme.previous,
-            symbolPen=None,
-        )
-        self.current = item.plot(
-            pen=pg.mkPen(theme.accuracy, width=2),
-            symbol="o",
-            symbolSize=7,
-            symbolBrush=theme.accuracy,
-            symbolPen=None,
-            name="this run",
-        )
-        self.val = item.plot(
-            pen=pg.mkPen(theme.validation, width=2, style=Qt.PenStyle.DotLine),
-            symbol="s",
-            symbolSize=6,
-            symbolBrush=theme.validation,
-            symbolPen=None,
-        )
-        self.previous.hide()
+        self.previous = item.plot(symbol="o", symbolSize=5, symbolPen=None)
+        # not in the legend: "this run" alone says nothing; the other series name themselves
+        self.current = item.plot(symbol="o", symbolSize=7, symbolPen=None)
+        self.val = item.plot(symbol="s", symbolSize=6, symbolPen=None)
         self.theme = theme
+        self._pens(theme)
+        self.previous.hide()
         item.getViewBox().setLimits(yMin=0, yMax=100.5)
         item.setYRange(0, 100, padding=0)  # until the first epoch: the whole scale
         self._title = None
+        self._init_hint(theme, self.HINT)
+
+    def _pens(self, theme: Theme) -> None:
+        _pen_curve(self.previous, theme.previous, 1.5, Qt.PenStyle.DashLine, symbol=True)
+        _pen_curve(self.current, theme.accuracy, 2, symbol=True)
+        _pen_curve(self.val, theme.validation, 2, Qt.PenStyle.DotLine, symbol=True)
 
     def apply_theme(self, theme: Theme) -> None:
         self.theme = theme
         retheme_plot(self, theme)
-        self.previous.setPen(pg.mkPen(theme.previous, width=1.5, style=Qt.PenStyle.DashLine))
-        self.previous.setSymbolBrush(theme.previous)
+        self._pens(theme)
 
     def _curve_data(self, run: RunCurves):
         pts = [(p.epoch, 100 * p.test_accuracy) for p in run.epochs]
         pts = [p for p in pts if math.isfinite(p[1])]
         return [p[0] for p in pts], [p[1] for p in pts]
 
+    def _update_legend(self) -> None:
+        """Listed only when there is something to tell apart: a previous run, validation."""
+        listed = self.legend.getLabel(self.current) is not None
+        others = len(self.legend.items) - listed
+        if others and not listed:
+            self.legend.addItem(self.current, "this run")
+        elif not others and listed:
+            self.legend.removeItem(self.current)
+
     def show_run(self, run: RunCurves) -> None:
         x, y = self._curve_data(run)
         self.current.setData(x, y)
         val = [(p.epoch, 100 * p.val_accuracy) for p in run.epochs if math.isfinite(p.val_accuracy)]
         _show_optional(self.legend, self.val, "validation", val)
+        self._update_legend()
+        self.set_empty(not y and not val and not self.previous.isVisible())
         item = self.getPlotItem()
         if y:
             item.enableAutoRange(y=True)
@@ -336,20 +389,23 @@ class AccuracyPlot(pg.PlotWidget):
     def show_previous(self, run: RunCurves | None) -> None:
         if run is None or not run.epochs:
             _hide_previous(self.legend, self.previous)
-            return
-        self.previous.setData(*self._curve_data(run))
-        _show_previous(self.legend, self.previous)
+        else:
+            self.previous.setData(*self._curve_data(run))
+            _show_previous(self.legend, self.previous)
+            self.set_empty(False)
+        self._update_legend()
 
 
-class GradNormPlot(pg.PlotWidget):
+class GradNormPlot(HintedPlot):
     """Per-layer gradient L2 norm over steps, log scale; click a legend entry to hide a layer."""
 
     FLOOR = 1e-12  # log scale: zero gradients (a dead layer) sit on the floor, visibly
+    HINT = "Each layer's gradient norm appears here while it trains"
 
     def __init__(self, theme: Theme):
         super().__init__(background=theme.background, axisItems={"left": LogAxis("left")})
         self.theme = theme
-        self.setMinimumSize(260, 160)
+        self.setMinimumSize(240, 130)
         item = self.getPlotItem()
         _style_plot(item, theme, "Gradient L2 norm per layer", "‖grad‖ (log)", "step")
         self.setToolTip(
@@ -360,10 +416,13 @@ class GradNormPlot(pg.PlotWidget):
         item.setLogMode(x=False, y=True)
         self.legend = _legend(item, theme, colCount=3)
         self.curves: dict[str, pg.PlotDataItem] = {}
+        self._init_hint(theme, self.HINT)
 
     def apply_theme(self, theme: Theme) -> None:
         self.theme = theme
         retheme_plot(self, theme)
+        for i, curve in enumerate(self.curves.values()):
+            curve.setPen(pg.mkPen(layer_colour(i, theme), width=2))
 
     def set_layers(self, names: list[str]) -> None:
         item = self.getPlotItem()
@@ -372,8 +431,9 @@ class GradNormPlot(pg.PlotWidget):
         self.legend.clear()
         self.curves = {}
         for i, name in enumerate(names):
-            colour = QColor(LAYER_COLOURS[i % len(LAYER_COLOURS)])
-            self.curves[name] = item.plot(pen=pg.mkPen(colour, width=2), name=name)
+            self.curves[name] = item.plot(
+                pen=pg.mkPen(layer_colour(i, self.theme), width=2), name=name
+            )
 
     def show_run(self, run: RunCurves) -> None:
         set_step_extent(self, run)
@@ -387,6 +447,7 @@ class GradNormPlot(pg.PlotWidget):
                 continue
             y = np.where(np.isfinite(series.y), np.maximum(series.y, self.FLOOR), np.nan)
             curve.setData(*_finite_xy(series.x, y))
+        self.set_empty(not any(len(s) for s in run.grad_norms.values()))
         set_log_range(self, [np.maximum(s.y, self.FLOOR) for s in run.grad_norms.values()])
 
 
@@ -401,10 +462,8 @@ class HistogramPlots(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
-        self.grad_plot = _make_plot_widget(theme)
-        self.weight_plot = _make_plot_widget(theme)
-        self.grad_plot.setMinimumHeight(110)
-        self.weight_plot.setMinimumHeight(110)
+        self.grad_plot = _make_plot_widget(theme, "Drawn live while it trains")
+        self.weight_plot = _make_plot_widget(theme, "Drawn live while it trains")
         layout.addWidget(self.grad_plot)
         layout.addWidget(self.weight_plot)
         grad_colour = QColor("#f28e2b")
@@ -412,8 +471,6 @@ class HistogramPlots(QWidget):
         self.grad_curve = self._bars(self.grad_plot, grad_colour)
         self.weight_curve = self._bars(self.weight_plot, weight_colour)
         self.layer = None
-        _style_plot(self.grad_plot.getPlotItem(), theme, "", "", "")
-        _style_plot(self.weight_plot.getPlotItem(), theme, "", "", "")
         self._titles = None
         self.set_title(None)
 
@@ -431,8 +488,10 @@ class HistogramPlots(QWidget):
 
     def set_title(self, layer: str | None) -> None:
         self.layer = layer
-        name = layer or "select a block"
-        titles = (f"Gradients of {name}", f"Weights of {name}")
+        if layer:
+            titles = (f"Gradients of {layer}", f"Weights of {layer}")
+        else:
+            titles = ("Gradients: select a block on the canvas", "Weights: select a block")
         if titles == self._titles:
             return  # a new title re-lays out the plot: only when the layer changes
         self._titles = titles
@@ -443,18 +502,21 @@ class HistogramPlots(QWidget):
     def show_histograms(self, layer: str, step: int | None, grad, weight) -> None:
         self.set_title(layer)
         for curve, hist in ((self.grad_curve, grad), (self.weight_curve, weight)):
+            plot = self.grad_plot if curve is self.grad_curve else self.weight_plot
+            plot.set_empty(hist is None)
             if hist is None:
                 curve.clear()
                 continue
             counts, edges = (np.asarray(a, dtype=np.float64) for a in hist)
             curve.setData(edges, counts)
-            plot = self.grad_plot if curve is self.grad_curve else self.weight_plot
             _hold_range(plot, "x", float(edges[0]), float(edges[-1]))
             _hold_range(plot, "y", 0.0, float(counts.max()) if len(counts) else 1.0)
 
     def clear(self, layer: str | None = None) -> None:
         self.grad_curve.clear()
         self.weight_curve.clear()
+        self.grad_plot.set_empty(True)
+        self.weight_plot.set_empty(True)
         self.set_title(layer)
 
 
