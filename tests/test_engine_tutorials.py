@@ -716,7 +716,7 @@ for t in range(2000):
 print(f'Result: {model.string()}')
 """
 
-# The tutorial trains 30000 steps; 3000 (printing every 300) keep the test fast.
+# The tutorial trains 30000 steps; 2000 (printing every 200) keep the test fast.
 POLY_DYNAMIC = """
 import random
 import torch
@@ -770,13 +770,13 @@ model = DynamicNet()
 # vanilla stochastic gradient descent is tough, so we use momentum
 criterion = torch.nn.MSELoss(reduction='sum')
 optimizer = torch.optim.SGD(model.parameters(), lr=1e-8, momentum=0.9)
-for t in range(3000):
+for t in range(2000):
     # Forward pass: Compute predicted y by passing x to the model
     y_pred = model(x)
 
     # Compute and print loss
     loss = criterion(y_pred, y)
-    if t % 300 == 299:
+    if t % 200 == 199:
         print(t, loss.item())
 
     # Zero gradients, perform a backward pass, and update the weights.
