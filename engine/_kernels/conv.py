@@ -74,8 +74,8 @@ def _im2col(xp, kh, kw, oh, ow, stride, dilation):
 
 
 def _matmul_nt(a, b):
-    """a @ b.T for a (O, M), b (K, M) with a long M: OpenBLAS is 3x slower on one long
-    inner dimension than on a batch of ~2k-wide blocks summed afterwards."""
+    """a @ b.T for a (O, M), b (K, M) with a long M: OpenBLAS is 2-3x slower on one long
+    inner dimension (M > ~16k) than on a batch of ~1k-wide blocks summed afterwards."""
     m = a.shape[1]
     nblocks = m // DW_BLOCK
     if nblocks < 2:
@@ -162,14 +162,16 @@ def conv2d_backward(grad_out, ctx, need_input, need_weight, need_bias):
             s = idx * step
             gs = g_mat[:, :, s * oh * ow : min(s + step, n) * oh * ow]
             cols = saved_cols[idx]
-            partial[idx] = [_matmul_nt(gs[grp], cols[grp]) for grp in range(groups)]
+            # dw.T = cols @ g.T: OpenBLAS runs this orientation up to 2x faster than g @ cols.T
+            # when the output has few rows (LeNet's conv2: 16 x 150)
+            partial[idx] = [_matmul_nt(cols[grp], gs[grp]) for grp in range(groups)]
 
         parallel_for(chunk, len(saved_cols))
         # summed in chunk order: the same numbers whatever the thread count
-        dw = np.array(partial[0], dtype=dt)
+        dw_t = np.array(partial[0], dtype=dt)
         for part in partial[1:]:
-            dw += part
-        dw = dw.reshape(o, cg, kh, kw)
+            dw_t += part
+        dw = np.ascontiguousarray(dw_t.transpose(0, 2, 1)).reshape(o, cg, kh, kw)
     dx = None
     if need_input:
         dx = _conv2d_input_grad(g, w, n, c, h, wd, stride, padding, dilation, groups, oh, ow)
@@ -202,9 +204,22 @@ def _conv2d_input_grad(g, w, n, c, h, wd, stride, padding, dilation, groups, oh,
         s = idx * step
         e = min(s + step, n)
         nb = e - s
-        u = np.zeros((o, kw, nb, oh, wp), dtype=g.dtype)
-        for j in range(kw):
-            u[:, j, :, :, j * dw : j * dw + wspan : sw] = g[:, s:e]
+        if sw == 1:
+            u = np.empty((o, kw, nb, oh, wp), dtype=g.dtype)
+            u[:, 0, :, :, :ow] = g[:, s:e]
+            u[:, 0, :, :, ow:] = 0
+            # u[:, j] is u[:, 0] shifted right by j*dw along the flattened (N, OH, Wp) axis:
+            # what slides past a row's end is the zero tail (wp - ow = (kw-1)*dw columns), so
+            # each shift is one contiguous copy per channel instead of nb*oh short rows
+            flat = u.reshape(o, kw, nb * oh * wp)
+            for j in range(1, kw):
+                shift = j * dw
+                flat[:, j, :shift] = 0
+                flat[:, j, shift:] = flat[:, 0, :-shift]
+        else:
+            u = np.zeros((o, kw, nb, oh, wp), dtype=g.dtype)
+            for j in range(kw):
+                u[:, j, :, :, j * dw : j * dw + wspan : sw] = g[:, s:e]
         t = np.matmul(w_g, u.reshape(groups, og * kw, nb * oh * wp))
         if groups > 1:
             t = t.reshape(groups, kh, cg, nb * oh * wp).transpose(1, 0, 2, 3)
