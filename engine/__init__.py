@@ -239,8 +239,10 @@ def norm(a, p="fro", dim=None, keepdim=False):
 
 
 def set_default_device(device):
-    """Only the CPU exists here; anything else is refused as engine.device refuses it."""
-    _dtype.device(device)
+    """Only the CPU exists here; anything else is refused as engine.device refuses it
+    (None resets to the default, as in PyTorch)."""
+    if device is not None:
+        _dtype.device(device)
 
 
 def get_default_device():

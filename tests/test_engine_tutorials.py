@@ -862,6 +862,7 @@ def test_device_queries_say_cpu_only():
     assert engine.accelerator.current_accelerator() is None
     assert engine.backends.mps.is_available() is False
     engine.set_default_device("cpu")
+    engine.set_default_device(None)
     assert str(engine.get_default_device()) == "cpu"
     with pytest.raises(RuntimeError, match="cuda"):
         engine.set_default_device("cuda")
