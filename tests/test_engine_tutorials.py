@@ -45,7 +45,7 @@ _IMPORT_SWAPS = [
 ]
 
 _RANDOM_FACTORIES = ("randn", "rand", "randint", "randperm", "rand_like", "randn_like")
-_LAYERS = ("Linear", "Conv2d")
+_LAYERS = ("Linear", "Conv2d", "Embedding")
 _INITS = ("uniform_", "normal_", "kaiming_uniform_", "kaiming_normal_", "xavier_uniform_",
           "xavier_normal_")
 
@@ -138,7 +138,7 @@ def recording(draws):
                     _orig(self)
                 finally:
                     in_layer.pop()
-                params = [p for p in (self.weight, self.bias) if p is not None]
+                params = [p for p in (self.weight, getattr(self, "bias", None)) if p is not None]
                 draws[_layer].append([p.detach().numpy().copy() for p in params])
 
             stack.enter_context(_patched(cls, "reset_parameters", rec_init))
@@ -192,7 +192,7 @@ def replaying(draws):
                     _orig(self)
                 finally:
                     in_layer.pop()
-                params = [p for p in (self.weight, self.bias) if p is not None]
+                params = [p for p in (self.weight, getattr(self, "bias", None)) if p is not None]
                 values = draws[_layer].pop(0)
                 for p, v in zip(params, values, strict=True):
                     assert p._data.shape == v.shape
@@ -2219,3 +2219,134 @@ def test_extending_autograd_with_setup_context(tmp_path):
     t_out, *_ = check_tutorial(EXTENDING, tmp_path, names=("layer", "x", "cube"))
     assert t_out.splitlines()[0] == "True" and t_out.splitlines()[-1] == "True"
     assert "Linear(input_features=3, output_features=2, bias=True)" in t_out
+
+
+
+# ---------------------------------------------------------------------- "Word Embeddings: Encoding
+# Lexical Semantics" (NLP tutorials): nn.Embedding and the N-gram language model.
+NGRAM = """
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import torch.optim as optim
+
+torch.manual_seed(1)
+
+word_to_ix = {"hello": 0, "world": 1}
+embeds = nn.Embedding(2, 5)  # 2 words in vocab, 5 dimensional embeddings
+lookup_tensor = torch.tensor([word_to_ix["hello"]], dtype=torch.long)
+hello_embed = embeds(lookup_tensor)
+print(hello_embed)
+
+CONTEXT_SIZE = 2
+EMBEDDING_DIM = 10
+# We will use Shakespeare Sonnet 2
+test_sentence = \"\"\"When forty winters shall besiege thy brow,
+And dig deep trenches in thy beauty's field,
+Thy youth's proud livery so gazed on now,
+Will be a totter'd weed of small worth held:
+Then being asked, where all thy beauty lies,
+Where all the treasure of thy lusty days;
+To say, within thine own deep sunken eyes,
+Were an all-eating shame, and thriftless praise.
+How much more praise deserv'd thy beauty's use,
+If thou couldst answer 'This fair child of mine
+Shall sum my count, and make my old excuse,'
+Proving his beauty by succession thine!
+This were to be new made when thou art old,
+And see thy blood warm when thou feel'st it cold.\"\"\".split()
+# we should tokenize the input, but we will ignore that for now
+# build a list of tuples.
+# Each tuple is ([ word_i-CONTEXT_SIZE, ..., word_i-1 ], target word)
+ngrams = [
+    (
+        [test_sentence[i - j - 1] for j in range(CONTEXT_SIZE)],
+        test_sentence[i]
+    )
+    for i in range(CONTEXT_SIZE, len(test_sentence))
+]
+# Print the first 3, just so you can see what they look like.
+print(ngrams[:3])
+
+vocab = set(test_sentence)
+word_to_ix = {word: i for i, word in enumerate(vocab)}
+
+
+class NGramLanguageModeler(nn.Module):
+
+    def __init__(self, vocab_size, embedding_dim, context_size):
+        super(NGramLanguageModeler, self).__init__()
+        self.embeddings = nn.Embedding(vocab_size, embedding_dim)
+        self.linear1 = nn.Linear(context_size * embedding_dim, 128)
+        self.linear2 = nn.Linear(128, vocab_size)
+
+    def forward(self, inputs):
+        embeds = self.embeddings(inputs).view((1, -1))
+        out = F.relu(self.linear1(embeds))
+        out = self.linear2(out)
+        log_probs = F.log_softmax(out, dim=1)
+        return log_probs
+
+
+losses = []
+loss_function = nn.NLLLoss()
+model = NGramLanguageModeler(len(vocab), EMBEDDING_DIM, CONTEXT_SIZE)
+optimizer = optim.SGD(model.parameters(), lr=0.001)
+
+for epoch in range(10):
+    total_loss = 0
+    for context, target in ngrams:
+
+        # Step 1. Prepare the inputs to be passed to the model (i.e, turn the words
+        # into integer indices and wrap them in tensors)
+        context_idxs = torch.tensor([word_to_ix[w] for w in context], dtype=torch.long)
+
+        # Step 2. Recall that torch *accumulates* gradients. Before passing in a
+        # new instance, you need to zero out the gradients from the old
+        # instance
+        model.zero_grad()
+
+        # Step 3. Run the forward pass, getting log probabilities over next
+        # words
+        log_probs = model(context_idxs)
+
+        # Step 4. Compute your loss function. (Again, Torch wants the target
+        # word wrapped in a tensor)
+        loss = loss_function(log_probs, torch.tensor([word_to_ix[target]], dtype=torch.long))
+
+        # Step 5. Do the backward pass and update the gradient
+        loss.backward()
+        optimizer.step()
+
+        # Get the Python number from a 1-element Tensor by calling tensor.item()
+        total_loss += loss.item()
+    losses.append(total_loss)
+print(losses)  # The loss decreased every iteration over the training data!
+
+# To get the embedding of a particular word, e.g. "beauty"
+print(model.embeddings.weight[word_to_ix["beauty"]])
+print(model)
+"""
+
+
+def test_word_embeddings_ngram_model(tmp_path):
+    t_out, *_ = check_tutorial(NGRAM, tmp_path, names=("model", "hello_embed"))
+    assert "grad_fn=<EmbeddingBackward0>" in t_out and "Embedding(97, 10)" in t_out
+
+
+def test_embedding_matches_torch():
+    w = np.random.default_rng(0).normal(size=(6, 3)).astype(np.float32)
+    idx = np.array([[0, 2, 2], [5, 0, 1]])
+    for kwargs in ({}, {"padding_idx": 2}, {"scale_grad_by_freq": True}, {"padding_idx": -1}):
+        check_op(
+            lambda m, wt, i, kw=kwargs: m.F.embedding(i, wt, **kw) * 2, values=[w, idx],
+        )
+        e = engine.nn.Embedding(6, 3, **kwargs)
+        t = torch.nn.Embedding(6, 3, **kwargs)
+        assert repr(e) == repr(t)
+        if "padding_idx" in kwargs:
+            assert not e.weight[kwargs["padding_idx"]].detach().numpy().any()
+    pre = engine.nn.Embedding.from_pretrained(engine.tensor(w))
+    assert not pre.weight.requires_grad and repr(pre) == "Embedding(6, 3)"
+    with pytest.raises(IndexError, match="index out of range"):
+        engine.nn.Embedding(3, 2)(engine.tensor([3]))

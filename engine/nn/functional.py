@@ -50,6 +50,7 @@ __all__ = [
     "mse_loss",
     "nll_loss",
     "one_hot",
+    "embedding",
     "pad",
     "relu",
     "relu6",
@@ -1036,6 +1037,51 @@ def pad(input, pad, mode="constant", value=None):  # noqa: A002
         )
     )
     return _make(out, (input,), _N(name), backward)
+
+
+def embedding(
+    input,  # noqa: A002
+    weight,
+    padding_idx=None,
+    max_norm=None,
+    norm_type=2.0,
+    scale_grad_by_freq=False,
+    sparse=False,
+):
+    """Rows of ``weight`` picked by the integer ``input``; the padding row gets no gradient."""
+    idx = input._data
+    wd = weight._data
+    if idx.dtype.kind not in "iu":
+        raise RuntimeError(
+            "Expected tensor for argument #1 'indices' to have one of the following scalar "
+            f"types: Long, Int; but got {input.dtype} instead"
+        )
+    if idx.size and (idx.min() < 0 or idx.max() >= wd.shape[0]):
+        raise IndexError(
+            f"index out of range in self: embedding indices must be in 0..{wd.shape[0] - 1}, "
+            f"got {int(idx.min()) if idx.min() < 0 else int(idx.max())}"
+        )
+    if max_norm is not None:
+        rows = np.unique(idx)
+        norms = np.linalg.norm(wd[rows], ord=norm_type, axis=1, keepdims=True)
+        scale = np.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0).astype(wd.dtype)
+        wd[rows] *= scale  # in place, as PyTorch renormalises the weight itself
+    out = wd[idx]
+    pad = None if padding_idx is None else padding_idx % wd.shape[0]
+
+    def backward(g):
+        flat = idx.reshape(-1)
+        g2 = g.reshape(-1, wd.shape[1])
+        if scale_grad_by_freq:
+            counts = np.bincount(flat, minlength=wd.shape[0])
+            g2 = g2 / counts[flat][:, None].astype(g2.dtype)
+        full = np.zeros(wd.shape, dtype=g.dtype)
+        np.add.at(full, flat, g2)
+        if pad is not None:
+            full[pad] = 0
+        return (full,)
+
+    return _make(out, (weight,), _N("EmbeddingBackward0"), backward)
 
 
 def one_hot(tensor, num_classes=-1):

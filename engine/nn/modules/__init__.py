@@ -38,6 +38,7 @@ from engine.nn.modules.loss import (
 from engine.nn.modules.module import Module
 from engine.nn.modules.normalization import BatchNorm1d, BatchNorm2d
 from engine.nn.modules.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
+from engine.nn.modules.sparse import Embedding
 
 __all__ = [
     "AdaptiveAvgPool2d",
@@ -52,6 +53,7 @@ __all__ = [
     "Dropout",
     "Dropout2d",
     "ELU",
+    "Embedding",
     "Flatten",
     "GELU",
     "Hardtanh",
