@@ -2346,6 +2346,12 @@ def test_embedding_matches_torch():
         assert repr(e) == repr(t)
         if "padding_idx" in kwargs:
             assert not e.weight[kwargs["padding_idx"]].detach().numpy().any()
+    # max_norm renormalises the looked-up rows of the weight in place
+    we, wt = engine.tensor(w * 3), torch.tensor(w * 3)
+    out_e = engine.nn.functional.embedding(engine.tensor(idx), we, max_norm=1.0)
+    out_t = torch.nn.functional.embedding(torch.tensor(idx), wt, max_norm=1.0)
+    np.testing.assert_allclose(out_e.numpy(), out_t.numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(we.numpy(), wt.numpy(), rtol=1e-5, atol=1e-6)
     pre = engine.nn.Embedding.from_pretrained(engine.tensor(w))
     assert not pre.weight.requires_grad and repr(pre) == "Embedding(6, 3)"
     with pytest.raises(IndexError, match="index out of range"):
