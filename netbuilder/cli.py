@@ -9,8 +9,10 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import signal
 import sys
+import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -91,14 +93,40 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=_positive_int, metavar="N", help="samples per step")
     p.add_argument("--lr", type=_positive_float, metavar="X", help="learning rate")
     p.add_argument("--optimizer", choices=OPTIMIZERS)
-    p.add_argument("--momentum", type=_fraction, metavar="X", help="SGD and RMSprop")
+    p.add_argument(
+        "--momentum",
+        type=_fraction,
+        metavar="X",
+        help="momentum of the chosen optimizer: SGD's (default 0.9, the classic recipe) or "
+        "RMSprop's (default 0, as torch.optim.RMSprop); each keeps its own in the project. "
+        "Adam and AdamW take betas instead; Adagrad has none",
+    )
     p.add_argument(
         "--weight-decay",
         type=_non_negative_float,
         metavar="X",
         help="L2 penalty (AdamW: decoupled)",
     )
-    p.add_argument("--schedule", choices=SCHEDULES, help="learning-rate schedule (per epoch)")
+    p.add_argument(
+        "--schedule",
+        choices=SCHEDULES,
+        help="learning-rate schedule, stepped once per epoch: step (x gamma every "
+        "--step-size epochs), multistep (x gamma at --milestones), exponential (x gamma each "
+        "epoch), cosine (to 0 over the run), plateau (x gamma when the loss stalls)",
+    )
+    p.add_argument("--step-size", type=_positive_int, metavar="N", help="epochs per step (step)")
+    p.add_argument(
+        "--gamma",
+        type=_positive_float,
+        metavar="X",
+        help="lr factor of step, multistep, exponential and plateau (default 0.1)",
+    )
+    p.add_argument(
+        "--milestones",
+        type=_milestones,
+        metavar="N,N",
+        help="epochs after which multistep multiplies the lr by gamma, e.g. 2,4",
+    )
     p.add_argument("--loss", choices=LOSSES)
     p.add_argument(
         "--seed",
@@ -284,9 +312,11 @@ def _report_problems(graph) -> int:
         ]
     if not problems:
         return 0
+    from netbuilder.training.trainer import problem_line
+
     for nid, message in problems:
         node = graph.nodes.get(nid) if nid is not None else None
-        print(f"{node.name if node else 'network'}: {message}", file=sys.stderr)
+        print(problem_line(node.name if node else "network", message), file=sys.stderr)
     print(
         f"netbuilder: error: the network has {len(problems)} problem(s); fix them in the editor",
         file=sys.stderr,
@@ -299,28 +329,16 @@ def _report_problems(graph) -> int:
 
 def _train(args) -> int:
     from netbuilder.training import EpochEnd, Failed, Finished, RunStarted, StepEnd, Trainer
-    from netbuilder.training.settings import SettingsError, TrainSettings
+    from netbuilder.training.trainer import TrainingError, check_loss_fits
 
     project = _load(args.project)
-    try:
-        settings = TrainSettings.from_dict(project.training).replace(
-            dataset=args.dataset,
-            epochs=args.epochs,
-            batch_size=args.batch_size,
-            lr=args.lr,
-            optimizer=args.optimizer,
-            momentum=args.momentum,
-            weight_decay=args.weight_decay,
-            schedule=args.schedule,
-            loss=args.loss,
-            seed=args.seed,
-            grad_every=args.grad_every,
-            val_split=args.val_split,
-        )
-    except SettingsError as exc:
-        raise CliError(f"{args.project}: training settings: {exc}") from exc
+    settings = train_settings(project.training, args, args.project)
     if _report_problems(project.graph):
         return EXIT_ERROR
+    try:
+        check_loss_fits(project.graph, settings.loss)
+    except TrainingError as exc:
+        raise CliError(str(exc)) from exc
     for path in (args.save_weights, args.metrics_out, args.checkpoint):
         if path is not None:
             _check_output_path(path)
@@ -389,6 +407,47 @@ def _train(args) -> int:
         return 0
     print(f"stopped at step {final.step}")
     return EXIT_INTERRUPTED
+
+
+def train_settings(training: dict | None, args, project_path):
+    """The project's training settings with the command line's options on top; an option
+    replaces the project's value before validation, so it can fix a bad one."""
+    from netbuilder.training.settings import MOMENTUM_FIELDS, SettingsError, TrainSettings
+
+    merged = dict(training) if isinstance(training, dict) else training
+    overrides = {
+        "dataset": args.dataset,
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "lr": args.lr,
+        "optimizer": args.optimizer,
+        "weight_decay": args.weight_decay,
+        "schedule": args.schedule,
+        "step_size": args.step_size,
+        "gamma": args.gamma,
+        "milestones": args.milestones,
+        "loss": args.loss,
+        "seed": args.seed,
+        "grad_every": args.grad_every,
+        "val_split": args.val_split,
+    }
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    if isinstance(merged, dict):
+        merged.update(overrides)
+    try:
+        settings = TrainSettings.from_dict(merged)
+    except SettingsError as exc:
+        raise CliError(f"{project_path}: training settings: {exc}") from exc
+    if args.momentum is not None:
+        field_name = MOMENTUM_FIELDS.get(settings.optimizer)
+        if field_name is None:
+            raise CliError(
+                f"--momentum applies to sgd and rmsprop, not {settings.optimizer} "
+                "(Adam and AdamW use betas); leave it out or choose --optimizer sgd",
+                EXIT_USAGE,
+            )
+        settings = settings.replace(**{field_name: args.momentum})
+    return settings
 
 
 def load_data(spec: str, progress=True):
@@ -550,8 +609,20 @@ def _check_output_path(path: Path):
     """Refuse before training what could only fail after it."""
     if path.is_dir():
         raise CliError(f"{path}: is a folder; give a file name inside it")
-    if not path.parent.is_dir():
-        raise CliError(f"{path}: the folder {path.parent} does not exist")
+    parent = path.parent
+    if not parent.is_dir():
+        what = "is a file, not a folder" if parent.exists() else "does not exist"
+        raise CliError(f"{path}: {parent} {what}; choose a path in an existing folder")
+    # Writes go through a temp file beside the target: try one now, not after an hour of training.
+    try:
+        fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=parent)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise CliError(
+            f"{path}: cannot write in {parent} ({reason}); choose a folder you can write to"
+        ) from None
+    os.close(fd)
+    os.unlink(probe)
 
 
 def _strict(value):
@@ -586,7 +657,10 @@ def _export(args) -> int:
 
 
 def _positive_int(text):
-    value = _non_negative_int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
     return value
@@ -624,6 +698,16 @@ def _non_negative_float(text):
     if value < 0:
         raise argparse.ArgumentTypeError(f"must not be negative, got {text}")
     return value
+
+
+def _milestones(text):
+    epochs = []
+    for part in text.replace(" ", "").split(","):
+        if part:
+            epochs.append(_positive_int(part))
+    if not epochs:
+        raise argparse.ArgumentTypeError(f"must be epochs separated by commas, got {text!r}")
+    return sorted(epochs)
 
 
 def _fraction(text):

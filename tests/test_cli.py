@@ -351,3 +351,101 @@ def test_mnist_is_downloaded_on_first_use(mnist_dir, tmp_path, monkeypatch, caps
     assert (len(split.y_train), len(split.y_test)) == (60000, 10000)
     assert "downloading MNIST into " + str(tmp_path / "mnist") in capsys.readouterr().err
     assert load_data("mnist").source == split.source  # the second time it is in the cache
+
+
+def _settings_from(argv, training=None):
+    from netbuilder.cli import build_parser, train_settings
+
+    args = build_parser().parse_args(["train", LENET, *argv])
+    return train_settings(training if training is not None else {}, args, "p.json")
+
+
+def test_momentum_goes_to_the_chosen_optimizer():
+    # each optimizer keeps its own momentum: SGD 0.9 (classic), RMSprop 0 (torch's default)
+    s = _settings_from(["--optimizer", "rmsprop"])
+    assert (s.momentum, s.rmsprop_momentum, s.momentum_for()) == (0.9, 0.0, 0.0)
+    s = _settings_from(["--optimizer", "rmsprop", "--momentum", "0.5"])
+    assert (s.momentum, s.rmsprop_momentum) == (0.9, 0.5)
+    s = _settings_from(["--momentum", "0.5"], {"optimizer": "sgd", "rmsprop_momentum": 0.3})
+    assert (s.momentum, s.rmsprop_momentum) == (0.5, 0.3)
+
+
+def test_options_replace_a_bad_project_setting_and_set_schedules():
+    s = _settings_from(["--optimizer", "sgd"], {"optimizer": "lbfgs", "lr": 0.05})
+    assert (s.optimizer, s.lr) == ("sgd", 0.05)
+    s = _settings_from(["--schedule", "multistep", "--milestones", "4,2", "--gamma", "0.5"])
+    assert (s.schedule, s.milestones, s.gamma) == ("multistep", (2, 4), 0.5)
+    assert _settings_from(["--schedule", "step", "--step-size", "3"]).step_size == 3
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["--optimizer", "adam", "--momentum", "0.5"], "--momentum applies to sgd and rmsprop"),
+        (["--epochs", "-1"], "must be at least 1, got -1"),
+        (["--milestones", "2,x"], "must be a whole number"),
+    ],
+)
+def test_option_misuse_is_one_line_with_exit_2(capsys, argv, expected):
+    status, _, err = _run(capsys, "train", LENET, *argv)
+    assert status == 2 and expected in _one_line_error(err)
+
+
+def test_nll_without_log_softmax_is_refused_before_training(capsys):
+    status, out, err = _run(capsys, "train", LENET, "--loss", "nll", "--no-progress")
+    line = _one_line_error(err)
+    assert status == 1 and not out
+    assert "ends in fc3 (Linear)" in line and "add a LogSoftmax block after fc3" in line
+
+
+def test_nll_with_log_softmax_trains(capsys, tmp_path):
+    from netbuilder.resources import resource_path
+
+    project = load_template("mlp")
+    graph = project.graph
+    last = graph.node_by_name("fc3")
+    add = commands.AddNode("LogSoftmax", (900.0, 0.0))
+    add.redo(graph)
+    commands.Connect(last.id, add.node_id, 0).redo(graph)
+    path = tmp_path / "nll.json"
+    save_project(project, path)
+    data = tmp_path / "small.npz"
+    with np.load(resource_path("data", "mnist-sample.npz")) as s:
+        np.savez(data, x_train=s["x_train"][:300], y_train=s["y_train"][:300],
+                 x_test=s["x_test"][:100], y_test=s["y_test"][:100])  # fmt: skip
+    status, out, err = _run(
+        capsys, "train", str(path), "--loss", "nll", "--dataset", str(data), "--batch-size", "16",
+        "--no-progress",
+    )  # fmt: skip
+    assert status == 0, err
+    assert float(out.strip().splitlines()[-1].split()[-1]) > 0.3  # 10 classes: chance is 0.1
+
+
+def test_output_paths_are_checked_for_writing_before_training(capsys, tmp_path, monkeypatch):
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    status, _, err = _run(capsys, "train", LENET, "--save-weights", str(afile / "w.st"))
+    assert status == 1 and "is a file, not a folder" in _one_line_error(err)
+
+    import netbuilder.cli as cli
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(cli.tempfile, "mkstemp", refuse)
+    for option in ("--save-weights", "--checkpoint"):
+        status, out, err = _run(capsys, "train", LENET, option, str(tmp_path / "w.st"))
+        line = _one_line_error(err)
+        assert status == 1 and not out and "Permission denied" in line
+        assert "choose a folder you can write to" in line
+
+
+def test_problem_lines_do_not_repeat_the_block_name(capsys, tmp_path):
+    project = load_template("lenet")
+    commands.SetParams(project.graph.node_by_name("conv1").id, {"kernel_size": 40}).redo(
+        project.graph
+    )
+    path = tmp_path / "broken.json"
+    save_project(project, path)
+    _, _, err = _run(capsys, "summary", str(path))
+    assert err.startswith("conv1") and "conv1: conv1" not in err

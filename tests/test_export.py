@@ -236,7 +236,7 @@ def test_training_settings_become_the_script_defaults():
     text = export_script(project.graph, "torch", training=project.training)
     assert 'parser.add_argument("--epochs", type=int, default=3)' in text
     assert 'parser.add_argument("--lr", type=float, default=0.002)' in text
-    assert 'default="adam")' in text and "default=128" in text and "default=5)" in text
+    assert 'default="adam"\n' in text and "default=128" in text and "default=5)" in text
     assert "loss = F.nll_loss(output, y)" in text
     assert "optim.Adam(parameters, lr=lr, weight_decay=0.01)" in text
 

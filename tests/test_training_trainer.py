@@ -281,7 +281,14 @@ def test_bad_data_and_bad_graphs_fail_with_a_message(net, tiny, tmp_path):
 def test_every_optimizer_trains(net, small, optimizer):
     lr = 0.01 if optimizer in ("sgd", "adagrad") else 0.001
     trainer, events, final = _run(
-        net, small, optimizer=optimizer, lr=lr, momentum=0.5, weight_decay=1e-4, batch_size=32
+        net,
+        small,
+        optimizer=optimizer,
+        lr=lr,
+        momentum=0.5,
+        rmsprop_momentum=0.5,
+        weight_decay=1e-4,
+        batch_size=32,
     )
     assert isinstance(final, Finished), final
     assert type(trainer.optimizer).__name__.lower() == optimizer
@@ -398,11 +405,41 @@ def test_a_validation_split_is_held_out_and_reported(net, small):
 
 @pytest.mark.parametrize("loss", ["mse", "nll"])
 def test_other_losses_train(net, small, loss):
-    # nll on raw scores is what a network without a LogSoftmax block gets: it still runs
-    _, events, final = _run(net, small, loss=loss, lr=0.05, batch_size=32)
+    # nll needs log-probabilities: the network ends in a LogSoftmax block
+    graph = _chain([*SMALL_CNN, ("LogSoftmax", "logsoftmax1", {})]) if loss == "nll" else net
+    _, events, final = _run(graph, small, loss=loss, lr=0.05, batch_size=32)
     assert isinstance(final, Finished), final
     losses = [e.loss for e in events if isinstance(e, StepEnd)]
     assert np.mean(losses[-5:]) < np.mean(losses[:5])
+    if loss == "nll":  # LogSoftmax + NLL is cross-entropy: the same run, step for step
+        _, ce_events, _ = _run(net, small, loss="cross_entropy", lr=0.05, batch_size=32)
+        ce = [e.loss for e in ce_events if isinstance(e, StepEnd)]
+        np.testing.assert_allclose(losses, ce, rtol=1e-4)
+
+
+def test_nll_on_raw_scores_is_refused_before_any_step(net, tiny):
+    # NLL on scores has no minimum: it would run to -inf and blame the learning rate
+    _, events, final = _run(net, tiny, loss="nll")
+    assert isinstance(final, Failed) and final.step == 0
+    assert "ends in fc1 (Linear)" in final.message and "LogSoftmax" in final.message
+    assert not any(isinstance(e, StepEnd) for e in events)
+
+
+def test_a_wrong_output_size_names_the_block_to_change(tiny):
+    graph = _chain([*SMALL_CNN[:-1], ("Linear", "head", {"out_features": 7}), ("ReLU", "r", {})])
+    final = Trainer(graph, TrainSettings(), data=tiny).run()
+    assert isinstance(final, Failed)
+    assert "7 outputs" in final.message and "set head's out_features to 10" in final.message
+
+
+def test_rmsprop_has_its_own_momentum_defaulting_to_torchs(net, tiny):
+    # SGD's 0.9 (the classic recipe) must not leak into RMSprop, whose default is 0
+    trainer, _, _ = _run(net, tiny, optimizer="rmsprop", lr=0.001, epochs=1)
+    assert trainer.optimizer.param_groups[0]["momentum"] == 0.0
+    trainer, _, _ = _run(net, tiny, optimizer="rmsprop", lr=0.001, rmsprop_momentum=0.5)
+    assert trainer.optimizer.param_groups[0]["momentum"] == 0.5
+    trainer, _, _ = _run(net, tiny, optimizer="sgd", rmsprop_momentum=0.5)
+    assert trainer.optimizer.param_groups[0]["momentum"] == 0.9
 
 
 @pytest.mark.parametrize("name", ["mlp", "bn_cnn", "resnet"])

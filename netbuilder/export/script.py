@@ -10,10 +10,10 @@ from pathlib import Path
 
 from netbuilder.export.forward import ExportError, class_code
 from netbuilder.graph.model import RESERVED_NAMES
-from netbuilder.graph.project import atomic_write
+from netbuilder.graph.project import atomic_write, set_plain_mode
 
 TARGETS = ("torch", "engine")
-OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
+OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad")
 LOSSES = ("cross_entropy", "nll", "mse")
 # module-level names of the generated script, which the class must not shadow
 SCRIPT_NAMES = frozenset(
@@ -212,7 +212,9 @@ def make_optimizer(name, parameters, lr):
         return optim.Adam(parameters, lr=lr{wd})
     if name == "adamw":
         return optim.AdamW(parameters, lr=lr{wd})
-    return optim.RMSprop(parameters, lr=lr{wd})
+    if name == "rmsprop":
+        return optim.RMSprop(parameters, lr=lr{rmsprop_extra})
+    return optim.Adagrad(parameters, lr=lr{wd})
 """
 
 _ARGS = """
@@ -223,10 +225,16 @@ def parse_args():
     parser.add_argument("--epochs", type=int, default={epochs})
     parser.add_argument("--batch-size", type=int, default={batch_size}, help={batch_help})
     parser.add_argument("--lr", type=float, default={lr!r})
-    parser.add_argument("--optimizer", choices={optimizers}, default="{optimizer}")
+    parser.add_argument(
+        "--optimizer", choices={optimizers}, default="{optimizer}"
+    )
     parser.add_argument("--seed", type=int, default={seed})
     parser.add_argument("--save", help="write the trained weights to this .safetensors file")
-    parser.add_argument("--weights", default={weights}, help="start from these .safetensors")
+    parser.add_argument(
+        "--weights",
+        default={weights},
+        help={weights_help},
+    )
     return parser.parse_args()
 """
 
@@ -342,6 +350,10 @@ def _settings(training: dict | None) -> dict:
         "lr": float(pick("lr", 0.01, lambda v: is_num(v) and v > 0)),
         "optimizer": pick("optimizer", "sgd", lambda v: v in OPTIMIZERS),
         "momentum": float(pick("momentum", 0.9, lambda v: is_num(v) and 0 <= v < 1)),
+        # RMSprop's own momentum: 0 as in torch.optim.RMSprop unless the project sets one
+        "rmsprop_momentum": float(
+            pick("rmsprop_momentum", 0.0, lambda v: is_num(v) and 0 <= v < 1)
+        ),
         "nesterov": pick("nesterov", False, lambda v: isinstance(v, bool)),
         "weight_decay": float(pick("weight_decay", 0.0, lambda v: is_num(v) and v >= 0)),
         "seed": pick("seed", 0, is_int),
@@ -407,7 +419,13 @@ def export_script(
         net,
         _DATA,
         (_TRAIN_TORCH if target == "torch" else _TRAIN_ENGINE).replace("{loss_call}", loss_call),
-        _OPTIMIZER.format(momentum=s["momentum"], sgd_extra=sgd_extra, wd=wd),
+        _OPTIMIZER.format(
+            momentum=s["momentum"],
+            sgd_extra=sgd_extra,
+            wd=wd,
+            rmsprop_extra=(f", momentum={s['rmsprop_momentum']!r}" if s["rmsprop_momentum"] else "")
+            + wd,
+        ),
         _ARGS.format(
             epochs=s["epochs"],
             batch_size=s["batch_size"],
@@ -417,6 +435,9 @@ def export_script(
             optimizer=s["optimizer"],
             seed=s["seed"],
             weights=weights_default,
+            weights_help='"start from these .safetensors"'
+            if weights_name is None
+            else '"start from these .safetensors (default: the exported weights)"',
         ),
         (_MAIN_TORCH if target == "torch" else _MAIN_ENGINE).format(class_name=name),
     ]
@@ -508,6 +529,7 @@ def _write_weights(arrays: dict, dest: Path, source) -> None:
             save_file(arrays, tmp)
         else:
             shutil.copyfile(source, tmp)
+        set_plain_mode(tmp, dest)
         os.replace(tmp, dest)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -172,12 +172,28 @@ def dumps_project(project: Project) -> str:
     )
 
 
+def set_plain_mode(fd_or_path, target: Path) -> None:
+    """Give a temp file (mkstemp makes it 0600) the mode the file it replaces had, or else
+    the one open() would give: a shared script or project stays readable as before."""
+    try:
+        mode = target.stat().st_mode & 0o777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+    if isinstance(fd_or_path, int):
+        os.fchmod(fd_or_path, mode)
+    else:
+        os.chmod(fd_or_path, mode)
+
+
 def atomic_write(path: str | os.PathLike, data: bytes) -> None:
     """Write to a temp file beside `path`, fsync, then os.replace: readers see the old file or
     the new one, never half of one."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
     try:
+        set_plain_mode(fd, path)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()

@@ -7,6 +7,8 @@ import math
 from dataclasses import dataclass, field
 
 LOSSES = ("cross_entropy", "nll", "mse")
+# the settings field holding each optimizer's momentum (the others have none)
+MOMENTUM_FIELDS = {"sgd": "momentum", "rmsprop": "rmsprop_momentum"}
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad")
 SCHEDULES = ("none", "step", "multistep", "exponential", "cosine", "plateau")
 
@@ -23,7 +25,11 @@ class TrainSettings:
     loss: str = "cross_entropy"
     optimizer: str = "sgd"
     lr: float = 0.01
-    momentum: float = 0.9  # SGD and RMSprop
+    # Each optimizer keeps its own momentum, with its PyTorch/Keras default: SGD's is the classic
+    # recipe's 0.9; RMSprop's is 0, as torch.optim.RMSprop's (a switch to RMSprop must not carry
+    # SGD's 0.9 over). momentum_for() gives the one the chosen optimizer uses.
+    momentum: float = 0.9  # SGD
+    rmsprop_momentum: float = 0.0  # RMSprop
     nesterov: bool = False  # SGD only
     betas: tuple[float, float] = (0.9, 0.999)  # Adam and AdamW
     weight_decay: float = 0.0
@@ -38,6 +44,11 @@ class TrainSettings:
     seed: int = 0
     val_split: float = 0.0  # fraction of the training set held out for validation
     grad_every: int = 20  # steps between gradient statistics; 0 = never
+
+    def momentum_for(self, optimizer: str | None = None) -> float | None:
+        """The momentum `optimizer` (default: the chosen one) uses; None if it has none."""
+        field_name = MOMENTUM_FIELDS.get(optimizer or self.optimizer)
+        return None if field_name is None else getattr(self, field_name)
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -71,6 +82,9 @@ class TrainSettings:
         s.schedule = _choice(s.schedule, "schedule", SCHEDULES)
         s.lr = _number(s.lr, "lr", low=0.0, low_open=True)
         s.momentum = _number(s.momentum, "momentum", low=0.0, high=1.0, high_open=True)
+        s.rmsprop_momentum = _number(
+            s.rmsprop_momentum, "rmsprop_momentum", low=0.0, high=1.0, high_open=True
+        )
         s.nesterov = _boolean(s.nesterov, "nesterov")
         if s.nesterov and s.optimizer == "sgd" and s.momentum == 0:
             raise SettingsError("nesterov needs a momentum above 0; set momentum (e.g. 0.9)")

@@ -126,7 +126,7 @@ class Trainer:
         problems = self.graph.problems()
         if problems:
             names = {nid: node.name for nid, node in self.graph.nodes.items()}
-            lines = "; ".join(f"{names.get(nid, nid)}: {msg}" for nid, msg in problems)
+            lines = "; ".join(problem_line(names.get(nid, nid), msg) for nid, msg in problems)
             raise TrainingError(f"the network cannot be trained until it is fixed: {lines}")
         if not self.graph.is_valid:
             raise TrainingError(
@@ -182,6 +182,7 @@ class Trainer:
         self._prepare_data(settings)
         prepared = self.prepared
         self._ensure_optimizer(settings)
+        check_loss_fits(self.graph, settings.loss)
         self._check_output(model)
 
         named = list(model.named_parameters())
@@ -346,9 +347,11 @@ class Trainer:
                 f"({k}); end the network with Flatten and a Linear block with {k} outputs"
             )
         if shape[0] != k:
+            last = _last_linear(self.graph)
+            block = f"{last}'s out_features" if last else "the last Linear block's out_features"
             raise TrainingError(
                 f"the network gives {shape[0]} outputs but the data set has {k} classes; "
-                f"set the last Linear block's out_features to {k}"
+                f"set {block} to {k}"
             )
 
     def _evaluate(self, x, y):
@@ -490,6 +493,51 @@ class Trainer:
 # -- building blocks ------------------------------------------------------------------------
 
 
+def problem_line(name: str, message: str) -> str:
+    """'name: message', unless the message already starts with the name (as inference's do)."""
+    return (
+        message
+        if message.startswith(f"{name}:") or message.startswith(f"{name} ")
+        else (f"{name}: {message}")
+    )
+
+
+def check_loss_fits(graph, loss: str) -> None:
+    """Refuse a loss that cannot work with the network's last block, before any step: NLL on
+    raw scores has no minimum (the loss runs to -inf and looks like a too-high lr)."""
+    from netbuilder.graph.inference import output_node
+
+    if loss != "nll":
+        return
+    nid = output_node(graph)
+    if nid is None:
+        return
+    last = graph.nodes[nid]
+    if last.type != "LogSoftmax":
+        raise TrainingError(
+            f"the nll loss expects log-probabilities, but the network ends in {last.name} "
+            f"({last.type}); add a LogSoftmax block after {last.name}, or use the "
+            "cross_entropy loss (it applies log-softmax itself)"
+        )
+
+
+def _last_linear(graph) -> str | None:
+    """The Linear block that sets the output size: from the output back through one-input
+    blocks without parameters of their own (ReLU, Softmax, Dropout ...)."""
+    from netbuilder.graph.inference import output_node
+
+    nid = output_node(graph)
+    seen = set()
+    while nid is not None and nid not in seen:
+        seen.add(nid)
+        node = graph.nodes[nid]
+        if node.type == "Linear":
+            return node.name
+        edges = graph.edges_into(nid)
+        nid = edges[0].src if len(edges) == 1 else None
+    return None
+
+
 def _copy_state(model) -> dict:
     return {name: value.detach().clone() for name, value in model.state_dict().items()}
 
@@ -513,7 +561,9 @@ def _make_optimizer(s: TrainSettings, params):
     if s.optimizer == "adamw":
         return optim.AdamW(params, lr=s.lr, betas=s.betas, weight_decay=s.weight_decay)
     if s.optimizer == "rmsprop":
-        return optim.RMSprop(params, lr=s.lr, momentum=s.momentum, weight_decay=s.weight_decay)
+        return optim.RMSprop(
+            params, lr=s.lr, momentum=s.rmsprop_momentum, weight_decay=s.weight_decay
+        )
     if s.optimizer == "adagrad":
         return optim.Adagrad(params, lr=s.lr, weight_decay=s.weight_decay)
     raise TrainingError(f"unknown optimizer {s.optimizer!r}")
