@@ -223,6 +223,7 @@ def test_engine_script_trains_and_saves(tmp_path, loss):
 
 def test_training_settings_become_the_script_defaults():
     project = load_template("lenet")
+    _end_in_log_softmax(project.graph)  # for the nll loss
     project.training = {
         "optimizer": "adam",
         "lr": 0.002,
@@ -239,6 +240,55 @@ def test_training_settings_become_the_script_defaults():
     assert 'default="adam"\n' in text and "default=128" in text and "default=5)" in text
     assert "loss = F.nll_loss(output, y)" in text
     assert "optim.Adam(parameters, lr=lr, weight_decay=0.01)" in text
+    assert "x = F.log_softmax(self.fc3(x), dim=1)" in text
+
+
+def _end_in_log_softmax(graph):
+    add = C.AddNode("LogSoftmax", (2000.0, 0.0))
+    add.redo(graph)
+    C.Connect(graph.node_by_name("fc3").id, add.node_id, 0).redo(graph)
+    assert not graph.problems()
+
+
+def test_nll_on_raw_scores_is_refused_as_in_the_app():
+    project = load_template("lenet")
+    with pytest.raises(ExportError, match=r"ends in fc3 \(Linear\); add a LogSoftmax block"):
+        export_script(project.graph, "torch", training={"loss": "nll"})
+
+
+def test_each_optimizer_keeps_its_own_momentum_in_the_script():
+    project = load_template("lenet")
+    text = export_script(project.graph, "torch", training={"optimizer": "rmsprop"})
+    # RMSprop does not inherit SGD's 0.9: torch.optim.RMSprop's default momentum is 0
+    assert "optim.RMSprop(parameters, lr=lr)" in text
+    assert "optim.SGD(parameters, lr=lr, momentum=0.9)" in text
+    assert 'choices=["sgd", "adam", "adamw", "rmsprop", "adagrad"], default="rmsprop"' in text
+    assert "optim.Adagrad(parameters, lr=lr)" in text
+    text = export_script(
+        project.graph, "engine", training={"rmsprop_momentum": 0.5, "momentum": 0.8}
+    )
+    assert "optim.RMSprop(parameters, lr=lr, momentum=0.5)" in text
+    assert "optim.SGD(parameters, lr=lr, momentum=0.8)" in text
+
+
+def test_scripts_with_weights_pass_ruff_and_are_plainly_readable(tmp_path):
+    project = load_template("lenet")
+    state = {k: v.numpy() for k, v in compile_graph(project.graph).state_dict().items()}
+    folder = tmp_path / "out"
+    folder.mkdir()
+    old_umask = os.umask(0o022)
+    try:
+        script = write_export(project, folder / "a_rather_long_script_name.py", weights=state)
+    finally:
+        os.umask(old_umask)
+    for path in (script, script.with_suffix(".safetensors")):
+        assert path.stat().st_mode & 0o777 == 0o644  # not mkstemp's 0600
+    proc = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--isolated", "--no-cache", "--select",
+         "E,F,W,I,B,UP", "--line-length", "100", "."],
+        cwd=folder, capture_output=True, text=True,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 def test_bad_exports_are_refused(tmp_path):

@@ -63,6 +63,7 @@ def test_every_template_has_valid_settings():
         ({"batch_size": 2.5}, "batch_size"),
         ({"epochs": True}, "epochs"),
         ({"momentum": 1.0}, "momentum"),
+        ({"rmsprop_momentum": -0.1}, "rmsprop_momentum"),
         ({"betas": [0.9]}, "betas"),
         ({"betas": [0.9, 1.5]}, "betas[1]"),
         ({"val_split": 1.0}, "val_split"),
@@ -82,3 +83,14 @@ def test_replace_skips_unset_values_and_validates():
     assert (s.lr, s.epochs) == (0.01, 3)
     with pytest.raises(SettingsError, match="epochs"):
         TrainSettings().replace(epochs=0)
+
+
+def test_each_optimizer_has_its_own_momentum():
+    s = TrainSettings()
+    assert (s.momentum_for("sgd"), s.momentum_for("rmsprop"), s.momentum_for("adam")) == (
+        0.9,
+        0.0,  # torch.optim.RMSprop's default, not SGD's 0.9
+        None,
+    )
+    s = TrainSettings.from_dict({"optimizer": "rmsprop", "rmsprop_momentum": 0.5})
+    assert s.momentum_for() == 0.5 and TrainSettings.from_dict(s.to_dict()) == s

@@ -390,6 +390,12 @@ def export_script(
     s = _settings(training)
     inputs = [n for n in graph.nodes.values() if n.type == "Input"]
     net = class_code(graph, name)  # raises ExportError when the graph has problems
+    from netbuilder.training.trainer import TrainingError, check_loss_fits
+
+    try:  # the script must train as the app would: no NLL on raw scores
+        check_loss_fits(graph, s["loss"])
+    except TrainingError as exc:
+        raise ExportError(f"{exc} (the loss is a training setting of the project)") from None
     input_shape = tuple(inputs[0].out_shape)
 
     run_hint = f"Train:  python {{script}} --data path/to/mnist --epochs {s['epochs']}\n" + (
