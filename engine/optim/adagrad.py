@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.optim.optimizer import Optimizer, _check_implementation_flags, _scalar_step
+from engine.optim.optimizer import (
+    Optimizer,
+    _check_implementation_flags,
+    _effective_grad,
+    _scalar_step,
+)
 from engine.tensor import Tensor
 
 
@@ -87,16 +92,7 @@ class Adagrad(Optimizer):
                 step = float(step_t)
                 state_sum = state["sum"]._data
 
-                g = grad
-                if maximize:
-                    g = scratch.get(0, param)
-                    np.negative(grad, out=g)
-                if weight_decay != 0:
-                    t = scratch.get(1, param)
-                    np.multiply(param, weight_decay, out=t)
-                    g2 = scratch.get(0, param)
-                    np.add(g, t, out=g2)
-                    g = g2
+                g = _effective_grad(param, grad, weight_decay, maximize, scratch)
 
                 clr = lr / (1 + (step - 1) * lr_decay)
                 tmp = scratch.get(1, param)

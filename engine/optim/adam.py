@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.optim.optimizer import Optimizer, _check_implementation_flags, _lerp_, _scalar_step
+from engine.optim.optimizer import (
+    Optimizer,
+    _check_implementation_flags,
+    _effective_grad,
+    _lerp_,
+    _scalar_step,
+)
 from engine.tensor import Tensor
 
 
@@ -91,19 +97,12 @@ class Adam(Optimizer):
                 exp_avg_sq = state["exp_avg_sq"]._data
                 np.add(step_t, 1, out=step_t)
 
-                g = grad
-                if maximize:
-                    g = scratch.get(0, param)
-                    np.negative(grad, out=g)
-                if weight_decay != 0:
-                    if decoupled:
+                if decoupled:
+                    g = _effective_grad(param, grad, 0, maximize, scratch)
+                    if weight_decay != 0:
                         np.multiply(param, 1 - lr * weight_decay, out=param)
-                    else:
-                        t = scratch.get(1, param)
-                        np.multiply(param, weight_decay, out=t)
-                        g2 = scratch.get(0, param)  # may be g itself (maximize): in place
-                        np.add(g, t, out=g2)
-                        g = g2
+                else:
+                    g = _effective_grad(param, grad, weight_decay, maximize, scratch)
 
                 tmp = scratch.get(1, param)
                 _lerp_(exp_avg, g, 1 - beta1, tmp)

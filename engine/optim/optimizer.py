@@ -62,6 +62,26 @@ def _lerp_(start: np.ndarray, end: np.ndarray, weight: float, tmp: np.ndarray) -
         np.subtract(end, tmp, out=start)
 
 
+def _effective_grad(
+    param: np.ndarray, grad: np.ndarray, weight_decay: float, maximize: bool, scratch: _Scratch
+) -> np.ndarray:
+    """The gradient an update uses: negated when maximizing, plus ``weight_decay * param``
+    (coupled L2 decay). It is ``grad`` itself when neither applies, else scratch slot 0."""
+    if weight_decay != 0:
+        g = scratch.get(0, param)
+        np.multiply(param, weight_decay, out=g)
+        if maximize:
+            np.subtract(g, grad, out=g)
+        else:
+            np.add(grad, g, out=g)
+        return g
+    if maximize:
+        g = scratch.get(0, param)
+        np.negative(grad, out=g)
+        return g
+    return grad
+
+
 def _check_implementation_flags(differentiable: bool, capturable: bool = False) -> None:
     # PyTorch's foreach/fused only pick a kernel (same numbers), so they are accepted as-is;
     # these two change what the update is, and engine updates run outside autograd.

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.optim.optimizer import Optimizer, _check_implementation_flags, _lerp_, _scalar_step
+from engine.optim.optimizer import (
+    Optimizer,
+    _check_implementation_flags,
+    _effective_grad,
+    _lerp_,
+    _scalar_step,
+)
 from engine.tensor import Tensor
 
 
@@ -80,16 +86,7 @@ class RMSprop(Optimizer):
                 np.add(step_t, 1, out=step_t)
                 square_avg = state["square_avg"]._data
 
-                g = grad
-                if maximize:
-                    g = scratch.get(0, param)
-                    np.negative(grad, out=g)
-                if weight_decay != 0:
-                    t = scratch.get(1, param)
-                    np.multiply(param, weight_decay, out=t)
-                    g2 = scratch.get(0, param)
-                    np.add(g, t, out=g2)
-                    g = g2
+                g = _effective_grad(param, grad, weight_decay, maximize, scratch)
 
                 tmp = scratch.get(1, param)
                 np.multiply(square_avg, alpha, out=square_avg)

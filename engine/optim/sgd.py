@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.optim.optimizer import Optimizer, _check_implementation_flags
+from engine.optim.optimizer import Optimizer, _check_implementation_flags, _effective_grad
 from engine.tensor import Tensor
 
 
@@ -66,21 +66,8 @@ class SGD(Optimizer):
                 grad = p.grad._data
                 # `g` is the effective gradient; it may live in scratch slot 0 or 1 (free to
                 # overwrite) or be the caller's grad / the momentum buffer (read only).
-                owned = False
-                if weight_decay != 0:
-                    g = scratch.get(0, param)
-                    np.multiply(param, weight_decay, out=g)
-                    if maximize:
-                        np.subtract(g, grad, out=g)
-                    else:
-                        np.add(grad, g, out=g)
-                    owned = True
-                elif maximize:
-                    g = scratch.get(0, param)
-                    np.negative(grad, out=g)
-                    owned = True
-                else:
-                    g = grad
+                g = _effective_grad(param, grad, weight_decay, maximize, scratch)
+                owned = g is not grad
 
                 if momentum != 0:
                     state = self.state[p]
