@@ -3,6 +3,8 @@
     python3 benchmarks/lenet_vs_torch.py                 # ms/step, ratio, per-op split, memory
     python3 benchmarks/lenet_vs_torch.py --epoch         # one epoch each: test accuracy, seconds
     python3 benchmarks/lenet_vs_torch.py --data DIR      # another MNIST IDX folder
+    python3 benchmarks/lenet_vs_torch.py --ab-kernels OTHER/engine/_kernels
+        # this tree's kernels (B) against another checkout's (A), alternating with PyTorch
 
 The recipe: LeNet (conv 6@5x5, relu, maxpool 2; conv 16@5x5, relu, maxpool 2; fc 120, 84, 10
 with relu), input padded 28 -> 32 and normalised, cross-entropy, SGD lr 0.01 momentum 0.9,
@@ -398,6 +400,62 @@ def bench(args, data):
                   f"{qe:.2f} / {qt:.2f} = {qe / qt:.2f}")  # fmt: skip
 
 
+def load_kernels(folder: Path):
+    """Another checkout's engine/_kernels as a separate package (its conv and pool modules)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "baseline_kernels", folder / "__init__.py", submodule_search_locations=[str(folder)]
+    )
+    pkg = importlib.util.module_from_spec(spec)
+    sys.modules["baseline_kernels"] = pkg
+    spec.loader.exec_module(pkg)
+    return sys.modules["baseline_kernels.conv"], sys.modules["baseline_kernels.pool"]
+
+
+def ab_kernels(args, data):
+    """The same engine model stepping with kernels A (--ab-kernels) and B (this tree), and
+    PyTorch, in alternating chunks (A and B swap order every round): B/A within one process
+    is what a kernel change is worth; a busy machine slows all three alike."""
+    import engine.nn.functional as ef
+
+    kernels = {"A": load_kernels(args.ab_kernels), "B": (ef._conv, ef._pool)}
+    eng, tch = make_runners()
+    src = Batches(data[0], data[1], args.batch)
+
+    def use(name):
+        ef._conv, ef._pool = kernels[name]
+
+    for name in ("A", "B"):
+        use(name)
+        for x, y in src.take(3):
+            eng.step(*eng.batch(x, y))
+    for x, y in src.take(3):
+        tch.step(*tch.batch(x, y))
+    chunks, steps_ms = defaultdict(list), defaultdict(list)
+    try:
+        for r in range(args.rounds):
+            chunk = src.take(args.steps)
+            for name in ("A", "B", "T") if r % 2 == 0 else ("B", "A", "T"):
+                own = []
+                if name != "T":
+                    use(name)
+                chunks[name].append(run_chunk(tch if name == "T" else eng, chunk, own) * 1e3)
+                steps_ms[name] += [v * 1e3 for v in own]
+    finally:
+        use("B")
+    print(f"batch {args.batch}, {args.rounds} rounds of {args.steps} steps; A = {args.ab_kernels}, "
+          "B = this tree's kernels, T = PyTorch")  # fmt: skip
+    med = {k: statistics.median(v) for k, v in chunks.items()}
+    quiet = {k: quiet_estimate(v) for k, v in steps_ms.items()}
+    for k, label in (("A", "engine, kernels A"), ("B", "engine, kernels B"), ("T", "PyTorch")):
+        print(f"  {label:18s} {med[k]:7.2f} ms/step (median chunk), fastest 10% {quiet[k]:6.2f} ms")
+    print(f"  B/A: {med['B'] / med['A']:.3f} (chunks), {quiet['B'] / quiet['A']:.3f} (fastest 10%)")
+    ratio = {k: (med[k] / med["T"], quiet[k] / quiet["T"]) for k in ("A", "B")}
+    print(f"  engine/PyTorch: A {ratio['A'][0]:.2f}, B {ratio['B'][0]:.2f} (chunks); "
+          f"A {ratio['A'][1]:.2f}, B {ratio['B'][1]:.2f} (fastest 10%)")  # fmt: skip
+
+
 def epoch(args, data):
     """One epoch each per seed (initial weights and batch order), trained in alternating chunks
     so both see the same machine load. Identical at first, the two runs part after ~100 steps
@@ -460,9 +518,16 @@ def main(argv=None):
         default=[0, 1, 2],
         help="--epoch: seeds of the initial weights and batch order (comma list)",
     )
+    ap.add_argument(
+        "--ab-kernels",
+        type=Path,
+        help="another checkout's engine/_kernels folder: time it (A) against this tree's (B)",
+    )
     args = ap.parse_args(argv)
     data = load_mnist(args.data)
-    if args.epoch:
+    if args.ab_kernels:
+        ab_kernels(args, data)
+    elif args.epoch:
         epoch(args, data)
     else:
         bench(args, data)
