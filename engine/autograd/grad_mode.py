@@ -37,30 +37,26 @@ class _GradModeContext:
         return wrapper
 
 
-class no_grad(_GradModeContext):  # noqa: N801 - PyTorch's spelling
+class _FixedGradMode(_GradModeContext):
+    """A context with a fixed mode that also decorates without the call: ``@no_grad``."""
+
+    def __new__(cls, orig_func=None):
+        if orig_func is not None and callable(orig_func):
+            return cls()(orig_func)
+        return super().__new__(cls)
+
+    def __init__(self, orig_func=None):
+        pass
+
+
+class no_grad(_FixedGradMode):  # noqa: N801 - PyTorch's spelling
     """``with no_grad():``, ``@no_grad()`` and ``@no_grad`` (without the call), as PyTorch."""
 
     _mode = False
 
-    def __new__(cls, orig_func=None):
-        if orig_func is not None and callable(orig_func):
-            return cls()(orig_func)
-        return super().__new__(cls)
 
-    def __init__(self, orig_func=None):
-        pass
-
-
-class enable_grad(_GradModeContext):  # noqa: N801
+class enable_grad(_FixedGradMode):  # noqa: N801
     _mode = True
-
-    def __new__(cls, orig_func=None):
-        if orig_func is not None and callable(orig_func):
-            return cls()(orig_func)
-        return super().__new__(cls)
-
-    def __init__(self, orig_func=None):
-        pass
 
 
 class set_grad_enabled(_GradModeContext):  # noqa: N801
