@@ -42,7 +42,19 @@ topk_result = _return_type("topk")
 _N = node_type  # short: _N("MulBackward0")
 
 
+def _init_fields(t, data, requires_grad):
+    """Give a new Tensor (or subclass instance) its array and a fresh, graph-free state."""
+    t._data = data
+    t.grad = None
+    t.grad_fn = None
+    t.requires_grad = requires_grad
+    t._accum = None
+    t._hooks = None
+    t._output_nr = 0
+
+
 def _wrap(data, requires_grad=False):
+    # _init_fields written out: this runs for every op's result, and the call costs ~2%.
     t = object.__new__(Tensor)
     t._data = data
     t.grad = None
@@ -172,13 +184,7 @@ class Tensor:
         else:
             shape = _as_tuple(args)
             data = np.zeros(shape, dtype=_dtype.to_numpy_dtype(dtype) if dtype else _F32)
-        self._data = data
-        self.grad = None
-        self.grad_fn = None
-        self.requires_grad = requires_grad
-        self._accum = None
-        self._hooks = None
-        self._output_nr = 0
+        _init_fields(self, data, requires_grad)
 
     @classmethod
     def _wrap(cls, data, requires_grad=False):
@@ -186,13 +192,7 @@ class Tensor:
         if cls is Tensor:
             return _wrap(data, requires_grad)
         t = object.__new__(cls)
-        t._data = data
-        t.grad = None
-        t.grad_fn = None
-        t.requires_grad = requires_grad
-        t._accum = None
-        t._hooks = None
-        t._output_nr = 0
+        _init_fields(t, data, requires_grad)
         return t
 
     # ---------------------------------------------------------------- metadata

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from engine.tensor import Tensor, _wrap
+from engine.tensor import Tensor, _init_fields, _wrap
 
 
 class Parameter(Tensor):
@@ -18,13 +18,7 @@ class Parameter(Tensor):
             arr = data._data  # shares storage, as PyTorch
         else:
             arr = np.asarray(data, dtype=np.float32)
-        self._data = arr
-        self.grad = None
-        self.grad_fn = None
-        self.requires_grad = requires_grad
-        self._accum = None
-        self._hooks = None
-        self._output_nr = 0
+        _init_fields(self, arr, requires_grad)
 
     def __repr__(self):
         return "Parameter containing:\n" + Tensor.__repr__(_wrap(self._data, self.requires_grad))
