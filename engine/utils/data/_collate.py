@@ -26,6 +26,17 @@ def _stack(arrays: list[np.ndarray]) -> Tensor:
     return Tensor._wrap(np.stack(arrays))
 
 
+def _same_mapping_type(original, values: dict):
+    """``values`` in a copy of ``original`` (keeping its mapping type), or as a plain dict
+    where that type cannot be copied and updated, as PyTorch."""
+    try:
+        clone = copy.copy(original)
+        clone.update(values)
+        return clone
+    except TypeError:
+        return values
+
+
 def default_collate(batch):
     """Stack tensors, arrays and numbers along a new first dimension; recurse into dicts,
     named tuples and sequences (a batch of ``(x, y)`` pairs becomes ``[xs, ys]``)."""
@@ -50,12 +61,7 @@ def default_collate(batch):
         return batch
     if isinstance(elem, Mapping):
         collated = {key: default_collate([d[key] for d in batch]) for key in elem}
-        try:
-            clone = copy.copy(elem)
-            clone.update(collated)
-            return clone
-        except TypeError:
-            return collated
+        return _same_mapping_type(elem, collated)
     if isinstance(elem, tuple) and hasattr(elem, "_fields"):
         return type(elem)(*(default_collate(list(s)) for s in zip(*batch)))
     if isinstance(elem, Sequence):
@@ -87,12 +93,7 @@ def default_convert(data):
         return Tensor._wrap(np.asarray(data))
     if isinstance(data, Mapping):
         converted = {key: default_convert(data[key]) for key in data}
-        try:
-            clone = copy.copy(data)
-            clone.update(converted)
-            return clone
-        except TypeError:
-            return converted
+        return _same_mapping_type(data, converted)
     if isinstance(data, tuple) and hasattr(data, "_fields"):
         return type(data)(*(default_convert(d) for d in data))
     if isinstance(data, tuple):
