@@ -418,6 +418,21 @@ def test_parallel_for_runs_every_item_once_and_reraises():
         parallel.set_num_threads(before)
 
 
+def test_callers_numpy_error_settings_reach_the_helper_threads():
+    from engine._kernels import parallel
+
+    before = parallel.num_threads()
+    try:
+        parallel.set_num_threads(2)
+        seen = {}
+        parallel.parallel_for(lambda i: seen.__setitem__(i, np.geterr()["over"]), 2)
+        with np.errstate(over="ignore"):
+            parallel.parallel_for(lambda i: seen.__setitem__(i, np.geterr()["over"]), 2)
+            assert seen == {0: "ignore", 1: "ignore"}
+    finally:
+        parallel.set_num_threads(before)
+
+
 def test_kernel_threads_work_in_a_forked_child():
     import os
 

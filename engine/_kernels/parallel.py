@@ -13,6 +13,8 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+import numpy as np
+
 __all__ = ["num_threads", "set_num_threads", "parallel_for"]
 
 _threads = max(1, min(os.cpu_count() or 1, 4))
@@ -55,6 +57,12 @@ def _run(fn, start, stop):
         fn(i)
 
 
+def _run_with_errstate(errstate, fn, start, stop):
+    # numpy's error settings are per thread: a caller's np.errstate must reach the helpers too
+    with np.errstate(**errstate):
+        _run(fn, start, stop)
+
+
 def parallel_for(fn, count):
     """fn(i) for every i in range(count), each exactly once; fn must write disjoint outputs.
 
@@ -69,8 +77,11 @@ def parallel_for(fn, count):
     futures = []
     try:
         pool = _helpers()
+        errstate = np.geterr()
         for p in range(1, parts):
-            futures.append(pool.submit(_run, fn, bounds[p], bounds[p + 1]))
+            futures.append(
+                pool.submit(_run_with_errstate, errstate, fn, bounds[p], bounds[p + 1])
+            )
     except RuntimeError:
         # the pool was shut down by a concurrent set_num_threads: do the rest here
         _run(fn, bounds[len(futures) + 1], count)
