@@ -82,6 +82,18 @@ def _effective_grad(
     return grad
 
 
+_LABELS = {"lr": "learning rate", "eps": "epsilon value"}
+
+
+def _check_non_negative(values: dict, nan_allowed: bool = False) -> None:
+    """PyTorch's ``Invalid <hyperparameter>`` error for the first negative value.
+
+    SGD tests ``value < 0`` as PyTorch's SGD does, which lets NaN through."""
+    for name, value in values.items():
+        if (value < 0.0) if nan_allowed else not (0.0 <= value):
+            raise ValueError(f"Invalid {_LABELS.get(name, name + ' value')}: {value}")
+
+
 def _check_implementation_flags(differentiable: bool, capturable: bool = False) -> None:
     # PyTorch's foreach/fused only pick a kernel (same numbers), so they are accepted as-is;
     # these two change what the update is, and engine updates run outside autograd.

@@ -7,6 +7,7 @@ import numpy as np
 from engine.optim.optimizer import (
     Optimizer,
     _check_implementation_flags,
+    _check_non_negative,
     _effective_grad,
     _lerp_,
     _scalar_step,
@@ -32,16 +33,15 @@ class RMSprop(Optimizer):
         maximize: bool = False,
         differentiable: bool = False,
     ) -> None:
-        if not 0.0 <= lr:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if not 0.0 <= eps:
-            raise ValueError(f"Invalid epsilon value: {eps}")
-        if not 0.0 <= momentum:
-            raise ValueError(f"Invalid momentum value: {momentum}")
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
-        if not 0.0 <= alpha:
-            raise ValueError(f"Invalid alpha value: {alpha}")
+        _check_non_negative(
+            {
+                "lr": lr,
+                "eps": eps,
+                "momentum": momentum,
+                "weight_decay": weight_decay,
+                "alpha": alpha,
+            }
+        )
         _check_implementation_flags(differentiable, capturable)
         defaults = {
             "lr": lr,

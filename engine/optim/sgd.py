@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.optim.optimizer import Optimizer, _check_implementation_flags, _effective_grad
+from engine.optim.optimizer import (
+    Optimizer,
+    _check_implementation_flags,
+    _check_non_negative,
+    _effective_grad,
+)
 from engine.tensor import Tensor
 
 
@@ -26,12 +31,9 @@ class SGD(Optimizer):
         differentiable: bool = False,
         fused: bool | None = None,
     ) -> None:
-        if lr < 0.0:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if momentum < 0.0:
-            raise ValueError(f"Invalid momentum value: {momentum}")
-        if weight_decay < 0.0:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        _check_non_negative(
+            {"lr": lr, "momentum": momentum, "weight_decay": weight_decay}, nan_allowed=True
+        )
         _check_implementation_flags(differentiable)
         defaults = {
             "lr": lr,
