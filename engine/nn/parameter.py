@@ -31,6 +31,16 @@ class Parameter(Tensor):
         return new
 
 
+def _module_np_dtype(dtype):
+    """A module constructor's ``dtype=`` as a numpy dtype (``None``: float32, engine's default)."""
+    return np.float32 if dtype is None else dtype.np
+
+
+def _empty_parameter(shape, dtype=None, requires_grad=True):
+    """An uninitialised Parameter for a module's ``__init__`` (``reset_parameters`` fills it)."""
+    return Parameter(np.empty(shape, dtype=_module_np_dtype(dtype)), requires_grad=requires_grad)
+
+
 class Buffer(Tensor):
     """``nn.Buffer(tensor)``: assigning one to a module attribute registers it as a buffer."""
 

@@ -2,12 +2,10 @@
 
 import math
 
-import numpy as np
-
 from engine.nn import functional as F
 from engine.nn import init
 from engine.nn.modules.module import Module
-from engine.nn.parameter import Parameter
+from engine.nn.parameter import _empty_parameter
 
 
 def _pair(v):
@@ -75,12 +73,9 @@ class Conv2d(Module):
             self._reversed_padding_repeated_twice = rp
         else:
             self._reversed_padding_repeated_twice = [p for p in reversed(padding) for _ in (0, 1)]
-        np_dtype = np.float32 if dtype is None else dtype.np
-        self.weight = Parameter(
-            np.empty((out_channels, in_channels // groups) + kernel_size, dtype=np_dtype)
-        )
+        self.weight = _empty_parameter((out_channels, in_channels // groups) + kernel_size, dtype)
         if bias:
-            self.bias = Parameter(np.empty((out_channels,), dtype=np_dtype))
+            self.bias = _empty_parameter((out_channels,), dtype)
         else:
             self.register_parameter("bias", None)
         self.reset_parameters()

@@ -2,16 +2,10 @@
 
 import math
 
-import numpy as np
-
 from engine.nn import functional as F
 from engine.nn import init
 from engine.nn.modules.module import Module
-from engine.nn.parameter import Parameter
-
-
-def _empty(*shape, dtype=None):
-    return Parameter(np.empty(shape, dtype=np.float32 if dtype is None else dtype.np))
+from engine.nn.parameter import _empty_parameter
 
 
 class Identity(Module):
@@ -27,9 +21,9 @@ class Linear(Module):
         super().__init__()
         self.in_features = in_features
         self.out_features = out_features
-        self.weight = _empty(out_features, in_features, dtype=dtype)
+        self.weight = _empty_parameter((out_features, in_features), dtype)
         if bias:
-            self.bias = _empty(out_features, dtype=dtype)
+            self.bias = _empty_parameter((out_features,), dtype)
         else:
             self.register_parameter("bias", None)
         self.reset_parameters()
@@ -60,9 +54,9 @@ class Bilinear(Module):
         self.in1_features = in1_features
         self.in2_features = in2_features
         self.out_features = out_features
-        self.weight = _empty(out_features, in1_features, in2_features, dtype=dtype)
+        self.weight = _empty_parameter((out_features, in1_features, in2_features), dtype)
         if bias:
-            self.bias = _empty(out_features, dtype=dtype)
+            self.bias = _empty_parameter((out_features,), dtype)
         else:
             self.register_parameter("bias", None)
         self.reset_parameters()

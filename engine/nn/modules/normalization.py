@@ -4,7 +4,7 @@ import numpy as np
 
 from engine.nn import functional as F
 from engine.nn.modules.module import Module
-from engine.nn.parameter import Parameter
+from engine.nn.parameter import Parameter, _module_np_dtype
 from engine.tensor import _wrap
 
 
@@ -29,7 +29,7 @@ class _BatchNorm(Module):
         self.momentum = momentum
         self.affine = affine
         self.track_running_stats = track_running_stats
-        np_dtype = np.float32 if dtype is None else dtype.np
+        np_dtype = _module_np_dtype(dtype)
         if affine:
             self.weight = Parameter(np.ones(num_features, dtype=np_dtype))
             if bias:

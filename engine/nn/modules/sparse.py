@@ -1,11 +1,9 @@
 """Embedding: a lookup table of learnable vectors, as torch.nn.Embedding."""
 
-import numpy as np
-
 from engine import _random
 from engine.nn import functional as F
 from engine.nn.modules.module import Module
-from engine.nn.parameter import Parameter
+from engine.nn.parameter import Parameter, _empty_parameter
 
 
 class Embedding(Module):
@@ -36,10 +34,8 @@ class Embedding(Module):
         self.scale_grad_by_freq = scale_grad_by_freq
         self.sparse = sparse
         if _weight is None:
-            self.weight = Parameter(
-                np.empty((num_embeddings, embedding_dim), dtype=np.float32 if dtype is None
-                         else dtype.np),
-                requires_grad=not _freeze,
+            self.weight = _empty_parameter(
+                (num_embeddings, embedding_dim), dtype, requires_grad=not _freeze
             )
             self.reset_parameters()
         else:
