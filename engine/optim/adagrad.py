@@ -79,6 +79,7 @@ class Adagrad(Optimizer):
             eps = group["eps"]
             weight_decay = group["weight_decay"]
             maximize = group["maximize"]
+            adjust_grad = weight_decay != 0 or maximize  # skips the call in the common case
             for p in group["params"]:
                 if p.grad is None:
                     continue
@@ -90,7 +91,9 @@ class Adagrad(Optimizer):
                 step = float(step_t)
                 state_sum = state["sum"]._data
 
-                g = _effective_grad(param, grad, weight_decay, maximize, scratch)
+                g = grad
+                if adjust_grad:
+                    g = _effective_grad(param, grad, weight_decay, maximize, scratch)
 
                 clr = lr / (1 + (step - 1) * lr_decay)
                 tmp = scratch.get(1, param)

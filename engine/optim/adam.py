@@ -77,6 +77,9 @@ class Adam(Optimizer):
             amsgrad = group["amsgrad"]
             maximize = group["maximize"]
             decoupled = group["decoupled_weight_decay"]
+            coupled_decay = 0 if decoupled else weight_decay
+            decoupled_decay = weight_decay != 0 and decoupled
+            adjust_grad = coupled_decay != 0 or maximize  # skips the call in the common case
             for p in group["params"]:
                 if p.grad is None:
                     continue
@@ -94,12 +97,11 @@ class Adam(Optimizer):
                 exp_avg_sq = state["exp_avg_sq"]._data
                 np.add(step_t, 1, out=step_t)
 
-                if decoupled:
-                    g = _effective_grad(param, grad, 0, maximize, scratch)
-                    if weight_decay != 0:
-                        np.multiply(param, 1 - lr * weight_decay, out=param)
-                else:
-                    g = _effective_grad(param, grad, weight_decay, maximize, scratch)
+                g = grad
+                if adjust_grad:
+                    g = _effective_grad(param, grad, coupled_decay, maximize, scratch)
+                if decoupled_decay:
+                    np.multiply(param, 1 - lr * weight_decay, out=param)
 
                 tmp = scratch.get(1, param)
                 _lerp_(exp_avg, g, 1 - beta1, tmp)

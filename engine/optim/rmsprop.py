@@ -69,6 +69,7 @@ class RMSprop(Optimizer):
             momentum = group["momentum"]
             centered = group["centered"]
             maximize = group["maximize"]
+            adjust_grad = weight_decay != 0 or maximize  # skips the call in the common case
             for p in group["params"]:
                 if p.grad is None:
                     continue
@@ -86,7 +87,9 @@ class RMSprop(Optimizer):
                 np.add(step_t, 1, out=step_t)
                 square_avg = state["square_avg"]._data
 
-                g = _effective_grad(param, grad, weight_decay, maximize, scratch)
+                g = grad
+                if adjust_grad:
+                    g = _effective_grad(param, grad, weight_decay, maximize, scratch)
 
                 tmp = scratch.get(1, param)
                 np.multiply(square_avg, alpha, out=square_avg)

@@ -61,6 +61,7 @@ class SGD(Optimizer):
             weight_decay = group["weight_decay"]
             nesterov = group["nesterov"]
             maximize = group["maximize"]
+            adjust_grad = weight_decay != 0 or maximize  # skips the call in the common case
             for p in group["params"]:
                 if p.grad is None:
                     continue
@@ -68,8 +69,12 @@ class SGD(Optimizer):
                 grad = p.grad._data
                 # `g` is the effective gradient; it may live in scratch slot 0 or 1 (free to
                 # overwrite) or be the caller's grad / the momentum buffer (read only).
-                g = _effective_grad(param, grad, weight_decay, maximize, scratch)
-                owned = g is not grad
+                if adjust_grad:
+                    g = _effective_grad(param, grad, weight_decay, maximize, scratch)
+                    owned = True
+                else:
+                    g = grad
+                    owned = False
 
                 if momentum != 0:
                     state = self.state[p]
