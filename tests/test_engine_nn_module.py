@@ -384,3 +384,24 @@ def test_dtype_mismatch_between_input_and_layer_is_refused_like_torch():
         nn.Linear(2, 3)(engine.zeros(1, 2, dtype=engine.int64))
     with pytest.raises(RuntimeError, match="expected scalar type Double but found Float"):
         nn.Conv2d(1, 2, 3)(engine.zeros(1, 1, 5, 5, dtype=engine.float64))
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda nn, dt: nn.Linear(3, 2, dtype=dt),
+        lambda nn, dt: nn.Conv2d(1, 2, 3, dtype=dt),
+        lambda nn, dt: nn.BatchNorm2d(2, dtype=dt),
+        lambda nn, dt: nn.Embedding(5, 2, dtype=dt),
+    ],
+)
+def test_layer_dtype_argument_sets_every_tensor_dtype_as_pytorch(make):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow from casting uninitialised memory
+        ours = make(engine.nn, engine.float64)
+    theirs = make(torch.nn, torch.float64)
+    assert {k: str(v.dtype).split(".")[1] for k, v in ours.state_dict().items()} == {
+        k: str(v.dtype).split(".")[1] for k, v in theirs.state_dict().items()
+    }

@@ -17,7 +17,9 @@ class Parameter(Tensor):
         elif isinstance(data, Tensor):
             arr = data._data  # shares storage, as PyTorch
         else:
-            arr = np.asarray(data, dtype=np.float32)
+            arr = np.asarray(data)
+            if arr.dtype not in (np.float32, np.float64):
+                arr = arr.astype(np.float32)  # lists, ints, float16: the engine's default dtype
         _init_fields(self, arr, requires_grad)
 
     def __repr__(self):
