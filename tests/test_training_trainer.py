@@ -453,3 +453,24 @@ def test_every_template_trains_a_few_steps(tiny, name):
     # feature maps of every block with an output, Add and Concat included
     for node in graph.nodes.values():
         assert trainer.feature_maps(node.name, 0).shape == tuple(node.out_shape)
+
+
+def test_a_checkpoint_resumes_the_same_trajectory(net, tiny, tmp_path):
+    # two epochs straight == one epoch, checkpoint, a fresh Trainer, one more epoch: same
+    # weights, optimizer state, shuffling order and dropout masks (SMALL_CNN has dropout)
+    def losses(trainer):
+        events = []
+        trainer.subscribe(events.append)
+        assert isinstance(trainer.run(), Finished)
+        return [e.loss for e in events if isinstance(e, StepEnd)]
+
+    settings = TrainSettings(epochs=2, batch_size=32, seed=4)
+    straight = losses(Trainer(net, settings, data=tiny))
+    first = Trainer(net, settings.replace(epochs=1), data=tiny)
+    head = losses(first)
+    first.save_checkpoint(tmp_path / "run.ckpt")
+    engine.manual_seed(123)  # whatever ran in between must not matter
+    second = Trainer(net, settings.replace(epochs=1), data=tiny)
+    second.load_checkpoint(tmp_path / "run.ckpt")
+    assert second.step == len(head)
+    assert head + losses(second) == straight

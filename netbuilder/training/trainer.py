@@ -7,6 +7,7 @@ from any other thread; they take effect between two steps.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
@@ -426,6 +427,12 @@ class Trainer:
             if self.scheduler is not None:
                 checkpoint["scheduler"] = self.scheduler.state_dict()
             checkpoint["progress"] = {"step": self.step, "epoch": self.epoch}
+            if self._rng is not None:
+                # the shuffling order and dropout masks go on as an unbroken run's would
+                checkpoint["rng"] = {
+                    "shuffle": json.dumps(self._rng.bit_generator.state),
+                    "engine": json.dumps(_engine_rng().bit_generator.state),
+                }
             _atomic(path, lambda tmp: engine.save(checkpoint, tmp))
 
     def load_checkpoint(self, path):
@@ -446,6 +453,13 @@ class Trainer:
             progress = checkpoint.get("progress") or {}
             self.step = int(progress.get("step", self.step))
             self.epoch = int(progress.get("epoch", self.epoch))
+            rng = checkpoint.get("rng")
+            if isinstance(rng, dict):
+                try:  # JSON text, never unpickled; a checkpoint without it still loads
+                    self._rng.bit_generator.state = json.loads(rng["shuffle"])
+                    _engine_rng().bit_generator.state = json.loads(rng["engine"])
+                except (KeyError, TypeError, ValueError) as exc:
+                    raise TrainingError(f"{path}: damaged random state ({exc})") from None
 
     def load_weights(self, path):
         import engine
@@ -491,6 +505,13 @@ class Trainer:
 
 
 # -- building blocks ------------------------------------------------------------------------
+
+
+def _engine_rng():
+    """The numpy Generator behind engine's default generator (dropout, init)."""
+    from engine._random import rng
+
+    return rng()
 
 
 def problem_line(name: str, message: str) -> str:
