@@ -404,3 +404,16 @@ def test_no_such_dataset(tmp_path):
 def test_folder_with_an_npz_suggests_giving_the_file(tmp_path):
     (tmp_path / "mnist.npz").write_bytes(b"")
     expect_error(tmp_path, "found mnist.npz", "to use mnist.npz, give the file itself")
+
+
+def test_idx_names_with_a_common_prefix_load_and_two_sets_are_refused(tmp_path):
+    # EMNIST names its files emnist-digits-train-images-idx3-ubyte.gz and so on
+    plain = write_idx_folder(tmp_path / "plain")
+    folder = tmp_path / "emnist"
+    folder.mkdir()
+    for path in plain.iterdir():
+        (folder / f"emnist-digits-{path.name}").write_bytes(path.read_bytes())
+    split = load_dataset(folder)
+    assert split.x_train.shape == (12, 5, 5) and split.num_classes == 3
+    write_idx_folder(folder)  # a second, unprefixed set beside it: which one is meant?
+    expect_error(folder, "holds 2 data sets", "emnist-digits-train-images", "folder of its own")

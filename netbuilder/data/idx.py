@@ -34,8 +34,9 @@ ROLES = (
     ("test", "labels"),
 )
 # train-images-idx3-ubyte, train-images.idx3-ubyte, t10k-labels-idx1-ubyte.gz, test_images...
+# with an optional common prefix, as EMNIST's emnist-digits-train-images-idx3-ubyte.gz
 _NAME_RE = re.compile(
-    r"^(?P<split>train|t10k|test)[-_.](?P<kind>images|labels)[-_.]idx(?P<ndim>\d)[-_.]ubyte"
+    r"^(?P<prefix>.*?[-_.])?(?P<split>train|t10k|test)[-_.](?P<kind>images|labels)[-_.]idx(?P<ndim>\d)[-_.]ubyte"
     r"(?P<gz>\.gz)?$",
     re.IGNORECASE,
 )
@@ -164,12 +165,26 @@ def find_idx_files(folder: Path) -> dict[tuple[str, str], Path]:
         names = sorted(p.name for p in folder.iterdir() if p.is_file())
     except OSError as exc:
         raise DataError(folder, f"cannot list the folder ({exc.strerror or exc})") from None
-    found: dict[tuple[str, str], list[str]] = {}
+    sets: dict[str, dict[tuple[str, str], list[str]]] = {}  # by name prefix
     for name in names:
         m = _NAME_RE.match(name)
         if m:
             split = "train" if m["split"].lower() == "train" else "test"
-            found.setdefault((split, m["kind"].lower()), []).append(name)
+            files = sets.setdefault((m["prefix"] or "").lower(), {})
+            files.setdefault((split, m["kind"].lower()), []).append(name)
+    complete = [p for p, files in sets.items() if all(role in files for role in ROLES)]
+    if len(complete) > 1:
+        shown = ", ".join(f"{p}train-images..." if p else "train-images..." for p in complete)
+        raise DataError(
+            folder,
+            f"holds {len(complete)} data sets ({shown}); move each into a folder of its own "
+            "and give that folder",
+        )
+    found = sets[complete[0]] if complete else {}
+    if not complete:  # report what the fullest set lacks
+        for files in sets.values():
+            if len(files) > len(found):
+                found = files
     missing = [role for role in ROLES if role not in found]
     if missing:
         wanted = ", ".join(canonical_name(*role) + "[.gz]" for role in missing)

@@ -73,8 +73,8 @@ def read_idx(path):
 
 
 def find_idx(folder, *prefixes):
-    for prefix in prefixes:
-        found = sorted(folder.glob(prefix + "*"))
+    for prefix in prefixes:  # also with a prefix: emnist-digits-train-images-idx3-ubyte.gz
+        found = sorted(folder.glob(prefix + "*")) or sorted(folder.glob("*[-_.]" + prefix + "*"))
         if found:
             return found[0]
     raise SystemExit(f"{folder}: no {prefixes[0]}* file (MNIST IDX layout expected)")
