@@ -361,7 +361,7 @@ def _train(args) -> int:
                 metrics.step(event)
         elif isinstance(event, EpochEnd):
             last_epoch[:] = [event]
-            progress.epoch(event, settings.epochs)
+            progress.epoch(event, settings.epochs, show_lr=settings.schedule != "none")
             if metrics:
                 metrics.epoch(event)
         elif isinstance(event, RunStarted):
@@ -537,14 +537,15 @@ class _Progress:
         )
         self.bar.update(1)
 
-    def epoch(self, event, epochs):
+    def epoch(self, event, epochs, show_lr=False):
         val = ""
         if event.val_loss is not None:
             val = f"val loss {event.val_loss:.4f}, val accuracy {event.val_accuracy:.4f}, "
+        lr = f", next lr {event.lr:.3g}" if show_lr else ""  # the schedule's step is visible
         self.write(
             f"epoch {event.epoch}/{epochs}: train loss {event.train_loss:.4f}, {val}test loss "
             f"{event.test_loss:.4f}, test accuracy {event.test_accuracy:.4f}, "
-            f"{event.seconds:.1f} s"
+            f"{event.seconds:.1f} s{lr}"
         )
 
     def write(self, text):

@@ -449,3 +449,17 @@ def test_problem_lines_do_not_repeat_the_block_name(capsys, tmp_path):
     save_project(project, path)
     _, _, err = _run(capsys, "summary", str(path))
     assert err.startswith("conv1") and "conv1: conv1" not in err
+
+
+def test_a_schedule_shows_the_next_lr_each_epoch(capsys, tmp_path):
+    tiny = tmp_path / "tiny.npz"
+    rng = np.random.default_rng(0)
+    np.savez(tiny, x_train=rng.integers(0, 256, (20, 28, 28), dtype=np.uint8),
+             y_train=np.arange(20) % 10, x_test=rng.integers(0, 256, (10, 28, 28), dtype=np.uint8),
+             y_test=np.arange(10))  # fmt: skip
+    status, _, err = _run(
+        capsys, "train", LENET, "--dataset", str(tiny), "--epochs", "2", "--schedule", "step",
+        "--gamma", "0.5", "--no-progress",
+    )  # fmt: skip
+    assert status == 0, err
+    assert "next lr 0.005\n" in err and "next lr 0.0025\n" in err
