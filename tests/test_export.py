@@ -497,3 +497,36 @@ def test_feature_inputs_and_data_that_does_not_fit(tmp_path):
     )
     assert proc.returncode == 1
     assert proc.stderr.strip() == "images have 1 channel(s), the network wants 3"
+
+
+@pytest.mark.parametrize(
+    ("training", "expected"),
+    [
+        ({"schedule": "step", "step_size": 2, "gamma": 0.5}, "StepLR(optimizer, step_size=2, gam"),
+        ({"schedule": "multistep", "milestones": [3, 1]},
+         "MultiStepLR(optimizer, milestones=[1, 3]"),
+        ({"schedule": "exponential", "gamma": 0.9}, "ExponentialLR(optimizer, gamma=0.9)"),
+        ({"schedule": "cosine"}, "CosineAnnealingLR(optimizer, T_max=epochs)"),
+        ({"schedule": "plateau", "patience": 1}, 'mode="min", factor=0.1, patience=1'),
+    ],
+)  # fmt: skip
+def test_the_lr_schedule_is_exported(training, expected):
+    text = export_script(load_template("mlp").graph, "engine", training=training)
+    assert expected in text and "scheduler = make_scheduler(optimizer, args.epochs)" in text
+    assert ("scheduler.step(loss)" in text) == (training["schedule"] == "plateau")
+    assert "make_scheduler" not in export_script(load_template("mlp").graph, "engine")
+
+
+def test_an_exported_schedule_runs(tmp_path):
+    project = load_template("mlp")
+    project.training.update(schedule="step", gamma=0.5)
+    script = write_export(project, tmp_path / "mlp.py", "engine")
+    with np.load(resource_path("data", "mnist-sample.npz")) as s:
+        np.savez(tmp_path / "d.npz", x_train=s["x_train"][:256], y_train=s["y_train"][:256],
+                 x_test=s["x_test"][:64], y_test=s["y_test"][:64])  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, str(script), "--data", str(tmp_path / "d.npz"), "--epochs", "2"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1].startswith("test accuracy: ")

@@ -15,11 +15,13 @@ from netbuilder.graph.project import atomic_write, set_plain_mode
 TARGETS = ("torch", "engine")
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad")
 LOSSES = ("cross_entropy", "nll", "mse")
+SCHEDULES = ("none", "step", "multistep", "exponential", "cosine", "plateau")
 # module-level names of the generated script, which the class must not shadow
 SCRIPT_NAMES = frozenset(
     "argparse gzip os time Path np torch dist nn F optim load_file save_file "
     "DistributedDataParallel DataLoader TensorDataset DistributedSampler INPUT_SHAPE read_idx "
     "find_idx load_data as_nchw channel_stats prepare setup train_epoch evaluate make_optimizer "
+    "make_scheduler "
     "parse_args main".split()
 )
 
@@ -262,7 +264,7 @@ def main():
         generator=torch.Generator().manual_seed(args.seed),
     )
     optimizer = make_optimizer(args.optimizer, net.parameters(), args.lr)
-
+{scheduler_setup}
     accuracy = None
     for epoch in range(1, args.epochs + 1):
         if sampler is not None:
@@ -270,7 +272,7 @@ def main():
         start = time.perf_counter()
         loss = train_epoch(net, loader, optimizer, device)
         seconds = time.perf_counter() - start
-        if rank == 0:
+{scheduler_step}        if rank == 0:
             accuracy = evaluate(model, x_test, y_test, device)
             print(f"epoch {{epoch}}: train loss {{loss:.4f}}, test accuracy {{accuracy:.4f}}, "
                   f"{{seconds:.1f}} s")
@@ -306,13 +308,13 @@ def main():
     train_set = TensorDataset(torch.from_numpy(x_train), torch.from_numpy(y_train))
     loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True)
     optimizer = make_optimizer(args.optimizer, model.parameters(), args.lr)
-
+{scheduler_setup}
     accuracy = None
     for epoch in range(1, args.epochs + 1):
         start = time.perf_counter()
         loss = train_epoch(model, loader, optimizer)
         seconds = time.perf_counter() - start
-        accuracy = evaluate(model, x_test, y_test)
+{scheduler_step}        accuracy = evaluate(model, x_test, y_test)
         print(f"epoch {{epoch}}: train loss {{loss:.4f}}, test accuracy {{accuracy:.4f}}, "
               f"{{seconds:.1f}} s")
     if accuracy is None:
@@ -358,7 +360,48 @@ def _settings(training: dict | None) -> dict:
         "weight_decay": float(pick("weight_decay", 0.0, lambda v: is_num(v) and v >= 0)),
         "seed": pick("seed", 0, is_int),
         "loss": pick("loss", "cross_entropy", lambda v: v in LOSSES),
+        "schedule": pick("schedule", "none", lambda v: v in SCHEDULES),
+        "step_size": pick("step_size", 1, lambda v: is_int(v) and v >= 1),
+        "gamma": float(pick("gamma", 0.1, lambda v: is_num(v) and v > 0)),
+        "milestones": pick(
+            "milestones",
+            [],
+            lambda v: isinstance(v, list | tuple) and all(is_int(m) and m >= 1 for m in v),
+        ),
+        "t_max": pick("t_max", 0, lambda v: is_int(v) and v >= 0),
+        "patience": pick("patience", 2, lambda v: is_int(v) and v >= 0),
     }
+
+
+def _scheduler_code(s: dict) -> str:
+    """make_scheduler() for the project's lr schedule (stepped once per epoch, as in the app),
+    or "" when the lr is constant."""
+    lr_scheduler = "optim.lr_scheduler"
+    schedule, gamma = s["schedule"], s["gamma"]
+    if schedule == "step":
+        made = f"{lr_scheduler}.StepLR(optimizer, step_size={s['step_size']}, gamma={gamma!r})"
+    elif schedule == "multistep":
+        if not s["milestones"]:
+            return ""  # the app refuses to train with it; nothing sensible to export
+        milestones = sorted(s["milestones"])
+        made = f"{lr_scheduler}.MultiStepLR(optimizer, milestones={milestones!r}, gamma={gamma!r})"
+    elif schedule == "exponential":
+        made = f"{lr_scheduler}.ExponentialLR(optimizer, gamma={gamma!r})"
+    elif schedule == "cosine":
+        t_max = s["t_max"] or "epochs"
+        made = f"{lr_scheduler}.CosineAnnealingLR(optimizer, T_max={t_max})"
+    elif schedule == "plateau":
+        made = (
+            f"{lr_scheduler}.ReduceLROnPlateau(\n"
+            f'        optimizer, mode="min", factor={gamma!r}, patience={s["patience"]}\n    )'
+        )
+    else:
+        return ""
+    return (
+        "\n\ndef make_scheduler(optimizer, epochs):\n"
+        '    """The lr schedule, stepped once per epoch."""\n'
+        f"    return {made}\n"
+    )
 
 
 def _class_name(graph, class_name):
@@ -417,6 +460,7 @@ def export_script(
     }[s["loss"]]
     wd = f", weight_decay={s['weight_decay']!r}" if s["weight_decay"] else ""
     sgd_extra = (", nesterov=True" if s["nesterov"] else "") + wd
+    scheduler_code = _scheduler_code(s)
     weights_default = f'str(Path(__file__).with_name("{weights_name}"))' if weights_name else "None"
     parts = [
         doc,
@@ -432,6 +476,7 @@ def export_script(
             rmsprop_extra=(f", momentum={s['rmsprop_momentum']!r}" if s["rmsprop_momentum"] else "")
             + wd,
         ),
+        scheduler_code,
         _ARGS.format(
             epochs=s["epochs"],
             batch_size=s["batch_size"],
@@ -445,7 +490,20 @@ def export_script(
             if weights_name is None
             else '"start from these .safetensors (default: the exported weights)"',
         ),
-        (_MAIN_TORCH if target == "torch" else _MAIN_ENGINE).format(class_name=name),
+        (_MAIN_TORCH if target == "torch" else _MAIN_ENGINE).format(
+            class_name=name,
+            scheduler_setup="    scheduler = make_scheduler(optimizer, args.epochs)\n"
+            if scheduler_code
+            else "",
+            scheduler_step=(
+                # the app steps plateau on the validation or test loss; here the train loss
+                "        scheduler.step(loss)\n"
+                if s["schedule"] == "plateau"
+                else "        scheduler.step()\n"
+            )
+            if scheduler_code
+            else "",
+        ),
     ]
     return "".join(parts).replace("{script}", script_name or f"{name.lower()}.py")
 
