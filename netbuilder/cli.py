@@ -646,8 +646,12 @@ def _export(args) -> int:
     if args.weights is not None and not args.weights.is_file():
         raise CliError(f"{args.weights}: no such weights file")
     _check_output_path(args.output)
+    from netbuilder.export import ExportError
+
     try:
         write_export(project, args.output, target=args.target, weights=args.weights)
+    except ExportError as exc:  # names the weights file or the block itself
+        raise CliError(str(exc)) from exc
     except (OSError, ValueError) as exc:
         raise CliError(f"{args.output}: {exc}") from exc
     print(f"wrote {args.output} ({args.target})")

@@ -463,3 +463,12 @@ def test_a_schedule_shows_the_next_lr_each_epoch(capsys, tmp_path):
     )  # fmt: skip
     assert status == 0, err
     assert "next lr 0.005\n" in err and "next lr 0.0025\n" in err
+
+
+def test_export_errors_name_the_weights_file_once(capsys, tmp_path):
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"\x00" * 64)
+    out = str(tmp_path / "a.py")
+    status, _, err = _run(capsys, "export", LENET, "-o", out, "--weights", str(bad))
+    line = _one_line_error(err)
+    assert status == 1 and line.startswith(f"netbuilder: error: {bad}: ") and "a.py" not in line
