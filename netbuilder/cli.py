@@ -343,6 +343,7 @@ def _train(args) -> int:
         if path is not None:
             _check_output_path(path)
     data = load_data(settings.dataset, progress=not args.no_progress)
+    print(f"data: {data_line(data, project.graph)}", file=sys.stderr)
 
     # A diverging run overflows inside numpy (also on the engine's worker threads, which
     # np.errstate does not reach); the Trainer reports it in words, so hide numpy's warnings.
@@ -448,6 +449,31 @@ def train_settings(training: dict | None, args, project_path):
             )
         settings = settings.replace(**{field_name: args.momentum})
     return settings
+
+
+def data_line(data, graph) -> str:
+    """What the run trains on and how the images are adapted to the Input block."""
+    from netbuilder.data.prepare import plan_geometry
+
+    text = data.describe()
+    inputs = [n for n in graph.nodes.values() if n.type == "Input" and n.out_shape]
+    if len(inputs) != 1:
+        return text
+    shape = tuple(inputs[0].out_shape)
+    try:
+        plan = plan_geometry(tuple(data.image_shape), shape)
+    except Exception:  # noqa: BLE001 - the Trainer reports a misfit in its own words
+        return text
+    steps = []
+    if data.channels != plan.channels:
+        steps.append("colour turned grey" if plan.channels == 1 else "grey copied to 3 channels")
+    h, w = data.image_shape[:2]
+    if (h, w) != (plan.height, plan.width):
+        how = "centre-padded" if plan.pad is not None else "resized"
+        steps.append(f"{how} to {plan.height}x{plan.width}")
+    if len(shape) == 1:
+        steps.append(f"flattened to {shape[0]} features")
+    return text + (f"; {', '.join(steps)} for {inputs[0].name}" if steps else "")
 
 
 def load_data(spec: str, progress=True):

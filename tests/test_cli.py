@@ -27,7 +27,8 @@ def _run(capsys, *argv):
 
 
 def _one_line_error(err):
-    lines = err.strip().splitlines()
+    # a run that got as far as loading its data has said what it trains on first
+    lines = [line for line in err.strip().splitlines() if not line.startswith("data: ")]
     assert len(lines) == 1, err
     assert lines[0].startswith("netbuilder: error: ") and "Traceback" not in err
     return lines[0]
@@ -472,3 +473,17 @@ def test_export_errors_name_the_weights_file_once(capsys, tmp_path):
     status, _, err = _run(capsys, "export", LENET, "-o", out, "--weights", str(bad))
     line = _one_line_error(err)
     assert status == 1 and line.startswith(f"netbuilder: error: {bad}: ") and "a.py" not in line
+
+
+def test_train_says_how_the_data_is_adapted(tmp_path):
+    from netbuilder.cli import data_line
+    from netbuilder.data import load_npz
+
+    rng = np.random.default_rng(0)
+    path = tmp_path / "colour.npz"
+    images = rng.integers(0, 256, (30, 28, 28, 3), dtype=np.uint8)
+    np.savez(path, x_train=images[:20], y_train=np.arange(20) % 10, x_test=images[20:],
+             y_test=np.arange(10))  # fmt: skip
+    line = data_line(load_npz(path), load_template("lenet").graph)
+    assert line.startswith("colour: 20 train + 10 test, 28x28")
+    assert line.endswith("; colour turned grey, centre-padded to 32x32 for input1")
