@@ -8,7 +8,9 @@ Each run starts a fresh Python process that runs `netbuilder.cli.main([])` exact
   shown  the window's first show (the event loop is about to run),
   idle   the event loop has run everything queued at start-up (deferred builds included) and
          one more 0 ms round found nothing left to do: the window answers clicks from here,
-and its own CPU time (user + system) at `idle`; then it quits. Prints each run and the median.
+  plots  the dashboard's plots exist (built shortly after the window shows),
+and its own CPU time (user + system) at `idle` and at `plots`; then it quits. Prints each run
+and the medians.
 Settings and autosaves go to a temporary folder, so a user's own are left alone.
 """
 
@@ -51,10 +53,20 @@ def timed_exec(self=None):
         marks["idle"] = time.time() - t_launch
         r = resource.getrusage(resource.RUSAGE_SELF)
         marks["cpu"] = r.ru_utime + r.ru_stime
-        for w in app.topLevelWidgets():
-            if isinstance(w, QMainWindow):
-                w.runner.stack.setClean()
-                w._extra_dirty = False
+        QTimer.singleShot(0, wait_for_plots)
+    def wait_for_plots():
+        # the dashboard's plots, built after the window shows (older versions: at once)
+        windows = [w for w in app.topLevelWidgets() if isinstance(w, QMainWindow)]
+        dash = getattr(windows[0], "training", None) if windows else None
+        if dash is not None and not getattr(dash, "plots_ready", True):
+            QTimer.singleShot(20, wait_for_plots)
+            return
+        marks["plots"] = time.time() - t_launch
+        r = resource.getrusage(resource.RUSAGE_SELF)
+        marks["cpu_plots"] = r.ru_utime + r.ru_stime
+        for w in windows:
+            w.runner.stack.setClean()
+            w._extra_dirty = False
         app.quit()
     QTimer.singleShot(0, probe)
     return exec_()
@@ -66,8 +78,10 @@ print("STARTUP " + json.dumps(marks), flush=True)
 """
 
 
-def one_run(platform: str, home: Path) -> dict:
+def one_run(platform: str, home: Path, source: Path | None = None) -> dict:
     env = dict(os.environ)
+    if source is not None:  # another checkout (e.g. `git archive` of an older commit)
+        env["PYTHONPATH"] = str(source)
     env.setdefault("QT_QPA_PLATFORM", platform)
     env["QT_QPA_PLATFORM"] = platform
     runtime = Path(tempfile.gettempdir()) / f"runtime-{os.getuid()}"
@@ -79,8 +93,14 @@ def one_run(platform: str, home: Path) -> dict:
     env["XDG_DATA_HOME"] = str(home / "data")
     env["XDG_CACHE_HOME"] = str(home / "cache")
     env["NB_STARTUP_T0"] = repr(time.time())
-    out = subprocess.run(
-        [sys.executable, "-c", CHILD], env=env, capture_output=True, text=True, timeout=120
+    home.mkdir(parents=True, exist_ok=True)
+    out = subprocess.run(  # cwd: `python -c` puts it first on sys.path, before --compare's tree
+        [sys.executable, "-c", CHILD],
+        env=env,
+        cwd=home,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     for line in out.stdout.splitlines():
         if line.startswith("STARTUP "):
@@ -92,22 +112,34 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--platform", default=os.environ.get("QT_QPA_PLATFORM", "offscreen"))
-    args = ap.parse_args()
-    results = []
-    with tempfile.TemporaryDirectory(prefix="nb-startup-") as tmp:
-        one_run(args.platform, Path(tmp) / "warm")  # the first run fills the OS file cache
-        for i in range(args.runs):
-            r = one_run(args.platform, Path(tmp) / f"run{i}")
-            results.append(r)
-            print(
-                f"run {i + 1}: shown {r['shown']:.2f} s, idle {r['idle']:.2f} s wall, "
-                f"{r['cpu']:.2f} s CPU"
-            )
-    med = {k: statistics.median(r[k] for r in results) for k in ("shown", "idle", "cpu")}
-    print(
-        f"median of {len(results)} ({args.platform}): window shown {med['shown']:.2f} s, "
-        f"usable (event loop idle) {med['idle']:.2f} s wall, {med['cpu']:.2f} s CPU"
+    ap.add_argument(
+        "--compare",
+        type=Path,
+        help="another source tree (its netbuilder/ and engine/) to time in alternation",
     )
+    args = ap.parse_args()
+    trees = {"this tree": None}
+    if args.compare:
+        trees = {f"{args.compare}": args.compare.resolve(), **trees}
+    results: dict[str, list] = {name: [] for name in trees}
+    with tempfile.TemporaryDirectory(prefix="nb-startup-") as tmp:
+        for k, src in enumerate(trees.values()):  # the first run fills the OS file cache
+            one_run(args.platform, Path(tmp) / f"warm{k}", src)
+        for i in range(args.runs):
+            for k, (name, src) in enumerate(trees.items()):  # alternate: load hits both alike
+                r = one_run(args.platform, Path(tmp) / f"run{i}-{k}", src)  # a fresh profile
+                results[name].append(r)
+                print(
+                    f"{name} run {i + 1}: shown {r['shown']:.2f} s, idle {r['idle']:.2f} s "
+                    f"wall, {r['cpu']:.2f} s CPU; plots built {r['plots']:.2f} s"
+                )
+    for name, rs in results.items():
+        med = {k: statistics.median(r[k] for r in rs) for k in rs[0]}
+        print(
+            f"{name}: median of {len(rs)} ({args.platform}): window shown {med['shown']:.2f} s, "
+            f"usable (event loop idle) {med['idle']:.2f} s wall, {med['cpu']:.2f} s CPU; "
+            f"dashboard plots built at {med['plots']:.2f} s ({med['cpu_plots']:.2f} s CPU)"
+        )
     return 0
 
 

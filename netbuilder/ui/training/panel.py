@@ -384,9 +384,11 @@ class TrainingDashboard(QObject):
         """The dock's height for a window's default layout."""
         return RUN_DOCK_H if self._expanded else self.collapsed_height()
 
-    def set_expanded(self, on: bool, resize: bool = True) -> None:
-        if on:
+    def set_expanded(self, on: bool, resize: bool = True, build_now: bool = True) -> None:
+        if on and build_now:
             self.ensure_plots()
+        elif on:  # the window paints first; the plots follow a moment later
+            QTimer.singleShot(50, self.ensure_plots)
         self._expanded = on
         self.plots_area.setVisible(on)
         self.plots_toggle.setChecked(on)
@@ -414,7 +416,7 @@ class TrainingDashboard(QObject):
             and not self._expanded
             and self.plots_body.height() > self.collapsed_height() + EXPAND_SLACK
         ):
-            self.set_expanded(True, resize=False)
+            self.set_expanded(True, resize=False, build_now=False)
 
     # -- state ----------------------------------------------------------------------------------
     @property
