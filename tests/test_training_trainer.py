@@ -3,6 +3,7 @@ determinism, checkpoints and feature maps (on a small CNN with dropout and slice
 bundled sample, so that the whole file stays quick; LeNet itself trains in test_cli.py)."""
 
 import math
+import os
 import threading
 import time
 
@@ -474,3 +475,16 @@ def test_a_checkpoint_resumes_the_same_trajectory(net, tiny, tmp_path):
     second.load_checkpoint(tmp_path / "run.ckpt")
     assert second.step == len(head)
     assert head + losses(second) == straight
+
+
+def test_saved_weights_are_plainly_readable(net, tmp_path):
+    # engine.save writes through mkstemp (0600); a weights file is meant to be shared
+    trainer = Trainer(net, TrainSettings())
+    old_umask = os.umask(0o022)
+    try:
+        trainer.save_weights(tmp_path / "w.safetensors")
+        trainer.save_checkpoint(tmp_path / "c.ckpt")
+    finally:
+        os.umask(old_umask)
+    for name in ("w.safetensors", "c.ckpt"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o644

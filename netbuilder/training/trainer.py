@@ -684,11 +684,14 @@ def _describe(exc: BaseException) -> str:
 
 def _atomic(path, write):
     """write(tmp_path) then rename over `path`, so a crash never leaves half a file."""
+    from netbuilder.graph.project import set_plain_mode
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
     try:
         write(tmp)
+        set_plain_mode(tmp, path)  # engine.save's own temp file leaves 0600
         os.replace(tmp, path)
     finally:
         if tmp.exists():
