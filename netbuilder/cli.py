@@ -159,6 +159,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="write weights and optimizer state at the end",
     )
     p.add_argument(
+        "--resume",
+        type=Path,
+        metavar="FILE",
+        help="go on from a checkpoint written by --checkpoint (weights, optimizer state, "
+        "step count, shuffling): --epochs more epochs",
+    )
+    p.add_argument(
         "--metrics-out",
         type=Path,
         metavar="FILE",
@@ -351,6 +358,20 @@ def _train(args) -> int:
         "ignore", r"(overflow|invalid value|divide by zero) encountered", RuntimeWarning
     )
     trainer = Trainer(project.graph, settings, data=data, checkpoint_path=args.checkpoint)
+    if args.resume is not None:
+        if not args.resume.is_file():
+            raise CliError(f"{args.resume}: no such checkpoint file")
+        try:
+            trainer.load_checkpoint(args.resume)
+        except Exception as exc:  # noqa: BLE001 - a wrong or damaged file is one line
+            reason = " ".join(str(exc).split()).removeprefix(f"{args.resume}: ")
+            if len(reason) > 240:
+                reason = reason[:240] + "..."
+            raise CliError(
+                f"{args.resume}: cannot resume from it ({reason}); it must be a checkpoint "
+                "of this network with the same optimizer, written by --checkpoint"
+            ) from None
+        print(f"resuming after step {trainer.step} (epoch {trainer.epoch})", file=sys.stderr)
     metrics = _MetricsWriter(args.metrics_out) if args.metrics_out else None
     progress = _Progress(enabled=not args.no_progress)
     last_epoch: list[EpochEnd] = []
@@ -362,12 +383,14 @@ def _train(args) -> int:
                 metrics.step(event)
         elif isinstance(event, EpochEnd):
             last_epoch[:] = [event]
-            progress.epoch(event, settings.epochs, show_lr=settings.schedule != "none")
+            progress.epoch(event, last_epoch_number, show_lr=settings.schedule != "none")
             if metrics:
                 metrics.epoch(event)
         elif isinstance(event, RunStarted):
             progress.start(event)
 
+    first_step = trainer.step  # above 0 when resuming
+    last_epoch_number = trainer.epoch + settings.epochs
     trainer.subscribe(on_event)
     previous = signal.getsignal(signal.SIGINT)
 
@@ -401,7 +424,8 @@ def _train(args) -> int:
         seconds = time.perf_counter() - started
         samples = len(trainer.prepared.train_x) * settings.epochs
         print(
-            f"trained {settings.epochs} epoch(s), {final.step} steps, in {seconds:.1f} s "
+            f"trained {settings.epochs} epoch(s), {final.step - first_step} steps, in "
+            f"{seconds:.1f} s "
             f"({samples / seconds:,.0f} samples/s, evaluation included)"
         )
         print(f"test accuracy: {last_epoch[0].test_accuracy:.4f}")

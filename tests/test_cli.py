@@ -487,3 +487,25 @@ def test_train_says_how_the_data_is_adapted(tmp_path):
     line = data_line(load_npz(path), load_template("lenet").graph)
     assert line.startswith("colour: 20 train + 10 test, 28x28")
     assert line.endswith("; colour turned grey, centre-padded to 32x32 for input1")
+
+
+def test_resume_goes_on_from_a_checkpoint_as_an_unbroken_run(capsys, tmp_path):
+    rng = np.random.default_rng(0)
+    data = tmp_path / "d.npz"
+    images = rng.integers(0, 256, (60, 28, 28), dtype=np.uint8)
+    np.savez(data, x_train=images[:48], y_train=np.arange(48) % 10, x_test=images[48:],
+             y_test=np.arange(12) % 10)  # fmt: skip
+    mlp = str(template_path("mlp"))
+    common = ["--dataset", str(data), "--batch-size", "16", "--no-progress"]
+    status, straight, _ = _run(capsys, "train", mlp, "--epochs", "2", *common)
+    assert status == 0
+    ckpt = tmp_path / "run.ckpt"
+    assert _run(capsys, "train", mlp, "--epochs", "1", "--checkpoint", str(ckpt), *common)[0] == 0
+    resume = ["--epochs", "1", "--resume", str(ckpt)]
+    status, resumed, err = _run(capsys, "train", mlp, *resume, *common)
+    assert status == 0, err
+    assert "resuming after step 3 (epoch 1)" in err and "epoch 2/2:" in err
+    assert resumed.splitlines()[-1] == straight.splitlines()[-1]  # the same test accuracy
+    status, _, err = _run(capsys, "train", LENET, "--resume", str(ckpt), *common)
+    line = _one_line_error(err)
+    assert status == 1 and line.startswith(f"netbuilder: error: {ckpt}: cannot resume from it")
