@@ -149,6 +149,17 @@ def _to_bytes(obj) -> bytes:
     return safetensors.numpy.save(encoder.arrays, metadata=metadata)
 
 
+def _mode_for(path: Path) -> int:
+    """The mode the saved file should get: the replaced file's, else what open() would give
+    (mkstemp makes its temp file 0600, and torch.save's files are not private either)."""
+    try:
+        return path.stat().st_mode & 0o777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
 def save(obj, f) -> None:
     """Write a state dict (or any tree of dicts, lists, tuples, tensors, arrays, numbers and
     strings) to ``f``: a path (written atomically) or a binary file object.
@@ -169,6 +180,7 @@ def save(obj, f) -> None:
         raise PermissionError(f"{path}: cannot save there, no permission to write in "
                               f"{directory}") from None
     try:
+        os.fchmod(fd, _mode_for(path))
         with os.fdopen(fd, "wb") as out:
             out.write(data)
             out.flush()

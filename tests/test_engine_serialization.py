@@ -390,3 +390,18 @@ def test_mismatching_state_dicts_are_named_on_load(good_file):
     other = enn.Sequential(enn.Linear(3, 2))
     with pytest.raises(RuntimeError, match="Missing key|Unexpected key"):
         other.load_state_dict(engine.load(good_file))
+
+
+def test_saved_files_are_not_private_and_keep_a_replaced_files_mode(tmp_path):
+    import os
+
+    path = tmp_path / "w.safetensors"
+    umask = os.umask(0o022)
+    try:
+        engine.save({"w": engine.zeros(2)}, path)
+        assert path.stat().st_mode & 0o777 == 0o644  # as open() and torch.save give
+        os.chmod(path, 0o640)
+        engine.save({"w": engine.ones(2)}, path)
+        assert path.stat().st_mode & 0o777 == 0o640
+    finally:
+        os.umask(umask)

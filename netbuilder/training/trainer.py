@@ -410,16 +410,12 @@ class Trainer:
 
     def save_weights(self, path):
         """The model's weights as .safetensors with PyTorch's key names (atomic write)."""
-        import engine
-
         with self._lock:
             state = self.model.state_dict()
-            _atomic(path, lambda tmp: engine.save(state, tmp))
+            _save(state, path)
 
     def save_checkpoint(self, path):
         """Weights, optimizer state and progress, to go on training later (atomic write)."""
-        import engine
-
         with self._lock:
             checkpoint = {"model": self.model.state_dict()}
             if self.optimizer is not None:
@@ -433,7 +429,7 @@ class Trainer:
                     "shuffle": json.dumps(self._rng.bit_generator.state),
                     "engine": json.dumps(_engine_rng().bit_generator.state),
                 }
-            _atomic(path, lambda tmp: engine.save(checkpoint, tmp))
+            _save(checkpoint, path)
 
     def load_checkpoint(self, path):
         """Restore what save_checkpoint wrote, so that the next run() goes on from there
@@ -682,17 +678,10 @@ def _describe(exc: BaseException) -> str:
     return f"training failed: {type(exc).__name__}: {exc}{where}"
 
 
-def _atomic(path, write):
-    """write(tmp_path) then rename over `path`, so a crash never leaves half a file."""
-    from netbuilder.graph.project import set_plain_mode
+def _save(obj, path):
+    """engine.save (an atomic write), into a folder made if missing."""
+    import engine
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
-    try:
-        write(tmp)
-        set_plain_mode(tmp, path)  # engine.save's own temp file leaves 0600
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    engine.save(obj, path)
