@@ -21,3 +21,25 @@ def mnist_dir():
             pytest.fail(f"MNIST not found at {MNIST_DIR}")
         pytest.skip(f"MNIST not found at {MNIST_DIR}")
     return MNIST_DIR
+
+
+def _answer_message_boxes_by_default():
+    """Offscreen, a modal box nobody can see blocks the run for ever: a dirty window closed by
+    pytest-qt after a test's own monkeypatches are undone would hang the suite. Every static
+    QMessageBox answers at once with the choice that keeps nothing and asks nothing further;
+    tests that care about a box patch it themselves."""
+    try:
+        from PySide6.QtWidgets import QMessageBox
+    except ImportError:
+        return
+    defaults = {
+        "warning": QMessageBox.StandardButton.Discard,
+        "question": QMessageBox.StandardButton.No,
+        "critical": QMessageBox.StandardButton.Ok,
+        "information": QMessageBox.StandardButton.Ok,
+    }
+    for kind, answer in defaults.items():
+        setattr(QMessageBox, kind, lambda *args, _answer=answer, **kwargs: _answer)
+
+
+_answer_message_boxes_by_default()
