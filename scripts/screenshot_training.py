@@ -4,6 +4,7 @@
 
 Runs the real app under Xvfb (started here when no DISPLAY is set), opens the LeNet template,
 trains on MNIST when --data names an IDX folder (else on the bundled sample) and saves:
+  docs/screenshots/training-ready[-dark].png  the window before the run (the dock still short)
   docs/screenshots/training[-dark].png        after --steps steps (a run in progress)
   docs/screenshots/training-epoch[-dark].png  at the end of the second epoch
 --train N trains on the first N training images only (written to a temporary .npz), for a
@@ -37,8 +38,7 @@ def main() -> int:
         xvfb = shutil.which("xvfb-run")
         if xvfb is None:
             sys.exit("no DISPLAY and no xvfb-run: install Xvfb or set QT_QPA_PLATFORM=offscreen")
-        cmd = [xvfb, "-a", "-s", "-screen 0 1600x1000x24 -nolisten tcp",
-               sys.executable, *sys.argv]
+        cmd = [xvfb, "-a", "-s", "-screen 0 1600x1000x24 -nolisten tcp", sys.executable, *sys.argv]
         return subprocess.call(cmd)
     os.environ.setdefault("QT_QPA_PLATFORM", "xcb")
     os.environ["NETBUILDER_THEME"] = args.theme
@@ -49,16 +49,19 @@ def shoot(args) -> int:
     import tempfile
 
     import numpy as np
-    from PySide6.QtCore import Qt
+    from PySide6.QtCore import QSettings, Qt
 
     from netbuilder.data import load_dataset
     from netbuilder.ui.app import make_app
     from netbuilder.ui.mainwindow import MainWindow
 
     app = make_app(["netbuilder"])
-    window = MainWindow(recovery_dir=Path(os.environ.get("TMPDIR", "/tmp")) / "nb-shot-recovery")
+    tmp = Path(tempfile.mkdtemp(prefix="nb-shot-"))
+    # fresh settings: the default layout, not whatever a user's last session left
+    settings = QSettings(str(tmp / "settings.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(settings=settings, recovery_dir=tmp / "recovery")
+    window.resize(1440, 900)  # the default window size
     window.load_template("lenet")
-    window.resize(1600, 1000)
     window.show()
     d = window.training
 
@@ -68,8 +71,13 @@ def shoot(args) -> int:
     if 0 < args.train < n:
         n = args.train
         spec = str(Path(tempfile.mkdtemp()) / f"{full.name}-{n}.npz")
-        np.savez(spec, x_train=full.x_train[:n], y_train=full.y_train[:n],
-                 x_test=full.x_test, y_test=full.y_test)
+        np.savez(
+            spec,
+            x_train=full.x_train[:n],
+            y_train=full.y_train[:n],
+            x_test=full.x_test,
+            y_test=full.y_test,
+        )
     d.form.dataset.set_value(spec)
     d.form.epochs.setValue(args.epochs)
     d.form.batch_size.setValue(64)
@@ -82,7 +90,12 @@ def shoot(args) -> int:
             app.processEvents()
             time.sleep(0.005)
 
-    pump(0.5)
+    pump(1.5)  # the dashboard builds its plots shortly after the window shows
+    suffix = "" if args.theme == "light" else "-dark"
+    args.out.mkdir(parents=True, exist_ok=True)
+    ready = args.out / f"training-ready{suffix}.png"
+    window.grab().save(str(ready))
+    print(f"{ready} before the run")
     select("conv2", window)
     d.views.setCurrentWidget(d.histograms)
     d.train_action.trigger()
@@ -90,8 +103,6 @@ def shoot(args) -> int:
     while d.running and d.step < steps:
         pump(0.1)
     pump(0.3)
-    suffix = "" if args.theme == "light" else "-dark"
-    args.out.mkdir(parents=True, exist_ok=True)
     first = args.out / f"training{suffix}.png"
     window.grab().save(str(first))
     print(f"{first} at step {d.step}")

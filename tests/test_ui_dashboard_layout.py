@@ -54,6 +54,8 @@ def test_the_dock_is_short_before_a_run_and_grows_when_training_starts(qtbot, tm
     _settle()
     assert d.expanded and d.plots_area.isVisible()
     assert d.plots_dock.height() >= RUN_DOCK_H - 10
+    view = w.canvas.visible_scene_rect()  # the network stays in view in the shorter canvas
+    assert all(view.contains(i.sceneBoundingRect()) for i in w.scene.node_items.values())
     assert d.wait(30)
 
 

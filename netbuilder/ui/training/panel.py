@@ -92,6 +92,7 @@ class TrainingDashboard(QObject):
         self.theme = Theme()
         self._views: dict | None = None
         self._expanded = False
+        self._refit_until = 0.0
         self._watch_height = False  # armed once the window's first layout has settled
         self._trainer_factory = trainer_factory  # tests and benchmarks may give their own
         self.result: TrainedModel | None = None  # the last run's weights, for save/export
@@ -236,7 +237,7 @@ class TrainingDashboard(QObject):
         self.stop_button = self._button(self.stop_action)
         for b in (self.train_button, self.pause_button, self.stop_button):
             b.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
-            b.setMinimumWidth(84)
+            b.setMinimumWidth(68)
             row.addWidget(b)
         self.progress = QProgressBar()
         self.progress.setRange(0, 1)
@@ -325,13 +326,6 @@ class TrainingDashboard(QObject):
         grad, histograms = GradNormPlot(t), HistogramPlots(t)
         confusion, samples, features = ConfusionMatrixView(t), SampleGrid(t), FeatureMapView(t)
 
-        left = QSplitter(Qt.Orientation.Vertical)
-        left.addWidget(loss)
-        left.addWidget(accuracy)
-        left.setStretchFactor(0, 3)
-        left.setStretchFactor(1, 2)
-        left.setChildrenCollapsible(False)
-
         views = QTabWidget()
         views.setDocumentMode(True)
         # short titles: the tab bar fits a narrow column without cutting a word off
@@ -347,13 +341,12 @@ class TrainingDashboard(QObject):
         views.setMinimumWidth(views.tabBar().sizeHint().width() + 8)
         views.currentChanged.connect(lambda _i: self._refresh_histograms())
 
+        # side by side, each the dock's full height: stacked, loss and accuracy were each too
+        # short to read in a 300 px dock; accuracy (a few epoch points) takes a narrow column
         split = QSplitter(Qt.Orientation.Horizontal)
-        split.addWidget(left)
-        split.addWidget(grad)
-        split.addWidget(views)
-        split.setStretchFactor(0, 4)
-        split.setStretchFactor(1, 4)
-        split.setStretchFactor(2, 3)
+        for i, (widget, stretch) in enumerate(((loss, 4), (accuracy, 2), (grad, 4), (views, 4))):
+            split.addWidget(widget)
+            split.setStretchFactor(i, stretch)
         split.setChildrenCollapsible(False)
         self.plots_area.layout().addWidget(split)
         self._views = {
@@ -385,22 +378,32 @@ class TrainingDashboard(QObject):
         return RUN_DOCK_H if self._expanded else self.collapsed_height()
 
     def set_expanded(self, on: bool, resize: bool = True, build_now: bool = True) -> None:
+        dock, canvas = self.plots_dock, self.window.canvas
+        resize = resize and not dock.isFloating() and self.window.isVisible()
+        # measured before the plots show: showing them can grow the dock at once
+        short = dock.height() < min(RUN_DOCK_H, self.window.height() // 2)
+        whole = False
+        if resize and hasattr(canvas, "visible_scene_rect"):  # (a stand-in window has none)
+            view = canvas.visible_scene_rect()
+            items = getattr(canvas.scene(), "node_items", {}).values()
+            whole = all(view.contains(i.sceneBoundingRect()) for i in items)
+        if resize and whole:  # the network was all in view: keep it so as the canvas resizes
+            self._refit_until = time.perf_counter() + 0.5
+            canvas.viewport().installEventFilter(self)
         if on and build_now:
             self.ensure_plots()
         elif on:  # the window paints first; the plots follow a moment later
             QTimer.singleShot(50, self.ensure_plots)
         self._expanded = on
-        self.plots_area.setVisible(on)
+        self.plots_area.setVisible(on)  # may grow the dock at once (the plots' minimum size)
         self.plots_toggle.setChecked(on)
         self.plots_toggle.setArrowType(Qt.ArrowType.DownArrow if on else Qt.ArrowType.RightArrow)
-        dock = self.plots_dock
-        if not resize or dock.isFloating() or not self.window.isVisible():
+        if not resize:
             return
-        if on:
+        if on and short:
             wanted = min(RUN_DOCK_H, self.window.height() // 2)
-            if dock.height() < wanted:
-                self.window.resizeDocks([dock], [wanted], Qt.Orientation.Vertical)
-        else:
+            self.window.resizeDocks([dock], [wanted], Qt.Orientation.Vertical)
+        elif not on:
             self.window.resizeDocks([dock], [self.collapsed_height()], Qt.Orientation.Vertical)
 
     def _window_shown(self) -> None:
@@ -645,7 +648,17 @@ class TrainingDashboard(QObject):
                 QTimer.singleShot(0, self._window_shown)
         elif obj is self.plots_body and event.type() == QEvent.Type.Resize:
             self._check_height()
+        elif event.type() == QEvent.Type.Resize and obj is self._canvas_viewport():
+            # the dock grows in a step or two; after that the person's zoom stands
+            if time.perf_counter() > self._refit_until:
+                obj.removeEventFilter(self)
+            else:
+                QTimer.singleShot(0, self.window.canvas.fit)
         return False
+
+    def _canvas_viewport(self):
+        viewport = getattr(getattr(self.window, "canvas", None), "viewport", None)
+        return viewport() if viewport is not None else None
 
     def retheme(self) -> None:
         """Follow the application palette (the system switched between light and dark)."""
@@ -922,7 +935,7 @@ class TrainingDashboard(QObject):
         parts = [
             f"Epoch {epoch}/{run.total_epochs}",
             f"step {self.step:,}/{self.total_steps:,}",
-            f"{self._rate:,.0f} samples/s",
+            f"{_compact(self._rate)} samples/s",
         ]
         eta = self._eta()
         if eta is not None:
@@ -1158,6 +1171,11 @@ def _recent(values, count: int = 5) -> float:
     if not len(tail):
         return float(values[-1])
     return float(np.exp(np.log(tail).mean()))
+
+
+def _compact(rate: float) -> str:
+    """5,370 -> "5.4k": the progress bar's text fits a narrow dock."""
+    return f"{rate / 1000:.1f}k" if rate >= 1000 else f"{rate:.0f}"
 
 
 def _clock(seconds: float) -> str:

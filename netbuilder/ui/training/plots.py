@@ -327,7 +327,7 @@ class AccuracyPlot(HintedPlot):
 
     def __init__(self, theme: Theme):
         super().__init__(background=theme.background)
-        self.setMinimumSize(220, 80)
+        self.setMinimumSize(150, 80)
         item = self.getPlotItem()
         _style_plot(item, theme, "Test accuracy", "%", "epoch")
         self.legend = _legend(item, theme)
@@ -379,11 +379,14 @@ class AccuracyPlot(HintedPlot):
             item.enableAutoRange(y=True)
         else:
             item.setYRange(0, 100, padding=0)
-        title = f"Test accuracy · {y[-1]:.2f} % after epoch {x[-1]}" if y else "Test accuracy"
+        title = f"Accuracy {y[-1]:.1f} %" if y else "Test accuracy"  # a narrow column
         if title != self._title:
             self._title = title
             item.setTitle(title, color=self.theme.foreground.name(), size="10pt")
         top = max([run.total_epochs, len(x), 1])
+        every = max(1, math.ceil(top / 6))  # whole epochs only: "1.5" is not an epoch
+        item.getAxis("bottom").setTicks([[(e, str(e)) for e in range(1, top + 1, every)], []])
+        item.getViewBox().enableAutoRange(x=False)
         item.setXRange(0.5, top + 0.5, padding=0)
 
     def show_previous(self, run: RunCurves | None) -> None:
