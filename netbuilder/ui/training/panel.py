@@ -169,6 +169,7 @@ class TrainingDashboard(QObject):
         self.save_weights_action.setToolTip("Save the trained weights as .safetensors")
         self.export_action = QAction("E&xport with Weights…", w)
         self.export_action.setToolTip("Export the network as a script, with its trained weights")
+        self.export_action.setIconText("Export")  # the dock's button: short, the menu says all
         for a in (self.train_action, self.pause_action, self.stop_action):
             a.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
         menu = w.train_menu
@@ -237,7 +238,7 @@ class TrainingDashboard(QObject):
         self.stop_button = self._button(self.stop_action)
         for b in (self.train_button, self.pause_button, self.stop_button):
             b.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
-            b.setMinimumWidth(68)
+            b.setMinimumWidth(58)
             row.addWidget(b)
         self.progress = QProgressBar()
         self.progress.setRange(0, 1)
@@ -245,7 +246,7 @@ class TrainingDashboard(QObject):
         self.progress.setTextVisible(True)
         self.progress.setFormat("Ready")
         self.progress.setMinimumHeight(26)
-        self.progress.setMinimumWidth(260)
+        self.progress.setMinimumWidth(150)
         row.addWidget(self.progress, 1)
         self.save_button = self._button(self.save_weights_action)
         self.export_button = self._button(self.export_action)
@@ -338,7 +339,7 @@ class TrainingDashboard(QObject):
             views.setTabToolTip(views.addTab(widget, title), tip)
         views.tabBar().setElideMode(Qt.TextElideMode.ElideNone)
         views.setUsesScrollButtons(True)
-        views.setMinimumWidth(views.tabBar().sizeHint().width() + 8)
+        views.setMinimumWidth(200)  # narrower than its tabs: scroll arrows, no cut words
         views.currentChanged.connect(lambda _i: self._refresh_histograms())
 
         # side by side, each the dock's full height: stacked, loss and accuracy were each too

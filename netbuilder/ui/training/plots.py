@@ -75,7 +75,7 @@ def retheme_plot(widget: pg.PlotWidget, theme: Theme) -> None:
 
 def _make_plot_widget(theme: Theme, hint: str) -> HintedPlot:
     w = HintedPlot(background=theme.background)
-    w.setMinimumSize(200, 60)
+    w.setMinimumSize(160, 60)
     w.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
     _style_plot(w.getPlotItem(), theme, "", "", "")
     w._init_hint(theme, hint)
@@ -257,7 +257,7 @@ class LossPlot(HintedPlot):
 
     def __init__(self, theme: Theme):
         super().__init__(background=theme.background, axisItems={"left": LogAxis("left")})
-        self.setMinimumSize(220, 110)
+        self.setMinimumSize(160, 110)
         item = self.getPlotItem()
         _style_plot(item, theme, "Loss", "loss (log)", "step")
         item.setLogMode(x=False, y=True)  # late progress stays visible beside the first drop
@@ -327,7 +327,7 @@ class AccuracyPlot(HintedPlot):
 
     def __init__(self, theme: Theme):
         super().__init__(background=theme.background)
-        self.setMinimumSize(150, 80)
+        self.setMinimumSize(110, 80)
         item = self.getPlotItem()
         _style_plot(item, theme, "Test accuracy", "%", "epoch")
         self.legend = _legend(item, theme)
@@ -408,9 +408,9 @@ class GradNormPlot(HintedPlot):
     def __init__(self, theme: Theme):
         super().__init__(background=theme.background, axisItems={"left": LogAxis("left")})
         self.theme = theme
-        self.setMinimumSize(240, 130)
+        self.setMinimumSize(170, 130)
         item = self.getPlotItem()
-        _style_plot(item, theme, "Gradient L2 norm per layer", "‖grad‖ (log)", "step")
+        _style_plot(item, theme, "Gradient norm per layer", "L2 ‖grad‖ (log)", "step")
         self.setToolTip(
             "L2 norm of each layer's gradient (weights and bias together), measured every few "
             "steps.\nOn the canvas each block is tinted by its norm against the other layers: "
@@ -531,7 +531,7 @@ class ConfusionMatrixView(QWidget):
         self.theme = theme
         self.matrix: np.ndarray | None = None
         self.epoch: int | None = None
-        self.setMinimumSize(220, 200)
+        self.setMinimumSize(160, 150)
 
     def apply_theme(self, theme: Theme) -> None:
         self.theme = theme
@@ -625,7 +625,7 @@ class SampleGrid(QWidget):
         self.predicted = np.zeros(0, dtype=np.int64)
         self.epoch: int | None = None
         self.class_names: list[str] | None = None
-        self.setMinimumSize(220, 200)
+        self.setMinimumSize(160, 150)
 
     def apply_theme(self, theme: Theme) -> None:
         self.theme = theme
@@ -708,7 +708,7 @@ class FeatureMapView(QWidget):
         self.input: QImage | None = None
         self.caption = ""
         self.hint = "Select a Conv2d (or any image-shaped) block to see its feature maps"
-        self.setMinimumSize(220, 200)
+        self.setMinimumSize(160, 150)
 
     def apply_theme(self, theme: Theme) -> None:
         self.theme = theme
