@@ -338,6 +338,7 @@ class TrainingDashboard(QObject):
         ):
             views.setTabToolTip(views.addTab(widget, title), tip)
         views.tabBar().setElideMode(Qt.TextElideMode.ElideNone)
+        views.setStyleSheet("QTabBar::tab { padding: 4px 9px; }")  # four titles in ~300 px
         views.setUsesScrollButtons(True)
         views.setMinimumWidth(200)  # narrower than its tabs: scroll arrows, no cut words
         views.currentChanged.connect(lambda _i: self._refresh_histograms())
@@ -345,10 +346,14 @@ class TrainingDashboard(QObject):
         # side by side, each the dock's full height: stacked, loss and accuracy were each too
         # short to read in a 300 px dock; accuracy (a few epoch points) takes a narrow column
         split = QSplitter(Qt.Orientation.Horizontal)
-        for i, (widget, stretch) in enumerate(((loss, 4), (accuracy, 2), (grad, 4), (views, 4))):
+        shares = ((loss, 8), (accuracy, 5), (grad, 8), (views, 11))
+        for i, (widget, stretch) in enumerate(shares):
             split.addWidget(widget)
             split.setStretchFactor(i, stretch)
         split.setChildrenCollapsible(False)
+        # first sizes in the same shares (the splitter scales them to its width): left to the
+        # widgets' size hints, the tab column got too little and cut its tab titles
+        split.setSizes([100 * stretch for _w, stretch in shares])
         self.plots_area.layout().addWidget(split)
         self._views = {
             "loss_plot": loss,

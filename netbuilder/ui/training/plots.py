@@ -185,7 +185,7 @@ def set_step_extent(widget: pg.PlotWidget, run: RunCurves) -> None:
     vb.setXRange(0, extent, padding=0.01)
 
 
-def set_log_range(widget: pg.PlotWidget, arrays) -> None:
+def set_log_range(widget: pg.PlotWidget, arrays, headroom: float = 0.0) -> None:
     """The y range of a log plot in quarter decades around the data: it moves only when the
     data crosses a quarter decade, not with every new minimum (each move redraws the axis)."""
     lo, hi = math.inf, -math.inf
@@ -197,7 +197,7 @@ def set_log_range(widget: pg.PlotWidget, arrays) -> None:
     if not math.isfinite(lo):
         return
     bottom = math.floor(math.log10(lo) * 4) / 4
-    top = max(math.ceil(math.log10(hi) * 4) / 4, bottom + 0.25)
+    top = max(math.ceil(math.log10(hi) * 4) / 4, bottom + 0.25) + headroom
     if getattr(widget, "_log_range", None) == (bottom, top):
         return
     widget._log_range = (bottom, top)
@@ -375,11 +375,17 @@ class AccuracyPlot(HintedPlot):
         self._update_legend()
         self.set_empty(not y and not val and not self.previous.isVisible())
         item = self.getPlotItem()
-        if y:
-            item.enableAutoRange(y=True)
+        item.getViewBox().enableAutoRange(enable=False)  # both ranges set here, not guessed
+        before = self.previous.yData if self.previous.isVisible() else None
+        before = [] if before is None else [float(v) for v in before]
+        shown = [v for v in (*y, *(p[1] for p in val), *before) if math.isfinite(v)]
+        if shown:
+            lo, hi = min(shown), max(shown)
+            pad = max(0.5, 0.12 * (hi - lo))
+            item.setYRange(max(0.0, lo - pad), min(100.0, hi + pad), padding=0)
         else:
             item.setYRange(0, 100, padding=0)
-        title = f"Accuracy {y[-1]:.1f} %" if y else "Test accuracy"  # a narrow column
+        title = f"Acc. {y[-1]:.1f} %" if y else "Test accuracy"  # a narrow column
         if title != self._title:
             self._title = title
             item.setTitle(title, color=self.theme.foreground.name(), size="10pt")
@@ -417,7 +423,7 @@ class GradNormPlot(HintedPlot):
             "blue smaller, green typical, red larger.\nClick a legend entry to hide that layer."
         )
         item.setLogMode(x=False, y=True)
-        self.legend = _legend(item, theme, colCount=3)
+        self.legend = _legend(item, theme, colCount=2)  # three columns overflowed the plot
         self.curves: dict[str, pg.PlotDataItem] = {}
         self._init_hint(theme, self.HINT)
 
@@ -451,7 +457,13 @@ class GradNormPlot(HintedPlot):
             y = np.where(np.isfinite(series.y), np.maximum(series.y, self.FLOOR), np.nan)
             curve.setData(*_finite_xy(series.x, y))
         self.set_empty(not any(len(s) for s in run.grad_norms.values()))
-        set_log_range(self, [np.maximum(s.y, self.FLOOR) for s in run.grad_norms.values()])
+        # headroom: the legend (a row per two layers) sits above the curves, not over them
+        rows = math.ceil(len(self.curves) / 2)
+        set_log_range(
+            self,
+            [np.maximum(s.y, self.FLOOR) for s in run.grad_norms.values()],
+            headroom=0.25 * rows,
+        )
 
 
 class HistogramPlots(QWidget):
