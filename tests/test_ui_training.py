@@ -285,6 +285,23 @@ def test_settings_edit_goes_into_the_project(window):
     assert d.run.settings["optimizer"] == "adam" and d.step == 90 and len(d.run.epochs) == 3
 
 
+def test_each_optimizer_edits_its_own_momentum(window):
+    d = make_dashboard(window)
+    form, t = d.form, window.project.training
+    assert form.momentum.isVisibleTo(form) and not form.rmsprop_momentum.isVisibleTo(form)
+    form.optimizer.setCurrentIndex(form.optimizer.findData("rmsprop"))
+    # RMSprop shows PyTorch's default (0), not SGD's classic 0.9
+    assert form.rmsprop_momentum.isVisibleTo(form) and not form.momentum.isVisibleTo(form)
+    assert form.rmsprop_momentum.value() == 0.0
+    form.rmsprop_momentum.setValue(0.5)
+    assert t["rmsprop_momentum"] == pytest.approx(0.5)
+    assert t.get("momentum", 0.9) == pytest.approx(0.9)  # SGD's value is untouched
+    for opt in ("adam", "adagrad"):
+        form.optimizer.setCurrentIndex(form.optimizer.findData(opt))
+        assert not form.momentum.isVisibleTo(form)
+        assert not form.rmsprop_momentum.isVisibleTo(form)
+
+
 def test_bad_settings_are_refused_with_a_message(window, qtbot):
     d = make_dashboard(window)
     window.project.training["betas"] = "nonsense"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from netbuilder.training import LOSSES, OPTIMIZERS, SCHEDULES, TrainSettings
+from netbuilder.training.settings import MOMENTUM_FIELDS  # noqa: F401 - the form reads it here
 
 _LABELS = {
     "cross_entropy": "Cross-entropy",
@@ -31,7 +32,6 @@ OPTIMIZER_CHOICES = [(k, label(k)) for k in OPTIMIZERS]
 SCHEDULE_CHOICES = [(k, label(k)) for k in SCHEDULES]
 
 # which hyperparameters each optimizer and schedule reads (the others are hidden)
-MOMENTUM_OPTIMIZERS = {"sgd", "rmsprop"}
 NESTEROV_OPTIMIZERS = {"sgd"}
 BETAS_OPTIMIZERS = {"adam", "adamw"}
 SCHEDULE_FIELDS = {

@@ -265,13 +265,14 @@ class SettingsForm(QWidget):
         self.lr.setSingleStep(0.001)
         self.lr.setToolTip("Learning rate")
         form.addRow("Learning rate", self.lr)
-        self.momentum = QDoubleSpinBox()
-        self.momentum.setRange(0.0, 0.999)
-        self.momentum.setDecimals(3)
-        self.momentum.setSingleStep(0.05)
+        # each optimizer keeps its own momentum (SGD's classic 0.9 must not leak into RMSprop,
+        # whose PyTorch default is 0): one box per field, shown for its optimizer only
+        self.momentum = self._momentum_box()
+        self.rmsprop_momentum = self._momentum_box()
         self.nesterov = QCheckBox("Nesterov momentum")
         self.momentum_label = QLabel("Momentum")
         form.addRow(self.momentum_label, self.momentum)
+        form.addRow("Momentum", self.rmsprop_momentum)
         form.addRow("", self.nesterov)
         self.beta1 = QDoubleSpinBox()
         self.beta2 = QDoubleSpinBox()
@@ -350,6 +351,7 @@ class SettingsForm(QWidget):
             "optimizer": self.optimizer,
             "lr": self.lr,
             "momentum": self.momentum,
+            "rmsprop_momentum": self.rmsprop_momentum,
             "nesterov": self.nesterov,
             "weight_decay": self.weight_decay,
             "schedule": self.schedule,
@@ -381,6 +383,14 @@ class SettingsForm(QWidget):
         self.load(options.defaults())
 
     # -- plumbing --------------------------------------------------------------------------
+    @staticmethod
+    def _momentum_box() -> QDoubleSpinBox:
+        box = QDoubleSpinBox()
+        box.setRange(0.0, 0.999)
+        box.setDecimals(3)
+        box.setSingleStep(0.05)
+        return box
+
     def _connect(self, key: str, w) -> None:
         if isinstance(w, QComboBox):
             w.currentIndexChanged.connect(lambda _i, k=key, w=w: self._emit(k, w.currentData()))
@@ -399,10 +409,10 @@ class SettingsForm(QWidget):
     def _update_visibility(self, *_a) -> None:
         opt = self.optimizer.currentData()
         sched = self.schedule.currentData()
-        uses_momentum = opt in options.MOMENTUM_OPTIMIZERS
         uses_betas = opt in options.BETAS_OPTIMIZERS
         form = self._opt_form  # hidden rows take no space (hidden widgets alone would)
-        form.setRowVisible(self.momentum, uses_momentum)
+        for optimizer, field in options.MOMENTUM_FIELDS.items():
+            form.setRowVisible(self._fields[field], opt == optimizer)
         form.setRowVisible(self.nesterov, opt in options.NESTEROV_OPTIMIZERS)
         form.setRowVisible(self._betas_row, uses_betas)
         for key, field in (
