@@ -370,40 +370,35 @@ def _pool_expr(fn):
     return expr
 
 
-MAXPOOL2D = BlockType(
-    type="MaxPool2d",
-    label="MaxPool2d",
-    category="Pooling",
-    description="Keeps the largest value in each window, shrinking height and width.",
-    params=_pool_params(),
-    inputs=1,
-    outputs=1,
-    name_prefix="pool",
-    icon="maxpool2d.svg",
-    shape_fn=lambda p, s: _pool_common_shape("MaxPool2d", p, s),
-    count_fn=lambda p, s: 0,
-    summary_fn=_pool_summary,
-    ctor=lambda p: ("MaxPool2d", [p["kernel_size"]], _pool_kwargs(p)),
-    expr_fn=_pool_expr("max_pool2d"),
-    fold=True,
+def _pool_block(type_, description, name_prefix, functional):
+    return BlockType(
+        type=type_,
+        label=type_,
+        category="Pooling",
+        description=description,
+        params=_pool_params(),
+        inputs=1,
+        outputs=1,
+        name_prefix=name_prefix,
+        icon=f"{type_.lower()}.svg",
+        shape_fn=lambda p, s: _pool_common_shape(type_, p, s),
+        count_fn=lambda p, s: 0,
+        summary_fn=_pool_summary,
+        ctor=lambda p: (type_, [p["kernel_size"]], _pool_kwargs(p)),
+        expr_fn=_pool_expr(functional),
+        fold=True,
+    )
+
+
+MAXPOOL2D = _pool_block(
+    "MaxPool2d",
+    "Keeps the largest value in each window, shrinking height and width.",
+    "pool",
+    "max_pool2d",
 )
 
-AVGPOOL2D = BlockType(
-    type="AvgPool2d",
-    label="AvgPool2d",
-    category="Pooling",
-    description="Averages each window, shrinking height and width.",
-    params=_pool_params(),
-    inputs=1,
-    outputs=1,
-    name_prefix="avgpool",
-    icon="avgpool2d.svg",
-    shape_fn=lambda p, s: _pool_common_shape("AvgPool2d", p, s),
-    count_fn=lambda p, s: 0,
-    summary_fn=_pool_summary,
-    ctor=lambda p: ("AvgPool2d", [p["kernel_size"]], _pool_kwargs(p)),
-    expr_fn=_pool_expr("avg_pool2d"),
-    fold=True,
+AVGPOOL2D = _pool_block(
+    "AvgPool2d", "Averages each window, shrinking height and width.", "avgpool", "avg_pool2d"
 )
 
 
