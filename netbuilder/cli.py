@@ -17,13 +17,18 @@ import time
 import warnings
 from pathlib import Path
 
-COMMANDS = ("open", "summary", "train", "export")
-PROJECT_HELP = "a NetBuilder project file (.nbproj or .json, e.g. resources/templates/lenet.json)"
+COMMANDS = ("open", "summary", "train", "export", "templates", "install-desktop")
+PROJECT_HELP = (
+    "a NetBuilder project file (.nbproj or .json), or the name of a bundled template "
+    "(see `netbuilder templates`); a file of that name wins"
+)
 EXAMPLES = """examples:
-  netbuilder                                   open the app
-  netbuilder summary resources/templates/lenet.json
-  netbuilder train lenet.json --dataset mnist --epochs 2 --save-weights lenet.safetensors
-  netbuilder export lenet.json -o lenet.py --weights lenet.safetensors
+  netbuilder                                   open the app (with LeNet)
+  netbuilder mlp                               open the MLP template as a new project
+  netbuilder templates                         list the bundled templates
+  netbuilder summary lenet
+  netbuilder train lenet --dataset mnist --epochs 2 --save-weights lenet.safetensors
+  netbuilder export lenet -o lenet.py --weights lenet.safetensors
 """
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -51,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="netbuilder",
         description="Design, train and export neural networks. Without a command, or with "
-        "a project file only, opens the app.",
+        "a project file or template name only, opens the app.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -63,6 +68,21 @@ def build_parser() -> argparse.ArgumentParser:
         description="Open the NetBuilder window, with PROJECT if given.",
     )
     p.add_argument("project", nargs="?", metavar="PROJECT", help=PROJECT_HELP)
+
+    sub.add_parser(
+        "templates",
+        help="list the bundled templates",
+        description="List the bundled templates: name, parameter count and what it is. "
+        "Any command that takes a PROJECT takes a template's name too.",
+    )
+    p = sub.add_parser(
+        "install-desktop",
+        help="add NetBuilder to the desktop's application menu (Linux)",
+        description="Add a launcher (a .desktop file and the app icon) to the user's "
+        "application menu, in $XDG_DATA_HOME (default ~/.local/share). It starts this "
+        "NetBuilder with this Python.",
+    )
+    p.add_argument("--remove", action="store_true", help="take the launcher away again")
 
     p = sub.add_parser(
         "summary",
@@ -205,6 +225,8 @@ def main(argv: list[str] | None = None) -> int:
             "summary": _summary,
             "train": _train,
             "export": _export,
+            "templates": _templates,
+            "install-desktop": _install_desktop,
         }[args.command](args)
     except CliError as exc:
         print(f"netbuilder: error: {exc}", file=sys.stderr)
@@ -218,8 +240,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _open(project) -> int:
-    if project is not None and not Path(project).is_file():
-        raise CliError(f"{project}: no such project file")
+    if project is not None and not Path(project).is_file() and _template_name(project) is None:
+        raise CliError(_not_found(project))
     try:
         from netbuilder.ui.app import main as app_main
     except ImportError as exc:
@@ -230,10 +252,40 @@ def _open(project) -> int:
 # -- summary ----------------------------------------------------------------------------------
 
 
+def _template_name(spec) -> str | None:
+    """The bundled template `spec` names, unless a file of that name is there."""
+    from netbuilder.graph.templates import template_names
+
+    if Path(spec).is_file() or str(spec) not in template_names():
+        return None
+    return str(spec)
+
+
+def _looks_like_path(spec) -> bool:
+    return any(c in str(spec) for c in "./\\")
+
+
+def _not_found(spec) -> str:
+    from netbuilder.graph.templates import template_names
+
+    if _looks_like_path(spec):
+        return f"{spec}: no such project file"
+    return (
+        f"{spec}: no such project file or template; the templates are "
+        f"{', '.join(template_names())} (see netbuilder templates)"
+    )
+
+
 def _load(path):
     from netbuilder.graph.project import ProjectError, load_project
+    from netbuilder.graph.templates import load_template
 
     try:
+        name = _template_name(path)
+        if name is not None:
+            return load_template(name)
+        if not _looks_like_path(path) and not Path(path).exists():
+            raise CliError(_not_found(path))  # a mistyped template name
         return load_project(path)
     except ProjectError as exc:
         raise CliError(str(exc)) from exc
@@ -682,6 +734,45 @@ def _strict(value):
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
+
+
+# -- templates, install-desktop ----------------------------------------------------------------
+
+
+def _templates(args) -> int:
+    from netbuilder.graph.templates import list_templates, load_template
+
+    rows = []
+    for name, title in list_templates():
+        try:
+            params = f"{load_template(name).graph.total_params:,} params"
+        except Exception:  # noqa: BLE001 - a damaged template still gets its line
+            params = "unreadable"
+        rows.append((name, params, title))
+    name_w = max(len(r[0]) for r in rows)
+    params_w = max(len(r[1]) for r in rows)
+    for name, params, title in rows:
+        print(f"{name:<{name_w}}  {params:>{params_w}}  {title}")
+    return 0
+
+
+def _install_desktop(args) -> int:
+    from netbuilder.desktop import DesktopError, install, remove
+
+    try:
+        if args.remove:
+            removed = remove()
+            for path in removed:
+                print(f"removed {path}")
+            if not removed:
+                print("no NetBuilder launcher was installed")
+            return 0
+        files = install()
+    except DesktopError as exc:
+        raise CliError(str(exc)) from exc
+    print(f"wrote {files.entry}")
+    print(f"wrote {files.icon}")
+    return 0
 
 
 # -- export -----------------------------------------------------------------------------------

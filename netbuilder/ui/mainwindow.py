@@ -63,7 +63,7 @@ BOTTOM_H = 90  # the Training dock before any run: its controls row and a one-li
 
 
 def templates() -> list[tuple[str, Path]]:
-    """(menu title, path) for every bundled template, in the catalogue's menu order."""
+    """(menu title, path) for every bundled template, the default first."""
     found = []
     for name, title in list_templates():
         try:
@@ -71,12 +71,6 @@ def templates() -> list[tuple[str, Path]]:
         except FileNotFoundError:
             continue
     return found
-
-
-def _template_label(path: Path) -> str:
-    """A short project name for an unsaved template: "LeNet-5", "MLP"."""
-    titles = dict(list_templates())
-    return titles.get(path.stem, path.stem).split(" (")[0]
 
 
 def default_size() -> tuple[int, int]:
@@ -486,7 +480,11 @@ class MainWindow(QMainWindow):
         return self._untitled_name or "Untitled"
 
     def _update_title(self, *_) -> None:
-        self.setWindowTitle(f"NetBuilder — {self.project_name()}{'*' if self.is_dirty else ''}")
+        # Qt's convention: "[*]" shows the modified mark and the platform adds " — NetBuilder"
+        # (the application display name); the file path gives macOS its proxy icon
+        self.setWindowTitle(f"{self.project_name()}[*]")
+        self.setWindowFilePath(str(self.path.resolve()) if self.path is not None else "")
+        self.setWindowModified(self.is_dirty)
 
     def maybe_save(self) -> bool:
         """Ask about unsaved changes; True when it is fine to drop the current project."""
@@ -527,7 +525,7 @@ class MainWindow(QMainWindow):
         # templates are stored as one long row; wrap them to fit this window
         self._lay_out_before_showing(project.graph)
         self.replace_project(project, None)
-        self._untitled_name = _template_label(path)
+        self._untitled_name = path.stem  # Save As proposes "<template>.nbproj"
         self._update_title()
         return True
 
