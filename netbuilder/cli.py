@@ -64,25 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "open",
-        help="open the app (optionally with a project)",
+        help="open the app (optionally with a project or a template)",
         description="Open the NetBuilder window, with PROJECT if given.",
     )
     p.add_argument("project", nargs="?", metavar="PROJECT", help=PROJECT_HELP)
-
-    sub.add_parser(
-        "templates",
-        help="list the bundled templates",
-        description="List the bundled templates: name, parameter count and what it is. "
-        "Any command that takes a PROJECT takes a template's name too.",
-    )
-    p = sub.add_parser(
-        "install-desktop",
-        help="add NetBuilder to the desktop's application menu (Linux)",
-        description="Add a launcher (a .desktop file and the app icon) to the user's "
-        "application menu, in $XDG_DATA_HOME (default ~/.local/share). It starts this "
-        "NetBuilder with this Python.",
-    )
-    p.add_argument("--remove", action="store_true", help="take the launcher away again")
 
     p = sub.add_parser(
         "summary",
@@ -208,6 +193,21 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="trained weights (.safetensors) the script starts from",
     )
+
+    sub.add_parser(
+        "templates",
+        help="list the bundled templates",
+        description="List the bundled templates: name, parameter count and what it is. "
+        "Any command that takes a PROJECT takes a template's name too.",
+    )
+    p = sub.add_parser(
+        "install-desktop",
+        help="add NetBuilder to the desktop's application menu (Linux)",
+        description="Add a launcher (a .desktop file and the app icon) to the user's "
+        "application menu, in $XDG_DATA_HOME (default ~/.local/share). It starts this "
+        "NetBuilder with this Python.",
+    )
+    p.add_argument("--remove", action="store_true", help="take the launcher away again")
     return parser
 
 

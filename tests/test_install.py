@@ -242,6 +242,20 @@ sys.exit(main(["lenet"]))
 """
 
 
+PURELIB = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
+
+
+def _site_packages() -> list[str]:
+    import site
+
+    found = [*site.getsitepackages(), site.getusersitepackages()]
+    return [p for p in dict.fromkeys(found) if Path(p).is_dir()]
+
+
+def _under(prefix: str, names) -> set[str]:
+    return {n.removeprefix(prefix) for n in names if n.startswith(prefix)}
+
+
 def _clean_env(home: Path, venv: Path | None = None) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     env.update(
@@ -298,19 +312,19 @@ def test_wheel_in_a_fresh_venv_runs_from_an_empty_folder(tmp_path):
     )
     with tarfile.open(sdist) as tar:
         root = tar.getnames()[0].split("/")[0]
-        in_sdist = {n.removeprefix(f"{root}/resources/") for n in tar.getnames()}
+        in_sdist = _under(f"{root}/resources/", tar.getnames())
     with zipfile.ZipFile(wheel) as whl:
-        in_wheel = {n.removeprefix("netbuilder/_resources/") for n in whl.namelist()}
+        in_wheel = _under("netbuilder/_resources/", whl.namelist())
         assert not [n for n in whl.namelist() if n.startswith(("resources/", "tests/"))]
     assert set(bundled) <= in_sdist and set(bundled) <= in_wheel
 
-    # numpy, PySide6 and the rest come from this machine; netbuilder only from the wheel
-    _check(
-        [sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)],
-        work,
-        env,
-    )
+    # numpy, PySide6 and pip come from the interpreter running the tests (no downloads): its
+    # site-packages folders are appended to the venv's path, after the venv's own, so the
+    # netbuilder imported is the wheel's (their .pth files, an editable install's, stay unread)
+    _check([sys.executable, "-m", "venv", "--without-pip", str(venv)], work, env)
     python = venv / "bin" / "python"
+    purelib = _check([str(python), "-c", PURELIB], work, env).stdout.strip()
+    (Path(purelib) / "borrowed-packages.pth").write_text("\n".join(_site_packages()) + "\n")
     venv_env = _clean_env(home, venv)
     _check([str(python), *pip[1:], "install", *offline, str(wheel)], work, venv_env)
     netbuilder = str(venv / "bin" / "netbuilder")
