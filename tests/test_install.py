@@ -193,6 +193,13 @@ def test_install_desktop_follows_the_xdg_rules_and_refuses_what_is_not_its_own(
     assert entry.is_dir()
 
 
+def test_install_desktop_elsewhere_says_how_to_start_the_app(capsys, monkeypatch):
+    monkeypatch.setattr(sys, "platform", "darwin")
+    status, out, err = _run(capsys, "install-desktop")
+    assert status == 1 and not out
+    assert len(err.strip().splitlines()) == 1 and "Linux" in err
+
+
 def test_exec_line_quotes_paths_as_the_spec_says():
     text = desktop.desktop_entry(["/opt/my apps/py$thon", "-m", "netbuilder"])
     assert 'Exec="/opt/my apps/py\\\\$thon" -m netbuilder %f' in text.splitlines()
