@@ -175,18 +175,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "export",
-        help="write the network as a runnable Python script",
+        help="write the network as a runnable Python script or an ONNX model",
         description="Write the project's network as a self-contained training "
-        "script for PyTorch or for the engine.",
+        "script for PyTorch or for the engine, or as an ONNX model.",
     )
     p.add_argument("project", metavar="PROJECT", help=PROJECT_HELP)
-    p.add_argument("-o", "--output", type=Path, required=True, metavar="FILE.py")
-    p.add_argument("--target", choices=("torch", "engine"), default="torch")
+    p.add_argument("-o", "--output", type=Path, required=True, metavar="FILE")
+    p.add_argument(
+        "--target",
+        choices=("torch", "engine", "onnx"),
+        default="torch",
+        help="a PyTorch or engine training script (.py), or an ONNX model (.onnx) with the "
+        "weights inside",
+    )
     p.add_argument(
         "--weights",
         type=Path,
         metavar="FILE",
-        help="trained weights (.safetensors) the script starts from",
+        help="trained weights (.safetensors) the script starts from (ONNX: that it holds)",
     )
     return parser
 
@@ -699,7 +705,12 @@ def _export(args) -> int:
     from netbuilder.export import ExportError
 
     try:
-        write_export(project, args.output, target=args.target, weights=args.weights)
+        if args.target == "onnx":
+            from netbuilder.export.onnx import write_onnx
+
+            write_onnx(project, args.output, weights=args.weights)
+        else:
+            write_export(project, args.output, target=args.target, weights=args.weights)
     except ExportError as exc:  # names the weights file or the block itself
         raise CliError(str(exc)) from exc
     except (OSError, ValueError) as exc:
