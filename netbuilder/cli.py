@@ -17,13 +17,15 @@ import time
 import warnings
 from pathlib import Path
 
-COMMANDS = ("open", "summary", "train", "export")
+COMMANDS = ("open", "summary", "train", "export", "import")
 PROJECT_HELP = "a NetBuilder project file (.nbproj or .json, e.g. resources/templates/lenet.json)"
 EXAMPLES = """examples:
   netbuilder                                   open the app
   netbuilder summary resources/templates/lenet.json
   netbuilder train lenet.json --dataset mnist --epochs 2 --save-weights lenet.safetensors
   netbuilder export lenet.json -o lenet.py --weights lenet.safetensors
+  netbuilder import model.onnx -o model.nbproj
+  netbuilder import net.py --class Net --input-shape 3,32,32 -o net.nbproj
 """
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -194,6 +196,35 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="trained weights (.safetensors) the script starts from (ONNX: that it holds)",
     )
+
+    p = sub.add_parser(
+        "import",
+        help="turn an ONNX model or a PyTorch model's code into a project",
+        description="Write a project (and its weights, .safetensors beside it) from an ONNX "
+        "model, or from a Python file that defines a PyTorch nn.Module: the file's code runs, "
+        "with the engine standing in for torch, and one forward pass is traced.",
+    )
+    p.add_argument("model", metavar="MODEL", help="an .onnx file, or a .py file with an nn.Module")
+    p.add_argument("-o", "--output", type=Path, required=True, metavar="PROJECT.nbproj")
+    p.add_argument(
+        "--class",
+        dest="class_name",
+        metavar="NAME",
+        help="the nn.Module class (or module-level model) to import from a .py file, when it "
+        "defines several",
+    )
+    p.add_argument(
+        "--input-shape",
+        metavar="C,H,W",
+        help="one sample's shape for a .py model, e.g. 1,28,28 or 784 (default: the file's "
+        "INPUT_SHAPE)",
+    )
+    p.add_argument(
+        "--weights",
+        type=Path,
+        metavar="FILE",
+        help="a .py model's trained weights (.safetensors with its state_dict keys)",
+    )
     return parser
 
 
@@ -211,6 +242,7 @@ def main(argv: list[str] | None = None) -> int:
             "summary": _summary,
             "train": _train,
             "export": _export,
+            "import": _import,
         }[args.command](args)
     except CliError as exc:
         print(f"netbuilder: error: {exc}", file=sys.stderr)
@@ -716,6 +748,38 @@ def _export(args) -> int:
     except (OSError, ValueError) as exc:
         raise CliError(f"{args.output}: {exc}") from exc
     print(f"wrote {args.output} ({args.target})")
+    return 0
+
+
+# -- import -------------------------------------------------------------------------------------
+
+
+def _import(args) -> int:
+    from netbuilder.importers import ModelImportError, import_file
+
+    model = Path(args.model)
+    if not model.is_file():
+        raise CliError(f"{model}: no such file")
+    if model.suffix.lower() == ".py":
+        print(
+            f"running the code in {model} to build and trace its model (import only files "
+            "you trust)",
+            file=sys.stderr,
+        )
+    try:
+        project, weights, graph = import_file(
+            model,
+            args.output,
+            class_name=args.class_name,
+            input_shape=args.input_shape,
+            weights=args.weights,
+        )
+    except ModelImportError as exc:
+        raise CliError(str(exc)) from exc
+    except OSError as exc:
+        raise CliError(f"{args.output}: cannot write it: {exc.strerror or exc}") from exc
+    print(summary_text(graph))
+    print(f"wrote {project}" + (f" and its weights {weights}" if weights else ""))
     return 0
 
 
