@@ -19,6 +19,7 @@ from netbuilder.export.forward import ExportError
 OPSET = 20  # Gelu is an operator from opset 20 on; onnxruntime runs 20
 IR_VERSION = 10  # what onnxruntime 1.17+ reads
 BATCH = "batch"
+ADAPTIVE_NOTE = "NetBuilder AdaptiveAvgPool2d"
 MISSING_ONNX = (
     "ONNX support needs the onnx package; install it with: pip install 'netbuilder[onnx]'"
 )
@@ -71,13 +72,12 @@ def _conv(b, node, inputs, out):
     p = node.resolved
     kh, kw = pair(p["kernel_size"])
     dh, dw = pair(p["dilation"])
-    if p["padding"] == "same":  # PyTorch pads the extra zero on the bottom/right
-        th, tw = dh * (kh - 1), dw * (kw - 1)
-        pads = [th // 2, tw // 2, th - th // 2, tw - tw // 2]
+    if p["padding"] == "same":  # PyTorch pads the extra zero on the bottom/right, as SAME_UPPER
+        padding = {"auto_pad": "SAME_UPPER"}
     elif p["padding"] == "valid":
-        pads = [0, 0, 0, 0]
+        padding = {"pads": [0, 0, 0, 0]}
     else:
-        pads = _pads(p["padding"])
+        padding = {"pads": _pads(p["padding"])}
     args = [inputs[0], b.weight(f"{node.name}.weight")]
     if p["bias"]:
         args.append(b.weight(f"{node.name}.bias"))
@@ -88,8 +88,8 @@ def _conv(b, node, inputs, out):
         node.name,
         kernel_shape=[kh, kw],
         strides=list(pair(p["stride"])),
-        pads=pads,
         dilations=[dh, dw],
+        **padding,
         group=p["groups"],
     )
 
@@ -134,14 +134,18 @@ def _adaptive_avg(b, node, inputs, out):
     oh, ow = pair(node.resolved["output_size"])
     if (oh, ow) == (1, 1):
         b.node("GlobalAveragePool", inputs[:1], out, node.name)
-    elif h % oh == 0 and w % ow == 0:  # even windows: a plain average pool
+        return
+    if h % oh == 0 and w % ow == 0:  # even windows: a plain average pool
         k = [h // oh, w // ow]
         b.node("AveragePool", inputs[:1], out, node.name, kernel_shape=k, strides=k)
     else:  # uneven windows: average rows then columns with two constant matrices
         rows = b.constant(f"{node.name}.rows", _adaptive_matrix(h, oh))
         cols = b.constant(f"{node.name}.cols", _adaptive_matrix(w, ow).T.copy())
         mid = b.node("MatMul", [rows, inputs[0]], f"{out}/rows", f"{node.name}/rows")
+        b.nodes[-1].doc_string = ADAPTIVE_NOTE
         b.node("MatMul", [mid, cols], out, node.name)
+    # the importer reads the note and gives back the block rather than its arithmetic
+    b.nodes[-1].doc_string = ADAPTIVE_NOTE
 
 
 def _simple(op, **fixed):

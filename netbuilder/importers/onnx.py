@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from netbuilder.export.onnx import ADAPTIVE_NOTE
 from netbuilder.importers.common import GraphBuilder, ModelImportError, prod
 
 MAX_BYTES = 1 << 30  # the engine trains small networks; a bigger file is not one of them
@@ -25,6 +26,11 @@ class _Shape:
     def __init__(self, items, scalar=False):
         self.items = list(items)
         self.scalar = scalar
+
+
+def _decimal(value) -> float:
+    """A float32 attribute as the short decimal it was written from (0.2, not 0.2000000030)."""
+    return float(str(np.float32(value)))
 
 
 def _attrs(node) -> dict:
@@ -306,6 +312,17 @@ class _Importer:
         return nid
 
     def op_MatMul(self, node):
+        if node.doc_string == ADAPTIVE_NOTE:  # NetBuilder's uneven adaptive pooling
+            left = self.values.get(node.input[0], self.consts.get(node.input[0]))
+            if isinstance(left, np.ndarray):  # rows first: remember how many
+                self.out(node, ("adaptive", self.tensor(node, 1), left.shape[0]))
+                return
+            if isinstance(left, tuple) and left[0] == "adaptive":
+                cols = self.const(node, 1)
+                self.add(
+                    node, "AdaptiveAvgPool2d", {"output_size": (left[2], cols.shape[1])}, [left[1]]
+                )
+                return
         x = self.tensor(node)
         w = self.const(node, 1)
         if w.ndim != 2:
@@ -338,7 +355,7 @@ class _Importer:
 
     def op_LeakyRelu(self, node):
         self._activation(
-            node, "LeakyReLU", {"negative_slope": float(_attrs(node).get("alpha", 0.01))}
+            node, "LeakyReLU", {"negative_slope": _decimal(_attrs(node).get("alpha", 0.01))}
         )
 
     def op_Gelu(self, node):
@@ -401,6 +418,12 @@ class _Importer:
         self._pool(node, "MaxPool2d")
 
     def op_AveragePool(self, node):
+        if node.doc_string == ADAPTIVE_NOTE:  # NetBuilder's even adaptive pooling
+            x = self.tensor(node)
+            _, h, w = self.b.shape(x)
+            kh, kw = _attrs(node)["kernel_shape"]
+            self.add(node, "AdaptiveAvgPool2d", {"output_size": (h // kh, w // kw)}, [x])
+            return
         self._pool(node, "AvgPool2d")
 
     def op_GlobalAveragePool(self, node):
@@ -422,8 +445,8 @@ class _Importer:
             type_,
             {
                 "num_features": int(mean.size),
-                "eps": float(a.get("epsilon", 1e-5)),
-                "momentum": round(1.0 - float(a.get("momentum", 0.9)), 7),
+                "eps": _decimal(a.get("epsilon", 1e-5)),
+                "momentum": _decimal(1.0 - _decimal(a.get("momentum", 0.9))),
                 "affine": affine,
             },
             [x],
@@ -442,7 +465,7 @@ class _Importer:
         ratio = _attrs(node).get("ratio", 0.5)
         if len(node.input) > 1 and node.input[1]:
             ratio = float(self.const(node, 1))
-        self.add(node, "Dropout", {"p": float(ratio)}, [x])
+        self.add(node, "Dropout", {"p": _decimal(ratio)}, [x])
 
     def op_Flatten(self, node):
         x = self.tensor(node)

@@ -306,9 +306,6 @@ def _fn_add(t, a, out, what):
     if not (isinstance(left, Tensor) and isinstance(right, Tensor)) or a.get("alpha", 1) != 1:
         t.problem(f"{what}: adding a constant or a scaled value has no block")
         return
-    if left is right:
-        t.problem(f"{what}: adding a value to itself has no block")
-        return
     t.block("Add", {}, [left, right], out, what=what)
 
 
@@ -393,11 +390,24 @@ _NOT_VALUES = frozenset(
 )
 
 
+# torch's parameter names, for engine functions that take (*args, **kwargs)
+_POSITIONAL = {
+    "torch.cat": ("tensors", "dim"),
+    "torch.concat": ("tensors", "dim"),
+    "torch.concatenate": ("tensors", "dim"),
+    "torch.add": ("input", "other", "alpha"),
+}
+
+
 def _arguments(fn, args, kwargs, qual) -> dict:
     if qual in ("Tensor.view", "Tensor.reshape"):
         return {"input": args[0]}
     try:
-        bound = inspect.signature(fn).bind(*args, **kwargs)
+        signature = inspect.signature(fn)
+        if any(p.kind is p.VAR_POSITIONAL for p in signature.parameters.values()):
+            names = _POSITIONAL.get(qual, ("input",))
+            return {**dict(zip(names, args)), **kwargs}
+        bound = signature.bind(*args, **kwargs)
     except (TypeError, ValueError):
         return {"input": args[0] if args else None}
     bound.apply_defaults()
@@ -411,6 +421,12 @@ def _arguments(fn, args, kwargs, qual) -> dict:
     return out
 
 
+def _fresh(tensor):
+    """A new tensor object on the same data: an op that hands back its input unchanged (dropout
+    when evaluating) gives a value of its own, and the input keeps the block that made it."""
+    return tensor.view(*tensor.shape)
+
+
 def _wrap(tracer: _Tracer, fn, qual: str):
     handler = FUNCTIONS.get(qual)
 
@@ -420,11 +436,13 @@ def _wrap(tracer: _Tracer, fn, qual: str):
         tracer.depth += 1
         try:
             out = fn(*args, **kwargs)
+            inplace = kwargs.get("inplace") or qual.endswith("_") or ".__i" in qual
+            if not inplace and any(out is a for a in args):
+                out = _fresh(out)
         finally:
             tracer.depth -= 1
-        inputs = [t for t in _tensors((args, list(kwargs.values()))) if id(t) in tracer.producer]
-        if not inputs:
-            return out
+        if not any(True for _ in _tensors((args, list(kwargs.values())))):
+            return out  # a constant made in forward; whoever reads it is reported
         outs = list(_tensors(out))
         if not outs:
             return out  # sizes and other plain values
@@ -530,6 +548,8 @@ def _module_call(tracer: _Tracer, original_call):
         tracer.depth += 1
         try:
             out = original_call(module, *args, **kwargs)
+            if not getattr(module, "inplace", False) and any(out is a for a in args):
+                out = _fresh(out)
         finally:
             tracer.depth -= 1
         _record_module(tracer, module, args, out)
@@ -544,16 +564,17 @@ def _record_module(tracer: _Tracer, module, args, out) -> None:
     path = tracer.module_paths.get(id(module), type(module).__name__)
     what = f"self.{path}" if path and not path[0].isdigit() else f"layer {path}"
     inputs = [a for a in args if isinstance(a, Tensor)]
-    if not inputs or not any(id(t) in tracer.producer for t in inputs):
-        return
-    if isinstance(module, nn.Identity):
-        tracer.alias(inputs[0], out)
-        return
     type_ = type(module).__name__
     try:
         get_block(type_)
     except BlockError:
-        tracer.problem(f"{what} (nn.{type_}) has no block")
+        if not isinstance(module, nn.Identity):
+            tracer.problem(f"{what} (nn.{type_}) has no block")
+            return
+    if not inputs or not any(id(t) in tracer.producer for t in inputs):
+        return
+    if isinstance(module, nn.Identity):
+        tracer.alias(inputs[0], out)
         return
     has_weights = any(True for _ in module.parameters())
     count = tracer.calls[id(module)] = tracer.calls.get(id(module), 0) + 1
