@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from netbuilder.importers.common import ModelImportError, parse_shape, write_project
+from netbuilder.importers.common import ModelImportError, lay_out, parse_shape, write_project
 
 __all__ = ["ModelImportError", "import_file", "parse_shape"]
 
@@ -16,6 +16,8 @@ def import_file(
     class_name: str | None = None,
     input_shape=None,
     weights=None,
+    view_size=None,
+    node_size=None,
 ):
     """Import `source` (.onnx, or .py defining an nn.Module) into the project `output`, with
     <stem>.safetensors beside it when there are weights. Returns (project path, weights path or
@@ -46,6 +48,8 @@ def import_file(
             f"{source}: NetBuilder imports .onnx models and .py files that define a PyTorch "
             "nn.Module"
         )
+    if view_size is not None:
+        lay_out(graph, view_size, node_size)
     project, weights_path = write_project(
         graph, arrays, output, [source, weights], description=description
     )

@@ -85,7 +85,6 @@ class GraphBuilder:
     def finish(self, source: str) -> Graph:
         """The graph laid out; refused when inference reports problems or the weights do not fit
         the blocks the graph builds."""
-        from netbuilder.graph.commands import layout_positions
         from netbuilder.graph.inference import run_inference
 
         graph = self.graph
@@ -95,11 +94,18 @@ class GraphBuilder:
             raise ModelImportError(
                 f"{source}: the imported network does not check out: {'; '.join(problems)}"
             )
-        for nid, pos in layout_positions(graph, LAYOUT_VIEW).items():
-            graph.nodes[nid].pos = pos
+        lay_out(graph)
         if self.weights:
             check_weights(graph, self.weights, source)
         return graph
+
+
+def lay_out(graph: Graph, view_size=LAYOUT_VIEW, node_size=None) -> None:
+    """Place the blocks as the editor's auto layout does for a window of view_size."""
+    from netbuilder.graph.commands import NODE_SIZE, layout_positions
+
+    for nid, pos in layout_positions(graph, view_size, node_size or NODE_SIZE).items():
+        graph.nodes[nid].pos = pos
 
 
 def check_weights(graph: Graph, weights: dict, source: str) -> None:
