@@ -396,6 +396,13 @@ def _train(args) -> int:
         "ignore", r"(overflow|invalid value|divide by zero) encountered", RuntimeWarning
     )
     trainer = Trainer(project.graph, settings, data=data, checkpoint_path=args.checkpoint)
+    if args.resume is None:
+        from netbuilder.training.project_weights import project_weights
+
+        start_from = project_weights(project, args.project, project.graph)
+        if start_from is not None:  # an imported model's weights, or saved trained ones
+            trainer.load_weights(start_from)
+            print(f"starting from the weights in {start_from}", file=sys.stderr)
     if args.resume is not None:
         if not args.resume.is_file():
             raise CliError(f"{args.resume}: no such checkpoint file")

@@ -454,3 +454,25 @@ def test_bad_model_files_are_one_clear_line(tmp_path, text, kwargs, expected):
     kwargs = {"input_shape": "3", **kwargs}
     with pytest.raises(ModelImportError, match=expected):
         import_torch_code(path, **kwargs)
+
+
+def test_training_an_imported_project_goes_on_from_its_weights(tmp_path, capsys):
+    from netbuilder.data import load_dataset
+
+    s = load_dataset("sample")
+    data = tmp_path / "tiny.npz"
+    np.savez(
+        data,
+        x_train=s.x_train[:64],
+        y_train=s.y_train[:64],
+        x_test=s.x_test[:32],
+        y_test=s.y_test[:32],
+    )
+    graph = load_template("lenet").graph
+    write_onnx(graph, tmp_path / "m.onnx", weights=state_of(graph))
+    project = tmp_path / "P.nbproj"
+    assert cli_main(["import", str(tmp_path / "m.onnx"), "-o", str(project)]) == 0
+    capsys.readouterr()
+    args = ["train", str(project), "--dataset", str(data), "--epochs", "1", "--no-progress"]
+    assert cli_main(args) == 0
+    assert f"starting from the weights in {tmp_path / 'P.safetensors'}" in capsys.readouterr().err

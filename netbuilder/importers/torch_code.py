@@ -13,6 +13,7 @@ import importlib.abc
 import importlib.machinery
 import importlib.util
 import inspect
+import re
 import sys
 import threading
 import traceback
@@ -41,20 +42,35 @@ BATCH = 2  # traced batch size: tells the batch dimension apart from a feature s
 # -- torch -> engine for one file -----------------------------------------------------------
 
 
-class _Absent:
-    """What an unavailable torch feature gives: usable at import, an error if used."""
+class NotAvailableDuringImport:
+    """What an unavailable torch feature gives: an inert stand-in, so that a script's data
+    loading and set-up at module level (datasets, transforms, devices) pass without effect."""
+
+    last = ""  # the newest stand-in made, named in messages when one is used as a value
 
     def __init__(self, name):
         self._name = name
+        NotAvailableDuringImport.last = name
 
     def __getattr__(self, attr):
-        return _Absent(f"{self._name}.{attr}")
+        if attr.startswith("__"):
+            raise AttributeError(attr)
+        return NotAvailableDuringImport(f"{self._name}.{attr}")
 
     def __call__(self, *args, **kwargs):
-        raise RuntimeError(
-            f"{self._name} is not available while NetBuilder imports a model (only the model's "
-            "layers run on the engine)"
-        )
+        return NotAvailableDuringImport(f"{self._name}()")
+
+    def __getitem__(self, index):
+        raise IndexError(index)
+
+    def __len__(self):
+        return 1  # a stand-in data set "has" one item, so loaders over it can be built
+
+    def __iter__(self):
+        return iter(())
+
+    def __bool__(self):
+        return False
 
     def __mro_entries__(self, bases):
         return (object,)
@@ -68,7 +84,7 @@ class _AbsentModule(types.ModuleType):
     def __getattr__(self, attr):
         if attr.startswith("__"):
             raise AttributeError(attr)
-        return _Absent(f"{self.__name__}.{attr}")
+        return NotAvailableDuringImport(f"{self.__name__}.{attr}")
 
 
 class _StandInFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
@@ -128,9 +144,12 @@ def torch_is_engine(folder: Path):
     sys.modules.update(aliases)
     sys.meta_path.insert(0, finder)
     sys.path.insert(0, str(folder))
+    saved_argv = sys.argv
+    sys.argv = [str(folder / "model.py")]  # a module-level argparse sees no options
     try:
         yield
     finally:
+        sys.argv = saved_argv
         sys.meta_path.remove(finder)
         sys.path[:] = saved_path
         for name in list(sys.modules):
@@ -613,6 +632,18 @@ def _user_error(exc: BaseException, source: Path, doing: str) -> ModelImportErro
         if frame.filename == file:
             where = f"{source.name}:{frame.lineno}"
     text = " ".join(str(exc).split())[:300]
+    if "NotAvailableDuringImport" in text:
+        return ModelImportError(
+            f"{where}: {doing} uses {NotAvailableDuringImport.last.removesuffix('()')}, which is "
+            "not available while NetBuilder imports a model (only torch's layers run, on the "
+            "engine)"
+        )
+    missing = re.fullmatch(r"module '(engine[\w.]*)' has no attribute '(\w+)'", text)
+    if isinstance(exc, AttributeError) and missing:
+        name = "torch" + missing.group(1)[len("engine") :] + "." + missing.group(2)
+        return ModelImportError(
+            f"{where}: uses {name}, which NetBuilder's engine does not have (so no block either)"
+        )
     return ModelImportError(f"{where}: {doing} raised {type(exc).__name__}: {text}")
 
 
@@ -687,14 +718,18 @@ def import_torch_code(source, class_name=None, input_shape=None, weights=None):
         name, found = _choose(module, source, class_name)
         if isinstance(found, type):
             try:
-                model = found()
+                inspect.signature(found).bind()
             except TypeError as exc:
                 raise ModelImportError(
                     f"{source.name}: {name}() cannot be built without arguments ({exc}); give "
                     "their defaults in __init__, or define a model at module level and name it "
                     "with --class"
                 ) from None
-            except Exception as exc:  # noqa: BLE001
+            except ValueError:
+                pass  # no signature to read: just try
+            try:
+                model = found()
+            except Exception as exc:  # noqa: BLE001 - the file's own failures
                 raise _user_error(exc, source, f"{name}()") from None
         else:
             model = found
@@ -761,6 +796,8 @@ def _drop_unused(builder: GraphBuilder, out_id: str) -> None:
 
 
 def _problems(source: Path, problems: list[str]) -> ModelImportError:
+    causes = [p for p in problems if "reads a value that no block computes" not in p]
+    problems = causes or problems  # the values after an unmapped step follow from it
     return ModelImportError(
         f"{source.name}: these parts of the model have no block: {'; '.join(problems)}"
     )

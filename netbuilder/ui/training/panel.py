@@ -33,6 +33,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from netbuilder.training.project_weights import project_weights
+
 from .plot_theme import Theme
 from .result import TrainedModel
 from .runs import KEPT_RUNS, EpochPoint, RunCurves
@@ -43,7 +45,6 @@ from .worker import (
     RunResult,
     TrainingProcess,
     WorkerDone,
-    project_weights,
     warm_up,
 )
 
