@@ -139,3 +139,26 @@ def test_write_onnx_is_atomic(tmp_path, monkeypatch):
         write_onnx(load_template("lenet"), path)
     assert path.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["m.onnx"]
+
+
+@pytest.mark.parametrize("type_", ["MaxPool2d", "AvgPool2d"])
+@pytest.mark.parametrize("size,kernel,stride,padding", [(7, 2, 2, 0), (6, 3, 2, 1), (8, 3, 3, 1)])
+def test_ceil_mode_pooling_matches_pytorch_sizes(type_, size, kernel, stride, padding):
+    from netbuilder.graph import History
+    from netbuilder.graph import commands as C
+    from netbuilder.graph.model import Graph
+
+    graph = Graph("Net")
+    history = History(graph)
+    inp = C.AddNode("Input", (0, 0), {"shape": [2, size, size]})
+    pool = C.AddNode(
+        type_,
+        (0, 0),
+        {"kernel_size": kernel, "stride": stride, "padding": padding, "ceil_mode": True},
+    )
+    history.push(inp)
+    history.push(pool)
+    history.push(C.Connect(inp.node_id, pool.node_id, 0))
+    expected, got = engine_and_onnx(graph)  # the checker's shape inference agrees too
+    assert got.shape == expected.shape
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)

@@ -104,16 +104,25 @@ def _linear(b, node, inputs, out):
 def _pool(op, **extra):
     def emit(b, node, inputs, out):
         p = node.resolved
-        stride = p["stride"] if p["stride"] is not None else p["kernel_size"]
+        stride = pair(p["stride"] if p["stride"] is not None else p["kernel_size"])
+        kernel, padding = pair(p["kernel_size"]), pair(p["padding"])
+        ceil = p["ceil_mode"]
+        if ceil:  # where PyTorch drops a last window that starts in the padding, ONNX's shape
+            # rule keeps it: the sizes are then those of floor mode, so say floor mode
+            floor = tuple(
+                (size + 2 * pad - k) // st + 1
+                for size, k, st, pad in zip(node.in_shapes[0][1:], kernel, stride, padding)
+            )
+            ceil = tuple(node.out_shape[1:]) != floor
         b.node(
             op,
             inputs[:1],
             out,
             node.name,
-            kernel_shape=list(pair(p["kernel_size"])),
-            strides=list(pair(stride)),
+            kernel_shape=list(kernel),
+            strides=list(stride),
             pads=_pads(p["padding"]),
-            ceil_mode=int(p["ceil_mode"]),
+            ceil_mode=int(ceil),
             **extra,
         )
 
