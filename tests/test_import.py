@@ -476,3 +476,20 @@ def test_training_an_imported_project_goes_on_from_its_weights(tmp_path, capsys)
     args = ["train", str(project), "--dataset", str(data), "--epochs", "1", "--no-progress"]
     assert cli_main(args) == 0
     assert f"starting from the weights in {tmp_path / 'P.safetensors'}" in capsys.readouterr().err
+
+
+def test_malformed_nodes_are_one_line(tmp_path):
+    index = helper.make_tensor("i", TensorProto.INT64, [], [7])
+    model = _tiny_model(
+        helper.make_node("Shape", ["x"], ["s"], name="shape"),
+        helper.make_node("Gather", ["s", "i"], ["g"], name="pick"),
+        helper.make_node("Relu", ["x"], ["y"], name="act"),
+        inits=[index],
+    )
+    onnx.save(model, tmp_path / "m.onnx")
+    with pytest.raises(ModelImportError, match=r"node pick \(Gather\): malformed \(IndexError"):
+        import_onnx(tmp_path / "m.onnx")
+    conv = helper.make_node("MaxPool", ["x"], ["y"], name="pool")  # no kernel_shape
+    onnx.save(_tiny_model(conv), tmp_path / "p.onnx")
+    with pytest.raises(ModelImportError, match=r"node pool \(MaxPool\): malformed"):
+        import_onnx(tmp_path / "p.onnx")

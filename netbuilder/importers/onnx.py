@@ -118,7 +118,11 @@ class _Importer:
         self.source = source
         self.opset = _opset(model)
         graph = model.graph
-        self.consts = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+        try:
+            self.consts = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+        except Exception as exc:  # noqa: BLE001 - a tensor whose data does not match its shape
+            reason = " ".join(str(exc).split())[:200]
+            raise ModelImportError(f"{source}: a weight tensor is damaged ({reason})") from None
         name = graph.name if graph.name not in ("main_graph", "torch_jit", "") else "Net"
         self.b = GraphBuilder(name)
         self.values: dict[str, object] = {}  # value name -> node id | np.ndarray | _Shape
@@ -200,6 +204,11 @@ class _Importer:
                 if self.unsupported:
                     continue  # downstream of an unsupported node: reported at its source
                 raise
+            except (IndexError, KeyError, ValueError, TypeError, AttributeError) as exc:
+                if self.unsupported:
+                    continue
+                reason = " ".join(str(exc).split())[:200] or type(exc).__name__
+                self.fail(node, f"malformed ({type(exc).__name__}: {reason})")
         if self.unsupported:
             raise ModelImportError(
                 f"{self.source}: no block for these operators: {', '.join(self.unsupported)}; "
