@@ -102,3 +102,25 @@ def test_import_errors_are_a_message_box(make_window, tmp_path, boxes):
     kind, title, text = boxes[-1]
     assert kind == "critical" and "odd.py:6: x.__mul__ has no block" in text
     assert w.graph.to_dict() == before and not (tmp_path / "Q.nbproj").exists()
+
+
+def test_the_export_dialog_writes_onnx(make_window, monkeypatch, tmp_path, boxes):
+    import onnx
+
+    from netbuilder.ui.export_dialog import ExportDialog
+
+    w = make_window("lenet")
+
+    def run_dialog(dialog):
+        dialog.path.setText(str(tmp_path / "lenet.py"))
+        dialog.target.setCurrentIndex(dialog.target.findData("onnx"))
+        assert dialog.path.text().endswith("lenet.onnx")  # the suffix follows the target
+        dialog.export_button.click()
+        return 1
+
+    monkeypatch.setattr(ExportDialog, "exec", run_dialog)
+    w.act_export.trigger()
+    model = onnx.load(str(tmp_path / "lenet.onnx"))
+    assert [n.name for n in model.graph.node][:2] == ["conv1", "relu1"]
+    kind, title, text = boxes[-1]
+    assert kind == "information" and "lenet.onnx" in text
