@@ -17,7 +17,7 @@ import time
 import warnings
 from pathlib import Path
 
-COMMANDS = ("open", "summary", "train", "export", "templates", "install-desktop")
+COMMANDS = ("open", "summary", "train", "export", "import", "templates", "install-desktop")
 PROJECT_HELP = (
     "a NetBuilder project file (.nbproj or .json), or the name of a bundled template "
     "(see `netbuilder templates`); a file of that name wins"
@@ -29,6 +29,8 @@ EXAMPLES = """examples:
   netbuilder summary lenet
   netbuilder train lenet --dataset mnist --epochs 2 --save-weights lenet.safetensors
   netbuilder export lenet -o lenet.py --weights lenet.safetensors
+  netbuilder import model.onnx -o model.nbproj
+  netbuilder import net.py --class Net --input-shape 3,32,32 -o net.nbproj
 """
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -180,18 +182,53 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "export",
-        help="write the network as a runnable Python script",
+        help="write the network as a runnable Python script or an ONNX model",
         description="Write the project's network as a self-contained training "
-        "script for PyTorch or for the engine.",
+        "script for PyTorch or for the engine, or as an ONNX model.",
     )
     p.add_argument("project", metavar="PROJECT", help=PROJECT_HELP)
-    p.add_argument("-o", "--output", type=Path, required=True, metavar="FILE.py")
-    p.add_argument("--target", choices=("torch", "engine"), default="torch")
+    p.add_argument("-o", "--output", type=Path, required=True, metavar="FILE")
+    p.add_argument(
+        "--target",
+        choices=("torch", "engine", "onnx"),
+        default="torch",
+        help="a PyTorch or engine training script (.py), or an ONNX model (.onnx) with the "
+        "weights inside",
+    )
     p.add_argument(
         "--weights",
         type=Path,
         metavar="FILE",
-        help="trained weights (.safetensors) the script starts from",
+        help="trained weights (.safetensors) the script starts from (ONNX: that it holds)",
+    )
+
+    p = sub.add_parser(
+        "import",
+        help="turn an ONNX model or a PyTorch model's code into a project",
+        description="Write a project (and its weights, .safetensors beside it) from an ONNX "
+        "model, or from a Python file that defines a PyTorch nn.Module: the file's code runs, "
+        "with the engine standing in for torch, and one forward pass is traced.",
+    )
+    p.add_argument("model", metavar="MODEL", help="an .onnx file, or a .py file with an nn.Module")
+    p.add_argument("-o", "--output", type=Path, required=True, metavar="PROJECT.nbproj")
+    p.add_argument(
+        "--class",
+        dest="class_name",
+        metavar="NAME",
+        help="the nn.Module class (or module-level model) to import from a .py file, when it "
+        "defines several",
+    )
+    p.add_argument(
+        "--input-shape",
+        metavar="C,H,W",
+        help="one sample's shape for a .py model, e.g. 1,28,28 or 784 (default: the file's "
+        "INPUT_SHAPE)",
+    )
+    p.add_argument(
+        "--weights",
+        type=Path,
+        metavar="FILE",
+        help="a .py model's trained weights (.safetensors with its state_dict keys)",
     )
 
     sub.add_parser(
@@ -227,6 +264,7 @@ def main(argv: list[str] | None = None) -> int:
             "export": _export,
             "templates": _templates,
             "install-desktop": _install_desktop,
+            "import": _import,
         }[args.command](args)
     except CliError as exc:
         print(f"netbuilder: error: {exc}", file=sys.stderr)
@@ -410,6 +448,13 @@ def _train(args) -> int:
         "ignore", r"(overflow|invalid value|divide by zero) encountered", RuntimeWarning
     )
     trainer = Trainer(project.graph, settings, data=data, checkpoint_path=args.checkpoint)
+    if args.resume is None:
+        from netbuilder.training.project_weights import project_weights
+
+        start_from = project_weights(project, args.project, project.graph)
+        if start_from is not None:  # an imported model's weights, or saved trained ones
+            trainer.load_weights(start_from)
+            print(f"starting from the weights in {start_from}", file=sys.stderr)
     if args.resume is not None:
         if not args.resume.is_file():
             raise CliError(f"{args.resume}: no such checkpoint file")
@@ -790,12 +835,49 @@ def _export(args) -> int:
     from netbuilder.export import ExportError
 
     try:
-        write_export(project, args.output, target=args.target, weights=args.weights)
+        if args.target == "onnx":
+            from netbuilder.export.onnx import write_onnx
+
+            write_onnx(project, args.output, weights=args.weights)
+        else:
+            write_export(project, args.output, target=args.target, weights=args.weights)
     except ExportError as exc:  # names the weights file or the block itself
         raise CliError(str(exc)) from exc
     except (OSError, ValueError) as exc:
         raise CliError(f"{args.output}: {exc}") from exc
     print(f"wrote {args.output} ({args.target})")
+    return 0
+
+
+# -- import -------------------------------------------------------------------------------------
+
+
+def _import(args) -> int:
+    from netbuilder.importers import ModelImportError, import_file
+
+    model = Path(args.model)
+    if not model.is_file():
+        raise CliError(f"{model}: no such file")
+    if model.suffix.lower() == ".py":
+        print(
+            f"running the code in {model} to build and trace its model (import only files "
+            "you trust)",
+            file=sys.stderr,
+        )
+    try:
+        project, weights, graph = import_file(
+            model,
+            args.output,
+            class_name=args.class_name,
+            input_shape=args.input_shape,
+            weights=args.weights,
+        )
+    except ModelImportError as exc:
+        raise CliError(str(exc)) from exc
+    except OSError as exc:
+        raise CliError(f"{args.output}: cannot write it: {exc.strerror or exc}") from exc
+    print(summary_text(graph))
+    print(f"wrote {project}" + (f" and its weights {weights}" if weights else ""))
     return 0
 
 

@@ -46,6 +46,7 @@ from netbuilder.ui import icons, theme
 from netbuilder.ui.canvas.items import NODE_HEIGHT, NODE_WIDTH, format_count
 from netbuilder.ui.canvas.scene import GraphScene
 from netbuilder.ui.canvas.view import CanvasView
+from netbuilder.ui.import_action import import_model
 from netbuilder.ui.inspector import Inspector
 from netbuilder.ui.palette import Palette, QuickAdd
 from netbuilder.ui.recovery import Recovery
@@ -251,12 +252,17 @@ class MainWindow(QMainWindow):
         )
         self.act_save = A("&Save", self.save, QKeySequence.Save, icon=icons.icon("action-save"))
         self.act_save_as = A("Save &As…", self.save_as, QKeySequence("Ctrl+Shift+S"))
+        self.act_import = A(
+            "&Import Model…",
+            lambda: import_model(self),
+            tip="Open an ONNX model or a PyTorch model's code as a project",
+        )
         self.act_export = A(
             "&Export…",
             self.export_dialog,
             QKeySequence("Ctrl+E"),
             icon=icons.icon("action-export"),
-            tip="Write a runnable PyTorch or engine script",
+            tip="Write a runnable PyTorch or engine script, or an ONNX model",
         )
         self.act_quit = A("&Quit", self.close, QKeySequence.Quit)
         self.act_undo = A("&Undo", self.undo, QKeySequence.Undo, icon=icons.icon("action-undo"))
@@ -316,6 +322,7 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.act_open)
         self.recent_menu = file_menu.addMenu("Open &Recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        file_menu.addAction(self.act_import)
         file_menu.addSeparator()
         file_menu.addAction(self.act_save)
         file_menu.addAction(self.act_save_as)
@@ -403,6 +410,7 @@ class MainWindow(QMainWindow):
         for a in (
             self.act_new,
             self.act_open,
+            self.act_import,
             self.template_menu.menuAction(),
             self.recent_menu.menuAction(),
         ):
