@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 import zlib
 from collections import OrderedDict
 from pathlib import Path
@@ -21,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import safetensors.numpy
 
+from engine.fileio import atomic_write
 from engine.tensor import Tensor
 
 __all__ = ["save", "load", "CheckpointError"]
@@ -149,20 +149,9 @@ def _to_bytes(obj) -> bytes:
     return safetensors.numpy.save(encoder.arrays, metadata=metadata)
 
 
-def _mode_for(path: Path) -> int:
-    """The mode the saved file should get: the replaced file's, else what open() would give
-    (mkstemp makes its temp file 0600, and torch.save's files are not private either)."""
-    try:
-        return path.stat().st_mode & 0o777
-    except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
-
-
 def save(obj, f) -> None:
     """Write a state dict (or any tree of dicts, lists, tuples, tensors, arrays, numbers and
-    strings) to ``f``: a path (written atomically) or a binary file object.
+    strings) to ``f``: a path (written atomically, see engine.fileio) or a binary file object.
 
     The file is safetensors whatever its suffix; ``.safetensors`` is the natural one.
     """
@@ -171,27 +160,16 @@ def save(obj, f) -> None:
         f.write(data)
         return
     path = Path(os.fspath(f))
-    directory = path.parent
-    if not directory.is_dir():
-        raise FileNotFoundError(f"{path}: cannot save there, the folder {directory} does not exist")
+    if not path.parent.is_dir():
+        raise FileNotFoundError(
+            f"{path}: cannot save there, the folder {path.parent} does not exist"
+        )
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+        atomic_write(path, data)
     except PermissionError:
-        raise PermissionError(f"{path}: cannot save there, no permission to write in "
-                              f"{directory}") from None
-    try:
-        os.fchmod(fd, _mode_for(path))
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+        raise PermissionError(
+            f"{path}: cannot save there, no permission to write in {path.parent}"
+        ) from None
 
 
 # ---- load ----------------------------------------------------------------------------------

@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from engine.fileio import atomic_write as _atomic_write
 from netbuilder.graph.model import Graph, GraphError
 
 FORMAT = "netbuilder-project"
@@ -172,39 +172,9 @@ def dumps_project(project: Project) -> str:
     )
 
 
-def set_plain_mode(fd_or_path, target: Path) -> None:
-    """Give a temp file (mkstemp makes it 0600) the mode the file it replaces had, or else
-    the one open() would give: a shared script or project stays readable as before."""
-    try:
-        mode = target.stat().st_mode & 0o777
-    except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        mode = 0o666 & ~umask
-    if isinstance(fd_or_path, int):
-        os.fchmod(fd_or_path, mode)
-    else:
-        os.chmod(fd_or_path, mode)
-
-
 def atomic_write(path: str | os.PathLike, data: bytes) -> None:
-    """Write to a temp file beside `path`, fsync, then os.replace: readers see the old file or
-    the new one, never half of one."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-    try:
-        set_plain_mode(fd, path)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    """All or nothing, never through a non-regular file; see engine.fileio.atomic_write."""
+    _atomic_write(path, data)
 
 
 def save_project(project: Project, path: str | os.PathLike) -> None:
