@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import mmap
 import os
 import zlib
 from collections import OrderedDict
@@ -20,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import safetensors.numpy
 
-from engine.fileio import atomic_write
+from engine.fileio import atomic_write, memory_budget
 from engine.tensor import Tensor
 
 __all__ = ["save", "load", "CheckpointError"]
@@ -47,6 +48,7 @@ _DTYPES = {
 }
 
 _ZIP_MAGIC = b"PK\x03\x04"
+_MAX_HEADER = 100 * 2**20  # safetensors' own limit on the header's size
 
 
 def _crc(array: np.ndarray) -> int:
@@ -206,6 +208,8 @@ def _parse(data: bytes, name: str) -> tuple[dict[str, np.ndarray], dict]:
             )
         _fail(name, "not a safetensors file: it does not start with a safetensors header")
     header_len = int.from_bytes(data[:8], "little")
+    if header_len > _MAX_HEADER:
+        _fail(name, f"corrupt safetensors header: it claims {header_len:,} bytes")
     if header_len > size - 8:
         _fail(
             name,
@@ -226,7 +230,7 @@ def _parse(data: bytes, name: str) -> tuple[dict[str, np.ndarray], dict]:
 
     start = 8 + header_len
     body = size - start
-    arrays: dict[str, np.ndarray] = {}
+    entries = []
     for key, info in header.items():
         try:
             dtype = _DTYPES[info["dtype"]]
@@ -253,9 +257,42 @@ def _parse(data: bytes, name: str) -> tuple[dict[str, np.ndarray], dict]:
                 f"corrupt: tensor '{key}' of shape {list(shape)} needs "
                 f"{count * dtype.itemsize} bytes but the header gives it {end - begin}",
             )
-        array = np.frombuffer(data, dtype=dtype, count=count, offset=start + begin)
+        entries.append((key, dtype, shape, count, start + begin))
+    total = sum(count * dtype.itemsize for _, dtype, _, count, _ in entries)
+    budget = memory_budget()
+    if total > budget:
+        _fail(
+            name,
+            f"its tensors need {total:,} bytes, more than the {budget / 2**30:.1f} GB this "
+            "machine can spare for one file",
+        )
+    arrays: dict[str, np.ndarray] = {}
+    for key, dtype, shape, count, offset in entries:
+        array = np.frombuffer(data, dtype=dtype, count=count, offset=offset)
         arrays[key] = array.reshape(shape).astype(dtype.newbyteorder("="), copy=True)
+        del array  # a view of a memory map must be gone before the map closes
     return arrays, metadata
+
+
+def _parse_file(path: Path, name: str):
+    """_parse on a memory map of the file: only the tensors are copied into memory, after
+    the header's sizes were checked against the file's real size and the memory budget."""
+    try:
+        with open(path, "rb") as file:
+            size = os.fstat(file.fileno()).st_size
+            if size < (1 << 16):
+                return _parse(file.read(), name)
+            with mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as data:
+                return _parse(data, name)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{name}: no such file") from None
+    except IsADirectoryError:
+        raise CheckpointError(f"{name}: is a folder, not a checkpoint file") from None
+    except (ValueError, OSError) as exc:
+        if isinstance(exc, CheckpointError):
+            raise
+        reason = getattr(exc, "strerror", None) or exc
+        raise CheckpointError(f"{name}: cannot read it ({reason})") from None
 
 
 class _Decoder:
@@ -310,17 +347,11 @@ def load(f, map_location=None, weights_only=None, **_ignored_by_design):
         raise ValueError(f"engine runs on the CPU only; cannot load to {map_location!r}")
     if hasattr(f, "read"):
         name = str(getattr(f, "name", "<stream>"))
-        data = f.read()
+        arrays, metadata = _parse(bytes(f.read()), name)
     else:
         path = Path(os.fspath(f))
         name = str(path)
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            raise FileNotFoundError(f"{name}: no such file") from None
-        except IsADirectoryError:
-            raise CheckpointError(f"{name}: is a folder, not a checkpoint file") from None
-    arrays, metadata = _parse(bytes(data), name)
+        arrays, metadata = _parse_file(path, name)
 
     version = metadata.get(_FORMAT_KEY)
     if version is None:  # a plain safetensors file from elsewhere
