@@ -25,6 +25,7 @@ EXAMPLES = """examples:
   netbuilder export lenet.json -o lenet.py --weights lenet.safetensors
 """
 EXIT_ERROR = 1
+PROBLEMS_SHOWN = 20  # lines of problems printed; a broken 10,000-block file gives a count
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a terminated command
@@ -255,12 +256,13 @@ def summary_text(graph) -> str:
     nodes = graph.nodes
     order = graph.topological_order()
     order += [nid for nid in nodes if nid not in order]  # blocks on a loop come last
+    into: dict[str, list] = {}
+    for e in graph.edges:  # one pass: edges_into per block is quadratic on big networks
+        into.setdefault(e.dst, []).append(e)
     rows = []
     for nid in order:
         node = nodes[nid]
-        sources = [
-            nodes[e.src].name for e in sorted(graph.edges_into(nid), key=lambda e: e.dst_port)
-        ]
+        sources = [nodes[e.src].name for e in sorted(into.get(nid, ()), key=lambda e: e.dst_port)]
         rows.append(
             (
                 node.name,
@@ -324,9 +326,11 @@ def _report_problems(graph) -> int:
         return 0
     from netbuilder.training.trainer import problem_line
 
-    for nid, message in problems:
+    for nid, message in problems[:PROBLEMS_SHOWN]:
         node = graph.nodes.get(nid) if nid is not None else None
         print(problem_line(node.name if node else "network", message), file=sys.stderr)
+    if len(problems) > PROBLEMS_SHOWN:
+        print(f"... and {len(problems) - PROBLEMS_SHOWN:,} more", file=sys.stderr)
     print(
         f"netbuilder: error: the network has {len(problems)} problem(s); fix them in the editor",
         file=sys.stderr,

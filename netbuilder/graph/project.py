@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.fileio import atomic_write as _atomic_write
+from netbuilder.graph.limits import lone_surrogate_path
 from netbuilder.graph.model import Graph, GraphError
 
 FORMAT = "netbuilder-project"
@@ -149,6 +150,12 @@ def loads_project(raw: bytes | str, source: str = "project") -> Project:
         raise ProjectError(f"{source}: {exc}") from None
     except RecursionError:
         raise ProjectError(f"{source}: top level: nested too deeply to be a project") from None
+    where = lone_surrogate_path(data)
+    if where is not None:
+        raise ProjectError(
+            f"{source}: {where}: holds a lone surrogate (an escape such as \\ud800 that is "
+            "no character); the text is damaged"
+        )
     try:
         return project_from_dict(data, source)
     except RecursionError:
