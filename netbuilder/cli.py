@@ -832,19 +832,13 @@ def _export(args) -> int:
         return EXIT_ERROR
     if args.weights is not None and not args.weights.is_file():
         raise CliError(f"{args.weights}: no such weights file")
-    outputs = [("-o", args.output)]
-    if args.weights is not None:
-        from engine.fileio import same_file
+    from engine.fileio import OutputError
+    from netbuilder.safeio import check_export_paths
 
-        copy = args.output.with_suffix(".safetensors")  # the weights beside the script
-        if same_file(copy, args.output):
-            raise CliError(
-                f"-o {args.output}: the weights are written beside the script as {copy.name}; "
-                "give the script a .py name"
-            )
-        if not same_file(copy, args.weights):
-            outputs.append(("the weights copy", copy))
-    _check_outputs(outputs, [("the project", args.project), ("--weights", args.weights)])
+    try:
+        check_export_paths(args.output, args.weights, args.project, script_label="-o")
+    except OutputError as exc:
+        raise CliError(str(exc)) from None
     if args.weights is not None:
         _verify_weights(args.weights)
     from netbuilder.export import ExportError
@@ -860,13 +854,11 @@ def _export(args) -> int:
 
 
 def _verify_weights(path):
-    """engine.load checks the per-tensor checksums engine.save writes: flipped bytes in the
-    weights are caught before they are copied beside a script."""
-    import engine
     from engine.serialization import CheckpointError
+    from netbuilder.safeio import verify_weights
 
     try:
-        engine.load(path)
+        verify_weights(path)
     except CheckpointError as exc:
         raise CliError(str(exc)) from None
     except OSError as exc:

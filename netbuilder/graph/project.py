@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from engine.fileio import OutputError
 from engine.fileio import atomic_write as _atomic_write
 from netbuilder.graph.limits import lone_surrogate_path
 from netbuilder.graph.model import Graph, GraphError
@@ -188,5 +189,7 @@ def save_project(project: Project, path: str | os.PathLike) -> None:
     text = dumps_project(project)
     try:
         atomic_write(path, text.encode("utf-8"))
+    except OutputError as exc:  # already names the file
+        raise ProjectError(str(exc)) from None
     except OSError as exc:
         raise ProjectError(f"{path}: cannot save: {exc.strerror or exc}") from None

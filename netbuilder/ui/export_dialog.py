@@ -21,8 +21,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.serialization import CheckpointError
 from netbuilder.blocks import BlockError
 from netbuilder.export import write_export
+from netbuilder.safeio import check_export_paths, verify_weights
 
 TARGETS = {
     "torch": "PyTorch script (import torch)",
@@ -102,8 +104,11 @@ class ExportDialog(QDialog):
         weights = self.weights_file if self.weights.isChecked() else None
         target = self.target.currentData()
         try:
+            check_export_paths(path, weights, self.window.path)
+            if weights is not None:
+                verify_weights(weights)
             written = write_export(self.window.project, path, target=target, weights=weights)
-        except (BlockError, OSError) as exc:
+        except (BlockError, OSError, CheckpointError) as exc:
             QMessageBox.critical(self, "Export failed", str(exc))
             return False
         self.written = [Path(written)]
