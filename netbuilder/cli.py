@@ -469,7 +469,9 @@ class _StopSignals:
 
     def __exit__(self, *exc):
         for signum, handler in self._previous.items():
-            signal.signal(signum, handler)
+            # once stopping, a further signal while the process exits must not kill it
+            # mid-way (or print a traceback): it is on its way out already
+            signal.signal(signum, signal.SIG_IGN if self.received is not None else handler)
 
     def _on_signal(self, signum, frame):
         if self.received is not None:
