@@ -55,6 +55,9 @@ class Project:
         return path
 
 
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
 def _reject_constant(name: str):
     raise ValueError(f"{name} is not a number JSON allows")
 
@@ -151,7 +154,8 @@ def loads_project(raw: bytes | str, source: str = "project") -> Project:
         raise ProjectError(f"{source}: {exc}") from None
     except RecursionError:
         raise ProjectError(f"{source}: top level: nested too deeply to be a project") from None
-    where = lone_surrogate_path(data)
+    # only a \uD800-\uDFFF escape can make one: skip the walk for the usual file
+    where = lone_surrogate_path(data) if _SURROGATE_ESCAPE.search(text) else None
     if where is not None:
         raise ProjectError(
             f"{source}: {where}: holds a lone surrogate (an escape such as \\ud800 that is "
