@@ -405,3 +405,35 @@ def test_a_second_ctrl_c_quits_at_once_without_a_traceback(tmp_path):
     # whether the second one came during the step or while the process was leaving
     assert proc.returncode == 130 and "Traceback" not in err, err
     assert "netbuilder: interrupted" in err or out.strip().endswith(tuple("0123456789"))
+
+
+def test_a_file_size_limit_fails_the_checkpoint_alone(capsys, train_files):
+    """A real write failure (RLIMIT_FSIZE: the kernel refuses the bytes past the limit, as a
+    full disk does), not a patched one: the larger checkpoint fails, the weights are written."""
+    tmp = train_files["tmp"]
+    weights, ckpt = tmp / "w.safetensors", tmp / "c.ckpt"
+    assert _run(capsys, "train", train_files["project"], *train_files["common"],
+                "--save-weights", weights, "--checkpoint", ckpt)[0] == 0  # fmt: skip
+    limit = (weights.stat().st_size + ckpt.stat().st_size) // 2
+    assert weights.stat().st_size < limit < ckpt.stat().st_size
+    old_checkpoint = ckpt.read_bytes()
+    weights.unlink()
+    code = (
+        "import resource, sys; "
+        f"resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, {limit})); "
+        "from netbuilder.cli import main; sys.exit(main(sys.argv[1:]))"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OPENBLAS_NUM_THREADS": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-c", code, "train", str(train_files["project"]),
+         *map(str, train_files["common"]), "--save-weights", str(weights), "--checkpoint",
+         str(ckpt)],
+        capture_output=True, text=True, env=env, timeout=120,
+    )  # fmt: skip
+    lines = _error_lines(proc.stderr)
+    assert proc.returncode == 1 and lines == [
+        f"netbuilder: error: {ckpt}: could not write the checkpoint: File too large"
+    ], proc.stderr
+    assert "fc3.weight" in engine.load(weights)
+    assert ckpt.read_bytes() == old_checkpoint  # the old one, whole
+    assert sorted(p.name for p in tmp.iterdir()) == ["c.ckpt", "d.npz", "mlp.json", "w.safetensors"]
