@@ -25,10 +25,10 @@ EXAMPLES = """examples:
   netbuilder export lenet.json -o lenet.py --weights lenet.safetensors
 """
 EXIT_ERROR = 1
-PROBLEMS_SHOWN = 20  # lines of problems printed; a broken 10,000-block file gives a count
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a terminated command
+PROBLEMS_SHOWN = 20  # lines of problems printed; a broken 10,000-block file gives a count
 
 
 class CliError(Exception):
@@ -213,8 +213,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"netbuilder: error: {exc}", file=sys.stderr)
         return exc.status
     except KeyboardInterrupt:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl+C must not interrupt this
-        print("netbuilder: interrupted", file=sys.stderr)
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second one must not
+        try:  # interrupt the report with a traceback
+            print("netbuilder: interrupted", file=sys.stderr)
+        finally:
+            signal.signal(signal.SIGINT, previous)
         return EXIT_INTERRUPTED
 
 
