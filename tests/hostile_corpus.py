@@ -108,74 +108,110 @@ def _concat_port(data):
     data["graph"]["edges"].append({"src": "n1", "dst": "c", "dst_port": 1_000_000_000})
 
 
-def files() -> dict[str, tuple[bytes, str]]:
-    """name -> (content, reader)."""
+def _npz_with_x_train(npy: bytes, compress=zipfile.ZIP_DEFLATED) -> bytes:
+    return _npz({**_valid_npz_members(), "x_train.npy": npy}, compress)
+
+
+def _builders() -> dict:
+    """name -> (a function making its content, reader)."""
     big = 2**32 - 1
-    corpus = {
+    huge = _idx_header(0x08, [big, big, big])
+    return {
         # IDX
         "idx-gzip-bomb.gz": (
-            _zeros_gzip(_idx_header(0x08, [60000, 28, 28]), 64 * 2**20), "idx-images"),
-        "idx-huge-claim": (_idx_header(0x08, [big, big, big]) + bytes(64), "idx-images"),
-        "idx-huge-claim.gz": (gzip.compress(_idx_header(0x08, [big, big, big]) + bytes(64)),
-                              "idx-images"),
-        "idx-product-past-2-64": (_idx_header(0x08, [big] * 4) + bytes(16), "idx-images"),
-        "idx-truncated-header": (bytes([0, 0, 8, 3, 0, 0]), "idx-images"),
-        "idx-zero-dims": (_idx_header(0x08, [0, 28, 28]), "idx-images"),
-        "idx-labels-huge": (_idx_header(0x08, [big]) + bytes(8), "idx-labels"),
-        "idx-damaged.gz": (gzip.compress(_idx_header(0x08, [2, 2, 2]) + bytes(8))[:-12] + b"x" * 12,
-                           "idx-images"),
-        "idx-empty": (b"", "idx-labels"),
+            lambda: _zeros_gzip(_idx_header(0x08, [60000, 28, 28]), 64 * 2**20), "idx-images"
+        ),
+        "idx-huge-claim": (lambda: huge + bytes(64), "idx-images"),
+        "idx-huge-claim.gz": (lambda: gzip.compress(huge + bytes(64)), "idx-images"),
+        "idx-product-past-2-64": (lambda: _idx_header(0x08, [big] * 4) + bytes(16), "idx-images"),
+        "idx-truncated-header": (lambda: bytes([0, 0, 8, 3, 0, 0]), "idx-images"),
+        "idx-zero-dims": (lambda: _idx_header(0x08, [0, 28, 28]), "idx-images"),
+        "idx-labels-huge": (lambda: _idx_header(0x08, [big]) + bytes(8), "idx-labels"),
+        "idx-damaged.gz": (
+            lambda: gzip.compress(_idx_header(0x08, [2, 2, 2]) + bytes(8))[:-12] + b"x" * 12,
+            "idx-images",
+        ),
+        "idx-empty": (lambda: b"", "idx-labels"),
         # .npz
-        "npz-huge-shape.npz": (_npz({**_valid_npz_members(),
-                                     "x_train.npy": _npy((10**6, 10**6, 10**6))}), "npz"),
-        "npz-zip-bomb.npz": (_npz({**_valid_npz_members(),
-                                   "x_train.npy": _npy((2**14, 64, 64), body=bytes(2**26))}),
-                             "npz"),
+        "npz-huge-shape.npz": (lambda: _npz_with_x_train(_npy((10**6, 10**6, 10**6))), "npz"),
+        "npz-zip-bomb.npz": (
+            lambda: _npz_with_x_train(_npy((2**14, 64, 64), body=bytes(2**26))), "npz"
+        ),
         "npz-malformed-header.npz": (
-            _npz({**_valid_npz_members(),
-                  "x_train.npy": _npy((), header_text="{'descr': '<u1', 'shape': (1,")}),
-            "npz"),
+            lambda: _npz_with_x_train(_npy((), header_text="{'descr': '<u1', 'shape': (1,")),
+            "npz",
+        ),
         "npz-unterminated-string.npz": (
-            _npz({**_valid_npz_members(), "x_train.npy": _npy((), header_text="{'descr': '")}),
-            "npz"),
-        "npz-object-array.npz": (_npz({**_valid_npz_members(),
-                                       "x_train.npy": _npy((2,), dtype="|O", body=b"\x80\x04N.")}),
-                                 "npz"),
-        "npz-negative-shape.npz": (_npz({**_valid_npz_members(),
-                                         "x_train.npy": _npy((-1, -4))}), "npz"),
-        "npz-stored-short.npz": (_npz({**_valid_npz_members(),
-                                       "x_train.npy": _npy((100, 28, 28), body=bytes(10))},
-                                      zipfile.ZIP_STORED), "npz"),
-        "npz-not-zip.npz": (b"PK\x03\x04" + bytes(100), "npz"),
+            lambda: _npz_with_x_train(_npy((), header_text="{'descr': '")), "npz"
+        ),
+        "npz-object-array.npz": (
+            lambda: _npz_with_x_train(_npy((2,), dtype="|O", body=b"\x80\x04N.")), "npz"
+        ),
+        "npz-negative-shape.npz": (lambda: _npz_with_x_train(_npy((-1, -4))), "npz"),
+        "npz-stored-short.npz": (
+            lambda: _npz_with_x_train(_npy((100, 28, 28), body=bytes(10)), zipfile.ZIP_STORED),
+            "npz",
+        ),
+        "npz-not-zip.npz": (lambda: b"PK\x03\x04" + bytes(100), "npz"),
         # weights
-        "weights-huge-shape.safetensors": (_safetensors(
-            {"w": {"dtype": "F32", "shape": [2**40, 2**40], "data_offsets": [0, 16]}}, bytes(16)),
-            "weights"),
-        "weights-offsets-past-end.safetensors": (_safetensors(
-            {"w": {"dtype": "F32", "shape": [2**28], "data_offsets": [0, 2**30]}}, bytes(16)),
-            "weights"),
-        "weights-header-length-huge.safetensors": (struct.pack("<Q", 2**62) + b"{}", "weights"),
-        "weights-deep-json.safetensors": (struct.pack("<Q", 200_000) + b"{" + b'"a":[' * 49_999
-                                          + b"]" * 49_999 + b"}" + b" ", "weights"),
-        "weights-pickle.pt": (b"\x80\x04\x95" + bytes(20), "weights"),
+        "weights-huge-shape.safetensors": (
+            lambda: _safetensors(
+                {"w": {"dtype": "F32", "shape": [2**40, 2**40], "data_offsets": [0, 16]}},
+                bytes(16),
+            ),
+            "weights",
+        ),
+        "weights-offsets-past-end.safetensors": (
+            lambda: _safetensors(
+                {"w": {"dtype": "F32", "shape": [2**28], "data_offsets": [0, 2**30]}}, bytes(16)
+            ),
+            "weights",
+        ),
+        "weights-header-length-huge.safetensors": (
+            lambda: struct.pack("<Q", 2**62) + b"{}", "weights"
+        ),
+        "weights-deep-json.safetensors": (
+            lambda: struct.pack("<Q", 100_001) + b"[" * 50_000 + b"]" * 50_000 + b" ",
+            "weights",
+        ),
+        "weights-pickle.pt": (lambda: b"\x80\x04\x95" + bytes(20), "weights"),
         # projects
-        "project-groups-0.json": (_project(_set("graph/nodes/1/params/groups", 0)),
-                                  "project-problem"),
-        "project-huge-int.json": (_project(_set("graph/nodes/1/params/out_channels",
-                                                int("9" * 4300))), "project"),
-        "project-position-1e154.json": (_project(_set("graph/nodes/1/pos", [1e154, 0])),
-                                        "project"),
-        "project-lone-surrogate.json": (_project(_set("graph/name", "\ud800")), "project"),
-        "project-concat-port-1e9.json": (_project(_concat_port), "project"),
-        "project-huge-shape.json": (_project(_set("graph/nodes/0/params/shape", [1, 10**9, 10**9])),
-                                    "project-problem"),
-        "project-cycle-10000.json": (json.dumps(_chain(10_000, cycle=True)).encode(),
-                                     "project-problem"),
-        "project-deep-json.json": (b"[" * 100_000 + b"]" * 100_000, "project"),
-        "project-too-many-blocks.json": (json.dumps(_chain(10_001, cycle=False)).encode(),
-                                         "project"),
-    }  # fmt: skip
-    return corpus
+        "project-groups-0.json": (
+            lambda: _project(_set("graph/nodes/1/params/groups", 0)), "project-problem"
+        ),
+        "project-huge-int.json": (
+            lambda: _project(_set("graph/nodes/1/params/out_channels", int("9" * 4300))),
+            "project",
+        ),
+        "project-position-1e154.json": (
+            lambda: _project(_set("graph/nodes/1/pos", [1e154, 0])), "project"
+        ),
+        "project-lone-surrogate.json": (
+            lambda: _project(_set("graph/name", "\ud800")), "project"
+        ),
+        "project-concat-port-1e9.json": (lambda: _project(_concat_port), "project"),
+        "project-huge-shape.json": (
+            lambda: _project(_set("graph/nodes/0/params/shape", [1, 10**9, 10**9])),
+            "project-problem",
+        ),
+        "project-cycle-10000.json": (
+            lambda: json.dumps(_chain(10_000, cycle=True)).encode(), "project-problem"
+        ),
+        "project-deep-json.json": (lambda: b"[" * 100_000 + b"]" * 100_000, "project"),
+        "project-too-many-blocks.json": (
+            lambda: json.dumps(_chain(10_001, cycle=False)).encode(), "project"
+        ),
+    }
+
+
+def files(names=None) -> dict[str, tuple[bytes, str]]:
+    """name -> (content, reader), for all files or those named."""
+    builders = _builders()
+    return {
+        name: (make(), reader)
+        for name, (make, reader) in builders.items()
+        if names is None or name in names
+    }
 
 
 def build(folder) -> dict[str, tuple[Path, str]]:

@@ -58,7 +58,7 @@ def test_a_wire_into_a_port_past_the_limit_is_refused_in_the_editor():
     ],
 )
 def test_too_large_or_impossible_blocks_load_with_a_problem(name, expected):
-    content, _ = hostile_corpus.files()[name]
+    content, _ = hostile_corpus.files([name])[name]
     messages = [m for _, m in loads_project(content).graph.problems()]
     assert any(m.startswith(expected) for m in messages), messages
 
