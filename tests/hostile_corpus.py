@@ -171,7 +171,7 @@ def _builders() -> dict:
             lambda: struct.pack("<Q", 2**62) + b"{}", "weights"
         ),
         "weights-deep-json.safetensors": (
-            lambda: struct.pack("<Q", 100_001) + b"[" * 50_000 + b"]" * 50_000 + b" ",
+            lambda: struct.pack("<Q", 100_006) + b'{"a":' + b"[" * 50_000 + b"]" * 50_000 + b"}",
             "weights",
         ),
         "weights-pickle.pt": (lambda: b"\x80\x04\x95" + bytes(20), "weights"),
