@@ -258,7 +258,8 @@ def summary_text(graph) -> str:
     """A torchinfo-like table of the graph's blocks, shapes and parameter counts."""
     nodes = graph.nodes
     order = graph.topological_order()
-    order += [nid for nid in nodes if nid not in order]  # blocks on a loop come last
+    placed = set(order)
+    order += [nid for nid in nodes if nid not in placed]  # blocks on a loop come last
     into: dict[str, list] = {}
     for e in graph.edges:  # one pass: edges_into per block is quadratic on big networks
         into.setdefault(e.dst, []).append(e)
