@@ -278,6 +278,8 @@ def _parse_file(path: Path, name: str):
     """_parse on a memory map of the file: only the tensors are copied into memory, after
     the header's sizes were checked against the file's real size and the memory budget."""
     try:
+        if path.exists() and not (path.is_file() or path.is_dir()):  # a FIFO would block
+            raise CheckpointError(f"{name}: is not a regular file, so not a checkpoint")
         with open(path, "rb") as file:
             size = os.fstat(file.fileno()).st_size
             if size < (1 << 16):

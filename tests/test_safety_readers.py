@@ -168,3 +168,22 @@ def test_each_reader_survives_fuzzed_files_under_a_memory_cap(tmp_path, kind, ac
     )
     proc = _capped(script, timeout=240)
     assert proc.returncode == 0 and proc.stdout.strip().endswith("ok"), proc.stderr[-4000:]
+
+
+def test_a_fifo_is_refused_by_every_reader_without_blocking(tmp_path):
+    import engine
+    from engine.serialization import CheckpointError
+    from netbuilder.data import DataError, load_dataset
+    from netbuilder.data.idx import read_idx
+    from netbuilder.graph.project import ProjectError, load_project
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    with pytest.raises(ProjectError, match="not a regular file"):
+        load_project(fifo)
+    with pytest.raises(CheckpointError, match="not a regular file"):
+        engine.load(fifo)
+    with pytest.raises(DataError, match="no such file or folder"):
+        load_dataset(str(fifo))
+    with pytest.raises(DataError, match="not a regular file"):
+        read_idx(fifo, "images")

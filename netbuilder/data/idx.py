@@ -222,6 +222,8 @@ def read_idx(path: str | Path, kind: str) -> np.ndarray:
     if kind not in ("images", "labels"):
         raise ValueError(f"kind must be 'images' or 'labels', not {kind!r}")
     path = Path(path)
+    if path.exists() and not (path.is_file() or path.is_dir()):  # a FIFO would block
+        raise DataError(path, "is not a regular file, so not an IDX file")
     try:
         with open(path, "rb") as f:
             size = os.fstat(f.fileno()).st_size

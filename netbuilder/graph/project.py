@@ -118,6 +118,9 @@ def project_from_dict(data, source: str = "project") -> Project:
 def load_project(path: str | os.PathLike) -> Project:
     source = str(path)
     try:
+        # a FIFO or device would block the read or never end: only regular files are projects
+        if os.path.exists(path) and not (os.path.isfile(path) or os.path.isdir(path)):
+            raise ProjectError(f"{source}: is not a regular file, so not a project file")
         with open(path, "rb") as f:
             raw = f.read(MAX_BYTES + 1)
     except FileNotFoundError:
