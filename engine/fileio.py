@@ -37,6 +37,11 @@ __all__ = [
 ]
 
 _TEMP_SUFFIX = ".tmp"
+# flags some systems lack (Windows): 0 leaves them out
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+_BINARY = getattr(os, "O_BINARY", 0)
 
 
 class OutputError(OSError):
@@ -110,17 +115,22 @@ def _clean_stale(target: Path) -> None:
         if not match:
             continue
         pid = int(match.group(1))
-        if pid == os.getpid():
-            continue
-        try:
-            os.kill(pid, 0)
-            continue  # that writer is still running
-        except ProcessLookupError:
-            pass
-        except (PermissionError, OverflowError):
-            continue
+        if pid == os.getpid() or _process_alive(pid):
+            continue  # that writer may still be running
         with contextlib.suppress(OSError):
             os.unlink(target.parent / name)
+
+
+def _process_alive(pid: int) -> bool:
+    if os.name != "posix":
+        return True  # (os.kill would end the process on Windows): leave its file
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
 
 
 def _write_all(fd: int, data) -> None:
@@ -135,7 +145,7 @@ def _open_anonymous(folder: Path, mode: int) -> int | None:
     if flag is None or not os.path.isdir("/proc/self/fd"):
         return None
     try:
-        return os.open(folder, flag | os.O_WRONLY | os.O_CLOEXEC, mode)
+        return os.open(folder, flag | os.O_WRONLY | _CLOEXEC, mode)
     except OSError as exc:
         if exc.errno in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL, errno.ENOENT):
             return None  # the file system has no anonymous files: use a named temp file
@@ -145,7 +155,7 @@ def _open_anonymous(folder: Path, mode: int) -> int | None:
 def _link_anonymous(fd: int, name: Path) -> None:
     """Give the anonymous file a name. With a dir fd os.link calls linkat(AT_SYMLINK_FOLLOW),
     which follows /proc/self/fd/N to the open file (plain link() would not)."""
-    dir_fd = os.open(name.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    dir_fd = os.open(name.parent, os.O_RDONLY | os.O_DIRECTORY | _CLOEXEC)
     try:
         os.link(
             f"/proc/self/fd/{fd}", name.name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd,
@@ -167,8 +177,12 @@ def atomic_write(path, data) -> Path:
     try:
         if fd is None:
             temp = _temp_name(target)
-            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-        os.fchmod(fd, mode)
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _CLOEXEC | _BINARY
+            fd = os.open(temp, flags, 0o600)
+        if hasattr(os, "fchmod"):
+            os.fchmod(fd, mode)
+        else:
+            os.chmod(temp, mode)
         _write_all(fd, data)
         os.fsync(fd)
         if temp is None:
@@ -182,7 +196,7 @@ def atomic_write(path, data) -> Path:
         if temp is not None:
             with contextlib.suppress(OSError):
                 os.unlink(temp)
-    with contextlib.suppress(OSError):  # make the rename itself durable
+    with contextlib.suppress(OSError, AttributeError):  # make the rename itself durable
         dir_fd = os.open(target.parent, os.O_RDONLY | os.O_DIRECTORY)
         try:
             os.fsync(dir_fd)
@@ -197,7 +211,7 @@ def open_output_stream(path, encoding: str = "utf-8"):
     a FIFO or device is refused without blocking on it."""
     target = output_target(path)
     fd = os.open(
-        target, os.O_WRONLY | os.O_CREAT | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOFOLLOW, 0o666
+        target, os.O_WRONLY | os.O_CREAT | _NONBLOCK | _CLOEXEC | _NOFOLLOW | _BINARY, 0o666
     )
     try:
         st = os.fstat(fd)
@@ -205,7 +219,8 @@ def open_output_stream(path, encoding: str = "utf-8"):
             raise OutputError(
                 f"{path}: is {_kind(st.st_mode)}, not a regular file; it is not written"
             )
-        os.set_blocking(fd, True)
+        if _NONBLOCK:
+            os.set_blocking(fd, True)
         os.ftruncate(fd, 0)
         return open(fd, "w", encoding=encoding, buffering=1, closefd=True)  # noqa: SIM115
     except BaseException:

@@ -99,6 +99,25 @@ def test_a_full_disk_keeps_the_old_file_and_leaves_no_temp_file(tmp_path, monkey
     assert _listing(tmp_path) == ["w.safetensors"]
 
 
+def test_without_anonymous_temp_files_a_named_one_is_used_and_removed(tmp_path, monkeypatch):
+    import engine.fileio
+
+    monkeypatch.setattr(engine.fileio, "_open_anonymous", lambda folder, mode: None)
+    path = tmp_path / "w.bin"
+    atomic_write(path, b"old")
+    real_write = os.write
+
+    def interrupted(fd, data):
+        real_write(fd, bytes(data[:1]))
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "write", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write(path, b"new")
+    monkeypatch.setattr(os, "write", real_write)
+    assert path.read_bytes() == b"old" and _listing(tmp_path) == ["w.bin"]
+
+
 def test_the_file_mode_is_kept_or_follows_the_umask(tmp_path):
     path = tmp_path / "a"
     old = os.umask(0o022)
