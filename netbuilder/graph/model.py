@@ -200,6 +200,9 @@ class Graph:
 
     def reaches(self, start: str, goal: str) -> bool:
         """True when a path of edges leads from start to goal."""
+        consumers: dict[str, list[str]] = {}
+        for e in self.edges:  # once: scanning the edges per block is quadratic
+            consumers.setdefault(e.src, []).append(e.dst)
         seen, stack = set(), [start]
         while stack:
             nid = stack.pop()
@@ -208,7 +211,7 @@ class Graph:
             if nid in seen:
                 continue
             seen.add(nid)
-            stack.extend(e.dst for e in self.edges if e.src == nid)
+            stack.extend(consumers.get(nid, ()))
         return False
 
     def check_connection(self, src: str, dst: str, dst_port: int) -> str | None:
