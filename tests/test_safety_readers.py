@@ -187,3 +187,34 @@ def test_a_fifo_is_refused_by_every_reader_without_blocking(tmp_path):
         load_dataset(str(fifo))
     with pytest.raises(DataError, match="not a regular file"):
         read_idx(fifo, "images")
+
+
+@pytest.mark.parametrize(
+    ("arrays", "expected"),
+    [
+        ({"x_train": ("zeros", (4, 2, 28, 28), "uint8")},
+         "x_train has shape (4, 2, 28, 28): read as channels-first (N, C, H, W), 2 channels"),
+        ({"y_train": ("labels", 2**64 - 1, "uint64")},
+         "labels out of range: y_train goes up to 18446744073709551615"),
+        ({"y_train": ("labels", 1e30, "float64")}, "y_train goes up to 1e+30"),
+    ],
+)  # fmt: skip
+def test_data_messages_say_what_the_file_really_holds(tmp_path, arrays, expected):
+    import numpy as np
+
+    from netbuilder.data import DataError, load_dataset
+
+    data = {
+        "x_train": np.zeros((4, 28, 28), np.uint8), "y_train": np.arange(4) % 2,
+        "x_test": np.zeros((2, 28, 28), np.uint8), "y_test": np.arange(2),
+    }  # fmt: skip
+    for key, (kind, value, dtype) in arrays.items():
+        if kind == "zeros":
+            data[key] = np.zeros(value, dtype)
+        else:
+            data[key] = np.array([0, value, 1, 0], dtype)
+    path = tmp_path / "d.npz"
+    np.savez(path, **data)
+    with pytest.raises(DataError) as err:
+        load_dataset(str(path))
+    assert expected in str(err.value)
