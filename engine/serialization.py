@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-import mmap
 import os
 import zlib
 from collections import OrderedDict
@@ -181,9 +180,10 @@ def _fail(name: str, problem: str):
     raise CheckpointError(f"{name}: {problem}")
 
 
-def _parse(data: bytes, name: str) -> tuple[dict[str, np.ndarray], dict]:
-    """Check and read a safetensors file: (tensors in file order, metadata)."""
-    size = len(data)
+def _parse_header(data, size: int, name: str) -> tuple[list, dict]:
+    """Check a safetensors header against the file's size and the memory budget: ([(key,
+    dtype, shape, count, byte offset)] in file order, metadata). `data` holds the file's first
+    bytes, the whole header at least (when the file has it); `size` is the file's length."""
     # A safetensors file starts with its header length, then "{": anything else is foreign.
     # (Only then look for other formats: a header length's bytes may be anything.)
     if data[8:9] != b"{":
@@ -266,26 +266,47 @@ def _parse(data: bytes, name: str) -> tuple[dict[str, np.ndarray], dict]:
             f"its tensors need {total:,} bytes, more than the {budget / 2**30:.1f} GB this "
             "machine can spare for one file",
         )
-    arrays: dict[str, np.ndarray] = {}
+    return entries, metadata
+
+
+def _native(array: np.ndarray, dtype, shape) -> np.ndarray:
+    array = array.reshape(shape)
+    return array if dtype.isnative else array.astype(dtype.newbyteorder("="))
+
+
+def _parse(data: bytes, name: str) -> tuple[dict[str, np.ndarray], dict]:
+    """Check and read a safetensors file held in memory: (tensors in file order, metadata)."""
+    entries, metadata = _parse_header(data, len(data), name)
+    arrays = {}
     for key, dtype, shape, count, offset in entries:
-        array = np.frombuffer(data, dtype=dtype, count=count, offset=offset)
-        arrays[key] = array.reshape(shape).astype(dtype.newbyteorder("="), copy=True)
-        del array  # a view of a memory map must be gone before the map closes
+        array = np.frombuffer(data, dtype=dtype, count=count, offset=offset).copy()
+        arrays[key] = _native(array, dtype, shape)
     return arrays, metadata
 
 
 def _parse_file(path: Path, name: str):
-    """_parse on a memory map of the file: only the tensors are copied into memory, after
-    the header's sizes were checked against the file's real size and the memory budget."""
+    """Read a safetensors file: its header first, checked against the file's real size and
+    the memory budget, then each tensor straight into its own array (one copy in memory)."""
     try:
         if path.exists() and not (path.is_file() or path.is_dir()):  # a FIFO would block
             raise CheckpointError(f"{name}: is not a regular file, so not a checkpoint")
         with open(path, "rb") as file:
             size = os.fstat(file.fileno()).st_size
-            if size < (1 << 16):
-                return _parse(file.read(), name)
-            with mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as data:
-                return _parse(data, name)
+            head = file.read(8)
+            header_len = int.from_bytes(head, "little") if len(head) == 8 else 0
+            if header_len <= min(_MAX_HEADER, size - 8):
+                head += file.read(header_len + 1)
+            else:
+                head += file.read(8)  # enough to tell a zip or pickle file
+            entries, metadata = _parse_header(head, size, name)
+            arrays = {}
+            for key, dtype, shape, count, offset in entries:
+                array = np.empty(count, dtype=dtype)
+                file.seek(offset)
+                if file.readinto(memoryview(array).cast("B")) != array.nbytes:
+                    _fail(name, f"truncated: tensor '{key}' ends past the end of the file")
+                arrays[key] = _native(array, dtype, shape)
+            return arrays, metadata
     except FileNotFoundError:
         raise FileNotFoundError(f"{name}: no such file") from None
     except IsADirectoryError:
