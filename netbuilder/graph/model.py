@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from netbuilder.blocks import BlockError, get_block
+from netbuilder.graph.limits import MAX_INPUT_PORT
 
 
 class GraphError(BlockError):
@@ -213,6 +214,9 @@ class Graph:
 
     def reaches(self, start: str, goal: str) -> bool:
         """True when a path of edges leads from start to goal."""
+        consumers: dict[str, list[str]] = {}
+        for e in self.edges:  # once: scanning the edges per block is quadratic
+            consumers.setdefault(e.src, []).append(e.dst)
         seen, stack = set(), [start]
         while stack:
             nid = stack.pop()
@@ -221,7 +225,7 @@ class Graph:
             if nid in seen:
                 continue
             seen.add(nid)
-            stack.extend(e.dst for e in self.edges if e.src == nid)
+            stack.extend(consumers.get(nid, ()))
         return False
 
     def check_connection(self, src: str, dst: str, dst_port: int) -> str | None:
@@ -236,6 +240,8 @@ class Graph:
             return f"{d.name} is an Input block and takes no input; wire into the next block"
         if not isinstance(dst_port, int) or dst_port < 0:
             return f"{d.name} has no input port {dst_port!r}"
+        if block.inputs < 0 and dst_port > MAX_INPUT_PORT:
+            return f"{d.name} takes inputs on ports 0..{MAX_INPUT_PORT}"
         if block.inputs > 0 and dst_port >= block.inputs:
             ports = "one input" if block.inputs == 1 else f"{block.inputs} inputs"
             return f"{d.name} ({block.label}) has {ports}; use port 0..{block.inputs - 1}"

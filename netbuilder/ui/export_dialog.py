@@ -22,8 +22,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.serialization import CheckpointError
 from netbuilder.blocks import BlockError
 from netbuilder.export import write_export
+from netbuilder.safeio import check_export_paths, verify_weights
 
 TARGETS = {
     "torch": "PyTorch script (import torch)",
@@ -121,13 +123,16 @@ class ExportDialog(QDialog):
             path = path.with_suffix(_suffix(target))
         weights = self.weights_file if self.weights.isChecked() else None
         try:
+            check_export_paths(path, weights, self.window.path)
+            if weights is not None:
+                verify_weights(weights)
             if target == "onnx":
                 from netbuilder.export.onnx import write_onnx
 
                 written = write_onnx(self.window.project, path, weights=weights)
             else:
                 written = write_export(self.window.project, path, target=target, weights=weights)
-        except (BlockError, OSError) as exc:
+        except (BlockError, OSError, CheckpointError) as exc:
             QMessageBox.critical(self, "Export failed", str(exc))
             return False
         self.written = [Path(written)]
