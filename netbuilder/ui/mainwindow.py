@@ -81,6 +81,7 @@ class MainWindow(QMainWindow):
         self.project = project if project is not None else Project(Graph("Untitled"))
         self.path: Path | None = Path(path) if path else None
         self._extra_dirty = False
+        self._unsaved_runs = False  # runs recorded while the project has no file
         self._selected: str | None = None
         self._untitled_name: str | None = None  # a template's name until first saved
         self._bottom_docks: list[QDockWidget] = []
@@ -369,6 +370,11 @@ class MainWindow(QMainWindow):
         self._extra_dirty = True
         self._update_title()
 
+    def runs_changed(self) -> None:
+        """A run was recorded: kept beside the project file at once; the network is not
+        modified by it. Without a file yet, the runs go with the first Save."""
+        self._unsaved_runs = not self.files.keep_runs()
+
     def show_error(self, title: str, message: str) -> None:
         QMessageBox.critical(self, title, message)
 
@@ -413,6 +419,7 @@ class MainWindow(QMainWindow):
         self.scene.set_graph(project.graph)
         self.inspector.set_graph(project.graph)
         self._extra_dirty = False
+        self._unsaved_runs = False
         self._selected = None
         self.runner.stack.setClean()
         self._update_title()
@@ -437,6 +444,7 @@ class MainWindow(QMainWindow):
         self.path = path
         self.runner.stack.setClean()
         self._extra_dirty = False
+        self._unsaved_runs = False
         self._update_title()
         self.documentSaved.emit(path)
 
@@ -455,6 +463,9 @@ class MainWindow(QMainWindow):
                 parts.append("the network differs from the saved file (edits undone)")
         if self._extra_dirty:
             parts.append("changed training settings or saved-weights location")
+        if self._unsaved_runs and self.project.runs:
+            n = len(self.project.runs)
+            parts.append(f"{n} training run{'s' if n != 1 else ''} (kept only once saved)")
         return "; ".join(parts) or "changes"
 
     def project_name(self) -> str:

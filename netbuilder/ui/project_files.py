@@ -4,6 +4,7 @@ moves it to and from disk and asks the person before anything unsaved is dropped
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 from netbuilder.graph import commands as cmds
 from netbuilder.graph.model import Graph
 from netbuilder.graph.project import SUFFIX, Project, ProjectError, load_project, save_project
+from netbuilder.graph.runs_file import load_runs, save_runs
 from netbuilder.graph.templates import list_templates, template_path
 from netbuilder.ui.canvas.items import NODE_HEIGHT, NODE_WIDTH
 from netbuilder.ui.recovery import Recovery
@@ -166,6 +168,13 @@ class ProjectFiles(QObject):
             w.show_error("Cannot open project", str(exc))
             self.forget_recent(str(path))
             return False
+        try:
+            kept = load_runs(path)
+        except ProjectError as exc:  # the network still opens; its run history does not
+            kept = None
+            w.statusBar().showMessage(f"Training runs not loaded: {exc}", 10000)
+        if kept is not None:
+            project.runs = kept
         unreadable = needs_layout(project.graph, w.canvas_size())
         if unreadable:  # hand-written without positions, or stored as one long row
             self.lay_out_before_showing(project.graph)
@@ -199,7 +208,9 @@ class ProjectFiles(QObject):
     def save_to(self, path: Path) -> bool:
         w = self.window
         try:
-            save_project(w.project, path)
+            # the runs go beside the project file, which keeps only the network and settings
+            save_project(dataclasses.replace(w.project, runs=[]), path)
+            save_runs(path, w.project.runs)
             w.document_saved(path)
         except (ProjectError, OSError) as exc:
             w.show_error("Cannot save project", str(exc))
@@ -288,6 +299,18 @@ class ProjectFiles(QObject):
         self.recovery.remove_orphan(meta)
         w.mark_dirty()
         self.autosave()
+        return True
+
+    def keep_runs(self) -> bool:
+        """Write the project's runs beside its file now; False while it has no file."""
+        w = self.window
+        if w.path is None:
+            return False
+        try:
+            save_runs(w.path, w.project.runs)
+        except ProjectError as exc:
+            w.statusBar().showMessage(f"The run was not kept: {exc}", 10000)
+            return False
         return True
 
     def close(self) -> None:

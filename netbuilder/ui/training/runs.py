@@ -71,6 +71,7 @@ class RunCurves:
     """Everything the plots draw for one run."""
 
     loss: Series = field(default_factory=Series)
+    wall: Series = field(default_factory=Series)  # step -> seconds since the run began
     smoothed: Series = field(default_factory=Series)
     epochs: list[EpochPoint] = field(default_factory=list)
     grad_norms: dict[str, Series] = field(default_factory=dict)
@@ -82,11 +83,16 @@ class RunCurves:
     message: str = ""
     settings: dict = field(default_factory=dict)
     started: str = field(default_factory=lambda: time.strftime("%Y-%m-%d %H:%M:%S"))
+    name: str = ""  # the person's name for the run; "" shows its start time
+    seconds: float = 0.0  # how long the run took
+    train_samples: int = 0
+    test_samples: int = 0
     _ema: float = math.nan
     _ema_weight: float = 0.0
 
-    def add_step(self, step: int, loss: float) -> None:
+    def add_step(self, step: int, loss: float, seconds: float = math.nan) -> None:
         self.loss.append(step, loss)
+        self.wall.append(step, seconds)
         if math.isfinite(loss):
             prev = 0.0 if math.isnan(self._ema) else self._ema
             self._ema = SMOOTHING * prev + (1.0 - SMOOTHING) * loss
@@ -105,6 +111,10 @@ class RunCurves:
         self.epochs.append(point)
 
     @property
+    def title(self) -> str:
+        return self.name or self.started
+
+    @property
     def last_step(self) -> int:
         return int(self.loss.x[-1]) if len(self.loss) else 0
 
@@ -113,6 +123,8 @@ class RunCurves:
         return {
             "format": RUN_FORMAT,
             "started": self.started,
+            "name": self.name,
+            "seconds": _num(self.seconds),
             "status": self.status,
             "message": self.message,
             "settings": _clean(self.settings),
@@ -121,6 +133,7 @@ class RunCurves:
             "samples_per_s": _num(self.samples_per_s),
             "layers": list(self.layer_names),
             "loss": _thin(self.loss),
+            "wall": _thin(self.wall),
             "smoothed": _thin(self.smoothed),
             "epochs": [
                 {
@@ -147,6 +160,8 @@ class RunCurves:
         try:
             run.started = str(d.get("started", ""))
             run.status = str(d.get("status", "finished"))
+            run.name = str(d.get("name", "") or "")
+            run.seconds = float(d.get("seconds") or 0.0)
             run.message = str(d.get("message", ""))
             run.settings = dict(d.get("settings", {}))
             run.steps_per_epoch = int(d.get("steps_per_epoch", 0))
@@ -154,6 +169,7 @@ class RunCurves:
             run.samples_per_s = float(d.get("samples_per_s") or 0.0)
             run.layer_names = [str(n) for n in d.get("layers", [])]
             run.loss = _unthin(d.get("loss"))
+            run.wall = _unthin(d.get("wall"))
             run.smoothed = _unthin(d.get("smoothed"))
             for e in d.get("epochs", []):
                 run.epochs.append(
