@@ -127,3 +127,12 @@ def test_save_dialog_adds_the_suffix(make_window, monkeypatch, tmp_path):
         QFileDialog, "getSaveFileName", lambda *a, **k: (str(tmp_path / "plain"), "")
     )
     assert w.save_as() and (tmp_path / "plain.nbproj").is_file()
+
+
+def test_status_bar_and_block_read_unknown_counts_as_unknown(make_window):
+    w = make_window("lenet")
+    conv2 = w.graph.node_by_name("conv2").id
+    w.runner.push(cmds.SetParams(conv2, {"kernel_size": 40}))
+    assert w.params_label.text() == "? parameters" and "fc1" in w.params_label.toolTip()
+    item = w.scene.node_items[w.graph.node_by_name("fc1").id]
+    assert "unknown" in item.toolTip()

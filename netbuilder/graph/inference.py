@@ -181,8 +181,9 @@ def _count_only(node) -> None:
     node.param_count = _safe_count(node, [])
 
 
-def _safe_count(node, in_shapes) -> int:
+def _safe_count(node, in_shapes) -> int | None:
+    """The count, or None while it cannot be known (an input size missing, a bad value)."""
     try:
         return node.block.param_count(node.params, in_shapes)
-    except (BlockError, TypeError, ValueError):
-        return 0
+    except (BlockError, TypeError, ValueError, ZeroDivisionError):
+        return None

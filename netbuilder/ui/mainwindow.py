@@ -648,8 +648,8 @@ class MainWindow(QMainWindow):
     def _on_graph_changed(self, changes) -> None:
         graph = self.graph
         self.inspector.refresh()
-        total = graph.total_params
-        self.params_label.setText(f"{total:,} parameters")
+        total, unknown = graph.total_params, graph.unknown_counts
+        self.params_label.setText(f"{total:,} parameters" if not unknown else "? parameters")
         text, ok = validity_text(graph)  # once per edit: the Problems panel reuses it
         color = theme.current().port_ok if ok else theme.current().port_bad
         self.valid_label.setText(
@@ -662,7 +662,14 @@ class MainWindow(QMainWindow):
             "Memory a float32 forward pass needs: the parameters plus every block's output.\n"
             f"{format_bytes(at_1)} at batch 1, {format_bytes(at_64)} at batch 64"
         )
-        self.params_label.setToolTip(f"{total:,} trainable parameters ({format_count(total)})")
+        if unknown:
+            self.params_label.setToolTip(
+                f"Unknown until {', '.join(unknown[:4])}{', …' if len(unknown) > 4 else ''} "
+                f"{'has' if len(unknown) == 1 else 'have'} a known input; "
+                f"{total:,} in the other blocks"
+            )
+        else:
+            self.params_label.setToolTip(f"{total:,} trainable parameters ({format_count(total)})")
         self.problems.fill(graph, text)
         self._update_title()
 

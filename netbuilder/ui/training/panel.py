@@ -465,7 +465,9 @@ class TrainingDashboard(QObject):
     def _parametrised_layers(self) -> list[str]:
         graph = self.window.graph
         order = graph.topological_order() if hasattr(graph, "topological_order") else graph.nodes
-        return [graph.nodes[i].name for i in order if getattr(graph.nodes[i], "param_count", 0)]
+        return [
+            graph.nodes[i].name for i in order if getattr(graph.nodes[i], "param_count", 0) or 0
+        ]
 
     def _make_room(self) -> None:
         """Give the plots most of the window when a run starts, unless the person has set the
