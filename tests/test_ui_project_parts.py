@@ -136,3 +136,27 @@ def test_status_bar_and_block_read_unknown_counts_as_unknown(make_window):
     assert w.params_label.text() == "? parameters" and "fc1" in w.params_label.toolTip()
     item = w.scene.node_items[w.graph.node_by_name("fc1").id]
     assert "unknown" in item.toolTip()
+
+
+def test_resizing_the_window_refits_a_network_that_was_all_in_view(make_window, qtbot):
+    w = make_window("lenet")
+    w.canvas.fit()
+    before = w.canvas.zoom()
+    w.resize(1900, 1060)
+    qtbot.waitUntil(lambda: w.canvas.zoom() > before * 1.05, timeout=2000)
+    visible = w.canvas.visible_scene_rect()
+    assert visible.contains(w.scene.nodes_rect())
+
+
+def test_a_layout_saved_for_another_screen_is_not_restored(make_window, tmp_path):
+    w = make_window("lenet")
+    w.resize(700, 500)
+    w.close()
+    w.settings.setValue("windowScreen", "1280x800")  # as if saved on a laptop
+    w.settings.sync()
+    again = make_window(None)
+    assert not again._restored_state
+    from netbuilder.ui.mainwindow import _screen_key
+
+    again.settings.setValue("windowScreen", _screen_key())  # the screen it was saved on
+    assert again._layout_fits_screen()

@@ -11,7 +11,17 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QPointF, QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import (
+    QByteArray,
+    QEvent,
+    QPoint,
+    QPointF,
+    QRect,
+    QSettings,
+    Qt,
+    QTimer,
+    Signal,
+)
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -49,6 +59,15 @@ def default_size() -> tuple[int, int]:
         return 1440, 900
     avail = screen.availableGeometry()
     return min(1440, int(avail.width() * 0.95)), min(900, int(avail.height() * 0.92))
+
+
+def _screen_key() -> str:
+    """ "1280x800": the available size of the screen layouts are saved for."""
+    screen = QGuiApplication.primaryScreen()
+    if screen is None:
+        return ""
+    avail = screen.availableGeometry()
+    return f"{avail.width()}x{avail.height()}"
 
 
 def _tooltip_with_keys(action: QAction) -> str:
@@ -124,6 +143,7 @@ class MainWindow(QMainWindow):
             self.runner, self.scene, self.canvas, self.statusBar().showMessage, self
         )
 
+        self.canvas.viewport().installEventFilter(self)  # refit on resize: eventFilter
         self._attach(self.project)
         self.resize(*default_size())
         self._restore_layout()
@@ -540,18 +560,24 @@ class MainWindow(QMainWindow):
         self.files.close()
         self.settings.setValue("windowState", self.saveState())
         self.settings.setValue("windowGeometry", self.saveGeometry())
+        self.settings.setValue("windowScreen", _screen_key())
         self.scene.detach()
         event.accept()
 
+    def _layout_fits_screen(self) -> bool:
+        """A saved layout is for the screen it was made on: a window sized for a laptop is
+        not restored on a larger screen, nor a large one on a laptop."""
+        return str(self.settings.value("windowScreen", "")) == _screen_key()
+
     def _restore_layout(self) -> None:
         geometry = self.settings.value("windowGeometry")
-        if isinstance(geometry, QByteArray | bytes) and geometry:
+        if isinstance(geometry, QByteArray | bytes) and geometry and self._layout_fits_screen():
             self.restoreGeometry(geometry)
 
     def restore_dock_state(self) -> None:
         """Restore dock sizes after every dock (including the dashboard's) exists."""
         state = self.settings.value("windowState")
-        if isinstance(state, QByteArray | bytes) and state:
+        if isinstance(state, QByteArray | bytes) and state and self._layout_fits_screen():
             self._restored_state = self.restoreState(state)
 
     # -- export ------------------------------------------------------------------------------
@@ -708,6 +734,17 @@ class MainWindow(QMainWindow):
         visible = self.canvas.mapToScene(self.canvas.viewport().rect()).boundingRect()
         if not visible.intersects(rect):
             self.canvas.centerOn(rect.center())
+
+    def eventFilter(self, obj, event) -> bool:
+        if event.type() == QEvent.Resize and obj is self.canvas.viewport():
+            # the whole network was in view at the old size: keep it so at the new one (a
+            # person's zoom into part of it stands)
+            old = event.oldSize()
+            if old.isValid() and old.width() > 0 and self.graph.nodes:
+                seen = self.canvas.mapToScene(QRect(QPoint(0, 0), old)).boundingRect()
+                if seen.contains(self.scene.nodes_rect()):
+                    QTimer.singleShot(0, self.canvas.fit)
+        return super().eventFilter(obj, event)
 
     def _on_refused(self, reason: str) -> None:
         self.statusBar().showMessage(f"Refused: {reason}", 8000)
