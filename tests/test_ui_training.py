@@ -103,6 +103,9 @@ class FakeWindow(QMainWindow):
     def runs_changed(self):
         self.runs_recorded += 1
 
+    def set_training_workspace(self, on):
+        self.workspace = on
+
     def show_error(self, title, message):
         self.errors.append((title, message))
 

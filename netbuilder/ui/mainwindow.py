@@ -53,12 +53,12 @@ BOTTOM_H = 90  # the Training dock before any run: its controls row and a one-li
 
 
 def default_size() -> tuple[int, int]:
-    """1440x900, or most of a smaller screen."""
+    """Most of the screen, up to 1680x1050: the plots of a run want the room."""
     screen = QGuiApplication.primaryScreen()
     if screen is None:
         return 1440, 900
     avail = screen.availableGeometry()
-    return min(1440, int(avail.width() * 0.95)), min(900, int(avail.height() * 0.92))
+    return min(1680, int(avail.width() * 0.95)), min(1050, int(avail.height() * 0.92))
 
 
 def _screen_key() -> str:
@@ -101,6 +101,7 @@ class MainWindow(QMainWindow):
         self.path: Path | None = Path(path) if path else None
         self._extra_dirty = False
         self._unsaved_runs = False  # runs recorded while the project has no file
+        self._workspace_hidden: list[QDockWidget] = []  # docks the plots' room hid
         self._selected: str | None = None
         self._untitled_name: str | None = None  # a template's name until first saved
         self._bottom_docks: list[QDockWidget] = []
@@ -385,6 +386,19 @@ class MainWindow(QMainWindow):
         ):
             a.setEnabled(not locked)
         self._update_undo_actions()
+
+    def set_training_workspace(self, on: bool) -> None:
+        """While the plots have the window: the Blocks and Problems docks step aside (editing
+        waits for the run), so the plots span the window's width; they come back after."""
+        docks = (self.palette_dock, self.problems_dock)
+        if on and not self._workspace_hidden:
+            self._workspace_hidden = [d for d in docks if d.isVisible() and not d.isFloating()]
+            for dock in self._workspace_hidden:
+                dock.hide()
+        elif not on and self._workspace_hidden:
+            for dock in self._workspace_hidden:
+                dock.show()
+            self._workspace_hidden = []
 
     def mark_dirty(self) -> None:
         self._extra_dirty = True

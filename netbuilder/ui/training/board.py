@@ -51,25 +51,41 @@ class PlotBoard(QWidget):
         views.setMinimumWidth(200)  # narrower than its tabs: scroll arrows, no cut words
         self.views = views
 
-        # the curves in one splitter; with the tab column in a second one around it, so a tall
-        # board can stack them (curves above, the epoch views below) and a wide one line them up
-        self.curves = QSplitter(Qt.Orientation.Horizontal)
-        self._shares = ((self.loss_plot, 8), (self.accuracy_plot, 5), (self.grad_plot, 8))
-        for i, (widget, stretch) in enumerate(self._shares):
-            self.curves.addWidget(widget)
-            self.curves.setStretchFactor(i, stretch)
-        self.curves.setChildrenCollapsible(False)
-        self.curves.setSizes([100 * s for _w, s in self._shares])
-        self.splitter = QSplitter(Qt.Orientation.Horizontal)
-        self.splitter.addWidget(self.curves)
-        self.splitter.addWidget(views)
-        self.splitter.setChildrenCollapsible(False)
-        self.splitter.setStretchFactor(0, 21)
-        self.splitter.setStretchFactor(1, 11)
-        self.splitter.setSizes([2100, 1100])
+        # two rows (loss and accuracy above, gradients and the tab column below) in a vertical
+        # splitter; a board much wider than tall lines all four up in one row instead
+        self.top = QSplitter(Qt.Orientation.Horizontal)
+        self.bottom = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter = QSplitter(Qt.Orientation.Vertical)
+        for s in (self.top, self.bottom, self.splitter):
+            s.setChildrenCollapsible(False)
+        self.splitter.addWidget(self.top)
+        self.splitter.addWidget(self.bottom)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.splitter)
+        self.one_row: bool | None = None
+        self._arrange(one_row=False)
+
+    def _arrange(self, one_row: bool) -> None:
+        if one_row == self.one_row:
+            return
+        self.one_row = one_row
+        if one_row:
+            rows = [(self.loss_plot, 8), (self.accuracy_plot, 5), (self.grad_plot, 8)]
+            rows += [(self.views, 11)]
+            for i, (w, _s) in enumerate(rows):
+                self.top.insertWidget(i, w)
+            self.bottom.hide()
+            self.top.setSizes([100 * s for _w, s in rows])
+        else:
+            self.top.insertWidget(0, self.loss_plot)
+            self.top.insertWidget(1, self.accuracy_plot)
+            self.bottom.insertWidget(0, self.grad_plot)
+            self.bottom.insertWidget(1, self.views)
+            self.bottom.show()
+            self.top.setSizes([640, 360])
+            self.bottom.setSizes([560, 440])
+            self.splitter.setSizes([500, 500])
 
     def all_views(self) -> tuple:
         return (
@@ -100,12 +116,5 @@ class PlotBoard(QWidget):
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
-        # tall and not very wide: stack the curves over the epoch views so both stay readable
-        tall = self.height() > 420 and self.width() < 2.6 * self.height()
-        wanted = Qt.Orientation.Vertical if tall else Qt.Orientation.Horizontal
-        if self.splitter.orientation() != wanted:
-            self.splitter.setOrientation(wanted)
-            if tall:
-                self.splitter.setSizes([600, 400])
-            else:
-                self.splitter.setSizes([2100, 1100])
+        # short and wide (a strip across the window): one row; else two, each plot readable
+        self._arrange(one_row=self.height() < 330 and self.width() > 3.2 * self.height())

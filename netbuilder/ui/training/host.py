@@ -34,6 +34,9 @@ class DashboardHost(Protocol):
         """project.runs changed: keep them (beside the project file) without marking the
         network modified."""
 
+    def set_training_workspace(self, on: bool) -> None:
+        """Give the plots the window (on) or the editor its docks back (off)."""
+
     def show_error(self, title: str, message: str) -> None: ...
 
     def add_dock(self, dock: QDockWidget, area) -> None: ...

@@ -299,6 +299,8 @@ class TrainingDashboard(QObject):
         elif on:  # the window paints first; the plots follow a moment later
             QTimer.singleShot(50, self.ensure_plots)
         self._expanded = on
+        if not on or self.running:
+            self.window.set_training_workspace(on)
         self.plots_area.setVisible(on)  # may grow the dock at once (the plots' minimum size)
         self.header.set_expanded_arrow(on)
         if not resize:
@@ -472,6 +474,7 @@ class TrainingDashboard(QObject):
     def _make_room(self) -> None:
         """Give the plots most of the window when a run starts, unless the person has set the
         dock's size themselves (then it stands)."""
+        self.window.set_training_workspace(True)
         if self._made_room and self._expanded:
             return
         self._made_room = True

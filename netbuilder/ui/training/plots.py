@@ -67,7 +67,6 @@ def retheme_plot(widget: pg.PlotWidget, theme: Theme) -> None:
         item.titleLabel.setText(item.titleLabel.text, color=theme.foreground.name())
     if item.legend is not None:
         item.legend.setLabelTextColor(theme.foreground)
-        item.legend.setBrush(_legend_brush(theme))
     hint = getattr(widget, "hint", None)
     if isinstance(hint, QLabel):
         _style_hint(hint, theme)
@@ -82,26 +81,46 @@ def _make_plot_widget(theme: Theme, hint: str) -> HintedPlot:
     return w
 
 
-def _legend_brush(theme: Theme) -> QColor:
-    # mostly opaque: a curve running behind the labels made them unreadable (the loss starts
-    # at the top, where the legend sits); not fully, so the curve still shows through
-    fill = QColor(theme.background)
-    fill.setAlpha(215)
-    return fill
-
-
-def _legend(plot: pg.PlotItem, theme: Theme, **kw) -> pg.LegendItem:
-    legend = plot.addLegend(
-        offset=(-6, 6),
+def _legend(plot: pg.PlotItem, theme: Theme, colCount: int = 4) -> pg.LegendItem:
+    """A legend in its own row between the title and the curves: it can never cover data."""
+    legend = pg.LegendItem(
         labelTextColor=theme.foreground,
         labelTextSize="8pt",
-        brush=_legend_brush(theme),
-        **kw,
+        brush=None,
+        colCount=colCount,
+        sampleType=LineSample,
     )
     legend.layout.setSpacing(0)
-    legend.layout.setHorizontalSpacing(8)
-    legend.layout.setContentsMargins(4, 2, 4, 2)
+    legend.layout.setHorizontalSpacing(10)
+    legend.layout.setContentsMargins(2, 0, 2, 0)
+    plot.legend = legend  # plot(name=...) lists the curve here
+    plot.layout.addItem(legend, 1, 1)
+    plot.layout.setAlignment(legend, Qt.AlignmentFlag.AlignHCenter)
     return legend
+
+
+class LineSample(pg.ItemSample):
+    """A legend entry's sample: a short thick stroke of the curve's pen (and its symbol), which
+    reads at 8 pt where pyqtgraph's thin diagonal did not."""
+
+    def boundingRect(self):
+        return QRectF(0, 0, 22, 14)
+
+    def paint(self, p, *args):
+        opts = self.item.opts
+        if not self.item.isVisible():
+            return
+        pen = pg.mkPen(opts.get("pen"))
+        if pen.style() != Qt.PenStyle.NoPen:
+            pen = QPen(pen)
+            pen.setWidthF(max(2.5, pen.widthF()))
+            p.setPen(pen)
+            p.drawLine(2, 7, 20, 7)
+        if opts.get("symbol"):
+            brush = pg.mkBrush(opts.get("symbolBrush"))
+            p.setPen(pg.mkPen(None))
+            p.setBrush(brush)
+            p.drawEllipse(QRectF(7, 3, 8, 8))
 
 
 def _style_hint(label: QLabel, theme: Theme) -> None:
@@ -263,7 +282,7 @@ class LossPlot(HintedPlot):
         item.setLogMode(x=False, y=True)  # late progress stays visible beside the first drop
         item.setDownsampling(auto=True, mode="peak")
         item.setClipToView(True)
-        self.legend = _legend(item, theme, colCount=2)
+        self.legend = _legend(item, theme)
         self.previous = item.plot()
         self.raw = item.plot(name="train")
         self.smoothed = item.plot(name="smoothed")
@@ -385,7 +404,12 @@ class AccuracyPlot(HintedPlot):
             item.setYRange(max(0.0, lo - pad), min(100.0, hi + pad), padding=0)
         else:
             item.setYRange(0, 100, padding=0)
-        title = f"Acc. {y[-1]:.1f} %" if y else "Test accuracy"  # a narrow column
+        wide = self.width() > 240  # a narrow column: the short title
+        title = (
+            (f"Test accuracy {y[-1]:.1f} %" if wide else f"Acc. {y[-1]:.1f} %")
+            if y
+            else ("Test accuracy")
+        )
         if title != self._title:
             self._title = title
             item.setTitle(title, color=self.theme.foreground.name(), size="10pt")
@@ -423,7 +447,7 @@ class GradNormPlot(HintedPlot):
             "blue smaller, green typical, red larger.\nClick a legend entry to hide that layer."
         )
         item.setLogMode(x=False, y=True)
-        self.legend = _legend(item, theme, colCount=2)  # three columns overflowed the plot
+        self.legend = _legend(item, theme, colCount=5)
         self.curves: dict[str, pg.PlotDataItem] = {}
         self._init_hint(theme, self.HINT)
 
@@ -457,13 +481,7 @@ class GradNormPlot(HintedPlot):
             y = np.where(np.isfinite(series.y), np.maximum(series.y, self.FLOOR), np.nan)
             curve.setData(*_finite_xy(series.x, y))
         self.set_empty(not any(len(s) for s in run.grad_norms.values()))
-        # headroom: the legend (a row per two layers) sits above the curves, not over them
-        rows = math.ceil(len(self.curves) / 2)
-        set_log_range(
-            self,
-            [np.maximum(s.y, self.FLOOR) for s in run.grad_norms.values()],
-            headroom=0.25 * rows,
-        )
+        set_log_range(self, [np.maximum(s.y, self.FLOOR) for s in run.grad_norms.values()])
 
 
 class HistogramPlots(QWidget):
