@@ -3,8 +3,10 @@ histograms, confusion matrix, test images and feature maps. Imports pyqtgraph (b
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QSplitter, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFileDialog, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 from .plot_theme import Theme
 from .plots import (
@@ -17,6 +19,9 @@ from .plots import (
     SampleGrid,
 )
 from .runs import RunCurves
+from .tools import PlotTools, save_plot, write_metrics_csv
+
+PLOT_TITLES = (("loss", "Loss"), ("accuracy", "Test accuracy"), ("gradients", "Gradient norms"))
 
 
 class PlotBoard(QWidget):
@@ -60,11 +65,84 @@ class PlotBoard(QWidget):
             s.setChildrenCollapsible(False)
         self.splitter.addWidget(self.top)
         self.splitter.addWidget(self.bottom)
+        self.tools = PlotTools(list(PLOT_TITLES))
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.splitter)
+        layout.setSpacing(2)
+        layout.addWidget(self.tools)
+        layout.addWidget(self.splitter, 1)
         self.one_row: bool | None = None
         self._arrange(one_row=False)
+        self.run: RunCurves | None = None
+        self.previous: RunCurves | None = None
+        self.default_folder = Path.home  # the dashboard points it at the project's folder
+        self.report = print  # a line for the person (the dashboard's status line)
+        self.tools.smoothingChanged.connect(self._smoothing)
+        self.tools.xModeChanged.connect(self._x_mode)
+        self.tools.resetRequested.connect(self.reset_views)
+        self.tools.savePlotRequested.connect(self._save_plot)
+        self.tools.csvRequested.connect(self._save_csv)
+        for plot in self.curve_plots().values():
+            plot.viewReset.connect(self._redraw)
+
+    def curve_plots(self) -> dict:
+        return {"loss": self.loss_plot, "accuracy": self.accuracy_plot, "gradients": self.grad_plot}
+
+    # -- the tools ---------------------------------------------------------------------------
+    def _smoothing(self, weight: float) -> None:
+        self.loss_plot.set_smoothing(weight, self.run)
+
+    def _x_mode(self, mode: str) -> None:
+        for plot in (self.loss_plot, self.grad_plot):
+            plot.set_x_mode(mode)
+
+    def reset_views(self) -> None:
+        for plot in self.curve_plots().values():
+            plot.reset_view()
+
+    def _redraw(self) -> None:
+        if self.run is not None:
+            self.show_run(self.run, self.previous)
+
+    def _save_plot(self, key: str, fmt: str) -> Path | None:
+        title = dict(PLOT_TITLES)[key]
+        run_name = (self.run.title if self.run else "run").replace(":", "-").replace(" ", "_")
+        start = Path(self.default_folder()) / f"{key}-{run_name}.{fmt}"
+        path, _ = QFileDialog.getSaveFileName(
+            self, f"Save the {title.lower()} plot", str(start), f"{fmt.upper()} (*.{fmt})"
+        )
+        if not path:
+            return None
+        return self.save_plot_to(key, Path(path).with_suffix(f".{fmt}"))
+
+    def save_plot_to(self, key: str, path: Path) -> Path | None:
+        try:
+            saved = save_plot(self.curve_plots()[key], path)
+        except (OSError, ValueError) as exc:
+            self.report(f"Could not save the plot: {exc}")
+            return None
+        self.report(f"Plot saved to {saved}.")
+        return saved
+
+    def _save_csv(self) -> Path | None:
+        if self.run is None or not len(self.run.loss):
+            self.report("No run to save yet: train first.")
+            return None
+        run_name = self.run.title.replace(":", "-").replace(" ", "_")
+        start = Path(self.default_folder()) / f"metrics-{run_name}.csv"
+        path, _ = QFileDialog.getSaveFileName(self, "Save metrics", str(start), "CSV (*.csv)")
+        if not path:
+            return None
+        return self.save_csv_to(Path(path).with_suffix(".csv"))
+
+    def save_csv_to(self, path: Path) -> Path | None:
+        try:
+            saved = write_metrics_csv(self.run, path, self.tools.smoothing)
+        except (OSError, ValueError) as exc:
+            self.report(f"Could not save the metrics: {exc}")
+            return None
+        self.report(f"Metrics saved to {saved}.")
+        return saved
 
     def _arrange(self, one_row: bool) -> None:
         if one_row == self.one_row:
@@ -103,6 +181,7 @@ class PlotBoard(QWidget):
             view.apply_theme(theme)
 
     def show_run(self, run: RunCurves | None, previous: RunCurves | None) -> None:
+        self.run, self.previous = run, previous
         run = run or RunCurves()
         self.loss_plot.show_previous(previous)
         self.accuracy_plot.show_previous(previous)

@@ -263,6 +263,8 @@ class TrainingDashboard(QObject):
 
         self._board = PlotBoard(self.theme)
         self._board.views.currentChanged.connect(lambda _i: self._refresh_histograms())
+        self._board.default_folder = self._default_folder
+        self._board.report = self.status_label.setText
         self.plots_area.layout().addWidget(self._board)
         # what happened before the views existed
         self._show_run()
@@ -829,6 +831,10 @@ class TrainingDashboard(QObject):
         weights_file = written.with_suffix(".safetensors").name
         self.status_label.setText(f"Exported {written.name} with its weights in {weights_file}.")
         return written
+
+    def _default_folder(self) -> Path:
+        base = getattr(self.window, "path", None)
+        return Path(base).parent if base else Path.home()
 
     def _default_path(self, suffix: str) -> str:
         base = getattr(self.window, "path", None)

@@ -11,12 +11,13 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, QSize, Qt
+from PySide6.QtCore import QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen
 from PySide6.QtWidgets import QGraphicsItem, QLabel, QSizePolicy, QWidget
 
 from .plot_theme import Theme
 from .runs import RunCurves
+from .tools import DEFAULT_SMOOTHING, X_LABELS, EmaCache, HoverReadout, ema, x_values
 
 # Tableau 10: distinct in light and dark themes, and for the common colour-vision deficiencies
 LAYER_COLOURS = [
@@ -94,6 +95,9 @@ def _legend(plot: pg.PlotItem, theme: Theme, colCount: int = 4) -> pg.LegendItem
     legend.layout.setHorizontalSpacing(10)
     legend.layout.setContentsMargins(2, 0, 2, 0)
     plot.legend = legend  # plot(name=...) lists the curve here
+    top = plot.getAxis("top")  # hidden, never shown: its row holds the legend instead
+    plot.layout.removeItem(top)
+    top.hide()
     plot.layout.addItem(legend, 1, 1)
     plot.layout.setAlignment(legend, Qt.AlignmentFlag.AlignHCenter)
     return legend
@@ -132,9 +136,18 @@ def _style_hint(label: QLabel, theme: Theme) -> None:
 
 class HintedPlot(pg.PlotWidget):
     """A plot that, while it has nothing to draw, says what will appear and how, instead of
-    showing bare 0..1 axes and a legend for curves that are not there."""
+    showing bare 0..1 axes and a legend for curves that are not there.
+
+    The mouse pans (drag) and zooms (wheel); once it has, the plot stops following the run
+    until `reset_view` (a double-click, or the Reset zoom button) hands it back."""
+
+    viewReset = Signal()
+    user_view = False
 
     def _init_hint(self, theme: Theme, text: str) -> None:
+        vb = self.getPlotItem().getViewBox()
+        vb.sigRangeChangedManually.connect(self._user_moved)
+        self.__dict__.setdefault("x_mode", "step")
         self.hint = QLabel(text, self)
         self.hint.setObjectName("plotHint")
         self.hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -143,6 +156,30 @@ class HintedPlot(pg.PlotWidget):
         _style_hint(self.hint, theme)
         self.empty = False
         self.set_empty(True)
+
+    def _user_moved(self, *_) -> None:
+        self.user_view = True
+
+    def reset_view(self) -> None:
+        """Follow the run again: the ranges are recomputed at the next update."""
+        self.user_view = False
+        self._extent = self._log_range = None
+        self.__dict__.pop("_held", None)
+        self.viewReset.emit()
+
+    def mouseDoubleClickEvent(self, event) -> None:
+        self.reset_view()
+        event.accept()
+
+    def add_readout(self) -> HoverReadout:
+        self.readout = HoverReadout(self, lambda: X_LABELS.get(self.x_mode, "step"))
+        return self.readout
+
+    def set_x_mode(self, mode: str) -> None:
+        self.x_mode = mode
+        axis = self.getPlotItem().getAxis("bottom")
+        axis.setLabel(X_LABELS.get(mode, "step"), color=axis.labelStyle.get("color"))
+        self.reset_view()
 
     @property
     def hint_text(self) -> str:
@@ -193,10 +230,19 @@ def _hide_previous(legend: pg.LegendItem, curve: pg.PlotDataItem) -> None:
 def set_step_extent(widget: pg.PlotWidget, run: RunCurves) -> None:
     """The x axis spans the whole run from the start, so it is not redrawn at every update
     (axis repaints were most of the UI's time) and the curve's end shows the progress."""
+    if getattr(widget, "user_view", False):
+        return  # the person zoomed or panned: their view stands
+    vb = widget.getPlotItem().getViewBox()
+    mode = getattr(widget, "x_mode", "step")
+    if mode == "time":  # how long the run will take is not known: follow the data
+        widget._extent = None
+        vb.enableAutoRange(x=True)
+        return
     planned = run.steps_per_epoch * run.total_epochs
     last = int(run.loss.x[-1]) if len(run.loss) else 0
     extent = max(planned, last, 1)
-    vb = widget.getPlotItem().getViewBox()
+    if mode == "epoch" and run.steps_per_epoch:
+        extent = extent / run.steps_per_epoch
     if getattr(widget, "_extent", None) == extent:
         return
     widget._extent = extent
@@ -207,6 +253,8 @@ def set_step_extent(widget: pg.PlotWidget, run: RunCurves) -> None:
 def set_log_range(widget: pg.PlotWidget, arrays, headroom: float = 0.0) -> None:
     """The y range of a log plot in quarter decades around the data: it moves only when the
     data crosses a quarter decade, not with every new minimum (each move redraws the axis)."""
+    if getattr(widget, "user_view", False):
+        return
     lo, hi = math.inf, -math.inf
     for a in arrays:
         a = np.asarray(a, dtype=np.float64)
@@ -291,6 +339,16 @@ class LossPlot(HintedPlot):
         self._pens(theme)
         self.previous.hide()
         self._init_hint(theme, self.HINT)
+        self.smoothing = DEFAULT_SMOOTHING
+        self._ema = EmaCache()
+        self._previous_run: RunCurves | None = None
+        self.add_readout()
+
+    def set_smoothing(self, weight: float, run: RunCurves | None) -> None:
+        self.smoothing = weight
+        self.show_previous(self._previous_run)
+        if run is not None:
+            self.show_steps(run)
 
     def _pens(self, theme: Theme) -> None:
         _pen_curve(self.previous, theme.previous, 1.5, Qt.PenStyle.DashLine)
@@ -311,8 +369,9 @@ class LossPlot(HintedPlot):
     def show_steps(self, run: RunCurves) -> None:
         self.set_empty(not len(run.loss) and not self.previous.isVisible())
         set_step_extent(self, run)
-        self.raw.setData(*_finite_xy(run.loss.x, run.loss.y))
-        self.smoothed.setData(run.smoothed.x, run.smoothed.y)
+        x = x_values(run, run.loss.x, self.x_mode)
+        self.raw.setData(*_finite_xy(x, run.loss.y))
+        self.smoothed.setData(x, self._ema.smoothed(run, run.loss.y, self.smoothing))
         previous = self.previous.yData if self.previous.isVisible() else None
         set_log_range(
             self,
@@ -325,16 +384,22 @@ class LossPlot(HintedPlot):
         )
 
     def show_epochs(self, run: RunCurves) -> None:
+        def at(steps):
+            return x_values(run, steps, self.x_mode).tolist()
+
         pts = [(p.step, p.test_loss) for p in run.epochs if math.isfinite(p.test_loss)]
-        self.test.setData([p[0] for p in pts], [p[1] for p in pts])
+        self.test.setData(at([p[0] for p in pts]), [p[1] for p in pts])
         val = [(p.step, p.val_loss) for p in run.epochs if math.isfinite(p.val_loss)]
+        val = list(zip(at([p[0] for p in val]), [p[1] for p in val]))
         _show_optional(self.legend, self.val, "validation", val)
 
     def show_previous(self, run: RunCurves | None) -> None:
-        if run is None or not len(run.smoothed):
+        self._previous_run = run
+        if run is None or not len(run.loss):
             _hide_previous(self.legend, self.previous)
             return
-        self.previous.setData(run.smoothed.x, run.smoothed.y)
+        x = x_values(run, run.loss.x, self.x_mode)
+        self.previous.setData(x, ema(run.loss.y, self.smoothing))
         _show_previous(self.legend, self.previous)
         self.set_empty(False)
 
@@ -357,6 +422,8 @@ class AccuracyPlot(HintedPlot):
         self.theme = theme
         self._pens(theme)
         self.previous.hide()
+        self.add_readout()
+        self.x_mode = "epoch"  # one point per epoch, whatever the other plots show
         item.getViewBox().setLimits(yMin=0, yMax=100.5)
         item.setYRange(0, 100, padding=0)  # until the first epoch: the whole scale
         self._title = None
@@ -394,6 +461,9 @@ class AccuracyPlot(HintedPlot):
         self._update_legend()
         self.set_empty(not y and not val and not self.previous.isVisible())
         item = self.getPlotItem()
+        self._title_for(y)
+        if self.user_view:
+            return  # the person zoomed or panned: their view stands
         item.getViewBox().enableAutoRange(enable=False)  # both ranges set here, not guessed
         before = self.previous.yData if self.previous.isVisible() else None
         before = [] if before is None else [float(v) for v in before]
@@ -404,20 +474,20 @@ class AccuracyPlot(HintedPlot):
             item.setYRange(max(0.0, lo - pad), min(100.0, hi + pad), padding=0)
         else:
             item.setYRange(0, 100, padding=0)
-        wide = self.width() > 240  # a narrow column: the short title
-        title = (
-            (f"Test accuracy {y[-1]:.1f} %" if wide else f"Acc. {y[-1]:.1f} %")
-            if y
-            else ("Test accuracy")
-        )
-        if title != self._title:
-            self._title = title
-            item.setTitle(title, color=self.theme.foreground.name(), size="10pt")
         top = max([run.total_epochs, len(x), 1])
         every = max(1, math.ceil(top / 6))  # whole epochs only: "1.5" is not an epoch
         item.getAxis("bottom").setTicks([[(e, str(e)) for e in range(1, top + 1, every)], []])
         item.getViewBox().enableAutoRange(x=False)
         item.setXRange(0.5, top + 0.5, padding=0)
+
+    def _title_for(self, y) -> None:
+        wide = self.width() > 240  # a narrow column: the short title
+        title = "Test accuracy"
+        if y:
+            title = f"Test accuracy {y[-1]:.1f} %" if wide else f"Acc. {y[-1]:.1f} %"
+        if title != self._title:
+            self._title = title
+            self.getPlotItem().setTitle(title, color=self.theme.foreground.name(), size="10pt")
 
     def show_previous(self, run: RunCurves | None) -> None:
         if run is None or not run.epochs:
@@ -450,6 +520,7 @@ class GradNormPlot(HintedPlot):
         self.legend = _legend(item, theme, colCount=5)
         self.curves: dict[str, pg.PlotDataItem] = {}
         self._init_hint(theme, self.HINT)
+        self.add_readout()
 
     def apply_theme(self, theme: Theme) -> None:
         self.theme = theme
@@ -479,7 +550,7 @@ class GradNormPlot(HintedPlot):
                 curve.setData([], [])
                 continue
             y = np.where(np.isfinite(series.y), np.maximum(series.y, self.FLOOR), np.nan)
-            curve.setData(*_finite_xy(series.x, y))
+            curve.setData(*_finite_xy(x_values(run, series.x, self.x_mode), y))
         self.set_empty(not any(len(s) for s in run.grad_norms.values()))
         set_log_range(self, [np.maximum(s.y, self.FLOOR) for s in run.grad_norms.values()])
 
@@ -802,3 +873,9 @@ class FeatureMapView(QWidget):
                 p.setPen(QPen(self.theme.loss, 2))
                 p.drawRect(target)
         p.end()
+
+
+if __name__ == "__main__":  # python -m netbuilder.ui.training.plots: a synthetic run
+    from netbuilder.ui.training.demo import main
+
+    raise SystemExit(main())
