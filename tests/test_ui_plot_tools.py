@@ -130,3 +130,65 @@ def test_demo_renders_a_synthetic_run(tmp_path, qtbot):
     out = tmp_path / "demo.png"
     assert main(["--epochs", "2", "--save", str(out)]) == 0
     assert out.read_bytes()[:4] == b"\x89PNG"
+
+
+def _diagnosed_run(update=1e-3, dead=0.1, vanish=False):
+    feed = SyntheticRun(steps_per_epoch=100, epochs=2)
+    feed.advance(100)
+    for step in range(10, 101, 10):
+        ratios = {name: update for name in feed.run.layer_names}
+        quant = {name: np.array([-0.2, -0.1, 0.0, 0.1, 0.2]) for name in feed.run.layer_names}
+        feed.run.add_diagnostics(step, ratios, {"relu1": dead}, quant, quant)
+        if vanish:
+            feed.run.add_grad_norms(step, {"conv1": 1e-9})
+    return feed.run
+
+
+def test_warnings_name_the_block_in_plain_words():
+    from netbuilder.ui.training.diagnosis import diagnose
+
+    assert diagnose(_diagnosed_run()) == []
+    kinds = {(w.block, w.kind) for w in diagnose(_diagnosed_run(update=0.3, dead=0.8))}
+    assert ("conv1", "update-high") in kinds and ("relu1", "dead") in kinds
+    vanishing = [w for w in diagnose(_diagnosed_run(vanish=True)) if w.kind == "vanishing"]
+    assert vanishing and vanishing[0].block == "conv1"
+    assert vanishing[0].text.startswith("conv1: its gradient is vanishing")
+    low = diagnose(_diagnosed_run(update=1e-8))
+    assert all(w.kind == "update-low" for w in low) and "too low" in low[0].text
+
+
+def test_diagnostic_views_draw_ratio_band_dead_units_and_quantiles(board):
+    run = _diagnosed_run(update=2e-3, dead=0.25)
+    board.grad_plot.set_layers(run.layer_names)
+    board.show_run(run, None)
+    curve = board.update_plot.curves["conv1"]
+    assert len(curve.xData) == 10 and np.allclose(curve.yData, 2e-3)
+    lo, hi = board.update_plot.band.getRegion()
+    assert (lo, hi) == pytest.approx((-4, -2))  # the healthy band, log10 units
+    board.views.setCurrentWidget(board.dead_plot)
+    board.dead_plot.show_run(run)
+    assert np.allclose(board.dead_plot.curves["relu1"].yData, 25.0)
+    board.views.setCurrentWidget(board.distributions)
+    board.distributions.show_layer(run, "fc1")
+    _w, lines, median = board.distributions.plots["weight"]
+    assert np.allclose(median.yData, 0.0) and np.allclose(lines[0].yData, -0.2)
+    assert "fc1" in _w.getPlotItem().titleLabel.text
+
+
+def test_header_warning_links_select_the_block(qtbot):
+    from PySide6.QtGui import QAction
+
+    from netbuilder.ui.training.header import TrainingHeader
+
+    acts = [QAction(t) for t in ("T", "P", "S", "W", "E")]
+    header = TrainingHeader(*acts)
+    qtbot.addWidget(header)
+    header.show_warnings(
+        [("conv1", "conv1: its gradient is vanishing (norm 1e-09).")], {"conv1": "n2"}
+    )
+    assert "href='n2'" in header.warning_label.text() and not header.warning_label.isHidden()
+    with qtbot.waitSignal(header.blockChosen) as sig:
+        header.warning_label.linkActivated.emit("n2")
+    assert sig.args == ["n2"]
+    header.show_warnings([], {})
+    assert header.warning_label.isHidden()

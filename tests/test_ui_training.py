@@ -106,6 +106,9 @@ class FakeWindow(QMainWindow):
     def set_training_workspace(self, on):
         self.workspace = on
 
+    def show_block(self, node_id):
+        self.shown = node_id
+
     def show_error(self, title, message):
         self.errors.append((title, message))
 

@@ -164,7 +164,7 @@ class MainWindow(QMainWindow):
         self.inspector_dock = self._dock("Inspector", "inspectorDock", self.inspector)
         self.addDockWidget(Qt.RightDockWidgetArea, self.inspector_dock)
         self.problems = ProblemsPanel()
-        self.problems.nodeChosen.connect(self._show_problem)
+        self.problems.nodeChosen.connect(self.show_block)
         self.problems_dock = self._dock("Problems", "problemsDock", self.problems)
         self.problems.countChanged.connect(
             lambda n: self.problems_dock.setWindowTitle(f"Problems ({n})" if n else "Problems")
@@ -717,7 +717,8 @@ class MainWindow(QMainWindow):
         """(node id, text) of each row in the Problems list (tests, the dashboard)."""
         return self.problems.rows()
 
-    def _show_problem(self, node_id: str) -> None:
+    def show_block(self, node_id: str) -> None:
+        """Select a block and bring it into view."""
         node_item = self.scene.node_items.get(node_id)
         if node_item is None:
             return

@@ -8,6 +8,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
+from .diagnostic_plots import DeadUnitsPlot, DistributionPlots, UpdateRatioPlot
 from .plot_theme import Theme
 from .plots import (
     AccuracyPlot,
@@ -21,7 +22,13 @@ from .plots import (
 from .runs import RunCurves
 from .tools import PlotTools, save_plot, write_metrics_csv
 
-PLOT_TITLES = (("loss", "Loss"), ("accuracy", "Test accuracy"), ("gradients", "Gradient norms"))
+PLOT_TITLES = (
+    ("loss", "Loss"),
+    ("accuracy", "Test accuracy"),
+    ("gradients", "Gradient norms"),
+    ("updates", "Update/weight ratio"),
+    ("dead", "Dead units"),
+)
 
 
 class PlotBoard(QWidget):
@@ -35,12 +42,20 @@ class PlotBoard(QWidget):
         self.grad_plot, self.histograms = GradNormPlot(t), HistogramPlots(t)
         self.confusion, self.samples = ConfusionMatrixView(t), SampleGrid(t)
         self.features = FeatureMapView(t)
+        self.update_plot, self.dead_plot = UpdateRatioPlot(t), DeadUnitsPlot(t)
+        self.distributions = DistributionPlots(t)
 
         views = QTabWidget()
         views.setDocumentMode(True)
         # short titles: the tab bar fits a narrow column without cutting a word off
         for widget, title, tip in (
             (self.histograms, "Histograms", "Gradient and weight histograms of the selected block"),
+            (
+                self.distributions,
+                "Distributions",
+                "The selected block's weights and gradients over time: quantile bands",
+            ),
+            (self.dead_plot, "Dead units", "Share of each ReLU block's units that never fire"),
             (self.confusion, "Confusion", "Confusion matrix on the test set, after each epoch"),
             (
                 self.samples,
@@ -86,15 +101,23 @@ class PlotBoard(QWidget):
             plot.viewReset.connect(self._redraw)
 
     def curve_plots(self) -> dict:
-        return {"loss": self.loss_plot, "accuracy": self.accuracy_plot, "gradients": self.grad_plot}
+        return {
+            "loss": self.loss_plot,
+            "accuracy": self.accuracy_plot,
+            "gradients": self.grad_plot,
+            "updates": self.update_plot,
+            "dead": self.dead_plot,
+        }
 
     # -- the tools ---------------------------------------------------------------------------
     def _smoothing(self, weight: float) -> None:
         self.loss_plot.set_smoothing(weight, self.run)
 
     def _x_mode(self, mode: str) -> None:
-        for plot in (self.loss_plot, self.grad_plot):
+        for plot in (self.loss_plot, self.grad_plot, self.update_plot, self.dead_plot):
             plot.set_x_mode(mode)
+        for w, _lines, _median in self.distributions.plots.values():
+            w.set_x_mode(mode)
 
     def reset_views(self) -> None:
         for plot in self.curve_plots().values():
@@ -150,7 +173,7 @@ class PlotBoard(QWidget):
         self.one_row = one_row
         if one_row:
             rows = [(self.loss_plot, 8), (self.accuracy_plot, 5), (self.grad_plot, 8)]
-            rows += [(self.views, 11)]
+            rows += [(self.update_plot, 7), (self.views, 11)]
             for i, (w, _s) in enumerate(rows):
                 self.top.insertWidget(i, w)
             self.bottom.hide()
@@ -159,10 +182,11 @@ class PlotBoard(QWidget):
             self.top.insertWidget(0, self.loss_plot)
             self.top.insertWidget(1, self.accuracy_plot)
             self.bottom.insertWidget(0, self.grad_plot)
-            self.bottom.insertWidget(1, self.views)
+            self.bottom.insertWidget(1, self.update_plot)
+            self.bottom.insertWidget(2, self.views)
             self.bottom.show()
             self.top.setSizes([640, 360])
-            self.bottom.setSizes([560, 440])
+            self.bottom.setSizes([340, 300, 360])
             self.splitter.setSizes([500, 500])
 
     def all_views(self) -> tuple:
@@ -170,6 +194,9 @@ class PlotBoard(QWidget):
             self.loss_plot,
             self.accuracy_plot,
             self.grad_plot,
+            self.update_plot,
+            self.dead_plot,
+            self.distributions,
             self.histograms,
             self.confusion,
             self.samples,
@@ -188,6 +215,14 @@ class PlotBoard(QWidget):
         self.loss_plot.show_run(run)
         self.accuracy_plot.show_run(run)
         self.grad_plot.show_run(run)
+        self.show_diagnostics(run)
+
+    def show_diagnostics(self, run: RunCurves, layer: str | None = None) -> None:
+        self.update_plot.show_run(run)
+        if self.dead_plot.isVisible() or not run.dead_fraction:
+            self.dead_plot.show_run(run)
+        if self.distributions.isVisible():
+            self.distributions.show_layer(run, layer or self.distributions.layer)
 
     def clear_epoch_views(self) -> None:
         self.confusion.set_matrix(None, None)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -42,6 +42,8 @@ def html(text: str) -> str:
 
 class TrainingHeader(QWidget):
     """Buttons, progress and messages above the plots, visible whenever the dock is."""
+
+    blockChosen = Signal(str)  # a node id: a warning's block name was clicked
 
     def __init__(self, train, pause, stop, save, export, parent=None):
         super().__init__(parent)
@@ -102,6 +104,36 @@ class TrainingHeader(QWidget):
         )
         self.message_label.hide()
         layout.addWidget(self.message_label)
+
+        self.warning_label = QLabel()
+        self.warning_label.setObjectName("layerWarnings")
+        self.warning_label.setWordWrap(True)
+        self.warning_label.setStyleSheet(
+            "QLabel { background: rgba(237, 201, 72, 55); border-radius: 4px; padding: 4px 6px;"
+            " border: 1px solid rgba(237, 201, 72, 170); }"
+        )
+        self.warning_label.setToolTip("Click a block's name to select it on the canvas")
+        self.warning_label.linkActivated.connect(lambda href: self.blockChosen.emit(href))
+        self.warning_label.hide()
+        layout.addWidget(self.warning_label)
+        self.warnings: list[tuple[str, str]] = []
+
+    def show_warnings(self, warnings: list[tuple[str, str]], node_ids: dict) -> None:
+        """(block name, sentence) pairs; the name at the start of each links to its block."""
+        self.warnings = list(warnings)
+        if not warnings:
+            self.warning_label.hide()
+            return
+        lines = []
+        for block, text in warnings[:3]:
+            rest = html(text[len(block) :] if text.startswith(block) else ": " + text)
+            nid = node_ids.get(block)
+            name = f"<a href='{html(nid)}'>{html(block)}</a>" if nid else html(block)
+            lines.append(f"⚠ <b>{name}</b>{rest}")
+        if len(warnings) > 3:
+            lines.append(f"… and {len(warnings) - 3} more")
+        self.warning_label.setText("<br>".join(lines))
+        self.warning_label.show()
 
     def show_message(self, title: str, message: str) -> None:
         self.message_label.setText(f"<b>{html(title)}</b><br>{html(message)}")

@@ -37,6 +37,9 @@ class DashboardHost(Protocol):
     def set_training_workspace(self, on: bool) -> None:
         """Give the plots the window (on) or the editor its docks back (off)."""
 
+    def show_block(self, node_id: str) -> None:
+        """Select the block and bring it into view (a warning about it was clicked)."""
+
     def show_error(self, title: str, message: str) -> None: ...
 
     def add_dock(self, dock: QDockWidget, area) -> None: ...

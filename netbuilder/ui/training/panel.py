@@ -107,6 +107,8 @@ class TrainingDashboard(QObject):
         self._selected_layer: str | None = None
         self._selected_node: str | None = None
         self._grads_dirty = False
+        self._diag_dirty = False
+        self._warned: list = []
         self._epochs_dirty = False
         self._hist_dirty = False
         self._progress_at = 0.0
@@ -116,6 +118,7 @@ class TrainingDashboard(QObject):
             self._update_grad_plot,
             self._update_tint,
             self._update_histograms,
+            self._update_diagnostics,
             self._update_progress,
         )
         self._made_room = False
@@ -135,6 +138,7 @@ class TrainingDashboard(QObject):
         s = self.session
         s.runBegan.connect(self._run_began)
         s.gradNormsAdded.connect(self._grads_added)
+        s.diagnosticsAdded.connect(self._diagnostics_added)
         s.histogramsAdded.connect(self._histograms_added)
         s.epochEnded.connect(self._epoch_ended)
         s.pausedChanged.connect(self._paused_changed)
@@ -225,6 +229,7 @@ class TrainingDashboard(QObject):
         self.save_button, self.export_button = h.save_button, h.export_button
         self.status_label, self.lock_label = h.status_label, h.lock_label
         self.message_label = h.message_label
+        h.blockChosen.connect(self.window.show_block)
         self.plots_toggle.toggled.connect(lambda on: on != self._expanded and self.set_expanded(on))
         v.addWidget(self.header)
         self.plots_area = QWidget()
@@ -265,6 +270,7 @@ class TrainingDashboard(QObject):
         self._board.views.currentChanged.connect(lambda _i: self._refresh_histograms())
         self._board.default_folder = self._default_folder
         self._board.report = self.status_label.setText
+        self._board.views.currentChanged.connect(lambda _i: self._refresh_distributions())
         self.plots_area.layout().addWidget(self._board)
         # what happened before the views existed
         self._show_run()
@@ -362,6 +368,8 @@ class TrainingDashboard(QObject):
         self.message = ""
         self.message_label.hide()
         self.tint.clear()
+        self._warned = []
+        self.header.show_warnings([], {})
         self._histograms = None
         if self._board is not None:
             self.histograms.clear()
@@ -446,6 +454,8 @@ class TrainingDashboard(QObject):
         self._histograms = None
         self.tint.follow(graph)
         self.tint.clear()
+        self._warned = []
+        self.header.show_warnings([], {})
         self.board.clear_epoch_views()
         self._show_run()
         self.progress.setRange(0, 0)  # busy until RunStarted says how many steps
@@ -568,6 +578,9 @@ class TrainingDashboard(QObject):
     def _grads_added(self, _step: int) -> None:
         self._grads_dirty = True
 
+    def _diagnostics_added(self, _step: int) -> None:
+        self._diag_dirty = True
+
     def _histograms_added(self, step: int, histograms: dict) -> None:
         self._histograms = histograms
         self._hist_step = step
@@ -635,6 +648,27 @@ class TrainingDashboard(QObject):
         self.tint.update(self.run)
         return True
 
+    def _update_diagnostics(self) -> bool:
+        if not self._diag_dirty:
+            return False
+        self._diag_dirty = False
+        self.board.show_diagnostics(self.run, self._selected_layer or self._first_layer())
+        self._show_warnings()
+        return True
+
+    def _first_layer(self) -> str | None:
+        return self.run.layer_names[0] if self.run and self.run.layer_names else None
+
+    def _show_warnings(self) -> None:
+        """Plain-words warnings about layers, each a link that selects its block."""
+        from .diagnosis import diagnose
+
+        warnings = diagnose(self.run) if self.run is not None else []
+        if [w.text for w in warnings] == [w.text for w in self._warned]:
+            return
+        self._warned = warnings
+        self.header.show_warnings([(w.block, w.text) for w in warnings], self.tint.node_ids)
+
     def _update_histograms(self) -> bool:
         if not self._hist_dirty or not self.histograms.isVisible():
             return False
@@ -652,6 +686,14 @@ class TrainingDashboard(QObject):
         if not self.paused and self.running:
             self.progress.setFormat(self._progress_text())
         return True
+
+    def _refresh_distributions(self) -> None:
+        if self.run is not None and self._board.distributions.isVisible():
+            self._board.distributions.show_layer(
+                self.run, self._selected_layer or self._first_layer()
+            )
+        if self.run is not None and self._board.dead_plot.isVisible():
+            self._board.dead_plot.show_run(self.run)
 
     def _refresh_histograms(self) -> None:
         if self._histograms is None or not self.histograms.isVisible():
@@ -699,6 +741,7 @@ class TrainingDashboard(QObject):
             self._refresh_histograms()
         else:
             self.histograms.clear(self._selected_layer)
+        self._refresh_distributions()
         name = self._feature_node_name(node_id)
         if name is None:
             self.features.set_hint(

@@ -75,6 +75,10 @@ class RunCurves:
     smoothed: Series = field(default_factory=Series)
     epochs: list[EpochPoint] = field(default_factory=list)
     grad_norms: dict[str, Series] = field(default_factory=dict)
+    update_ratio: dict[str, Series] = field(default_factory=dict)  # |dw|/|w| per layer
+    dead_fraction: dict[str, Series] = field(default_factory=dict)  # per ReLU block
+    # per layer: {"step": [int], "weight": [(5,) quantiles], "grad": [...]}; not saved
+    quantiles: dict[str, dict] = field(default_factory=dict)
     layer_names: list[str] = field(default_factory=list)
     steps_per_epoch: int = 0
     total_epochs: int = 0
@@ -106,6 +110,22 @@ class RunCurves:
             if series is None:
                 series = self.grad_norms[name] = Series(256)
             series.append(step, value)
+
+    def add_diagnostics(self, step: int, update_ratio, dead_fraction, weights, grads) -> None:
+        for target, values in (
+            (self.update_ratio, update_ratio),
+            (self.dead_fraction, dead_fraction),
+        ):
+            for name, value in values.items():
+                series = target.get(name)
+                if series is None:
+                    series = target[name] = Series(256)
+                series.append(step, float(value))
+        for name, q in weights.items():
+            entry = self.quantiles.setdefault(name, {"step": [], "weight": [], "grad": []})
+            entry["step"].append(step)
+            entry["weight"].append(np.asarray(q, dtype=np.float64))
+            entry["grad"].append(np.asarray(grads.get(name, np.full(5, np.nan)), dtype=np.float64))
 
     def add_epoch(self, point: EpochPoint) -> None:
         self.epochs.append(point)
@@ -149,6 +169,8 @@ class RunCurves:
                 for p in self.epochs
             ],
             "grad_norms": {name: _thin(s) for name, s in self.grad_norms.items()},
+            "update_ratio": {name: _thin(s) for name, s in self.update_ratio.items()},
+            "dead_fraction": {name: _thin(s) for name, s in self.dead_fraction.items()},
         }
 
     @classmethod
@@ -185,6 +207,8 @@ class RunCurves:
                     )
                 )
             run.grad_norms = {str(k): _unthin(v) for k, v in d.get("grad_norms", {}).items()}
+            for key in ("update_ratio", "dead_fraction"):
+                setattr(run, key, {str(k): _unthin(v) for k, v in d.get(key, {}).items()})
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"saved run from {d.get('started', '?')} is damaged: {exc}") from exc
         return run

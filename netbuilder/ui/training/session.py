@@ -33,6 +33,7 @@ class TrainingSession(QObject):
       started(RunCurves)            a run's process is up; its curves are empty
       runBegan(RunCurves)           the trainer said how many steps and which layers
       gradNormsAdded(int)           per-layer gradient norms at that step (in run.grad_norms)
+      diagnosticsAdded(int)         update ratios, dead ReLU shares, quantiles at that step
       histogramsAdded(int, dict)    {param: {"grad": (counts, edges), "weight": ...}} at a step
       epochEnded(object)            the trainer's EpochEnd (confusion matrix, sample images)
       pausedChanged(bool)
@@ -46,6 +47,7 @@ class TrainingSession(QObject):
     started = Signal(object)
     runBegan = Signal(object)
     gradNormsAdded = Signal(int)
+    diagnosticsAdded = Signal(int)  # update ratios, dead units, quantiles (in the run)
     histogramsAdded = Signal(int, dict)
     epochEnded = Signal(object)
     pausedChanged = Signal(bool)
@@ -239,6 +241,13 @@ class TrainingSession(QObject):
             self.gradNormsAdded.emit(step)
         if e.histograms:
             self.histogramsAdded.emit(step, e.histograms)
+
+    def _on_LayerDiagnostics(self, e) -> None:
+        step = int(e.step) - self._first_step + 1
+        self.run.add_diagnostics(
+            step, e.update_ratio, e.dead_fraction, e.weight_quantiles, e.grad_quantiles
+        )
+        self.diagnosticsAdded.emit(step)
 
     def _on_EpochEnd(self, e) -> None:
         run = self.run
