@@ -20,6 +20,7 @@ from .plots import (
     SampleGrid,
 )
 from .runs import RunCurves
+from .runs_table import RunsTable
 from .tools import PlotTools, save_plot, write_metrics_csv
 
 PLOT_TITLES = (
@@ -44,6 +45,7 @@ class PlotBoard(QWidget):
         self.features = FeatureMapView(t)
         self.update_plot, self.dead_plot = UpdateRatioPlot(t), DeadUnitsPlot(t)
         self.distributions = DistributionPlots(t)
+        self.runs_table = RunsTable()
 
         views = QTabWidget()
         views.setDocumentMode(True)
@@ -63,6 +65,7 @@ class PlotBoard(QWidget):
                 "Test images with true and predicted labels, after each epoch",
             ),
             (self.features, "Maps", "Feature maps of the selected block for one test image"),
+            (self.runs_table, "Runs", "Every run kept with the project: overlay, compare, rename"),
         ):
             views.setTabToolTip(views.addTab(widget, title), tip)
         views.tabBar().setElideMode(Qt.TextElideMode.ElideNone)
@@ -216,6 +219,12 @@ class PlotBoard(QWidget):
         self.accuracy_plot.show_run(run)
         self.grad_plot.show_run(run)
         self.show_diagnostics(run)
+
+    def show_overlays(self, runs: list[RunCurves]) -> None:
+        self.loss_plot.show_overlays(runs)
+        self.accuracy_plot.show_overlays(runs)
+        if self.run is not None:
+            self.accuracy_plot.show_run(self.run)
 
     def show_diagnostics(self, run: RunCurves, layer: str | None = None) -> None:
         self.update_plot.show_run(run)

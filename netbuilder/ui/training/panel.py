@@ -100,6 +100,7 @@ class TrainingDashboard(QObject):
         self._refit_until = 0.0
         self._watch_height = False  # armed once the window's first layout has settled
         self.previous: RunCurves | None = None  # the run drawn dashed for comparison
+        self.saved_runs: list[RunCurves] = []  # the project's runs, as the Runs table lists them
         self.message = ""  # the last failure, as shown in the window
         self.tint = CanvasTint(window)
         self._histograms: dict | None = None
@@ -271,6 +272,11 @@ class TrainingDashboard(QObject):
         self._board.default_folder = self._default_folder
         self._board.report = self.status_label.setText
         self._board.views.currentChanged.connect(lambda _i: self._refresh_distributions())
+        table = self._board.runs_table
+        table.overlayChanged.connect(self._overlay)
+        table.renamed.connect(self._rename_run)
+        table.deleteRequested.connect(self._delete_runs)
+        table.set_runs(self.saved_runs)
         self.plots_area.layout().addWidget(self._board)
         # what happened before the views existed
         self._show_run()
@@ -376,7 +382,10 @@ class TrainingDashboard(QObject):
             self._board.clear_epoch_views()
             self.features.set_hint(self.features.hint)
         self.run = self.previous = None
-        runs = self._saved_runs()
+        runs = self.saved_runs = self._saved_runs()
+        if self._board is not None:
+            self._board.runs_table.set_runs(runs)
+            self._board.show_overlays([])
         if runs:
             self.run = runs[-1]
             self.previous = runs[-2] if len(runs) > 1 else None
@@ -798,7 +807,36 @@ class TrainingDashboard(QObject):
         runs = list(getattr(project, "runs", None) or [])
         runs.append(self.run.to_dict())
         project.runs = runs[-KEPT_RUNS:]
+        self.saved_runs = (self.saved_runs + [self.run])[-KEPT_RUNS:]
+        if self._board is not None:
+            table = self._board.runs_table
+            checked = {i - (len(table.runs) + 1 - len(self.saved_runs)) for i in table.checked()}
+            table.set_runs(self.saved_runs, {i for i in checked if i >= 0})
         self.window.runs_changed()  # kept beside the project; the network is not modified
+
+    # -- the Runs table ---------------------------------------------------------------------------
+    def _overlay(self, rows: list) -> None:
+        self.board.show_overlays([self.saved_runs[r] for r in rows if r < len(self.saved_runs)])
+
+    def _rename_run(self, row: int, name: str) -> None:
+        project = self._project()
+        if not (0 <= row < len(self.saved_runs)) or row >= len(project.runs):
+            return
+        self.saved_runs[row].name = name
+        project.runs[row] = {**project.runs[row], "name": name}
+        self.window.runs_changed()
+        self._overlay(self.board.runs_table.checked())
+
+    def _delete_runs(self, rows: list) -> None:
+        project = self._project()
+        doomed = set(rows)
+        kept = [i for i in range(len(self.saved_runs)) if i not in doomed]
+        checked = [kept.index(i) for i in self.board.runs_table.checked() if i in kept]
+        project.runs = [project.runs[i] for i in kept if i < len(project.runs)]
+        self.saved_runs = [self.saved_runs[i] for i in kept]
+        self.board.runs_table.set_runs(self.saved_runs, set(checked))
+        self._overlay(checked)
+        self.window.runs_changed()
 
     def _show_failure(self, message: str, title: str = "Training") -> None:
         """A run that failed part way: a pop-up (the person may be looking elsewhere), and the

@@ -317,6 +317,47 @@ def _pen_curve(curve: pg.PlotDataItem, colour: QColor, width: float, style=None,
         curve.setSymbolBrush(colour)
 
 
+OVERLAY_LEGEND_MAX = 6  # more overlaid runs than this: no legend rows, the readout names them
+
+
+class Overlays:
+    """Other runs drawn faintly on a plot, each in its own colour: thin solid lines (Qt draws
+    dashed ones several times slower, and fifty of them made each frame take 200 ms)."""
+
+    def __init__(self, plot: HintedPlot):
+        self.plot = plot
+        self.curves: list[pg.PlotDataItem] = []
+
+    def show(self, entries: list[tuple[str, np.ndarray, np.ndarray]], theme: Theme, symbol=False):
+        item, legend = self.plot.getPlotItem(), self.plot.getPlotItem().legend
+        for curve in self.curves:
+            if legend is not None:
+                legend.removeItem(curve)
+            item.removeItem(curve)
+        self.curves = []
+        listed = len(entries) <= OVERLAY_LEGEND_MAX
+        for i, (name, x, y) in enumerate(entries):
+            colour = layer_colour(i + 3, theme)
+            colour.setAlpha(150)
+            curve = pg.PlotDataItem(
+                x,
+                y,
+                pen=pg.mkPen(colour, width=1),
+                symbol="o" if symbol else None,
+                symbolSize=5,
+                symbolBrush=colour,
+                symbolPen=None,
+                name=name,
+            )
+            curve.setZValue(-5)
+            item.addItem(curve)
+            if legend is not None:
+                legend.removeItem(curve)  # addItem listed it (it has a name)
+                if listed:
+                    legend.addItem(curve, name)
+            self.curves.append(curve)
+
+
 class LossPlot(HintedPlot):
     """Training loss per step (raw, faint; smoothed, bold) and test loss per epoch."""
 
@@ -342,11 +383,27 @@ class LossPlot(HintedPlot):
         self.smoothing = DEFAULT_SMOOTHING
         self._ema = EmaCache()
         self._previous_run: RunCurves | None = None
+        self.overlays = Overlays(self)
+        self._overlay_runs: list[RunCurves] = []
+        self._theme = theme
         self.add_readout()
+
+    def show_overlays(self, runs: list[RunCurves]) -> None:
+        """Other runs' smoothed losses, dashed, for comparison (the runs table's ticks)."""
+        self._overlay_runs = list(runs)
+        entries = [
+            (r.title, x_values(r, r.loss.x, self.x_mode), ema(r.loss.y, self.smoothing))
+            for r in runs
+            if len(r.loss)
+        ]
+        self.overlays.show(entries, self._theme)
+        if entries:
+            self.set_empty(False)
 
     def set_smoothing(self, weight: float, run: RunCurves | None) -> None:
         self.smoothing = weight
         self.show_previous(self._previous_run)
+        self.show_overlays(self._overlay_runs)
         if run is not None:
             self.show_steps(run)
 
@@ -358,8 +415,10 @@ class LossPlot(HintedPlot):
         _pen_curve(self.val, theme.validation, 2, Qt.PenStyle.DotLine, symbol=True)
 
     def apply_theme(self, theme: Theme) -> None:
+        self._theme = theme
         retheme_plot(self, theme)
         self._pens(theme)
+        self.show_overlays(self._overlay_runs)
 
     def show_run(self, run: RunCurves) -> None:
         set_step_extent(self, run)
@@ -424,6 +483,8 @@ class AccuracyPlot(HintedPlot):
         self.previous.hide()
         self.add_readout()
         self.x_mode = "epoch"  # one point per epoch, whatever the other plots show
+        self.overlays = Overlays(self)
+        self._overlaid: list[float] = []
         item.getViewBox().setLimits(yMin=0, yMax=100.5)
         item.setYRange(0, 100, padding=0)  # until the first epoch: the whole scale
         self._title = None
@@ -467,6 +528,7 @@ class AccuracyPlot(HintedPlot):
         item.getViewBox().enableAutoRange(enable=False)  # both ranges set here, not guessed
         before = self.previous.yData if self.previous.isVisible() else None
         before = [] if before is None else [float(v) for v in before]
+        before += self._overlaid
         shown = [v for v in (*y, *(p[1] for p in val), *before) if math.isfinite(v)]
         if shown:
             lo, hi = min(shown), max(shown)
@@ -474,11 +536,23 @@ class AccuracyPlot(HintedPlot):
             item.setYRange(max(0.0, lo - pad), min(100.0, hi + pad), padding=0)
         else:
             item.setYRange(0, 100, padding=0)
-        top = max([run.total_epochs, len(x), 1])
+        overlaid = [len(c.xData) for c in self.overlays.curves if c.xData is not None]
+        top = max([run.total_epochs, len(x), 1, *overlaid])
         every = max(1, math.ceil(top / 6))  # whole epochs only: "1.5" is not an epoch
         item.getAxis("bottom").setTicks([[(e, str(e)) for e in range(1, top + 1, every)], []])
         item.getViewBox().enableAutoRange(x=False)
         item.setXRange(0.5, top + 0.5, padding=0)
+
+    def show_overlays(self, runs: list[RunCurves]) -> None:
+        entries = []
+        for r in runs:
+            x, y = self._curve_data(r)
+            if x:
+                entries.append((r.title, np.asarray(x, float), np.asarray(y, float)))
+        self.overlays.show(entries, self.theme, symbol=True)
+        self._overlaid = [v for _n, _x, y in entries for v in y.tolist()]
+        if entries:
+            self.set_empty(False)
 
     def _title_for(self, y) -> None:
         wide = self.width() > 240  # a narrow column: the short title

@@ -16,7 +16,7 @@ import numpy as np
 RUN_FORMAT = 1
 SMOOTHING = 0.95  # EMA weight of the smoothed loss (as TensorBoard's slider at 0.95)
 SAVED_POINTS = 400  # points kept per curve in the project file
-KEPT_RUNS = 10  # older runs drop out of the project file
+KEPT_RUNS = 100  # older runs drop out of the runs file
 
 
 class Series:

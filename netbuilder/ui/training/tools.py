@@ -240,6 +240,8 @@ class HoverReadout(QObject):
         if not lines:
             self.hide()
             return
+        if len(lines) > 12:  # many overlaid runs: the first ones, and how many more
+            lines = [*lines[:11], f"… {len(lines) - 11} more"]
         self.lines = [f"{self.x_name()} {x:.4g}", *lines]
         colour = self.widget.getPlotItem().getAxis("bottom").textPen().color().name()
         self.text.setHtml(
