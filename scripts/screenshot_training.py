@@ -105,7 +105,7 @@ def shoot(args) -> int:
     window.grab().save(str(ready))
     print(f"{ready} before the run")
     select("conv2", window)
-    d.views.setCurrentWidget(d.histograms)
+    d.views.setCurrentWidget(d.board.distributions)
     d.train_action.trigger()
     steps = min(args.steps, args.epochs * (n // 64) // 2)  # mid-run on a small data set
     while d.running and d.step < steps:
@@ -123,15 +123,6 @@ def shoot(args) -> int:
     second = args.out / f"training-epoch{suffix}.png"
     window.grab().save(str(second))
     print(f"{second} after {d.step} steps: {d.status_label.text()}")
-    d.views.setCurrentWidget(d.features)
-    pump(0.3)
-    third = args.out / f"training-features{suffix}.png"
-    d.plots_dock.grab().save(str(third))
-    d.views.setCurrentWidget(d.confusion)
-    pump(0.3)
-    fourth = args.out / f"training-confusion{suffix}.png"
-    d.plots_dock.grab().save(str(fourth))
-    print(f"{third}, {fourth}")
     window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, False)
     window.hide()
     return 0

@@ -23,6 +23,7 @@ from .runs import RunCurves
 from .runs_table import RunsTable
 from .tools import PlotTools, save_plot, write_metrics_csv
 
+WIDE_BOARD = 1250  # from this width the update ratios get their own column beside the gradients
 PLOT_TITLES = (
     ("loss", "Loss"),
     ("accuracy", "Test accuracy"),
@@ -69,7 +70,12 @@ class PlotBoard(QWidget):
         ):
             views.setTabToolTip(views.addTab(widget, title), tip)
         views.tabBar().setElideMode(Qt.TextElideMode.ElideNone)
-        views.setStyleSheet("QTabBar::tab { padding: 4px 9px; }")
+        # the app's QToolButton padding would leave the tab bar's scroll arrows no room
+        views.setStyleSheet(
+            "QTabBar::tab { padding: 4px 8px; }"
+            " QTabBar QToolButton { padding: 0px; border-radius: 0px; background: palette(window);"
+            " border: 1px solid palette(mid); }"
+        )
         views.setUsesScrollButtons(True)
         views.setMinimumWidth(200)  # narrower than its tabs: scroll arrows, no cut words
         self.views = views
@@ -170,27 +176,43 @@ class PlotBoard(QWidget):
         self.report(f"Metrics saved to {saved}.")
         return saved
 
-    def _arrange(self, one_row: bool) -> None:
-        if one_row == self.one_row:
+    def _arrange(self, one_row: bool, wide: bool = True) -> None:
+        """One row (a short strip), or two: loss and accuracy above; gradients, updates and the
+        tab column below, the updates becoming the first tab when the board is too narrow for
+        three readable columns."""
+        key = ("row" if one_row else "wide") if one_row or wide else "narrow"
+        if key == self.one_row:
             return
-        self.one_row = one_row
-        if one_row:
+        self.one_row = key
+        tab = self.views.indexOf(self.update_plot)
+        if key == "narrow":
+            if tab < 0:
+                self.views.insertTab(0, self.update_plot, "Updates")
+                self.views.setTabToolTip(0, self.update_plot.toolTip().split("\n")[0])
+        elif tab >= 0:
+            self.views.removeTab(tab)
+        if key == "row":
             rows = [(self.loss_plot, 8), (self.accuracy_plot, 5), (self.grad_plot, 8)]
             rows += [(self.update_plot, 7), (self.views, 11)]
             for i, (w, _s) in enumerate(rows):
                 self.top.insertWidget(i, w)
             self.bottom.hide()
             self.top.setSizes([100 * s for _w, s in rows])
-        else:
-            self.top.insertWidget(0, self.loss_plot)
-            self.top.insertWidget(1, self.accuracy_plot)
-            self.bottom.insertWidget(0, self.grad_plot)
+            return
+        self.top.insertWidget(0, self.loss_plot)
+        self.top.insertWidget(1, self.accuracy_plot)
+        self.bottom.insertWidget(0, self.grad_plot)
+        if key == "wide":
             self.bottom.insertWidget(1, self.update_plot)
             self.bottom.insertWidget(2, self.views)
-            self.bottom.show()
-            self.top.setSizes([640, 360])
             self.bottom.setSizes([340, 300, 360])
-            self.splitter.setSizes([500, 500])
+        else:
+            self.bottom.insertWidget(1, self.views)
+            self.bottom.setSizes([450, 550])
+        self.update_plot.show()
+        self.bottom.show()
+        self.top.setSizes([640, 360])
+        self.splitter.setSizes([500, 500])
 
     def all_views(self) -> tuple:
         return (
@@ -240,4 +262,7 @@ class PlotBoard(QWidget):
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         # short and wide (a strip across the window): one row; else two, each plot readable
-        self._arrange(one_row=self.height() < 330 and self.width() > 3.2 * self.height())
+        self._arrange(
+            one_row=self.height() < 330 and self.width() > 3.2 * self.height(),
+            wide=self.width() >= WIDE_BOARD,
+        )

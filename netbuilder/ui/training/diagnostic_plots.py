@@ -9,7 +9,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QWidget
 
 from .diagnosis import HEALTHY_UPDATE
 from .plot_theme import Theme
@@ -79,6 +79,7 @@ class UpdateRatioPlot(_LayerCurves):
         super().__init__(background=theme.background, axisItems={"left": LogAxis("left")})
         self.setMinimumSize(170, 130)
         self._setup(theme, "Update / weight per step", "|Δw| / |w| (log)", self.HINT, True)
+        self.getPlotItem().getAxis("left").enableAutoSIPrefix(False)  # no "(x0.001)"
         lo, hi = (math.log10(v) for v in HEALTHY_UPDATE)
         self.band = pg.LinearRegionItem(
             (lo, hi), orientation="horizontal", movable=False, brush=QColor(89, 161, 79, 40)
@@ -132,13 +133,17 @@ class DistributionPlots(QWidget):
     def __init__(self, theme: Theme):
         super().__init__()
         self.theme = theme
-        layout = QVBoxLayout(self)
+        layout = QHBoxLayout(self)  # side by side: each keeps the tab's full height
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
         self.plots = {}
         for key, colour in (("weight", "#4e79a7"), ("grad", "#f28e2b")):
             w = _make_plot_widget(theme, "Drawn while it trains: select a block with parameters")
             item = w.getPlotItem()
+            axis = item.getAxis("left")
+            axis.setStyle(maxTickLevel=0, textFillLimits=[(0, 0.6)])  # labels never collide
+            axis.enableAutoSIPrefix(False)
+            w.setToolTip("Bands: 5–95 % and 25–75 % of the values; line: the median")
             c = QColor(colour)
             outer, inner = QColor(c), QColor(c)
             outer.setAlpha(60)
@@ -159,7 +164,7 @@ class DistributionPlots(QWidget):
     def _title(self, layer: str | None) -> None:
         colour = self.theme.foreground.name()
         for key, text in (("weight", "Weights"), ("grad", "Gradients")):
-            title = f"{text} of {layer} (5–95 %, 25–75 %, median)" if layer else text
+            title = f"{text} of {layer}" if layer else text
             self.plots[key][0].getPlotItem().setTitle(title, color=colour, size="10pt")
 
     def apply_theme(self, theme: Theme) -> None:

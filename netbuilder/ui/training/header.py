@@ -14,10 +14,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-START_HINT = (
-    "Press Train (F5) to train on the settings at the right: loss, accuracy and each "
-    "layer's gradients appear here."
-)
+# one line at 1280x800: the collapsed dock has room for no more
+START_HINT = "Press Train (F5): loss, accuracy and each layer's gradients appear here."
 LOCK_REASON = "Training is running: stop it (Shift+F5) to change the network"
 
 

@@ -35,7 +35,7 @@ from .worker import FeatureMaps, warm_up
 log = logging.getLogger(__name__)
 
 SLOW_VIEWS_S = 0.25  # the progress bar's text and value: 4-8 Hz is plenty
-RUN_DOCK_SHARE = 0.62  # the dock's share of the window's height once a run starts
+RUN_DOCK_SHARE = 0.7  # the dock's share of the window's height once a run starts
 RUN_DOCK_H = 300  # never less than this once a run starts: plots legible
 EXPAND_SLACK = 60  # a dock dragged this far past its collapsed height shows the plots
 PREBUILD_MS = 700  # after the window is shown: import pyqtgraph, build the plots, start helper

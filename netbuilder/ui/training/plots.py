@@ -199,6 +199,9 @@ class HintedPlot(pg.PlotWidget):
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
+        legend = self.getPlotItem().legend if self.__dict__.get("hint") is not None else None
+        if legend is not None:  # as many legend columns as fit: entries are never cut
+            legend.setColumnCount(max(1, (self.width() - 70) // 78))
         hint = self.__dict__.get("hint")  # None while PlotWidget.__init__ sizes the view
         if hint is not None:
             hint.setGeometry(self.rect().adjusted(12, 28, -12, -8))
@@ -653,6 +656,8 @@ class HistogramPlots(QWidget):
         self.set_title(None)
 
     def _bars(self, widget: pg.PlotWidget, colour: QColor) -> pg.PlotDataItem:
+        # counts on a short axis: major ticks only, so their labels never run together
+        widget.getPlotItem().getAxis("left").setStyle(maxTickLevel=0, textFillLimits=[(0, 0.6)])
         fill = QColor(colour)
         fill.setAlpha(120)
         return widget.getPlotItem().plot(
