@@ -135,6 +135,7 @@ def test_demo_renders_a_synthetic_run(tmp_path, qtbot):
 def _diagnosed_run(update=1e-3, dead=0.1, vanish=False):
     feed = SyntheticRun(steps_per_epoch=100, epochs=2)
     feed.advance(100)
+    feed.run.update_ratio, feed.run.dead_fraction, feed.run.quantiles = {}, {}, {}
     for step in range(10, 101, 10):
         ratios = {name: update for name in feed.run.layer_names}
         quant = {name: np.array([-0.2, -0.1, 0.0, 0.1, 0.2]) for name in feed.run.layer_names}

@@ -9,16 +9,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 from .diagnostic_plots import DeadUnitsPlot, DistributionPlots, UpdateRatioPlot
+from .epoch_views import ConfusionMatrixView, FeatureMapView, HistogramPlots, SampleGrid
 from .plot_theme import Theme
-from .plots import (
-    AccuracyPlot,
-    ConfusionMatrixView,
-    FeatureMapView,
-    GradNormPlot,
-    HistogramPlots,
-    LossPlot,
-    SampleGrid,
-)
+from .plots import AccuracyPlot, GradNormPlot, LossPlot
 from .runs import RunCurves
 from .runs_table import RunsTable
 from .tools import PlotTools, save_plot, write_metrics_csv

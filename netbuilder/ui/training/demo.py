@@ -56,6 +56,15 @@ class SyntheticRun:
                     for i, name in enumerate(LAYERS)
                 }
                 self.run.add_grad_norms(s, layer_norms(norms))
+                ratios = {
+                    name: 10 ** (-2.2 - 0.4 * i - s / 2000 + 0.2 * self.rng.standard_normal())
+                    for i, name in enumerate(LAYERS)
+                }
+                dead = {"relu1": 0.05 + s / 20000, "relu2": min(0.9, s / 1200)}
+                spread = 0.1 + s / 5000
+                weights = {name: np.array([-2, -0.7, 0, 0.7, 2]) * spread for name in LAYERS}
+                grads = {name: w * 0.05 / (1 + s / 300) for name, w in weights.items()}
+                self.run.add_diagnostics(s, ratios, dead, weights, grads)
             if s % self.run.steps_per_epoch == 0:
                 e = s // self.run.steps_per_epoch
                 acc = 0.99 - 0.5 * math.exp(-e)
@@ -105,17 +114,21 @@ def main(argv: list[str] | None = None) -> int:
             board.accuracy_plot.show_run(feed.run)
         board.loss_plot.show_steps(feed.run)
         board.grad_plot.show_run(feed.run)
+        board.show_diagnostics(feed.run, "conv2")
         grad, weight = feed.histogram()
         board.histograms.show_histograms("conv2", feed.step, grad, weight)
-        if feed.done:
-            timer.stop()
-            if args.save:
-                board.grab().save(args.save)
-                app.quit()
 
+    if args.save:  # render the whole run at once, save, return (no event loop of its own)
+        while not feed.done:
+            tick()
+            app.processEvents()
+        board.grab().save(args.save)
+        board.close()
+        board.deleteLater()
+        return 0
     timer = QTimer()
-    timer.setInterval(100 if not args.save else 1)
-    timer.timeout.connect(tick)
+    timer.setInterval(100)
+    timer.timeout.connect(lambda: timer.stop() if feed.done else tick())
     timer.start()
     app.exec()
     return 0

@@ -11,19 +11,18 @@ from __future__ import annotations
 import logging
 import math
 import time
-from pathlib import Path
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
-    QFileDialog,
     QFrame,
     QScrollArea,
     QVBoxLayout,
     QWidget,
 )
 
+from .exports import RunExports
 from .header import LOCK_REASON, START_HINT, TrainingHeader
 from .plot_theme import Theme
 from .runs import KEPT_RUNS, RunCurves
@@ -69,7 +68,7 @@ def _session_value(name: str, settable: bool = False) -> property:
     return property(get, set_ if settable else None, doc=f"The session's {name}.")
 
 
-class TrainingDashboard(QObject):
+class TrainingDashboard(RunExports, QObject):
     """Installed into a DashboardHost by `install(window)`.
 
     Until a run has happened the Training dock shows only its controls and a one-line hint,
@@ -845,83 +844,6 @@ class TrainingDashboard(QObject):
         self.header.show_message(title, message)
         # after the current slot returns, so a modal box never runs inside the timer's tick
         QTimer.singleShot(0, lambda: self.window.show_error(title, message))
-
-    # -- after a run ----------------------------------------------------------------------------
-    def save_weights(self, path: str | Path | None = None) -> Path | None:
-        """Save the trained weights (.safetensors); asks for a file when `path` is None."""
-        if self.result is None or self.running:
-            return None
-        if path is None:
-            path, _ = QFileDialog.getSaveFileName(
-                self.window,
-                "Save weights",
-                self._default_path(".safetensors"),
-                "safetensors (*.safetensors)",
-            )
-            if not path:
-                return None
-        path = Path(path)
-        if path.suffix != ".safetensors":
-            path = (
-                path.with_suffix(path.suffix + ".safetensors")
-                if path.suffix
-                else path.with_suffix(".safetensors")
-            )
-        try:
-            self.result.save_weights(path, self.window.graph)
-        except Exception as exc:  # noqa: BLE001 - shown in the window
-            self._show_failure(f"Could not save the weights to {path}: {exc}", "Save weights")
-            return None
-        project = self._project()
-        if hasattr(project, "weights_path"):
-            project.weights_path = str(path)
-            self.window.mark_dirty()
-        self.status_label.setText(f"Weights saved to {path}.")
-        return path
-
-    def export_with_weights(
-        self, path: str | Path | None = None, target: str = "torch"
-    ) -> Path | None:
-        """Export the network as a script (PyTorch or engine) beside a .safetensors of the
-        trained weights; asks for the file and the target when `path` is None."""
-        if self.result is None or self.running:
-            return None
-        from netbuilder.export import write_export
-
-        if path is None:
-            torch_filter = "PyTorch script (*.py)"
-            path, chosen = QFileDialog.getSaveFileName(
-                self.window,
-                "Export with weights",
-                self._default_path(".py"),
-                f"{torch_filter};;engine script (*.py)",
-            )
-            if not path:
-                return None
-            target = "torch" if chosen == torch_filter else "engine"
-        path = Path(path)
-        if path.suffix != ".py":
-            path = path.with_suffix(".py")
-        try:
-            weights = self.result.weights_for(self.window.graph)
-            written = write_export(self._project(), path, target=target, weights=weights)
-        except Exception as exc:  # noqa: BLE001 - shown in the window
-            self._show_failure(f"Could not export to {path}: {exc}", "Export with weights")
-            return None
-        written = Path(written)
-        weights_file = written.with_suffix(".safetensors").name
-        self.status_label.setText(f"Exported {written.name} with its weights in {weights_file}.")
-        return written
-
-    def _default_folder(self) -> Path:
-        base = getattr(self.window, "path", None)
-        return Path(base).parent if base else Path.home()
-
-    def _default_path(self, suffix: str) -> str:
-        base = getattr(self.window, "path", None)
-        name = (getattr(self.window.graph, "name", "") or "network").replace(" ", "_")
-        folder = Path(base).parent if base else Path.home()
-        return str(folder / f"{name}{suffix}")
 
 
 def _compact(rate: float) -> str:
