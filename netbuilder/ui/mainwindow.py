@@ -562,8 +562,8 @@ class MainWindow(QMainWindow):
             answer = QMessageBox.question(
                 self,
                 "Training is running",
-                f"{self.runner.locked_reason}.\nQuitting stops the run; its curves so far are "
-                "kept with the project, its weights are lost unless saved. Quit anyway?",
+                f"{self.runner.locked_reason}.\nQuitting stops the run now: its curves and "
+                "its trained weights are lost. Quit anyway?",
             )
             if answer != QMessageBox.Yes:
                 event.ignore()
