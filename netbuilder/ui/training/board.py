@@ -3,6 +3,7 @@ histograms, confusion matrix, test images and feature maps. Imports pyqtgraph (b
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from PySide6.QtCore import Qt
@@ -16,6 +17,7 @@ from .runs import RunCurves
 from .runs_table import RunsTable
 from .tools import PlotTools, save_plot, write_metrics_csv
 
+BANDS_EVERY_S = 1.0  # the distributions' redraw interval during a run
 WIDE_BOARD = 1250  # from this width the update ratios get their own column beside the gradients
 PLOT_TITLES = (
     ("loss", "Loss"),
@@ -92,6 +94,7 @@ class PlotBoard(QWidget):
         self._arrange(one_row=False)
         self.run: RunCurves | None = None
         self.previous: RunCurves | None = None
+        self._bands_at = 0.0
         self.default_folder = Path.home  # the dashboard points it at the project's folder
         self.report = print  # a line for the person (the dashboard's status line)
         self.tools.smoothingChanged.connect(self._smoothing)
@@ -245,7 +248,10 @@ class PlotBoard(QWidget):
         self.update_plot.show_run(run)
         if self.dead_plot.isVisible() or not run.dead_fraction:
             self.dead_plot.show_run(run)
-        if self.distributions.isVisible():
+        # the quantile bands are the costliest paint of the board: once a second is plenty
+        now = time.perf_counter()
+        if self.distributions.isVisible() and now - self._bands_at >= BANDS_EVERY_S:
+            self._bands_at = now
             self.distributions.show_layer(run, layer or self.distributions.layer)
 
     def clear_epoch_views(self) -> None:

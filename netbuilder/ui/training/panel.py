@@ -796,6 +796,8 @@ class TrainingDashboard(RunExports, QObject):
             {"finished": "Finished", "stopped": "Stopped", "failed": "Failed"}[run.status]
             + f" · step {step:,}/{self.total_steps:,}"
         )
+        if self._board is not None:
+            self._refresh_distributions()  # its live redraw is throttled: the final state now
         self._record_run()
         self._update_actions()
 
