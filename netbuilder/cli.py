@@ -363,7 +363,7 @@ def summary_text(graph) -> str:
                 node.type,
                 ", ".join(sources) or "-",
                 _shape(node.out_shape),
-                f"{node.param_count:,}",
+                "?" if node.param_count is None else f"{node.param_count:,}",
             )
         )
     header = ("Block", "Type", "Input from", "Output shape", "Params")

@@ -215,7 +215,7 @@ def _check_size(node) -> None:
     """A block too large to build is a problem on it, not a memory error when training."""
     from netbuilder.graph import limits
 
-    if node.param_count > limits.MAX_PARAMS_PER_BLOCK:
+    if node.param_count is not None and node.param_count > limits.MAX_PARAMS_PER_BLOCK:
         node.problems.append(
             f"{node.name} would have {node.param_count:.3g} parameters, more than the "
             f"{limits.MAX_PARAMS_PER_BLOCK:,} a block may have; make it smaller"
@@ -234,8 +234,9 @@ def _count_only(node) -> None:
     node.param_count = _safe_count(node, [])
 
 
-def _safe_count(node, in_shapes) -> int:
+def _safe_count(node, in_shapes) -> int | None:
+    """The count, or None while it cannot be known (an input size missing, a bad value)."""
     try:
         return node.block.param_count(node.params, in_shapes)
     except (BlockError, TypeError, ValueError, ArithmeticError):
-        return 0  # the parameter at fault is reported by the range checks
+        return None

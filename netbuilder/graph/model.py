@@ -45,7 +45,7 @@ class Node:
     in_shapes: list = field(default_factory=list)
     out_shape: tuple | None = None
     resolved: dict = field(default_factory=dict)
-    param_count: int = 0
+    param_count: int | None = 0  # None: depends on an input size not known yet
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -256,7 +256,13 @@ class Graph:
 
     @property
     def total_params(self) -> int:
-        return sum(n.param_count for n in self.nodes.values())
+        """The parameters whose count is known (see `unknown_counts` for the others)."""
+        return sum(n.param_count or 0 for n in self.nodes.values())
+
+    @property
+    def unknown_counts(self) -> list[str]:
+        """Names of the blocks whose parameter count waits on an input size."""
+        return [n.name for n in self.nodes.values() if n.param_count is None]
 
     def problems(self) -> list[tuple[str, str]]:
         return [(nid, msg) for nid, n in self.nodes.items() for msg in n.problems]

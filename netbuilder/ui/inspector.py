@@ -362,9 +362,10 @@ class Inspector(QWidget):
         if not nodes:
             return ""
         names = ", ".join(n.name for n in nodes[:8]) + (", …" if len(nodes) > 8 else "")
-        total = sum(n.param_count for n in nodes)
+        total = sum(n.param_count or 0 for n in nodes)
+        unknown = any(n.param_count is None for n in nodes)
         return (
-            f"{names}\n{total:,} parameters in all.\n\n"
+            f"{names}\n{'at least ' if unknown else ''}{total:,} parameters in all.\n\n"
             "Delete removes them; Ctrl+C, Ctrl+X and Ctrl+D copy, cut and duplicate them with "
             "their wires; the arrow keys move them. Select one block to edit its parameters."
         )
@@ -399,7 +400,12 @@ class Inspector(QWidget):
         for name, field in self.fields.items():
             field.show(node.params.get(name), node.resolved.get(name))
         count = node.param_count
-        self.output.setText(f"Output <b>{format_shape(node.out_shape)}</b> · {count:,} parameters")
+        counted = (
+            "? parameters (unknown until its input is)"
+            if count is None
+            else f"{count:,} parameters"
+        )
+        self.output.setText(f"Output <b>{format_shape(node.out_shape)}</b> · {counted}")
         self.problems.setText("<br>".join(f"⚠ {p}" for p in node.problems))
         self.problems.setVisible(bool(node.problems))
         self.form_host.setEnabled(self._locked_reason is None)
