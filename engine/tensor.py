@@ -51,6 +51,8 @@ def _init_fields(t, data, requires_grad):
     t._accum = None
     t._hooks = None
     t._output_nr = 0
+    t._vc = None
+    t._tstrides = None
 
 
 def _wrap(data, requires_grad=False):
@@ -63,6 +65,8 @@ def _wrap(data, requires_grad=False):
     t._accum = None
     t._hooks = None
     t._output_nr = 0
+    t._vc = None  # version counter, a one-item list shared with views; None: version 0
+    t._tstrides = None  # PyTorch's strides when its layout would not be contiguous
     return t
 
 
@@ -87,6 +91,51 @@ def _make(data, inputs, cls, backward):
                 out.grad_fn = cls(backward, tuple(map(_edge, inputs)))
                 return out
     return _wrap(data)
+
+
+# ---------------------------------------------------------------- version counters
+# Every in-place op bumps its tensor's version (shared with views of the same memory); a node
+# records the versions of the tensors its backward reads and refuses to run on changed ones.
+def _share_version(out, base):
+    """``out`` views ``base``'s memory: an in-place change to either is one to both."""
+    vc = base._vc
+    if vc is None:
+        vc = base._vc = [0]
+    out._vc = vc
+    return out
+
+
+def _bump(t):
+    vc = t._vc
+    if vc is None:
+        t._vc = [1]
+    else:
+        vc[0] += 1
+
+
+def _save(out, *tensors):
+    """Record the versions of ``tensors`` (inputs or ``out`` itself) that ``out``'s backward
+    reads; returns ``out``."""
+    node = out.grad_fn
+    if node is not None:
+        node._saved_versions = tuple(map(_version_entry, tensors))
+    return out
+
+
+def _version_entry(t):
+    """What backward checks of a saved tensor, and what its error message names."""
+    vc = t._vc
+    if vc is None:
+        vc = t._vc = [0]
+    fn = t.grad_fn
+    return (vc, vc[0], t._data.shape, t._data.dtype, fn and type(fn).__name__, t._output_nr)
+
+
+def _save_cross(out, a, b):
+    """Products: ``a``'s gradient reads ``b`` and ``b``'s reads ``a``."""
+    if out.grad_fn is None:
+        return out
+    return _save(out, *([b] if a.requires_grad else []), *([a] if b.requires_grad else []))
 
 
 def _needs(t):
@@ -168,6 +217,8 @@ class Tensor:
         "_accum",
         "_hooks",
         "_output_nr",
+        "_vc",
+        "_tstrides",
         "__weakref__",
     )
     __array_priority__ = 1000
@@ -236,11 +287,13 @@ class Tensor:
         return self._data.itemsize
 
     def stride(self, dim=None):
-        st = tuple(s // self._data.itemsize for s in self._data.strides)
+        """PyTorch's strides for this tensor (the numpy array underneath may be laid out
+        differently, e.g. a convolution's output)."""
+        st = _torch_strides(self)
         return st if dim is None else st[dim]
 
-    def is_contiguous(self):
-        return self._data.flags.c_contiguous
+    def is_contiguous(self, memory_format=None):
+        return self._tstrides is None
 
     @property
     def is_leaf(self):
@@ -257,6 +310,20 @@ class Tensor:
     @property
     def T(self):  # noqa: N802
         return self.permute(*range(self._data.ndim - 1, -1, -1))
+
+    @property
+    def mT(self):  # noqa: N802
+        if self._data.ndim < 2:
+            raise RuntimeError(
+                f"tensor.mT is only supported on matrices or batches of matrices. Got "
+                f"{self._data.ndim}-D tensor."
+            )
+        return transpose(self, -2, -1)
+
+    @property
+    def _version(self):
+        vc = self._vc
+        return 0 if vc is None else vc[0]
 
     # ---------------------------------------------------------------- conversion
     def numpy(self, force=False):
@@ -416,7 +483,7 @@ class Tensor:
 
     # ---------------------------------------------------------------- autograd
     def detach(self):
-        return _wrap(self._data)
+        return _share_version(_wrap(self._data), self)
 
     def detach_(self):
         self.grad_fn = None
@@ -817,13 +884,13 @@ class Tensor:
     def view(self, *shape):
         if len(shape) == 1 and isinstance(shape[0], _dtype.dtype):
             return _wrap(self._data.view(shape[0].np))
-        return reshape(self, _as_tuple(shape), "ViewBackward0")
+        return reshape(self, _as_tuple(shape), "ViewBackward0", view=True)
 
     def reshape(self, *shape):
         return reshape(self, _as_tuple(shape), "ViewBackward0")
 
     def view_as(self, other):
-        return reshape(self, other._data.shape, "ViewBackward0")
+        return reshape(self, other._data.shape, "ViewBackward0", view=True)
 
     def reshape_as(self, other):
         return reshape(self, other._data.shape, "ViewBackward0")
@@ -871,7 +938,7 @@ class Tensor:
         return _repeat(x, sizes)
 
     def contiguous(self, memory_format=None):
-        return self
+        return self if self._tstrides is None else clone(self)
 
     def clone(self, memory_format=None):
         return clone(self)
@@ -925,6 +992,8 @@ class Tensor:
         self.grad_fn = result.grad_fn
         self._output_nr = result._output_nr
         self.requires_grad = result.requires_grad
+        self._tstrides = None
+        _bump(self)
         return self
 
     def _check_inplace(self):
@@ -944,6 +1013,7 @@ class Tensor:
         ):
             return self._inplace(out_of_place())
         ufunc(self._data, o, out=self._data, casting="unsafe")
+        _bump(self)
         return self
 
     def add_(self, other, alpha=1):
@@ -981,30 +1051,35 @@ class Tensor:
         if self._check_inplace() and self.requires_grad:
             return self._inplace(sqrt(self))
         np.sqrt(self._data, out=self._data)
+        _bump(self)
         return self
 
     def exp_(self):
         if self._check_inplace() and self.requires_grad:
             return self._inplace(exp(self))
         np.exp(self._data, out=self._data)
+        _bump(self)
         return self
 
     def abs_(self):
         if self._check_inplace() and self.requires_grad:
             return self._inplace(abs(self))
         np.abs(self._data, out=self._data)
+        _bump(self)
         return self
 
     def relu_(self):
         if self._check_inplace() and self.requires_grad:
             return self._inplace(relu(self))
         np.maximum(self._data, 0, out=self._data)
+        _bump(self)
         return self
 
     def clamp_(self, min=None, max=None):  # noqa: A002
         if self._check_inplace() and self.requires_grad:
             return self._inplace(clamp(self, min, max))
         np.clip(self._data, min, max, out=self._data)
+        _bump(self)
         return self
 
     clip_ = clamp_
@@ -1013,12 +1088,14 @@ class Tensor:
         if self._check_inplace() and self.requires_grad:
             return self._inplace(mul(self, 0.0))
         self._data[...] = 0
+        _bump(self)
         return self
 
     def fill_(self, value):
         if self._check_inplace() and self.requires_grad:
             return self._inplace(add(mul(self, 0.0), value))
         self._data[...] = _raw(value)
+        _bump(self)
         return self
 
     def copy_(self, src, non_blocking=False):
@@ -1036,30 +1113,35 @@ class Tensor:
         ):
             return self._inplace(add(mul(self, 0.0), _cast(src, self._data.dtype)))
         np.copyto(self._data, s, casting="unsafe")
+        _bump(self)
         return self
 
     def masked_fill_(self, mask, value):
         if self._check_inplace() and self.requires_grad:
             return self._inplace(masked_fill(self, mask, value))
         np.copyto(self._data, _raw(value), where=np.broadcast_to(_raw(mask), self._data.shape))
+        _bump(self)
         return self
 
     def uniform_(self, a=0.0, b=1.0, generator=None):
         from engine import _random
 
         self._data[...] = _random.rng(generator).uniform(a, b, self._data.shape)
+        _bump(self)
         return self
 
     def normal_(self, mean=0.0, std=1.0, generator=None):
         from engine import _random
 
         self._data[...] = _random.rng(generator).normal(mean, std, self._data.shape)
+        _bump(self)
         return self
 
     def bernoulli_(self, p=0.5, generator=None):
         from engine import _random
 
         self._data[...] = _random.rng(generator).random(self._data.shape) < p
+        _bump(self)
         return self
 
     def random_(self, low=0, high=None, generator=None):
@@ -1068,6 +1150,7 @@ class Tensor:
         if high is None:
             low, high = 0, low
         self._data[...] = _random.rng(generator).integers(low, high, self._data.shape)
+        _bump(self)
         return self
 
     def squeeze_(self, dim=None):
@@ -1088,6 +1171,7 @@ class Tensor:
 
     def apply_(self, fn):
         self._data[...] = np.vectorize(fn)(self._data)
+        _bump(self)
         return self
 
 
@@ -1216,7 +1300,7 @@ def mul(a, b):
                 _unbroadcast(g * ad, bd.shape) if b.requires_grad else None,
             )
 
-        return _make(out, (a, b), _MulBackward0, backward)
+        return _save_cross(_make(out, (a, b), _MulBackward0, backward), a, b)
     if isinstance(b, _Number):
         out = _fix_dtype(a._data * b, a._data, None)
         return _make(out, (a,), _MulBackward1, lambda g: (g * b,))
@@ -1245,7 +1329,8 @@ def div(a, b, rounding_mode=None):
                 _unbroadcast(-g * out / bd, bd.shape) if b.requires_grad else None,
             )
 
-        return _make(out, (a, b), _DivBackward0, backward)
+        res = _make(out, (a, b), _DivBackward0, backward)
+        return _save(res, b, a) if b.requires_grad else _save(res, b)
     if isinstance(b, _Number):
         out = _fix_dtype(np.true_divide(a._data, b), a._data, None)
         return _make(out, (a,), _DivBackward1, lambda g: (g / b,))
@@ -1256,12 +1341,8 @@ def _rdiv(a, b):
     if isinstance(b, _Number):
         ad = a._data
         out = _fix_dtype(np.true_divide(b, ad), ad, None)
-        return _make(
-            out,
-            (a,),
-            _MulBackward0,
-            lambda g: (-g * out / ad,),
-        )
+        res = _make(out, (a,), _MulBackward0, lambda g: (-g * out / ad,))
+        return _save(res, a, res)
     return div(_tensorize(b), a)
 
 
@@ -1279,7 +1360,7 @@ def pow(a, b):  # noqa: A001
                 return (g * 2.0 * ad,)
             return (g * b * np.power(ad, b - 1),)
 
-        return _make(out, (a,), _N("PowBackward0"), backward)
+        return _save(_make(out, (a,), _N("PowBackward0"), backward), a)
     if not isinstance(a, Tensor):
         return _rpow(b, a)
     ad, bd = a._data, b._data
@@ -1295,14 +1376,16 @@ def pow(a, b):  # noqa: A001
             gb = _unbroadcast(g * out * lg, bd.shape)
         return ga, gb
 
-    return _make(out, (a, b), _N("PowBackward1"), backward)
+    res = _make(out, (a, b), _N("PowBackward1"), backward)
+    return _save(res, a, b, res)
 
 
 def _rpow(a, base):
     if isinstance(base, _Number):
         out = _fix_dtype(np.power(base, a._data), a._data, None)
         lb = math.log(base) if base > 0 else 0.0
-        return _make(out, (a,), _N("PowBackward2"), lambda g: (g * out * lb,))
+        res = _make(out, (a,), _N("PowBackward2"), lambda g: (g * out * lb,))
+        return _save(res, res)
     return pow(_tensorize(base), a)
 
 
@@ -1313,7 +1396,8 @@ def neg(a):
 
 def exp(a):
     out = _fix_dtype(np.exp(a._data), a._data, None)
-    return _make(out, (a,), _N("ExpBackward0"), lambda g: (g * out,))
+    res = _make(out, (a,), _N("ExpBackward0"), lambda g: (g * out,))
+    return _save(res, res)
 
 
 def _rounding(np_fn, name):
@@ -1426,34 +1510,37 @@ def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
 def sin(a):
     ad = a._data
     out = _fix_dtype(np.sin(ad), ad, None)
-    return _make(out, (a,), _N("SinBackward0"), lambda g: (g * np.cos(ad),))
+    return _save(_make(out, (a,), _N("SinBackward0"), lambda g: (g * np.cos(ad),)), a)
 
 
 def cos(a):
     ad = a._data
     out = _fix_dtype(np.cos(ad), ad, None)
-    return _make(out, (a,), _N("CosBackward0"), lambda g: (g * -np.sin(ad),))
+    return _save(_make(out, (a,), _N("CosBackward0"), lambda g: (g * -np.sin(ad),)), a)
 
 
 def log(a):
     ad = a._data
     out = np.log(ad)
-    return _make(_fix_dtype(out, ad, None), (a,), _N("LogBackward0"), lambda g: (g / ad,))
+    res = _make(_fix_dtype(out, ad, None), (a,), _N("LogBackward0"), lambda g: (g / ad,))
+    return _save(res, a)
 
 
 def log1p(a):
     ad = a._data
-    return _make(np.log1p(ad), (a,), _N("Log1PBackward0"), lambda g: (g / (1 + ad),))
+    res = _make(np.log1p(ad), (a,), _N("Log1PBackward0"), lambda g: (g / (1 + ad),))
+    return _save(res, a)
 
 
 def sqrt(a):
     out = _fix_dtype(np.sqrt(a._data), a._data, None)
-    return _make(out, (a,), _N("SqrtBackward0"), lambda g: (g / (2 * out),))
+    res = _make(out, (a,), _N("SqrtBackward0"), lambda g: (g / (2 * out),))
+    return _save(res, res)
 
 
 def abs(a):  # noqa: A001
     ad = a._data
-    return _make(np.abs(ad), (a,), _N("AbsBackward0"), lambda g: (g * np.sign(ad),))
+    return _save(_make(np.abs(ad), (a,), _N("AbsBackward0"), lambda g: (g * np.sign(ad),)), a)
 
 
 def clamp(a, min=None, max=None):  # noqa: A002
@@ -1473,7 +1560,7 @@ def clamp(a, min=None, max=None):  # noqa: A002
             mask = mask & (ad <= hi)
         return (g * mask,)
 
-    return _make(out, (a,), _N("ClampBackward1"), backward)
+    return _save(_make(out, (a,), _N("ClampBackward1"), backward), a)
 
 
 def relu(a):
@@ -1481,7 +1568,8 @@ def relu(a):
     if out.dtype != a._data.dtype:
         out = out.astype(a._data.dtype)
     # gradient 0 at exactly 0, as PyTorch
-    return _make(out, (a,), _N("ReluBackward0"), lambda g: (g * (out > 0),))
+    res = _make(out, (a,), _N("ReluBackward0"), lambda g: (g * (out > 0),))
+    return _save(res, res)
 
 
 def sigmoid(a):
@@ -1489,12 +1577,14 @@ def sigmoid(a):
     # split by sign so exp never overflows
     e = np.exp(-np.abs(ad))
     out = np.where(ad >= 0, 1 / (1 + e), e / (1 + e)).astype(ad.dtype, copy=False)
-    return _make(out, (a,), _N("SigmoidBackward0"), lambda g: (g * out * (1 - out),))
+    res = _make(out, (a,), _N("SigmoidBackward0"), lambda g: (g * out * (1 - out),))
+    return _save(res, res)
 
 
 def tanh(a):
     out = np.tanh(a._data)
-    return _make(out, (a,), _N("TanhBackward0"), lambda g: (g * (1 - out * out),))
+    res = _make(out, (a,), _N("TanhBackward0"), lambda g: (g * (1 - out * out),))
+    return _save(res, res)
 
 
 def _logsumexp_np(x, axis):
@@ -1528,7 +1618,8 @@ def softmax(a, dim=None, dtype=None):
     def backward(g):
         return ((g - np.sum(g * out, axis=dim, keepdims=True)) * out,)
 
-    return _make(out, (a,), _N("SoftmaxBackward0"), backward)
+    res = _make(out, (a,), _N("SoftmaxBackward0"), backward)
+    return _save(res, res)
 
 
 def log_softmax(a, dim=None, dtype=None):
@@ -1542,7 +1633,8 @@ def log_softmax(a, dim=None, dtype=None):
     def backward(g):
         return (g - np.exp(out) * np.sum(g, axis=dim, keepdims=True),)
 
-    return _make(out, (a,), _N("LogSoftmaxBackward0"), backward)
+    res = _make(out, (a,), _N("LogSoftmaxBackward0"), backward)
+    return _save(res, res)
 
 
 def where(condition, a=None, b=None):
@@ -1639,7 +1731,7 @@ def mm(a, b):
     def backward(g):
         return (g @ bd.T if a.requires_grad else None, ad.T @ g if b.requires_grad else None)
 
-    return _make(out, (a, b), _MmBackward0, backward)
+    return _save_cross(_make(out, (a, b), _MmBackward0, backward), a, b)
 
 
 def matmul(a, b):
@@ -1693,7 +1785,7 @@ def matmul(a, b):
         if ad.ndim == bd.ndim == 1
         else ("MvBackward0" if ad.ndim == 2 and bd.ndim == 1 else "BmmBackward0")
     )
-    return _make(out, (a, b), _N(name), backward)
+    return _save_cross(_make(out, (a, b), _N(name), backward), a, b)
 
 
 _AddmmBackward0 = _N("AddmmBackward0")
@@ -1730,7 +1822,7 @@ def addmm(bias, m1, m2, beta=1, alpha=1):
             gm2 = None if gm2 is None else gm2 * alpha
         return gb, gm1, gm2
 
-    return _make(out, (bias, m1, m2), _AddmmBackward0, backward)
+    return _save_cross(_make(out, (bias, m1, m2), _AddmmBackward0, backward), m1, m2)
 
 
 # -------------------------------------------------------------------- reductions
@@ -1916,6 +2008,61 @@ def gather(a, dim, index):
 
 
 # -------------------------------------------------------------------- shape
+# PyTorch's strides are tracked only where its layout would not be contiguous (transposes,
+# strided slices, expands), so that view() refuses exactly where PyTorch's view() does; the
+# numpy arrays underneath keep whatever layout is fastest.
+def _contiguous_strides(shape):
+    strides, acc = [], 1
+    for n in reversed(shape):
+        strides.append(acc)
+        acc *= builtins.max(n, 1)
+    return tuple(reversed(strides))
+
+
+def _torch_strides(t):
+    ts = t._tstrides
+    return ts if ts is not None else _contiguous_strides(t._data.shape)
+
+
+def _set_strides(t, strides):
+    """Give ``t`` PyTorch's ``strides`` (kept only when they are not the contiguous ones)."""
+    shape = t._data.shape
+    contiguous = builtins.all(
+        n == 1 or st == c for n, st, c in zip(shape, strides, _contiguous_strides(shape))
+    )
+    t._tstrides = None if contiguous else tuple(strides)
+    return t
+
+
+def _view_strides(old_shape, old_strides, new_shape):
+    """The strides a view of ``new_shape`` would have, or None where no view can exist
+    (PyTorch's computeStride)."""
+    if not old_shape:
+        return (1,) * len(new_shape)
+    numel = math.prod(old_shape)
+    if numel == 0:
+        return _contiguous_strides(new_shape)
+    new_strides = [0] * len(new_shape)
+    view_d = len(new_shape) - 1
+    chunk_base = old_strides[-1]
+    tensor_numel = view_numel = 1
+    for d in range(len(old_shape) - 1, -1, -1):
+        tensor_numel *= old_shape[d]
+        if d == 0 or (
+            old_shape[d - 1] != 1 and old_strides[d - 1] != tensor_numel * chunk_base
+        ):
+            while view_d >= 0 and (view_numel < tensor_numel or new_shape[view_d] == 1):
+                new_strides[view_d] = view_numel * chunk_base
+                view_numel *= new_shape[view_d]
+                view_d -= 1
+            if view_numel != tensor_numel:
+                return None
+            if d > 0:
+                chunk_base = old_strides[d - 1]
+                tensor_numel = view_numel = 1
+    return tuple(new_strides) if view_d == -1 else None
+
+
 def _infer_shape(shape, size, src_shape):
     shape = tuple(builtins.int(s) for s in shape)
     neg_at = [i for i, s in enumerate(shape) if s == -1]
@@ -1936,13 +2083,30 @@ def _infer_shape(shape, size, src_shape):
     return shape
 
 
-def reshape(a, shape, name="ViewBackward0"):
+def reshape(a, shape, name="ViewBackward0", view=False):
+    """reshape(), or with ``view`` PyTorch's view(), which refuses where its layout needs a copy."""
     ad = a._data
     shape = _infer_shape(shape, ad.size, ad.shape)
+    strides = None
+    if a._tstrides is not None:
+        strides = _view_strides(ad.shape, a._tstrides, shape)
+        if strides is None:
+            if view:
+                raise RuntimeError(
+                    "view size is not compatible with input tensor's size and stride (at least "
+                    "one dimension spans across two contiguous subspaces). Use .reshape(...) "
+                    "instead."
+                )
+            name = "UnsafeViewBackward0"
     # numpy copies only when the memory layout forces it (e.g. an NCHW view of CNHW memory)
     out = ad.reshape(shape)
     src = ad.shape
-    return _make(out, (a,), _N(name), lambda g: (g.reshape(src),))
+    res = _make(out, (a,), _N(name), lambda g: (g.reshape(src),))
+    if strides is not None:
+        _set_strides(res, strides)
+    if view or np.may_share_memory(out, ad):
+        _share_version(res, a)
+    return res
 
 
 def flatten(a, start_dim=0, end_dim=-1):
@@ -1972,14 +2136,25 @@ def squeeze(a, dim=None):
         out = ad.squeeze(dims) if dims else ad
         name = "SqueezeBackward1"
     src = ad.shape
-    return _make(out, (a,), _N(name), lambda g: (g.reshape(src),))
+    res = _make(out, (a,), _N(name), lambda g: (g.reshape(src),))
+    if a._tstrides is not None:
+        gone = (
+            [i for i in range(ad.ndim) if ad.shape[i] == 1] if dim is None else dims
+        )
+        _set_strides(res, tuple(st for i, st in enumerate(a._tstrides) if i not in gone))
+    return _share_version(res, a)
 
 
 def unsqueeze(a, dim):
     ad = a._data
     d = _norm_dim(dim, ad.ndim + 1)
     out = np.expand_dims(ad, d)
-    return _make(out, (a,), _N("UnsqueezeBackward0"), lambda g: (g.squeeze(d),))
+    res = _make(out, (a,), _N("UnsqueezeBackward0"), lambda g: (g.squeeze(d),))
+    if a._tstrides is not None:
+        st, shp = a._tstrides, ad.shape
+        inner = st[d] * shp[d] if d < len(shp) else 1
+        _set_strides(res, st[:d] + (inner,) + st[d:])
+    return _share_version(res, a)
 
 
 def permute(a, dims):
@@ -1992,18 +2167,27 @@ def permute(a, dims):
         )
     dims = tuple(_norm_dim(d, ad.ndim) for d in dims)
     inv = tuple(np.argsort(dims))
-    return _make(ad.transpose(dims), (a,), _N("PermuteBackward0"), lambda g: (g.transpose(inv),))
+    res = _make(ad.transpose(dims), (a,), _N("PermuteBackward0"), lambda g: (g.transpose(inv),))
+    st = _torch_strides(a)
+    _set_strides(res, tuple(st[d] for d in dims))
+    return _share_version(res, a)
 
 
 def transpose(a, dim0, dim1):
     ad = a._data
     d0, d1 = _norm_dim(dim0, ad.ndim), _norm_dim(dim1, ad.ndim)
     out = np.swapaxes(ad, d0, d1)
-    return _make(out, (a,), _N("TransposeBackward0"), lambda g: (np.swapaxes(g, d0, d1),))
+    res = _make(out, (a,), _N("TransposeBackward0"), lambda g: (np.swapaxes(g, d0, d1),))
+    st = list(_torch_strides(a))
+    st[d0], st[d1] = st[d1], st[d0]
+    _set_strides(res, st)
+    return _share_version(res, a)
 
 
 def _transpose2(a):
-    return _make(a._data.T, (a,), _N("TBackward0"), lambda g: (g.T,))
+    res = _make(a._data.T, (a,), _N("TBackward0"), lambda g: (g.T,))
+    _set_strides(res, _torch_strides(a)[::-1])
+    return _share_version(res, a)
 
 
 def expand(a, sizes):
@@ -2025,7 +2209,15 @@ def expand(a, sizes):
             f"{_shape_str(sizes)}.  Tensor sizes: {_shape_str(ad.shape)}"
         ) from None
     src = ad.shape
-    return _make(out, (a,), _N("ExpandBackward0"), lambda g: (_unbroadcast(g, src),))
+    res = _make(out, (a,), _N("ExpandBackward0"), lambda g: (_unbroadcast(g, src),))
+    st = _torch_strides(a)
+    _set_strides(
+        res,
+        tuple(
+            0 if i < nd or src[i - nd] != shape[i] else st[i - nd] for i in range(len(shape))
+        ),
+    )
+    return _share_version(res, a)
 
 
 def _repeat(a, sizes):
@@ -2071,10 +2263,9 @@ def index(a, key):
     basic = _is_basic(key)
     if not isinstance(out, np.ndarray):
         out = np.asarray(out)
-    elif basic and not out.flags.owndata:
-        pass
     if not (_grad_state.enabled and a.requires_grad):
-        return _wrap(out)
+        res = _wrap(out)
+        return _basic_view(res, a, key) if basic else res
     shape, dt = ad.shape, ad.dtype
 
     def backward(g):
@@ -2085,13 +2276,53 @@ def index(a, key):
             np.add.at(full, key, g)
         return (full,)
 
-    if isinstance(key, int):
-        name = "SelectBackward0"
-    elif basic:
-        name = "SliceBackward0"
-    else:
-        name = "IndexBackward0"
-    return _make(out, (a,), _N(name), backward)
+    if not basic:
+        return _make(out, (a,), _N("IndexBackward0"), backward)
+    return _basic_view(_make(out, (a,), _N(_basic_index_name(key)), backward), a, key)
+
+
+def _basic_index_name(key):
+    """PyTorch's node for a basic index: its last step, indices applied left to right and
+    whole-dimension slices inside a tuple skipped."""
+    if isinstance(key, slice):
+        return "SliceBackward0"  # a lone slice, even a whole one, is a slice
+    if not isinstance(key, tuple):
+        key = (key,)
+    name = "AliasBackward0"
+    for k in key:
+        if k is None:
+            name = "UnsqueezeBackward0"
+        elif isinstance(k, slice):
+            if k != slice(None):
+                name = "SliceBackward0"
+        elif k is not Ellipsis:
+            name = "SelectBackward0"
+    return name
+
+
+def _basic_view(res, a, key):
+    """``res`` = ``a[key]`` for a basic key: a view in PyTorch, sharing the version counter,
+    with PyTorch's strides."""
+    items = key if isinstance(key, tuple) else (key,)
+    shape, strides = a._data.shape, _torch_strides(a)
+    explicit = builtins.sum(1 for k in items if k is not None and k is not Ellipsis)
+    new_st, d = [], 0
+    for k in items:
+        if k is Ellipsis:
+            for _ in range(len(shape) - explicit):
+                new_st.append(strides[d])
+                d += 1
+        elif k is None:
+            new_st.append(strides[d] * shape[d] if d < len(shape) else 1)
+        elif isinstance(k, slice):
+            new_st.append(strides[d] * (k.step or 1))
+            d += 1
+        else:
+            d += 1
+    new_st.extend(strides[d:])
+    if len(new_st) == res._data.ndim:
+        _set_strides(res, new_st)
+    return _share_version(res, a)
 
 
 def setitem(a, key, value):
@@ -2102,6 +2333,7 @@ def setitem(a, key, value):
     )
     if not tracked:
         a._data[key] = v
+        _bump(a)
         return
     if a.requires_grad and a.grad_fn is None:
         raise RuntimeError(
