@@ -57,6 +57,8 @@ def _init_fields(t, data, requires_grad):
 
 def _wrap(data, requires_grad=False):
     # _init_fields written out: this runs for every op's result, and the call costs ~2%.
+    if data.__class__ is not np.ndarray:
+        data = np.asarray(data)  # numpy answers 0-d arithmetic with scalars
     t = object.__new__(Tensor)
     t._data = data
     t.grad = None
@@ -386,7 +388,7 @@ class Tensor:
         return tensor_repr(self)
 
     def __format__(self, spec):
-        if self._data.ndim == 0 and spec:
+        if self._data.ndim == 0 and (spec or type(self) is Tensor):
             return self.item().__format__(spec)
         return object.__format__(self, spec) if spec else self.__repr__()
 
@@ -414,15 +416,22 @@ class Tensor:
             elif isinstance(a, Tensor):
                 dt = a.dtype
             elif isinstance(a, (str, _dtype.device)):
-                _dtype.device(a)  # validates: CPU only
+                _dtype.place(a)
         if "device" in kwargs and kwargs["device"] is not None:
-            _dtype.device(kwargs["device"])
+            _dtype.place(kwargs["device"])
         if dt is None or dt.np == self._data.dtype:
             return self.clone() if copy else self
         return _cast(self, dt.np)
 
     def cpu(self):
         return self
+
+    def cuda(self, device=None, non_blocking=False):
+        _dtype.place("cuda" if device is None else device)
+        return self
+
+    def get_device(self):
+        return -1
 
     def type(self, dtype=None):
         if dtype is None:
@@ -434,7 +443,9 @@ class Tensor:
                 "bool": "engine.BoolTensor",
                 "uint8": "engine.ByteTensor",
             }.get(self.dtype.name, f"engine.{self.dtype.name}")
-        return self.to(dtype)
+        from engine._tensor_types import resolve
+
+        return self.to(resolve(dtype))
 
     def float(self):
         return _cast(self, _F32) if self._data.dtype != _F32 else self
@@ -558,18 +569,24 @@ class Tensor:
         return add(self, other)
 
     def __radd__(self, other):
+        if isinstance(other, np.ndarray):
+            return NotImplemented  # PyTorch refuses ndarray add Tensor (TypeError)
         return add(self, other)
 
     def __sub__(self, other):
         return sub(self, other)
 
     def __rsub__(self, other):
+        if isinstance(other, np.ndarray):
+            return NotImplemented  # PyTorch refuses ndarray sub Tensor (TypeError)
         return _rsub(self, other)
 
     def __mul__(self, other):
         return mul(self, other)
 
     def __rmul__(self, other):
+        if isinstance(other, np.ndarray):
+            return NotImplemented  # PyTorch refuses ndarray mul Tensor (TypeError)
         return mul(self, other)
 
     def __truediv__(self, other):
@@ -621,6 +638,8 @@ class Tensor:
         return matmul(self, other)
 
     def __rmatmul__(self, other):
+        if isinstance(other, np.ndarray):
+            return NotImplemented
         return matmul(_tensorize(other), self)
 
     def __invert__(self):
@@ -702,8 +721,10 @@ class Tensor:
     def mul(self, other):
         return mul(self, other)
 
-    def div(self, other):
-        return div(self, other)
+    def div(self, other, *, rounding_mode=None):
+        return div(self, other, rounding_mode)
+
+    divide = div
 
     def pow(self, exponent):
         return pow(self, exponent)
@@ -769,6 +790,12 @@ class Tensor:
     def cos(self):
         return cos(self)
 
+    def sinh(self):
+        return sinh(self)
+
+    def cosh(self):
+        return cosh(self)
+
     def log(self):
         return log(self)
 
@@ -819,11 +846,11 @@ class Tensor:
     def logsumexp(self, dim, keepdim=False):
         return logsumexp(self, dim, keepdim)
 
-    def sum(self, dim=None, keepdim=False, dtype=None, *, axis=None):
-        return sum(self, dim if axis is None else axis, keepdim, dtype=dtype)
+    def sum(self, dim=None, keepdim=False, dtype=None):
+        return sum(self, dim, keepdim, dtype=dtype)
 
-    def mean(self, dim=None, keepdim=False, dtype=None, *, axis=None):
-        return mean(self, dim if axis is None else axis, keepdim, dtype=dtype)
+    def mean(self, dim=None, keepdim=False, dtype=None):
+        return mean(self, dim, keepdim, dtype=dtype)
 
     def var(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
         return var(self, dim, unbiased, keepdim, correction=correction)
@@ -852,11 +879,13 @@ class Tensor:
             raise RuntimeError("prod() has no gradient in engine; detach() the input first")
         return _wrap(np.asarray(d))
 
-    def all(self, dim=None):
-        return _wrap(np.asarray(self._data.all() if dim is None else self._data.all(axis=dim)))
+    def all(self, dim=None, keepdim=False):
+        d = self._data
+        return _wrap(np.asarray(d.all() if dim is None else d.all(axis=dim, keepdims=keepdim)))
 
-    def any(self, dim=None):
-        return _wrap(np.asarray(self._data.any() if dim is None else self._data.any(axis=dim)))
+    def any(self, dim=None, keepdim=False):
+        d = self._data
+        return _wrap(np.asarray(d.any() if dim is None else d.any(axis=dim, keepdims=keepdim)))
 
     def norm(self, p=2, dim=None, keepdim=False):
         if p == 2 or p == "fro":
@@ -879,6 +908,12 @@ class Tensor:
 
     def gather(self, dim, index):
         return gather(self, dim, index)
+
+    def scatter(self, dim, index, src=None, value=None, *, reduce=None):
+        return scatter(self, dim, index, src, value, reduce)
+
+    def scatter_add(self, dim, index, src):
+        return scatter_add(self, dim, index, src)
 
     # ---------------------------------------------------------------- shape
     def view(self, *shape):
@@ -1006,8 +1041,10 @@ class Tensor:
             )
         return True
 
-    def _inplace_op(self, ufunc, other, out_of_place):
+    def _inplace_op(self, ufunc, other, out_of_place, true_division=False):
         o = other._data if isinstance(other, Tensor) else other
+        if self._data.dtype.kind in "biu":
+            _check_int_inplace(self, o, true_division)
         if self._check_inplace() and (
             self.requires_grad or (isinstance(other, Tensor) and other.requires_grad)
         ):
@@ -1029,8 +1066,15 @@ class Tensor:
     def mul_(self, other):
         return self._inplace_op(np.multiply, other, lambda: mul(self, other))
 
-    def div_(self, other):
-        return self._inplace_op(np.divide, other, lambda: div(self, other))
+    def div_(self, other, *, rounding_mode=None):
+        if rounding_mode is not None:
+            q = div(self, other, rounding_mode)
+            if self._check_inplace() and q.requires_grad:
+                return self._inplace(q)
+            np.copyto(self._data, q._data, casting="unsafe")
+            _bump(self)
+            return self
+        return self._inplace_op(np.divide, other, lambda: div(self, other), true_division=True)
 
     def pow_(self, other):
         return self._inplace_op(np.power, other, lambda: pow(self, other))
@@ -1116,6 +1160,20 @@ class Tensor:
         _bump(self)
         return self
 
+    def scatter_(self, dim, index, src=None, value=None, *, reduce=None):
+        return self._inplace_result(scatter(self, dim, index, src, value, reduce))
+
+    def scatter_add_(self, dim, index, src):
+        return self._inplace_result(scatter_add(self, dim, index, src))
+
+    def _inplace_result(self, result):
+        """Take over an out-of-place result: in the graph, or by writing the array."""
+        if self._check_inplace() and result.requires_grad:
+            return self._inplace(result)
+        np.copyto(self._data, result._data, casting="unsafe")
+        _bump(self)
+        return self
+
     def masked_fill_(self, mask, value):
         if self._check_inplace() and self.requires_grad:
             return self._inplace(masked_fill(self, mask, value))
@@ -1173,6 +1231,58 @@ class Tensor:
         self._data[...] = np.vectorize(fn)(self._data)
         _bump(self)
         return self
+
+
+_LEGACY = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
+           "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
+
+
+def _check_int_inplace(t, other, true_division):
+    """An integer tensor cannot hold a float result in place (PyTorch's rule and message)."""
+    if isinstance(other, np.ndarray):
+        kind, name = other.dtype.kind, other.dtype.name
+    else:
+        kind = "f" if isinstance(other, float) else "i"
+        name = "float32"
+    if true_division and kind != "f":
+        kind, name = "f", "float32"
+    if kind == "f":
+        raise RuntimeError(
+            f"result type {_LEGACY.get(name, name)} can't be cast to the desired output type "
+            f"{_LEGACY[t._data.dtype.name]}"
+        )
+
+
+def _numpy_aliases(fn):
+    """PyTorch also takes numpy's ``axis=`` for ``dim=`` and ``keepdims=`` for ``keepdim=``."""
+
+    def wrapper(*args, **kwargs):
+        if kwargs:
+            for alias, name in (("axis", "dim"), ("keepdims", "keepdim")):
+                if alias in kwargs:
+                    if name in kwargs:
+                        raise TypeError(
+                            f"{fn.__name__}() got an unexpected keyword argument '{alias}'"
+                        )
+                    kwargs[name] = kwargs.pop(alias)
+        return fn(*args, **kwargs)
+
+    wrapper.__name__ = fn.__name__
+    wrapper.__qualname__ = fn.__qualname__
+    wrapper.__doc__ = fn.__doc__
+    wrapper.__wrapped__ = fn
+    return wrapper
+
+
+_DIM_METHODS = (
+    "sum", "mean", "var", "std", "max", "min", "amax", "argmax", "argmin", "prod", "all",
+    "any", "norm", "logsumexp", "softmax", "log_softmax", "cumsum", "squeeze", "unsqueeze",
+    "sort", "argsort", "topk", "gather", "index_select", "chunk", "split", "unbind", "narrow",
+    "select", "scatter", "scatter_", "scatter_add", "scatter_add_", "flatten",
+)
+for _name in _DIM_METHODS:
+    setattr(Tensor, _name, _numpy_aliases(getattr(Tensor, _name)))
+del _name
 
 
 def _rebuild(data, requires_grad, cls=Tensor):
@@ -1511,6 +1621,18 @@ def sin(a):
     ad = a._data
     out = _fix_dtype(np.sin(ad), ad, None)
     return _save(_make(out, (a,), _N("SinBackward0"), lambda g: (g * np.cos(ad),)), a)
+
+
+def sinh(a):
+    ad = a._data
+    out = _fix_dtype(np.sinh(ad), ad, None)
+    return _save(_make(out, (a,), _N("SinhBackward0"), lambda g: (g * np.cosh(ad),)), a)
+
+
+def cosh(a):
+    ad = a._data
+    out = _fix_dtype(np.cosh(ad), ad, None)
+    return _save(_make(out, (a,), _N("CoshBackward0"), lambda g: (g * np.sinh(ad),)), a)
 
 
 def cos(a):
@@ -2005,6 +2127,81 @@ def gather(a, dim, index):
         return (full,)
 
     return _make(out, (a,), _N("GatherBackward0"), backward)
+
+
+def _scatter_grid(ad, dim, index, name):
+    idx = _raw(index)
+    if not isinstance(idx, np.ndarray) or idx.dtype.kind not in "iu":
+        raise RuntimeError(f"{name}(): Expected dtype int32/int64 for index")
+    d = _norm_dim(dim, ad.ndim)
+    if idx.ndim != builtins.max(ad.ndim, 1):
+        raise RuntimeError(
+            "Index tensor must have the same number of dimensions as self tensor"
+        )
+    grid = list(np.indices(idx.shape, sparse=True))
+    grid[d] = idx
+    return tuple(grid), idx.shape
+
+
+def _src_part(src, shape):
+    # PyTorch reads src only where index has entries
+    return src[tuple(slice(0, n) for n in shape)]
+
+
+def scatter(a, dim, index, src=None, value=None, reduce=None):
+    """out = a with out[..., index[i], ...] = src[i] along ``dim`` (a number ``value`` too)."""
+    if src is None:
+        src = value
+    ad = a._data
+    grid, ishape = _scatter_grid(ad, dim, index, "scatter")
+    out = ad.copy()
+    if isinstance(src, Tensor):
+        part = _src_part(src._data, ishape)
+    else:
+        part = np.asarray(src, dtype=ad.dtype)
+    if reduce is None:
+        out[grid] = part
+    elif reduce == "add":
+        np.add.at(out, grid, part)
+    elif reduce == "multiply":
+        np.multiply.at(out, grid, part)
+    else:
+        raise RuntimeError(f"reduce argument must be either add or multiply. Got {reduce}")
+    if reduce is not None and (a.requires_grad or getattr(src, "requires_grad", False)):
+        if _grad_state.enabled:
+            raise RuntimeError(
+                "scatter(): the derivative with reduce= is not implemented; use scatter_add "
+                "for a differentiable sum"
+            )
+    sshape = src._data.shape if isinstance(src, Tensor) else None
+
+    def backward(g):
+        ga = g.copy()
+        ga[grid] = 0
+        if sshape is None:
+            return (ga,)
+        gs = np.zeros(sshape, dtype=g.dtype)
+        gs[tuple(slice(0, n) for n in ishape)] = g[grid]
+        return ga, gs
+
+    if isinstance(src, Tensor):
+        return _make(out, (a, src), _N("ScatterBackward0"), backward)
+    return _make(out, (a,), _N("ScatterBackward1"), backward)
+
+
+def scatter_add(a, dim, index, src):
+    ad = a._data
+    grid, ishape = _scatter_grid(ad, dim, index, "scatter_add")
+    out = ad.copy()
+    np.add.at(out, grid, _src_part(src._data, ishape).astype(ad.dtype, copy=False))
+    sshape = src._data.shape
+
+    def backward(g):
+        gs = np.zeros(sshape, dtype=g.dtype)
+        gs[tuple(slice(0, n) for n in ishape)] = g[grid]
+        return g, gs
+
+    return _make(out, (a, src), _N("ScatterAddBackward0"), backward)
 
 
 # -------------------------------------------------------------------- shape
