@@ -322,6 +322,10 @@ class Tensor:
             )
         return transpose(self, -2, -1)
 
+    def _bump_version(self):
+        """Record an in-place change made to the array directly (optimizer steps)."""
+        _bump(self)
+
     @property
     def _version(self):
         vc = self._vc

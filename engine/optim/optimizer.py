@@ -382,7 +382,8 @@ class Optimizer:
                 if key == "step":
                     out[key] = Tensor._wrap(array)
                     continue
-                if array.shape != param._data.shape:
+                # NAdam's mu_product is one number per parameter, as in PyTorch
+                if array.shape != param._data.shape and key != "mu_product":
                     raise ValueError(
                         f"loaded state for parameter {index} has '{key}' of shape "
                         f"{tuple(array.shape)}, but the parameter has shape "
