@@ -106,7 +106,7 @@ class finfo:  # noqa: N801 - PyTorch's spelling
         self.max = float(info.max)
         self.min = float(info.min)
         self.tiny = self.smallest_normal = float(info.smallest_normal)
-        self.resolution = float(info.resolution)
+        self.resolution = 10.0**-info.precision
 
     def __repr__(self):
         return (

@@ -295,7 +295,8 @@ class Tensor:
         return st if dim is None else st[dim]
 
     def is_contiguous(self, memory_format=None):
-        return self._tstrides is None
+        ts = self._tstrides
+        return ts is None or _strides_contiguous(self._data.shape, ts)
 
     @property
     def is_leaf(self):
@@ -977,7 +978,7 @@ class Tensor:
         return _repeat(x, sizes)
 
     def contiguous(self, memory_format=None):
-        return self if self._tstrides is None else clone(self)
+        return self if self.is_contiguous() else clone(self)
 
     def clone(self, memory_format=None):
         return clone(self)
@@ -2227,12 +2228,16 @@ def _torch_strides(t):
 
 def _set_strides(t, strides):
     """Give ``t`` PyTorch's ``strides`` (kept only when they are not the contiguous ones)."""
-    shape = t._data.shape
-    contiguous = builtins.all(
+    strides = tuple(strides)
+    t._tstrides = None if strides == _contiguous_strides(t._data.shape) else strides
+    return t
+
+
+def _strides_contiguous(shape, strides):
+    """PyTorch's is_contiguous: strides of size-1 dimensions do not matter."""
+    return builtins.all(
         n == 1 or st == c for n, st, c in zip(shape, strides, _contiguous_strides(shape))
     )
-    t._tstrides = None if contiguous else tuple(strides)
-    return t
 
 
 def _view_strides(old_shape, old_strides, new_shape):
