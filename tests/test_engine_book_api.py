@@ -114,7 +114,7 @@ def same(fn):
             repr(L.torch.device("cuda", 0)), L.torch.device("cuda") == L.torch.device("cuda")]),
         ("correct += sum twice", lambda L: (lambda t: (0 + t.sum() + t.sum()).item())(
             L.torch.tensor([True, False, True]))),
-        ("format 0-d", lambda L: ("{}".format(L.torch.tensor(2.5)), f"{L.torch.tensor(3)}",
+        ("format 0-d", lambda L: ("{}".format(L.torch.tensor(2.5)), f"{L.torch.tensor(3)}",  # noqa: UP032
                                   f"{L.torch.tensor(0.25):.3f}", str(L.torch.tensor(2.5)))),
         ("finfo", lambda L: [(f.eps, f.max, f.min, f.tiny, f.resolution, f.bits) for f in (
             L.torch.finfo(L.torch.float32), L.torch.finfo(), L.torch.finfo(L.torch.float64),
