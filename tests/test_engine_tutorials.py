@@ -23,6 +23,7 @@ from engine_parity import check_op, torch
 
 import engine
 import engine.nn
+import engine.nn.functional
 import engine.utils.data.sampler
 
 
@@ -44,7 +45,7 @@ _IMPORT_SWAPS = [
     (r"^from torch\.([\w.]+) import (.*)$", r"from engine.\1 import \2"),
 ]
 
-_RANDOM_FACTORIES = ("randn", "rand", "randint", "randperm", "rand_like", "randn_like")
+_RANDOM_FACTORIES = ("randn", "rand", "randint", "randperm", "rand_like", "randn_like", "normal")
 _LAYERS = ("Linear", "Conv2d", "Embedding")
 _INITS = ("uniform_", "normal_", "kaiming_uniform_", "kaiming_normal_", "xavier_uniform_",
           "xavier_normal_")
@@ -125,6 +126,15 @@ def recording(draws):
                     sampler_pass.pop()
                 yield index
 
+        orig_dropout = torch.nn.functional.dropout
+
+        def rec_dropout(input, p=0.5, training=True, inplace=False):  # noqa: A002
+            out = orig_dropout(input, p, training, inplace)
+            if training and 0 < p < 1:
+                draws["dropout"].append((out != 0).detach().numpy().copy())
+            return out
+
+        stack.enter_context(_patched(torch.nn.functional, "dropout", rec_dropout))
         stack.enter_context(_patched(torch, "randperm", rec_randperm))
         stack.enter_context(_patched(torch.utils.data.RandomSampler, "__iter__", rec_iter))
         in_layer = []
@@ -181,6 +191,14 @@ def replaying(draws):
             return _take(draws, "randperm", (n,)).astype(np.int64)
 
         stack.enter_context(_patched(engine.utils.data.sampler, "randperm", rep_perm))
+
+        def rep_dropout(input, p=0.5, training=True, inplace=False):  # noqa: A002
+            if not (training and 0 < p < 1):
+                return input
+            keep = _take(draws, "dropout", input._data.shape).astype(input._data.dtype)
+            return input * engine.tensor(keep / (1 - p), dtype=input.dtype)
+
+        stack.enter_context(_patched(engine.nn.functional, "dropout", rep_dropout))
         in_layer = []
         for layer in _LAYERS:
             cls = getattr(engine.nn, layer)
