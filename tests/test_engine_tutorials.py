@@ -221,8 +221,13 @@ def replaying(draws):
             orig = getattr(engine.nn.init, name)
 
             def rep_user_init(tensor, *args, _orig=orig, **kwargs):
-                out = _orig(tensor, *args, **kwargs)
-                if not in_layer:
+                outer = not in_layer
+                in_layer.append(True)  # an init built on another (xavier on uniform_) draws once
+                try:
+                    out = _orig(tensor, *args, **kwargs)
+                finally:
+                    in_layer.pop()
+                if outer:
                     tensor._data[...] = _take(draws, "init", tensor._data.shape)
                 return out
 
