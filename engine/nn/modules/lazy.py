@@ -11,7 +11,6 @@ from engine.nn.modules.linear import Linear
 from engine.nn.modules.module import Module
 from engine.nn.modules.normalization import BatchNorm1d, BatchNorm2d
 from engine.nn.parameter import Buffer, Parameter, _module_np_dtype
-from engine.tensor import _wrap
 
 
 class UninitializedParameter(Parameter):
