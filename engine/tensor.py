@@ -40,6 +40,7 @@ sort_result = _return_type("sort")
 topk_result = _return_type("topk")
 
 _N = node_type  # short: _N("MulBackward0")
+_warned_float_of_grad = False
 
 
 def _init_fields(t, data, requires_grad):
@@ -355,6 +356,17 @@ class Tensor:
         return self._data.reshape(()).item()
 
     def __float__(self):
+        global _warned_float_of_grad
+        if self.requires_grad and not _warned_float_of_grad:
+            _warned_float_of_grad = True  # once per process, as PyTorch
+            import warnings
+
+            warnings.warn(
+                "Converting a tensor with requires_grad=True to a scalar may lead to unexpected "
+                "behavior.\nConsider using tensor.detach() first.",
+                UserWarning,
+                stacklevel=2,
+            )
         return builtins.float(self.item())
 
     def __int__(self):

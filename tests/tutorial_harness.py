@@ -33,6 +33,7 @@ _IMPORT_SWAPS = [
 
 _RANDOM_FACTORIES = ("randn", "rand", "randint", "randperm", "rand_like", "randn_like", "normal")
 _LAYERS = ("Linear", "Conv2d", "Embedding")
+_TENSOR_FILLS = ("normal_", "uniform_")  # x.normal_() in user code draws like an init
 _INITS = ("uniform_", "normal_", "kaiming_uniform_", "kaiming_normal_", "xavier_uniform_",
           "xavier_normal_")
 
@@ -142,12 +143,27 @@ def recording(draws):
             orig = getattr(torch.nn.init, name)
 
             def rec_user_init(tensor, *args, _orig=orig, **kwargs):
-                out = _orig(tensor, *args, **kwargs)
-                if not in_layer:
+                outer = not in_layer
+                in_layer.append(True)
+                try:
+                    out = _orig(tensor, *args, **kwargs)
+                finally:
+                    in_layer.pop()
+                if outer:
                     draws["init"].append(tensor.detach().numpy().copy())
                 return out
 
             stack.enter_context(_patched(torch.nn.init, name, rec_user_init))
+        for name in _TENSOR_FILLS:
+            orig = getattr(torch.Tensor, name)
+
+            def rec_fill(self, *args, _orig=orig, **kwargs):
+                out = _orig(self, *args, **kwargs)
+                if not in_layer:
+                    draws["init"].append(self.detach().numpy().copy())
+                return out
+
+            stack.enter_context(_patched(torch.Tensor, name, rec_fill))
         yield
 
 
@@ -218,6 +234,21 @@ def replaying(draws):
                 return out
 
             stack.enter_context(_patched(engine.nn.init, name, rep_user_init))
+        for name in _TENSOR_FILLS:
+            orig = getattr(engine.Tensor, name)
+
+            def rep_fill(self, *args, _orig=orig, **kwargs):
+                outer = not in_layer
+                in_layer.append(True)
+                try:
+                    out = _orig(self, *args, **kwargs)
+                finally:
+                    in_layer.pop()
+                if outer:
+                    self._data[...] = _take(draws, "init", self._data.shape)
+                return out
+
+            stack.enter_context(_patched(engine.Tensor, name, rep_fill))
         yield
     left = {k: len(v) for k, v in draws.items() if v}
     assert not left, f"torch drew random values the engine never asked for: {left}"
