@@ -118,6 +118,7 @@ from engine.tensor import (
     min,
     minimum,
     mm,
+    mv,
     nonzero,
     permute,
     pow,
@@ -388,6 +389,7 @@ concatenate = cat
 dot = matmul
 
 __all__ = [
+    "mv",
     "vstack",
     "sinh",
     "scatter_add",

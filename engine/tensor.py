@@ -226,6 +226,7 @@ class Tensor:
     )
     __array_priority__ = 1000
     __array_ufunc__ = None  # numpy defers to our reflected operators
+    __module__ = "engine"  # type(t) prints <class 'engine.Tensor'>, as torch.Tensor
 
     def __new__(cls, *args, **kwargs):
         return object.__new__(cls)
@@ -803,6 +804,9 @@ class Tensor:
 
     def bmm(self, other):
         return bmm(self, other)
+
+    def mv(self, vec):
+        return mv(self, vec)
 
     def cos(self):
         return cos(self)
@@ -1857,6 +1861,19 @@ def bmm(a, b):
             "batch1 must be a 3D tensor" if a._data.ndim != 3 else "batch2 must be a 3D tensor"
         )
     return matmul(a, b)
+
+
+def mv(a, vec):
+    """Matrix times vector (MvBackward0), with PyTorch's checks."""
+    ad, vd = a._data, _raw(vec)
+    if ad.ndim != 2 or vd.ndim != 1:
+        raise RuntimeError(f"vector + matrix @ vector expected, got 1, {ad.ndim}, {vd.ndim}")
+    if ad.shape[1] != vd.shape[0]:
+        raise RuntimeError(
+            f"size mismatch, got input ({ad.shape[0]}), mat ({ad.shape[0]}x{ad.shape[1]}), "
+            f"vec ({vd.shape[0]})"
+        )
+    return matmul(a, vec)
 
 
 def mm(a, b):

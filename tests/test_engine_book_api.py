@@ -42,6 +42,7 @@ OPS = [
     ("vstack", lambda L, x: L.torch.vstack([x, x * 2]), [X]),
     ("vstack 1-D", lambda L, x: L.torch.vstack([x[0], x[1]]), [X]),
     ("mT", lambda L, x: (x.reshape(1, 2, 3) * 1).mT, [X]),
+    ("mv", lambda L, a, v: L.torch.mv(a, v) + a.mv(v), [X, X[0]]),
     ("sinh", lambda L, x: L.torch.sinh(x), [X / 4]),
     ("cosh", lambda L, x: x.cosh(), [X / 4]),
     ("meshgrid ij", lambda L, a, b: L.torch.meshgrid(a, b, indexing="ij"), [X[0], X[1, :2]]),
@@ -220,6 +221,8 @@ ERRORS = [
     ("bad device index", lambda L: L.torch.device("cuda:x")),
     ("scatter float index", lambda L: L.torch.ones(2, 3).scatter(
         1, L.torch.tensor([[0.0]]), 1.0)),
+    ("mv of two matrices", lambda L: L.torch.mv(L.torch.ones(2, 3), L.torch.ones(2, 3))),
+    ("mv size mismatch", lambda L: L.torch.mv(L.torch.ones(2, 3), L.torch.ones(2))),
     ("finfo of int", lambda L: L.torch.finfo(L.torch.int32)),
     ("iinfo of float", lambda L: L.torch.iinfo(L.torch.float32)),
     ("sum axis= and dim=", lambda L: L.torch.ones(2).sum(dim=0, axis=0)),

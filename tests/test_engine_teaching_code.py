@@ -9,6 +9,9 @@ import numpy as np
 import pytest
 from tutorial_harness import check_tutorial, mnist_arrays, single_torch_thread
 
+# both libraries warn (once) when a program takes float() of a loss that requires grad
+pytestmark = pytest.mark.filterwarnings("ignore:Converting a tensor with requires_grad")
+
 
 @pytest.fixture(autouse=True, scope="module")
 def _torch_single_thread():

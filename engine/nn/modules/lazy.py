@@ -67,7 +67,7 @@ class _LazyMixin:
     def __call__(self, *args, **kwargs):
         if self.has_uninitialized_params():
             self.initialize_parameters(*args, **kwargs)
-            self.__class__ = self.cls_to_become
+        self.__class__ = self.cls_to_become  # also after load_state_dict shaped the weights
         return Module.__call__(self, *args, **kwargs)
 
 

@@ -559,6 +559,8 @@ class Module:
                 continue
             value = state_dict[key]
             arr = value._data if isinstance(value, Tensor) else np.asarray(value)
+            if hasattr(param, "materialize"):  # a lazy layer's weight takes the saved shape
+                param.materialize(arr.shape)
             if arr.shape != param._data.shape:
                 from engine._dtype import Size
 
