@@ -27,6 +27,7 @@ import engine.utils.data.sampler
 _IMPORT_SWAPS = [
     (r"^import torch$", "import engine as torch"),
     (r"^import torch\.([\w.]+) as (\w+)$", r"import engine.\1 as \2"),
+    (r"^import torch\.([\w.]+)$", r"import engine.\1"),  # the program's `import torch` binds torch
     (r"^from torch import (.*)$", r"from engine import \1"),
     (r"^from torch\.([\w.]+) import (.*)$", r"from engine.\1 import \2"),
 ]
