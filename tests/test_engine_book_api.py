@@ -286,3 +286,23 @@ def test_saving_a_whole_module_says_to_save_the_state_dict(tmp_path):
     with pytest.raises(Exception, match=r"state_dict\(\)"):
         engine.save(engine.nn.Linear(2, 2), tmp_path / "model.pt")
     assert not (tmp_path / "model.pt").exists()
+
+
+def _stale_graph_after_step(L):
+    """The classic GAN-loop mistake: step the optimizer, then backward through a graph built
+    with the old weights (the graph saved the weight for the input's gradient)."""
+    lin = L.nn.Linear(3, 2)
+    opt = L.torch.optim.SGD(lin.parameters(), lr=0.1)
+    x = L.torch.ones(4, 3, requires_grad=True)
+    loss = lin(x).pow(2).sum()
+    loss.backward(retain_graph=True)
+    opt.step()
+    loss.backward()
+
+
+def test_backward_after_an_optimizer_step_fails_as_in_torch():
+    ours, theirs = _error(_stale_graph_after_step, ENGINE), _error(_stale_graph_after_step, TORCH)
+    assert theirs is not None and ours is not None and ours[0] == theirs[0]
+    # same tensor named; PyTorch counts its internal view ops into the versions
+    assert ours[1].split("]], ")[0] == theirs[1].split("]], ")[0]
+    assert "[torch.FloatTensor [3, 2]]" in ours[1]

@@ -95,7 +95,6 @@ class Adadelta(Optimizer):
                 np.multiply(acc_delta, rho, out=acc_delta)
                 acc_delta += (1 - rho) * (delta * delta)
                 param += -lr * delta
-                p._bump_version()
         return loss
 
 
@@ -155,7 +154,6 @@ class Adamax(Optimizer):
                 np.maximum(exp_inf, np.abs(g) + eps, out=exp_inf)
                 clr = lr / (1 - beta1 ** float(step_t))
                 param += -clr * (exp_avg / exp_inf)
-                p._bump_version()
         return loss
 
 
@@ -237,7 +235,6 @@ class NAdam(Optimizer):
                 param += (-lr * (1.0 - mu) / (1.0 - mu_product)) * (g / denom)
                 mu_product_next = mu_product * mu_next
                 param += ((-lr * mu_next) / (1.0 - mu_product_next)) * (exp_avg / denom)
-                p._bump_version()
         return loss
 
 
@@ -318,5 +315,4 @@ class RAdam(Optimizer):
                     param -= corrected * lr * adaptive * rect
                 else:
                     param -= corrected * lr
-                p._bump_version()
         return loss
