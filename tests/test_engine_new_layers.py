@@ -203,3 +203,13 @@ def test_dropout2d_warning_text_equals_torch():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             F.dropout2d(engine.ones(4), 0.5)
+
+
+def test_a_layer_without_bias_loads_its_own_state_dict_like_torch():
+    for lib in (engine, torch):
+        conv = lib.nn.Conv2d(1, 2, 3, bias=False)
+        assert list(conv.state_dict()) == ["weight"]
+        result = conv.load_state_dict(conv.state_dict())
+        assert not result.missing_keys and not result.unexpected_keys
+    bn = engine.nn.BatchNorm2d(3, affine=False, track_running_stats=False)
+    assert bn.load_state_dict({}).missing_keys == []

@@ -545,14 +545,13 @@ class Module:
         persistent = {
             k: v for k, v in self._buffers.items() if k not in self._non_persistent_buffers_set
         }
-        local = {**{k: v for k, v in self._parameters.items()}, **persistent}
+        # a parameter registered as None (Conv2d(bias=False)) is in no state_dict: not missing
+        local = {k: v for k, v in {**self._parameters, **persistent}.items() if v is not None}
         for name, param in local.items():
             key = prefix + name
             if key not in state_dict:
                 if strict:
                     missing_keys.append(key)
-                continue
-            if param is None:
                 continue
             value = state_dict[key]
             arr = value._data if isinstance(value, Tensor) else np.asarray(value)
