@@ -90,7 +90,8 @@ def run_inference(graph) -> None:
         )
 
     inputs = [nid for nid, n in nodes.items() if n.type == "Input"]
-    for extra in inputs[1:]:
+    # a composite's body has one Input per port
+    for extra in [] if graph.is_body else inputs[1:]:
         name = nodes[extra].name
         nodes[extra].problems.append(
             f"{name} is a second Input block, but a network takes one input "
@@ -117,8 +118,13 @@ def run_inference(graph) -> None:
             _count_only(node)
             continue
         if block.inputs == 0:
-            _infer_node(node, [])
-            if nid not in sources and nid == (inputs[0] if inputs else None):
+            port_shape = graph.port_shapes.get(nid)
+            if port_shape is not None:
+                node.resolved = {**node.params, "shape": tuple(port_shape)}
+                node.out_shape = tuple(port_shape)
+            else:
+                _infer_node(node, [])
+            if nid not in sources and (graph.is_body or nid == (inputs[0] if inputs else None)):
                 node.problems.append(
                     f"{node.name} is not connected to anything; wire it into the first layer"
                 )
@@ -166,7 +172,32 @@ def run_inference(graph) -> None:
             )
 
 
+def _infer_composite(node, in_shapes) -> None:
+    """Run the body with this instance's inputs and values; its problems get a path prefix
+    (`block2 > conv1: ...`) so they read the same at any depth."""
+    from netbuilder.graph.composite import instance_graph
+
+    inner = instance_graph(node.definition, node.params, in_shapes)
+    node.inner = inner
+    node.param_count = inner.total_params
+    if in_shapes is None:
+        return
+    out = output_node(inner)
+    problems = [msg for _, msg in inner.problems()]
+    node.problems.extend(f"{node.name} > {msg}" for msg in problems)
+    if out is None:
+        node.problems.append(
+            f"{node.name} ({node.definition.name}) has no output inside; enter it and wire its "
+            f"input through to a last block"
+        )
+    elif not problems:
+        node.out_shape = inner.nodes[out].out_shape
+
+
 def _infer_node(node, in_shapes) -> None:
+    if node.definition is not None:
+        _infer_composite(node, in_shapes)
+        return
     block = node.block
     try:
         node.resolved = block.resolve(node.params, in_shapes)
@@ -178,6 +209,9 @@ def _infer_node(node, in_shapes) -> None:
 
 
 def _count_only(node) -> None:
+    if node.definition is not None:
+        _infer_composite(node, None)
+        return
     node.param_count = _safe_count(node, [])
 
 

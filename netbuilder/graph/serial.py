@@ -17,7 +17,9 @@ def _number(value) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def graph_from_dict(cls, data) -> object:
+def graph_from_dict(cls, data, registry: dict | None = None, body: bool = False) -> object:
+    """`registry`: the composite definitions instances may use (a project's, shared by its
+    bodies); `body`: the data is a definition's body, whose Input blocks are its ports."""
     _need(isinstance(data, dict), "graph", "must be an object with 'nodes' and 'edges'")
     name = data.get("name", "Net")
     _need(isinstance(name, str), "graph.name", f"must be text such as Net (got {name!r})")
@@ -25,25 +27,45 @@ def graph_from_dict(cls, data) -> object:
     edges = data.get("edges", [])
     _need(isinstance(nodes, list), "graph.nodes", "must be a list of blocks")
     _need(isinstance(edges, list), "graph.edges", "must be a list of wires")
-    unknown = set(data) - {"name", "nodes", "edges"}
+    unknown = set(data) - {"name", "nodes", "edges", "definitions"}
     _need(not unknown, "graph", f"unknown field(s) {', '.join(sorted(map(str, unknown)))}")
 
     graph = cls(name)
+    graph.is_body = body
+    if registry is not None:
+        graph.definitions = registry
+    if "definitions" in data:
+        _need(not body, "graph.definitions", "a composite's body cannot define composites")
+        from netbuilder.graph.composite import definitions_from_list
+
+        definitions_from_list(data["definitions"], graph.definitions)
     names: set[str] = set()
     for i, item in enumerate(nodes):
         where = f"graph.nodes[{i}]"
         _need(isinstance(item, dict), where, "must be an object")
-        extra = set(item) - {"id", "type", "name", "params", "pos"}
+        extra = set(item) - {"id", "type", "name", "params", "pos", "definition"}
         _need(not extra, where, f"unknown field(s) {', '.join(sorted(map(str, extra)))}")
         nid = item.get("id")
         _need(isinstance(nid, str) and nid != "", f"{where}.id", "must be a non-empty string")
         _need(nid not in graph.nodes, f"{where}.id", f"{nid!r} is used twice")
         type_ = item.get("type")
         _need(isinstance(type_, str), f"{where}.type", "must be a block type name")
-        try:
-            block = get_block(type_)
-        except BlockError as exc:
-            raise GraphError(f"{where}.type: {exc}") from None
+        definition = None
+        if type_ == "Composite":
+            ref = item.get("definition")
+            _need(
+                isinstance(ref, str) and ref in graph.definitions,
+                f"{where}.definition",
+                f"no composite definition named {ref!r} (definitions come before their use)",
+            )
+            definition = graph.definitions[ref]
+            block = definition.block
+        else:
+            _need("definition" not in item, where, "only a Composite block has a definition")
+            try:
+                block = get_block(type_)
+            except BlockError as exc:
+                raise GraphError(f"{where}.type: {exc}") from None
         name = item.get("name")
         reason = check_name(name)
         _need(reason is None, f"{where}.name", reason or "")
@@ -53,7 +75,12 @@ def graph_from_dict(cls, data) -> object:
         params = item.get("params", {})
         _need(isinstance(params, dict), f"{where}.params", "must be an object")
         try:
-            params = block.coerce_params(params)
+            if definition is not None:
+                from netbuilder.graph.composite import instance_params
+
+                params = instance_params(definition, params)
+            else:
+                params = block.coerce_params(params)
         except BlockError as exc:
             raise GraphError(f"{where}.params: {exc}") from None
         pos = item.get("pos", [0.0, 0.0])
@@ -62,7 +89,9 @@ def graph_from_dict(cls, data) -> object:
             f"{where}.pos",
             "must be two numbers [x, y]",
         )
-        graph.nodes[nid] = Node(nid, type_, name, params, (float(pos[0]), float(pos[1])))
+        graph.nodes[nid] = Node(
+            nid, type_, name, params, (float(pos[0]), float(pos[1])), definition=definition
+        )
 
     for i, item in enumerate(edges):
         where = f"graph.edges[{i}]"

@@ -1,0 +1,255 @@
+"""Composite blocks: grouping, ungrouping, instances of one definition, exposed parameters,
+inference with paths, project files (version 2, version 1 still read), nested modules and
+exported classes."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from test_export import import_script
+
+import engine
+from netbuilder.compile import compile_graph
+from netbuilder.export import export_script
+from netbuilder.graph import GraphError, History
+from netbuilder.graph import commands as C
+from netbuilder.graph.project import (
+    Project,
+    dumps_project,
+    load_project,
+    loads_project,
+    save_project,
+)
+from netbuilder.graph.templates import load_template
+
+RESIDUAL = ["n5", "n6", "n7", "n8", "n9", "n10", "n11"]  # conv2 .. relu3 of the resnet template
+
+
+def state(g):
+    data = g.to_dict()
+    data["edges"] = sorted(json.dumps(e) for e in data["edges"])
+    return data
+
+
+def resnet():
+    g = load_template("resnet").graph
+    return g, History(g)
+
+
+def grouped():
+    g, h = resnet()
+    group = C.Group(RESIDUAL, name="BasicBlock")
+    h.push(group)
+    return g, h, group
+
+
+def test_group_makes_one_instance_with_ports_shape_and_parameter_total():
+    g, h = resnet()
+    total, out_shape = g.total_params, g.nodes["n11"].out_shape
+    group = C.Group(RESIDUAL, name="BasicBlock")
+    h.push(group)
+    inst = g.nodes[group.node_id]
+    assert inst.type == "Composite" and inst.definition.name == "BasicBlock"
+    assert inst.name == "block1" and inst.out_shape == out_shape
+    assert g.total_params == total
+    assert inst.param_count == sum(
+        load_template("resnet").graph.nodes[n].param_count for n in RESIDUAL
+    )
+    # relu1 feeds conv2 and the Add inside: one port, one wire in, one wire out
+    assert [e.src for e in g.edges_into(inst.id)] == ["n4"]
+    assert [e.dst for e in g.edges_from(inst.id)] == ["n12"]
+    body = inst.definition.body
+    assert len(inst.definition.inputs) == 1
+    assert {body.nodes[p].type for p in inst.definition.inputs} == {"Input"}
+    assert g.problems() == []
+
+
+def test_group_undo_redo_and_ungroup_are_exact():
+    g, h = resnet()
+    before = g.to_dict()
+    h.push(C.Group(RESIDUAL, name="BasicBlock"))
+    grouped_state = g.to_dict()
+    h.undo()
+    assert g.to_dict() == before and g.definitions == {}
+    h.redo()
+    assert g.to_dict() == grouped_state
+    inst = next(n for n in g.nodes.values() if n.type == "Composite")
+    h.push(C.Ungroup(inst.id))
+    # the blocks come back with their ids, names, parameters, positions and wires
+    assert state(g) == state(load_template("resnet").graph) and g.definitions == {}
+    h.undo()
+    assert g.to_dict() == grouped_state
+    h.undo()
+    assert g.to_dict() == before
+
+
+@pytest.mark.parametrize(
+    "ids,message",
+    [
+        (["n1", "n2"], "is the network's Input and stays outside a group"),
+        (["n5", "n6"], "relu1"),  # conv2..bn2 without the rest: bn2 and the input split
+        (["n8", "n9", "n4"], "feed blocks outside it"),
+        ([], "select the blocks to group first"),
+    ],
+)
+def test_group_refuses_selections_it_cannot_make_one_block_of(ids, message):
+    g, h = resnet()
+    before = g.to_dict()
+    if message == "relu1":
+        h.push(C.Group(["n5", "n6"]))  # a plain chain groups fine
+        h.undo()
+        return
+    with pytest.raises(GraphError, match=message):
+        h.push(C.Group(ids))
+    assert g.to_dict() == before
+
+
+def test_exposed_parameters_let_instances_differ_and_errors_carry_a_path():
+    g, h, group = grouped()
+    h.push(C.ExposeParam("BasicBlock", "out_channels", ["n5", "n8"], "out_channels"))
+    inst = g.nodes[group.node_id]
+    h.push(C.SetParams(inst.id, {"out_channels": 32}))
+    assert inst.params == {"out_channels": 32}
+    # the Add inside now joins 32 and 16 channels: reported with the path through the group
+    problems = [m for _, m in g.problems()]
+    assert problems and problems[0].startswith("block1 > add1: Add needs two inputs")
+    h.undo()
+    assert g.problems() == [] and inst.params == {"out_channels": 16}
+    with pytest.raises(GraphError, match="no parameter 'width'"):
+        h.push(C.ExposeParam("BasicBlock", "width", ["n5"], "width"))
+    with pytest.raises(GraphError, match="follows its input"):
+        h.push(C.ExposeParam("BasicBlock", "cin", ["n5"], "in_channels"))
+
+
+def test_two_instances_share_a_definition_until_one_is_made_unique():
+    g, h, group = grouped()
+    defn = g.nodes[group.node_id].definition
+    second = C.AddComposite(defn, (0, 300))
+    h.push(second)
+    h.push(C.Connect(group.node_id, second.node_id, 0))
+    h.push(C.Disconnect(next(e for e in g.edges if e.src == group.node_id and e.dst == "n12")))
+    h.push(C.Connect(second.node_id, "n12", 0))
+    assert g.problems() == []
+    a, b = g.nodes[group.node_id], g.nodes[second.node_id]
+    assert a.definition is b.definition and b.name == "block2"
+    # an edit inside the definition reaches both instances
+    h.push(C.InDefinition("BasicBlock", C.SetParams("n5", {"kernel_size": 5, "padding": 2})))
+    assert (
+        a.inner.nodes["n5"].resolved["kernel_size"]
+        == 5
+        == b.inner.nodes["n5"].resolved["kernel_size"]
+    )
+    h.push(C.MakeUnique(second.node_id))
+    assert b.definition.name == "BasicBlock2" and b.definition is not a.definition
+    h.push(C.InDefinition("BasicBlock2", C.SetParams("n5", {"kernel_size": 3, "padding": 1})))
+    assert a.inner.nodes["n5"].resolved["kernel_size"] == 5
+    assert b.inner.nodes["n5"].resolved["kernel_size"] == 3
+    h.undo()
+    h.undo()
+    assert b.definition is a.definition and "BasicBlock2" not in g.definitions
+
+
+def test_project_version_2_stores_each_definition_once_and_reads_back(tmp_path):
+    g, h, group = grouped()
+    defn = g.nodes[group.node_id].definition
+    h.push(C.AddComposite(defn, (0, 300)))
+    path = tmp_path / "two.nbproj"
+    save_project(Project(g), path)
+    data = json.loads(path.read_text())
+    assert data["version"] == 2
+    assert [d["name"] for d in data["graph"]["definitions"]] == ["BasicBlock"]
+    assert [n.get("definition") for n in data["graph"]["nodes"] if n["type"] == "Composite"] == [
+        "BasicBlock",
+        "BasicBlock",
+    ]
+    again = load_project(path).graph
+    assert again.to_dict() == g.to_dict()
+    instances = [n for n in again.nodes.values() if n.type == "Composite"]
+    assert instances[0].definition is instances[1].definition
+
+
+def test_version_1_files_open_and_save_as_version_2(tmp_path):
+    v1 = dumps_project(load_template("lenet")).replace('"version": 2', '"version": 1')
+    project = loads_project(v1, "old.nbproj")
+    assert len(project.graph.nodes) == 13 and project.graph.definitions == {}
+    path = tmp_path / "old.nbproj"
+    save_project(project, path)
+    data = json.loads(path.read_text())
+    assert data["version"] == 2 and data["graph"] == json.loads(v1)["graph"]
+    damaged = json.loads(v1)
+    damaged["graph"]["definitions"] = []
+    with pytest.raises(Exception, match="need format version 2"):
+        loads_project(json.dumps(damaged), "old.nbproj")
+
+
+def test_bad_definitions_in_a_file_are_refused_with_where():
+    g, _, _ = grouped()
+    data = json.loads(dumps_project(Project(g)))
+    bad = json.loads(json.dumps(data))
+    bad["graph"]["definitions"][0]["name"] = "not a class"
+    with pytest.raises(Exception, match=r"definitions\[0\]\.name"):
+        loads_project(json.dumps(bad))
+    bad = json.loads(json.dumps(data))
+    next(n for n in bad["graph"]["nodes"] if n["type"] == "Composite")["definition"] = "Nope"
+    with pytest.raises(Exception, match="no composite definition named 'Nope'"):
+        loads_project(json.dumps(bad))
+
+
+def test_compile_nests_modules_with_pytorch_state_dict_names():
+    g, h, _ = grouped()
+    flat = compile_graph(load_template("resnet").graph)
+    model = compile_graph(g)
+    keys = list(model.state_dict())
+    assert "block1.conv2.weight" in keys and "block1.bn3.running_var" in keys
+    assert type(model.block1).__name__ == "BasicBlock"
+    state_ = flat.state_dict()
+    model.load_state_dict({k: state_[k.removeprefix("block1.")] for k in model.state_dict()})
+    flat.eval()
+    model.eval()
+    x = np.random.default_rng(0).standard_normal((2, 1, 28, 28)).astype(np.float32)
+    with engine.no_grad():
+        np.testing.assert_array_equal(
+            model(engine.from_numpy(x)).numpy(), flat(engine.from_numpy(x)).numpy()
+        )
+    twin = compile_graph(g, torch)
+    assert list(twin.state_dict()) == keys
+
+
+def test_export_writes_one_class_per_definition_with_equal_outputs(tmp_path):
+    g, h, group = grouped()
+    h.push(C.ExposeParam("BasicBlock", "out_channels", ["n5", "n8"], "out_channels"))
+    defn = g.nodes[group.node_id].definition
+    second = C.AddComposite(defn, (0, 300))
+    h.push(second)
+    h.push(C.Connect(group.node_id, second.node_id, 0))
+    h.push(C.Disconnect(next(e for e in g.edges if e.src == group.node_id and e.dst == "n12")))
+    h.push(C.Connect(second.node_id, "n12", 0))
+    source = export_script(g, "torch")
+    assert source.count("class BasicBlock(nn.Module):") == 1
+    assert "def __init__(self, in_channels, out_channels=16):" in source
+    assert "self.bn2 = nn.BatchNorm2d(out_channels)" in source
+    assert "self.block1 = BasicBlock(16)" in source and "self.block2 = BasicBlock(16)" in source
+    compiled = compile_graph(g)
+    state_ = {k: v.numpy().copy() for k, v in compiled.state_dict().items()}
+    x = np.random.default_rng(1).standard_normal((2, 1, 28, 28)).astype(np.float32)
+    compiled.eval()
+    with engine.no_grad():
+        expected = compiled(engine.from_numpy(x)).numpy()
+    for flavour in ("torch", "engine"):
+        path = tmp_path / f"net_{flavour}.py"
+        path.write_text(export_script(g, flavour))
+        net = getattr(import_script(path), g.name)()
+        lib = torch if flavour == "torch" else engine
+        net.load_state_dict({k: lib.from_numpy(v) for k, v in state_.items()})
+        net.eval()
+        with lib.no_grad():
+            out = net(lib.from_numpy(x)).numpy()
+        np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5, err_msg=flavour)
+
+
+def test_paste_of_an_instance_keeps_its_definition():
+    g, h, group = grouped()
+    h.push(C.Paste(C.copy_fragment(g, [group.node_id])))
+    pasted = [n for n in g.nodes.values() if n.type == "Composite"]
+    assert len(pasted) == 2 and pasted[0].definition is pasted[1].definition
