@@ -72,6 +72,14 @@ def build_parser() -> argparse.ArgumentParser:
         "problems (they are listed by block).",
     )
     p.add_argument("project", metavar="PROJECT", help=PROJECT_HELP)
+    p.add_argument(
+        "--depth",
+        type=_non_negative_int,
+        default=3,
+        metavar="N",
+        help="how many levels of composite blocks to open (default 3; 0 lists only the "
+        "top-level blocks)",
+    )
 
     p = sub.add_parser(
         "train",
@@ -247,26 +255,61 @@ def _shape(shape) -> str:
     return "?" if shape is None else "x".join(str(d) for d in shape)
 
 
-def summary_text(graph) -> str:
-    """A torchinfo-like table of the graph's blocks, shapes and parameter counts."""
+def _summary_rows(graph, depth, max_depth, port_names=None) -> list[tuple]:
+    """One row per block; a composite's blocks follow it, indented as torchinfo nests."""
     nodes = graph.nodes
     order = graph.topological_order()
     order += [nid for nid in nodes if nid not in order]  # blocks on a loop come last
+    port_names = port_names or {}
+    order = [nid for nid in order if nid not in port_names]
     rows = []
-    for nid in order:
+    for i, nid in enumerate(order):
         node = nodes[nid]
         sources = [
-            nodes[e.src].name for e in sorted(graph.edges_into(nid), key=lambda e: e.dst_port)
+            port_names.get(e.src) or nodes[e.src].name
+            for e in sorted(graph.edges_into(nid), key=lambda e: e.dst_port)
         ]
+        branch = (
+            "" if depth == 0 else "   " * (depth - 1) + ("└─ " if i == len(order) - 1 else "├─ ")
+        )
         rows.append(
             (
-                node.name,
-                node.type,
+                branch + node.name,
+                node.definition.name if node.definition is not None else node.type,
                 ", ".join(sources) or "-",
                 _shape(node.out_shape),
                 f"{node.param_count:,}",
             )
         )
+        if node.definition is not None and node.inner is not None and depth < max_depth:
+            outer = [nodes[e.src].name for e in graph.edges_into(nid)]
+            names = {
+                pid: f"{node.name}:{outer[k] if k < len(outer) else '?'}"
+                for k, pid in enumerate(node.definition.inputs)
+            }
+            rows += _summary_rows(node.inner, depth + 1, max_depth, names)
+    return rows
+
+
+def _leaf_activations(graph) -> int:
+    total = 0
+    for node in graph.nodes.values():
+        if node.definition is not None and node.inner is not None:
+            ports = set(node.definition.inputs)
+            total += _leaf_activations(node.inner) - sum(
+                int(_prod(node.inner.nodes[p].out_shape))
+                for p in ports
+                if node.inner.nodes[p].out_shape is not None
+            )
+        elif node.out_shape is not None:
+            total += int(_prod(node.out_shape))
+    return total
+
+
+def summary_text(graph, depth: int = 3) -> str:
+    """A torchinfo-like table of the graph's blocks, shapes and parameter counts; composite
+    blocks open up to `depth` levels."""
+    rows = _summary_rows(graph, 0, depth)
     header = ("Block", "Type", "Input from", "Output shape", "Params")
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
 
@@ -276,7 +319,7 @@ def summary_text(graph) -> str:
 
     rule = "-" * len(line(header))
     total = graph.total_params
-    activations = sum(int(_prod(n.out_shape)) for n in nodes.values() if n.out_shape is not None)
+    activations = _leaf_activations(graph)
     out = [
         f"Network: {graph.name}" if getattr(graph, "name", "") else "Network",
         rule,
@@ -303,7 +346,7 @@ def _prod(shape):
 def _summary(args) -> int:
     project = _load(args.project)
     graph = project.graph
-    print(summary_text(graph))
+    print(summary_text(graph, args.depth))
     return _report_problems(graph)
 
 

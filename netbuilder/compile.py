@@ -90,17 +90,10 @@ def _compile(graph, lib, class_name, ports):
             if node.definition is not None:
                 defn = node.definition
                 module = _compile(node.inner, lib, defn.name, defn.inputs)
-            elif lib.__name__ == "engine":
-                module = node.block.build(node.resolved)
             else:
-                module = _build_with(lib, node)
+                module = node.block.build_with(lib.nn, node.resolved)
             model.add_module(name, module)
     return model
-
-
-def _build_with(lib, node):
-    cls_name, args, kwargs = node.block.ctor(node.resolved)
-    return getattr(lib.nn, cls_name)(*args, **kwargs)
 
 
 def node_outputs(model, graph, x, names) -> dict:

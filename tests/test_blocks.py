@@ -39,6 +39,7 @@ ISSUE_TYPES = [
     "Dropout2d",
     "Identity",
     "Unflatten",
+    "Shortcut",
 ]
 
 
@@ -157,6 +158,9 @@ CASES = [
     ("Dropout2d", {"p": 0.2}, [(3, 4, 4)]),
     ("Identity", {}, [(3, 4, 4)]),
     ("Unflatten", {"unflattened_size": [2, 3, 4]}, [(24,)]),
+    ("Shortcut", {}, [(3, 5, 5)]),
+    ("Shortcut", {"out_channels": 6, "stride": 2}, [(3, 5, 5)]),
+    ("Shortcut", {"out_channels": 3, "stride": 3}, [(3, 7, 8)]),
 ]
 
 

@@ -253,3 +253,100 @@ def test_paste_of_an_instance_keeps_its_definition():
     h.push(C.Paste(C.copy_fragment(g, [group.node_id])))
     pasted = [n for n in g.nodes.values() if n.type == "Composite"]
     assert len(pasted) == 2 and pasted[0].definition is pasted[1].definition
+
+
+@pytest.mark.parametrize("name", ["vgg", "resnet8"])
+def test_composite_templates_train_a_few_steps_with_their_recipe(name):
+    from netbuilder.data import load_dataset
+    from netbuilder.data.datasets import DataSplit
+    from netbuilder.training.events import StepEnd
+    from netbuilder.training.settings import TrainSettings
+    from netbuilder.training.trainer import Trainer
+
+    project = load_template(name)
+    graph = project.graph
+    assert graph.problems() == [] and graph.definitions
+    assert any(n.type == "Composite" for n in graph.nodes.values())
+    assert project.description and project.training["optimizer"] == "adam"
+    sample = load_dataset("sample")
+    data = DataSplit(
+        "tiny",
+        sample.x_train[:96],
+        sample.y_train[:96],
+        sample.x_test[:32],
+        sample.y_test[:32],
+        sample.num_classes,
+        sample.source,
+    )
+    settings = TrainSettings(**{**project.training, "batch_size": 32, "epochs": 1})
+    trainer = Trainer(graph, settings, data=data)
+    losses = []
+    trainer.subscribe(lambda e: losses.append(e.loss) if isinstance(e, StepEnd) else None)
+    trainer.run()
+    assert len(losses) == 3 and all(np.isfinite(losses))
+    names = [k for k, _ in trainer.model.named_parameters()]
+    assert any(k.count(".") >= 2 for k in names)  # nested: stage1.conv1.conv.weight
+
+
+def test_resnet8_exports_torchvision_like_classes_equal_to_the_compiled_model(tmp_path):
+    graph = load_template("resnet8").graph
+    source = export_script(graph, "torch")
+    assert "class BasicBlock(nn.Module):" in source and "class ConvBNReLU(nn.Module):" in source
+    assert "def __init__(self, in_channels, out_channels=16, stride=1):" in source
+    assert "if stride != 1 or in_channels != out_channels:" in source
+    assert "self.layer2 = BasicBlock(16, out_channels=32, stride=2)" in source
+    compiled = compile_graph(graph)
+    keys = list(compiled.state_dict())
+    assert "layer2.downsample.0.weight" in keys and "layer1.conv1.weight" in keys
+    assert not any(k.startswith("layer1.downsample") for k in keys)  # identity there
+    path = tmp_path / "resnet8.py"
+    path.write_text(source)
+    net = import_script(path).ResNet8()
+    assert list(net.state_dict()) == keys
+    net.load_state_dict(
+        {k: torch.from_numpy(v.numpy().copy()) for k, v in compiled.state_dict().items()}
+    )
+    net.eval()
+    compiled.eval()
+    x = np.random.default_rng(3).standard_normal((2, 3, 32, 32)).astype(np.float32)
+    with engine.no_grad():
+        expected = compiled(engine.from_numpy(x)).numpy()
+    np.testing.assert_allclose(
+        net(torch.from_numpy(x)).detach().numpy(), expected, rtol=1e-4, atol=1e-5
+    )
+
+
+def test_vgg_nests_composites_two_deep():
+    graph = load_template("vgg").graph
+    stage = graph.nodes[next(n for n, v in graph.nodes.items() if v.name == "stage2")]
+    assert stage.definition.name == "VGGBlock" and stage.out_shape == (32, 8, 8)
+    assert "stage2.conv1.conv.weight" in compile_graph(graph).state_dict()
+    source = export_script(graph, "torch")
+    assert source.index("class ConvBNReLU") < source.index("class VGGBlock")
+    assert "self.conv2 = ConvBNReLU(out_channels, out_channels=out_channels)" in source
+
+
+def test_block_files_round_trip_and_bad_ones_are_refused(tmp_path):
+    from netbuilder.graph.library import (
+        LibraryError,
+        read_block_file,
+        save_to_library,
+        shipped_definitions,
+    )
+
+    names = [d.name for d in shipped_definitions()]
+    assert names == ["ConvBNReLU", "BasicBlock", "Inception"]
+    vgg = load_template("vgg").graph.definitions["VGGBlock"]
+    path = save_to_library(vgg, tmp_path)
+    again = read_block_file(path)
+    assert again.name == "VGGBlock" and again.to_dict() == vgg.to_dict()
+    assert "ConvBNReLU" in again.body.definitions  # what it uses travels with it
+    for text, message in [
+        ("", "not a block file"),
+        ('{"format": "netbuilder-block", "version": 9}', "version 9"),
+        ('{"format": "netbuilder-block", "version": 1, "definitions": []}', "no definition"),
+    ]:
+        bad = tmp_path / "bad.json"
+        bad.write_text(text)
+        with pytest.raises(LibraryError, match=message):
+            read_block_file(bad)

@@ -1029,6 +1029,108 @@ IDENTITY = BlockType(
 )
 
 
+def _shortcut_out(p, c):
+    return c if p["out_channels"] is None else p["out_channels"]
+
+
+def _shortcut_projects(p, c) -> bool:
+    return p["stride"] != 1 or _shortcut_out(p, c) != c
+
+
+def _shortcut_shape(p, in_shapes):
+    x = _one(in_shapes)
+    _need_image("Shortcut", x, "a shortcut joins convolutional features")
+    c, h, w = x
+    _pinned("in_channels", p["in_channels"], c, "channels")
+    s = p["stride"]
+    return (_shortcut_out(p, c), (h - 1) // s + 1, (w - 1) // s + 1)
+
+
+def _shortcut_count(p, in_shapes):
+    c = p["in_channels"]
+    if c is None or not _shortcut_projects(p, c):
+        return 0
+    out = _shortcut_out(p, c)
+    return c * out + 2 * out
+
+
+def _shortcut_build(p, nn):
+    c = p["in_channels"]
+    if not _shortcut_projects(p, c):
+        return nn.Identity()
+    out = _shortcut_out(p, c)
+    return nn.Sequential(nn.Conv2d(c, out, 1, stride=p["stride"], bias=False), nn.BatchNorm2d(out))
+
+
+def _shortcut_init(p, attr):
+    """Concrete values pick the module; a composite's class argument (which prints as its
+    name) writes the choice into the class, as torchvision's BasicBlock does."""
+    c, out, s = p["in_channels"], p["out_channels"], p["stride"]
+    out = c if out is None else out
+    projection = [
+        f"self.{attr} = nn.Sequential(",
+        f"    nn.Conv2d({py(c)}, {py(out)}, 1, stride={py(s)}, bias=False),",
+        f"    nn.BatchNorm2d({py(out)}),",
+        ")",
+    ]
+    if all(isinstance(v, int) for v in (c, out, s)):
+        return projection if (s != 1 or out != c) else [f"self.{attr} = nn.Identity()"]
+    return [
+        f"self.{attr} = nn.Identity()",
+        f"if {py(s)} != 1 or {py(c)} != {py(out)}:",
+        *(f"    {line}" for line in projection),
+    ]
+
+
+SHORTCUT = BlockType(
+    type="Shortcut",
+    label="Shortcut",
+    category="Structure",
+    description="The skip branch of a residual block: passes the input through unchanged, "
+    "or, when the channels or the stride change, projects it with a 1x1 convolution and "
+    "batch norm so it matches the main branch (torchvision's downsample).",
+    params=(
+        ParamSpec(
+            "in_channels",
+            "int",
+            None,
+            "In channels",
+            "Channels of the incoming image; follows the input unless you set it",
+            min=1,
+            auto=True,
+        ),
+        ParamSpec(
+            "out_channels",
+            "int",
+            None,
+            "Out channels",
+            "Channels to match; empty keeps the input's (then stride 1 passes it through)",
+            min=1,
+            optional=True,
+        ),
+        ParamSpec(
+            "stride", "int", 1, "Stride", "Step of the projection, as the main branch's", min=1
+        ),
+    ),
+    inputs=1,
+    outputs=1,
+    name_prefix="shortcut",
+    icon="shortcut.svg",
+    shape_fn=_shortcut_shape,
+    count_fn=_shortcut_count,
+    resolve_fn=_conv_resolve,
+    summary_fn=lambda p: (
+        ("" if p["out_channels"] is None else f"{p['out_channels']}")
+        + (f" s{p['stride']}" if p["stride"] != 1 else "")
+    ).strip(),
+    expr_fn=lambda p, args, attr: f"self.{attr}({args[0]})",
+    fold=True,
+    exported_module=True,
+    build_fn=_shortcut_build,
+    init_fn=_shortcut_init,
+)
+
+
 def _add_shape(p, in_shapes):
     a, b = in_shapes
     if a != b:
@@ -1113,6 +1215,7 @@ CATALOGUE: dict[str, BlockType] = {
         FLATTEN,
         UNFLATTEN,
         IDENTITY,
+        SHORTCUT,
         ADD,
         CONCAT,
     )

@@ -108,16 +108,20 @@ def _deepest_inline(graph, nid, inline):
     return best
 
 
-def init_lines(graph, resolved=None, classes=None) -> list[str]:
+def init_lines(graph, resolved=None, classes=None, calls=None) -> list[str]:
     """`self.conv1 = nn.Conv2d(1, 6, 5)` for every block that holds parameters or state;
     `self.block1 = BasicBlock(16, 32, stride=2)` for a composite (classes: its _ClassPlan)."""
     lines = []
     for nid in graph.topological_order():
         node = graph.nodes[nid]
+        params = (resolved or {}).get(nid, node.resolved)
         if node.definition is not None:
-            code = classes[node.definition.name].call(node)
+            code = (calls or {}).get(nid) or classes[node.definition.name].call(node)
+        elif node.block.init_fn is not None:
+            lines += node.block.init_fn(params, node.name)
+            continue
         else:
-            code = node.block.init_code((resolved or {}).get(nid, node.resolved))
+            code = node.block.init_code(params)
         if code is not None:
             lines.append(f"self.{node.name} = {code}")
     return lines
@@ -143,11 +147,26 @@ def class_code(graph, class_name: str) -> str:
         "    def __init__(self):",
         "        super().__init__()",
     ]
-    out += [f"        {line}" for line in init]
+    out += [f"        {line}" for line in _wrapped(init, 8)]
     out += ["", "    def forward(self, x):"]
     out += [f"        {line}" for line in body]
     parts.append("\n".join(out) + "\n")
     return "\n\n".join(parts)
+
+
+def _wrapped(lines: list[str], indent: int) -> list[str]:
+    """A call too long for one line gets its arguments on a line of their own (ruff format's
+    first step): `self.conv = nn.Conv2d(` / arguments / `)`."""
+    out = []
+    for line in lines:
+        lead = len(line) - len(line.lstrip())
+        opened = line.find("(")
+        if indent + len(line) <= MAX_LINE or opened < 0 or not line.endswith(")"):
+            out.append(line)
+            continue
+        pad = " " * lead
+        out += [line[: opened + 1], f"{pad}    {line[opened + 1 : -1]}", f"{pad})"]
+    return out
 
 
 # -- composites ------------------------------------------------------------------------------
@@ -229,6 +248,7 @@ class _ClassPlan:
         self.in_channels = False
         self.extras: list[tuple[str, str, str]] = []  # (argument, node id, param)
         self.args: dict[tuple[str, str], str] = {}
+        self.nested: dict[str, tuple[str, dict]] = {}  # composites inside: their call's texts
         # what each block's output channel count is called: the input's (`in_channels`), a
         # convolution's out_channels argument, or None (a literal)
         channels_of: dict[str, str | None] = {}
@@ -245,44 +265,64 @@ class _ClassPlan:
                 channels_of[nid] = exposed_at.get((nid, param))
             else:
                 channels_of[nid] = first
+            if nid in ports:
+                continue
             if node.definition is not None:
+                self._plan_nested(nid, node, exposed_at)
                 continue
             for spec in node.block.params:
                 key = (nid, spec.name)
                 if key in exposed_at:
                     self.args[key] = exposed_at[key]
                     continue
-                if spec.auto and spec.kind == "int" and node.params.get(spec.name) is None:
-                    if first is not None:
-                        self.args[key] = first
-                        self.in_channels |= first == "in_channels"
-                        continue
+                follows = spec.auto and spec.kind == "int" and node.params.get(spec.name) is None
+                if follows and first is not None:
+                    self.args[key] = first
+                    self.in_channels |= first == "in_channels"
+                    continue
                 values = [inst.inner.nodes[nid].resolved.get(spec.name) for inst in instances]
-                if all(v == values[0] for v in values):
-                    continue
-                channels = [inst.in_shapes[0][0] if inst.in_shapes else None for inst in instances]
-                if values == channels:
-                    self.in_channels = True
-                    self.args[key] = "in_channels"
-                    continue
-                same = next(
-                    (
-                        e
-                        for e in self.exposed
-                        if values == [inst.params.get(e) for inst in instances]
-                    ),
-                    None,
-                )
-                if same is not None:
+                same = self._symbol(values)
+                varies = any(v != values[0] for v in values)
+                if same is not None and (varies or follows):
                     self.args[key] = same
-                    continue
-                arg = f"{node.name}_{spec.name}"
-                self.extras.append((arg, nid, spec.name))
-                self.args[key] = arg
-        # composite instances inside this body take arguments of their own
-        self.inner_calls = {
-            nid: node for nid, node in inner0.nodes.items() if node.definition is not None
-        }
+                elif varies:
+                    self.args[key] = self._extra(f"{node.name}_{spec.name}", nid, spec.name)
+
+    def _symbol(self, values) -> str | None:
+        """The argument that holds `values` (one per instance): in_channels or an exposed one."""
+        channels = [i.in_shapes[0][0] if i.in_shapes else None for i in self.instances]
+        if values == channels:
+            self.in_channels = True
+            return "in_channels"
+        for e in self.exposed:
+            if values == [i.params.get(e) for i in self.instances]:
+                return e
+        return None
+
+    def _extra(self, arg, nid, param) -> str:
+        self.extras.append((arg, nid, param))
+        return arg
+
+    def _plan_nested(self, nid, node, exposed_at) -> None:
+        """The call of a composite inside this body: its input channels and exposed values
+        as this class's arguments or literals."""
+        insts = self.instances
+        values = [i.inner.nodes[nid].in_shapes[0][0] for i in insts]
+        in_text = self._symbol(values) or repr(values[0])
+        if any(v != values[0] for v in values) and in_text == repr(values[0]):
+            raise ExportError(
+                f"{self.definition.name}: {node.name}'s input width differs between instances "
+                f"in a way its class cannot take as an argument; make one of them unique"
+            )
+        keywords = {}
+        for e in node.definition.exposed:
+            if (nid, e.name) in exposed_at:
+                keywords[e.name] = exposed_at[nid, e.name]
+                continue
+            values = [i.inner.nodes[nid].params.get(e.name) for i in insts]
+            same = self._symbol(values) if any(v != values[0] for v in values) else None
+            keywords[e.name] = same or repr(values[0])
+        self.nested[nid] = (in_text, keywords)
 
     def _resolved(self, functional: bool) -> dict:
         """{node id: parameters} with arguments in place of per-instance values."""
@@ -313,6 +353,20 @@ class _ClassPlan:
                 args.append(f"{e}={value!r}")
         return f"{self.definition.name}({', '.join(args)})"
 
+    def call_with(self, in_text: str, keywords: dict) -> str:
+        """The call from inside another class, whose arguments name some values."""
+        if self.extras:
+            raise ExportError(
+                f"{self.definition.name} is used inside another composite with values that "
+                f"differ between its instances; make one of them unique"
+            )
+        args = [in_text] if self.in_channels else []
+        for e in self.exposed:
+            text = keywords.get(e, repr(self.defaults[e]))
+            if text != repr(self.defaults[e]):
+                args.append(f"{e}={text}")
+        return f"{self.definition.name}({', '.join(args)})"
+
     def code(self, classes) -> str:
         inner0 = self.instances[0].inner
         modules = self._resolved(functional=False)
@@ -334,7 +388,11 @@ class _ClassPlan:
         single = len(ports) == 1
         port_args = {pid: ("x" if single else inner0.nodes[pid].name) for pid in ports}
         init = [f"self.{a} = {a}" for a in sorted(used_in_forward)]
-        init += init_lines(inner0, modules, classes)
+        calls = {
+            nid: classes[inner0.nodes[nid].definition.name].call_with(*t)
+            for nid, t in self.nested.items()
+        }
+        init += init_lines(inner0, modules, classes, calls)
         body = forward_lines(inner0, functional, port_args)
         sig = ", ".join(["self", *self.signature()])
         out = [
@@ -342,7 +400,7 @@ class _ClassPlan:
             f"    def __init__({sig}):",
             "        super().__init__()",
         ]
-        out += [f"        {line}" for line in init]
+        out += [f"        {line}" for line in _wrapped(init, 8)]
         out += ["", f"    def forward(self, {', '.join(port_args[p] for p in ports)}):"]
         out += [f"        {line}" for line in body]
         return "\n".join(out) + "\n"

@@ -687,7 +687,7 @@ class Ungroup(Command):
                 graph.insert_edge(e)
             name = inst.definition.name
             self._dropped = None
-            if count_instances(graph, name) == 0:
+            if not graph.is_body and count_instances(graph, name) == 0:
                 order = list(graph.definitions)
                 self._dropped = (order.index(name), graph.definitions.pop(name))
             graph.emit_definition_change(name)
@@ -777,6 +777,8 @@ class ExposeParam(Command):
     """Make a body parameter settable per instance under `name` (one name may drive the same
     parameter of several blocks, as out_channels drives both convs of a BasicBlock)."""
 
+    project_level = True  # runs on the project graph, whichever level the editor shows
+
     def __init__(self, definition: str, name: str, node_ids, param: str):
         self.definition = definition
         self.name = name
@@ -848,7 +850,7 @@ class AddComposite(Command):
         self.pos = (float(pos[0]), float(pos[1]))
         self.params = instance_params(definition, params)
         self.node_id: str | None = None
-        self._added_definition = False
+        self._added: list[str] = []
         self.text = f"Add {definition.name}"
 
     def redo(self, graph: Graph) -> None:
@@ -861,18 +863,16 @@ class AddComposite(Command):
                     f"this project already has a different composite called "
                     f"{self.definition.name!r}; rename one of them first"
                 )
-            self.definition = known
+            self.definition = known  # the same content: use the project's copy
         if self.node_id is None:
             self.node_id = graph.new_id()
             self.name = graph.unique_name(NAME_PREFIX)
+        missing = _missing_definitions(graph, self.definition)
         with graph.batch():
-            self._added_definition = self.definition.name not in graph.definitions
-            if self._added_definition:
-                for used in self.definition.used_definitions():
-                    if used not in graph.definitions:
-                        raise GraphError(f"{self.definition.name} needs the composite {used!r}")
-                graph.definitions[self.definition.name] = self.definition
-                self.definition.body.definitions = graph.definitions
+            self._added = [d.name for d in missing]
+            for defn in missing:
+                graph.definitions[defn.name] = defn
+                defn.body.definitions = graph.definitions
             graph.insert_node(
                 Node(
                     self.node_id,
@@ -889,11 +889,40 @@ class AddComposite(Command):
             for e in graph.edges_from(self.node_id) + graph.edges_into(self.node_id):
                 graph.remove_edge(e)
             graph.remove_node(self.node_id)
-            if self._added_definition:
-                del graph.definitions[self.definition.name]
+            for name in self._added:
+                del graph.definitions[name]
+
+
+def _missing_definitions(graph: Graph, definition) -> list:
+    """`definition` and those its body uses that the project lacks, used ones first; a
+    different definition under a taken name is refused."""
+    out, seen = [], set()
+
+    def visit(defn):
+        if defn.name in seen:
+            return
+        seen.add(defn.name)
+        known = graph.definitions.get(defn.name)
+        if known is defn:
+            return
+        if known is not None:
+            if known.to_dict() == defn.to_dict():
+                return
+            raise GraphError(
+                f"this project already has a different composite called {defn.name!r}; "
+                f"rename one of them first"
+            )
+        for name in sorted(defn.used_definitions()):
+            visit(defn.body.definitions[name])
+        out.append(defn)
+
+    visit(definition)
+    return out
 
 
 class RenameDefinition(Command):
+    project_level = True
+
     def __init__(self, old: str, new: str):
         self.old = old
         self.new = new

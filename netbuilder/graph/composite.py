@@ -163,7 +163,23 @@ class Definition:
 
 
 def _summary(p: dict) -> str:
-    return " ".join(f"{k}={fmt_shape(v) if isinstance(v, tuple) else v}" for k, v in p.items())
+    """Short, as the built-in blocks' faces: "32 s2" for out_channels=32, stride=2."""
+    parts = []
+    for key, value in p.items():
+        text = fmt_shape(value) if isinstance(value, tuple) else str(value)
+        if key.endswith(("channels", "features")) or key in ("width", "planes"):
+            parts.append(text)
+        elif key == "stride":
+            if value not in (1, (1, 1)):
+                parts.append(f"s{text}")
+        elif key == "kernel_size":
+            parts.append(f"{text}x{text}" if isinstance(value, int) else text)
+        elif key == "padding":
+            if value not in (0, (0, 0), "valid"):
+                parts.append(f"p{text}")
+        else:
+            parts.append(f"{key}={text}")
+    return " ".join(parts)
 
 
 def definitions_in_order(registry: dict) -> list[Definition]:

@@ -71,10 +71,13 @@ def output_node(graph, order: list[str] | None = None) -> str | None:
 
 def run_inference(graph) -> None:
     nodes = graph.nodes
-    for node in nodes.values():
+    # a composite's body shown for one instance: that instance's exposed values
+    overrides = getattr(graph, "param_overrides", None) or {}
+    eff = {nid: {**n.params, **overrides.get(nid, {})} for nid, n in nodes.items()}
+    for nid, node in nodes.items():
         node.in_shapes = []
         node.out_shape = None
-        node.resolved = dict(node.params)
+        node.resolved = dict(eff[nid])
         node.param_count = 0
         node.problems = []
 
@@ -123,7 +126,7 @@ def run_inference(graph) -> None:
                 node.resolved = {**node.params, "shape": tuple(port_shape)}
                 node.out_shape = tuple(port_shape)
             else:
-                _infer_node(node, [])
+                _infer_node(node, [], eff[nid])
             if nid not in sources and (graph.is_body or nid == (inputs[0] if inputs else None)):
                 node.problems.append(
                     f"{node.name} is not connected to anything; wire it into the first layer"
@@ -163,7 +166,7 @@ def run_inference(graph) -> None:
             # the producer already carries the message; do not repeat it downstream
             _count_only(node)
         else:
-            _infer_node(node, in_shapes)
+            _infer_node(node, in_shapes, eff[nid])
         if nid not in sources and nid != out_id:
             node.problems.append(
                 f"{node.name}'s output is not used (the network's output is "
@@ -194,18 +197,19 @@ def _infer_composite(node, in_shapes) -> None:
         node.out_shape = inner.nodes[out].out_shape
 
 
-def _infer_node(node, in_shapes) -> None:
+def _infer_node(node, in_shapes, params=None) -> None:
     if node.definition is not None:
         _infer_composite(node, in_shapes)
         return
     block = node.block
+    params = node.params if params is None else params
     try:
-        node.resolved = block.resolve(node.params, in_shapes)
-        node.out_shape = block.infer(node.params, in_shapes)
+        node.resolved = block.resolve(params, in_shapes)
+        node.out_shape = block.infer(params, in_shapes)
     except BlockError as exc:
         node.problems.append(f"{node.name}: {exc}")
         node.out_shape = None
-    node.param_count = _safe_count(node, in_shapes)
+    node.param_count = _safe_count(node, in_shapes, params)
 
 
 def _count_only(node) -> None:
@@ -215,8 +219,8 @@ def _count_only(node) -> None:
     node.param_count = _safe_count(node, [])
 
 
-def _safe_count(node, in_shapes) -> int:
+def _safe_count(node, in_shapes, params=None) -> int:
     try:
-        return node.block.param_count(node.params, in_shapes)
+        return node.block.param_count(node.params if params is None else params, in_shapes)
     except (BlockError, TypeError, ValueError):
         return 0

@@ -125,6 +125,8 @@ class Graph:
         # a definition's body: its Input blocks are the ports, shaped by port_shapes
         self.is_body = False
         self.port_shapes: dict[str, tuple] = {}
+        # {node id: {param: value}} an entered instance's exposed values, for display only
+        self.param_overrides: dict[str, dict] = {}
 
     # -- notifications -----------------------------------------------------------------------
     def subscribe(self, callback: Callable) -> None:

@@ -11,6 +11,8 @@ TEMPLATES = {
     "mlp": "MLP (two hidden layers)",
     "bn_cnn": "CNN with BatchNorm",
     "resnet": "Small residual CNN (skip connection)",
+    "vgg": "VGG-style CNN (composite blocks, 3x32x32)",
+    "resnet8": "ResNet-8 (BasicBlock composites, 3x32x32)",
 }
 
 

@@ -333,7 +333,7 @@ class Inspector(QWidget):
             else:
                 self.description.setText(self._selection_summary(selected))
             return
-        block = self.block_for(node.type)
+        block = self.block_for(node)
         self.title.setText(f"<b>{block.label if block else node.type}</b>")
         self.icon.setPixmap(icons.block_icon(block.icon if block else "").pixmap(22, 22))
         self.description.setText(block.description if block else "")

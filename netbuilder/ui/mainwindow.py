@@ -178,6 +178,9 @@ class MainWindow(QMainWindow):
         self._restore_layout()
         if install_training:
             self._install_training()
+        from netbuilder.ui import composites
+
+        composites.install(self)
         self.restore_dock_state()
 
     # -- building --------------------------------------------------------------------------
@@ -750,7 +753,7 @@ class MainWindow(QMainWindow):
         ids = self.scene.selected_node_ids()
         if not ids:
             return False
-        fragment = cmds.copy_fragment(self.graph, ids)
+        fragment = cmds.copy_fragment(self.scene.graph, ids)
         text = json.dumps({FRAGMENT_KEY: fragment}, indent=1)
         QGuiApplication.clipboard().setText(text)
         self._paste_count = 0
@@ -804,7 +807,7 @@ class MainWindow(QMainWindow):
     def duplicate(self) -> None:
         ids = self.scene.selected_node_ids()
         if ids:
-            self._paste(cmds.copy_fragment(self.graph, ids), 30.0)
+            self._paste(cmds.copy_fragment(self.scene.graph, ids), 30.0)
 
     def select_all(self) -> None:
         for item in self.scene.node_items.values():

@@ -223,11 +223,11 @@ class NodeItem(QGraphicsItem):
     # -- model -> item -------------------------------------------------------------------
     def sync(self, node, force: bool = False) -> bool:
         """Read the node's derived data; repaint only when something visible changed."""
-        block = self.scene_ref.block_for(node.type)
+        block = self.scene_ref.block_for(node)
         n_inputs = self.scene_ref.port_count(node)
         face = (
             node.name,
-            node.type,
+            node.definition.name if node.definition is not None else node.type,
             node.summary if block else "",
             node.out_shape,
             node.param_count,
