@@ -367,8 +367,20 @@ class Inspector(QWidget):
             return
         if not self.name_edit.hasFocus():
             self.name_edit.setText(node.name)
+        # inside a composite, a value its instance sets (an exposed parameter) shows that
+        # instance's value and is edited on the composite one level up
+        overrides = (getattr(self.graph, "param_overrides", None) or {}).get(node.id, {})
         for name, field in self.fields.items():
-            field.show(node.params.get(name), node.resolved.get(name))
+            if name in overrides:
+                field.show(overrides[name], node.resolved.get(name))
+                field.container.setEnabled(False)
+                field.container.setToolTip(
+                    "Set by this composite's own parameter: change it on the composite block "
+                    "one level up"
+                )
+            else:
+                field.show(node.params.get(name), node.resolved.get(name))
+                field.container.setEnabled(True)
         count = node.param_count
         self.output.setText(f"Output <b>{format_shape(node.out_shape)}</b> · {count:,} parameters")
         self.problems.setText("<br>".join(f"⚠ {p}" for p in node.problems))

@@ -438,8 +438,9 @@ class NodeItem(QGraphicsItem):
             line3 = sfm.elidedText(problem, Qt.ElideRight, width)
         else:
             line3 = "→ " + format_shape(self.out_shape)
-            if moved_count:
-                line3 = sfm.elidedText(f"{line3}  ·  {moved_count}", Qt.ElideRight, width)
+            longer = f"{line3}  ·  {moved_count}"
+            if moved_count and sfm.horizontalAdvance(longer) <= width:
+                line3 = longer
         self._text_cache = _FaceTexts(
             name,
             QRectF(x, 0, NODE_WIDTH - x - 8, HEADER_HEIGHT),
