@@ -255,7 +255,7 @@ def _shape(shape) -> str:
     return "?" if shape is None else "x".join(str(d) for d in shape)
 
 
-def _summary_rows(graph, depth, max_depth, port_names=None) -> list[tuple]:
+def _summary_rows(graph, depth, max_depth, port_names=None, prefix="") -> list[tuple]:
     """One row per block; a composite's blocks follow it, indented as torchinfo nests."""
     nodes = graph.nodes
     order = graph.topological_order()
@@ -269,9 +269,8 @@ def _summary_rows(graph, depth, max_depth, port_names=None) -> list[tuple]:
             port_names.get(e.src) or nodes[e.src].name
             for e in sorted(graph.edges_into(nid), key=lambda e: e.dst_port)
         ]
-        branch = (
-            "" if depth == 0 else "   " * (depth - 1) + ("└─ " if i == len(order) - 1 else "├─ ")
-        )
+        last = i == len(order) - 1
+        branch = "" if depth == 0 else prefix + ("└─ " if last else "├─ ")
         rows.append(
             (
                 branch + node.name,
@@ -287,7 +286,8 @@ def _summary_rows(graph, depth, max_depth, port_names=None) -> list[tuple]:
                 pid: f"{node.name}:{outer[k] if k < len(outer) else '?'}"
                 for k, pid in enumerate(node.definition.inputs)
             }
-            rows += _summary_rows(node.inner, depth + 1, max_depth, names)
+            inner_prefix = "" if depth == 0 else prefix + ("   " if last else "│  ")
+            rows += _summary_rows(node.inner, depth + 1, max_depth, names, inner_prefix)
     return rows
 
 

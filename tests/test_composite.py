@@ -350,3 +350,22 @@ def test_block_files_round_trip_and_bad_ones_are_refused(tmp_path):
         bad.write_text(text)
         with pytest.raises(LibraryError, match=message):
             read_block_file(bad)
+
+
+def test_summary_shows_the_nesting_to_the_depth_asked(capsys):
+    from netbuilder.cli import main
+    from netbuilder.graph.templates import template_path
+
+    path = str(template_path("vgg"))
+    assert main(["summary", path, "--depth", "0"]) == 0
+    top = capsys.readouterr().out
+    assert "stage2    VGGBlock" in top and "conv1" not in top
+    assert main(["summary", path]) == 0
+    deep = capsys.readouterr().out
+    lines = deep.splitlines()
+    stage2 = next(i for i, line in enumerate(lines) if line.startswith("stage2 "))
+    assert lines[stage2 + 1].startswith("├─ conv1") and "ConvBNReLU" in lines[stage2 + 1]
+    assert lines[stage2 + 2].startswith("│  ├─ conv ") and "Conv2d" in lines[stage2 + 2]
+    assert "Total params: 204,794" in deep and "Total params: 204,794" in top
+    assert main(["summary", path, "--depth", "1"]) == 0
+    assert "│  ├─ conv " not in capsys.readouterr().out
