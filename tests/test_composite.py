@@ -369,3 +369,20 @@ def test_summary_shows_the_nesting_to_the_depth_asked(capsys):
     assert "Total params: 204,794" in deep and "Total params: 204,794" in top
     assert main(["summary", path, "--depth", "1"]) == 0
     assert "│  ├─ conv " not in capsys.readouterr().out
+
+
+def test_grouping_inside_a_definition_nests_and_compiles():
+    g, h, group = grouped()
+    inner = C.Group(["n5", "n6", "n7"], name="ConvUnit")
+    h.push(C.InDefinition("BasicBlock", inner))
+    inst = g.nodes[group.node_id]
+    assert set(g.definitions) == {"BasicBlock", "ConvUnit"}
+    assert inst.inner.nodes[inner.node_id].definition.name == "ConvUnit"
+    assert g.problems() == [] and g.total_params == load_template("resnet").graph.total_params
+    keys = list(compile_graph(g).state_dict())
+    assert "block1.block1.conv2.weight" in keys
+    saved = json.loads(dumps_project(Project(g)))
+    assert [d["name"] for d in saved["graph"]["definitions"]] == ["ConvUnit", "BasicBlock"]
+    assert loads_project(json.dumps(saved)).graph.to_dict() == g.to_dict()
+    h.undo()
+    assert set(g.definitions) == {"BasicBlock"} and g.problems() == []

@@ -114,3 +114,12 @@ def test_palette_adds_a_shipped_composite_and_my_blocks_keeps_one(qtbot, make_wi
     assert "composite:user:Inception" in w.palette.visible_types()
     w.runner.undo()
     assert "Inception" not in w.graph.definitions
+    # quick-add finds composites too
+    w.quick_add._fill("basicblock")
+    keys = [w.quick_add.list.item(i).data(Qt.UserRole + 1) for i in range(w.quick_add.list.count())]
+    assert keys[0] == "composite:shipped:BasicBlock"
+    w.quick_add._choose(w.quick_add.list.item(0))
+    assert any(
+        n.definition is not None and n.definition.name == "BasicBlock"
+        for n in w.graph.nodes.values()
+    )
