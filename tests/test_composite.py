@@ -118,6 +118,9 @@ def test_exposed_parameters_let_instances_differ_and_errors_carry_a_path():
     assert g.problems() == [] and inst.params == {"out_channels": 16}
     with pytest.raises(GraphError, match="no parameter 'width'"):
         h.push(C.ExposeParam("BasicBlock", "width", ["n5"], "width"))
+    for bad in ("class", "self", "in_channels", "_hidden", "2x"):
+        with pytest.raises(GraphError, match="cannot name a parameter"):
+            h.push(C.ExposeParam("BasicBlock", bad, ["n5"], "stride"))
     with pytest.raises(GraphError, match="follows its input"):
         h.push(C.ExposeParam("BasicBlock", "cin", ["n5"], "in_channels"))
 
@@ -341,6 +344,15 @@ def test_block_files_round_trip_and_bad_ones_are_refused(tmp_path):
     again = read_block_file(path)
     assert again.name == "VGGBlock" and again.to_dict() == vgg.to_dict()
     assert "ConvBNReLU" in again.body.definitions  # what it uses travels with it
+    # a link where the file would go is refused, never replaced
+    target = tmp_path / "elsewhere.txt"
+    target.write_text("keep me")
+    link_dir = tmp_path / "linked"
+    link_dir.mkdir()
+    (link_dir / "VGGBlock.json").symlink_to(target)
+    with pytest.raises(LibraryError, match="not a plain file"):
+        save_to_library(vgg, link_dir)
+    assert target.read_text() == "keep me"
     for text, message in [
         ("", "not a block file"),
         ('{"format": "netbuilder-block", "version": 9}', "version 9"),

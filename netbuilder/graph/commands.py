@@ -787,13 +787,14 @@ class ExposeParam(Command):
         self.text = f"Expose {name}"
 
     def redo(self, graph: Graph) -> None:
-        from netbuilder.graph.composite import Exposed
+        from netbuilder.graph.composite import Exposed, check_exposed_name
 
         defn = graph.definitions.get(self.definition)
         if defn is None:
             raise GraphError(f"no composite called {self.definition!r}")
-        if not self.name.isidentifier() or self.name.startswith("_"):
-            raise GraphError(f"{self.name!r} is not a valid parameter name; try out_channels")
+        reason = check_exposed_name(self.name)
+        if reason:
+            raise GraphError(reason)
         if any(e.name == self.name for e in defn.exposed):
             raise GraphError(f"{defn.name} already has a parameter {self.name!r}")
         if not self.node_ids:

@@ -36,6 +36,25 @@ def check_definition_name(name: object) -> str | None:
     return None
 
 
+def check_exposed_name(name: object) -> str | None:
+    """Why `name` cannot name an exposed parameter (a constructor argument), or None."""
+    import keyword
+
+    if (
+        not isinstance(name, str)
+        or not name.isidentifier()
+        or not name.isascii()
+        or keyword.iskeyword(name)
+        or name.startswith("_")
+        or name in ("self", "x", "in_channels", "nn", "F", "torch")
+    ):
+        return (
+            f"{name!r} cannot name a parameter of the exported class; use letters, digits and "
+            f"_ such as out_channels"
+        )
+    return None
+
+
 def get_block_or_none(type_: str):
     try:
         return get_block(type_)
@@ -238,8 +257,9 @@ def definition_from_dict(data, registry: dict, where: str) -> Definition:
         if not isinstance(item, dict) or set(item) != {"name", "nodes", "param"}:
             raise GraphError(f"{w}: must be an object with name, nodes and param")
         ename, ids, param = item["name"], item["nodes"], item["param"]
-        if not isinstance(ename, str) or not ename.isidentifier():
-            raise GraphError(f"{w}.name: must be a parameter name such as out_channels")
+        reason = check_exposed_name(ename)
+        if reason:
+            raise GraphError(f"{w}.name: {reason}")
         if not isinstance(ids, list) or not ids or not all(i in body.nodes for i in ids):
             raise GraphError(f"{w}.nodes: must list body block ids")
         if not all(

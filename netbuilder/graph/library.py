@@ -33,7 +33,7 @@ def user_blocks_dir() -> Path:
     if not base:
         import platformdirs
 
-        base = platformdirs.user_data_dir("netbuilder", appauthor=False)
+        base = platformdirs.user_data_dir("NetBuilder", appauthor=False)  # as recovery's
     return Path(base) / "blocks"
 
 
@@ -92,8 +92,8 @@ def save_to_library(definition: Definition, folder: Path | None = None) -> Path:
     try:
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{definition.name}.json"
-        if path.exists() and not path.is_file():
-            raise LibraryError(f"{path}: exists and is not a file; move it away first")
+        if path.is_symlink() or (path.exists() and not path.is_file()):
+            raise LibraryError(f"{path}: exists and is not a plain file; move it away first")
         text = json.dumps(block_file_data(definition), indent=2) + "\n"
         atomic_write(path, text.encode("utf-8"))
     except OSError as exc:
