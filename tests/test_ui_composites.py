@@ -123,3 +123,12 @@ def test_palette_adds_a_shipped_composite_and_my_blocks_keeps_one(qtbot, make_wi
         n.definition is not None and n.definition.name == "BasicBlock"
         for n in w.graph.nodes.values()
     )
+
+
+def test_the_shortcuts_list_names_the_composite_keys(make_window):
+    w = make_window("lenet")
+    rows = w.shortcut_rows()
+    commands = {(menu, text): keys for menu, text, keys in rows}
+    assert commands[("Edit", "Group Blocks")] == "Ctrl+G"
+    assert commands[("Edit", "Ungroup")] == "Ctrl+Shift+G"
+    assert any("composite" in keys.lower() for menu, _, keys in rows if menu == "Canvas")

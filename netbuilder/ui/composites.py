@@ -96,9 +96,8 @@ class CompositesUI(QObject):
             (a.menu() for a in w.menuBar().actions() if a.text().replace("&", "") == "Edit"),
             None,
         )
-        if menu is not None:
+        if menu is not None:  # in the Edit menu itself, so Help > Keyboard Shortcuts lists them
             menu.addSeparator()
-            sub = menu.addMenu("&Composite")
             for a in (
                 self.act_group,
                 self.act_ungroup,
@@ -111,7 +110,11 @@ class CompositesUI(QObject):
                 self.act_rename,
                 self.act_save,
             ):
-                sub.addSeparator() if a is None else sub.addAction(a)
+                menu.addSeparator() if a is None else menu.addAction(a)
+        w.CANVAS_GESTURES = (
+            *type(w).CANVAS_GESTURES,
+            ("Double-click a composite block", "Open it (the breadcrumb above leads back)"),
+        )
 
     def _build_breadcrumb(self) -> None:
         self.crumbs = QToolBar("Composite path", self.w)
