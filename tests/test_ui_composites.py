@@ -132,3 +132,18 @@ def test_the_shortcuts_list_names_the_composite_keys(make_window):
     assert commands[("Edit", "Group Blocks")] == "Ctrl+G"
     assert commands[("Edit", "Ungroup")] == "Ctrl+Shift+G"
     assert any("composite" in keys.lower() for menu, _, keys in rows if menu == "Canvas")
+
+
+def test_ctrl_down_enters_and_ctrl_up_leaves(qtbot, make_window):
+    w = make_window("resnet8")
+    layer1 = w.graph.node_by_name("layer1")
+    w.scene.select_nodes([layer1.id])
+    qtbot.keyClick(w.canvas, Qt.Key_Down, Qt.ControlModifier)
+    assert [p[1] for p in w.composites.path] == ["layer1"]
+    conv1 = w.scene.graph.node_by_name("conv1")
+    pos = conv1.pos
+    w.scene.select_nodes([conv1.id])
+    qtbot.keyClick(w.canvas, Qt.Key_Up, Qt.ControlModifier)
+    assert w.composites.path == [] and w.scene.graph is w.graph
+    assert layer1.definition.body.nodes[conv1.id].pos == pos  # not nudged on the way out
+    assert w.scene.selected_node_ids() == [layer1.id]
