@@ -147,3 +147,18 @@ def test_ctrl_down_enters_and_ctrl_up_leaves(qtbot, make_window):
     assert w.composites.path == [] and w.scene.graph is w.graph
     assert layer1.definition.body.nodes[conv1.id].pos == pos  # not nudged on the way out
     assert w.scene.selected_node_ids() == [layer1.id]
+
+
+def test_a_composite_inside_a_composite_opens_with_its_instance_values(make_window):
+    w = make_window("vgg")
+    ui = w.composites
+    ui.enter(w.graph.node_by_name("stage3").id)
+    assert w.scene.graph.node_by_name("conv2").out_shape == (64, 8, 8)
+    ui.enter(w.scene.graph.node_by_name("conv2").id)
+    assert [p[1] for p in ui.path] == ["stage3", "conv2"]
+    conv = w.scene.graph.node_by_name("conv")
+    assert conv.out_shape == (64, 8, 8) and conv.resolved["in_channels"] == 64
+    ui.leave_to(1)
+    assert [p[1] for p in ui.path] == ["stage3"]
+    ui.leave_to(0)
+    assert ui.path == [] and w.scene.graph is w.graph

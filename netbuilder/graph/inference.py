@@ -175,12 +175,12 @@ def run_inference(graph) -> None:
             )
 
 
-def _infer_composite(node, in_shapes) -> None:
+def _infer_composite(node, in_shapes, params=None) -> None:
     """Run the body with this instance's inputs and values; its problems get a path prefix
     (`block2 > conv1: ...`) so they read the same at any depth."""
     from netbuilder.graph.composite import instance_graph
 
-    inner = instance_graph(node.definition, node.params, in_shapes)
+    inner = instance_graph(node.definition, node.params if params is None else params, in_shapes)
     node.inner = inner
     node.param_count = inner.total_params
     if in_shapes is None:
@@ -199,7 +199,7 @@ def _infer_composite(node, in_shapes) -> None:
 
 def _infer_node(node, in_shapes, params=None) -> None:
     if node.definition is not None:
-        _infer_composite(node, in_shapes)
+        _infer_composite(node, in_shapes, params)
         return
     block = node.block
     params = node.params if params is None else params

@@ -405,11 +405,13 @@ def _context(instance) -> tuple[dict, dict]:
         for pid, s in zip(defn.inputs, instance.in_shapes, strict=False)
         if s is not None
     }
+    # resolved: the values in force, which inside another composite may come from its instance
+    values = {**instance.params, **instance.resolved}
     overrides: dict[str, dict] = {}
     for e in defn.exposed:
-        if e.name in instance.params:
+        if e.name in values:
             for nid in e.node_ids:
-                overrides.setdefault(nid, {})[e.param] = instance.params[e.name]
+                overrides.setdefault(nid, {})[e.param] = values[e.name]
     return shapes, overrides
 
 
