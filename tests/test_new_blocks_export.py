@@ -70,3 +70,48 @@ def test_every_new_block_exports_to_the_compiled_function(tmp_path):
             with engine.no_grad():
                 out = net(engine.from_numpy(x)).numpy()
         np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-5, err_msg=flavour)
+
+
+def test_a_projection_shortcut_at_the_top_level_exports_as_a_sequential(tmp_path):
+    g = Graph()
+    g.name = "Skip"
+    h = History(g)
+    inp = C.AddNode("Input", (0, 0), {"shape": [3, 8, 8]})
+    conv = C.AddNode("Conv2d", (0, 0), {"out_channels": 8, "stride": 2, "padding": 1})
+    short = C.AddNode("Shortcut", (0, 0), {"out_channels": 8, "stride": 2})
+    same = C.AddNode("Shortcut", (0, 0), {})
+    add = C.AddNode("Add", (0, 0))
+    flat = C.AddNode("Flatten", (0, 0))
+    for cmd in (inp, conv, short, same, add, flat):
+        h.push(cmd)
+    h.push(C.Connect(inp.node_id, conv.node_id, 0))
+    h.push(C.Connect(inp.node_id, short.node_id, 0))
+    h.push(C.Connect(conv.node_id, same.node_id, 0))
+    h.push(C.Connect(same.node_id, add.node_id, 0))
+    h.push(C.Connect(short.node_id, add.node_id, 1))
+    h.push(C.Connect(add.node_id, flat.node_id, 0))
+    assert g.problems() == []
+    source = export_script(g, "torch")
+    assert "self.shortcut1 = nn.Sequential(" in source
+    assert "self.shortcut2 = nn.Identity()" in source
+    compiled = compile_graph(g)
+    assert sorted(k for k in compiled.state_dict() if k.startswith("shortcut")) == [
+        "shortcut1.0.weight",
+        "shortcut1.1.bias",
+        "shortcut1.1.num_batches_tracked",
+        "shortcut1.1.running_mean",
+        "shortcut1.1.running_var",
+        "shortcut1.1.weight",
+    ]
+    path = tmp_path / "skip.py"
+    path.write_text(source)
+    net = import_script(path).Skip()
+    net.load_state_dict(
+        {k: torch.from_numpy(v.numpy().copy()) for k, v in compiled.state_dict().items()}
+    )
+    net.eval()
+    compiled.eval()
+    x = np.random.default_rng(0).standard_normal((2, 3, 8, 8)).astype(np.float32)
+    with engine.no_grad():
+        expected = compiled(engine.from_numpy(x)).numpy()
+    np.testing.assert_allclose(net(torch.from_numpy(x)).detach().numpy(), expected, atol=1e-5)
