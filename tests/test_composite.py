@@ -398,3 +398,16 @@ def test_grouping_inside_a_definition_nests_and_compiles():
     assert loads_project(json.dumps(saved)).graph.to_dict() == g.to_dict()
     h.undo()
     assert set(g.definitions) == {"BasicBlock"} and g.problems() == []
+
+
+def test_the_ports_of_a_definition_cannot_be_deleted_or_added_inside():
+    g, h, group = grouped()
+    before = g.to_dict()
+    port = g.definitions["BasicBlock"].inputs[0]
+    with pytest.raises(GraphError, match="Input blocks cannot be added or deleted"):
+        h.push(C.InDefinition("BasicBlock", C.RemoveItems([port])))
+    with pytest.raises(GraphError, match="Input blocks cannot be added or deleted"):
+        h.push(C.InDefinition("BasicBlock", C.AddNode("Input", (0, 0))))
+    assert g.to_dict() == before and g.problems() == []
+    h.push(C.InDefinition("BasicBlock", C.AddNode("ReLU", (0, 0))))  # other blocks are fine
+    assert any(m.startswith("block1 > relu1 is not connected") for _, m in g.problems())

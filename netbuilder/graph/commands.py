@@ -761,8 +761,17 @@ class InDefinition(Command):
 
     def redo(self, graph: Graph) -> None:
         body = self._body(graph)
+        ports = graph.definitions[self.definition].inputs
         with graph.batch():
             self.command.redo(body)
+            inputs = [nid for nid, n in body.nodes.items() if n.type == "Input"]
+            if sorted(inputs) != sorted(ports):
+                self.command.undo(body)  # the body is as it was; nothing is recorded
+                raise GraphError(
+                    "a composite's inputs are the wires that entered it when it was grouped: "
+                    "its Input blocks cannot be added or deleted inside; ungroup it to change "
+                    "them"
+                )
             self.text = self.command.text
             graph.emit_definition_change(self.definition)
 

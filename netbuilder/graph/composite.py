@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from netbuilder.blocks import BlockError, BlockType, ParamSpec, get_block
 from netbuilder.blocks.spec import fmt_shape
-from netbuilder.graph.model import Edge, Graph, GraphError, Node
+from netbuilder.graph.model import Graph, GraphError, Node
 
 COMPOSITE = "Composite"  # the node type of every instance; Node.definition says which
 CATEGORY = "Composites"
@@ -341,7 +341,3 @@ def unique_definition_name(registry: dict, base: str) -> str:
     while f"{stem}{i}" in registry:
         i += 1
     return f"{stem}{i}"
-
-
-def edges_copy(edges) -> list[Edge]:
-    return [Edge(e.src, e.dst, e.dst_port) for e in edges]
