@@ -411,3 +411,14 @@ def test_the_ports_of_a_definition_cannot_be_deleted_or_added_inside():
     assert g.to_dict() == before and g.problems() == []
     h.push(C.InDefinition("BasicBlock", C.AddNode("ReLU", (0, 0))))  # other blocks are fine
     assert any(m.startswith("block1 > relu1 is not connected") for _, m in g.problems())
+
+
+def test_a_composite_cannot_be_put_inside_itself():
+    g, h, group = grouped()
+    before = g.to_dict()
+    defn = g.definitions["BasicBlock"]
+    with pytest.raises(GraphError, match="cannot contain itself"):
+        h.push(C.InDefinition("BasicBlock", C.AddComposite(defn, (0, 0))))
+    with pytest.raises(GraphError, match="cannot contain itself"):
+        h.push(C.InDefinition("BasicBlock", C.Paste(C.copy_fragment(g, [group.node_id]))))
+    assert g.to_dict() == before and g.problems() == []

@@ -764,6 +764,14 @@ class InDefinition(Command):
         ports = graph.definitions[self.definition].inputs
         with graph.batch():
             self.command.redo(body)
+            from netbuilder.graph.composite import uses_itself
+
+            if uses_itself(graph.definitions[self.definition]):
+                self.command.undo(body)
+                raise GraphError(
+                    f"{self.definition} cannot contain itself; use another composite or plain "
+                    f"blocks here"
+                )
             inputs = [nid for nid, n in body.nodes.items() if n.type == "Input"]
             if sorted(inputs) != sorted(ports):
                 self.command.undo(body)  # the body is as it was; nothing is recorded

@@ -325,6 +325,24 @@ def instance_graph(defn: Definition, params: dict, in_shapes: list | None) -> Gr
     return g
 
 
+def uses_itself(defn: Definition) -> bool:
+    """True when the definition's body holds, at some depth, an instance of itself."""
+    seen: set[str] = set()
+    stack = [defn]
+    while stack:
+        current = stack.pop()
+        for node in current.body.nodes.values():
+            inner = node.definition
+            if inner is None:
+                continue
+            if inner is defn or inner.name == defn.name:
+                return True
+            if inner.name not in seen:
+                seen.add(inner.name)
+                stack.append(inner)
+    return False
+
+
 def count_instances(graph: Graph, name: str) -> int:
     """Instances of definition `name` in the graph and in every definition body."""
     total = sum(1 for n in graph.nodes.values() if n.definition and n.definition.name == name)

@@ -178,8 +178,14 @@ def run_inference(graph) -> None:
 def _infer_composite(node, in_shapes, params=None) -> None:
     """Run the body with this instance's inputs and values; its problems get a path prefix
     (`block2 > conv1: ...`) so they read the same at any depth."""
-    from netbuilder.graph.composite import instance_graph
+    from netbuilder.graph.composite import instance_graph, uses_itself
 
+    if uses_itself(node.definition):
+        node.problems.append(
+            f"{node.name} ({node.definition.name}) contains itself; remove the inner "
+            f"{node.definition.name} block"
+        )
+        return
     inner = instance_graph(node.definition, node.params if params is None else params, in_shapes)
     node.inner = inner
     node.param_count = inner.total_params
