@@ -176,6 +176,10 @@ class BlockType:
     fold: bool = False
     exported_module: bool = False  # the exported script keeps it as `self.<name> = nn.X(...)`
     min_inputs: int = 0
+    # a block that is more than one nn class: build_fn(p, nn) -> module, and
+    # init_fn(p, attr) -> the exported __init__ statements (ctor is then unused)
+    build_fn: Callable | None = field(repr=False, default=None)
+    init_fn: Callable | None = field(repr=False, default=None)
 
     # -- schema
     def spec(self, name: str) -> ParamSpec:
@@ -241,10 +245,16 @@ class BlockType:
     # -- engine builder
     def build(self, resolved: dict):
         """The engine module for resolved parameters, or None for Input/Add/Concat."""
-        if self.ctor is None:
-            return None
         import engine.nn as nn
 
+        return self.build_with(nn, resolved)
+
+    def build_with(self, nn, resolved: dict):
+        """The module built with a torch-like `nn` (engine's or torch's), or None."""
+        if self.build_fn is not None:
+            return self.build_fn(resolved, nn)
+        if self.ctor is None:
+            return None
         cls_name, args, kwargs = self.ctor(resolved)
         return getattr(nn, cls_name)(*args, **kwargs)
 

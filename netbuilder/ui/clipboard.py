@@ -32,7 +32,7 @@ class Clipboard(QObject):
         ids = self.scene.selected_node_ids()
         if not ids:
             return False
-        fragment = cmds.copy_fragment(self.runner.graph, ids)
+        fragment = cmds.copy_fragment(self.scene.graph, ids)
         QGuiApplication.clipboard().setText(json.dumps({FRAGMENT_KEY: fragment}, indent=1))
         self._paste_count = 0
         return True
@@ -60,7 +60,7 @@ class Clipboard(QObject):
     def duplicate(self) -> None:
         ids = self.scene.selected_node_ids()
         if ids:
-            self.paste_fragment(cmds.copy_fragment(self.runner.graph, ids), PASTE_SHIFT)
+            self.paste_fragment(cmds.copy_fragment(self.scene.graph, ids), PASTE_SHIFT)
 
     def paste_fragment(self, fragment: dict, shift: float) -> None:
         offset = (shift, shift)

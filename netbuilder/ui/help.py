@@ -27,7 +27,7 @@ CANVAS_GESTURES = (
 )
 
 
-def shortcut_rows(menu_bar, verb_only=()) -> list[tuple[str, str, str]]:
+def shortcut_rows(menu_bar, verb_only=(), gestures=CANVAS_GESTURES) -> list[tuple[str, str, str]]:
     """(menu, command, keys) for every menu command with a shortcut, read from the actions so
     the list cannot drift from what the keys do; then the canvas gestures. Actions in
     `verb_only` show their first word ("Undo", not "Undo Change fc1 out_features")."""
@@ -46,7 +46,7 @@ def shortcut_rows(menu_bar, verb_only=()) -> list[tuple[str, str, str]]:
                 text = text.split(" ")[0]
             native = " or ".join(k.toString(QKeySequence.NativeText) for k in keys)
             rows.append((title, text.rstrip("…"), native))
-    rows += [("Canvas", what, keys) for keys, what in CANVAS_GESTURES]
+    rows += [("Canvas", what, keys) for keys, what in gestures]
     return rows
 
 

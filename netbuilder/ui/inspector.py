@@ -344,7 +344,7 @@ class Inspector(QWidget):
             else:
                 self.description.setText(self._selection_summary(selected))
             return
-        block = self.block_for(node.type)
+        block = self.block_for(node)
         self.title.setText(f"<b>{block.label if block else node.type}</b>")
         self.icon.setPixmap(icons.block_icon(block.icon if block else "").pixmap(22, 22))
         self.description.setText(block.description if block else "")
@@ -397,8 +397,20 @@ class Inspector(QWidget):
             return
         if not self.name_edit.hasFocus():
             self.name_edit.setText(node.name)
+        # inside a composite, a value its instance sets (an exposed parameter) shows that
+        # instance's value and is edited on the composite one level up
+        overrides = (getattr(self.graph, "param_overrides", None) or {}).get(node.id, {})
         for name, field in self.fields.items():
-            field.show(node.params.get(name), node.resolved.get(name))
+            if name in overrides:
+                field.show(overrides[name], node.resolved.get(name))
+                field.container.setEnabled(False)
+                field.container.setToolTip(
+                    "Set by this composite's own parameter: change it on the composite block "
+                    "one level up"
+                )
+            else:
+                field.show(node.params.get(name), node.resolved.get(name))
+                field.container.setEnabled(True)
         count = node.param_count
         counted = (
             "? parameters (unknown until its input is)"

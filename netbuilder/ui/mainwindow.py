@@ -40,7 +40,13 @@ from netbuilder.ui.canvas.items import NODE_HEIGHT, NODE_WIDTH, format_count
 from netbuilder.ui.canvas.scene import GraphScene
 from netbuilder.ui.canvas.view import CanvasView
 from netbuilder.ui.clipboard import Clipboard
-from netbuilder.ui.help import ShortcutsDialog, about_text, shortcut_rows, show_about
+from netbuilder.ui.help import (
+    CANVAS_GESTURES,
+    ShortcutsDialog,
+    about_text,
+    shortcut_rows,
+    show_about,
+)
 from netbuilder.ui.import_action import import_model
 from netbuilder.ui.inspector import Inspector
 from netbuilder.ui.palette import Palette, QuickAdd
@@ -151,6 +157,10 @@ class MainWindow(QMainWindow):
         self._restore_layout()
         if install_training:
             self._install_training()
+        from netbuilder.ui import composites
+
+        self.canvas_gestures = CANVAS_GESTURES  # composites.install adds its own
+        composites.install(self)
         self.restore_dock_state()
 
     # -- building --------------------------------------------------------------------------
@@ -787,7 +797,9 @@ class MainWindow(QMainWindow):
 
     # -- help --------------------------------------------------------------------------------
     def shortcut_rows(self) -> list[tuple[str, str, str]]:
-        return shortcut_rows(self.menuBar(), verb_only=(self.act_undo, self.act_redo))
+        return shortcut_rows(
+            self.menuBar(), verb_only=(self.act_undo, self.act_redo), gestures=self.canvas_gestures
+        )
 
     def _show_shortcuts(self) -> None:
         if self._shortcuts_dialog is None:

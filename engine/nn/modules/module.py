@@ -548,7 +548,8 @@ class Module:
         persistent = {
             k: v for k, v in self._buffers.items() if k not in self._non_persistent_buffers_set
         }
-        local = {**{k: v for k, v in self._parameters.items()}, **persistent}
+        # a parameter registered as None (Conv2d(bias=False)) is in no state_dict: not missing
+        local = {k: v for k, v in {**self._parameters, **persistent}.items() if v is not None}
         for name, param in local.items():
             if param is None:  # bias=False: no entry in state_dict() and none expected
                 continue

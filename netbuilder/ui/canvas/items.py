@@ -223,11 +223,11 @@ class NodeItem(QGraphicsItem):
     # -- model -> item -------------------------------------------------------------------
     def sync(self, node, force: bool = False) -> bool:
         """Read the node's derived data; repaint only when something visible changed."""
-        block = self.scene_ref.block_for(node.type)
+        block = self.scene_ref.block_for(node)
         n_inputs = self.scene_ref.port_count(node)
         face = (
             node.name,
-            node.type,
+            node.definition.name if node.definition is not None else node.type,
             node.summary if block else "",
             node.out_shape,
             node.param_count,
@@ -424,13 +424,17 @@ class NodeItem(QGraphicsItem):
         width = _LINE2.width()
         # the block type goes in full beside the name; a long one ("AdaptiveAvgPool2d") that
         # does not fit there takes the parameter-count slot when the block has no parameters;
+        # (with parameters, "ConvTranspose2d", the count moves down beside the output shape);
         # it is shortened only when neither has room (the tooltip always names it)
         type_w = sfm.horizontalAdvance(self.type_label)
         type_label = ""
+        moved_count = ""
         if type_w <= type_room:
             type_label = self.type_label
         elif not count and sfm.horizontalAdvance(self.summary) + 10 + type_w <= width:
             count = self.type_label
+        elif count and type_w + 30 <= width:
+            moved_count, count = count, self.type_label
         elif type_room > 24:
             type_label = sfm.elidedText(self.type_label, Qt.ElideRight, type_room)
         count_w = sfm.horizontalAdvance(count) + 6 if count else 0
@@ -440,6 +444,9 @@ class NodeItem(QGraphicsItem):
             line3 = sfm.elidedText(problem, Qt.ElideRight, width)
         else:
             line3 = "→ " + format_shape(self.out_shape)
+            longer = f"{line3}  ·  {moved_count}"
+            if moved_count and sfm.horizontalAdvance(longer) <= width:
+                line3 = longer
         self._text_cache = _FaceTexts(
             name,
             QRectF(x, 0, NODE_WIDTH - x - 8, HEADER_HEIGHT),
