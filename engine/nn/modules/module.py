@@ -545,7 +545,8 @@ class Module:
         persistent = {
             k: v for k, v in self._buffers.items() if k not in self._non_persistent_buffers_set
         }
-        local = {**{k: v for k, v in self._parameters.items()}, **persistent}
+        # a parameter set to None (Conv2d(bias=False)) is neither saved nor expected, as in torch
+        local = {k: v for k, v in {**self._parameters, **persistent}.items() if v is not None}
         for name, param in local.items():
             key = prefix + name
             if key not in state_dict:
