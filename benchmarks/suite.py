@@ -139,7 +139,8 @@ def build_pair(name, seed=0):
     torch.manual_seed(seed)
     tmodel = build(torch)
     emodel = build(engine)
-    state = {k: engine.from_numpy(v.detach().numpy().copy()) for k, v in tmodel.state_dict().items()}
+    state = {k: engine.from_numpy(v.detach().numpy().copy())
+             for k, v in tmodel.state_dict().items()}  # fmt: skip
     emodel.load_state_dict(state)
     return emodel, tmodel
 

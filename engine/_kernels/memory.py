@@ -34,7 +34,8 @@ def keep_freed_memory():
         return False
     try:
         libc = ctypes.CDLL(None)
-        libc.gnu_get_libc_version  # glibc only: other C libraries' mallopt differ
+        if not hasattr(libc, "gnu_get_libc_version"):
+            return False  # glibc only: other C libraries' mallopt differ
         mallopt = libc.mallopt
     except (OSError, AttributeError):
         return False
