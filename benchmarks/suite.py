@@ -176,17 +176,21 @@ def make_batches(shape, batch, count, seed=0):
     ]  # fmt: skip
 
 
-def run_chunk(runner, prepared):
+# the clock of the timed chunks: wall time, or the process's CPU time (--cpu-time)
+CLOCK = {"wall": time.perf_counter, "cpu": time.process_time}
+
+
+def run_chunk(runner, prepared, clock="wall"):
     """Seconds per step over prepared batches (tensors made outside the clock)."""
     time.sleep(0.1)  # the other library's idle worker threads stop spinning
-    tick = time.perf_counter
+    tick = CLOCK[clock]
     start = tick()
     for xb, yb in prepared:
         runner.step(xb, yb)
     return (tick() - start) / len(prepared)
 
 
-def alternate(runners, batches, rounds, steps):
+def alternate(runners, batches, rounds, steps, clock="wall"):
     """Median ms/step of each runner over alternated chunks, and every chunk's ms."""
     prepared = {r.name: [r.batch(x, y) for x, y in batches] for r in runners}
     times = defaultdict(list)
@@ -196,7 +200,7 @@ def alternate(runners, batches, rounds, steps):
         for r in order:
             data = prepared[r.name]
             chunk = [data[(k * steps + i) % len(data)] for i in range(steps)]
-            times[r.name].append(run_chunk(r, chunk) * 1e3)
+            times[r.name].append(run_chunk(r, chunk, clock) * 1e3)
     return {name: statistics.median(v) for name, v in times.items()}, times
 
 
@@ -262,8 +266,9 @@ class Profiler:
     """Times every leaf module's forward (hooks) and every graph node's backward (wrapping
     Node.apply) of the engine; installed only for the profiled steps."""
 
-    def __init__(self, model, loss_fn):
+    def __init__(self, model, loss_fn, clock="wall"):
         self.model, self.loss_fn = model, loss_fn
+        self.tick = CLOCK[clock]
         self.fwd = defaultdict(float)
         self.bwd = defaultdict(float)
         self.totals = defaultdict(float)
@@ -273,11 +278,11 @@ class Profiler:
         stack = []
 
         def pre(module, args):
-            stack.append(time.perf_counter())
+            stack.append(self.tick())
 
         def post(module, args, out):
             name = type(module).__name__
-            self.fwd[OP_OF.get(name, name)] += time.perf_counter() - stack.pop()
+            self.fwd[OP_OF.get(name, name)] += self.tick() - stack.pop()
 
         leaves = [m for m in self.model.modules() if not list(m.children())]
         for m in [*leaves, self.loss_fn]:
@@ -288,10 +293,10 @@ class Profiler:
 
         def timed(original):
             def apply(node, grad):
-                s = time.perf_counter()
+                s = self.tick()
                 r = original(node, grad)
                 name = type(node).__name__
-                bwd[OP_OF.get(name, name)] += time.perf_counter() - s
+                bwd[OP_OF.get(name, name)] += self.tick() - s
                 return r
 
             return apply
@@ -306,7 +311,7 @@ class Profiler:
         egraph.Node.apply, egraph.AccumulateGrad.apply = self.saved
 
     def step(self, runner, xb, yb):
-        tick = time.perf_counter
+        tick = self.tick
         s = tick()
         runner.opt.zero_grad()
         t1 = tick()
@@ -321,11 +326,11 @@ class Profiler:
         self.totals["backward"] += t3 - t2
 
 
-def profile(runner, prepared, steps):
+def profile(runner, prepared, steps, clock="wall"):
     """[(row, ms/step)] of the engine's step split by op, and the profiled ms/step."""
     for xb, yb in prepared[:2]:
         runner.step(xb, yb)
-    with Profiler(runner.model, runner.loss_fn) as prof:
+    with Profiler(runner.model, runner.loss_fn, clock) as prof:
         for i in range(steps):
             prof.step(runner, *prepared[i % len(prepared)])
     ms = lambda v: v / steps * 1e3  # noqa: E731
@@ -366,7 +371,7 @@ def measure(name, batch, args):
     prep_t = [tch.batch(x, y) for x, y in batches]
     steps = steps_for(eng, prep_e, args.chunk_seconds)
     steps_for(tch, prep_t, args.chunk_seconds)  # warm-up only
-    med, raw = alternate([eng, tch], batches, args.rounds, steps)
+    med, raw = alternate([eng, tch], batches, args.rounds, steps, args.clock)
     row = {
         "engine": med["engine"],
         "torch": med["torch"],
@@ -381,7 +386,7 @@ def measure(name, batch, args):
         except Exception:  # the profiler's memory events differ across versions
             row["torch_mem"] = None
     if args.profile:
-        row["profile"] = profile(eng, prep_e, args.profile_steps)
+        row["profile"] = profile(eng, prep_e, args.profile_steps, args.clock)
     return row
 
 
@@ -401,6 +406,15 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=None,
                     help="threads for both frameworks (default: the engine's default)")  # fmt: skip
     ap.add_argument("--quick", action="store_true", help="batch 64 only, 3 rounds, short chunks")
+    ap.add_argument(
+        "--cpu-time",
+        dest="clock",
+        action="store_const",
+        const="cpu",
+        default="wall",
+        help="time chunks by the process's CPU time, not the wall clock: with --threads 1 a "
+        "steadier comparison on a machine busy with other work (threads' idle spinning counts)",
+    )
     ap.add_argument("--profile", action="store_true", help="per-op split of the engine's step")
     ap.add_argument("--profile-steps", type=int, default=10)
     ap.add_argument("--no-memory", action="store_true", help="skip the peak-memory columns")
@@ -420,7 +434,8 @@ def main(argv=None):
     load0 = os.getloadavg()
     print(f"engine {engine.get_num_threads()} threads, PyTorch {torch.__version__} "
           f"{torch.get_num_threads()} threads, numpy {np.__version__}, {os.cpu_count()} cores")
-    print(f"{args.rounds} alternated chunks of ~{args.chunk_seconds:.2f} s per framework; "
+    print(f"{args.rounds} alternated chunks of ~{args.chunk_seconds:.2f} s per framework "
+          f"({'CPU time' if args.clock == 'cpu' else 'wall clock'}); "
           f"load average at start {load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f}\n")  # fmt: skip
     head = (f"{'network':14s} {'batch':>5s} {'engine ms':>10s} {'torch ms':>9s} {'ratio':>6s} "
             f"{'ratio range':>12s} {'engine MiB':>10s} {'torch MiB':>9s}")  # fmt: skip

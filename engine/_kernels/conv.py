@@ -346,13 +346,22 @@ def _conv2d_input_grad(g, w, n, c, h, wd, stride, padding, dilation, groups, oh,
     sh, sw = stride
     dh, dw = dilation
     top, bottom, left, right = padding
-    hp, wp = h + top + bottom, wd + left + right
-    hspan = (oh - 1) * sh + 1
+    wp = wd + left + right
     wspan = (ow - 1) * sw + 1
     # W[(i, c), (o, j)] per group
     w_g = w.reshape(groups, og, cg, kh, kw).transpose(0, 3, 2, 1, 4)
     w_g = w_g.reshape(groups, kh * cg, og * kw)
-    dxp = np.zeros((c, n, hp, wp), dtype=g.dtype)
+    # accumulated straight into the unpadded (C, N, H, W) gradient: the rows and columns that
+    # fall on the padding are skipped, and what the next op receives is contiguous
+    dx = np.zeros((c, n, h, wd), dtype=g.dtype)
+    row_ranges = []
+    for i in range(kh):
+        y0 = i * dh - top  # the image row that output row 0 reads with kernel row i
+        first = max(0, -(y0 // sh))  # ceil(-y0 / sh)
+        last = min(oh - 1, (h - 1 - y0) // sh)
+        if last >= first:
+            rows = slice(y0 + first * sh, y0 + last * sh + 1, sh)
+            row_ranges.append((i, rows, slice(first, last + 1)))
     step = _micro_batch(n, o * kw * oh * wp * g.itemsize)
 
     def chunk(idx):
@@ -379,10 +388,9 @@ def _conv2d_input_grad(g, w, n, c, h, wd, stride, padding, dilation, groups, oh,
         if groups > 1:
             t = t.reshape(groups, kh, cg, nb * oh * wp).transpose(1, 0, 2, 3)
         t = t.reshape(kh, c, nb, oh, wp)
-        dx_chunk = dxp[:, s:e]
-        for i in range(kh):
-            dx_chunk[:, :, i * dh : i * dh + hspan : sh] += t[i]
+        dx_chunk = dx[:, s:e]
+        for i, rows, out_rows in row_ranges:
+            dx_chunk[:, :, rows] += t[i, :, :, out_rows, left : left + wd]
 
     parallel_for(chunk, -(-n // step))
-    dx = dxp[:, :, top : top + h, left : left + wd]
     return dx.transpose(1, 0, 2, 3)
