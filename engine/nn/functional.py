@@ -518,7 +518,8 @@ def dropout(input, p=0.5, training=True, inplace=False):  # noqa: A002
         mask = np.zeros(xd.shape, dtype=xd.dtype)
     else:
         keep = _random.rng().random(xd.shape, dtype=np.float32) >= p
-        mask = keep.astype(xd.dtype) * np.asarray(1.0 / (1.0 - p), dtype=xd.dtype)
+        # the scaled mask in one pass (no separate cast)
+        mask = np.multiply(keep, np.asarray(1.0 / (1.0 - p), dtype=xd.dtype), dtype=xd.dtype)
     out = xd * mask
     res = _make(out, (input,), _N("MulBackward0"), lambda g: (g * mask,))
     return _maybe_inplace(input, res, inplace)
