@@ -17,13 +17,20 @@ import time
 import warnings
 from pathlib import Path
 
-COMMANDS = ("open", "summary", "train", "export")
-PROJECT_HELP = "a NetBuilder project file (.nbproj or .json, e.g. resources/templates/lenet.json)"
+COMMANDS = ("open", "summary", "train", "export", "import", "templates", "install-desktop")
+PROJECT_HELP = (
+    "a NetBuilder project file (.nbproj or .json), or the name of a bundled template "
+    "(see `netbuilder templates`); a file of that name wins"
+)
 EXAMPLES = """examples:
-  netbuilder                                   open the app
-  netbuilder summary resources/templates/lenet.json
-  netbuilder train lenet.json --dataset mnist --epochs 2 --save-weights lenet.safetensors
-  netbuilder export lenet.json -o lenet.py --weights lenet.safetensors
+  netbuilder                                   open the app (with LeNet)
+  netbuilder mlp                               open the MLP template as a new project
+  netbuilder templates                         list the bundled templates
+  netbuilder summary lenet
+  netbuilder train lenet --dataset mnist --epochs 2 --save-weights lenet.safetensors
+  netbuilder export lenet -o lenet.py --weights lenet.safetensors
+  netbuilder import model.onnx -o model.nbproj
+  netbuilder import net.py --class Net --input-shape 3,32,32 -o net.nbproj
 """
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -51,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="netbuilder",
         description="Design, train and export neural networks. Without a command, or with "
-        "a project file only, opens the app.",
+        "a project file or template name only, opens the app.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -59,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "open",
-        help="open the app (optionally with a project)",
+        help="open the app (optionally with a project or a template)",
         description="Open the NetBuilder window, with PROJECT if given.",
     )
     p.add_argument("project", nargs="?", metavar="PROJECT", help=PROJECT_HELP)
@@ -175,19 +182,69 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "export",
-        help="write the network as a runnable Python script",
+        help="write the network as a runnable Python script or an ONNX model",
         description="Write the project's network as a self-contained training "
-        "script for PyTorch or for the engine.",
+        "script for PyTorch or for the engine, or as an ONNX model.",
     )
     p.add_argument("project", metavar="PROJECT", help=PROJECT_HELP)
-    p.add_argument("-o", "--output", type=Path, required=True, metavar="FILE.py")
-    p.add_argument("--target", choices=("torch", "engine"), default="torch")
+    p.add_argument("-o", "--output", type=Path, required=True, metavar="FILE")
+    p.add_argument(
+        "--target",
+        choices=("torch", "engine", "onnx"),
+        default="torch",
+        help="a PyTorch or engine training script (.py), or an ONNX model (.onnx) with the "
+        "weights inside",
+    )
     p.add_argument(
         "--weights",
         type=Path,
         metavar="FILE",
-        help="trained weights (.safetensors) the script starts from",
+        help="trained weights (.safetensors) the script starts from (ONNX: that it holds)",
     )
+
+    p = sub.add_parser(
+        "import",
+        help="turn an ONNX model or a PyTorch model's code into a project",
+        description="Write a project (and its weights, .safetensors beside it) from an ONNX "
+        "model, or from a Python file that defines a PyTorch nn.Module: the file's code runs, "
+        "with the engine standing in for torch, and one forward pass is traced.",
+    )
+    p.add_argument("model", metavar="MODEL", help="an .onnx file, or a .py file with an nn.Module")
+    p.add_argument("-o", "--output", type=Path, required=True, metavar="PROJECT.nbproj")
+    p.add_argument(
+        "--class",
+        dest="class_name",
+        metavar="NAME",
+        help="the nn.Module class (or module-level model) to import from a .py file, when it "
+        "defines several",
+    )
+    p.add_argument(
+        "--input-shape",
+        metavar="C,H,W",
+        help="one sample's shape for a .py model, e.g. 1,28,28 or 784 (default: the file's "
+        "INPUT_SHAPE)",
+    )
+    p.add_argument(
+        "--weights",
+        type=Path,
+        metavar="FILE",
+        help="a .py model's trained weights (.safetensors with its state_dict keys)",
+    )
+
+    sub.add_parser(
+        "templates",
+        help="list the bundled templates",
+        description="List the bundled templates: name, parameter count and what it is. "
+        "Any command that takes a PROJECT takes a template's name too.",
+    )
+    p = sub.add_parser(
+        "install-desktop",
+        help="add NetBuilder to the desktop's application menu (Linux)",
+        description="Add a launcher (a .desktop file and the app icon) to the user's "
+        "application menu, in $XDG_DATA_HOME (default ~/.local/share). It starts this "
+        "NetBuilder with this Python.",
+    )
+    p.add_argument("--remove", action="store_true", help="take the launcher away again")
     return parser
 
 
@@ -205,6 +262,9 @@ def main(argv: list[str] | None = None) -> int:
             "summary": _summary,
             "train": _train,
             "export": _export,
+            "templates": _templates,
+            "install-desktop": _install_desktop,
+            "import": _import,
         }[args.command](args)
     except CliError as exc:
         print(f"netbuilder: error: {exc}", file=sys.stderr)
@@ -218,8 +278,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _open(project) -> int:
-    if project is not None and not Path(project).is_file():
-        raise CliError(f"{project}: no such project file")
+    if project is not None and not Path(project).is_file() and _template_name(project) is None:
+        raise CliError(_not_found(project))
     try:
         from netbuilder.ui.app import main as app_main
     except ImportError as exc:
@@ -230,10 +290,40 @@ def _open(project) -> int:
 # -- summary ----------------------------------------------------------------------------------
 
 
+def _template_name(spec) -> str | None:
+    """The bundled template `spec` names, unless a file of that name is there."""
+    from netbuilder.graph.templates import template_names
+
+    if Path(spec).is_file() or str(spec) not in template_names():
+        return None
+    return str(spec)
+
+
+def _looks_like_path(spec) -> bool:
+    return any(c in str(spec) for c in "./\\")
+
+
+def _not_found(spec) -> str:
+    from netbuilder.graph.templates import template_names
+
+    if _looks_like_path(spec):
+        return f"{spec}: no such project file"
+    return (
+        f"{spec}: no such project file or template; the templates are "
+        f"{', '.join(template_names())} (see netbuilder templates)"
+    )
+
+
 def _load(path):
     from netbuilder.graph.project import ProjectError, load_project
+    from netbuilder.graph.templates import load_template
 
     try:
+        name = _template_name(path)
+        if name is not None:
+            return load_template(name)
+        if not _looks_like_path(path) and not Path(path).exists():
+            raise CliError(_not_found(path))  # a mistyped template name
         return load_project(path)
     except ProjectError as exc:
         raise CliError(str(exc)) from exc
@@ -358,6 +448,13 @@ def _train(args) -> int:
         "ignore", r"(overflow|invalid value|divide by zero) encountered", RuntimeWarning
     )
     trainer = Trainer(project.graph, settings, data=data, checkpoint_path=args.checkpoint)
+    if args.resume is None:
+        from netbuilder.training.project_weights import project_weights
+
+        start_from = project_weights(project, args.project, project.graph)
+        if start_from is not None:  # an imported model's weights, or saved trained ones
+            trainer.load_weights(start_from)
+            print(f"starting from the weights in {start_from}", file=sys.stderr)
     if args.resume is not None:
         if not args.resume.is_file():
             raise CliError(f"{args.resume}: no such checkpoint file")
@@ -684,6 +781,45 @@ def _strict(value):
     return value
 
 
+# -- templates, install-desktop ----------------------------------------------------------------
+
+
+def _templates(args) -> int:
+    from netbuilder.graph.templates import list_templates, load_template
+
+    rows = []
+    for name, title in list_templates():
+        try:
+            params = f"{load_template(name).graph.total_params:,} params"
+        except Exception:  # noqa: BLE001 - a damaged template still gets its line
+            params = "unreadable"
+        rows.append((name, params, title))
+    name_w = max(len(r[0]) for r in rows)
+    params_w = max(len(r[1]) for r in rows)
+    for name, params, title in rows:
+        print(f"{name:<{name_w}}  {params:>{params_w}}  {title}")
+    return 0
+
+
+def _install_desktop(args) -> int:
+    from netbuilder.desktop import DesktopError, install, remove
+
+    try:
+        if args.remove:
+            removed = remove()
+            for path in removed:
+                print(f"removed {path}")
+            if not removed:
+                print("no NetBuilder launcher was installed")
+            return 0
+        files = install()
+    except DesktopError as exc:
+        raise CliError(str(exc)) from exc
+    print(f"wrote {files.entry}")
+    print(f"wrote {files.icon}")
+    return 0
+
+
 # -- export -----------------------------------------------------------------------------------
 
 
@@ -699,12 +835,49 @@ def _export(args) -> int:
     from netbuilder.export import ExportError
 
     try:
-        write_export(project, args.output, target=args.target, weights=args.weights)
+        if args.target == "onnx":
+            from netbuilder.export.onnx import write_onnx
+
+            write_onnx(project, args.output, weights=args.weights)
+        else:
+            write_export(project, args.output, target=args.target, weights=args.weights)
     except ExportError as exc:  # names the weights file or the block itself
         raise CliError(str(exc)) from exc
     except (OSError, ValueError) as exc:
         raise CliError(f"{args.output}: {exc}") from exc
     print(f"wrote {args.output} ({args.target})")
+    return 0
+
+
+# -- import -------------------------------------------------------------------------------------
+
+
+def _import(args) -> int:
+    from netbuilder.importers import ModelImportError, import_file
+
+    model = Path(args.model)
+    if not model.is_file():
+        raise CliError(f"{model}: no such file")
+    if model.suffix.lower() == ".py":
+        print(
+            f"running the code in {model} to build and trace its model (import only files "
+            "you trust)",
+            file=sys.stderr,
+        )
+    try:
+        project, weights, graph = import_file(
+            model,
+            args.output,
+            class_name=args.class_name,
+            input_shape=args.input_shape,
+            weights=args.weights,
+        )
+    except ModelImportError as exc:
+        raise CliError(str(exc)) from exc
+    except OSError as exc:
+        raise CliError(f"{args.output}: cannot write it: {exc.strerror or exc}") from exc
+    print(summary_text(graph))
+    print(f"wrote {project}" + (f" and its weights {weights}" if weights else ""))
     return 0
 
 

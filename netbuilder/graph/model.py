@@ -28,7 +28,7 @@ class Edge:
 @dataclass(frozen=True)
 class Change:
     kind: str  # node_added, node_removed, edge_added, edge_removed, node_moved,
-    # params_changed, renamed, reset
+    # params_changed, renamed, network_renamed, reset
     node_id: str | None = None
     edge: Edge | None = None
 
@@ -80,6 +80,20 @@ def check_name(name: object) -> str | None:
         return f"{name!r} is reserved in the exported code; choose another name, like {name}1"
     if name.startswith("_"):
         return f"{name!r} starts with _, which PyTorch treats as private; remove the underscore"
+    return None
+
+
+def check_network_name(name: object) -> str | None:
+    """Why `name` cannot name the network (its class in the exported code), or None."""
+    if not isinstance(name, str) or not name.isidentifier() or not name.isascii():
+        return (
+            f"{name!r} cannot name the network's class; use letters, digits and _ and start "
+            "with a letter, like LeNet"
+        )
+    if keyword.iskeyword(name) or (name in RESERVED_NAMES and name != "Net"):
+        return f"{name!r} is reserved in the exported code; choose another name, like {name}Net"
+    if name.startswith("_"):
+        return f"{name!r} starts with _; start the class name with a letter"
     return None
 
 
@@ -301,6 +315,10 @@ class Graph:
     def set_name(self, node_id: str, name: str) -> None:
         self.node(node_id).name = name
         self._emit(Change("renamed", node_id=node_id))
+
+    def set_network_name(self, name: str) -> None:
+        self.name = name
+        self._emit(Change("network_renamed"))
 
     def set_pos(self, node_id: str, pos) -> None:
         self.node(node_id).pos = (float(pos[0]), float(pos[1]))

@@ -1,4 +1,5 @@
-"""Export (Ctrl+E): a runnable PyTorch or engine script, with or without the trained weights."""
+"""Export (Ctrl+E): a runnable PyTorch or engine script, with or without the trained weights,
+or an ONNX model."""
 
 from __future__ import annotations
 
@@ -27,7 +28,12 @@ from netbuilder.export import write_export
 TARGETS = {
     "torch": "PyTorch script (import torch)",
     "engine": "engine script (NetBuilder's numpy engine)",
+    "onnx": "ONNX model (.onnx, for onnxruntime, Netron and other tools)",
 }
+
+
+def _suffix(target: str) -> str:
+    return ".onnx" if target == "onnx" else ".py"
 
 
 class ExportDialog(QDialog):
@@ -63,12 +69,20 @@ class ExportDialog(QDialog):
 
         def describe() -> None:
             name = Path(self.path.text().strip() or "net.py").name
+            if self.target.currentData() == "onnx":
+                note.setText(
+                    "The model holds the network and its weights (the trained ones when "
+                    "included, else freshly initialised ones), with any batch size."
+                )
+                return
             note.setText(
                 "The script builds, trains and evaluates the network on MNIST-format data: "
                 f"<tt>python {name} --data FOLDER --epochs 1</tt>"
             )
 
         self.path.textChanged.connect(describe)
+        self.target.currentIndexChanged.connect(self._target_changed)
+        self.target.currentIndexChanged.connect(describe)
         describe()
         buttons = QDialogButtonBox(QDialogButtonBox.Cancel)
         self.export_button = buttons.addButton("Export", QDialogButtonBox.AcceptRole)
@@ -85,29 +99,44 @@ class ExportDialog(QDialog):
         stem = re.sub(r"\W+", "_", self.window.project_name().lower()).strip("_") or "net"
         return folder / f"{stem}.py"
 
+    def _target_changed(self) -> None:
+        text = self.path.text().strip()
+        if text:
+            self.path.setText(str(Path(text).with_suffix(_suffix(self.target.currentData()))))
+
     def _browse(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(
-            self, "Export script", self.path.text(), "Python scripts (*.py)"
-        )
+        suffix = _suffix(self.target.currentData())
+        kind = "ONNX models (*.onnx)" if suffix == ".onnx" else "Python scripts (*.py)"
+        path, _ = QFileDialog.getSaveFileName(self, "Export", self.path.text(), kind)
         if path:
-            self.path.setText(path if path.endswith(".py") else path + ".py")
+            self.path.setText(path if path.endswith(suffix) else path + suffix)
 
     def do_export(self) -> bool:
         path = Path(self.path.text().strip()).expanduser()
         if not path.name:
             QMessageBox.warning(self, "Export", "Choose a file name for the script.")
             return False
-        if path.suffix != ".py":
-            path = path.with_suffix(".py")
-        weights = self.weights_file if self.weights.isChecked() else None
         target = self.target.currentData()
+        if path.suffix != _suffix(target):
+            path = path.with_suffix(_suffix(target))
+        weights = self.weights_file if self.weights.isChecked() else None
         try:
-            written = write_export(self.window.project, path, target=target, weights=weights)
+            if target == "onnx":
+                from netbuilder.export.onnx import write_onnx
+
+                written = write_onnx(self.window.project, path, weights=weights)
+            else:
+                written = write_export(self.window.project, path, target=target, weights=weights)
         except (BlockError, OSError) as exc:
             QMessageBox.critical(self, "Export failed", str(exc))
             return False
         self.written = [Path(written)]
         where = f"Wrote {written}"
+        if target == "onnx":
+            self.window.statusBar().showMessage(where, 10000)
+            QMessageBox.information(self, "Exported", where)
+            self.accept()
+            return True
         if weights is not None:
             w = Path(written).with_suffix(".safetensors")
             self.written.append(w)

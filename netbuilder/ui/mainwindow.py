@@ -46,6 +46,7 @@ from netbuilder.ui import icons, theme
 from netbuilder.ui.canvas.items import NODE_HEIGHT, NODE_WIDTH, format_count
 from netbuilder.ui.canvas.scene import GraphScene
 from netbuilder.ui.canvas.view import CanvasView
+from netbuilder.ui.import_action import import_model
 from netbuilder.ui.inspector import Inspector
 from netbuilder.ui.palette import Palette, QuickAdd
 from netbuilder.ui.recovery import Recovery
@@ -63,7 +64,7 @@ BOTTOM_H = 90  # the Training dock before any run: its controls row and a one-li
 
 
 def templates() -> list[tuple[str, Path]]:
-    """(menu title, path) for every bundled template, in the catalogue's menu order."""
+    """(menu title, path) for every bundled template, the default first."""
     found = []
     for name, title in list_templates():
         try:
@@ -71,12 +72,6 @@ def templates() -> list[tuple[str, Path]]:
         except FileNotFoundError:
             continue
     return found
-
-
-def _template_label(path: Path) -> str:
-    """A short project name for an unsaved template: "LeNet-5", "MLP"."""
-    titles = dict(list_templates())
-    return titles.get(path.stem, path.stem).split(" (")[0]
 
 
 def default_size() -> tuple[int, int]:
@@ -257,12 +252,17 @@ class MainWindow(QMainWindow):
         )
         self.act_save = A("&Save", self.save, QKeySequence.Save, icon=icons.icon("action-save"))
         self.act_save_as = A("Save &As…", self.save_as, QKeySequence("Ctrl+Shift+S"))
+        self.act_import = A(
+            "&Import Model…",
+            lambda: import_model(self),
+            tip="Open an ONNX model or a PyTorch model's code as a project",
+        )
         self.act_export = A(
             "&Export…",
             self.export_dialog,
             QKeySequence("Ctrl+E"),
             icon=icons.icon("action-export"),
-            tip="Write a runnable PyTorch or engine script",
+            tip="Write a runnable PyTorch or engine script, or an ONNX model",
         )
         self.act_quit = A("&Quit", self.close, QKeySequence.Quit)
         self.act_undo = A("&Undo", self.undo, QKeySequence.Undo, icon=icons.icon("action-undo"))
@@ -322,6 +322,7 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.act_open)
         self.recent_menu = file_menu.addMenu("Open &Recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        file_menu.addAction(self.act_import)
         file_menu.addSeparator()
         file_menu.addAction(self.act_save)
         file_menu.addAction(self.act_save_as)
@@ -409,6 +410,7 @@ class MainWindow(QMainWindow):
         for a in (
             self.act_new,
             self.act_open,
+            self.act_import,
             self.template_menu.menuAction(),
             self.recent_menu.menuAction(),
         ):
@@ -486,7 +488,11 @@ class MainWindow(QMainWindow):
         return self._untitled_name or "Untitled"
 
     def _update_title(self, *_) -> None:
-        self.setWindowTitle(f"NetBuilder — {self.project_name()}{'*' if self.is_dirty else ''}")
+        # Qt's convention: "[*]" shows the modified mark and the platform adds " — NetBuilder"
+        # (the application display name); the file path gives macOS its proxy icon
+        self.setWindowTitle(f"{self.project_name()}[*]")
+        self.setWindowFilePath(str(self.path.resolve()) if self.path is not None else "")
+        self.setWindowModified(self.is_dirty)
 
     def maybe_save(self) -> bool:
         """Ask about unsaved changes; True when it is fine to drop the current project."""
@@ -527,7 +533,7 @@ class MainWindow(QMainWindow):
         # templates are stored as one long row; wrap them to fit this window
         self._lay_out_before_showing(project.graph)
         self.replace_project(project, None)
-        self._untitled_name = _template_label(path)
+        self._untitled_name = path.stem  # Save As proposes "<template>.nbproj"
         self._update_title()
         return True
 

@@ -553,8 +553,6 @@ class Module:
                 if strict:
                     missing_keys.append(key)
                 continue
-            if param is None:
-                continue
             value = state_dict[key]
             arr = value._data if isinstance(value, Tensor) else np.asarray(value)
             if arr.shape != param._data.shape:

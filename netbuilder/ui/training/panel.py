@@ -33,11 +33,20 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from netbuilder.training.project_weights import project_weights
+
 from .plot_theme import Theme
 from .result import TrainedModel
 from .runs import KEPT_RUNS, EpochPoint, RunCurves
 from .settings_form import SettingsForm
-from .worker import FeatureMaps, RunResult, TrainingProcess, WorkerDone, warm_up
+from .worker import (
+    DefaultTrainer,
+    FeatureMaps,
+    RunResult,
+    TrainingProcess,
+    WorkerDone,
+    warm_up,
+)
 
 log = logging.getLogger(__name__)
 
@@ -538,7 +547,13 @@ class TrainingDashboard(QObject):
             return False
         try:
             self._graph_dict = self.window.graph.to_dict()
-            worker = TrainingProcess(self._graph_dict, settings.to_dict(), self._trainer_factory)
+            factory, start_from = self._trainer_factory, None
+            if factory is None:  # the real trainer: it goes on from the project's weights
+                start_from = project_weights(
+                    self._project(), getattr(self.window, "path", None), self.window.graph
+                )
+                factory = DefaultTrainer(str(start_from)) if start_from else None
+            worker = TrainingProcess(self._graph_dict, settings.to_dict(), factory)
             worker.start()
         except Exception as exc:  # noqa: BLE001 - shown in the window
             self._show_failure(f"Training could not start: {exc}")
@@ -564,7 +579,10 @@ class TrainingDashboard(QObject):
         self._show_run()
         self.progress.setRange(0, 0)  # busy until RunStarted says how many steps
         self.progress.setFormat("Loading data…")
-        self.status_label.setText(f"Loading {settings.dataset}…")
+        self.status_label.setText(
+            f"Loading {settings.dataset}…"
+            + (f" Starting from the weights in {start_from.name}." if start_from else "")
+        )
 
         self.worker = worker
         node = self._feature_node_name(self._selected_node)
