@@ -291,13 +291,22 @@ def set_printoptions(precision=None, threshold=None, edgeitems=None, linewidth=N
 
 
 def set_num_threads(n):
-    """Threads the convolution and pooling kernels split a batch across (torch.set_num_threads)."""
+    """Threads the kernels (convolution, batch norm, pooling) split a batch across, the calling
+    thread included, as torch.set_num_threads. Default: OMP_NUM_THREADS, else the available
+    cores up to 4."""
+    import builtins
+
     from engine._kernels import set_num_threads as _set_kernel_threads
 
+    if isinstance(n, builtins.bool) or not isinstance(n, builtins.int):
+        raise RuntimeError(f"set_num_threads expects an int, but got {type(n).__name__}")
+    if n < 1:
+        raise RuntimeError("set_num_threads expects a positive integer")
     _set_kernel_threads(n)
 
 
 def get_num_threads():
+    """The kernels' thread count (torch.get_num_threads)."""
     from engine._kernels import num_threads
 
     return num_threads()

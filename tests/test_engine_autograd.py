@@ -242,6 +242,10 @@ def test_gradcheck_catches_a_wrong_gradient():
     assert gradcheck(Wrong.apply, (t64(3),), raise_exception=False) is False
 
 
+def _running():
+    return engine.tensor([0.5, -1.0, 2.0], dtype=engine.float64)
+
+
 def _ce_target():
     return engine.tensor([1, 0, 3])
 
@@ -306,6 +310,16 @@ GRADCHECK = [
         [(4, 3), (3,), (3,)],
     ),
     ("batch_norm_2d_train", lambda x: F.batch_norm(x, None, None, training=True), [(2, 2, 2, 2)]),
+    (
+        "batch_norm_2d_train_affine_after_conv",
+        lambda x, w, b: F.batch_norm(F.conv2d(x, w, padding=1), None, None, b, b * 2, True),
+        [(2, 2, 3, 4), (3, 2, 3, 3), (3,)],
+    ),
+    (
+        "batch_norm_eval",
+        lambda x, w, b: F.batch_norm(x, _running(), _running() ** 2 + 0.5, w, b, False),
+        [(3, 3, 2), (3,), (3,)],
+    ),
     ("mse_loss", lambda a, b: F.mse_loss(a, b), [(2, 3), (2, 3)]),
     ("l1_loss", lambda a, b: F.l1_loss(a, b, reduction="sum"), [(2, 3), (2, 3)]),
     ("smooth_l1", lambda a, b: F.smooth_l1_loss(a, b * 2), [(2, 3), (2, 3)]),
@@ -355,6 +369,18 @@ CONV_POOL_GRADCHECK = [
         [(2, 4, 7, 6), (4, 2, 2, 3)],
     ),
     ("conv2d_same", lambda x, w: F.conv2d(x, w, padding="same"), [(1, 2, 5, 6), (2, 2, 3, 2)]),
+    # large enough for the shifted-planes gather (the grid at most 25% above the output)
+    (
+        "conv2d_3x3_pad1_planes",
+        lambda x, w: F.conv2d(x, w, padding=1),
+        [(2, 1, 18, 19), (2, 1, 3, 3)],
+    ),
+    (
+        "conv2d_3x3_stride2_pad1_planes",
+        lambda x, w, b: F.conv2d(x, w, b, stride=2, padding=1),
+        [(1, 2, 19, 21), (2, 2, 3, 3), (2,)],
+    ),
+    ("conv2d_1x1_stride2", lambda x, w: F.conv2d(x, w, stride=2), [(2, 3, 5, 6), (2, 3, 1, 1)]),
     ("max_pool2d_2x2", lambda x: F.max_pool2d(x, 2), [(2, 3, 6, 4)]),
     ("max_pool2d_3_s2", lambda x: F.max_pool2d(x, 3, 2), [(1, 2, 7, 7)]),
     (

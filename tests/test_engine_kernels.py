@@ -16,6 +16,7 @@ from engine._kernels import (
     max_pool2d_forward,
 )
 from engine._kernels import conv as conv_module
+from engine._kernels import norm as norm_module
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
@@ -61,7 +62,23 @@ CONV_CASES = {
     "depthwise": (2, 3, 8, 8, 3, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 3, True),
     "everything": (2, 4, 13, 12, 4, 3, 2, (2, 1), (2, 1, 0, 1), (2, 2), 2, True),
     "1x1": (2, 5, 6, 6, 3, 1, 1, (1, 1), (0, 0, 0, 0), (1, 1), 1, True),
+    "3x3_pad1_odd": (2, 3, 9, 7, 4, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 1, False),
+    "3x3_stride2_pad1": (2, 3, 9, 8, 5, 3, 3, (2, 2), (1, 1, 1, 1), (1, 1), 1, False),
+    "3x3_stride2_pad1_batch1": (1, 4, 7, 7, 3, 3, 3, (2, 2), (1, 1, 1, 1), (1, 1), 1, True),
+    "1x1_stride2": (2, 4, 7, 6, 5, 1, 1, (2, 2), (0, 0, 0, 0), (1, 1), 1, False),
+    "stride2_dilation2": (2, 2, 11, 10, 3, 3, 3, (2, 2), (2, 2, 2, 2), (2, 2), 1, True),
 }
+
+# Both ways of building the columns on every case: shifted phase planes (contiguous copies,
+# computed on a grid a little larger than the output) and per-window im2col, which the kernel
+# picks by how much of the grid the output fills; forcing each covers both on small inputs.
+GATHERS = {"planes": float("inf"), "windows": 0.0}
+
+
+@pytest.fixture(params=sorted(GATHERS))
+def gather(request, monkeypatch):
+    monkeypatch.setattr(conv_module, "MAX_GRID_WASTE", GATHERS[request.param])
+    return request.param
 
 
 def torch_conv(x, w, b, stride, padding, dilation, groups):
@@ -72,7 +89,7 @@ def torch_conv(x, w, b, stride, padding, dilation, groups):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("name", sorted(CONV_CASES))
-def test_conv2d_matches_torch(name, dtype):
+def test_conv2d_matches_torch(name, dtype, gather):
     n, c, h, wd, o, kh, kw, stride, padding, dilation, groups, bias = CONV_CASES[name]
     rng = np.random.default_rng(zlib.crc32(name.encode()))
     x = rand(rng, n, c, h, wd, dtype=dtype)
@@ -105,13 +122,34 @@ def test_conv2d_output_is_nchw_view_of_channel_first_memory():
     assert out.transpose(1, 0, 2, 3).flags.c_contiguous
 
 
-def test_conv2d_accepts_strided_views_of_any_layout():
+@pytest.mark.parametrize("stride, pad", [(1, 0), (1, 1), (2, 1)])
+def test_conv2d_accepts_strided_views_of_any_layout(gather, stride, pad):
     rng = np.random.default_rng(1)
     base = rand(rng, 6, 3, 10, 20)
     x = base[::2, :, :, ::2]  # non-contiguous NCHW view
     w = rand(rng, 4, 3, 3, 3)
-    out, _ = conv2d_forward(x, w, None, (1, 1), (0, 0, 0, 0), (1, 1), 1)
-    close(out, F.conv2d(torch.tensor(np.ascontiguousarray(x)), torch.tensor(w)), "strided input")
+    out, ctx = conv2d_forward(x, w, None, (stride, stride), (pad,) * 4, (1, 1), 1)
+    xt = torch.tensor(np.ascontiguousarray(x), requires_grad=True)
+    wt = torch.tensor(w, requires_grad=True)
+    expected = F.conv2d(xt, wt, stride=stride, padding=pad)
+    close(out, expected, "strided input")
+    g = rand(rng, *out.shape)[:, :, ::-1]  # a reversed, non-contiguous gradient
+    expected.backward(torch.tensor(np.ascontiguousarray(g)))
+    dx, dw, _ = conv2d_backward(g, ctx, True, True, False)
+    close(dx, xt.grad, "strided input: input gradient")
+    close(dw, wt.grad, "strided input: weight gradient", atol=1e-4)
+
+
+def test_conv2d_picks_planes_for_padded_3x3_and_windows_for_small_images():
+    # the grid of 3x3 padding-1 convolutions on 32x32 is 13% larger than the output: planes;
+    # LeNet's 5x5 on 14x14 would compute 196 positions for 100 outputs: windows
+    rng = np.random.default_rng(8)
+    _, ctx = conv2d_forward(rand(rng, 2, 3, 32, 32), rand(rng, 4, 3, 3, 3), None,
+                            (1, 1), (1, 1, 1, 1), (1, 1), 1)  # fmt: skip
+    assert isinstance(ctx[2], conv_module._Planes)
+    _, ctx = conv2d_forward(rand(rng, 2, 6, 14, 14), rand(rng, 4, 6, 5, 5), None,
+                            (1, 1), (0, 0, 0, 0), (1, 1), 1)  # fmt: skip
+    assert isinstance(ctx[2], conv_module._Windows)
 
 
 def test_conv2d_backward_skips_gradients_nobody_needs():
@@ -137,6 +175,26 @@ def test_conv2d_micro_batches_give_the_same_numbers(monkeypatch):
         np.testing.assert_allclose(a, e, rtol=1e-5, atol=1e-4)
 
 
+@pytest.mark.parametrize("stride", [1, 2])
+def test_conv2d_planes_micro_batches_give_the_same_numbers(monkeypatch, stride):
+    # micro-batch boundaries inside the planes: each batch's last windows read past its samples
+    monkeypatch.setattr(conv_module, "MAX_GRID_WASTE", float("inf"))
+    rng = np.random.default_rng(9)
+    n = 7
+    x, w, b = rand(rng, n, 3, 9, 11), rand(rng, 4, 3, 3, 3), rand(rng, 4)
+    args = ((stride, stride), (1, 1, 1, 1), (1, 1), 1)
+    whole_out, whole_ctx = conv2d_forward(x, w, b, *args)
+    g = rand(rng, *whole_out.shape)
+    whole = conv2d_backward(g, whole_ctx, True, True, True)
+    monkeypatch.setattr(conv_module, "CHUNK_BYTES", 1)  # one sample per micro-batch
+    out, ctx = conv2d_forward(x, w, b, *args)
+    assert ctx[4] == 1
+    parts = conv2d_backward(g, ctx, True, True, True)
+    np.testing.assert_allclose(out, whole_out, rtol=1e-5, atol=1e-5)
+    for a, e in zip(parts, whole):
+        np.testing.assert_allclose(a, e, rtol=1e-5, atol=1e-4)
+
+
 def test_conv2d_rejects_channel_mismatch_and_tiny_input():
     rng = np.random.default_rng(4)
     with pytest.raises(ValueError, match="3 channels"):
@@ -145,6 +203,71 @@ def test_conv2d_rejects_channel_mismatch_and_tiny_input():
     with pytest.raises(ValueError, match="smaller than the effective kernel"):
         conv2d_forward(rand(rng, 1, 1, 4, 4), rand(rng, 2, 1, 5, 5), None,
                        (1, 1), (0, 0, 0, 0), (1, 1), 1)  # fmt: skip
+
+
+# ----------------------------------------------------------------------------- batch_norm
+
+
+def channel_first(x):
+    """The NCHW view of channel-first memory, as a convolution leaves its output."""
+    return np.ascontiguousarray(x.transpose(1, 0, 2, 3)).transpose(1, 0, 2, 3)
+
+
+BN_INPUTS = {
+    # name: (make input from an NCHW/NC/NCL array)
+    "channel_first_view": channel_first,
+    "nchw_contiguous": lambda x: x,
+    "strided_slice": lambda x: np.repeat(x, 2, axis=-1)[..., ::2],
+}
+BN_SHAPES = {"2d": (5, 3), "3d": (4, 3, 5), "4d": (4, 3, 5, 6), "4d_batch1": (1, 3, 4, 5)}
+
+
+@pytest.mark.parametrize("block_bytes", [1, 1 << 20])  # a block per channel / one block
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layout", sorted(BN_INPUTS))
+@pytest.mark.parametrize("shape", sorted(BN_SHAPES))
+def test_batch_norm_matches_torch(shape, layout, dtype, training, block_bytes, monkeypatch):
+    monkeypatch.setattr(norm_module, "BLOCK_BYTES", block_bytes)
+    shape = BN_SHAPES[shape]
+    if layout == "channel_first_view" and len(shape) != 4:
+        layout = "nchw_contiguous"
+    rng = np.random.default_rng(zlib.crc32(f"{shape}{layout}".encode()))
+    x = BN_INPUTS[layout](rand(rng, *shape, dtype=dtype) * 3 + 1)
+    c = shape[1]
+    w, b = rand(rng, c, dtype=dtype), rand(rng, c, dtype=dtype)
+    mean, var = rand(rng, c, dtype=dtype), np.abs(rand(rng, c, dtype=dtype)) + 0.5
+    out, ctx, bmean, bvar = norm_module.batch_norm_forward(x, mean, var, w, b, training, 1e-5)
+    xt = torch.tensor(np.ascontiguousarray(x), requires_grad=True)
+    wt, bt = torch.tensor(w, requires_grad=True), torch.tensor(b, requires_grad=True)
+    rm, rv = torch.tensor(mean), torch.tensor(var)
+    expected = F.batch_norm(xt, rm, rv, wt, bt, training, 0.0, 1e-5)
+    close(out, expected, "forward")
+    if training:
+        axes = (0,) + tuple(range(2, len(shape)))
+        close(bmean.astype(dtype), xt.detach().numpy().mean(axes), "batch mean")
+        close(bvar.astype(dtype), xt.detach().numpy().var(axes), "biased batch variance")
+    else:
+        assert bmean is None and bvar is None
+    g = rand(rng, *shape, dtype=dtype)
+    expected.backward(torch.tensor(g))
+    dx, dw, db = norm_module.batch_norm_backward(g, ctx, True, True, True)
+    close(dx, xt.grad, "input gradient")
+    close(dw, wt.grad, "weight gradient", atol=1e-4)
+    close(db, bt.grad, "bias gradient", atol=1e-4)
+
+
+def test_batch_norm_keeps_channel_first_memory_and_skips_unneeded_gradients():
+    rng = np.random.default_rng(5)
+    x = channel_first(rand(rng, 4, 3, 5, 6))
+    out, ctx, _, _ = norm_module.batch_norm_forward(x, None, None, None, None, True, 1e-5)
+    assert out.transpose(1, 0, 2, 3).flags.c_contiguous
+    assert np.shares_memory(ctx[1], x)  # the input is kept, not copied
+    dx, dw, db = norm_module.batch_norm_backward(channel_first(np.ones_like(x)), ctx,
+                                                 True, False, False)  # fmt: skip
+    assert dw is None and db is None
+    assert dx.transpose(1, 0, 2, 3).flags.c_contiguous
+    np.testing.assert_allclose(dx, 0, atol=1e-6)  # a constant gradient has none left after BN
 
 
 # ----------------------------------------------------------------------------- max_pool2d
@@ -378,7 +501,7 @@ def test_kernel_results_do_not_depend_on_the_thread_count():
     from engine._kernels import parallel
 
     rng = np.random.default_rng(13)
-    x = np.maximum(rand(rng, 37, 3, 16, 16), 0)
+    x = np.maximum(rand(rng, 37, 3, 20, 20), 0)
     w, b = rand(rng, 5, 3, 3, 3), rand(rng, 5)
     results = []
     before = parallel.num_threads()
@@ -389,6 +512,11 @@ def test_kernel_results_do_not_depend_on_the_thread_count():
             grads = conv2d_backward(np.ones_like(out), ctx, True, True, True)
             pooled, _, pctx = max_pool2d_forward(out, (2, 2), (2, 2), (0, 0), (1, 1), False, False)
             results.append((out, *grads, pooled, max_pool2d_backward(pooled, pctx)))
+            normed, nctx, mean, var = norm_module.batch_norm_forward(
+                out, None, None, w[:, 0, 0, 0], b, True, 1e-5
+            )
+            results[-1] += (normed, mean, var, *norm_module.batch_norm_backward(
+                out, nctx, True, True, True))  # fmt: skip
     finally:
         parallel.set_num_threads(before)
     for other in results[1:]:
@@ -510,3 +638,45 @@ def test_double_conv_net_through_the_engine_matches_torch_double():
     close(e_out.detach().numpy(), t_out, "double net: logits")
     for what, eg, tg in zip(("conv w", "conv b", "fc w", "fc b"), e_grads, t_grads):
         close(eg.numpy(), tg, f"double net: {what} gradient")
+
+
+def test_set_num_threads_takes_a_positive_int_like_torch():
+    import engine
+
+    before = engine.get_num_threads()
+    try:
+        engine.set_num_threads(1)
+        assert engine.get_num_threads() == 1
+        for bad, message in ((0, "positive integer"), (-2, "positive integer"),
+                             (2.5, "expects an int, but got float"),
+                             ("2", "expects an int, but got str")):  # fmt: skip
+            with pytest.raises(RuntimeError, match=message):
+                engine.set_num_threads(bad)
+            with pytest.raises(RuntimeError, match=message):
+                torch.set_num_threads(bad)
+        assert engine.get_num_threads() == 1
+    finally:
+        engine.set_num_threads(before)
+
+
+def test_omp_num_threads_sets_the_kernel_threads_but_not_blas():
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from engine._kernels import parallel
+
+    probe = (
+        "import engine, engine._kernels as k; "
+        "print(engine.get_num_threads(), k.blas_threads())"
+    )
+    root = str(Path(__file__).resolve().parent.parent)
+    default = min(parallel.available_cores(), parallel.MAX_DEFAULT_THREADS)
+    for omp, expected in (("3", 3), ("5,2", 5), ("0", default), ("many", default)):
+        env = {**os.environ, "OMP_NUM_THREADS": omp, "PYTHONPATH": root}
+        env.pop("OPENBLAS_NUM_THREADS", None)
+        out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True,
+                             text=True, check=True).stdout.split()  # fmt: skip
+        assert int(out[0]) == expected, omp
+        assert out[1] in ("1", "None")  # the kernels call BLAS from their threads: BLAS stays 1

@@ -141,6 +141,17 @@ def test_state_dict_round_trip_and_strict_errors():
         b.load_state_dict(wrong)
 
 
+def test_state_dict_round_trip_without_bias_matches_torch():
+    e = nn.Sequential(nn.Conv2d(1, 2, 3, bias=False), nn.BatchNorm2d(2))
+    t = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3, bias=False), torch.nn.BatchNorm2d(2))
+    assert list(e.state_dict()) == list(t.state_dict())
+    assert e.load_state_dict(e.state_dict()).missing_keys == []
+    e.load_state_dict({k: engine.tensor(v.numpy()) for k, v in t.state_dict().items()})
+    assert np.array_equal(e[0].weight.numpy(force=True), t[0].weight.detach().numpy())
+    with pytest.raises(RuntimeError, match=r'Unexpected key\(s\) in state_dict: "0.bias"'):
+        e.load_state_dict({**e.state_dict(), "0.bias": engine.zeros(2)})
+
+
 def test_state_dict_loads_into_torch_and_back():
     e, t = Model(nn), Model(torch.nn)
     t.load_state_dict({k: torch.tensor(v.numpy()) for k, v in e.state_dict().items()})

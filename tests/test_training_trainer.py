@@ -489,3 +489,30 @@ def test_saved_weights_are_plainly_readable(net, tmp_path):
         os.umask(old_umask)
     for name in ("w.safetensors", "c.ckpt"):
         assert (tmp_path / name).stat().st_mode & 0o777 == 0o644
+
+
+def test_threads_setting_reaches_the_engine_kernels(net, tiny):
+    before = engine.get_num_threads()
+    try:
+        engine.set_num_threads(3)
+        trainer = Trainer(net, TrainSettings(epochs=1, batch_size=64), data=tiny)
+        assert trainer.threads is None
+        trainer.run()
+        assert engine.get_num_threads() == 3  # None keeps what the process chose
+        final = Trainer(net, TrainSettings(epochs=1, batch_size=64), data=tiny, threads=1).run()
+        assert isinstance(final, Finished)
+        assert engine.get_num_threads() == 1
+    finally:
+        engine.set_num_threads(before)
+
+
+@pytest.mark.parametrize("cores, expected", [(1, 1), (2, 2), (3, 2), (4, 3), (16, 4)])
+def test_app_runs_leave_a_core_to_the_window_beyond_two(monkeypatch, cores, expected):
+    from engine._kernels import parallel
+    from netbuilder.ui.training import worker
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(parallel, "available_cores", lambda: cores)
+    assert worker.training_threads() == expected
+    monkeypatch.setenv("OMP_NUM_THREADS", "7")
+    assert worker.training_threads() == 7

@@ -15,9 +15,30 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-__all__ = ["num_threads", "set_num_threads", "parallel_for"]
+__all__ = ["available_cores", "default_threads", "num_threads", "set_num_threads", "parallel_for"]
 
-_threads = max(1, min(os.cpu_count() or 1, 4))
+# Past four threads the micro-batches get too small for numpy's per-call cost to pay off.
+MAX_DEFAULT_THREADS = 4
+
+
+def available_cores():
+    """Cores this process may run on (its CPU affinity where the system reports it)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def default_threads():
+    """OMP_NUM_THREADS when it holds a positive whole number (its first entry), as torch
+    reads it; otherwise the available cores, at most MAX_DEFAULT_THREADS."""
+    value = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
+    if value.isdigit() and int(value) > 0:
+        return int(value)
+    return min(available_cores(), MAX_DEFAULT_THREADS)
+
+
+_threads = default_threads()
 _executor = None
 _executor_pid = None  # a forked child has the executor object but none of its threads
 _lock = threading.Lock()
@@ -79,9 +100,7 @@ def parallel_for(fn, count):
         pool = _helpers()
         errstate = np.geterr()
         for p in range(1, parts):
-            futures.append(
-                pool.submit(_run_with_errstate, errstate, fn, bounds[p], bounds[p + 1])
-            )
+            futures.append(pool.submit(_run_with_errstate, errstate, fn, bounds[p], bounds[p + 1]))
     except RuntimeError:
         # the pool was shut down by a concurrent set_num_threads: do the rest here
         _run(fn, bounds[len(futures) + 1], count)

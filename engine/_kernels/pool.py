@@ -379,6 +379,10 @@ def adaptive_avg_pool2d_backward(grad_out, ctx):
     shape, ph, pw = ctx
     n, c, h, w = shape
     if ph is None:  # global average: pw holds the dtype
-        g = grad_out.astype(pw, copy=False)
-        return np.broadcast_to(g / pw.type(h * w), shape).copy()
+        g = grad_out.astype(pw, copy=False) / pw.type(h * w)
+        # in channel-first memory like the activations, so the next backward op (ReLU, batch
+        # norm) reads both of its arrays in the same order
+        dx = np.empty((c, n, h, w), dtype=pw)
+        dx[...] = g.transpose(1, 0, 2, 3)
+        return dx.transpose(1, 0, 2, 3)
     return np.matmul(np.matmul(ph.T, grad_out.astype(ph.dtype, copy=False)), pw)

@@ -12,6 +12,7 @@ import numpy as np
 
 from engine import _random
 from engine._kernels import conv as _conv
+from engine._kernels import norm as _norm
 from engine._kernels import pool as _pool
 from engine.autograd.grad_mode import _state as _grad_state
 from engine.autograd.graph import node_type as _N
@@ -784,7 +785,8 @@ def dropout(input, p=0.5, training=True, inplace=False):  # noqa: A002
         mask = np.zeros(xd.shape, dtype=xd.dtype)
     else:
         keep = _random.rng().random(xd.shape, dtype=np.float32) >= p
-        mask = keep.astype(xd.dtype) * np.asarray(1.0 / (1.0 - p), dtype=xd.dtype)
+        # the scaled mask in one pass (no separate cast)
+        mask = np.multiply(keep, np.asarray(1.0 / (1.0 - p), dtype=xd.dtype), dtype=xd.dtype)
     out = xd * mask
     res = _make(out, (input,), _N("MulBackward0"), lambda g: (g * mask,))
     return _maybe_inplace(input, res, inplace)
@@ -844,18 +846,22 @@ def batch_norm(
     xd = input._data
     if xd.ndim < 2:
         raise ValueError(f"expected at least 2D input (got {xd.ndim}D input)")
-    c = xd.shape[1]
-    axes = (0,) + tuple(range(2, xd.ndim))
-    bshape = (1, c) + (1,) * (xd.ndim - 2)
-    n = xd.size // c
+    n = xd.size // xd.shape[1]
+    if training and n <= 1:
+        raise ValueError(
+            f"Expected more than 1 value per channel when training, got input size "
+            f"{_shape_str(xd.shape)}"
+        )
+    out, ctx, mu, var = _norm.batch_norm_forward(
+        xd,
+        None if training else running_mean._data,
+        None if training else running_var._data,
+        None if weight is None else weight._data,
+        None if bias is None else bias._data,
+        training,
+        eps,
+    )
     if training:
-        if n <= 1:
-            raise ValueError(
-                f"Expected more than 1 value per channel when training, got input size "
-                f"{_shape_str(xd.shape)}"
-            )
-        mu = xd.mean(axis=axes, dtype=np.float64)
-        var = ((xd - mu.reshape(bshape).astype(xd.dtype)) ** 2).mean(axis=axes, dtype=np.float64)
         if running_mean is not None:
             rm = running_mean._data
             rm *= 1 - momentum
@@ -864,37 +870,22 @@ def batch_norm(
             rv = running_var._data
             rv *= 1 - momentum
             rv += (momentum * var * n / (n - 1)).astype(rv.dtype)
-    else:
-        mu = running_mean._data.astype(np.float64)
-        var = running_var._data.astype(np.float64)
-    inv_std = (1.0 / np.sqrt(var + eps)).astype(xd.dtype)
-    mu = mu.astype(xd.dtype)
-    xhat = (xd - mu.reshape(bshape)) * inv_std.reshape(bshape)
-    wd = None if weight is None else weight._data.reshape(bshape)
-    out = xhat * wd if wd is not None else xhat
-    if bias is not None:
-        out = out + bias._data.reshape(bshape)
+    out = _as_input_dtype(out, xd)
     inputs = tuple(t for t in (input, weight, bias) if t is not None)
 
     def backward(g):
-        gx = gw = gb = None
-        if weight is not None and weight.requires_grad:
-            gw = (g * xhat).sum(axis=axes)
-        if bias is not None and bias.requires_grad:
-            gb = g.sum(axis=axes)
-        if input.requires_grad:
-            gxhat = g * wd if wd is not None else g
-            if training:
-                m1 = gxhat.mean(axis=axes, keepdims=True)
-                m2 = (gxhat * xhat).mean(axis=axes, keepdims=True)
-                gx = (gxhat - m1 - xhat * m2) * inv_std.reshape(bshape)
-            else:
-                gx = gxhat * inv_std.reshape(bshape)
-        res = [gx]
+        gx, gw, gb = _norm.batch_norm_backward(
+            g,
+            ctx,
+            input.requires_grad,
+            weight is not None and weight.requires_grad,
+            bias is not None and bias.requires_grad,
+        )
+        res = [None if gx is None else _as_input_dtype(gx, xd)]
         if weight is not None:
-            res.append(gw)
+            res.append(None if gw is None else gw.astype(weight._data.dtype, copy=False))
         if bias is not None:
-            res.append(gb)
+            res.append(None if gb is None else gb.astype(bias._data.dtype, copy=False))
         return tuple(res)
 
     return _make(out, inputs, _N("NativeBatchNormBackward0"), backward)

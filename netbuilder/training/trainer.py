@@ -54,6 +54,10 @@ class Trainer:
 
     Usable again after a run: a second run() goes on from the current weights and optimizer
     state. A stop() issued while no run is going cancels the next run at its first step.
+
+    threads: the engine's kernel threads for the runs (engine.set_num_threads); None keeps the
+    engine's setting, whose default (OMP_NUM_THREADS, else the available cores up to 4) suits a
+    process that does nothing else, as the CLI's.
     """
 
     def __init__(
@@ -62,8 +66,10 @@ class Trainer:
         settings: TrainSettings | None = None,
         data=None,
         checkpoint_path: str | os.PathLike | None = None,
+        threads: int | None = None,
     ):
         self.graph = graph
+        self.threads = threads
         self.settings = settings if settings is not None else TrainSettings()
         self.data = data  # the DataSplit, loaded at the start of run() when None
         self.checkpoint_path = checkpoint_path  # written at the end of each run when set
@@ -180,6 +186,8 @@ class Trainer:
     def _run(self):
         import engine
 
+        if self.threads is not None:
+            engine.set_num_threads(self.threads)
         settings = self.settings.validated()
         model = self.model
         self._prepare_data(settings)

@@ -548,11 +548,9 @@ class Module:
         persistent = {
             k: v for k, v in self._buffers.items() if k not in self._non_persistent_buffers_set
         }
-        # a parameter registered as None (Conv2d(bias=False)) is in no state_dict: not missing
+        # a parameter set to None (Conv2d(bias=False)) is neither saved nor expected, as in torch
         local = {k: v for k, v in {**self._parameters, **persistent}.items() if v is not None}
         for name, param in local.items():
-            if param is None:  # bias=False: no entry in state_dict() and none expected
-                continue
             key = prefix + name
             if key not in state_dict:
                 if strict:

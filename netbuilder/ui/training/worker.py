@@ -60,6 +60,19 @@ class WorkerDone:
     """The child has ended; everything it sent is before this in the queue."""
 
 
+def training_threads() -> int:
+    """Kernel threads for a run started from the app (at most 4). The window (event loop, live
+    plots) needs a core while the child trains: where there are more than two, one is left to
+    it, costing a run at most a third of its kernel speed; on one or two cores leaving one would
+    halve the speed, so the run takes them all. OMP_NUM_THREADS wins."""
+    from engine._kernels.parallel import MAX_DEFAULT_THREADS, available_cores, default_threads
+
+    if os.environ.get("OMP_NUM_THREADS"):
+        return default_threads()
+    cores = available_cores()
+    return min(MAX_DEFAULT_THREADS, cores - 1 if cores > 2 else cores)
+
+
 class DefaultTrainer:
     """Builds the real Trainer in the child (a picklable recipe; tests pass their own).
     weights: a .safetensors file the run starts from (the project's, e.g. an imported model's)."""
@@ -71,7 +84,11 @@ class DefaultTrainer:
         from netbuilder.graph.model import Graph
         from netbuilder.training import Trainer, TrainSettings
 
-        trainer = Trainer(Graph.from_dict(graph_dict), TrainSettings.from_dict(settings_dict))
+        trainer = Trainer(
+            Graph.from_dict(graph_dict),
+            TrainSettings.from_dict(settings_dict),
+            threads=training_threads(),
+        )
         if self.weights:
             trainer.load_weights(self.weights)
         return trainer
