@@ -30,12 +30,24 @@ class Call:
         out.update({k: make(settings) for k, (make, _code) in self.derived.items()})
         return {k: list(v) if k == "milestones" else v for k, v in out.items()}
 
-    def code(self, module: str, first: str, args: str = "args") -> str:
+    def code_arguments(self, first: str = "", args: str = "args") -> list[str]:
+        """The call's arguments as code, with the settings read from `args`."""
         parts = [first] if first else []
         parts += [f"{k}={args}.{name}" for k, name in self.kwargs.items()]
-        parts += [f"{k}={v!r}" for k, v in self.fixed.items()]
+        parts += [f"{k}={_literal(v)}" for k, v in self.fixed.items()]
         parts += [f"{k}={code.format(args=args)}" for k, (_make, code) in self.derived.items()]
-        return f"{module}.{self.ctor}({', '.join(parts)})"
+        return parts
+
+    def code(self, module: str, first: str = "", args: str = "args") -> str:
+        return f"{module}.{self.ctor}({', '.join(self.code_arguments(first, args))})"
+
+
+def _literal(value) -> str:
+    """repr(), double-quoted for plain strings (the exported code's style)."""
+    text = repr(value)
+    if isinstance(value, str) and "'" not in value and '"' not in value:
+        text = '"' + text[1:-1] + '"'
+    return text
 
 
 OPTIMIZERS = {
@@ -109,14 +121,29 @@ LOSSES = {
 ONE_HOT_LOSSES = frozenset({"mse"})
 
 
+# what a schedule needs beyond each setting's own range:
+# schedule -> (setting, the test that fails, the same test as code over `{args}`, problem)
+NEEDS = {
+    "multistep": (
+        "milestones",
+        lambda s: not s.milestones,
+        "not {args}.milestones",
+        "are needed by the multistep schedule (epochs), e.g. 2,4",
+    ),
+    "plateau": (
+        "gamma",
+        lambda s: s.gamma >= 1,
+        "{args}.gamma >= 1",
+        "must be below 1 for the plateau schedule (the lr factor)",
+    ),
+}
+
+
 def check(settings) -> None:
     """What the chosen schedule needs beyond each setting's own range (SettingsError)."""
-    if settings.schedule == "multistep" and not settings.milestones:
-        raise SettingsError(
-            "milestones", "are needed by the multistep schedule (epochs), e.g. [2, 4]"
-        )
-    if settings.schedule == "plateau" and settings.gamma >= 1:
-        raise SettingsError("gamma", "must be below 1 for the plateau schedule (the lr factor)")
+    need = NEEDS.get(settings.schedule)
+    if need is not None and need[1](settings):
+        raise SettingsError(need[0], need[3])
 
 
 def make_optimizer(settings, parameters, optim):

@@ -53,9 +53,7 @@ class _Methods:
         if d is None:
             return cls()
         if not isinstance(d, dict):
-            raise SettingsError(
-                "training settings", f"must be an object, got {type(d).__name__}"
-            )
+            raise SettingsError("training settings", f"must be an object, got {type(d).__name__}")
         return cls(**{k: v for k, v in d.items() if k in BY_NAME}).validated()
 
     def replace(self, **changes):
