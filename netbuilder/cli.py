@@ -699,7 +699,13 @@ def _export(args) -> int:
     from netbuilder.export import ExportError
 
     try:
-        write_export(project, args.output, target=args.target, weights=args.weights)
+        write_export(
+            project,
+            args.output,
+            target=args.target,
+            weights=args.weights,
+            project_name=Path(args.project).stem,
+        )
     except ExportError as exc:  # names the weights file or the block itself
         raise CliError(str(exc)) from exc
     except (OSError, ValueError) as exc:

@@ -671,9 +671,12 @@ def _check_weights(graph, arrays: dict, source: str) -> None:
         )
 
 
-def write_export(project_or_graph, path, target: str = "torch", weights=None) -> Path:
+def write_export(
+    project_or_graph, path, target: str = "torch", weights=None, project_name=None
+) -> Path:
     """Write the script to `path` atomically. weights: None, a .safetensors path, or
-    {name: array}; written beside the script as <stem>.safetensors and loaded by default."""
+    {name: array}; written beside the script as <stem>.safetensors and loaded by default.
+    project_name (the project file's name) names the class when the network has no name."""
     graph = getattr(project_or_graph, "graph", project_or_graph)
     training = getattr(project_or_graph, "training", None)
     path = Path(path)
@@ -696,7 +699,7 @@ def write_export(project_or_graph, path, target: str = "torch", weights=None) ->
         _check_weights(graph, arrays, source)
         weights_name = path.with_suffix(".safetensors").name
     text = export_script(
-        graph, target, training=training, weights_name=weights_name, script_name=path.name
+        graph, target, training=training, weights_name=weights_name, project_name=project_name
     )
     if arrays is not None:
         _write_weights(arrays, path.with_suffix(".safetensors"), weights)
