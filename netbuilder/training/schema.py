@@ -20,6 +20,7 @@ still stored. `low`/`high` bound numbers (`low_open`/`high_open` exclude the bou
 
 from __future__ import annotations
 
+import argparse
 import math
 from dataclasses import dataclass, field
 
@@ -291,3 +292,71 @@ def choices(name: str) -> tuple[str, ...]:
 def label(name: str, value: str) -> str:
     """The readable label of a choice value ("sgd" -> "SGD")."""
     return dict(BY_NAME[name].choices).get(value, value)
+
+
+# -- the command line ---------------------------------------------------------------------------
+
+
+def argument_type(setting: Setting, element: bool = False):
+    """An argparse type for `setting`: the text parsed and checked by the schema, its problem
+    as argparse's message ("must be at least 1, got -1"). element: one number of a pair."""
+    kind = "float" if element else setting.kind
+
+    def parse(text: str):
+        try:
+            if kind == "int":
+                value = int(text)
+            elif kind == "float":
+                value = float(text)
+            elif kind == "ints":
+                parts = [part for part in text.replace(" ", "").split(",") if part]
+                if not parts:
+                    raise argparse.ArgumentTypeError(
+                        f"must be epochs separated by commas, got {text!r}"
+                    )
+                value = []
+                for part in parts:
+                    text = part  # the part a ValueError names
+                    value.append(int(part))
+            else:
+                value = text
+        except ValueError:
+            what = "a number" if kind == "float" else "a whole number"
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}") from None
+        try:
+            if element:
+                return setting._number(value, setting.name)
+            return setting.check(value)
+        except SettingsError as exc:
+            raise argparse.ArgumentTypeError(exc.problem) from None
+
+    parse.__name__ = setting.name
+    return parse
+
+
+_METAVARS = {"int": "N", "float": "X", "text": "TEXT", "ints": "N,N"}
+
+
+def add_arguments(parser, help_overrides: dict | None = None, metavars: dict | None = None):
+    """One option per setting (its flag, type, choices and help); every default is None, so
+    that an option left out keeps the project's value."""
+    help_overrides = help_overrides or {}
+    metavars = metavars or {}
+    for s in SETTINGS:
+        kwargs = {"help": help_overrides.get(s.name, s.help).replace("%", "%%"), "default": None}
+        if s.kind == "choice":
+            kwargs["choices"] = s.keys
+        elif s.kind == "bool":
+            kwargs["action"] = argparse.BooleanOptionalAction
+        elif s.kind == "pair":
+            kwargs.update(nargs=2, type=argument_type(s, element=True))
+            kwargs["metavar"] = ("X", "X")
+        else:
+            kwargs.update(type=argument_type(s), metavar=metavars.get(s.name, _METAVARS[s.kind]))
+        parser.add_argument(s.option, dest=s.name, **kwargs)
+
+
+def given(args) -> dict:
+    """{setting: value} of the options given on the command line."""
+    values = {s.name: getattr(args, s.name, None) for s in SETTINGS}
+    return {name: value for name, value in values.items() if value is not None}
