@@ -230,6 +230,11 @@ SETTINGS: tuple[Setting, ...] = (
         low=0.0, applies={"optimizer": ("adagrad",)},
     ),
     Setting(
+        "initial_accumulator_value", "float", 0.0, "Initial accumulator",
+        "Adagrad's starting sum of squared gradients",
+        low=0.0, applies={"optimizer": ("adagrad",)},
+    ),
+    Setting(
         "eps", "float", 1e-8, "Epsilon", "Adam, AdamW and RMSprop: added to the denominator",
         low=0.0, low_open=True, applies={"optimizer": ("adam", "adamw", "rmsprop")},
     ),
