@@ -189,12 +189,10 @@ def _load(path):
         raise CliError(f"{path}: cannot read it: {exc}") from exc
 
 
-def _shape(shape) -> str:
-    return "?" if shape is None else "x".join(str(d) for d in shape)
-
-
 def summary_text(graph) -> str:
     """A torchinfo-like table of the graph's blocks, shapes and parameter counts."""
+    from netbuilder.blocks.spec import fmt_shape
+
     nodes = graph.nodes
     order = graph.topological_order()
     order += [nid for nid in nodes if nid not in order]  # blocks on a loop come last
@@ -209,7 +207,7 @@ def summary_text(graph) -> str:
                 node.name,
                 node.type,
                 ", ".join(sources) or "-",
-                _shape(node.out_shape),
+                fmt_shape(node.out_shape),
                 f"{node.param_count:,}",
             )
         )
@@ -412,7 +410,9 @@ def data_line(data, graph) -> str:
     from netbuilder.data.prepare import plan_geometry
 
     text = data.describe()
-    inputs = [n for n in graph.nodes.values() if n.type == "Input" and n.out_shape]
+    from netbuilder.graph.inference import input_nodes
+
+    inputs = [graph.nodes[nid] for nid in input_nodes(graph) if graph.nodes[nid].out_shape]
     if len(inputs) != 1:
         return text
     shape = tuple(inputs[0].out_shape)

@@ -133,11 +133,14 @@ def py(value) -> str:
     return repr(value)
 
 
-def fmt_shape(shape: Shape | None) -> str:
-    """(16, 5, 5) -> '16x5x5'; (120,) -> '120'."""
+def fmt_shape(shape: Shape | int | None) -> str:
+    """(16, 5, 5) -> '16x5x5'; (120,) -> '120'; None -> '?'. The one shape format of the
+    app, the command line and the messages."""
     if shape is None:
         return "?"
-    return "x".join(str(d) for d in shape)
+    if isinstance(shape, int):
+        return str(shape)
+    return "x".join(str(d) for d in shape) if len(shape) else "scalar"
 
 
 @dataclass(frozen=True)

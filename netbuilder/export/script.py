@@ -24,6 +24,7 @@ from pathlib import Path
 
 from netbuilder.data.prepare import CHUNK, EMBEDDED, LUMA
 from netbuilder.export.forward import ExportError, class_code
+from netbuilder.graph.inference import input_nodes
 from netbuilder.graph.model import RESERVED_NAMES
 from netbuilder.graph.project import atomic_write, set_plain_mode
 from netbuilder.training import recipe
@@ -565,9 +566,8 @@ def export_script(
         check_loss_fits(graph, settings.loss)
     except TrainingError as exc:
         raise ExportError(f"{exc} (the loss is a training setting of the project)") from None
-    inputs = [n for n in graph.nodes.values() if n.type == "Input"]
     net = class_code(graph, DEFAULT_CLASS)  # raises ExportError when the graph has problems
-    input_shape = tuple(int(d) for d in inputs[0].out_shape)
+    input_shape = tuple(int(d) for d in graph.nodes[input_nodes(graph)[0]].out_shape)
 
     lib = "PyTorch" if target == "torch" else "the NetBuilder engine"
     distributed = (

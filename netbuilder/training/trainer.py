@@ -139,7 +139,9 @@ class Trainer:
         return compile_graph(self.graph)
 
     def input_shape(self) -> tuple[int, ...]:
-        inputs = [n for n in self.graph.nodes.values() if n.type == "Input"]
+        from netbuilder.graph.inference import input_nodes
+
+        inputs = [self.graph.nodes[nid] for nid in input_nodes(self.graph)]
         if len(inputs) != 1:
             raise TrainingError(
                 f"training needs exactly one Input block, the network has {len(inputs)}"
@@ -345,7 +347,9 @@ class Trainer:
                 model.train(was_training)
         k = self._num_classes
         if len(shape) != 1:
-            dims = "x".join(str(d) for d in shape)
+            from netbuilder.blocks.spec import fmt_shape
+
+            dims = fmt_shape(shape)
             raise TrainingError(
                 f"the network's output is {dims} but classifying needs one score per class "
                 f"({k}); end the network with Flatten and a Linear block with {k} outputs"
