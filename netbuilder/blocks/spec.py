@@ -116,8 +116,11 @@ def _as_pair(name: str, value: Any) -> int | tuple[int, int]:
     return _as_int(name, value)
 
 
-def pair(value: int | tuple[int, int]) -> tuple[int, int]:
-    return value if isinstance(value, tuple) else (value, value)
+def pair(value: int | tuple[int, int] | list[int]) -> tuple[int, int]:
+    """(h, w) from one number or two (a list as JSON gives it)."""
+    if isinstance(value, list | tuple):
+        return int(value[0]), int(value[1])
+    return int(value), int(value)
 
 
 def _fmt_value(value: Any) -> str:
