@@ -162,7 +162,7 @@ class Trainer:
             event = self._run()
         except Exception as exc:  # noqa: BLE001 - every failure must reach the listeners
             log.debug("training failed", exc_info=True)
-            event = Failed(self.step, _describe(exc))
+            event = Failed(self.step, describe_error(exc))
         finally:
             self._running = False
         # A checkpoint asked for at the end is written whatever the outcome, so a failed run
@@ -620,7 +620,7 @@ def _nan_message(value, step, epoch, optimizer):
     )
 
 
-def _describe(exc: BaseException) -> str:
+def describe_error(exc: BaseException) -> str:
     """One message for a person; our own errors already are, others get their origin."""
     from netbuilder.blocks import BlockError
     from netbuilder.data import DataError
