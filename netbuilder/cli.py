@@ -263,7 +263,7 @@ def _report_problems(graph) -> int:
         ]
     if not problems:
         return 0
-    from netbuilder.training.trainer import problem_line
+    from netbuilder.graph.model import problem_line
 
     for nid, message in problems:
         node = graph.nodes.get(nid) if nid is not None else None

@@ -124,6 +124,7 @@ class Trainer:
     def _compile(self):
         import engine
         from netbuilder.compile import compile_graph
+        from netbuilder.graph.model import problem_line
 
         problems = self.graph.problems()
         if problems:
@@ -515,15 +516,6 @@ def _engine_rng():
     from engine._random import rng
 
     return rng()
-
-
-def problem_line(name: str, message: str) -> str:
-    """'name: message', unless the message already starts with the name (as inference's do)."""
-    return (
-        message
-        if message.startswith(f"{name}:") or message.startswith(f"{name} ")
-        else (f"{name}: {message}")
-    )
 
 
 def check_loss_fits(graph, loss: str) -> None:
