@@ -24,6 +24,7 @@ from netbuilder.training import (
     LOSSES,
     OPTIMIZERS,
     SCHEDULES,
+    EpochEnd,
     StepEnd,
     Trainer,
     TrainSettings,
@@ -169,6 +170,14 @@ def run_script(path, data_path, weights, saved):
         return loss
 
     module.make_loss = recording_loss
+    epoch_losses = []
+    train_epoch = module.train_epoch
+
+    def recording_epoch(*args, **kwargs):
+        epoch_losses.append(train_epoch(*args, **kwargs))
+        return epoch_losses[-1]
+
+    module.train_epoch = recording_epoch
     threads = torch.get_num_threads()
     try:
         module.main(["--data", str(data_path), "--weights", str(weights), "--save", str(saved),
@@ -177,7 +186,7 @@ def run_script(path, data_path, weights, saved):
         torch.set_num_threads(threads)
     from safetensors.numpy import load_file
 
-    return np.array(losses), load_file(str(saved))
+    return np.array(losses), np.array(epoch_losses), load_file(str(saved))
 
 
 @pytest.mark.parametrize(("optimizer", "schedule", "loss"), CASES)
@@ -193,8 +202,15 @@ def test_app_and_both_exports_take_the_same_steps(tmp_path, data, optimizer, sch
     from safetensors.numpy import save_file
 
     save_file(start, str(tmp_path / "start.safetensors"))
-    app_losses = []
-    trainer.subscribe(lambda e: app_losses.append(e.loss) if isinstance(e, StepEnd) else None)
+    app_losses, app_epochs = [], []
+
+    def listen(event):
+        if isinstance(event, StepEnd):
+            app_losses.append(event.loss)
+        elif isinstance(event, EpochEnd):
+            app_epochs.append(event.train_loss)
+
+    trainer.subscribe(listen)
     final = trainer.run()
     assert type(final).__name__ == "Finished", final
     app_losses = np.array(app_losses)
@@ -210,12 +226,14 @@ def test_app_and_both_exports_take_the_same_steps(tmp_path, data, optimizer, sch
             script, data_path, tmp_path / "start.safetensors", tmp_path / f"{target}.safetensors"
         )
 
-    engine_losses, engine_weights = runs["engine"]
+    engine_losses, engine_epochs, engine_weights = runs["engine"]
     np.testing.assert_allclose(engine_losses, app_losses, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(engine_epochs, app_epochs, rtol=1e-6)
     for key, value in app_weights.items():
         np.testing.assert_allclose(engine_weights[key], value, rtol=1e-6, atol=1e-7, err_msg=key)
-    torch_losses, torch_weights = runs["torch"]
+    torch_losses, torch_epochs, torch_weights = runs["torch"]
     np.testing.assert_allclose(torch_losses, app_losses, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(torch_epochs, app_epochs, rtol=1e-4)
     for key, value in app_weights.items():
         np.testing.assert_allclose(torch_weights[key], value, rtol=1e-4, atol=1e-5, err_msg=key)
     moved = [k for k in start if not np.allclose(start[k], app_weights[k])]

@@ -22,7 +22,7 @@ import textwrap
 import unicodedata
 from pathlib import Path
 
-from netbuilder.data.prepare import CHUNK, EMBEDDED, LUMA
+from netbuilder.data.prepare import CHUNK, EMBEDDED, LUMA_WEIGHTS
 from netbuilder.export.forward import ExportError, class_code
 from netbuilder.graph.inference import input_nodes
 from netbuilder.graph.model import RESERVED_NAMES
@@ -150,8 +150,8 @@ def train_epoch(model, x, y, args, rng, optimizer, loss_fn, rank=0, world_size=1
     total = 0.0
     steps = batches(len(x), args.batch_size, rng)
     if tqdm is not None and rank == 0:
-        total = math.ceil(len(x) / args.batch_size)
-        steps = tqdm(steps, total=total, leave=False, unit="step", disable=None)  # on a terminal
+        count = math.ceil(len(x) / args.batch_size)
+        steps = tqdm(steps, total=count, leave=False, unit="step", disable=None)  # on a terminal
     for index in steps:
         mine = index[rank::world_size]  # --batch-size is the global batch
         xb = torch.from_numpy(x[mine]).to(device)
@@ -534,7 +534,7 @@ def _settings(training) -> TrainSettings:
 def _embedded_preparation() -> str:
     """netbuilder/data/prepare.py's functions, verbatim: the app's data preparation."""
     parts = [
-        f"\n\nLUMA = np.array({LUMA.tolist()!r}, dtype=np.float32)\n",
+        f"\n\nLUMA = np.array({LUMA_WEIGHTS!r}, dtype=np.float32)\n",
         f"CHUNK = {CHUNK!r}\n",
     ]
     for item in EMBEDDED:
@@ -638,7 +638,7 @@ def export_script(
 def _target_code() -> str:
     """targets()'s body: one-hot labels for the losses that compare scores with them."""
     one_hot = tuple(sorted(recipe.ONE_HOT_LOSSES))
-    return f"F.one_hot(y, output.shape[1]).float() if loss in {one_hot!r} else y"
+    return f"F.one_hot(y, output.shape[1]).float() if loss in {_lit(one_hot)} else y"
 
 
 def _expected_state(graph) -> dict:
