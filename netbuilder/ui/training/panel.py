@@ -1134,7 +1134,8 @@ class TrainingDashboard(QObject):
             path = path.with_suffix(".py")
         try:
             weights = self.result.weights_for(self.window.graph)
-            name = getattr(self.window, "project_name", lambda: None)()
+            path = getattr(self.window, "path", None)
+            name = path.stem if path else None  # a saved project names the class
             written = write_export(
                 self._project(), path, target=target, weights=weights, project_name=name
             )
