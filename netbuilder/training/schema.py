@@ -230,8 +230,8 @@ SETTINGS: tuple[Setting, ...] = (
         low=0.0, applies={"optimizer": ("adagrad",)},
     ),
     Setting(
-        "initial_accumulator_value", "float", 0.0, "Initial accumulator",
-        "Adagrad's starting sum of squared gradients",
+        "initial_accumulator_value", "float", 0.0, "Accumulator",
+        "Adagrad's initial sum of squared gradients",
         low=0.0, applies={"optimizer": ("adagrad",)},
     ),
     Setting(

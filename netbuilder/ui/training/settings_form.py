@@ -14,7 +14,7 @@ import sys
 import threading
 from pathlib import Path
 
-from PySide6.QtCore import QRegularExpression, Qt, QTimer, Signal
+from PySide6.QtCore import QRegularExpression, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QRegularExpressionValidator
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -51,6 +51,16 @@ class _SciSpin(QDoubleSpinBox):
         self.setRange(lo, hi)
         self.setKeyboardTracking(False)
 
+    def sizeHint(self) -> QSize:
+        # Qt sizes a spin box for its longest value (1.8e308 here): size it for a typical one
+        hint = super().sizeHint()
+        typical = self.fontMetrics().horizontalAdvance("0.000001") + 40
+        return QSize(min(hint.width(), typical), hint.height())
+
+    def minimumSizeHint(self) -> QSize:
+        hint = super().minimumSizeHint()
+        return QSize(min(hint.width(), self.sizeHint().width()), hint.height())
+
     def textFromValue(self, value: float) -> str:
         text = repr(float(value))  # the shortest text that reads back as the same float
         return text[:-2] if text.endswith(".0") else text
@@ -69,6 +79,22 @@ class _SciSpin(QDoubleSpinBox):
             return QValidator.State.Acceptable, text, pos
         except ValueError:
             return QValidator.State.Intermediate, text, pos
+
+
+class _IntSpin(QSpinBox):
+    """A whole-number box sized for typical values, not for its largest (2147483647)."""
+
+    def _typical_width(self) -> int:
+        texts = ("000000" + self.suffix(), self.specialValueText())
+        return max(self.fontMetrics().horizontalAdvance(t) for t in texts) + 40
+
+    def sizeHint(self) -> QSize:
+        hint = super().sizeHint()
+        return QSize(min(hint.width(), self._typical_width()), hint.height())
+
+    def minimumSizeHint(self) -> QSize:
+        hint = super().minimumSizeHint()
+        return QSize(min(hint.width(), self._typical_width()), hint.height())
 
 
 class DatasetChooser(QWidget):
@@ -311,7 +337,7 @@ class SettingsForm(QWidget):
             widget = QCheckBox(setting.label)
             widget.toggled.connect(lambda v, k=name: self._emit(k, bool(v)))
         elif kind == "int":
-            widget = QSpinBox()
+            widget = _IntSpin()
             low = -INT_MAX if setting.low is None else int(setting.low)
             widget.setRange(low, INT_MAX if setting.high is None else int(setting.high))
             if setting.unit:
