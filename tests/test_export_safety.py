@@ -151,3 +151,26 @@ def test_long_chains_export_without_recursion(n):
     compile(text, "chain.py", "exec")
     assert max(len(line) for line in text.splitlines()) <= 100
     assert text.count("F.relu(") >= n - n // 50
+
+
+def test_the_command_line_export_of_the_reported_names_is_inert(tmp_path, capsys):
+    from netbuilder import cli
+    from netbuilder.graph.project import save_project
+    from netbuilder.training import Trainer
+
+    project = load_template("lenet")
+    save_project(project, tmp_path / "lenet.nbproj")
+    Trainer(project.graph).save_weights(tmp_path / "trained.safetensors")
+    scripts = []
+    for i, name in enumerate(HOSTILE_FILE_NAMES[:2] + HOSTILE_FILE_NAMES[5:6]):
+        folder = tmp_path / f"cli{i}"
+        folder.mkdir()
+        argv = ["export", str(tmp_path / "lenet.nbproj"), "-o", str(folder / name),
+                "--target", "engine"]  # fmt: skip
+        if i == 2:
+            argv += ["--weights", str(tmp_path / "trained.safetensors")]
+        assert cli.main(argv) == 0, capsys.readouterr().err
+        scripts.append(folder / name)
+        assert "class Lenet(nn.Module):" in scripts[-1].read_text()
+    run_help(scripts, tmp_path)
+    assert not list(tmp_path.rglob(MARKER))
