@@ -46,6 +46,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from netbuilder.training.schema import BY_NAME, default_recipe
     from netbuilder.training.schema import add_arguments as add_setting_options
 
     parser = _Parser(
@@ -78,17 +79,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="train the project's network",
         description="Train the project's network and print the test accuracy. "
         "Options default to the project's training settings (the classic "
-        "recipe: SGD, lr 0.01, momentum 0.9, batch 64, cross-entropy, on the "
-        "bundled MNIST sample). Ctrl+C stops after the current step and still "
-        "writes the files asked for.",
+        f"recipe: {default_recipe()}, on the bundled MNIST sample). Ctrl+C stops after the "
+        "current step and still writes the files asked for.",
     )
     p.add_argument("project", metavar="PROJECT", help=PROJECT_HELP)
     add_setting_options(
         p,
         help_overrides={
-            "momentum": "momentum of the chosen optimizer: SGD's (default 0.9, the classic "
-            "recipe) or RMSprop's (default 0, as torch.optim.RMSprop); each keeps its own in "
-            "the project. Adam and AdamW take betas instead; Adagrad has none",
+            "momentum": "momentum of the chosen optimizer: SGD's (default "
+            f"{BY_NAME['momentum'].default:g}, the classic recipe) or RMSprop's (default "
+            f"{BY_NAME['rmsprop_momentum'].default:g}, as torch.optim.RMSprop); each keeps its "
+            "own in the project. Adam and AdamW take betas instead; Adagrad has none",
         },
         metavars={"dataset": "DATA"},
     )

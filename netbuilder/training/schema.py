@@ -295,6 +295,15 @@ SETTINGS: tuple[Setting, ...] = (
 BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
 
 
+def default_recipe() -> str:
+    """The defaults in words: "SGD, lr 0.01, momentum 0.9, batch 64, cross-entropy"."""
+    d = {s.name: s.default for s in SETTINGS}
+    return (
+        f"{label('optimizer', d['optimizer'])}, lr {d['lr']:g}, momentum {d['momentum']:g}, "
+        f"batch {d['batch_size']}, {label('loss', d['loss']).lower()}"
+    )
+
+
 def choices(name: str) -> tuple[str, ...]:
     return BY_NAME[name].keys
 
