@@ -125,3 +125,15 @@ def test_a_loaded_project_keeps_unknown_keys_and_normalises_known_ones():
     project.training = {"epochs": 3.0, "milestones": [4, 2], "from_a_newer_version": 1}
     back = loads_project(dumps_project(project))
     assert back.training == {"epochs": 3, "milestones": [2, 4], "from_a_newer_version": 1}
+
+
+def test_a_project_saved_between_two_edits_opens_again():
+    """The form may save nesterov on with momentum 0 on its way to a valid pair; the file must
+    open (the run and the export say what is wrong)."""
+    from netbuilder.graph.project import dumps_project, loads_project
+
+    project = load_template("mlp")
+    project.training = {"nesterov": True, "momentum": 0.0}
+    assert loads_project(dumps_project(project)).training == project.training
+    with pytest.raises(SettingsError, match="nesterov needs a momentum above 0"):
+        TrainSettings.from_dict(project.training)

@@ -87,12 +87,15 @@ TrainSettings.__doc__ = (
 
 
 def check_training(d) -> dict:
-    """A project's "training" dict checked against the schema: the known settings validated
-    (SettingsError naming the first bad one), unknown keys kept as they are (a newer version
-    may have written them)."""
-    settings = TrainSettings.from_dict(d)
-    out = dict(d or {})
+    """A project's "training" dict checked against the schema, setting by setting (SettingsError
+    naming the first bad one); unknown keys are kept as they are (a newer version may have
+    written them). Rules between settings (nesterov needs momentum) are left to the run and the
+    export: the form can save such a combination on its way to a valid one, and the project must
+    open again."""
+    if not isinstance(d, dict):
+        raise SettingsError("training settings", f"must be an object, got {type(d).__name__}")
+    out = dict(d)
     for s in SETTINGS:
         if s.name in out:
-            out[s.name] = s.to_json(getattr(settings, s.name))
+            out[s.name] = s.to_json(s.check(out[s.name]))
     return out
