@@ -1134,8 +1134,8 @@ class TrainingDashboard(QObject):
             path = path.with_suffix(".py")
         try:
             weights = self.result.weights_for(self.window.graph)
-            path = getattr(self.window, "path", None)
-            name = path.stem if path else None  # a saved project names the class
+            project_path = getattr(self.window, "path", None)
+            name = project_path.stem if project_path else None  # a saved project names the class
             written = write_export(
                 self._project(), path, target=target, weights=weights, project_name=name
             )
