@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 import zlib
 from collections import OrderedDict
 from pathlib import Path
@@ -21,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import safetensors.numpy
 
+from engine.fileio import atomic_write, memory_budget
 from engine.tensor import Tensor
 
 __all__ = ["save", "load", "CheckpointError"]
@@ -47,6 +47,7 @@ _DTYPES = {
 }
 
 _ZIP_MAGIC = b"PK\x03\x04"
+_MAX_HEADER = 100 * 2**20  # safetensors' own limit on the header's size
 
 
 def _crc(array: np.ndarray) -> int:
@@ -149,20 +150,9 @@ def _to_bytes(obj) -> bytes:
     return safetensors.numpy.save(encoder.arrays, metadata=metadata)
 
 
-def _mode_for(path: Path) -> int:
-    """The mode the saved file should get: the replaced file's, else what open() would give
-    (mkstemp makes its temp file 0600, and torch.save's files are not private either)."""
-    try:
-        return path.stat().st_mode & 0o777
-    except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
-
-
 def save(obj, f) -> None:
     """Write a state dict (or any tree of dicts, lists, tuples, tensors, arrays, numbers and
-    strings) to ``f``: a path (written atomically) or a binary file object.
+    strings) to ``f``: a path (written atomically, see engine.fileio) or a binary file object.
 
     The file is safetensors whatever its suffix; ``.safetensors`` is the natural one.
     """
@@ -171,27 +161,16 @@ def save(obj, f) -> None:
         f.write(data)
         return
     path = Path(os.fspath(f))
-    directory = path.parent
-    if not directory.is_dir():
-        raise FileNotFoundError(f"{path}: cannot save there, the folder {directory} does not exist")
+    if not path.parent.is_dir():
+        raise FileNotFoundError(
+            f"{path}: cannot save there, the folder {path.parent} does not exist"
+        )
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+        atomic_write(path, data)
     except PermissionError:
-        raise PermissionError(f"{path}: cannot save there, no permission to write in "
-                              f"{directory}") from None
-    try:
-        os.fchmod(fd, _mode_for(path))
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+        raise PermissionError(
+            f"{path}: cannot save there, no permission to write in {path.parent}"
+        ) from None
 
 
 # ---- load ----------------------------------------------------------------------------------
@@ -201,9 +180,10 @@ def _fail(name: str, problem: str):
     raise CheckpointError(f"{name}: {problem}")
 
 
-def _parse(data: bytes, name: str) -> tuple[dict[str, np.ndarray], dict]:
-    """Check and read a safetensors file: (tensors in file order, metadata)."""
-    size = len(data)
+def _parse_header(data, size: int, name: str) -> tuple[list, dict]:
+    """Check a safetensors header against the file's size and the memory budget: ([(key,
+    dtype, shape, count, byte offset)] in file order, metadata). `data` holds the file's first
+    bytes, the whole header at least (when the file has it); `size` is the file's length."""
     # A safetensors file starts with its header length, then "{": anything else is foreign.
     # (Only then look for other formats: a header length's bytes may be anything.)
     if data[8:9] != b"{":
@@ -228,6 +208,8 @@ def _parse(data: bytes, name: str) -> tuple[dict[str, np.ndarray], dict]:
             )
         _fail(name, "not a safetensors file: it does not start with a safetensors header")
     header_len = int.from_bytes(data[:8], "little")
+    if header_len > _MAX_HEADER:
+        _fail(name, f"corrupt safetensors header: it claims {header_len:,} bytes")
     if header_len > size - 8:
         _fail(
             name,
@@ -248,7 +230,7 @@ def _parse(data: bytes, name: str) -> tuple[dict[str, np.ndarray], dict]:
 
     start = 8 + header_len
     body = size - start
-    arrays: dict[str, np.ndarray] = {}
+    entries = []
     for key, info in header.items():
         try:
             dtype = _DTYPES[info["dtype"]]
@@ -275,9 +257,65 @@ def _parse(data: bytes, name: str) -> tuple[dict[str, np.ndarray], dict]:
                 f"corrupt: tensor '{key}' of shape {list(shape)} needs "
                 f"{count * dtype.itemsize} bytes but the header gives it {end - begin}",
             )
-        array = np.frombuffer(data, dtype=dtype, count=count, offset=start + begin)
-        arrays[key] = array.reshape(shape).astype(dtype.newbyteorder("="), copy=True)
+        entries.append((key, dtype, shape, count, start + begin))
+    total = sum(count * dtype.itemsize for _, dtype, _, count, _ in entries)
+    budget = memory_budget()
+    if total > budget:
+        _fail(
+            name,
+            f"its tensors need {total:,} bytes, more than the {budget / 2**30:.1f} GB this "
+            "machine can spare for one file",
+        )
+    return entries, metadata
+
+
+def _native(array: np.ndarray, dtype, shape) -> np.ndarray:
+    array = array.reshape(shape)
+    return array if dtype.isnative else array.astype(dtype.newbyteorder("="))
+
+
+def _parse(data: bytes, name: str) -> tuple[dict[str, np.ndarray], dict]:
+    """Check and read a safetensors file held in memory: (tensors in file order, metadata)."""
+    entries, metadata = _parse_header(data, len(data), name)
+    arrays = {}
+    for key, dtype, shape, count, offset in entries:
+        array = np.frombuffer(data, dtype=dtype, count=count, offset=offset).copy()
+        arrays[key] = _native(array, dtype, shape)
     return arrays, metadata
+
+
+def _parse_file(path: Path, name: str):
+    """Read a safetensors file: its header first, checked against the file's real size and
+    the memory budget, then each tensor straight into its own array (one copy in memory)."""
+    try:
+        if path.exists() and not (path.is_file() or path.is_dir()):  # a FIFO would block
+            raise CheckpointError(f"{name}: is not a regular file, so not a checkpoint")
+        with open(path, "rb") as file:
+            size = os.fstat(file.fileno()).st_size
+            head = file.read(8)
+            header_len = int.from_bytes(head, "little") if len(head) == 8 else 0
+            if header_len <= min(_MAX_HEADER, size - 8):
+                head += file.read(header_len + 1)
+            else:
+                head += file.read(8)  # enough to tell a zip or pickle file
+            entries, metadata = _parse_header(head, size, name)
+            arrays = {}
+            for key, dtype, shape, count, offset in entries:
+                array = np.empty(count, dtype=dtype)
+                file.seek(offset)
+                if file.readinto(memoryview(array).cast("B")) != array.nbytes:
+                    _fail(name, f"truncated: tensor '{key}' ends past the end of the file")
+                arrays[key] = _native(array, dtype, shape)
+            return arrays, metadata
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{name}: no such file") from None
+    except IsADirectoryError:
+        raise CheckpointError(f"{name}: is a folder, not a checkpoint file") from None
+    except (ValueError, OSError) as exc:
+        if isinstance(exc, CheckpointError):
+            raise
+        reason = getattr(exc, "strerror", None) or exc
+        raise CheckpointError(f"{name}: cannot read it ({reason})") from None
 
 
 class _Decoder:
@@ -332,17 +370,11 @@ def load(f, map_location=None, weights_only=None, **_ignored_by_design):
         raise ValueError(f"engine runs on the CPU only; cannot load to {map_location!r}")
     if hasattr(f, "read"):
         name = str(getattr(f, "name", "<stream>"))
-        data = f.read()
+        arrays, metadata = _parse(bytes(f.read()), name)
     else:
         path = Path(os.fspath(f))
         name = str(path)
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            raise FileNotFoundError(f"{name}: no such file") from None
-        except IsADirectoryError:
-            raise CheckpointError(f"{name}: is a folder, not a checkpoint file") from None
-    arrays, metadata = _parse(bytes(data), name)
+        arrays, metadata = _parse_file(path, name)
 
     version = metadata.get(_FORMAT_KEY)
     if version is None:  # a plain safetensors file from elsewhere

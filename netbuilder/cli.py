@@ -12,22 +12,30 @@ import math
 import os
 import signal
 import sys
-import tempfile
 import time
 import warnings
 from pathlib import Path
 
-COMMANDS = ("open", "summary", "train", "export")
-PROJECT_HELP = "a NetBuilder project file (.nbproj or .json, e.g. resources/templates/lenet.json)"
+COMMANDS = ("open", "summary", "train", "export", "import", "templates", "install-desktop")
+PROJECT_HELP = (
+    "a NetBuilder project file (.nbproj or .json), or the name of a bundled template "
+    "(see `netbuilder templates`); a file of that name wins"
+)
 EXAMPLES = """examples:
-  netbuilder                                   open the app
-  netbuilder summary resources/templates/lenet.json
-  netbuilder train lenet.json --dataset mnist --epochs 2 --save-weights lenet.safetensors
-  netbuilder export lenet.json -o lenet.py --weights lenet.safetensors
+  netbuilder                                   open the app (with LeNet)
+  netbuilder mlp                               open the MLP template as a new project
+  netbuilder templates                         list the bundled templates
+  netbuilder summary lenet
+  netbuilder train lenet --dataset mnist --epochs 2 --save-weights lenet.safetensors
+  netbuilder export lenet -o lenet.py --weights lenet.safetensors
+  netbuilder import model.onnx -o model.nbproj
+  netbuilder import net.py --class Net --input-shape 3,32,32 -o net.nbproj
 """
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a terminated command
+PROBLEMS_SHOWN = 20  # lines of problems printed; a broken 10,000-block file gives a count
 
 
 class CliError(Exception):
@@ -52,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="netbuilder",
         description="Design, train and export neural networks. Without a command, or with "
-        "a project file only, opens the app.",
+        "a project file or template name only, opens the app.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -60,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "open",
-        help="open the app (optionally with a project)",
+        help="open the app (optionally with a project or a template)",
         description="Open the NetBuilder window, with PROJECT if given.",
     )
     p.add_argument("project", nargs="?", metavar="PROJECT", help=PROJECT_HELP)
@@ -110,7 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         metavar="FILE",
         help="go on from a checkpoint written by --checkpoint (weights, optimizer state, "
-        "step count, shuffling): --epochs more epochs",
+        "step count, shuffling): --epochs more epochs. --lr, --momentum and --weight-decay "
+        "given with it replace the checkpoint's values; the schedule and the seed go on as "
+        "saved, so --schedule, --step-size, --gamma, --milestones and --seed are refused",
     )
     p.add_argument(
         "--metrics-out",
@@ -122,19 +132,69 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "export",
-        help="write the network as a runnable Python script",
+        help="write the network as a runnable Python script or an ONNX model",
         description="Write the project's network as a self-contained training "
-        "script for PyTorch or for the engine.",
+        "script for PyTorch or for the engine, or as an ONNX model.",
     )
     p.add_argument("project", metavar="PROJECT", help=PROJECT_HELP)
-    p.add_argument("-o", "--output", type=Path, required=True, metavar="FILE.py")
-    p.add_argument("--target", choices=("torch", "engine"), default="torch")
+    p.add_argument("-o", "--output", type=Path, required=True, metavar="FILE")
+    p.add_argument(
+        "--target",
+        choices=("torch", "engine", "onnx"),
+        default="torch",
+        help="a PyTorch or engine training script (.py), or an ONNX model (.onnx) with the "
+        "weights inside",
+    )
     p.add_argument(
         "--weights",
         type=Path,
         metavar="FILE",
-        help="trained weights (.safetensors) the script starts from",
+        help="trained weights (.safetensors) the script starts from (ONNX: that it holds)",
     )
+
+    p = sub.add_parser(
+        "import",
+        help="turn an ONNX model or a PyTorch model's code into a project",
+        description="Write a project (and its weights, .safetensors beside it) from an ONNX "
+        "model, or from a Python file that defines a PyTorch nn.Module: the file's code runs, "
+        "with the engine standing in for torch, and one forward pass is traced.",
+    )
+    p.add_argument("model", metavar="MODEL", help="an .onnx file, or a .py file with an nn.Module")
+    p.add_argument("-o", "--output", type=Path, required=True, metavar="PROJECT.nbproj")
+    p.add_argument(
+        "--class",
+        dest="class_name",
+        metavar="NAME",
+        help="the nn.Module class (or module-level model) to import from a .py file, when it "
+        "defines several",
+    )
+    p.add_argument(
+        "--input-shape",
+        metavar="C,H,W",
+        help="one sample's shape for a .py model, e.g. 1,28,28 or 784 (default: the file's "
+        "INPUT_SHAPE)",
+    )
+    p.add_argument(
+        "--weights",
+        type=Path,
+        metavar="FILE",
+        help="a .py model's trained weights (.safetensors with its state_dict keys)",
+    )
+
+    sub.add_parser(
+        "templates",
+        help="list the bundled templates",
+        description="List the bundled templates: name, parameter count and what it is. "
+        "Any command that takes a PROJECT takes a template's name too.",
+    )
+    p = sub.add_parser(
+        "install-desktop",
+        help="add NetBuilder to the desktop's application menu (Linux)",
+        description="Add a launcher (a .desktop file and the app icon) to the user's "
+        "application menu, in $XDG_DATA_HOME (default ~/.local/share). It starts this "
+        "NetBuilder with this Python.",
+    )
+    p.add_argument("--remove", action="store_true", help="take the launcher away again")
     return parser
 
 
@@ -152,12 +212,19 @@ def main(argv: list[str] | None = None) -> int:
             "summary": _summary,
             "train": _train,
             "export": _export,
+            "templates": _templates,
+            "install-desktop": _install_desktop,
+            "import": _import,
         }[args.command](args)
     except CliError as exc:
         print(f"netbuilder: error: {exc}", file=sys.stderr)
         return exc.status
     except KeyboardInterrupt:
-        print("netbuilder: interrupted", file=sys.stderr)
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second one must not
+        try:  # interrupt the report with a traceback
+            print("netbuilder: interrupted", file=sys.stderr)
+        finally:
+            signal.signal(signal.SIGINT, previous)
         return EXIT_INTERRUPTED
 
 
@@ -165,8 +232,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _open(project) -> int:
-    if project is not None and not Path(project).is_file():
-        raise CliError(f"{project}: no such project file")
+    if project is not None and not Path(project).is_file() and _template_name(project) is None:
+        raise CliError(_not_found(project))
     try:
         from netbuilder.ui.app import main as app_main
     except ImportError as exc:
@@ -177,10 +244,40 @@ def _open(project) -> int:
 # -- summary ----------------------------------------------------------------------------------
 
 
+def _template_name(spec) -> str | None:
+    """The bundled template `spec` names, unless a file of that name is there."""
+    from netbuilder.graph.templates import template_names
+
+    if Path(spec).is_file() or str(spec) not in template_names():
+        return None
+    return str(spec)
+
+
+def _looks_like_path(spec) -> bool:
+    return any(c in str(spec) for c in "./\\")
+
+
+def _not_found(spec) -> str:
+    from netbuilder.graph.templates import template_names
+
+    if _looks_like_path(spec):
+        return f"{spec}: no such project file"
+    return (
+        f"{spec}: no such project file or template; the templates are "
+        f"{', '.join(template_names())} (see netbuilder templates)"
+    )
+
+
 def _load(path):
     from netbuilder.graph.project import ProjectError, load_project
+    from netbuilder.graph.templates import load_template
 
     try:
+        name = _template_name(path)
+        if name is not None:
+            return load_template(name)
+        if not _looks_like_path(path) and not Path(path).exists():
+            raise CliError(_not_found(path))  # a mistyped template name
         return load_project(path)
     except ProjectError as exc:
         raise CliError(str(exc)) from exc
@@ -196,20 +293,22 @@ def summary_text(graph) -> str:
 
     nodes = graph.nodes
     order = graph.topological_order()
-    order += [nid for nid in nodes if nid not in order]  # blocks on a loop come last
+    placed = set(order)
+    order += [nid for nid in nodes if nid not in placed]  # blocks on a loop come last
+    into: dict[str, list] = {}
+    for e in graph.edges:  # one pass: edges_into per block is quadratic on big networks
+        into.setdefault(e.dst, []).append(e)
     rows = []
     for nid in order:
         node = nodes[nid]
-        sources = [
-            nodes[e.src].name for e in sorted(graph.edges_into(nid), key=lambda e: e.dst_port)
-        ]
+        sources = [nodes[e.src].name for e in sorted(into.get(nid, ()), key=lambda e: e.dst_port)]
         rows.append(
             (
                 node.name,
                 node.type,
                 ", ".join(sources) or "-",
                 fmt_shape(node.out_shape),
-                f"{node.param_count:,}",
+                "?" if node.param_count is None else f"{node.param_count:,}",
             )
         )
     header = ("Block", "Type", "Input from", "Output shape", "Params")
@@ -266,9 +365,11 @@ def _report_problems(graph) -> int:
         return 0
     from netbuilder.graph.model import problem_line
 
-    for nid, message in problems:
+    for nid, message in problems[:PROBLEMS_SHOWN]:
         node = graph.nodes.get(nid) if nid is not None else None
         print(problem_line(node.name if node else "network", message), file=sys.stderr)
+    if len(problems) > PROBLEMS_SHOWN:
+        print(f"... and {len(problems) - PROBLEMS_SHOWN:,} more", file=sys.stderr)
     print(
         f"netbuilder: error: the network has {len(problems)} problem(s); fix them in the editor",
         file=sys.stderr,
@@ -291,9 +392,19 @@ def _train(args) -> int:
         check_loss_fits(project.graph, settings.loss)
     except TrainingError as exc:
         raise CliError(str(exc)) from exc
-    for path in (args.save_weights, args.metrics_out, args.checkpoint):
-        if path is not None:
-            _check_output_path(path)
+    _refuse_resume_conflicts(args)
+    _check_outputs(
+        [
+            ("--save-weights", args.save_weights),
+            ("--checkpoint", args.checkpoint),
+            ("--metrics-out", args.metrics_out),
+        ],
+        [
+            ("the project", args.project),
+            ("--resume", args.resume),
+            ("--dataset", _dataset_path(settings.dataset)),
+        ],
+    )
     data = load_data(settings.dataset, progress=not args.no_progress)
     print(f"data: {data_line(data, project.graph)}", file=sys.stderr)
 
@@ -302,7 +413,16 @@ def _train(args) -> int:
     warnings.filterwarnings(
         "ignore", r"(overflow|invalid value|divide by zero) encountered", RuntimeWarning
     )
-    trainer = Trainer(project.graph, settings, data=data, checkpoint_path=args.checkpoint)
+    # The checkpoint is written here, not by the Trainer: a failing output must not fail the
+    # run or keep the other outputs from being written.
+    trainer = Trainer(project.graph, settings, data=data)
+    if args.resume is None:
+        from netbuilder.training.project_weights import project_weights
+
+        start_from = project_weights(project, args.project, project.graph)
+        if start_from is not None:  # an imported model's weights, or saved trained ones
+            trainer.load_weights(start_from)
+            print(f"starting from the weights in {start_from}", file=sys.stderr)
     if args.resume is not None:
         if not args.resume.is_file():
             raise CliError(f"{args.resume}: no such checkpoint file")
@@ -316,7 +436,12 @@ def _train(args) -> int:
                 f"{args.resume}: cannot resume from it ({reason}); it must be a checkpoint "
                 "of this network with the same optimizer, written by --checkpoint"
             ) from None
-        print(f"resuming after step {trainer.step} (epoch {trainer.epoch})", file=sys.stderr)
+        applied = _apply_resume_overrides(trainer, args)
+        print(
+            f"resuming after step {trainer.step} (epoch {trainer.epoch})"
+            + (f" with {', '.join(applied)}" if applied else ""),
+            file=sys.stderr,
+        )
     metrics = _MetricsWriter(args.metrics_out) if args.metrics_out else None
     progress = _Progress(enabled=not args.no_progress)
     last_epoch: list[EpochEnd] = []
@@ -337,34 +462,22 @@ def _train(args) -> int:
     first_step = trainer.step  # above 0 when resuming
     last_epoch_number = trainer.epoch + settings.epochs
     trainer.subscribe(on_event)
-    previous = signal.getsignal(signal.SIGINT)
-
-    def on_interrupt(signum, frame):
-        # First Ctrl+C: stop after this step and write the files; a second one quits at once.
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        progress.write("stopping after this step (Ctrl+C again to quit at once)")
-        trainer.stop()
-
-    signal.signal(signal.SIGINT, on_interrupt)
+    stops = _StopSignals(trainer, progress)
     started = time.perf_counter()
-    try:
-        final = trainer.run()
-    finally:
-        signal.signal(signal.SIGINT, previous)
-        progress.close()
-        if metrics:
-            metrics.close()
-
-    if not isinstance(final, Failed) and args.save_weights:
+    with stops:
         try:
-            trainer.save_weights(args.save_weights)
-        except Exception as exc:  # noqa: BLE001 - any write failure is one line for the user
-            raise CliError(f"{args.save_weights}: could not write the weights: {exc}") from exc
-        print(f"weights written to {args.save_weights}")
-    if metrics:
-        print(f"metrics written to {args.metrics_out}")
+            final = trainer.run()
+        finally:
+            progress.close()
+            if metrics:
+                metrics.close()
+        failures = _write_outputs(args, trainer, final, metrics)
+
     if isinstance(final, Failed):
+        for line in failures:
+            print(f"netbuilder: error: {line}", file=sys.stderr)
         raise CliError(final.message)
+    status = 0
     if isinstance(final, Finished):
         seconds = time.perf_counter() - started
         samples = len(trainer.prepared.train_x) * settings.epochs
@@ -374,9 +487,134 @@ def _train(args) -> int:
             f"({samples / seconds:,.0f} samples/s, evaluation included)"
         )
         print(f"test accuracy: {last_epoch[0].test_accuracy:.4f}")
-        return 0
-    print(f"stopped at step {final.step}")
-    return EXIT_INTERRUPTED
+    else:
+        print(f"stopped at step {final.step}")
+        status = EXIT_INTERRUPTED
+    if stops.received is not None:
+        status = EXIT_TERMINATED if stops.received == signal.SIGTERM else EXIT_INTERRUPTED
+    for line in failures:
+        print(f"netbuilder: error: {line}", file=sys.stderr)
+    return EXIT_ERROR if failures and status == 0 else status
+
+
+class _StopSignals:
+    """While training and writing: the first Ctrl+C or SIGTERM stops after the current step
+    (the outputs are still written), a second one quits at once, without a traceback."""
+
+    def __init__(self, trainer, progress):
+        self.trainer = trainer
+        self.progress = progress
+        self.received = None
+        self._previous = {}
+
+    def __enter__(self):
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            self._previous[signum] = signal.getsignal(signum)
+            signal.signal(signum, self._on_signal)
+        return self
+
+    def __exit__(self, *exc):
+        for signum, handler in self._previous.items():
+            # once stopping, a further signal while the process exits must not kill it
+            # mid-way (or print a traceback): it is on its way out already
+            signal.signal(signum, signal.SIG_IGN if self.received is not None else handler)
+
+    def _on_signal(self, signum, frame):
+        if self.received is not None:
+            sys.stderr.write("\nnetbuilder: interrupted\n")
+            sys.stderr.flush()
+            os._exit(EXIT_TERMINATED if signum == signal.SIGTERM else EXIT_INTERRUPTED)
+        self.received = signum
+        what = "Ctrl+C" if signum == signal.SIGINT else "SIGTERM"
+        self.progress.write(f"{what}: stopping after this step ({what} again to quit at once)")
+        self.trainer.stop()
+
+
+def _write_outputs(args, trainer, final, metrics) -> list[str]:
+    """Write each output asked for, independently; one line per output that failed."""
+    from netbuilder.training import Failed
+
+    failures = []
+
+    def write(path, what, save):
+        try:
+            save(path)
+        except Exception as exc:  # noqa: BLE001 - any write failure is one line for the user
+            reason = getattr(exc, "strerror", None) or str(exc)
+            reason = reason.removeprefix(f"{path}: ")
+            failures.append(f"{path}: could not write the {what}: {reason}")
+        else:
+            print(f"{what} written to {path}")
+
+    # a failed run's checkpoint still holds its last good weights, as the Trainer's would
+    if args.checkpoint and trainer._model is not None:
+        write(args.checkpoint, "checkpoint", trainer.save_checkpoint)
+    if args.save_weights and not isinstance(final, Failed):
+        write(args.save_weights, "weights", trainer.save_weights)
+    if metrics:
+        if metrics.error:
+            failures.append(f"{args.metrics_out}: could not write the metrics: {metrics.error}")
+        else:
+            print(f"metrics written to {args.metrics_out}")
+    return failures
+
+
+def _dataset_path(spec):
+    """The file or folder a data set spec reads, to keep outputs off it."""
+    if not isinstance(spec, str):
+        return None
+    try:
+        if spec == "sample":
+            from netbuilder.data.datasets import sample_path
+
+            return sample_path()
+        if spec.lower() == "mnist":
+            from netbuilder.data import mnist_cache_dir
+
+            return mnist_cache_dir()
+    except (FileNotFoundError, OSError):
+        return None
+    return Path(spec).expanduser()
+
+
+# options whose values a checkpoint carries and that cannot be changed on resuming
+_RESUME_FIXED = ("schedule", "step_size", "gamma", "milestones", "seed")
+
+
+def _refuse_resume_conflicts(args):
+    if args.resume is None:
+        return
+    given = [f"--{name.replace('_', '-')}" for name in _RESUME_FIXED if getattr(args, name, None)
+             is not None]  # fmt: skip
+    if given:
+        raise CliError(
+            f"{' and '.join(given)} cannot be changed on --resume: the checkpoint's schedule "
+            "and random state go on as saved; leave them out, or train from the start",
+            EXIT_USAGE,
+        )
+
+
+def _apply_resume_overrides(trainer, args) -> list[str]:
+    """--lr, --momentum and --weight-decay replace what the checkpoint's optimizer saved
+    (loading a state dict restores the saved values, as in PyTorch)."""
+    applied = []
+    groups = trainer.optimizer.param_groups
+    if args.lr is not None:
+        for group in groups:
+            group["lr"] = args.lr
+            if "initial_lr" in group:
+                group["initial_lr"] = args.lr
+        scheduler = trainer.scheduler
+        if scheduler is not None and hasattr(scheduler, "base_lrs"):
+            scheduler.base_lrs = [args.lr] * len(groups)
+        applied.append(f"lr {args.lr:g}")
+    for option, key in (("momentum", "momentum"), ("weight_decay", "weight_decay")):
+        value = getattr(args, option)
+        if value is not None and all(key in group for group in groups):
+            for group in groups:
+                group[key] = value
+            applied.append(f"{option.replace('_', ' ')} {value:g}")
+    return applied
 
 
 def train_settings(training: dict | None, args, project_path):
@@ -547,15 +785,23 @@ class _MetricsWriter:
     that keeps everything up to a crash (so it is not written atomically, unlike weights)."""
 
     def __init__(self, path: Path):
+        from engine.fileio import open_output_stream
+
         self.path = path
+        self.error = None  # why writing stopped (a full disk): reported at the end
         try:
-            self.file = open(path, "w", encoding="utf-8", buffering=1)  # noqa: SIM115
+            self.file = open_output_stream(path)
         except OSError as exc:
-            raise CliError(f"{path}: cannot write the metrics: {exc.strerror}") from exc
+            raise CliError(f"{path}: cannot write the metrics: {exc.strerror or exc}") from exc
 
     def _write(self, record):
+        if self.error is not None:
+            return
         # strict JSON: a diverged value is written as null, not as NaN
-        self.file.write(json.dumps(_strict(record), allow_nan=False) + "\n")
+        try:
+            self.file.write(json.dumps(_strict(record), allow_nan=False) + "\n")
+        except OSError as exc:  # the run goes on; the other outputs are still written
+            self.error = exc.strerror or str(exc)
 
     def step(self, event):
         record = {
@@ -586,27 +832,21 @@ class _MetricsWriter:
         self._write(record)
 
     def close(self):
-        self.file.close()
+        try:
+            self.file.close()
+        except OSError as exc:
+            self.error = self.error or exc.strerror or str(exc)
 
 
-def _check_output_path(path: Path):
-    """Refuse before training what could only fail after it."""
-    if path.is_dir():
-        raise CliError(f"{path}: is a folder; give a file name inside it")
-    parent = path.parent
-    if not parent.is_dir():
-        what = "is a file, not a folder" if parent.exists() else "does not exist"
-        raise CliError(f"{path}: {parent} {what}; choose a path in an existing folder")
-    # Writes go through a temp file beside the target: try one now, not after an hour of training.
+def _check_outputs(outputs, inputs):
+    """Refuse before any work an output that is an input, another output, or not a writable
+    regular file (see engine.fileio)."""
+    from engine.fileio import OutputError, check_outputs
+
     try:
-        fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=parent)
-    except OSError as exc:
-        reason = exc.strerror or str(exc)
-        raise CliError(
-            f"{path}: cannot write in {parent} ({reason}); choose a folder you can write to"
-        ) from None
-    os.close(fd)
-    os.unlink(probe)
+        check_outputs(outputs, inputs)
+    except OutputError as exc:
+        raise CliError(str(exc)) from None
 
 
 def _strict(value):
@@ -615,6 +855,45 @@ def _strict(value):
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
+
+
+# -- templates, install-desktop ----------------------------------------------------------------
+
+
+def _templates(args) -> int:
+    from netbuilder.graph.templates import list_templates, load_template
+
+    rows = []
+    for name, title in list_templates():
+        try:
+            params = f"{load_template(name).graph.total_params:,} params"
+        except Exception:  # noqa: BLE001 - a damaged template still gets its line
+            params = "unreadable"
+        rows.append((name, params, title))
+    name_w = max(len(r[0]) for r in rows)
+    params_w = max(len(r[1]) for r in rows)
+    for name, params, title in rows:
+        print(f"{name:<{name_w}}  {params:>{params_w}}  {title}")
+    return 0
+
+
+def _install_desktop(args) -> int:
+    from netbuilder.desktop import DesktopError, install, remove
+
+    try:
+        if args.remove:
+            removed = remove()
+            for path in removed:
+                print(f"removed {path}")
+            if not removed:
+                print("no NetBuilder launcher was installed")
+            return 0
+        files = install()
+    except DesktopError as exc:
+        raise CliError(str(exc)) from exc
+    print(f"wrote {files.entry}")
+    print(f"wrote {files.icon}")
+    return 0
 
 
 # -- export -----------------------------------------------------------------------------------
@@ -628,23 +907,80 @@ def _export(args) -> int:
         return EXIT_ERROR
     if args.weights is not None and not args.weights.is_file():
         raise CliError(f"{args.weights}: no such weights file")
-    _check_output_path(args.output)
+    from engine.fileio import OutputError
+    from netbuilder.safeio import check_export_paths
+
+    try:
+        check_export_paths(args.output, args.weights, args.project, script_label="-o")
+    except OutputError as exc:
+        raise CliError(str(exc)) from None
+    if args.weights is not None:
+        _verify_weights(args.weights)
     from netbuilder.export import ExportError
 
     try:
-        write_export(
-            project,
-            args.output,
-            target=args.target,
-            weights=args.weights,
-            project_name=Path(args.project).stem,
-        )
+        if args.target == "onnx":
+            from netbuilder.export.onnx import write_onnx
+
+            write_onnx(project, args.output, weights=args.weights)
+        else:
+            write_export(
+                project,
+                args.output,
+                target=args.target,
+                weights=args.weights,
+                project_name=Path(args.project).stem,
+            )
     except ExportError as exc:  # names the weights file or the block itself
         raise CliError(str(exc)) from exc
     except (OSError, ValueError) as exc:
         raise CliError(f"{args.output}: {exc}") from exc
     print(f"wrote {args.output} ({args.target})")
     return 0
+
+
+# -- import -------------------------------------------------------------------------------------
+
+
+def _import(args) -> int:
+    from netbuilder.importers import ModelImportError, import_file
+
+    model = Path(args.model)
+    if not model.is_file():
+        raise CliError(f"{model}: no such file")
+    if model.suffix.lower() == ".py":
+        print(
+            f"running the code in {model} to build and trace its model (import only files "
+            "you trust)",
+            file=sys.stderr,
+        )
+    try:
+        project, weights, graph = import_file(
+            model,
+            args.output,
+            class_name=args.class_name,
+            input_shape=args.input_shape,
+            weights=args.weights,
+        )
+    except ModelImportError as exc:
+        raise CliError(str(exc)) from exc
+    except OSError as exc:
+        raise CliError(f"{args.output}: cannot write it: {exc.strerror or exc}") from exc
+    print(summary_text(graph))
+    print(f"wrote {project}" + (f" and its weights {weights}" if weights else ""))
+    return 0
+
+
+def _verify_weights(path):
+    from engine.serialization import CheckpointError
+    from netbuilder.safeio import verify_weights
+
+    try:
+        verify_weights(path)
+    except CheckpointError as exc:
+        raise CliError(str(exc)) from None
+    except OSError as exc:
+        raise CliError(f"{path}: cannot read it ({exc.strerror or exc})") from None
 
 
 if __name__ == "__main__":

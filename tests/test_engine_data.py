@@ -90,7 +90,10 @@ def test_random_split_wrong_total_is_refused():
 def test_every_sample_once_per_epoch_and_partial_batch(n, batch_size, drop_last):
     ds, _, _ = _tensor_dataset(n)
     loader = edata.DataLoader(
-        ds, batch_size=batch_size, shuffle=True, drop_last=drop_last,
+        ds,
+        batch_size=batch_size,
+        shuffle=True,
+        drop_last=drop_last,
         generator=engine.Generator().manual_seed(0),
     )
     expected_batches = n // batch_size if drop_last else -(-n // batch_size)
@@ -171,10 +174,12 @@ def test_generic_path_gives_the_same_batches_as_the_tensor_fast_path():
         engine.tensor(plain.x), engine.tensor(np.arange(11, dtype=np.int64) % 3)
     )
     for shuffle in (False, True):
-        a = list(edata.DataLoader(plain, 4, shuffle=shuffle,
-                                  generator=engine.Generator().manual_seed(5)))
-        b = list(edata.DataLoader(fast, 4, shuffle=shuffle,
-                                  generator=engine.Generator().manual_seed(5)))
+        a = list(
+            edata.DataLoader(plain, 4, shuffle=shuffle, generator=engine.Generator().manual_seed(5))
+        )
+        b = list(
+            edata.DataLoader(fast, 4, shuffle=shuffle, generator=engine.Generator().manual_seed(5))
+        )
         assert len(a) == len(b) == 3
         for (xa, ya), (xb, yb) in zip(a, b):
             np.testing.assert_array_equal(_np(xa), _np(xb))
@@ -217,8 +222,10 @@ Point = collections.namedtuple("Point", "x y")
     "samples",
     [
         [(np.ones((2, 2), np.float32), 1), (np.zeros((2, 2), np.float32), 0)],
-        [{"img": np.arange(3, dtype=np.uint8), "label": 2.5, "name": "a"},
-         {"img": np.arange(3, dtype=np.uint8), "label": -1.0, "name": "b"}],
+        [
+            {"img": np.arange(3, dtype=np.uint8), "label": 2.5, "name": "a"},
+            {"img": np.arange(3, dtype=np.uint8), "label": -1.0, "name": "b"},
+        ],
         [[1, 2.0, True], [3, 4.0, False]],
         [Point(np.float32(1.5), 2), Point(np.float32(3.5), 4)],
         [np.float64(1.0), np.float64(2.0)],
@@ -293,14 +300,16 @@ def test_sampler_argument_errors_match_pytorch():
 
 
 def test_random_sampler_num_samples_and_replacement():
-    sampler = edata.RandomSampler(range(4), num_samples=10,
-                                  generator=engine.Generator().manual_seed(0))
+    sampler = edata.RandomSampler(
+        range(4), num_samples=10, generator=engine.Generator().manual_seed(0)
+    )
     drawn = list(sampler)
     assert len(drawn) == len(sampler) == 10
     assert sorted(drawn[:8]) == [0, 0, 1, 1, 2, 2, 3, 3]  # two whole permutations first
     with_replacement = list(
-        edata.RandomSampler(range(4), replacement=True, num_samples=50,
-                            generator=engine.Generator().manual_seed(0))
+        edata.RandomSampler(
+            range(4), replacement=True, num_samples=50, generator=engine.Generator().manual_seed(0)
+        )
     )
     assert len(with_replacement) == 50 and set(with_replacement) <= {0, 1, 2, 3}
 
@@ -372,8 +381,9 @@ def test_iterable_dataset_refuses_orderings_as_pytorch(kwargs):
 
 def test_weighted_random_sampler():
     weights = [0.0, 1.0, 0.0, 3.0]
-    drawn = list(edata.WeightedRandomSampler(weights, 2000,
-                                             generator=engine.Generator().manual_seed(0)))
+    drawn = list(
+        edata.WeightedRandomSampler(weights, 2000, generator=engine.Generator().manual_seed(0))
+    )
     assert set(drawn) == {1, 3}
     assert 0.7 < drawn.count(3) / 2000 < 0.8
     no_repeat = list(edata.WeightedRandomSampler(weights, 2, replacement=False))
@@ -386,8 +396,9 @@ def test_weighted_random_sampler():
         with pytest.raises(ValueError) as ours:
             edata.WeightedRandomSampler(weights, **kwargs)
         assert str(ours.value) == str(theirs.value)
-    loader = edata.DataLoader(_tensor_dataset(4)[0], batch_size=5,
-                              sampler=edata.WeightedRandomSampler(weights, 10))
+    loader = edata.DataLoader(
+        _tensor_dataset(4)[0], batch_size=5, sampler=edata.WeightedRandomSampler(weights, 10)
+    )
     ids = _seen_ids(loader)
     assert len(loader) == 2 and len(ids) == 10 and set(ids) <= {1, 3}
 
@@ -406,8 +417,14 @@ def test_worker_option_errors_match_pytorch(kwargs):
 
 def test_worker_options_load_the_same_batches_in_process():
     ds, x, _ = _tensor_dataset(6)
-    loader = edata.DataLoader(ds, batch_size=4, num_workers=2, pin_memory=True,
-                              persistent_workers=True, prefetch_factor=2,
-                              worker_init_fn=lambda worker_id: None)
+    loader = edata.DataLoader(
+        ds,
+        batch_size=4,
+        num_workers=2,
+        pin_memory=True,
+        persistent_workers=True,
+        prefetch_factor=2,
+        worker_init_fn=lambda worker_id: None,
+    )
     batches = [_np(xb) for xb, _ in loader]
     np.testing.assert_array_equal(np.concatenate(batches), x)

@@ -405,3 +405,11 @@ def test_layer_dtype_argument_sets_every_tensor_dtype_as_pytorch(make):
     assert {k: str(v.dtype).split(".")[1] for k, v in ours.state_dict().items()} == {
         k: str(v.dtype).split(".")[1] for k, v in theirs.state_dict().items()
     }
+
+
+def test_a_module_without_bias_loads_its_own_state_dict():
+    conv = engine.nn.Conv2d(2, 3, 3, bias=False)
+    other = engine.nn.Conv2d(2, 3, 3, bias=False)
+    assert list(conv.state_dict()) == ["weight"]
+    other.load_state_dict(conv.state_dict())
+    np.testing.assert_array_equal(other.weight.detach().numpy(), conv.weight.detach().numpy())

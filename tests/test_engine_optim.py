@@ -139,24 +139,25 @@ def test_trajectory_through_engine_autograd_and_nn():
     """Same model and data in both libraries, gradients from each library's own autograd."""
     torch.manual_seed(0)
     tmodel = torch.nn.Sequential(torch.nn.Linear(5, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3))
-    emodel = engine.nn.Sequential(engine.nn.Linear(5, 8), engine.nn.ReLU(),
-                                  engine.nn.Linear(8, 3))
+    emodel = engine.nn.Sequential(engine.nn.Linear(5, 8), engine.nn.ReLU(), engine.nn.Linear(8, 3))
     emodel.load_state_dict(
         {k: engine.tensor(v.detach().numpy().copy()) for k, v in tmodel.state_dict().items()}
     )
-    for name, kwargs in [("SGD", dict(lr=0.1, momentum=0.9, nesterov=True)),
-                         ("Adam", dict(lr=0.01, amsgrad=True))]:
+    for name, kwargs in [
+        ("SGD", dict(lr=0.1, momentum=0.9, nesterov=True)),
+        ("Adam", dict(lr=0.01, amsgrad=True)),
+    ]:
         topt = getattr(torch.optim, name)(tmodel.parameters(), **kwargs)
         eopt = getattr(eoptim, name)(emodel.parameters(), **kwargs)
         for _ in range(12):
             topt.zero_grad()
-            tloss = torch.nn.functional.cross_entropy(tmodel(torch.from_numpy(X)),
-                                                      torch.from_numpy(Y))
+            tloss = torch.nn.functional.cross_entropy(
+                tmodel(torch.from_numpy(X)), torch.from_numpy(Y)
+            )
             tloss.backward()
             topt.step()
             eopt.zero_grad()
-            eloss = engine.nn.functional.cross_entropy(emodel(engine.tensor(X)),
-                                                       engine.tensor(Y))
+            eloss = engine.nn.functional.cross_entropy(emodel(engine.tensor(X)), engine.tensor(Y))
             eloss.backward()
             eopt.step()
             assert eloss.item() == pytest.approx(tloss.item(), rel=1e-4, abs=1e-5)
@@ -534,8 +535,17 @@ def load_roundtrip(obj):
 
 ONE_CYCLE = [
     ("SGD", dict(max_lr=0.5, total_steps=40)),
-    ("SGD", dict(max_lr=[0.5, 0.1], epochs=4, steps_per_epoch=9, anneal_strategy="linear",
-                 three_phase=True, pct_start=0.25)),
+    (
+        "SGD",
+        dict(
+            max_lr=[0.5, 0.1],
+            epochs=4,
+            steps_per_epoch=9,
+            anneal_strategy="linear",
+            three_phase=True,
+            pct_start=0.25,
+        ),
+    ),
     ("Adam", dict(max_lr=0.01, total_steps=30, base_momentum=0.8, max_momentum=0.9)),
     ("SGD", dict(max_lr=0.5, total_steps=20, cycle_momentum=False)),
 ]
@@ -603,7 +613,10 @@ def test_reduce_lr_on_plateau_equals_pytorch(kwargs, tmp_path):
         ours.step(engine.tensor(np.float32(m)))
         assert ours.get_last_lr() == tsched.get_last_lr(), i
         assert (ours.num_bad_epochs, ours.cooldown_counter, ours.best) == (
-            tsched.num_bad_epochs, tsched.cooldown_counter, tsched.best)
+            tsched.num_bad_epochs,
+            tsched.cooldown_counter,
+            tsched.best,
+        )
     assert ours.get_last_lr() != [0.1, 0.01]  # the plateau did cut the lr
     save(ours.state_dict(), tmp_path / "plateau.safetensors")
     _, eopt2 = _two_group_optimizers()

@@ -104,8 +104,10 @@ def test_pytorch_reads_engine_weights(model, tmp_path):
     tmodel.load_state_dict(tensors)  # strict: PyTorch's own key names
     x = np.random.default_rng(0).standard_normal((2, 1, 32, 32)).astype(np.float32)
     np.testing.assert_allclose(
-        tmodel(torch.from_numpy(x)).detach().numpy(), model(engine.tensor(x))._data,
-        rtol=1e-4, atol=1e-5,
+        tmodel(torch.from_numpy(x)).detach().numpy(),
+        model(engine.tensor(x))._data,
+        rtol=1e-4,
+        atol=1e-5,
     )
 
 
@@ -312,9 +314,7 @@ def test_corrupt_headers_are_named(good_file):
 
     def rewrite(new_header_bytes):
         padded = new_header_bytes + b" " * (-len(new_header_bytes) % 8)
-        good_file.write_bytes(
-            len(padded).to_bytes(8, "little") + padded + data[8 + header_len :]
-        )
+        good_file.write_bytes(len(padded).to_bytes(8, "little") + padded + data[8 + header_len :])
 
     rewrite(b"{" + data[9 : 8 + header_len // 2])
     assert "corrupt safetensors header" in _load_error(good_file)

@@ -46,8 +46,14 @@ _IMPORT_SWAPS = [
 
 _RANDOM_FACTORIES = ("randn", "rand", "randint", "randperm", "rand_like", "randn_like")
 _LAYERS = ("Linear", "Conv2d", "Embedding")
-_INITS = ("uniform_", "normal_", "kaiming_uniform_", "kaiming_normal_", "xavier_uniform_",
-          "xavier_normal_")
+_INITS = (
+    "uniform_",
+    "normal_",
+    "kaiming_uniform_",
+    "kaiming_normal_",
+    "xavier_uniform_",
+    "xavier_normal_",
+)
 
 
 def engine_source(source):
@@ -270,7 +276,10 @@ def assert_same_output(torch_out, engine_out, rtol=1e-4, atol=1e-5, chaotic_from
         t_nums = [float(x) for x in _NUMBER.findall(t)]
         e_nums = [float(x) for x in _NUMBER.findall(e)]
         np.testing.assert_allclose(
-            e_nums, t_nums, rtol=rtol, atol=atol,
+            e_nums,
+            t_nums,
+            rtol=rtol,
+            atol=atol,
             err_msg=f"line {i + 1}:\ntorch:  {t}\nengine: {e}",
         )
 
@@ -289,18 +298,17 @@ def assert_same_values(t_ns, e_ns, names, rtol=1e-4, atol=1e-5):
             assert list(t_sd) == list(e_sd), f"{name}: state_dict keys differ"
             for k in t_sd:
                 np.testing.assert_allclose(
-                    as_numpy(e_sd[k]), as_numpy(t_sd[k]), rtol=rtol, atol=atol,
+                    as_numpy(e_sd[k]),
+                    as_numpy(t_sd[k]),
+                    rtol=rtol,
+                    atol=atol,
                     err_msg=f"{name}.{k}",
                 )
         else:
-            np.testing.assert_allclose(
-                as_numpy(e), as_numpy(t), rtol=rtol, atol=atol, err_msg=name
-            )
+            np.testing.assert_allclose(as_numpy(e), as_numpy(t), rtol=rtol, atol=atol, err_msg=name)
 
 
-def check_tutorial(
-    source, tmp_path, names=(), env=None, rtol=1e-4, atol=1e-5, chaotic_from=None
-):
+def check_tutorial(source, tmp_path, names=(), env=None, rtol=1e-4, atol=1e-5, chaotic_from=None):
     (t_out, t_ns), (e_out, e_ns) = run_tutorial(source, tmp_path, env)
     assert t_out.strip(), "the tutorial printed nothing"
     assert_same_output(t_out, e_out, rtol, atol, chaotic_from)
@@ -1216,8 +1224,12 @@ def mnist_subset(mnist_dir):
 
     x_train, y_train = part("train", 2000)
     x_test, y_test = part("t10k", 1000)
-    return {"mnist_x_train": x_train, "mnist_y_train": y_train,
-            "mnist_x_test": x_test, "mnist_y_test": y_test}
+    return {
+        "mnist_x_train": x_train,
+        "mnist_y_train": y_train,
+        "mnist_x_test": x_test,
+        "mnist_y_test": y_test,
+    }
 
 
 # ---------------------------------------------------------------------- 60-minute blitz:
@@ -1725,8 +1737,12 @@ def test_what_is_torch_nn_really(tmp_path, mnist_subset):
         "y_valid": mnist_subset["mnist_y_test"],
     }
     t_out, e_out, t_ns, e_ns = check_tutorial(
-        NN_REALLY, tmp_path, names=("weights", "bias", "cnn", "sequential", "model"), env=env,
-        rtol=1e-3, atol=1e-4,
+        NN_REALLY,
+        tmp_path,
+        names=("weights", "bias", "cnn", "sequential", "model"),
+        env=env,
+        rtol=1e-3,
+        atol=1e-4,
     )
     assert "grad_fn=<NegBackward0>" in t_out and "grad_fn=<NllLossBackward0>" in t_out
     assert "AdaptiveAvgPool2d(output_size=1)" in t_out
@@ -1968,8 +1984,12 @@ for step in range(2):
 
 def test_basics_quickstart_and_build_model(tmp_path, mnist_subset):
     t_out, *_ = check_tutorial(
-        QUICKSTART, tmp_path, names=("model", "pred_probab"), env=mnist_subset,
-        rtol=1e-3, atol=1e-4,
+        QUICKSTART,
+        tmp_path,
+        names=("model", "pred_probab"),
+        env=mnist_subset,
+        rtol=1e-3,
+        atol=1e-4,
     )
     assert "Test Error:" in t_out and "Layer: linear_relu_stack.4.bias" in t_out
 
@@ -2030,8 +2050,12 @@ def test_more_ops_gradcheck_and_index_helpers():
         assert engine.autograd.gradcheck(fn, (x,))
     check_op(
         lambda m, i: (
-            i.nonzero(), *m.torch.nonzero(i, as_tuple=True), *m.torch.where(i > 0),
-            i.cumsum(0), i.round(), m.torch.isclose(i.float(), i.float() + 1e-9),
+            i.nonzero(),
+            *m.torch.nonzero(i, as_tuple=True),
+            *m.torch.where(i > 0),
+            i.cumsum(0),
+            i.round(),
+            m.torch.isclose(i.float(), i.float() + 1e-9),
         ),
         values=[np.array([0, 3, 0, 1], dtype=np.int64)],
         grad=False,
@@ -2048,15 +2072,24 @@ def test_load_state_dict_result_prints_like_torch():
 
 
 @pytest.mark.parametrize(
-    "args", [(-math.pi, math.pi, 2000), (-3.14159, 3.14159, 7), (-1, 1, 2000), (0, 1, 5),
-             (-5, 3.3, 1001), (1, 0, 4), (2, 2, 3), (0, 1, 1), (0, 1, 0)]
+    "args",
+    [
+        (-math.pi, math.pi, 2000),
+        (-3.14159, 3.14159, 7),
+        (-1, 1, 2000),
+        (0, 1, 5),
+        (-5, 3.3, 1001),
+        (1, 0, 4),
+        (2, 2, 3),
+        (0, 1, 1),
+        (0, 1, 0),
+    ],
 )
 def test_linspace_gives_torchs_float32_values_exactly(args):
     # the tutorials' x; a float64 linspace rounded to float32 was 1 ulp off (and printed 0.0000
     # where torch prints -1.1921e-07)
     np.testing.assert_array_equal(engine.linspace(*args).numpy(), torch.linspace(*args).numpy())
     assert repr(engine.linspace(*args)) == repr(torch.linspace(*args))
-
 
 
 # ---------------------------------------------------------------------- "Extending PyTorch":
@@ -2221,7 +2254,6 @@ def test_extending_autograd_with_setup_context(tmp_path):
     assert "Linear(input_features=3, output_features=2, bias=True)" in t_out
 
 
-
 # ---------------------------------------------------------------------- "Word Embeddings: Encoding
 # Lexical Semantics" (NLP tutorials): nn.Embedding and the N-gram language model.
 NGRAM = """
@@ -2339,7 +2371,8 @@ def test_embedding_matches_torch():
     idx = np.array([[0, 2, 2], [5, 0, 1]])
     for kwargs in ({}, {"padding_idx": 2}, {"scale_grad_by_freq": True}, {"padding_idx": -1}):
         check_op(
-            lambda m, wt, i, kw=kwargs: m.F.embedding(i, wt, **kw) * 2, values=[w, idx],
+            lambda m, wt, i, kw=kwargs: m.F.embedding(i, wt, **kw) * 2,
+            values=[w, idx],
         )
         e = engine.nn.Embedding(6, 3, **kwargs)
         t = torch.nn.Embedding(6, 3, **kwargs)

@@ -29,12 +29,12 @@ def _save_dialog_returns(monkeypatch, path):
 def test_save_close_reopen_gives_the_same_graph(qtbot, make_window, monkeypatch, tmp_path):
     w = make_window("resnet")
     w.runner.push(cmds.SetParams(node(w, "conv4").id, {"out_channels": 24}))
-    assert w.windowTitle().endswith("*")
+    assert w.windowTitle() == "resnet[*]" and w.isWindowModified()
     target = tmp_path / "mine.nbproj"
     _save_dialog_returns(monkeypatch, target)
     key(qtbot, w, Qt.Key_S, Qt.ControlModifier)
     assert target.is_file()
-    assert w.windowTitle() == "NetBuilder — mine"
+    assert w.windowTitle() == "mine[*]" and not w.isWindowModified()
     saved = w.graph.to_dict()
     assert w.recent_files()[0] == str(target.resolve())
     assert w.close()
@@ -43,7 +43,7 @@ def test_save_close_reopen_gives_the_same_graph(qtbot, make_window, monkeypatch,
     assert w2.open_path(target)
     assert w2.graph.to_dict() == saved
     assert node(w2, "conv4").out_shape[0] == 24
-    assert not w2.is_dirty and w2.windowTitle() == "NetBuilder — mine"
+    assert not w2.is_dirty and w2.windowTitle() == "mine[*]"
     w2.recent_menu.aboutToShow.emit()
     entries = [a for a in w2.recent_menu.actions() if a.data()]
     assert [a.data() for a in entries] == [str(target.resolve())]
@@ -65,7 +65,7 @@ def test_ctrl_o_opens_a_project_and_announces_it(qtbot, make_window, monkeypatch
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(target), ""))
     key(qtbot, w, Qt.Key_O, Qt.ControlModifier)
     assert replaced == [w.graph] and w.path == target
-    assert w.windowTitle() == "NetBuilder — mlp"
+    assert w.windowTitle() == "mlp[*]" and w.windowFilePath() == str(target.resolve())
     assert not w.runner.stack.canUndo()  # a new document starts a new history
     assert set(w.scene.node_items) == set(w.graph.nodes)
 
@@ -73,7 +73,7 @@ def test_ctrl_o_opens_a_project_and_announces_it(qtbot, make_window, monkeypatch
 def test_open_a_file_whose_blocks_all_sit_at_the_origin_lays_them_out(make_window, tmp_path):
     import json
 
-    from netbuilder.ui.mainwindow import blocks_overlap
+    from netbuilder.ui.project_files import blocks_overlap
 
     data = json.loads((REPO / "resources" / "templates" / "mlp.json").read_text())
     for n in data["graph"]["nodes"]:
@@ -112,7 +112,7 @@ def test_new_from_template_and_new_blank(qtbot, make_window, boxes):  # noqa: F8
     w.act_new.trigger()  # unsaved: asks (the fake box says Discard)
     assert boxes[-1][0] == "warning"
     assert not w.graph.nodes and len(replaced) == 2
-    assert w.windowTitle() == "NetBuilder — Untitled"
+    assert w.windowTitle() == "Untitled[*]" and not w.isWindowModified()
 
 
 def test_close_prompt_on_unsaved_work(qtbot, make_window, monkeypatch, tmp_path):
@@ -188,7 +188,7 @@ def test_recovery_after_a_crash(make_window, boxes, tmp_path):  # noqa: F811
     assert boxes[-1][0] == "question" and "Recover" in boxes[-1][1]
     assert w.graph.node_by_name("logits") is not None
     assert any(n.type == "Dropout" for n in w.graph.nodes.values())
-    assert w.is_dirty and w.windowTitle().endswith("*")
+    assert w.is_dirty and w.isWindowModified()
     # the orphan is gone; this window's own autosave replaces it
     assert not [p for p in recovery.glob("autosave-*.nbproj") if p != w.recovery.project_file]
     assert not w.offer_recovery()
@@ -313,7 +313,7 @@ def test_app_main_opens_lenet_and_reports_bad_file(tmp_path):
 
     lines = run(str(bad))
     assert lines[0].startswith("BOX Cannot open project |") and "nope.nbproj" in lines[0]
-    assert lines[1] == "WINDOW NetBuilder — LeNet-5 13 61706 True"
+    assert lines[1] == "WINDOW lenet[*] 13 61706 True"
     good = tmp_path / "mine.nbproj"
     save_project(load_project(REPO / "resources" / "templates" / "mlp.json"), good)
-    assert run(str(good))[0].startswith("WINDOW NetBuilder — mine ")
+    assert run(str(good))[0].startswith("WINDOW mine[*] ")

@@ -20,8 +20,13 @@ def tiny(tmp_path_factory):
     as a .npz the training process loads like any data set the user picks."""
     s = load_dataset("sample")
     path = tmp_path_factory.mktemp("data") / "tiny.npz"
-    np.savez(path, x_train=s.x_train[:64], y_train=s.y_train[:64], x_test=s.x_test[:32],
-             y_test=s.y_test[:32])
+    np.savez(
+        path,
+        x_train=s.x_train[:64],
+        y_train=s.y_train[:64],
+        x_test=s.x_test[:32],
+        y_test=s.y_test[:32],
+    )
     return path
 
 
@@ -135,8 +140,10 @@ def test_the_editor_window_installs_the_dashboard_and_locks_while_training(
         monkeypatch.setattr(
             QMessageBox, kind, lambda *a, k=kind, r=answer, **kw: boxes.append(k) or r
         )
-    w = MainWindow(settings=QSettings(str(tmp_path / "s.ini"), QSettings.IniFormat),
-                   recovery_dir=tmp_path / "recovery")
+    w = MainWindow(
+        settings=QSettings(str(tmp_path / "s.ini"), QSettings.IniFormat),
+        recovery_dir=tmp_path / "recovery",
+    )
     qtbot.addWidget(w)
     w.load_template("lenet")
     d = w.training

@@ -37,8 +37,9 @@ class ScriptedFactory:
     nan_at: int | None = None
 
     def __call__(self, graph_dict, settings_dict):
-        return ScriptedTrainer(TrainSettings.from_dict(settings_dict), self.steps_per_epoch,
-                               self.step_s, self.nan_at)
+        return ScriptedTrainer(
+            TrainSettings.from_dict(settings_dict), self.steps_per_epoch, self.step_s, self.nan_at
+        )
 
 
 class ScriptedTrainer:
@@ -85,8 +86,19 @@ class ScriptedTrainer:
 
     def run(self):
         params = tuple(f"{n}.{p}" for n in self.LAYERS for p in ("weight", "bias"))
-        self._emit(RunStarted(self.settings.epochs, self.steps_per_epoch, params, self.LAYERS,
-                              1, (1, 28, 28), 10, 64 * self.steps_per_epoch, 100))
+        self._emit(
+            RunStarted(
+                self.settings.epochs,
+                self.steps_per_epoch,
+                params,
+                self.LAYERS,
+                1,
+                (1, 28, 28),
+                10,
+                64 * self.steps_per_epoch,
+                100,
+            )
+        )
         for epoch in range(1, self.settings.epochs + 1):
             for _ in range(self.steps_per_epoch):
                 if not self._go.is_set():
@@ -101,8 +113,13 @@ class ScriptedTrainer:
                 self.step += 1
                 loss = 2.3 / (1 + 0.05 * self.step)
                 if self.nan_at is not None and self.step >= self.nan_at:
-                    self._emit(Failed(self.step, "the loss became NaN at step "
-                                      f"{self.step}; the learning rate is probably too high"))
+                    self._emit(
+                        Failed(
+                            self.step,
+                            "the loss became NaN at step "
+                            f"{self.step}; the learning rate is probably too high",
+                        )
+                    )
                     return
                 norms = hists = None
                 if self.step % 5 == 0:
@@ -111,7 +128,10 @@ class ScriptedTrainer:
                     hists = {p: {"grad": h, "weight": h} for p in params}
                 self._emit(StepEnd(self.step, epoch, loss, 5000.0, 0.01, norms, hists))
             confusion = np.diag(np.full(10, 9)) + 1
-            samples = EpochSamples(self.data.x_test, self.data.y_test,
-                                   (self.data.y_test + (np.arange(16) % 4 == 0)) % 10)
+            samples = EpochSamples(
+                self.data.x_test,
+                self.data.y_test,
+                (self.data.y_test + (np.arange(16) % 4 == 0)) % 10,
+            )
             self._emit(EpochEnd(epoch, 1.0, 0.9, 0.9, confusion, 0.1, samples))
         self._emit(Finished(self.step))

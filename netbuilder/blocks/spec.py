@@ -228,8 +228,18 @@ class BlockType:
             )
         return out
 
-    def param_count(self, params: dict, in_shapes: list[Shape]) -> int:
-        return int(self.count_fn(self.resolve(params, in_shapes), in_shapes))
+    def param_count(self, params: dict, in_shapes: list[Shape]) -> int | None:
+        """The parameter count, or None while it depends on an input size not known yet
+        (a Conv2d's in_channels before anything is wired into it)."""
+        p = self.resolve(params, in_shapes)
+        unknown = [s.name for s in self.params if s.auto and p.get(s.name) is None]
+        if not unknown:
+            return int(self.count_fn(p, in_shapes))
+        # unknown only if the count moves with the missing sizes (BatchNorm without affine
+        # has 0 parameters whatever its input)
+        low = int(self.count_fn({**p, **dict.fromkeys(unknown, 1)}, in_shapes))
+        high = int(self.count_fn({**p, **dict.fromkeys(unknown, 2)}, in_shapes))
+        return low if low == high else None
 
     def summary(self, params: dict) -> str:
         return self.summary_fn(params) if self.summary_fn else ""

@@ -8,7 +8,7 @@ import abc
 import copy
 
 from netbuilder.blocks import get_block
-from netbuilder.graph.model import Edge, Graph, GraphError, Node, check_name
+from netbuilder.graph.model import Edge, Graph, GraphError, Node, check_name, check_network_name
 
 
 class Command(abc.ABC):
@@ -208,6 +208,27 @@ class Rename(Command):
     def undo(self, graph: Graph) -> None:
         with graph.batch():
             graph.set_name(self.node_id, self.old_name)
+
+
+class RenameNetwork(Command):
+    """The network's own name: its class in the exported code."""
+
+    def __init__(self, new_name: str):
+        self.new_name = new_name
+        self.old_name: str | None = None
+        self.text = f"Rename Network to {new_name}"
+
+    def redo(self, graph: Graph) -> None:
+        reason = check_network_name(self.new_name)
+        if reason:
+            raise GraphError(reason)
+        self.old_name = graph.name
+        with graph.batch():
+            graph.set_network_name(self.new_name)
+
+    def undo(self, graph: Graph) -> None:
+        with graph.batch():
+            graph.set_network_name(self.old_name)
 
 
 class Macro(Command):

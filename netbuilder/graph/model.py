@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from netbuilder.blocks import BlockError, get_block
+from netbuilder.graph.limits import MAX_INPUT_PORT
 
 
 class GraphError(BlockError):
@@ -28,7 +29,7 @@ class Edge:
 @dataclass(frozen=True)
 class Change:
     kind: str  # node_added, node_removed, edge_added, edge_removed, node_moved,
-    # params_changed, renamed, reset
+    # params_changed, renamed, network_renamed, reset
     node_id: str | None = None
     edge: Edge | None = None
 
@@ -44,7 +45,7 @@ class Node:
     in_shapes: list = field(default_factory=list)
     out_shape: tuple | None = None
     resolved: dict = field(default_factory=dict)
-    param_count: int = 0
+    param_count: int | None = 0  # None: depends on an input size not known yet
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -87,6 +88,20 @@ def check_name(name: object) -> str | None:
         return f"{name!r} is reserved in the exported code; choose another name, like {name}1"
     if name.startswith("_"):
         return f"{name!r} starts with _, which PyTorch treats as private; remove the underscore"
+    return None
+
+
+def check_network_name(name: object) -> str | None:
+    """Why `name` cannot name the network (its class in the exported code), or None."""
+    if not isinstance(name, str) or not name.isidentifier() or not name.isascii():
+        return (
+            f"{name!r} cannot name the network's class; use letters, digits and _ and start "
+            "with a letter, like LeNet"
+        )
+    if keyword.iskeyword(name) or (name in RESERVED_NAMES and name != "Net"):
+        return f"{name!r} is reserved in the exported code; choose another name, like {name}Net"
+    if name.startswith("_"):
+        return f"{name!r} starts with _; start the class name with a letter"
     return None
 
 
@@ -206,6 +221,9 @@ class Graph:
 
     def reaches(self, start: str, goal: str) -> bool:
         """True when a path of edges leads from start to goal."""
+        consumers: dict[str, list[str]] = {}
+        for e in self.edges:  # once: scanning the edges per block is quadratic
+            consumers.setdefault(e.src, []).append(e.dst)
         seen, stack = set(), [start]
         while stack:
             nid = stack.pop()
@@ -214,7 +232,7 @@ class Graph:
             if nid in seen:
                 continue
             seen.add(nid)
-            stack.extend(e.dst for e in self.edges if e.src == nid)
+            stack.extend(consumers.get(nid, ()))
         return False
 
     def check_connection(self, src: str, dst: str, dst_port: int) -> str | None:
@@ -229,6 +247,8 @@ class Graph:
             return f"{d.name} is an Input block and takes no input; wire into the next block"
         if not isinstance(dst_port, int) or dst_port < 0:
             return f"{d.name} has no input port {dst_port!r}"
+        if block.inputs < 0 and dst_port > MAX_INPUT_PORT:
+            return f"{d.name} takes inputs on ports 0..{MAX_INPUT_PORT}"
         if block.inputs > 0 and dst_port >= block.inputs:
             ports = "one input" if block.inputs == 1 else f"{block.inputs} inputs"
             return f"{d.name} ({block.label}) has {ports}; use port 0..{block.inputs - 1}"
@@ -243,7 +263,13 @@ class Graph:
 
     @property
     def total_params(self) -> int:
-        return sum(n.param_count for n in self.nodes.values())
+        """The parameters whose count is known (see `unknown_counts` for the others)."""
+        return sum(n.param_count or 0 for n in self.nodes.values())
+
+    @property
+    def unknown_counts(self) -> list[str]:
+        """Names of the blocks whose parameter count waits on an input size."""
+        return [n.name for n in self.nodes.values() if n.param_count is None]
 
     def problems(self) -> list[tuple[str, str]]:
         return [(nid, msg) for nid, n in self.nodes.items() for msg in n.problems]
@@ -308,6 +334,10 @@ class Graph:
     def set_name(self, node_id: str, name: str) -> None:
         self.node(node_id).name = name
         self._emit(Change("renamed", node_id=node_id))
+
+    def set_network_name(self, name: str) -> None:
+        self.name = name
+        self._emit(Change("network_renamed"))
 
     def set_pos(self, node_id: str, pos) -> None:
         self.node(node_id).pos = (float(pos[0]), float(pos[1]))

@@ -1,4 +1,5 @@
-"""`netbuilder.ui.app.main(argv)`: start the editor, with LeNet or the project file given."""
+"""`netbuilder.ui.app.main(argv)`: start the editor, with LeNet, the project file given or a
+template named."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import os
 import sys
 from pathlib import Path
 
-DEFAULT_TEMPLATE = "lenet"
+from netbuilder.desktop import APP_ID
+from netbuilder.graph.templates import DEFAULT_TEMPLATE, template_names
 
 
 def make_app(argv: list[str] | None = None):
@@ -20,6 +22,7 @@ def make_app(argv: list[str] | None = None):
         app.setApplicationName("NetBuilder")
         app.setOrganizationName("NetBuilder")
         app.setApplicationDisplayName("NetBuilder")
+        app.setDesktopFileName(APP_ID)  # Wayland links the window to its launcher
     theme.apply(app)
     _follow_system_scheme(app)
     return app
@@ -46,11 +49,14 @@ def _follow_system_scheme(app) -> None:
 
 
 def create_window(path: str | os.PathLike | None = None, **kwargs):
-    """A MainWindow holding the project at ``path``, or the LeNet template ready to train."""
+    """A MainWindow holding the project at ``path`` (a file, or a template's name opened as a
+    new, unsaved project), or the LeNet template ready to train."""
     from netbuilder.ui.mainwindow import MainWindow
 
     window = MainWindow(**kwargs)
-    if path is None or not window.open_path(path):
+    if path is not None and not Path(path).is_file() and str(path) in template_names():
+        window.load_template(str(path))
+    elif path is None or not window.open_path(path):
         window.load_template(DEFAULT_TEMPLATE)
     return window
 

@@ -1,4 +1,5 @@
-"""Export (Ctrl+E): a runnable PyTorch or engine script, with or without the trained weights."""
+"""Export (Ctrl+E): a runnable PyTorch or engine script, with or without the trained weights,
+or an ONNX model."""
 
 from __future__ import annotations
 
@@ -22,13 +23,20 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.serialization import CheckpointError
 from netbuilder.blocks import BlockError
 from netbuilder.export import write_export
+from netbuilder.safeio import check_export_paths, verify_weights
 
 TARGETS = {
     "torch": "PyTorch script (import torch)",
     "engine": "engine script (NetBuilder's numpy engine)",
+    "onnx": "ONNX model (.onnx, for onnxruntime, Netron and other tools)",
 }
+
+
+def _suffix(target: str) -> str:
+    return ".onnx" if target == "onnx" else ".py"
 
 
 class ExportDialog(QDialog):
@@ -64,12 +72,20 @@ class ExportDialog(QDialog):
 
         def describe() -> None:
             name = Path(self.path.text().strip() or "net.py").name
+            if self.target.currentData() == "onnx":
+                note.setText(
+                    "The model holds the network and its weights (the trained ones when "
+                    "included, else freshly initialised ones), with any batch size."
+                )
+                return
             note.setText(
                 "The script builds, trains and evaluates the network on MNIST-format data: "
                 f"<tt>python {html.escape(name)} --data FOLDER --epochs 1</tt>"
             )
 
         self.path.textChanged.connect(describe)
+        self.target.currentIndexChanged.connect(self._target_changed)
+        self.target.currentIndexChanged.connect(describe)
         describe()
         buttons = QDialogButtonBox(QDialogButtonBox.Cancel)
         self.export_button = buttons.addButton("Export", QDialogButtonBox.AcceptRole)
@@ -86,36 +102,54 @@ class ExportDialog(QDialog):
         stem = re.sub(r"\W+", "_", self.window.project_name().lower()).strip("_") or "net"
         return folder / f"{stem}.py"
 
+    def _target_changed(self) -> None:
+        text = self.path.text().strip()
+        if text:
+            self.path.setText(str(Path(text).with_suffix(_suffix(self.target.currentData()))))
+
     def _browse(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(
-            self, "Export script", self.path.text(), "Python scripts (*.py)"
-        )
+        suffix = _suffix(self.target.currentData())
+        kind = "ONNX models (*.onnx)" if suffix == ".onnx" else "Python scripts (*.py)"
+        path, _ = QFileDialog.getSaveFileName(self, "Export", self.path.text(), kind)
         if path:
-            self.path.setText(path if path.endswith(".py") else path + ".py")
+            self.path.setText(path if path.endswith(suffix) else path + suffix)
 
     def do_export(self) -> bool:
         path = Path(self.path.text().strip()).expanduser()
         if not path.name:
             QMessageBox.warning(self, "Export", "Choose a file name for the script.")
             return False
-        if path.suffix != ".py":
-            path = path.with_suffix(".py")
-        weights = self.weights_file if self.weights.isChecked() else None
         target = self.target.currentData()
+        if path.suffix != _suffix(target):
+            path = path.with_suffix(_suffix(target))
+        weights = self.weights_file if self.weights.isChecked() else None
         try:
-            written = write_export(
-                self.window.project,
-                path,
-                target=target,
-                weights=weights,
-                # a saved project names the class after its file; a new one keeps Net
-                project_name=self.window.path.stem if self.window.path else None,
-            )
-        except (BlockError, OSError) as exc:
+            check_export_paths(path, weights, self.window.path)
+            if weights is not None:
+                verify_weights(weights)
+            if target == "onnx":
+                from netbuilder.export.onnx import write_onnx
+
+                written = write_onnx(self.window.project, path, weights=weights)
+            else:
+                written = write_export(
+                    self.window.project,
+                    path,
+                    target=target,
+                    weights=weights,
+                    # a saved project names the class after its file; a new one keeps Net
+                    project_name=self.window.path.stem if self.window.path else None,
+                )
+        except (BlockError, OSError, CheckpointError) as exc:
             QMessageBox.critical(self, "Export failed", str(exc))
             return False
         self.written = [Path(written)]
         where = f"Wrote {written}"
+        if target == "onnx":
+            self.window.statusBar().showMessage(where, 10000)
+            QMessageBox.information(self, "Exported", where)
+            self.accept()
+            return True
         if weights is not None:
             w = Path(written).with_suffix(".safetensors")
             self.written.append(w)

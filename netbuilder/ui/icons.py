@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from functools import cache
-from pathlib import Path
 
 from PySide6.QtGui import QIcon
 
-ICONS_DIR = Path(__file__).resolve().parents[2] / "resources" / "icons"
+from netbuilder.resources import resource_path
 
 
 @cache
@@ -15,8 +14,11 @@ def icon(name: str) -> QIcon:
     """An icon by file name ("conv2d.svg" or "conv2d"); a null QIcon when there is none."""
     if not name:
         return QIcon()
-    path = ICONS_DIR / (name if name.endswith(".svg") else f"{name}.svg")
-    return QIcon(str(path)) if path.is_file() else QIcon()
+    try:
+        path = resource_path("icons", name if name.endswith(".svg") else f"{name}.svg")
+    except FileNotFoundError:
+        return QIcon()
+    return QIcon(str(path))
 
 
 def block_icon(name: str) -> QIcon:

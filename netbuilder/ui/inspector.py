@@ -245,6 +245,12 @@ class Inspector(QWidget):
         self.name_edit.setObjectName("nodeName")
         self.name_edit.setToolTip("The node's name: a Python identifier, used in the exported code")
         self.name_edit.editingFinished.connect(self._rename)
+        self.network_name_edit = QLineEdit()
+        self.network_name_edit.setObjectName("networkName")
+        self.network_name_edit.setToolTip(
+            "The network's name: its class in the exported code (a Python identifier, like LeNet)"
+        )
+        self.network_name_edit.editingFinished.connect(self._rename_network)
         self.output = QLabel()
         self.output.setObjectName("inspectorOutput")
         self.problems = QLabel(wordWrap=True)
@@ -271,6 +277,12 @@ class Inspector(QWidget):
         name_form.setLabelAlignment(Qt.AlignRight | Qt.AlignVCenter)
         name_form.addRow("Name", self.name_edit)
         lay.addWidget(self.name_row)
+        self.network_row = QWidget()
+        network_form = QFormLayout(self.network_row)
+        network_form.setContentsMargins(0, 0, 0, 0)
+        network_form.setLabelAlignment(Qt.AlignRight | Qt.AlignVCenter)
+        network_form.addRow("Name", self.network_name_edit)
+        lay.insertWidget(1, self.network_row)  # under the title, as a block's name is
         lay.addWidget(self.form_host)
         lay.addWidget(self.output)
         lay.addWidget(self.problems)
@@ -318,13 +330,12 @@ class Inspector(QWidget):
         has = node is not None
         for w in (self.name_row, self.form_host, self.output, self.problems, self.icon):
             w.setVisible(has)
+        # nothing selected: the network itself is what the inspector edits
+        self.network_row.setVisible(not has and count < 2)
         if not has:
-            self.title.setText("No block selected" if count < 2 else f"{count} blocks selected")
+            self.title.setText("<b>Network</b>" if count < 2 else f"{count} blocks selected")
             if count < 2:
-                self.description.setText(
-                    "Select a block to edit its parameters. Drag blocks from the palette, or "
-                    "press Tab on the canvas to add one."
-                )
+                self._show_network()
             else:
                 self.description.setText(self._selection_summary(selected))
             return
@@ -346,11 +357,28 @@ class Inspector(QWidget):
         if not nodes:
             return ""
         names = ", ".join(n.name for n in nodes[:8]) + (", …" if len(nodes) > 8 else "")
-        total = sum(n.param_count for n in nodes)
+        total = sum(n.param_count or 0 for n in nodes)
+        unknown = any(n.param_count is None for n in nodes)
         return (
-            f"{names}\n{total:,} parameters in all.\n\n"
+            f"{names}\n{'at least ' if unknown else ''}{total:,} parameters in all.\n\n"
             "Delete removes them; Ctrl+C, Ctrl+X and Ctrl+D copy, cut and duplicate them with "
             "their wires; the arrow keys move them. Select one block to edit its parameters."
+        )
+
+    def _show_network(self) -> None:
+        graph = self.graph
+        if graph is not None and not self.network_name_edit.hasFocus():
+            self.network_name_edit.setText(graph.name)
+        self.network_name_edit.setEnabled(graph is not None and self._locked_reason is None)
+        count = len(graph.nodes) if graph is not None else 0
+        stats = (
+            f"{count} block{'s' if count != 1 else ''} · {graph.total_params:,} parameters\n\n"
+            if count
+            else ""
+        )
+        self.description.setText(
+            f"{stats}Select a block to edit its parameters. Drag blocks from the palette, or "
+            "press Tab on the canvas to add one."
         )
 
     def refresh(self) -> None:
@@ -359,13 +387,20 @@ class Inspector(QWidget):
         if node is None:
             if self.node_id is not None:
                 self.show_node(None)
+            elif self.network_row.isVisibleTo(self):
+                self._show_network()
             return
         if not self.name_edit.hasFocus():
             self.name_edit.setText(node.name)
         for name, field in self.fields.items():
             field.show(node.params.get(name), node.resolved.get(name))
         count = node.param_count
-        self.output.setText(f"Output <b>{format_shape(node.out_shape)}</b> · {count:,} parameters")
+        counted = (
+            "? parameters (unknown until its input is)"
+            if count is None
+            else f"{count:,} parameters"
+        )
+        self.output.setText(f"Output <b>{format_shape(node.out_shape)}</b> · {counted}")
         self.problems.setText("<br>".join(f"⚠ {p}" for p in node.problems))
         self.problems.setVisible(bool(node.problems))
         self.form_host.setEnabled(self._locked_reason is None)
@@ -399,6 +434,15 @@ class Inspector(QWidget):
         self.error.clear()
         if not self.runner.push(cmds.SetParams(node.id, {name: value})):
             self.refuse(self.runner.last_error or "the value was refused")
+
+    def _rename_network(self) -> None:
+        new = self.network_name_edit.text().strip()
+        if self.graph is None or new == self.graph.name:
+            return
+        self.error.clear()
+        if not self.runner.push(cmds.RenameNetwork(new)):
+            self.network_name_edit.setText(self.graph.name)
+            self.error.setText(f"Refused: {self.runner.last_error}")
 
     def _rename(self) -> None:
         node = self.node()

@@ -7,14 +7,14 @@ forces one (screenshots, tests).
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
-from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QFont, QGuiApplication, QPalette
 from PySide6.QtWidgets import QApplication
 
-STYLES_DIR = Path(__file__).resolve().parents[2] / "resources" / "styles"
+from netbuilder.resources import resource_path
 
 # Accent colour per palette category; categories the catalogue adds later fall back to grey.
 CATEGORY_COLORS = {
@@ -175,6 +175,10 @@ def apply(app: QApplication, dark: bool | None = None) -> Theme:
     if font.pointSizeF() < 9.5:
         font.setPointSizeF(9.5)
     app.setFont(font)
-    qss = STYLES_DIR / f"{_current.name}.qss"
-    app.setStyleSheet(qss.read_text(encoding="utf-8") if qss.is_file() else "")
+    try:
+        qss = resource_path("styles", f"{_current.name}.qss").read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:  # a broken install still opens, plainer
+        print(f"netbuilder: warning: no stylesheet: {exc}", file=sys.stderr)
+        qss = ""
+    app.setStyleSheet(qss)
     return _current

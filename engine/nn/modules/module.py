@@ -547,12 +547,12 @@ class Module:
         }
         local = {**{k: v for k, v in self._parameters.items()}, **persistent}
         for name, param in local.items():
+            if param is None:  # bias=False: no entry in state_dict() and none expected
+                continue
             key = prefix + name
             if key not in state_dict:
                 if strict:
                     missing_keys.append(key)
-                continue
-            if param is None:
                 continue
             value = state_dict[key]
             arr = value._data if isinstance(value, Tensor) else np.asarray(value)

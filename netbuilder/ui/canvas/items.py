@@ -306,7 +306,7 @@ class NodeItem(QGraphicsItem):
         else:
             lines.append(
                 f"<nobr>output {format_shape(self.out_shape)}, "
-                f"{self.param_count:,} parameters</nobr>"
+                f"{_count_text(self.param_count)}</nobr>"
             )
         if self.overlay_tooltip:
             lines.append(self.overlay_tooltip)
@@ -409,7 +409,13 @@ class NodeItem(QGraphicsItem):
         fm, sfm = QFontMetricsF(name_font), QFontMetricsF(sub_font)
         name = fm.elidedText(self.name, Qt.ElideRight, NODE_WIDTH - x - 8)
         type_room = NODE_WIDTH - x - fm.horizontalAdvance(name) - 16
-        count = f"{format_count(self.param_count)} params" if self.param_count else ""
+        count = (
+            "? params"
+            if self.param_count is None
+            else f"{format_count(self.param_count)} params"
+            if self.param_count
+            else ""
+        )
         width = _LINE2.width()
         # the block type goes in full beside the name; a long one ("AdaptiveAvgPool2d") that
         # does not fit there takes the parameter-count slot when the block has no parameters;
@@ -721,3 +727,10 @@ def bezier(a: QPointF, b: QPointF) -> QPainterPath:
     dx = max(40.0, abs(b.x() - a.x()) * 0.5)
     path.cubicTo(QPointF(a.x() + dx, a.y()), QPointF(b.x() - dx, b.y()), b)
     return path
+
+
+def _count_text(count: int | None) -> str:
+    """ "1,234 parameters", or what unknown means: the input's size is not known yet."""
+    if count is None:
+        return "parameters unknown until the input is connected and valid"
+    return f"{count:,} parameters"

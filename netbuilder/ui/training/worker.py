@@ -63,13 +63,20 @@ class WorkerDone:
 
 
 class DefaultTrainer:
-    """Builds the real Trainer in the child (a picklable recipe; tests pass their own)."""
+    """Builds the real Trainer in the child (a picklable recipe; tests pass their own).
+    weights: a .safetensors file the run starts from (the project's, e.g. an imported model's)."""
+
+    def __init__(self, weights: str | None = None):
+        self.weights = weights
 
     def __call__(self, graph_dict: dict, settings_dict: dict):
         from netbuilder.graph.model import Graph
         from netbuilder.training import Trainer, TrainSettings
 
-        return Trainer(Graph.from_dict(graph_dict), TrainSettings.from_dict(settings_dict))
+        trainer = Trainer(Graph.from_dict(graph_dict), TrainSettings.from_dict(settings_dict))
+        if self.weights:
+            trainer.load_weights(self.weights)
+        return trainer
 
 
 def trim_maps(maps) -> np.ndarray:

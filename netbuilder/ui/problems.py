@@ -1,0 +1,59 @@
+"""The Problems panel: one row per block that is wrong, clicking a row shows the block."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QListWidget, QListWidgetItem, QStyle
+
+
+class ProblemsPanel(QListWidget):
+    """Lists `graph.problems()`; emits `nodeChosen(node id)` when a row is clicked or activated.
+    `countChanged(n)` lets the dock's title say how many there are."""
+
+    nodeChosen = Signal(str)
+    countChanged = Signal(int)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setObjectName("problems")
+        self.setWordWrap(True)
+        self.itemClicked.connect(self._chosen)
+        self.itemActivated.connect(self._chosen)
+
+    def fill(self, graph, validity: str) -> None:
+        """Rebuild from the graph; `validity` is the status bar's summary ("valid", ...)."""
+        self.clear()
+        warn = self.style().standardIcon(QStyle.SP_MessageBoxWarning)
+        for node_id, message in graph.problems():
+            node = graph.nodes[node_id]
+            # messages are sentences that start with the block's name; prefix it only if not
+            named = message.startswith((f"{node.name}:", f"{node.name} ", f"{node.name}'"))
+            item = QListWidgetItem(warn, message if named else f"{node.name}: {message}")
+            item.setData(Qt.UserRole, node_id)
+            item.setToolTip(message)
+            self.addItem(item)
+        n = self.count()
+        if not n:
+            if graph.nodes and validity != "valid":  # e.g. no output yet: say so, not "✔"
+                ok = QListWidgetItem(f"Not ready yet: {validity}")
+            elif not graph.nodes:
+                ok = QListWidgetItem("Empty network: drag an Input block from the Blocks palette")
+            else:
+                ok = QListWidgetItem("✔ No problems: every block has a valid input and output")
+            ok.setFlags(Qt.NoItemFlags)
+            self.addItem(ok)
+        self.countChanged.emit(n)
+
+    def rows(self) -> list[tuple[str, str]]:
+        """(node id, text) of each problem row."""
+        out = []
+        for i in range(self.count()):
+            item = self.item(i)
+            if item.data(Qt.UserRole):
+                out.append((item.data(Qt.UserRole), item.text()))
+        return out
+
+    def _chosen(self, item: QListWidgetItem) -> None:
+        node_id = item.data(Qt.UserRole)
+        if node_id:
+            self.nodeChosen.emit(node_id)
