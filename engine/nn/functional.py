@@ -6,6 +6,7 @@ all their state lives in the kernel's ctx, held by the node's closure.
 
 import builtins
 import math
+import warnings
 
 import numpy as np
 
@@ -539,18 +540,37 @@ def dropout(input, p=0.5, training=True, inplace=False):  # noqa: A002
 
 
 def dropout2d(input, p=0.5, training=True, inplace=False):  # noqa: A002
-    """Zero whole channels of an (N, C, H, W) or (C, H, W) input, as PyTorch's Dropout2d."""
+    """Zero whole channels, as PyTorch's Dropout2d: the mask has one entry per (sample,
+    channel), dims 0 and 1. Like PyTorch 2.x, a 3-D input is taken as (N, C, L) and a 2-D or
+    5-D one is accepted with its deprecation warning."""
     if p < 0.0 or p > 1.0:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
-    if not training or p == 0.0:
-        return input
     xd = input._data
     if xd.ndim not in (3, 4):
-        raise RuntimeError(
-            f"dropout2d: Expected 3D (unbatched) or 4D (batched) input, but got input of size: "
-            f"{_shape_str(xd.shape)}"
+        warnings.warn(
+            f"dropout2d: Received a {xd.ndim}-D input to dropout2d, which is deprecated and will "
+            "result in an error in a future release. To retain the behavior and silence this "
+            "warning, please use dropout instead. Note that dropout2d exists to provide "
+            "channel-wise dropout on inputs with 2 spatial dimensions, a channel dimension, and "
+            "an optional batch dimension (i.e. 3D or 4D inputs).",
+            stacklevel=2,
         )
-    mask_shape = xd.shape[:-2] + (1, 1)
+    if xd.ndim == 3:
+        warnings.warn(
+            "dropout2d: Received a 3D input to dropout2d and assuming that channel-wise 1D "
+            "dropout behavior is desired - input is interpreted as shape (N, C, L), where C is "
+            "the channel dim. This behavior will change in a future release to interpret the "
+            "input as one without a batch dimension, i.e. shape (C, H, W). To maintain the 1D "
+            "channel-wise dropout behavior, please switch to using dropout1d instead.",
+            stacklevel=2,
+        )
+    if xd.ndim < 2:
+        raise RuntimeError(
+            "Feature dropout requires at least 2 dimensions in the input"
+        )
+    if not training or p == 0.0:
+        return input
+    mask_shape = xd.shape[:2] + (1,) * (xd.ndim - 2)
     if p == 1.0:
         mask = np.zeros(mask_shape, dtype=xd.dtype)
     else:

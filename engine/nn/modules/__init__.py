@@ -23,6 +23,14 @@ from engine.nn.modules.container import (
 from engine.nn.modules.conv import Conv2d
 from engine.nn.modules.dropout import Dropout, Dropout2d
 from engine.nn.modules.flatten import Flatten, Unflatten
+from engine.nn.modules.lazy import (
+    LazyBatchNorm1d,
+    LazyBatchNorm2d,
+    LazyConv2d,
+    LazyLinear,
+    UninitializedBuffer,
+    UninitializedParameter,
+)
 from engine.nn.modules.linear import Bilinear, Identity, Linear
 from engine.nn.modules.loss import (
     BCELoss,
@@ -41,6 +49,12 @@ from engine.nn.modules.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 from engine.nn.modules.sparse import Embedding
 
 __all__ = [
+    "LazyBatchNorm1d",
+    "LazyBatchNorm2d",
+    "LazyConv2d",
+    "LazyLinear",
+    "UninitializedBuffer",
+    "UninitializedParameter",
     "AdaptiveAvgPool2d",
     "AvgPool2d",
     "BCELoss",
