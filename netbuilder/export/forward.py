@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from netbuilder.blocks import BlockError
 from netbuilder.graph.inference import output_node
+from netbuilder.graph.model import problem_line
 
 MAX_LINE = 96  # keep generated lines under the project's 100-column limit
 
@@ -13,16 +14,59 @@ class ExportError(BlockError):
     """The graph or the weights cannot be exported; the message says why and how to fix it."""
 
 
-def _inline_candidates(graph) -> set[str]:
+class _Wiring:
+    """edges_into / edges_from of a graph, indexed once (the graph's own scan every edge)."""
+
+    def __init__(self, graph):
+        self.into: dict[str, list] = {nid: [] for nid in graph.nodes}
+        self.out: dict[str, list] = {nid: [] for nid in graph.nodes}
+        for e in graph.edges:
+            self.into[e.dst].append(e)
+            self.out[e.src].append(e)
+        for edges in self.into.values():
+            edges.sort(key=lambda e: e.dst_port)
+
+    def edges_into(self, nid):
+        return self.into[nid]
+
+    def edges_from(self, nid):
+        return self.out[nid]
+
+
+def _inline_candidates(graph, wiring) -> set[str]:
     """Nodes whose value is written inside their single consumer's call."""
     inline = set()
     for nid, node in graph.nodes.items():
         if node.type == "Input":
             continue
-        out = graph.edges_from(nid)
+        out = wiring.edges_from(nid)
         if len(out) == 1 and graph.nodes[out[0].dst].block.fold:
             inline.add(nid)
     return inline
+
+
+def _call_code(node, args, resolved) -> str:
+    """A block's call on `args`; a composite calls its own submodule."""
+    if node.definition is not None:
+        return f"self.{node.name}({', '.join(args)})"
+    return node.block.forward_code(resolved, args, node.name)
+
+
+def _fit_inline(graph, order, inline, wiring, resolved) -> None:
+    """Give a node its own statement when its nested call would not fit on a line (names at
+    their longest): one pass, so that long chains export in linear time."""
+    nodes = graph.nodes
+    width: dict[str, str] = {}
+    for nid in order:
+        node = nodes[nid]
+        if nid in inline:
+            args = [width[e.src] for e in wiring.edges_into(nid)]
+            code = _call_code(node, args, resolved.get(nid, node.resolved))
+            if len(code) + len(node.name) + 11 <= MAX_LINE:
+                width[nid] = code
+                continue
+            inline.discard(nid)
+        width[nid] = node.name
 
 
 def forward_lines(graph, resolved=None, inputs=None) -> list[str]:
@@ -33,20 +77,24 @@ def forward_lines(graph, resolved=None, inputs=None) -> list[str]:
     """
     problems = graph.problems()
     if problems:
-        raise ExportError("the network has problems: " + "; ".join(m for _, m in problems))
+        lines = (problem_line(graph.nodes[nid].name, m) for nid, m in problems)
+        raise ExportError("the network has problems: " + "; ".join(lines))
     out_id = output_node(graph)
     if out_id is None:
         raise ExportError("the network has no output; wire the Input through at least one block")
     order = graph.topological_order()
-    inline = _inline_candidates(graph)
+    wiring = _Wiring(graph)
+    inline = _inline_candidates(graph, wiring)
+    resolved, inputs = resolved or {}, inputs or {}
+    _fit_inline(graph, order, inline, wiring, resolved)
     while True:
-        lines, too_long = _emit(graph, order, inline, out_id, resolved or {}, inputs or {})
+        lines, too_long = _emit(graph, order, inline, out_id, wiring, resolved, inputs)
         if too_long is None:
             return lines
         inline.discard(too_long)  # give the innermost call its own statement
 
 
-def _emit(graph, order, inline, out_id, resolved, inputs):
+def _emit(graph, order, inline, out_id, wiring, resolved, inputs):
     nodes = graph.nodes
     statements = [nid for nid in order if nid not in inline]
     position = {nid: i for i, nid in enumerate(statements)}
@@ -54,30 +102,30 @@ def _emit(graph, order, inline, out_id, resolved, inputs):
     def statement_of(nid: str) -> str:
         # the statement whose expression contains this node's value
         while nid in inline:
-            nid = graph.edges_from(nid)[0].dst
+            nid = wiring.edges_from(nid)[0].dst
         return nid
 
     # a value stays `x` when only the next statement reads it; otherwise it keeps its node name
     var: dict[str, str] = {}
     for nid in statements:
-        readers = {statement_of(e.dst) for e in graph.edges_from(nid)}
+        readers = {statement_of(e.dst) for e in wiring.edges_from(nid)}
         nxt = position[nid] + 1
         only_next = readers <= {statements[nxt]} if nxt < len(statements) else not readers
         var[nid] = "x" if only_next else nodes[nid].name
         if nid in inputs and not only_next and inputs[nid] != "x":
             var[nid] = inputs[nid]  # a port read later keeps its argument's name
 
-    def expr(nid: str) -> str:
-        if nid not in inline:
-            return var[nid]
-        return _call(nid)
+    # each inline node's expression, built in topological order (no recursion: any depth)
+    code: dict[str, str] = {}
 
     def _call(nid: str) -> str:
         node = nodes[nid]
-        args = [expr(e.src) for e in graph.edges_into(nid)]
-        if node.definition is not None:
-            return f"self.{node.name}({', '.join(args)})"
-        return node.block.forward_code(resolved.get(nid, node.resolved), args, node.name)
+        args = [code[e.src] if e.src in inline else var[e.src] for e in wiring.edges_into(nid)]
+        return _call_code(node, args, resolved.get(nid, node.resolved))
+
+    for nid in order:
+        if nid in inline:
+            code[nid] = _call(nid)
 
     lines = []
     for nid in statements:
@@ -87,7 +135,7 @@ def _emit(graph, order, inline, out_id, resolved, inputs):
             continue
         line = f"{var[nid]} = {value}"
         if len(line) + 8 > MAX_LINE:
-            deepest = _deepest_inline(graph, nid, inline)
+            deepest = _deepest_inline(graph, nid, inline, wiring)
             if deepest is not None:
                 return None, deepest
         lines.append(line)
@@ -95,12 +143,12 @@ def _emit(graph, order, inline, out_id, resolved, inputs):
     return lines, None
 
 
-def _deepest_inline(graph, nid, inline):
+def _deepest_inline(graph, nid, inline, wiring):
     best, stack = None, [(nid, 0)]
     best_depth = -1
     while stack:
         cur, depth = stack.pop()
-        for e in graph.edges_into(cur):
+        for e in wiring.edges_into(cur):
             if e.src in inline:
                 if depth + 1 > best_depth:
                     best, best_depth = e.src, depth + 1
@@ -173,13 +221,12 @@ def _wrapped(lines: list[str], indent: int) -> list[str]:
 
 
 def _check_class_name(name: str, taken: set) -> None:
-    from netbuilder.export.script import SCRIPT_NAMES
-    from netbuilder.graph.model import RESERVED_NAMES
+    from netbuilder.export.script import usable_composite_class
 
-    if name in taken or name in SCRIPT_NAMES or name in RESERVED_NAMES:
+    if not usable_composite_class(name, taken):
         raise ExportError(
-            f"the composite {name!r} would clash with a name in the exported script; rename "
-            f"the composite"
+            f"the composite {name!r} cannot name a class in the exported script (it must be an "
+            "ASCII identifier that no Python or script name already takes); rename the composite"
         )
     taken.add(name)
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import recipe
 from .events import (
     QUANTILES,
     EpochEnd,
@@ -131,6 +132,7 @@ class Trainer:
     def _compile(self):
         import engine
         from netbuilder.compile import compile_graph
+        from netbuilder.graph.model import problem_line
 
         problems = self.graph.problems()
         if problems:
@@ -146,7 +148,9 @@ class Trainer:
         return compile_graph(self.graph)
 
     def input_shape(self) -> tuple[int, ...]:
-        inputs = [n for n in self.graph.nodes.values() if n.type == "Input"]
+        from netbuilder.graph.inference import input_nodes
+
+        inputs = [self.graph.nodes[nid] for nid in input_nodes(self.graph)]
         if len(inputs) != 1:
             raise TrainingError(
                 f"training needs exactly one Input block, the network has {len(inputs)}"
@@ -167,7 +171,7 @@ class Trainer:
             event = self._run()
         except Exception as exc:  # noqa: BLE001 - every failure must reach the listeners
             log.debug("training failed", exc_info=True)
-            event = Failed(self.step, _describe(exc))
+            event = Failed(self.step, describe_error(exc))
         finally:
             self._running = False
         # A checkpoint asked for at the end is written whatever the outcome, so a failed run
@@ -322,9 +326,11 @@ class Trainer:
 
         if self.optimizer is not None:
             return
-        self.loss_fn = _make_loss(settings.loss)
-        self.optimizer = _make_optimizer(settings, self.model.parameters())
-        self.scheduler = _make_scheduler(settings, self.optimizer)
+        from engine import nn, optim
+
+        self.loss_fn = recipe.make_loss(settings, nn)
+        self.optimizer = recipe.make_optimizer(settings, self.model.parameters(), optim)
+        self.scheduler = recipe.make_scheduler(settings, self.optimizer, optim.lr_scheduler)
         self._rng = np.random.default_rng(settings.seed)
         engine.manual_seed(settings.seed)  # dropout masks follow the seed too
 
@@ -362,7 +368,9 @@ class Trainer:
                 model.train(was_training)
         k = self._num_classes
         if len(shape) != 1:
-            dims = "x".join(str(d) for d in shape)
+            from netbuilder.blocks.spec import fmt_shape
+
+            dims = fmt_shape(shape)
             raise TrainingError(
                 f"the network's output is {dims} but classifying needs one score per class "
                 f"({k}); end the network with Flatten and a Linear block with {k} outputs"
@@ -555,15 +563,6 @@ def _check_weights_finite(state, path) -> None:
             )
 
 
-def problem_line(name: str, message: str) -> str:
-    """'name: message', unless the message already starts with the name (as inference's do)."""
-    return (
-        message
-        if message.startswith(f"{name}:") or message.startswith(f"{name} ")
-        else (f"{name}: {message}")
-    )
-
-
 def check_loss_fits(graph, loss: str) -> None:
     """Refuse a loss that cannot work with the network's last block, before any step: NLL on
     raw scores has no minimum (the loss runs to -inf and looks like a too-high lr)."""
@@ -604,57 +603,6 @@ def _copy_state(model) -> dict:
     return {name: value.detach().clone() for name, value in model.state_dict().items()}
 
 
-def _make_loss(name):
-    from engine import nn
-
-    return {"cross_entropy": nn.CrossEntropyLoss, "nll": nn.NLLLoss, "mse": nn.MSELoss}[name]()
-
-
-def _make_optimizer(s: TrainSettings, params):
-    from engine import optim
-
-    params = list(params)
-    if s.optimizer == "sgd":
-        return optim.SGD(
-            params, lr=s.lr, momentum=s.momentum, nesterov=s.nesterov, weight_decay=s.weight_decay
-        )
-    if s.optimizer == "adam":
-        return optim.Adam(params, lr=s.lr, betas=s.betas, weight_decay=s.weight_decay)
-    if s.optimizer == "adamw":
-        return optim.AdamW(params, lr=s.lr, betas=s.betas, weight_decay=s.weight_decay)
-    if s.optimizer == "rmsprop":
-        return optim.RMSprop(
-            params, lr=s.lr, momentum=s.rmsprop_momentum, weight_decay=s.weight_decay
-        )
-    if s.optimizer == "adagrad":
-        return optim.Adagrad(params, lr=s.lr, weight_decay=s.weight_decay)
-    raise TrainingError(f"unknown optimizer {s.optimizer!r}")
-
-
-def _make_scheduler(s: TrainSettings, optimizer):
-    from engine.optim import lr_scheduler
-
-    if s.schedule == "none":
-        return None
-    if s.schedule == "step":
-        return lr_scheduler.StepLR(optimizer, step_size=s.step_size, gamma=s.gamma)
-    if s.schedule == "multistep":
-        if not s.milestones:
-            raise TrainingError("the multistep schedule needs milestones (epochs), e.g. [2, 4]")
-        return lr_scheduler.MultiStepLR(optimizer, milestones=list(s.milestones), gamma=s.gamma)
-    if s.schedule == "exponential":
-        return lr_scheduler.ExponentialLR(optimizer, gamma=s.gamma)
-    if s.schedule == "cosine":
-        return lr_scheduler.CosineAnnealingLR(optimizer, T_max=s.t_max or s.epochs)
-    if s.schedule == "plateau":
-        if s.gamma >= 1:
-            raise TrainingError("the plateau schedule needs gamma below 1 (the lr factor)")
-        return lr_scheduler.ReduceLROnPlateau(
-            optimizer, mode="min", factor=s.gamma, patience=s.patience
-        )
-    raise TrainingError(f"unknown schedule {s.schedule!r}")
-
-
 def _tensor_maker():
     import engine
 
@@ -665,7 +613,7 @@ def _target_maker(loss, num_classes):
     """Labels (int64 numpy) -> the tensor the loss wants: class indices, or one-hot for MSE."""
     import engine
 
-    if loss == "mse":
+    if loss in recipe.ONE_HOT_LOSSES:
         eye = np.eye(num_classes, dtype=np.float32)
         return lambda y: engine.from_numpy(eye[y])
     return lambda y: engine.from_numpy(np.ascontiguousarray(y, dtype=np.int64))
@@ -790,7 +738,7 @@ def _nan_message(value, step, epoch, optimizer):
     )
 
 
-def _describe(exc: BaseException) -> str:
+def describe_error(exc: BaseException) -> str:
     """One message for a person; our own errors already are, others get their origin."""
     from netbuilder.blocks import BlockError
     from netbuilder.data import DataError

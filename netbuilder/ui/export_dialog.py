@@ -3,6 +3,7 @@ or an ONNX model."""
 
 from __future__ import annotations
 
+import html
 import re
 from pathlib import Path
 
@@ -79,7 +80,7 @@ class ExportDialog(QDialog):
                 return
             note.setText(
                 "The script builds, trains and evaluates the network on MNIST-format data: "
-                f"<tt>python {name} --data FOLDER --epochs 1</tt>"
+                f"<tt>python {html.escape(name)} --data FOLDER --epochs 1</tt>"
             )
 
         self.path.textChanged.connect(describe)
@@ -131,7 +132,14 @@ class ExportDialog(QDialog):
 
                 written = write_onnx(self.window.project, path, weights=weights)
             else:
-                written = write_export(self.window.project, path, target=target, weights=weights)
+                written = write_export(
+                    self.window.project,
+                    path,
+                    target=target,
+                    weights=weights,
+                    # a saved project names the class after its file; a new one keeps Net
+                    project_name=self.window.path.stem if self.window.path else None,
+                )
         except (BlockError, OSError, CheckpointError) as exc:
             QMessageBox.critical(self, "Export failed", str(exc))
             return False

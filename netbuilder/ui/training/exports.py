@@ -78,7 +78,10 @@ class RunExports:
             check_export_paths(path, None, project_path)
             check_export_paths(path.with_suffix(".safetensors"), None, project_path)
             weights = self.result.weights_for(self.window.graph)
-            written = write_export(self._project(), path, target=target, weights=weights)
+            name = project_path.stem if project_path else None  # a saved project names the class
+            written = write_export(
+                self._project(), path, target=target, weights=weights, project_name=name
+            )
         except Exception as exc:  # noqa: BLE001 - shown in the window
             self._show_failure(f"Could not export to {path}: {exc}", "Export with weights")
             return None

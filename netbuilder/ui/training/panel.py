@@ -441,14 +441,12 @@ class TrainingDashboard(RunExports, QObject):
         graph = self.window.graph
         problems = graph.problems()
         if problems:
+            from netbuilder.graph.model import problem_line
+
             nid, msg = problems[0]
             name = graph.nodes[nid].name if nid in graph.nodes else nid
-            # problem messages usually start with the block's name already: say it once
-            named = msg.startswith((f"{name}:", f"{name} ", f"{name}'"))
             more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-            self._refuse(
-                f"Fix the network before training: {msg if named else f'{name}: {msg}'}{more}"
-            )
+            self._refuse(f"Fix the network before training: {problem_line(name, msg)}{more}")
             return False
         previous = self.run if self.run is not None and len(self.run.loss) else self.previous
         try:
