@@ -51,7 +51,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from netbuilder.training.settings import LOSSES, OPTIMIZERS, SCHEDULES
+    from netbuilder.training.schema import add_arguments as add_setting_options
 
     parser = _Parser(
         prog="netbuilder",
@@ -88,68 +88,14 @@ def build_parser() -> argparse.ArgumentParser:
         "writes the files asked for.",
     )
     p.add_argument("project", metavar="PROJECT", help=PROJECT_HELP)
-    p.add_argument(
-        "--dataset",
-        metavar="DATA",
-        help="'sample' (bundled), 'mnist' (downloaded into the user cache on first "
-        "use), an MNIST-style IDX folder, or a Keras-style .npz file",
-    )
-    p.add_argument("--epochs", type=_positive_int, metavar="N", help="passes over the data")
-    p.add_argument("--batch-size", type=_positive_int, metavar="N", help="samples per step")
-    p.add_argument("--lr", type=_positive_float, metavar="X", help="learning rate")
-    p.add_argument("--optimizer", choices=OPTIMIZERS)
-    p.add_argument(
-        "--momentum",
-        type=_fraction,
-        metavar="X",
-        help="momentum of the chosen optimizer: SGD's (default 0.9, the classic recipe) or "
-        "RMSprop's (default 0, as torch.optim.RMSprop); each keeps its own in the project. "
-        "Adam and AdamW take betas instead; Adagrad has none",
-    )
-    p.add_argument(
-        "--weight-decay",
-        type=_non_negative_float,
-        metavar="X",
-        help="L2 penalty (AdamW: decoupled)",
-    )
-    p.add_argument(
-        "--schedule",
-        choices=SCHEDULES,
-        help="learning-rate schedule, stepped once per epoch: step (x gamma every "
-        "--step-size epochs), multistep (x gamma at --milestones), exponential (x gamma each "
-        "epoch), cosine (to 0 over the run), plateau (x gamma when the loss stalls)",
-    )
-    p.add_argument("--step-size", type=_positive_int, metavar="N", help="epochs per step (step)")
-    p.add_argument(
-        "--gamma",
-        type=_positive_float,
-        metavar="X",
-        help="lr factor of step, multistep, exponential and plateau (default 0.1)",
-    )
-    p.add_argument(
-        "--milestones",
-        type=_milestones,
-        metavar="N,N",
-        help="epochs after which multistep multiplies the lr by gamma, e.g. 2,4",
-    )
-    p.add_argument("--loss", choices=LOSSES)
-    p.add_argument(
-        "--seed",
-        type=_non_negative_int,
-        metavar="N",
-        help="initial weights, shuffling and dropout: same seed, same run",
-    )
-    p.add_argument(
-        "--val-split",
-        type=_fraction,
-        metavar="X",
-        help="fraction of the training set held out to validate each epoch (e.g. 0.1)",
-    )
-    p.add_argument(
-        "--grad-every",
-        type=_non_negative_int,
-        metavar="N",
-        help="steps between gradient norms in the metrics (0: never)",
+    add_setting_options(
+        p,
+        help_overrides={
+            "momentum": "momentum of the chosen optimizer: SGD's (default 0.9, the classic "
+            "recipe) or RMSprop's (default 0, as torch.optim.RMSprop); each keeps its own in "
+            "the project. Adam and AdamW take betas instead; Adagrad has none",
+        },
+        metavars={"dataset": "DATA"},
     )
     p.add_argument(
         "--save-weights",
@@ -489,33 +435,19 @@ def _train(args) -> int:
 def train_settings(training: dict | None, args, project_path):
     """The project's training settings with the command line's options on top; an option
     replaces the project's value before validation, so it can fix a bad one."""
+    from netbuilder.training.schema import given
     from netbuilder.training.settings import MOMENTUM_FIELDS, SettingsError, TrainSettings
 
     merged = dict(training) if isinstance(training, dict) else training
-    overrides = {
-        "dataset": args.dataset,
-        "epochs": args.epochs,
-        "batch_size": args.batch_size,
-        "lr": args.lr,
-        "optimizer": args.optimizer,
-        "weight_decay": args.weight_decay,
-        "schedule": args.schedule,
-        "step_size": args.step_size,
-        "gamma": args.gamma,
-        "milestones": args.milestones,
-        "loss": args.loss,
-        "seed": args.seed,
-        "grad_every": args.grad_every,
-        "val_split": args.val_split,
-    }
-    overrides = {k: v for k, v in overrides.items() if v is not None}
+    overrides = given(args)
+    momentum = overrides.pop("momentum", None)  # the chosen optimizer's, below
     if isinstance(merged, dict):
         merged.update(overrides)
     try:
         settings = TrainSettings.from_dict(merged)
     except SettingsError as exc:
         raise CliError(f"{project_path}: training settings: {exc}") from exc
-    if args.momentum is not None:
+    if momentum is not None:
         field_name = MOMENTUM_FIELDS.get(settings.optimizer)
         if field_name is None:
             raise CliError(
@@ -523,7 +455,7 @@ def train_settings(training: dict | None, args, project_path):
                 "(Adam and AdamW use betas); leave it out or choose --optimizer sgd",
                 EXIT_USAGE,
             )
-        settings = settings.replace(**{field_name: args.momentum})
+        settings = settings.replace(**{field_name: momentum})
     return settings
 
 
@@ -790,74 +722,19 @@ def _export(args) -> int:
     from netbuilder.export import ExportError
 
     try:
-        write_export(project, args.output, target=args.target, weights=args.weights)
+        write_export(
+            project,
+            args.output,
+            target=args.target,
+            weights=args.weights,
+            project_name=Path(args.project).stem,
+        )
     except ExportError as exc:  # names the weights file or the block itself
         raise CliError(str(exc)) from exc
     except (OSError, ValueError) as exc:
         raise CliError(f"{args.output}: {exc}") from exc
     print(f"wrote {args.output} ({args.target})")
     return 0
-
-
-# -- argument types ---------------------------------------------------------------------------
-
-
-def _whole_number_at_least(low, too_low):
-    def parse(text):
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
-        if value < low:
-            raise argparse.ArgumentTypeError(f"{too_low}, got {text}")
-        return value
-
-    return parse
-
-
-_positive_int = _whole_number_at_least(1, "must be at least 1")
-_non_negative_int = _whole_number_at_least(0, "must not be negative")
-
-
-def _float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
-    if value != value or value in (float("inf"), float("-inf")):
-        raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
-    return value
-
-
-def _positive_float(text):
-    value = _float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
-    return value
-
-
-def _non_negative_float(text):
-    value = _float(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must not be negative, got {text}")
-    return value
-
-
-def _milestones(text):
-    epochs = []
-    for part in text.replace(" ", "").split(","):
-        if part:
-            epochs.append(_positive_int(part))
-    if not epochs:
-        raise argparse.ArgumentTypeError(f"must be epochs separated by commas, got {text!r}")
-    return sorted(epochs)
-
-
-def _fraction(text):
-    value = _float(text)
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
-    return value
 
 
 if __name__ == "__main__":

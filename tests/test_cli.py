@@ -251,7 +251,7 @@ def test_export_writes_a_script(capsys, tmp_path):
     assert status == 0, err
     source = out.read_text()
     compile(source, str(out), "exec")
-    assert "class Net" in source and "conv1" in source
+    assert "class Lenet(nn.Module)" in source and "conv1" in source  # named after the file
     status, _, err = _run(
         capsys, "export", LENET, "-o", str(out), "--weights", str(tmp_path / "missing.safetensors")
     )

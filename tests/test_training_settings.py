@@ -94,3 +94,34 @@ def test_each_optimizer_has_its_own_momentum():
     )
     s = TrainSettings.from_dict({"optimizer": "rmsprop", "rmsprop_momentum": 0.5})
     assert s.momentum_for() == 0.5 and TrainSettings.from_dict(s.to_dict()) == s
+
+
+@pytest.mark.parametrize(
+    ("training", "expected"),
+    [
+        ('{"lr": 1e999}', "p.nbproj: training.lr: must be a finite number, got inf"),
+        ('{"lr": -1}', "p.nbproj: training.lr: must be above 0, got -1"),
+        ('{"epochs": 0}', "p.nbproj: training.epochs: must be at least 1, got 0"),
+        ('{"betas": [0.9, 2]}', "p.nbproj: training.betas[1]: must be below 1, got 2"),
+        ('{"optimizer": "lbfgs"}', "p.nbproj: training.optimizer: 'lbfgs' is unknown"),
+    ],
+)
+def test_a_project_file_is_checked_once_at_load(training, expected):
+    from netbuilder.graph.project import ProjectError, loads_project
+
+    text = json.dumps({"format": "netbuilder-project", "version": 1, "graph": {}})
+    text = text[:-1] + f', "training": {training}}}'
+    graph = load_template("mlp").graph.to_dict()
+    text = text.replace('"graph": {}', f'"graph": {json.dumps(graph)}')
+    with pytest.raises(ProjectError) as info:
+        loads_project(text, "p.nbproj")
+    assert str(info.value).startswith(expected)
+
+
+def test_a_loaded_project_keeps_unknown_keys_and_normalises_known_ones():
+    from netbuilder.graph.project import dumps_project, loads_project
+
+    project = load_template("mlp")
+    project.training = {"epochs": 3.0, "milestones": [4, 2], "from_a_newer_version": 1}
+    back = loads_project(dumps_project(project))
+    assert back.training == {"epochs": 3, "milestones": [2, 4], "from_a_newer_version": 1}

@@ -5,12 +5,17 @@ padding when the images are a little smaller than the input (MNIST 28x28 into Le
 bilinear resizing otherwise; flattening for feature inputs such as (784,); normalisation
 (x/255 - mean) / std with the training portion's per-channel statistics, as
 torchvision's ToTensor + Normalize would do; a seeded validation split.
+
+The exported training script carries the functions of EMBEDDED verbatim (with LUMA and
+CHUNK), so the app and the script accept the same data and feed the network the same numbers:
+they use only numpy, math, NamedTuple and DataError(path, problem).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -42,15 +47,16 @@ class Prepared:
         )
 
 
-@dataclass(frozen=True)
-class _Plan:
+class Plan(NamedTuple):
+    """How images become the network's input."""
+
     channels: int  # output channels, 1 or 3
     height: int
     width: int
-    pad: tuple[int, int] | None  # (top, left) when centre padding, None when resizing
+    pad: tuple | None  # (top, left) when centre padding, None when resizing
 
 
-def plan_geometry(image_shape: tuple[int, ...], input_shape: tuple[int, ...]) -> _Plan:
+def plan_geometry(image_shape, input_shape):
     """How images of `image_shape` ((H, W) or (H, W, C)) become `input_shape`."""
     h, w = image_shape[:2]
     src_c = 1 if len(image_shape) == 2 else image_shape[2]
@@ -77,10 +83,10 @@ def plan_geometry(image_shape: tuple[int, ...], input_shape: tuple[int, ...]) ->
     pad = None
     if th >= h and tw >= w and (th - h) <= th // 4 and (tw - w) <= tw // 4:
         pad = ((th - h) // 2, (tw - w) // 2)
-    return _Plan(c, th, tw, pad)
+    return Plan(c, th, tw, pad)
 
 
-def _feature_geometry(features: int, h: int, w: int, src_c: int) -> tuple[int, int, int]:
+def _feature_geometry(features, h, w, src_c):
     """(channels, height, width) whose flattening gives `features` values."""
     if features == src_c * h * w:
         return src_c, h, w
@@ -98,11 +104,11 @@ def _feature_geometry(features: int, h: int, w: int, src_c: int) -> tuple[int, i
     )
 
 
-def resize_bilinear(x: np.ndarray, height: int, width: int) -> np.ndarray:
+def resize_bilinear(x, height, width):
     """Resize the last two axes of a float array; the same numbers as PyTorch's
     F.interpolate(mode="bilinear", align_corners=False, antialias=False)."""
 
-    def axis(n_in: int, n_out: int):
+    def axis(n_in, n_out):
         src = np.maximum((np.arange(n_out) + 0.5) * (n_in / n_out) - 0.5, 0.0)
         i0 = np.minimum(np.floor(src).astype(np.intp), n_in - 1)
         i1 = np.minimum(i0 + 1, n_in - 1)
@@ -114,7 +120,7 @@ def resize_bilinear(x: np.ndarray, height: int, width: int) -> np.ndarray:
     return x[..., j0] * (1 - b) + x[..., j1] * b
 
 
-def _geometry(images: np.ndarray, plan: _Plan) -> np.ndarray:
+def _geometry(images, plan):
     """uint8 (n, h, w[, 3]) -> float32 (n, 1 or 3, h', w') on the 0-255 scale, before padding.
     Grey stays one channel here even for 3-channel inputs: the caller broadcasts it."""
     if images.ndim == 4 and plan.channels == 1:
@@ -128,7 +134,7 @@ def _geometry(images: np.ndarray, plan: _Plan) -> np.ndarray:
     return x
 
 
-def _fill(images: np.ndarray, plan: _Plan) -> tuple[np.ndarray, tuple[slice, slice]]:
+def _fill(images, plan):
     """Unnormalised float32 (n, c, H, W), zeros around the centred images when padding."""
     n = len(images)
     out = np.zeros((n, plan.channels, plan.height, plan.width), dtype=np.float32)
@@ -143,7 +149,7 @@ def _fill(images: np.ndarray, plan: _Plan) -> tuple[np.ndarray, tuple[slice, sli
     return out, (rows, cols)
 
 
-def _channel_stats(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _channel_stats(x):
     """Per-channel mean and std of float32 (n, c, h, w), accumulated in float64."""
     total = np.zeros(x.shape[1])
     squares = np.zeros(x.shape[1])
@@ -157,47 +163,85 @@ def _channel_stats(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mean, std
 
 
-def prepare(split: DataSplit, input_shape, val_split: float = 0.0, seed: int = 0) -> Prepared:
+def prepare_arrays(
+    x_train, y_train, x_test, y_test, input_shape, val_split=0.0, seed=0, source=None
+):
     """float32 arrays shaped (N, *input_shape), normalised with the statistics of the training
-    portion (after the validation split is taken out); see the module docstring."""
+    portion (after the validation split is taken out); see the module docstring. Returns
+    (train_x, train_y, val_x, val_y, test_x, test_y, mean, std), mean and std per channel on
+    the 0-255 scale."""
     input_shape = tuple(int(d) for d in input_shape)
     if not 0.0 <= val_split < 1.0:
         raise DataError(None, f"validation split {val_split} must be at least 0 and below 1")
-    plan = plan_geometry(split.image_shape, input_shape)
+    plan = plan_geometry(tuple(x_train.shape[1:]), input_shape)
 
-    n = len(split.y_train)
+    n = len(y_train)
     n_val = int(round(n * val_split))
     if n - n_val < 1:
         raise DataError(
-            split.source, f"a validation split of {val_split} leaves no training images out of {n}"
+            source, f"a validation split of {val_split} leaves no training images out of {n}"
         )
     order = np.random.default_rng(seed).permutation(n)
     val_idx, train_idx = np.sort(order[:n_val]), np.sort(order[n_val:])
 
     # no copy of the images when nothing is held out
-    train_images = split.x_train[train_idx] if n_val else split.x_train
+    train_images = x_train[train_idx] if n_val else x_train
     train_x, (rows, cols) = _fill(train_images, plan)
     mean, std = _channel_stats(train_x[:, :, rows, cols])
     std = np.where(std > 0, std, 255.0)  # constant images: keep values finite
     shift = mean.astype(np.float32)[:, None, None]
     scale = (1.0 / std).astype(np.float32)[:, None, None]
 
-    def finish(x: np.ndarray) -> np.ndarray:
+    def finish(x):
         x -= shift
         x *= scale
         return x.reshape((len(x), *input_shape))
 
-    val_x = finish(_fill(split.x_train[val_idx], plan)[0])
-    test_x = finish(_fill(split.x_test, plan)[0])
+    val_x = finish(_fill(x_train[val_idx], plan)[0])
+    test_x = finish(_fill(x_test, plan)[0])
+    return (
+        finish(train_x),
+        y_train[train_idx].copy(),
+        val_x,
+        y_train[val_idx].copy(),
+        test_x,
+        y_test.copy(),
+        mean,
+        std,
+    )
+
+
+# what the exported script carries, in this order
+EMBEDDED = (
+    Plan,
+    plan_geometry,
+    _feature_geometry,
+    resize_bilinear,
+    _geometry,
+    _fill,
+    _channel_stats,
+    prepare_arrays,
+)
+
+
+def prepare(split: DataSplit, input_shape, val_split: float = 0.0, seed: int = 0) -> Prepared:
+    """prepare_arrays on a DataSplit, as a Prepared."""
+    train_x, train_y, val_x, val_y, test_x, test_y, mean, std = prepare_arrays(
+        *(split.x_train, split.y_train, split.x_test, split.y_test),
+        input_shape,
+        val_split,
+        seed,
+        source=split.source,
+    )
     return Prepared(
-        train_x=finish(train_x),
-        train_y=split.y_train[train_idx].copy(),
+        train_x=train_x,
+        train_y=train_y,
         val_x=val_x,
-        val_y=split.y_train[val_idx].copy(),
+        val_y=val_y,
         test_x=test_x,
-        test_y=split.y_test.copy(),
+        test_y=test_y,
         mean=tuple(float(m) / 255.0 for m in mean),
         std=tuple(float(s) / 255.0 for s in std),
         num_classes=split.num_classes,
-        input_shape=input_shape,
+        input_shape=tuple(int(d) for d in input_shape),
     )

@@ -1,37 +1,47 @@
-"""One self-contained, readable training script per graph, for PyTorch or for our engine."""
+"""One self-contained, readable training script per graph, for PyTorch or for our engine.
+
+What the script does comes from the same sources as the app: its options and their defaults
+from the settings schema (netbuilder/training/schema.py) and the project's settings, the
+optimizer, lr schedule and loss from the recipe (netbuilder/training/recipe.py), the data
+preparation from netbuilder/data/prepare.py (carried verbatim). Only validated identifiers and
+repr() literals are written into the code; no outside text (file names, graph or block names,
+descriptions) reaches it raw.
+"""
 
 from __future__ import annotations
 
+import ast
+import builtins
+import inspect
 import keyword
 import os
+import re
 import shutil
 import tempfile
+import textwrap
+import unicodedata
 from pathlib import Path
 
+from netbuilder.data.prepare import CHUNK, EMBEDDED, LUMA
 from netbuilder.export.forward import ExportError, class_code
 from netbuilder.graph.model import RESERVED_NAMES
 from netbuilder.graph.project import atomic_write, set_plain_mode
+from netbuilder.training import recipe
+from netbuilder.training.schema import SETTINGS, SettingsError
+from netbuilder.training.settings import TrainSettings
 
 TARGETS = ("torch", "engine")
-OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad")
-LOSSES = ("cross_entropy", "nll", "mse")
-SCHEDULES = ("none", "step", "multistep", "exponential", "cosine", "plateau")
-# module-level names of the generated script, which the class must not shadow
-SCRIPT_NAMES = frozenset(
-    "argparse gzip os time Path np torch dist nn F optim load_file save_file "
-    "DistributedDataParallel DataLoader TensorDataset DistributedSampler INPUT_SHAPE read_idx "
-    "find_idx load_data as_nchw channel_stats prepare setup train_epoch evaluate make_optimizer "
-    "make_scheduler "
-    "parse_args main".split()
-)
+DEFAULT_CLASS = "Net"
 
 _IMPORTS = {
     "torch": """\
 import argparse
 import gzip
+import math
 import os
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -41,26 +51,43 @@ import torch.nn.functional as F
 import torch.optim as optim
 from safetensors.torch import load_file, save_file
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader, TensorDataset
-from torch.utils.data.distributed import DistributedSampler
+
+try:  # a progress bar when tqdm is installed
+    from tqdm import tqdm
+except ImportError:
+    tqdm = None
 """,
     "engine": """\
 import argparse
 import gzip
+import math
+import os
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import engine as torch
 import engine.nn as nn
 import engine.nn.functional as F
 import engine.optim as optim
 import numpy as np
-from engine.utils.data import DataLoader, TensorDataset
 from safetensors.numpy import load_file, save_file
+
+try:  # a progress bar when tqdm is installed
+    from tqdm import tqdm
+except ImportError:
+    tqdm = None
 """,
 }
 
-_DATA = '''
+_LOADING = '''
+
+class DataError(SystemExit):
+    """The data cannot be used: the script stops with this one line."""
+
+    def __init__(self, path, problem):
+        super().__init__(problem if path is None else f"{path}: {problem}")
+
 
 def read_idx(path):
     """An MNIST-format IDX file (optionally gzipped) as a uint8 array."""
@@ -68,9 +95,11 @@ def read_idx(path):
     with opener(path, "rb") as f:
         data = f.read()
     if len(data) < 4 or data[:3] != b"\\x00\\x00\\x08":
-        raise SystemExit(f"{path}: not an IDX file of unsigned bytes")
+        raise DataError(path, "not an IDX file of unsigned bytes")
     ndim = data[3]
     shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    if len(data) - 4 - 4 * ndim != math.prod(shape):
+        raise DataError(path, f"truncated or damaged: the header says {shape}")
     return np.frombuffer(data, np.uint8, offset=4 + 4 * ndim).reshape(shape)
 
 
@@ -79,7 +108,7 @@ def find_idx(folder, *prefixes):
         found = sorted(folder.glob(prefix + "*")) or sorted(folder.glob("*[-_.]" + prefix + "*"))
         if found:
             return found[0]
-    raise SystemExit(f"{folder}: no {prefixes[0]}* file (MNIST IDX layout expected)")
+    raise DataError(folder, f"no {prefixes[0]}* file (MNIST IDX layout expected)")
 
 
 def load_data(path):
@@ -92,51 +121,63 @@ def load_data(path):
             read_idx(find_idx(path, "t10k-images", "test-images", "test_images")),
             read_idx(find_idx(path, "t10k-labels", "test-labels", "test_labels")).astype(np.int64),
         )
-    with np.load(path) as data:
+    with np.load(path, allow_pickle=False) as data:
         missing = {"x_train", "y_train", "x_test", "y_test"} - set(data.files)
         if missing:
-            raise SystemExit(f"{path}: missing arrays {sorted(missing)}")
+            raise DataError(path, f"missing arrays {sorted(missing)}")
         arrays = [data[k] for k in ("x_train", "y_train", "x_test", "y_test")]
     return arrays[0], arrays[1].astype(np.int64), arrays[2], arrays[3].astype(np.int64)
-
-
-def as_nchw(images):
-    """uint8 (N, H, W) or (N, H, W, C) -> float32 (N, C, H, W) on the 0-1 scale."""
-    x = images.astype(np.float32) / 255.0
-    return x[:, None] if x.ndim == 3 else x.transpose(0, 3, 1, 2)
-
-
-def channel_stats(images):
-    """Per-channel mean and std of the training images, before any padding."""
-    x = as_nchw(images)
-    return x.mean(axis=(0, 2, 3)), x.std(axis=(0, 2, 3)) + 1e-8
-
-
-def prepare(images, mean, std):
-    """Normalise, centre-pad to INPUT_SHAPE (MNIST 28x28 into 32x32) or flatten for features."""
-    x = (as_nchw(images) - mean[:, None, None]) / std[:, None, None]
-    if len(INPUT_SHAPE) == 1:
-        x = x.reshape(len(x), -1)
-        if x.shape[1] != INPUT_SHAPE[0]:
-            wanted = INPUT_SHAPE[0]
-            raise SystemExit(f"images give {x.shape[1]} features, the network wants {wanted}")
-        return np.ascontiguousarray(x, dtype=np.float32)
-    channels, height, width = INPUT_SHAPE
-    if x.shape[1] != channels:
-        raise SystemExit(f"images have {x.shape[1]} channel(s), the network wants {channels}")
-    pad_h, pad_w = height - x.shape[2], width - x.shape[3]
-    if pad_h < 0 or pad_w < 0:
-        size = f"{x.shape[2]}x{x.shape[3]}"
-        raise SystemExit(f"images are {size}, larger than the network's input {height}x{width}")
-    # padding is zero before normalisation, as torchvision's Pad + Normalize would give
-    fill = (-mean / std).astype(np.float32)[None, :, None, None]
-    out = np.empty((len(x), channels, height, width), np.float32)
-    out[...] = fill
-    out[:, :, pad_h // 2 : pad_h // 2 + x.shape[2], pad_w // 2 : pad_w // 2 + x.shape[3]] = x
-    return out
 '''
 
-_TRAIN_TORCH = '''
+_STEPS = '''
+
+def batches(n, batch_size, rng):
+    """Index arrays of one epoch: a fresh shuffle from `rng`, in batch_size slices."""
+    order = rng.permutation(n)
+    for start in range(0, n, batch_size):
+        yield order[start : start + batch_size]
+
+
+def targets(y, output, loss):
+    """Labels as the loss `loss` wants them."""
+    return {target}
+
+
+def train_epoch(model, x, y, args, rng, optimizer, loss_fn, rank=0, world_size=1, device="cpu"):
+    """One pass over the data; the mean training loss."""
+    model.train()
+    total = 0.0
+    steps = batches(len(x), args.batch_size, rng)
+    if tqdm is not None and rank == 0:
+        total = math.ceil(len(x) / args.batch_size)
+        steps = tqdm(steps, total=total, leave=False, unit="step", disable=None)  # on a terminal
+    for index in steps:
+        mine = index[rank::world_size]  # --batch-size is the global batch
+        xb = torch.from_numpy(x[mine]).to(device)
+        yb = torch.from_numpy(y[mine]).to(device)
+        optimizer.zero_grad()
+        output = model(xb)
+        loss = loss_fn(output, targets(yb, output, args.loss))
+        loss.backward()
+        optimizer.step()
+        total += loss.item() * len(index)
+    return total / max(len(x), 1)
+
+
+def evaluate(model, x, y, args, loss_fn, device="cpu", batch_size=500):
+    """(mean loss, accuracy) over x, y."""
+    model.eval()
+    total, correct = 0.0, 0
+    with torch.no_grad():
+        for start in range(0, len(x), batch_size):
+            output = model(torch.from_numpy(x[start : start + batch_size]).to(device))
+            yb = torch.from_numpy(y[start : start + batch_size]).to(device)
+            total += loss_fn(output, targets(yb, output, args.loss)).item() * len(yb)
+            correct += int((output.argmax(1) == yb).sum().item())
+    return total / max(len(x), 1), correct / max(len(x), 1)
+'''
+
+_SETUP_TORCH = '''
 
 def setup():
     """(rank, world size, device); joins the process group when started by torchrun."""
@@ -150,270 +191,354 @@ def setup():
         torch.cuda.set_device(local_rank)
         return rank, world_size, torch.device("cuda", local_rank)
     return rank, world_size, torch.device("cpu")
-
-
-def train_epoch(model, loader, optimizer, device):
-    model.train()
-    total, count = 0.0, 0
-    for x, y in loader:
-        x, y = x.to(device), y.to(device)
-        optimizer.zero_grad()
-        output = model(x)
-        loss = {loss_call}
-        loss.backward()
-        optimizer.step()
-        total += loss.item() * len(y)
-        count += len(y)
-    return total / max(count, 1)
-
-
-def evaluate(model, x, y, device, batch_size=1000):
-    model.eval()
-    correct = 0
-    with torch.no_grad():
-        for start in range(0, len(x), batch_size):
-            output = model(torch.from_numpy(x[start : start + batch_size]).to(device))
-            predicted = output.argmax(1).cpu().numpy()
-            correct += int((predicted == y[start : start + batch_size]).sum())
-    return correct / len(x)
 '''
 
-_TRAIN_ENGINE = """
+_SETUP_ENGINE = '''
 
-def train_epoch(model, loader, optimizer):
-    model.train()
-    total, count = 0.0, 0
-    for x, y in loader:
-        optimizer.zero_grad()
-        output = model(x)
-        loss = {loss_call}
-        loss.backward()
-        optimizer.step()
-        total += loss.item() * len(y)
-        count += len(y)
-    return total / max(count, 1)
+def setup():
+    """(rank, world size, device): the engine runs in one process on the CPU."""
+    return 0, 1, "cpu"
+'''
+
+_ARGS = '''
+
+def default_threads():
+    """Physical cores (about half the logical ones where there are several). Torch's default,
+    one thread per logical core, runs several times slower on a machine busy with other work."""
+    count = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, (count or 2) // 2)
 
 
-def evaluate(model, x, y, batch_size=1000):
-    model.eval()
-    correct = 0
-    with torch.no_grad():
-        for start in range(0, len(x), batch_size):
-            output = model(torch.from_numpy(x[start : start + batch_size]))
-            predicted = output.argmax(1).numpy()
-            correct += int((predicted == y[start : start + batch_size]).sum())
-    return correct / len(x)
-"""
+def number(low=None, high=None, low_open=False, high_open=False, whole=False):
+    """An argparse type: a finite number (whole if asked) within the bounds."""
 
-_OPTIMIZER = """
+    def parse(text):
+        try:
+            value = int(text) if whole else float(text)
+        except ValueError:
+            kind = "a whole number" if whole else "a number"
+            raise argparse.ArgumentTypeError(f"must be {{kind}}, got {{text!r}}") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"must be a finite number, got {{text}}")
+        if low is not None and (value < low or (low_open and value == low)):
+            bound = "above" if low_open else "at least"
+            raise argparse.ArgumentTypeError(f"must be {{bound}} {{low:g}}, got {{text}}")
+        if high is not None and (value > high or (high_open and value == high)):
+            bound = "below" if high_open else "at most"
+            raise argparse.ArgumentTypeError(f"must be {{bound}} {{high:g}}, got {{text}}")
+        return value
 
-def make_optimizer(name, parameters, lr):
-    if name == "sgd":
-        return optim.SGD(parameters, lr=lr, momentum={momentum!r}{sgd_extra})
-    if name == "adam":
-        return optim.Adam(parameters, lr=lr{wd})
-    if name == "adamw":
-        return optim.AdamW(parameters, lr=lr{wd})
-    if name == "rmsprop":
-        return optim.RMSprop(parameters, lr=lr{rmsprop_extra})
-    return optim.Adagrad(parameters, lr=lr{wd})
-"""
+    return parse
 
-_ARGS = """
 
-def parse_args():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", required=True, help="MNIST-format IDX folder or Keras .npz")
-    parser.add_argument("--epochs", type=int, default={epochs})
-    parser.add_argument("--batch-size", type=int, default={batch_size}, help={batch_help})
-    parser.add_argument("--lr", type=float, default={lr!r})
-    parser.add_argument(
-        "--optimizer", choices={optimizers}, default="{optimizer}"
+def whole_numbers(text):
+    """Epochs separated by commas ("2,4"), sorted."""
+    parse = number(low=1, whole=True)
+    return sorted(parse(part) for part in text.replace(" ", "").split(",") if part)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description={description},
     )
-    parser.add_argument("--seed", type=int, default={seed})
+    parser.add_argument("--data", required=True, help="MNIST-format IDX folder or Keras .npz")
+{options}
+    parser.add_argument(
+        "--threads",
+        type=number(low=1, whole=True),
+        default=default_threads(),
+        help="CPU threads (default: %(default)s, the physical cores)",
+    )
     parser.add_argument("--save", help="write the trained weights to this .safetensors file")
     parser.add_argument(
         "--weights",
         default={weights},
-        help={weights_help},
+        help={weights_help!r},
     )
-    return parser.parse_args()
-"""
+    return parser.parse_args(argv)
+'''
 
-_MAIN_TORCH = """
+_MAIN = '''
 
-def main():
-    args = parse_args()
+def make_optimizer(args, parameters):
+{optimizers}
+
+def make_scheduler(args, optimizer):
+    """The lr schedule, stepped once per epoch (None: constant lr)."""
+{schedules}
+
+def make_loss(args):
+{losses}
+
+def main(argv=None):
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
     rank, world_size, device = setup()
-    torch.manual_seed(args.seed)
     x_train, y_train, x_test, y_test = load_data(args.data)
-    mean, std = channel_stats(x_train)
-    x_train, x_test = prepare(x_train, mean, std), prepare(x_test, mean, std)
-
+    x_train, y_train, x_val, y_val, x_test, y_test, _mean, _std = prepare_arrays(
+        x_train, y_train, x_test, y_test, INPUT_SHAPE, args.val_split, args.seed, args.data
+    )
+    torch.manual_seed(args.seed)
     model = {class_name}().to(device)
     if args.weights:
-        model.load_state_dict(load_file(args.weights, device=str(device)))
-    net = DistributedDataParallel(model) if world_size > 1 else model
-    train_set = TensorDataset(torch.from_numpy(x_train), torch.from_numpy(y_train))
-    sampler = DistributedSampler(train_set, seed=args.seed) if world_size > 1 else None
-    loader = DataLoader(
-        train_set,
-        batch_size=max(1, args.batch_size // world_size),  # --batch-size is the global batch
-        shuffle=sampler is None,
-        sampler=sampler,
-        generator=torch.Generator().manual_seed(args.seed),
-    )
-    optimizer = make_optimizer(args.optimizer, net.parameters(), args.lr)
-{scheduler_setup}
+{load_weights}
+    torch.manual_seed(args.seed)  # dropout masks follow the seed
+    net = {wrap}
+    optimizer = make_optimizer(args, net.parameters())
+    scheduler = make_scheduler(args, optimizer)
+    loss_fn = make_loss(args)
+    rng = np.random.default_rng(args.seed)  # the shuffling order
     accuracy = None
     for epoch in range(1, args.epochs + 1):
-        if sampler is not None:
-            sampler.set_epoch(epoch)
         start = time.perf_counter()
-        loss = train_epoch(net, loader, optimizer, device)
-        seconds = time.perf_counter() - start
-{scheduler_step}        if rank == 0:
-            accuracy = evaluate(model, x_test, y_test, device)
-            print(f"epoch {{epoch}}: train loss {{loss:.4f}}, test accuracy {{accuracy:.4f}}, "
-                  f"{{seconds:.1f}} s")
+        loss = train_epoch(net, x_train, y_train, args, rng, optimizer, loss_fn, rank,
+                           world_size, device)
+        test_loss, accuracy = evaluate(model, x_test, y_test, args, loss_fn, device)
+        line = f"epoch {{epoch}}/{{args.epochs}}: train loss {{loss:.4f}}, "
+        watched = test_loss
+        if len(x_val):
+            watched, val_accuracy = evaluate(model, x_val, y_val, args, loss_fn, device)
+            line += f"val loss {{watched:.4f}}, val accuracy {{val_accuracy:.4f}}, "
+        if scheduler is not None and args.schedule == "plateau":
+            scheduler.step(watched)  # the validation loss, or the test loss without a split
+        elif scheduler is not None:
+            scheduler.step()
+        if rank == 0:
+            seconds = time.perf_counter() - start
+            print(f"{{line}}test loss {{test_loss:.4f}}, test accuracy {{accuracy:.4f}}, "
+                  f"{{seconds:.1f}} s", flush=True)
     if rank == 0:
         if accuracy is None:
-            accuracy = evaluate(model, x_test, y_test, device)
+            accuracy = evaluate(model, x_test, y_test, args, loss_fn, device)[1]
         print(f"test accuracy: {{accuracy:.4f}}")
         if args.save:
-            state = {{k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}}
-            save_file(state, args.save)
+{save}
+{finish}
+
+if __name__ == "__main__":
+    main()
+'''
+
+_FINISH_TORCH = """\
     if world_size > 1:
         dist.barrier()
         dist.destroy_process_group()
-
-
-if __name__ == "__main__":
-    main()
 """
 
-_MAIN_ENGINE = """
-
-def main():
-    args = parse_args()
-    torch.manual_seed(args.seed)
-    x_train, y_train, x_test, y_test = load_data(args.data)
-    mean, std = channel_stats(x_train)
-    x_train, x_test = prepare(x_train, mean, std), prepare(x_test, mean, std)
-
-    model = {class_name}()
-    if args.weights:
-        state = {{k: torch.from_numpy(v) for k, v in load_file(args.weights).items()}}
-        model.load_state_dict(state)
-    train_set = TensorDataset(torch.from_numpy(x_train), torch.from_numpy(y_train))
-    loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True)
-    optimizer = make_optimizer(args.optimizer, model.parameters(), args.lr)
-{scheduler_setup}
-    accuracy = None
-    for epoch in range(1, args.epochs + 1):
-        start = time.perf_counter()
-        loss = train_epoch(model, loader, optimizer)
-        seconds = time.perf_counter() - start
-{scheduler_step}        accuracy = evaluate(model, x_test, y_test)
-        print(f"epoch {{epoch}}: train loss {{loss:.4f}}, test accuracy {{accuracy:.4f}}, "
-              f"{{seconds:.1f}} s")
-    if accuracy is None:
-        accuracy = evaluate(model, x_test, y_test)
-    print(f"test accuracy: {{accuracy:.4f}}")
-    if args.save:
-        save_file({{k: v.detach().numpy() for k, v in model.state_dict().items()}}, args.save)
+_WEIGHTS = {
+    "torch": (
+        "        model.load_state_dict(load_file(args.weights, device=str(device)))",
+        "            state = model.state_dict()\n"
+        "            state = {k: v.detach().cpu().contiguous() for k, v in state.items()}\n"
+        "            save_file(state, args.save)",
+    ),
+    "engine": (
+        "        state = {k: torch.from_numpy(v) for k, v in load_file(args.weights).items()}\n"
+        "        model.load_state_dict(state)",
+        "            state = model.state_dict()\n"
+        "            save_file({k: v.detach().numpy() for k, v in state.items()}, args.save)",
+    ),
+}
 
 
-if __name__ == "__main__":
-    main()
-"""
+def _lit(value) -> str:
+    """repr(value), with double quotes for plain strings (the project's code style)."""
+    if isinstance(value, list | tuple):
+        items = ", ".join(_lit(v) for v in value)
+        if isinstance(value, tuple):
+            return f"({items},)" if len(value) == 1 else f"({items})"
+        return f"[{items}]"
+    text = repr(value)
+    if isinstance(value, str) and "'" not in value and '"' not in value:
+        text = '"' + text[1:-1] + '"'
+    return text
 
 
-def _settings(training: dict | None) -> dict:
-    """The exported defaults: the project's training settings where they make sense."""
-    t = training or {}
-
-    def pick(key, default, ok):
-        value = t.get(key, default)
-        try:
-            return value if ok(value) else default
-        except TypeError:
-            return default
-
-    def is_int(v):
-        return isinstance(v, int) and not isinstance(v, bool)
-
-    def is_num(v):
-        return isinstance(v, int | float) and not isinstance(v, bool)
-
-    return {
-        "epochs": pick("epochs", 1, lambda v: is_int(v) and v >= 0),
-        "batch_size": pick("batch_size", 64, lambda v: is_int(v) and v >= 1),
-        "lr": float(pick("lr", 0.01, lambda v: is_num(v) and v > 0)),
-        "optimizer": pick("optimizer", "sgd", lambda v: v in OPTIMIZERS),
-        "momentum": float(pick("momentum", 0.9, lambda v: is_num(v) and 0 <= v < 1)),
-        # RMSprop's own momentum: 0 as in torch.optim.RMSprop unless the project sets one
-        "rmsprop_momentum": float(
-            pick("rmsprop_momentum", 0.0, lambda v: is_num(v) and 0 <= v < 1)
-        ),
-        "nesterov": pick("nesterov", False, lambda v: isinstance(v, bool)),
-        "weight_decay": float(pick("weight_decay", 0.0, lambda v: is_num(v) and v >= 0)),
-        "seed": pick("seed", 0, is_int),
-        "loss": pick("loss", "cross_entropy", lambda v: v in LOSSES),
-        "schedule": pick("schedule", "none", lambda v: v in SCHEDULES),
-        "step_size": pick("step_size", 1, lambda v: is_int(v) and v >= 1),
-        "gamma": float(pick("gamma", 0.1, lambda v: is_num(v) and v > 0)),
-        "milestones": pick(
-            "milestones",
-            [],
-            lambda v: isinstance(v, list | tuple) and all(is_int(m) and m >= 1 for m in v),
-        ),
-        "t_max": pick("t_max", 0, lambda v: is_int(v) and v >= 0),
-        "patience": pick("patience", 2, lambda v: is_int(v) and v >= 0),
-    }
+def _wrap_text(text: str, indent: str, width: int = 96) -> str:
+    """A string literal of `text` as implicitly joined repr() chunks that fit in `width`."""
+    room = max(20, width - len(indent) - 4)
+    chunks, line = [], ""
+    for word in text.split(" "):
+        if line and len(line) + len(word) + 1 > room:
+            chunks.append(line + " ")
+            line = word
+        else:
+            line = f"{line} {word}" if line else word
+    chunks.append(line)
+    if len(chunks) == 1:
+        return _lit(chunks[0])
+    return "(\n" + "".join(f"{indent}    {_lit(c)}\n" for c in chunks) + f"{indent})"
 
 
-def _scheduler_code(s: dict) -> str:
-    """make_scheduler() for the project's lr schedule (stepped once per epoch, as in the app),
-    or "" when the lr is constant."""
-    lr_scheduler = "optim.lr_scheduler"
-    schedule, gamma = s["schedule"], s["gamma"]
-    if schedule == "step":
-        made = f"{lr_scheduler}.StepLR(optimizer, step_size={s['step_size']}, gamma={gamma!r})"
-    elif schedule == "multistep":
-        if not s["milestones"]:
-            return ""  # the app refuses to train with it; nothing sensible to export
-        milestones = sorted(s["milestones"])
-        made = f"{lr_scheduler}.MultiStepLR(optimizer, milestones={milestones!r}, gamma={gamma!r})"
-    elif schedule == "exponential":
-        made = f"{lr_scheduler}.ExponentialLR(optimizer, gamma={gamma!r})"
-    elif schedule == "cosine":
-        t_max = s["t_max"] or "epochs"
-        made = f"{lr_scheduler}.CosineAnnealingLR(optimizer, T_max={t_max})"
-    elif schedule == "plateau":
-        made = (
-            f"{lr_scheduler}.ReduceLROnPlateau(\n"
-            f'        optimizer, mode="min", factor={gamma!r}, patience={s["patience"]}\n    )'
+def _chunked(text: str, indent: str, size: int = 40) -> str:
+    """A string literal of any text: repr() chunks, one per line when it is long."""
+    chunks = [text[i : i + size] for i in range(0, len(text), size)] or [""]
+    if len(chunks) == 1:
+        return _lit(text)
+    return "\n" + "".join(f"{indent}    {_lit(c)}\n" for c in chunks) + indent
+
+
+def _call(prefix: str, head: str, arguments: list[str], indent: str) -> str:
+    """`prefix head(arguments)` on one line, or one argument per line when too long."""
+    line = f"{indent}{prefix}{head}({', '.join(arguments)})"
+    if len(line) <= 96:
+        return line
+    inner = "".join(f"{indent}    {a},\n" for a in arguments)
+    return f"{indent}{prefix}{head}(\n{inner}{indent})"
+
+
+def _number_type(low, high, low_open, high_open, whole) -> str:
+    parts = []
+    if low is not None:
+        parts.append(f"low={low!r}")
+    if high is not None:
+        parts.append(f"high={high!r}")
+    if low_open:
+        parts.append("low_open=True")
+    if high_open:
+        parts.append("high_open=True")
+    if whole:
+        parts.append("whole=True")
+    return f"number({', '.join(parts)})"
+
+
+def _option_code(setting, default) -> str:
+    """parser.add_argument(...) for one setting, its default the project's value."""
+    help_text = setting.help
+    low = setting.low
+    if setting.name == "epochs":
+        low, help_text = 0, help_text + " (0: only evaluate the weights)"
+    kind = setting.kind
+    args = [_lit(setting.option)]
+    if kind == "choice":
+        args.append(f"choices={_lit(list(setting.keys))}")
+    elif kind == "bool":
+        args.append("action=argparse.BooleanOptionalAction")
+    elif kind in ("int", "float"):
+        whole = kind == "int"
+        low = int(low) if whole and low is not None else low
+        args.append(
+            "type=" + _number_type(low, setting.high, setting.low_open, setting.high_open, whole)
         )
+    elif kind == "pair":
+        args += [
+            "nargs=2",
+            "type=" + _number_type(low, setting.high, setting.low_open, setting.high_open, False),
+            f"metavar={_lit(tuple(f'{setting.name[:-1].upper()}{i + 1}' for i in range(2)))}",
+        ]
+    elif kind == "ints":
+        args += ["type=whole_numbers", 'metavar="N,N"']
+        default = list(default)
     else:
-        return ""
-    return (
-        "\n\ndef make_scheduler(optimizer, epochs):\n"
-        '    """The lr schedule, stepped once per epoch."""\n'
-        f"    return {made}\n"
+        raise ExportError(f"the script has no option for a {kind} setting")
+    args.append(f"default={_lit(default)}")
+    help_text = help_text.replace("%", "%%") + " (default: %(default)s)"
+    args.append("help=" + _wrap_text(help_text, "        "))
+    inner = "".join(f"        {a},\n" for a in args)
+    return f"    parser.add_argument(\n{inner}    )"
+
+
+def _branches(table: dict, key: str, module: str, first: str, what: str) -> str:
+    """`if args.<key> == "a": return <call>` for each entry of a recipe table."""
+    lines = []
+    for name, call in table.items():
+        lines.append(f"    if args.{key} == {_lit(name)}:")
+        if call is None:
+            lines.append("        return None")
+            continue
+        need = recipe.NEEDS.get(name) if key == "schedule" else None
+        if need is not None:
+            setting, _test, code, problem = need
+            lines.append(f"        if {code.format(args='args')}:")
+            message = f"--{setting.replace('_', '-')} {problem}"
+            lines.append(f"            raise SystemExit({_lit(message)})")
+        lines.append(
+            _call("return ", f"{module}.{call.ctor}", call.code_arguments(first), "        ")
+        )
+    lines.append(f'    raise SystemExit(f"unknown {what} {{args.{key}!r}}")')
+    return "\n".join(lines) + "\n\n"
+
+
+def _nfkc(text: str) -> str:
+    return unicodedata.normalize("NFKC", text)
+
+
+def _script_names(text: str) -> set[str]:
+    """Every name the script defines or reads (a class must not shadow any of them)."""
+    names = set()
+    for node in ast.walk(ast.parse(text)):
+        if isinstance(node, ast.Name):
+            names.add(node.id)
+        elif isinstance(node, ast.FunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.arg):
+            names.add(node.arg)
+        elif isinstance(node, ast.alias):
+            names.add((node.asname or node.name).split(".")[0])
+    return names
+
+
+def _usable(name, taken) -> str | None:
+    """`name` as Python reads it (NFKC) if it can name the class, else None."""
+    if not isinstance(name, str):
+        return None
+    name = _nfkc(name)
+    ok = (
+        name.isidentifier()
+        and name.isascii()
+        and not name.startswith("_")
+        and not keyword.iskeyword(name)
+        and not keyword.issoftkeyword(name)
+        and name not in taken
     )
+    return name if ok else None
 
 
-def _class_name(graph, class_name):
-    """An explicit class_name must be valid; a graph name that is not ("my net") gives Net."""
+def camel_case(text: str) -> str:
+    """ "my-lenet" -> "MyLenet": a project file's name as a class name."""
+    words = re.split(r"[^0-9A-Za-z]+", _nfkc(text))
+    return "".join(w[:1].upper() + w[1:] for w in words if w)
+
+
+def _class_name(graph, class_name, project_name, taken) -> str:
+    """An explicit class_name must be usable. Otherwise the graph's name when the user gave
+    one, else the project's name in CamelCase, else Net."""
     if class_name is not None:
-        if not class_name.isidentifier() or keyword.iskeyword(class_name):
+        usable = _usable(class_name, taken)
+        if usable is None:
             raise ExportError(f"{class_name!r} cannot name a Python class; use a name like Net")
-        return class_name
-    name = getattr(graph, "name", "")
-    taken = (RESERVED_NAMES | SCRIPT_NAMES) - {"Net"}
-    usable = name.isidentifier() and not keyword.iskeyword(name) and name not in taken
-    return name if usable else "Net"
+        return usable
+    graph_name = getattr(graph, "name", "")
+    candidates = [graph_name] if graph_name != DEFAULT_CLASS else []
+    if project_name:
+        candidates.append(camel_case(project_name))
+    for candidate in candidates:
+        usable = _usable(candidate, taken)
+        if usable is not None:
+            return usable
+    return DEFAULT_CLASS
+
+
+def _settings(training) -> TrainSettings:
+    """The project's settings, checked as the app checks them: a script must not start from
+    defaults the app would refuse."""
+    try:
+        settings = TrainSettings.from_dict(training or {})
+        recipe.check(settings)
+    except SettingsError as exc:
+        raise ExportError(f"training setting {exc}") from None
+    return settings
+
+
+def _embedded_preparation() -> str:
+    """netbuilder/data/prepare.py's functions, verbatim: the app's data preparation."""
+    parts = [
+        f"\n\nLUMA = np.array({LUMA.tolist()!r}, dtype=np.float32)\n",
+        f"CHUNK = {CHUNK!r}\n",
+    ]
+    for item in EMBEDDED:
+        parts.append("\n\n" + textwrap.dedent(inspect.getsource(item)))
+    return "".join(parts)
 
 
 def export_script(
@@ -423,89 +548,97 @@ def export_script(
     training: dict | None = None,
     weights_name: str | None = None,
     script_name: str | None = None,
+    project_name: str | None = None,
 ) -> str:
-    """The script's text. class_name defaults to the graph's name; training: the project's
-    training settings (defaults for the command-line options); weights_name: a .safetensors
-    file beside the script that --weights loads by default."""
+    """The script's text. class_name defaults to the graph's name (or project_name in
+    CamelCase when the graph keeps the default name); training: the project's training
+    settings (defaults of the script's options); weights_name: a .safetensors file beside the
+    script that --weights loads by default. script_name is accepted for callers that pass it;
+    no file name is written into the script."""
+    del script_name  # the script names itself through argparse
     if target not in TARGETS:
         raise ExportError(f"unknown export target {target!r}; use 'torch' or 'engine'")
-    name = _class_name(graph, class_name)
-    s = _settings(training)
-    inputs = [n for n in graph.nodes.values() if n.type == "Input"]
-    net = class_code(graph, name)  # raises ExportError when the graph has problems
+    settings = _settings(training)
     from netbuilder.training.trainer import TrainingError, check_loss_fits
 
     try:  # the script must train as the app would: no NLL on raw scores
-        check_loss_fits(graph, s["loss"])
+        check_loss_fits(graph, settings.loss)
     except TrainingError as exc:
         raise ExportError(f"{exc} (the loss is a training setting of the project)") from None
-    input_shape = tuple(inputs[0].out_shape)
+    inputs = [n for n in graph.nodes.values() if n.type == "Input"]
+    net = class_code(graph, DEFAULT_CLASS)  # raises ExportError when the graph has problems
+    input_shape = tuple(int(d) for d in inputs[0].out_shape)
 
-    run_hint = f"Train:  python {{script}} --data path/to/mnist --epochs {s['epochs']}\n" + (
-        "Several processes (DistributedDataParallel):\n"
-        "        torchrun --nproc_per_node 2 {script} --data path/to/mnist\n"
+    lib = "PyTorch" if target == "torch" else "the NetBuilder engine"
+    distributed = (
+        "\nSeveral processes (DistributedDataParallel): torchrun --nproc_per_node 2 THIS_FILE "
+        "--data FOLDER\n"
         if target == "torch"
         else ""
     )
-    lib = "PyTorch" if target == "torch" else "the NetBuilder engine"
-    doc = (
-        f'"""{name}: a network exported from NetBuilder.\n\n'
-        f"Trains on MNIST-format data with {lib} and prints the test accuracy.\n\n"
-        f'{run_hint}"""\n\n'
-    )
-    loss_call = {
-        "cross_entropy": "F.cross_entropy(output, y)",
-        "nll": "F.nll_loss(output, y)",  # the network ends in log-probabilities
-        "mse": "F.mse_loss(output, F.one_hot(y, output.shape[1]).float())",
-    }[s["loss"]]
-    wd = f", weight_decay={s['weight_decay']!r}" if s["weight_decay"] else ""
-    sgd_extra = (", nesterov=True" if s["nesterov"] else "") + wd
-    scheduler_code = _scheduler_code(s)
-    weights_default = f'str(Path(__file__).with_name("{weights_name}"))' if weights_name else "None"
-    parts = [
-        doc,
-        _IMPORTS[target],
-        f"\nINPUT_SHAPE = {input_shape!r}\n\n\n",
-        net,
-        _DATA,
-        (_TRAIN_TORCH if target == "torch" else _TRAIN_ENGINE).replace("{loss_call}", loss_call),
-        _OPTIMIZER.format(
-            momentum=s["momentum"],
-            sgd_extra=sgd_extra,
-            wd=wd,
-            rmsprop_extra=(f", momentum={s['rmsprop_momentum']!r}" if s["rmsprop_momentum"] else "")
-            + wd,
-        ),
-        scheduler_code,
-        _ARGS.format(
-            epochs=s["epochs"],
-            batch_size=s["batch_size"],
-            batch_help='"summed over processes"' if target == "torch" else '"images per step"',
-            lr=s["lr"],
-            optimizers="[" + ", ".join(f'"{o}"' for o in OPTIMIZERS) + "]",
-            optimizer=s["optimizer"],
-            seed=s["seed"],
-            weights=weights_default,
-            weights_help='"start from these .safetensors"'
-            if weights_name is None
-            else '"start from these .safetensors (default: the exported weights)"',
-        ),
-        (_MAIN_TORCH if target == "torch" else _MAIN_ENGINE).format(
-            class_name=name,
-            scheduler_setup="    scheduler = make_scheduler(optimizer, args.epochs)\n"
-            if scheduler_code
-            else "",
-            scheduler_step=(
-                # the app steps plateau on the validation or test loss; here the train loss
-                "        scheduler.step(loss)\n"
-                if s["schedule"] == "plateau"
-                else "        scheduler.step()\n"
-            )
-            if scheduler_code
-            else "",
-        ),
-    ]
-    return "".join(parts).replace("{script}", script_name or f"{name.lower()}.py")
+    options = "\n".join(_option_code(s, getattr(settings, s.name)) for s in SETTINGS if s.script)
+    if weights_name is not None:
+        name_literal = _chunked(weights_name, "        ")
+        weights_default = f"str(Path(__file__).with_name({name_literal}))"
+        weights_help = "start from these .safetensors (default: the exported weights)"
+    else:
+        weights_default, weights_help = "None", "start from these .safetensors"
+    load_weights, save = _WEIGHTS[target]
+
+    def compose(name: str) -> str:
+        description = f"Train {name}, a network exported from NetBuilder, with {lib}."
+        doc = (
+            f'"""{name}: a network exported from NetBuilder.\n\n'
+            f"Trains on MNIST-format data (an IDX folder or a Keras-style .npz) with {lib}\n"
+            "and prints one line per epoch and the test accuracy; --help lists the options.\n"
+            f'{distributed}"""\n\n'
+        )
+        return "".join(
+            [
+                doc,
+                _IMPORTS[target],
+                f"\nINPUT_SHAPE = {input_shape!r}\n\n\n",
+                net.replace(f"class {DEFAULT_CLASS}(", f"class {name}(", 1),
+                _LOADING,
+                _embedded_preparation(),
+                _STEPS.replace("{target}", _target_code()),
+                _SETUP_TORCH if target == "torch" else _SETUP_ENGINE,
+                _ARGS.format(
+                    description=_lit(description),
+                    options=options,
+                    weights=weights_default,
+                    weights_help=weights_help,
+                ),
+                _MAIN.format(
+                    optimizers=_branches(
+                        recipe.OPTIMIZERS, "optimizer", "optim", "parameters", "optimizer"
+                    ),
+                    schedules=_branches(
+                        recipe.SCHEDULES, "schedule", "optim.lr_scheduler", "optimizer", "schedule"
+                    ),
+                    losses=_branches(recipe.LOSSES, "loss", "nn", "", "loss"),
+                    class_name=name,
+                    load_weights=load_weights,
+                    save=save,
+                    finish=_FINISH_TORCH if target == "torch" else "",
+                    wrap="DistributedDataParallel(model) if world_size > 1 else model"
+                    if target == "torch"
+                    else "model",
+                ),
+            ]
+        ).replace("\n\n\n\n", "\n\n\n")
+
+    taken = (_script_names(compose(DEFAULT_CLASS)) | set(dir(builtins)) | RESERVED_NAMES) - {
+        DEFAULT_CLASS
+    }
+    name = _class_name(graph, class_name, project_name, taken)
+    return compose(name)
+
+
+def _target_code() -> str:
+    """targets()'s body: one-hot labels for the losses that compare scores with them."""
+    one_hot = tuple(sorted(recipe.ONE_HOT_LOSSES))
+    return f"F.one_hot(y, output.shape[1]).float() if loss in {one_hot!r} else y"
 
 
 def _expected_state(graph) -> dict:
@@ -538,9 +671,12 @@ def _check_weights(graph, arrays: dict, source: str) -> None:
         )
 
 
-def write_export(project_or_graph, path, target: str = "torch", weights=None) -> Path:
+def write_export(
+    project_or_graph, path, target: str = "torch", weights=None, project_name=None
+) -> Path:
     """Write the script to `path` atomically. weights: None, a .safetensors path, or
-    {name: array}; written beside the script as <stem>.safetensors and loaded by default."""
+    {name: array}; written beside the script as <stem>.safetensors and loaded by default.
+    project_name (the project file's name) names the class when the network has no name."""
     graph = getattr(project_or_graph, "graph", project_or_graph)
     training = getattr(project_or_graph, "training", None)
     path = Path(path)
@@ -563,7 +699,7 @@ def write_export(project_or_graph, path, target: str = "torch", weights=None) ->
         _check_weights(graph, arrays, source)
         weights_name = path.with_suffix(".safetensors").name
     text = export_script(
-        graph, target, training=training, weights_name=weights_name, script_name=path.name
+        graph, target, training=training, weights_name=weights_name, project_name=project_name
     )
     if arrays is not None:
         _write_weights(arrays, path.with_suffix(".safetensors"), weights)

@@ -98,6 +98,12 @@ def project_from_dict(data, source: str = "project") -> Project:
     training = data.get("training", {})
     if not isinstance(training, dict):
         fail("training", "must be an object of training settings")
+    from netbuilder.training.settings import SettingsError, check_training
+
+    try:  # checked once here, by the settings schema; unknown keys kept for newer versions
+        training = check_training(training)
+    except SettingsError as exc:
+        fail(f"training.{exc.name}", exc.problem)
     weights = data.get("weights")
     if weights is not None and (not isinstance(weights, str) or not weights):
         fail("weights", "must be a file path or null")

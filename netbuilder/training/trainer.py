@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import recipe
 from .events import (
     EpochEnd,
     EpochSamples,
@@ -302,9 +303,11 @@ class Trainer:
 
         if self.optimizer is not None:
             return
-        self.loss_fn = _make_loss(settings.loss)
-        self.optimizer = _make_optimizer(settings, self.model.parameters())
-        self.scheduler = _make_scheduler(settings, self.optimizer)
+        from engine import nn, optim
+
+        self.loss_fn = recipe.make_loss(settings, nn)
+        self.optimizer = recipe.make_optimizer(settings, self.model.parameters(), optim)
+        self.scheduler = recipe.make_scheduler(settings, self.optimizer, optim.lr_scheduler)
         self._rng = np.random.default_rng(settings.seed)
         engine.manual_seed(settings.seed)  # dropout masks follow the seed too
 
@@ -559,57 +562,6 @@ def _copy_state(model) -> dict:
     return {name: value.detach().clone() for name, value in model.state_dict().items()}
 
 
-def _make_loss(name):
-    from engine import nn
-
-    return {"cross_entropy": nn.CrossEntropyLoss, "nll": nn.NLLLoss, "mse": nn.MSELoss}[name]()
-
-
-def _make_optimizer(s: TrainSettings, params):
-    from engine import optim
-
-    params = list(params)
-    if s.optimizer == "sgd":
-        return optim.SGD(
-            params, lr=s.lr, momentum=s.momentum, nesterov=s.nesterov, weight_decay=s.weight_decay
-        )
-    if s.optimizer == "adam":
-        return optim.Adam(params, lr=s.lr, betas=s.betas, weight_decay=s.weight_decay)
-    if s.optimizer == "adamw":
-        return optim.AdamW(params, lr=s.lr, betas=s.betas, weight_decay=s.weight_decay)
-    if s.optimizer == "rmsprop":
-        return optim.RMSprop(
-            params, lr=s.lr, momentum=s.rmsprop_momentum, weight_decay=s.weight_decay
-        )
-    if s.optimizer == "adagrad":
-        return optim.Adagrad(params, lr=s.lr, weight_decay=s.weight_decay)
-    raise TrainingError(f"unknown optimizer {s.optimizer!r}")
-
-
-def _make_scheduler(s: TrainSettings, optimizer):
-    from engine.optim import lr_scheduler
-
-    if s.schedule == "none":
-        return None
-    if s.schedule == "step":
-        return lr_scheduler.StepLR(optimizer, step_size=s.step_size, gamma=s.gamma)
-    if s.schedule == "multistep":
-        if not s.milestones:
-            raise TrainingError("the multistep schedule needs milestones (epochs), e.g. [2, 4]")
-        return lr_scheduler.MultiStepLR(optimizer, milestones=list(s.milestones), gamma=s.gamma)
-    if s.schedule == "exponential":
-        return lr_scheduler.ExponentialLR(optimizer, gamma=s.gamma)
-    if s.schedule == "cosine":
-        return lr_scheduler.CosineAnnealingLR(optimizer, T_max=s.t_max or s.epochs)
-    if s.schedule == "plateau":
-        if s.gamma >= 1:
-            raise TrainingError("the plateau schedule needs gamma below 1 (the lr factor)")
-        return lr_scheduler.ReduceLROnPlateau(
-            optimizer, mode="min", factor=s.gamma, patience=s.patience
-        )
-    raise TrainingError(f"unknown schedule {s.schedule!r}")
-
-
 def _tensor_maker():
     import engine
 
@@ -620,7 +572,7 @@ def _target_maker(loss, num_classes):
     """Labels (int64 numpy) -> the tensor the loss wants: class indices, or one-hot for MSE."""
     import engine
 
-    if loss == "mse":
+    if loss in recipe.ONE_HOT_LOSSES:
         eye = np.eye(num_classes, dtype=np.float32)
         return lambda y: engine.from_numpy(eye[y])
     return lambda y: engine.from_numpy(np.ascontiguousarray(y, dtype=np.int64))

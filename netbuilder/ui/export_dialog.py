@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from pathlib import Path
 
@@ -65,7 +66,7 @@ class ExportDialog(QDialog):
             name = Path(self.path.text().strip() or "net.py").name
             note.setText(
                 "The script builds, trains and evaluates the network on MNIST-format data: "
-                f"<tt>python {name} --data FOLDER --epochs 1</tt>"
+                f"<tt>python {html.escape(name)} --data FOLDER --epochs 1</tt>"
             )
 
         self.path.textChanged.connect(describe)
@@ -102,7 +103,13 @@ class ExportDialog(QDialog):
         weights = self.weights_file if self.weights.isChecked() else None
         target = self.target.currentData()
         try:
-            written = write_export(self.window.project, path, target=target, weights=weights)
+            written = write_export(
+                self.window.project,
+                path,
+                target=target,
+                weights=weights,
+                project_name=self.window.project_name(),
+            )
         except (BlockError, OSError) as exc:
             QMessageBox.critical(self, "Export failed", str(exc))
             return False

@@ -1133,7 +1133,10 @@ class TrainingDashboard(QObject):
             path = path.with_suffix(".py")
         try:
             weights = self.result.weights_for(self.window.graph)
-            written = write_export(self._project(), path, target=target, weights=weights)
+            name = getattr(self.window, "project_name", lambda: None)()
+            written = write_export(
+                self._project(), path, target=target, weights=weights, project_name=name
+            )
         except Exception as exc:  # noqa: BLE001 - shown in the window
             self._show_failure(f"Could not export to {path}: {exc}", "Export with weights")
             return None
