@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import json
 import math
+import mmap
 import os
-import tempfile
 import zlib
 from collections import OrderedDict
 from pathlib import Path
@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import safetensors.numpy
 
+from engine.fileio import atomic_write, memory_budget
 from engine.tensor import Tensor
 
 __all__ = ["save", "load", "CheckpointError"]
@@ -47,6 +48,7 @@ _DTYPES = {
 }
 
 _ZIP_MAGIC = b"PK\x03\x04"
+_MAX_HEADER = 100 * 2**20  # safetensors' own limit on the header's size
 
 
 def _crc(array: np.ndarray) -> int:
@@ -149,20 +151,9 @@ def _to_bytes(obj) -> bytes:
     return safetensors.numpy.save(encoder.arrays, metadata=metadata)
 
 
-def _mode_for(path: Path) -> int:
-    """The mode the saved file should get: the replaced file's, else what open() would give
-    (mkstemp makes its temp file 0600, and torch.save's files are not private either)."""
-    try:
-        return path.stat().st_mode & 0o777
-    except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
-
-
 def save(obj, f) -> None:
     """Write a state dict (or any tree of dicts, lists, tuples, tensors, arrays, numbers and
-    strings) to ``f``: a path (written atomically) or a binary file object.
+    strings) to ``f``: a path (written atomically, see engine.fileio) or a binary file object.
 
     The file is safetensors whatever its suffix; ``.safetensors`` is the natural one.
     """
@@ -171,27 +162,16 @@ def save(obj, f) -> None:
         f.write(data)
         return
     path = Path(os.fspath(f))
-    directory = path.parent
-    if not directory.is_dir():
-        raise FileNotFoundError(f"{path}: cannot save there, the folder {directory} does not exist")
+    if not path.parent.is_dir():
+        raise FileNotFoundError(
+            f"{path}: cannot save there, the folder {path.parent} does not exist"
+        )
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+        atomic_write(path, data)
     except PermissionError:
-        raise PermissionError(f"{path}: cannot save there, no permission to write in "
-                              f"{directory}") from None
-    try:
-        os.fchmod(fd, _mode_for(path))
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+        raise PermissionError(
+            f"{path}: cannot save there, no permission to write in {path.parent}"
+        ) from None
 
 
 # ---- load ----------------------------------------------------------------------------------
@@ -228,6 +208,8 @@ def _parse(data: bytes, name: str) -> tuple[dict[str, np.ndarray], dict]:
             )
         _fail(name, "not a safetensors file: it does not start with a safetensors header")
     header_len = int.from_bytes(data[:8], "little")
+    if header_len > _MAX_HEADER:
+        _fail(name, f"corrupt safetensors header: it claims {header_len:,} bytes")
     if header_len > size - 8:
         _fail(
             name,
@@ -248,7 +230,7 @@ def _parse(data: bytes, name: str) -> tuple[dict[str, np.ndarray], dict]:
 
     start = 8 + header_len
     body = size - start
-    arrays: dict[str, np.ndarray] = {}
+    entries = []
     for key, info in header.items():
         try:
             dtype = _DTYPES[info["dtype"]]
@@ -275,9 +257,42 @@ def _parse(data: bytes, name: str) -> tuple[dict[str, np.ndarray], dict]:
                 f"corrupt: tensor '{key}' of shape {list(shape)} needs "
                 f"{count * dtype.itemsize} bytes but the header gives it {end - begin}",
             )
-        array = np.frombuffer(data, dtype=dtype, count=count, offset=start + begin)
+        entries.append((key, dtype, shape, count, start + begin))
+    total = sum(count * dtype.itemsize for _, dtype, _, count, _ in entries)
+    budget = memory_budget()
+    if total > budget:
+        _fail(
+            name,
+            f"its tensors need {total:,} bytes, more than the {budget / 2**30:.1f} GB this "
+            "machine can spare for one file",
+        )
+    arrays: dict[str, np.ndarray] = {}
+    for key, dtype, shape, count, offset in entries:
+        array = np.frombuffer(data, dtype=dtype, count=count, offset=offset)
         arrays[key] = array.reshape(shape).astype(dtype.newbyteorder("="), copy=True)
+        del array  # a view of a memory map must be gone before the map closes
     return arrays, metadata
+
+
+def _parse_file(path: Path, name: str):
+    """_parse on a memory map of the file: only the tensors are copied into memory, after
+    the header's sizes were checked against the file's real size and the memory budget."""
+    try:
+        with open(path, "rb") as file:
+            size = os.fstat(file.fileno()).st_size
+            if size < (1 << 16):
+                return _parse(file.read(), name)
+            with mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as data:
+                return _parse(data, name)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{name}: no such file") from None
+    except IsADirectoryError:
+        raise CheckpointError(f"{name}: is a folder, not a checkpoint file") from None
+    except (ValueError, OSError) as exc:
+        if isinstance(exc, CheckpointError):
+            raise
+        reason = getattr(exc, "strerror", None) or exc
+        raise CheckpointError(f"{name}: cannot read it ({reason})") from None
 
 
 class _Decoder:
@@ -332,17 +347,11 @@ def load(f, map_location=None, weights_only=None, **_ignored_by_design):
         raise ValueError(f"engine runs on the CPU only; cannot load to {map_location!r}")
     if hasattr(f, "read"):
         name = str(getattr(f, "name", "<stream>"))
-        data = f.read()
+        arrays, metadata = _parse(bytes(f.read()), name)
     else:
         path = Path(os.fspath(f))
         name = str(path)
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            raise FileNotFoundError(f"{name}: no such file") from None
-        except IsADirectoryError:
-            raise CheckpointError(f"{name}: is a folder, not a checkpoint file") from None
-    arrays, metadata = _parse(bytes(data), name)
+        arrays, metadata = _parse_file(path, name)
 
     version = metadata.get(_FORMAT_KEY)
     if version is None:  # a plain safetensors file from elsewhere

@@ -1522,6 +1522,7 @@ def softmax(a, dim=None, dtype=None):
     ad = a._data
     if dim is None:
         dim = 0 if ad.ndim in (0, 1, 3) else 1
+    dim = _norm_dim(dim, ad.ndim)  # PyTorch's IndexError, not numpy's AxisError
     e = np.exp(ad - np.max(ad, axis=dim, keepdims=True))
     out = e / np.sum(e, axis=dim, keepdims=True)
 
@@ -1537,6 +1538,7 @@ def log_softmax(a, dim=None, dtype=None):
     ad = a._data
     if dim is None:
         dim = 0 if ad.ndim in (0, 1, 3) else 1
+    dim = _norm_dim(dim, ad.ndim)  # PyTorch's IndexError, not numpy's AxisError
     out = ad - _logsumexp_np(ad, dim)
 
     def backward(g):
@@ -1620,6 +1622,34 @@ def _mm_error(sa, sb):
     )
 
 
+# numpy dtype -> (PyTorch's C++ name, its scalar type name), for dtype-mismatch messages
+_MM_TYPE_NAMES = {
+    "float32": ("float", "Float"), "float64": ("double", "Double"),
+    "float16": ("c10::Half", "Half"), "int64": ("long int", "Long"), "int32": ("int", "Int"),
+    "int16": ("short int", "Short"), "int8": ("signed char", "Char"),
+    "uint8": ("unsigned char", "Byte"), "bool": ("bool", "Bool"),
+}  # fmt: skip
+
+
+def _check_mm_dtypes(ad, bd):
+    """Matrix products need one dtype, as in PyTorch (no promotion), with its messages."""
+    if ad.dtype == bd.dtype:
+        return
+    names = (_MM_TYPE_NAMES.get(d.name, (d.name, d.name)) for d in (ad.dtype, bd.dtype))
+    (ca, sa), (cb, sb) = names
+    if ad.ndim == 1 and bd.ndim == 1:
+        raise RuntimeError(
+            f"dot : expected both vectors to have same dtype, but found {sa} and {sb}"
+        )
+    if ad.ndim == 2 and bd.ndim == 1:
+        raise RuntimeError(
+            f"addmv input tensors must have the same dtype, but got {sb}, {sa}, and {sb}"
+        )
+    if bd.ndim >= 3:
+        raise RuntimeError(f"expected scalar type {sa} but found {sb}")
+    raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: {ca} != {cb}")
+
+
 def bmm(a, b):
     if a._data.ndim != 3 or b._data.ndim != 3:
         raise RuntimeError(
@@ -1632,6 +1662,7 @@ def mm(a, b):
     ad, bd = a._data, b._data
     if ad.ndim != 2 or bd.ndim != 2:
         raise RuntimeError(f"{'self' if ad.ndim != 2 else 'mat2'} must be a matrix")
+    _check_mm_dtypes(ad, bd)
     if ad.shape[1] != bd.shape[0]:
         raise _mm_error(ad.shape, bd.shape)
     out = ad @ bd
@@ -1653,6 +1684,7 @@ def matmul(a, b):
             "both arguments to matmul need to be at least 1D, but they are "
             f"{ad.ndim}D and {bd.ndim}D"
         )
+    _check_mm_dtypes(ad, bd)
     try:
         out = np.matmul(ad, bd)
     except ValueError:
@@ -1882,8 +1914,20 @@ def amax(a, dim=(), keepdim=False):
     return _make(out, (a,), _N("AmaxBackward0"), backward)
 
 
+def _check_arg_reduction(name, ad, dim):
+    """PyTorch's IndexError for argmax/argmin over nothing (numpy raises ValueError)."""
+    if dim is None:
+        if ad.size == 0:
+            raise IndexError(
+                f"{name}(): Expected reduction dim to be specified for input.numel() == 0."
+            )
+    elif ad.ndim and ad.shape[_norm_dim(dim, ad.ndim)] == 0:
+        raise IndexError(f"{name}(): Expected reduction dim {dim} to have non-zero size.")
+
+
 def argmax(a, dim=None, keepdim=False):
     ad = a._data
+    _check_arg_reduction("argmax", ad, dim)
     if dim is None:
         r = np.asarray(np.argmax(ad))
         return _wrap(r.reshape((1,) * ad.ndim) if keepdim else r)
@@ -1892,6 +1936,7 @@ def argmax(a, dim=None, keepdim=False):
 
 def argmin(a, dim=None, keepdim=False):
     ad = a._data
+    _check_arg_reduction("argmin", ad, dim)
     if dim is None:
         return _wrap(np.asarray(np.argmin(ad)))
     return _wrap(np.argmin(ad, axis=_norm_dim(dim, ad.ndim), keepdims=keepdim))
@@ -2016,14 +2061,15 @@ def expand(a, sizes):
             "the tensor"
         )
     shape = tuple(ad.shape[i - nd] if s == -1 else s for i, s in enumerate(sizes))
-    try:
-        out = np.broadcast_to(ad, shape)
-    except ValueError:
-        raise RuntimeError(
-            f"The expanded size of the tensor ({shape[-1]}) must match the existing size "
-            f"({ad.shape[-1]}) at non-singleton dimension {len(shape) - 1}.  Target sizes: "
-            f"{_shape_str(sizes)}.  Tensor sizes: {_shape_str(ad.shape)}"
-        ) from None
+    for i in range(len(shape) - 1, nd - 1, -1):  # PyTorch names the last dimension that fails
+        have = ad.shape[i - nd]
+        if have != 1 and have != shape[i]:
+            raise RuntimeError(
+                f"The expanded size of the tensor ({shape[i]}) must match the existing size "
+                f"({have}) at non-singleton dimension {i}.  Target sizes: "
+                f"{_shape_str(sizes)}.  Tensor sizes: {_shape_str(ad.shape)}"
+            )
+    out = np.broadcast_to(ad, shape)
     src = ad.shape
     return _make(out, (a,), _N("ExpandBackward0"), lambda g: (_unbroadcast(g, src),))
 

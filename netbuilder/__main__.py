@@ -2,6 +2,9 @@
 
 import sys
 
-from netbuilder.cli import main
+try:
+    from netbuilder.cli import main
+except KeyboardInterrupt:  # Ctrl+C while starting: no traceback
+    sys.exit(130)
 
 sys.exit(main())

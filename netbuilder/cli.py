@@ -12,7 +12,6 @@ import math
 import os
 import signal
 import sys
-import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -33,6 +32,8 @@ EXAMPLES = """examples:
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a terminated command
+PROBLEMS_SHOWN = 20  # lines of problems printed; a broken 10,000-block file gives a count
 
 
 class CliError(Exception):
@@ -114,7 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         metavar="FILE",
         help="go on from a checkpoint written by --checkpoint (weights, optimizer state, "
-        "step count, shuffling): --epochs more epochs",
+        "step count, shuffling): --epochs more epochs. --lr, --momentum and --weight-decay "
+        "given with it replace the checkpoint's values; the schedule and the seed go on as "
+        "saved, so --schedule, --step-size, --gamma, --milestones and --seed are refused",
     )
     p.add_argument(
         "--metrics-out",
@@ -178,7 +181,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"netbuilder: error: {exc}", file=sys.stderr)
         return exc.status
     except KeyboardInterrupt:
-        print("netbuilder: interrupted", file=sys.stderr)
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second one must not
+        try:  # interrupt the report with a traceback
+            print("netbuilder: interrupted", file=sys.stderr)
+        finally:
+            signal.signal(signal.SIGINT, previous)
         return EXIT_INTERRUPTED
 
 
@@ -250,12 +257,13 @@ def summary_text(graph) -> str:
     nodes = graph.nodes
     order = graph.topological_order()
     order += [nid for nid in nodes if nid not in order]  # blocks on a loop come last
+    into: dict[str, list] = {}
+    for e in graph.edges:  # one pass: edges_into per block is quadratic on big networks
+        into.setdefault(e.dst, []).append(e)
     rows = []
     for nid in order:
         node = nodes[nid]
-        sources = [
-            nodes[e.src].name for e in sorted(graph.edges_into(nid), key=lambda e: e.dst_port)
-        ]
+        sources = [nodes[e.src].name for e in sorted(into.get(nid, ()), key=lambda e: e.dst_port)]
         rows.append(
             (
                 node.name,
@@ -319,9 +327,11 @@ def _report_problems(graph) -> int:
         return 0
     from netbuilder.training.trainer import problem_line
 
-    for nid, message in problems:
+    for nid, message in problems[:PROBLEMS_SHOWN]:
         node = graph.nodes.get(nid) if nid is not None else None
         print(problem_line(node.name if node else "network", message), file=sys.stderr)
+    if len(problems) > PROBLEMS_SHOWN:
+        print(f"... and {len(problems) - PROBLEMS_SHOWN:,} more", file=sys.stderr)
     print(
         f"netbuilder: error: the network has {len(problems)} problem(s); fix them in the editor",
         file=sys.stderr,
@@ -344,9 +354,19 @@ def _train(args) -> int:
         check_loss_fits(project.graph, settings.loss)
     except TrainingError as exc:
         raise CliError(str(exc)) from exc
-    for path in (args.save_weights, args.metrics_out, args.checkpoint):
-        if path is not None:
-            _check_output_path(path)
+    _refuse_resume_conflicts(args)
+    _check_outputs(
+        [
+            ("--save-weights", args.save_weights),
+            ("--checkpoint", args.checkpoint),
+            ("--metrics-out", args.metrics_out),
+        ],
+        [
+            ("the project", args.project),
+            ("--resume", args.resume),
+            ("--dataset", _dataset_path(settings.dataset)),
+        ],
+    )
     data = load_data(settings.dataset, progress=not args.no_progress)
     print(f"data: {data_line(data, project.graph)}", file=sys.stderr)
 
@@ -355,7 +375,9 @@ def _train(args) -> int:
     warnings.filterwarnings(
         "ignore", r"(overflow|invalid value|divide by zero) encountered", RuntimeWarning
     )
-    trainer = Trainer(project.graph, settings, data=data, checkpoint_path=args.checkpoint)
+    # The checkpoint is written here, not by the Trainer: a failing output must not fail the
+    # run or keep the other outputs from being written.
+    trainer = Trainer(project.graph, settings, data=data)
     if args.resume is not None:
         if not args.resume.is_file():
             raise CliError(f"{args.resume}: no such checkpoint file")
@@ -369,7 +391,12 @@ def _train(args) -> int:
                 f"{args.resume}: cannot resume from it ({reason}); it must be a checkpoint "
                 "of this network with the same optimizer, written by --checkpoint"
             ) from None
-        print(f"resuming after step {trainer.step} (epoch {trainer.epoch})", file=sys.stderr)
+        applied = _apply_resume_overrides(trainer, args)
+        print(
+            f"resuming after step {trainer.step} (epoch {trainer.epoch})"
+            + (f" with {', '.join(applied)}" if applied else ""),
+            file=sys.stderr,
+        )
     metrics = _MetricsWriter(args.metrics_out) if args.metrics_out else None
     progress = _Progress(enabled=not args.no_progress)
     last_epoch: list[EpochEnd] = []
@@ -390,34 +417,22 @@ def _train(args) -> int:
     first_step = trainer.step  # above 0 when resuming
     last_epoch_number = trainer.epoch + settings.epochs
     trainer.subscribe(on_event)
-    previous = signal.getsignal(signal.SIGINT)
-
-    def on_interrupt(signum, frame):
-        # First Ctrl+C: stop after this step and write the files; a second one quits at once.
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        progress.write("stopping after this step (Ctrl+C again to quit at once)")
-        trainer.stop()
-
-    signal.signal(signal.SIGINT, on_interrupt)
+    stops = _StopSignals(trainer, progress)
     started = time.perf_counter()
-    try:
-        final = trainer.run()
-    finally:
-        signal.signal(signal.SIGINT, previous)
-        progress.close()
-        if metrics:
-            metrics.close()
-
-    if not isinstance(final, Failed) and args.save_weights:
+    with stops:
         try:
-            trainer.save_weights(args.save_weights)
-        except Exception as exc:  # noqa: BLE001 - any write failure is one line for the user
-            raise CliError(f"{args.save_weights}: could not write the weights: {exc}") from exc
-        print(f"weights written to {args.save_weights}")
-    if metrics:
-        print(f"metrics written to {args.metrics_out}")
+            final = trainer.run()
+        finally:
+            progress.close()
+            if metrics:
+                metrics.close()
+        failures = _write_outputs(args, trainer, final, metrics)
+
     if isinstance(final, Failed):
+        for line in failures:
+            print(f"netbuilder: error: {line}", file=sys.stderr)
         raise CliError(final.message)
+    status = 0
     if isinstance(final, Finished):
         seconds = time.perf_counter() - started
         samples = len(trainer.prepared.train_x) * settings.epochs
@@ -427,9 +442,134 @@ def _train(args) -> int:
             f"({samples / seconds:,.0f} samples/s, evaluation included)"
         )
         print(f"test accuracy: {last_epoch[0].test_accuracy:.4f}")
-        return 0
-    print(f"stopped at step {final.step}")
-    return EXIT_INTERRUPTED
+    else:
+        print(f"stopped at step {final.step}")
+        status = EXIT_INTERRUPTED
+    if stops.received is not None:
+        status = EXIT_TERMINATED if stops.received == signal.SIGTERM else EXIT_INTERRUPTED
+    for line in failures:
+        print(f"netbuilder: error: {line}", file=sys.stderr)
+    return EXIT_ERROR if failures and status == 0 else status
+
+
+class _StopSignals:
+    """While training and writing: the first Ctrl+C or SIGTERM stops after the current step
+    (the outputs are still written), a second one quits at once, without a traceback."""
+
+    def __init__(self, trainer, progress):
+        self.trainer = trainer
+        self.progress = progress
+        self.received = None
+        self._previous = {}
+
+    def __enter__(self):
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            self._previous[signum] = signal.getsignal(signum)
+            signal.signal(signum, self._on_signal)
+        return self
+
+    def __exit__(self, *exc):
+        for signum, handler in self._previous.items():
+            # once stopping, a further signal while the process exits must not kill it
+            # mid-way (or print a traceback): it is on its way out already
+            signal.signal(signum, signal.SIG_IGN if self.received is not None else handler)
+
+    def _on_signal(self, signum, frame):
+        if self.received is not None:
+            sys.stderr.write("\nnetbuilder: interrupted\n")
+            sys.stderr.flush()
+            os._exit(EXIT_TERMINATED if signum == signal.SIGTERM else EXIT_INTERRUPTED)
+        self.received = signum
+        what = "Ctrl+C" if signum == signal.SIGINT else "SIGTERM"
+        self.progress.write(f"{what}: stopping after this step ({what} again to quit at once)")
+        self.trainer.stop()
+
+
+def _write_outputs(args, trainer, final, metrics) -> list[str]:
+    """Write each output asked for, independently; one line per output that failed."""
+    from netbuilder.training import Failed
+
+    failures = []
+
+    def write(path, what, save):
+        try:
+            save(path)
+        except Exception as exc:  # noqa: BLE001 - any write failure is one line for the user
+            reason = getattr(exc, "strerror", None) or str(exc)
+            reason = reason.removeprefix(f"{path}: ")
+            failures.append(f"{path}: could not write the {what}: {reason}")
+        else:
+            print(f"{what} written to {path}")
+
+    # a failed run's checkpoint still holds its last good weights, as the Trainer's would
+    if args.checkpoint and trainer._model is not None:
+        write(args.checkpoint, "checkpoint", trainer.save_checkpoint)
+    if args.save_weights and not isinstance(final, Failed):
+        write(args.save_weights, "weights", trainer.save_weights)
+    if metrics:
+        if metrics.error:
+            failures.append(f"{args.metrics_out}: could not write the metrics: {metrics.error}")
+        else:
+            print(f"metrics written to {args.metrics_out}")
+    return failures
+
+
+def _dataset_path(spec):
+    """The file or folder a data set spec reads, to keep outputs off it."""
+    if not isinstance(spec, str):
+        return None
+    try:
+        if spec == "sample":
+            from netbuilder.data.datasets import sample_path
+
+            return sample_path()
+        if spec.lower() == "mnist":
+            from netbuilder.data import mnist_cache_dir
+
+            return mnist_cache_dir()
+    except (FileNotFoundError, OSError):
+        return None
+    return Path(spec).expanduser()
+
+
+# options whose values a checkpoint carries and that cannot be changed on resuming
+_RESUME_FIXED = ("schedule", "step_size", "gamma", "milestones", "seed")
+
+
+def _refuse_resume_conflicts(args):
+    if args.resume is None:
+        return
+    given = [f"--{name.replace('_', '-')}" for name in _RESUME_FIXED if getattr(args, name, None)
+             is not None]  # fmt: skip
+    if given:
+        raise CliError(
+            f"{' and '.join(given)} cannot be changed on --resume: the checkpoint's schedule "
+            "and random state go on as saved; leave them out, or train from the start",
+            EXIT_USAGE,
+        )
+
+
+def _apply_resume_overrides(trainer, args) -> list[str]:
+    """--lr, --momentum and --weight-decay replace what the checkpoint's optimizer saved
+    (loading a state dict restores the saved values, as in PyTorch)."""
+    applied = []
+    groups = trainer.optimizer.param_groups
+    if args.lr is not None:
+        for group in groups:
+            group["lr"] = args.lr
+            if "initial_lr" in group:
+                group["initial_lr"] = args.lr
+        scheduler = trainer.scheduler
+        if scheduler is not None and hasattr(scheduler, "base_lrs"):
+            scheduler.base_lrs = [args.lr] * len(groups)
+        applied.append(f"lr {args.lr:g}")
+    for option, key in (("momentum", "momentum"), ("weight_decay", "weight_decay")):
+        value = getattr(args, option)
+        if value is not None and all(key in group for group in groups):
+            for group in groups:
+                group[key] = value
+            applied.append(f"{option.replace('_', ' ')} {value:g}")
+    return applied
 
 
 def train_settings(training: dict | None, args, project_path):
@@ -598,15 +738,23 @@ class _MetricsWriter:
     that keeps everything up to a crash (so it is not written atomically, unlike weights)."""
 
     def __init__(self, path: Path):
+        from engine.fileio import open_output_stream
+
         self.path = path
+        self.error = None  # why writing stopped (a full disk): reported at the end
         try:
-            self.file = open(path, "w", encoding="utf-8", buffering=1)  # noqa: SIM115
+            self.file = open_output_stream(path)
         except OSError as exc:
-            raise CliError(f"{path}: cannot write the metrics: {exc.strerror}") from exc
+            raise CliError(f"{path}: cannot write the metrics: {exc.strerror or exc}") from exc
 
     def _write(self, record):
+        if self.error is not None:
+            return
         # strict JSON: a diverged value is written as null, not as NaN
-        self.file.write(json.dumps(_strict(record), allow_nan=False) + "\n")
+        try:
+            self.file.write(json.dumps(_strict(record), allow_nan=False) + "\n")
+        except OSError as exc:  # the run goes on; the other outputs are still written
+            self.error = exc.strerror or str(exc)
 
     def step(self, event):
         record = {
@@ -637,27 +785,21 @@ class _MetricsWriter:
         self._write(record)
 
     def close(self):
-        self.file.close()
+        try:
+            self.file.close()
+        except OSError as exc:
+            self.error = self.error or exc.strerror or str(exc)
 
 
-def _check_output_path(path: Path):
-    """Refuse before training what could only fail after it."""
-    if path.is_dir():
-        raise CliError(f"{path}: is a folder; give a file name inside it")
-    parent = path.parent
-    if not parent.is_dir():
-        what = "is a file, not a folder" if parent.exists() else "does not exist"
-        raise CliError(f"{path}: {parent} {what}; choose a path in an existing folder")
-    # Writes go through a temp file beside the target: try one now, not after an hour of training.
+def _check_outputs(outputs, inputs):
+    """Refuse before any work an output that is an input, another output, or not a writable
+    regular file (see engine.fileio)."""
+    from engine.fileio import OutputError, check_outputs
+
     try:
-        fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=parent)
-    except OSError as exc:
-        reason = exc.strerror or str(exc)
-        raise CliError(
-            f"{path}: cannot write in {parent} ({reason}); choose a folder you can write to"
-        ) from None
-    os.close(fd)
-    os.unlink(probe)
+        check_outputs(outputs, inputs)
+    except OutputError as exc:
+        raise CliError(str(exc)) from None
 
 
 def _strict(value):
@@ -718,7 +860,15 @@ def _export(args) -> int:
         return EXIT_ERROR
     if args.weights is not None and not args.weights.is_file():
         raise CliError(f"{args.weights}: no such weights file")
-    _check_output_path(args.output)
+    from engine.fileio import OutputError
+    from netbuilder.safeio import check_export_paths
+
+    try:
+        check_export_paths(args.output, args.weights, args.project, script_label="-o")
+    except OutputError as exc:
+        raise CliError(str(exc)) from None
+    if args.weights is not None:
+        _verify_weights(args.weights)
     from netbuilder.export import ExportError
 
     try:
@@ -735,6 +885,18 @@ def _export(args) -> int:
         raise CliError(f"{args.output}: {exc}") from exc
     print(f"wrote {args.output} ({args.target})")
     return 0
+
+
+def _verify_weights(path):
+    from engine.serialization import CheckpointError
+    from netbuilder.safeio import verify_weights
+
+    try:
+        verify_weights(path)
+    except CheckpointError as exc:
+        raise CliError(str(exc)) from None
+    except OSError as exc:
+        raise CliError(f"{path}: cannot read it ({exc.strerror or exc})") from None
 
 
 if __name__ == "__main__":

@@ -428,16 +428,13 @@ def test_output_paths_are_checked_for_writing_before_training(capsys, tmp_path, 
     status, _, err = _run(capsys, "train", LENET, "--save-weights", str(afile / "w.st"))
     assert status == 1 and "is a file, not a folder" in _one_line_error(err)
 
-    import netbuilder.cli as cli
+    from engine import fileio
 
-    def refuse(*args, **kwargs):
-        raise PermissionError(13, "Permission denied")
-
-    monkeypatch.setattr(cli.tempfile, "mkstemp", refuse)
+    monkeypatch.setattr(fileio.os, "access", lambda *args, **kwargs: False)
     for option in ("--save-weights", "--checkpoint"):
         status, out, err = _run(capsys, "train", LENET, option, str(tmp_path / "w.st"))
         line = _one_line_error(err)
-        assert status == 1 and not out and "Permission denied" in line
+        assert status == 1 and not out and "permission denied" in line
         assert "choose a folder you can write to" in line
 
 

@@ -169,6 +169,20 @@ def _grad_as(dx, xd):
     return (_as_input_dtype(dx, xd),)
 
 
+def _check_conv_args(pad, stride, dilation, groups):
+    """PyTorch's checks, in its order and words."""
+    if any(p < 0 for p in pad):
+        raise RuntimeError("negative padding is not supported")
+    if any(s <= 0 for s in stride):
+        raise RuntimeError("non-positive stride is not supported")
+    if any(d <= 0 for d in dilation):
+        raise RuntimeError(
+            f"dilation should be greater than zero, but got {_shape_str(dilation)}"
+        )
+    if groups <= 0:
+        raise RuntimeError("non-positive groups is not supported")
+
+
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):  # noqa: A002
     xd, wd = input._data, weight._data
     if xd.ndim == 3:
@@ -183,6 +197,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     stride, dilation = _pair(stride, "stride"), _pair(dilation, "dilation")
     kernel = wd.shape[2:]
     pad = _conv_padding(padding, kernel, stride, dilation)
+    _check_conv_args(pad, stride, dilation, groups)
     if xd.shape[1] != wd.shape[1] * groups:
         raise RuntimeError(
             f"Given groups={groups}, weight of size {_shape_str(wd.shape)}, expected "

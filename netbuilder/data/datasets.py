@@ -6,6 +6,7 @@ Every loader returns a `DataSplit` whose arrays passed the same checks: images u
 
 from __future__ import annotations
 
+import math
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.fileio import memory_budget
 from netbuilder.resources import resource_path
 
 from .errors import DataError
@@ -83,9 +85,13 @@ def check_images(x, where: Path | str, name: str) -> np.ndarray:
         x = np.moveaxis(x, 1, 3)  # channels-first, as PyTorch stores it
     if x.ndim == 4:
         if x.shape[3] not in (1, 3, 4):
+            # the channel axis is the short one: (N, 2, 28, 28) is channels-first with 2
+            first = x.shape[1] < x.shape[3]
+            channels = x.shape[1] if first else x.shape[3]
+            layout = "channels-first (N, C, H, W)" if first else "(N, H, W, C)"
             raise DataError(
                 where,
-                f"{name} has shape {x.shape}: {x.shape[3]} channels; "
+                f"{name} has shape {x.shape}: read as {layout}, {channels} channels; "
                 "images need 1 (grey), 3 (RGB) or 4 (RGBA)",
             )
         x = x[..., 0] if x.shape[3] == 1 else x[..., :3]
@@ -145,21 +151,26 @@ def check_labels(y, where: Path | str, name: str) -> np.ndarray:
                 f"wrong dtype: {name} holds fractional values such as "
                 f"{y[y != np.rint(y)][0]:g}; labels must be integer class indices",
             )
-    y = y.astype(np.int64)
+    # range checks on the values as stored: a uint64 2**64-1 must not turn into -1 first
     if y.min() < 0:
         first = int(np.flatnonzero(y < 0)[0])
         raise DataError(
             where,
-            f"labels out of range: {name}[{first}] is {int(y[first])}; "
+            f"labels out of range: {name}[{first}] is {_number(y[first])}; "
             "labels must be class indices 0, 1, 2, ...",
         )
     if y.max() >= MAX_CLASSES:
         raise DataError(
             where,
-            f"labels out of range: {name} goes up to {int(y.max())}; "
+            f"labels out of range: {name} goes up to {_number(y.max())}; "
             f"class indices must be below {MAX_CLASSES}",
         )
-    return y
+    return y.astype(np.int64)
+
+
+def _number(value) -> str:
+    value = value.item()
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def make_split(name: str, source: str, arrays: dict, where: dict) -> DataSplit:
@@ -226,23 +237,93 @@ def load_npz(path: str | Path, name: str | None = None) -> DataSplit:
         )
     arrays = {}
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            missing = [k for k in NPZ_KEYS if k not in archive.files]
+        with zipfile.ZipFile(path) as archive:
+            members = {info.filename.removesuffix(".npy"): info for info in archive.infolist()}
+            missing = [k for k in NPZ_KEYS if k not in members]
             if missing:
                 raise DataError(
                     path,
                     f"missing arrays {', '.join(missing)}; the file holds "
-                    f"{', '.join(archive.files) or 'no arrays'} (expected x_train, "
+                    f"{', '.join(members) or 'no arrays'} (expected x_train, "
                     "y_train, x_test, y_test)",
                 )
+            budget = memory_budget()
             for key in NPZ_KEYS:
-                try:
-                    arrays[key] = archive[key]
-                except ValueError as exc:
-                    raise DataError(path, f"{key} cannot be read: {exc}") from None
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
+                arrays[key] = _read_npy_member(archive, members[key], path, key, budget)
+                budget -= arrays[key].nbytes
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError) as exc:
         raise DataError(path, f"damaged .npz archive ({exc})") from None
     return make_split(name or path.stem, str(path), arrays, {k: path for k in NPZ_KEYS})
+
+
+_MAX_DEFLATE_RATIO = 1032  # the most one compressed byte can expand to (zlib's limit)
+_NPY_HEADER_MAX = 1 << 16
+
+
+def _read_npy_member(archive, info, path: Path, key: str, budget: int) -> np.ndarray:
+    """One array of a .npz, read without trusting it: its header is checked against the
+    member's sizes and the memory budget before the array is allocated, and no more is
+    decompressed than the header promises (np.load allocates first, so a forged header or a
+    zip bomb would exhaust memory)."""
+    fmt = np.lib.format
+    with archive.open(info) as stream:
+        try:
+            version = fmt.read_magic(stream)
+            if version not in ((1, 0), (2, 0)):
+                raise ValueError(f"unsupported .npy format version {version}")
+            read_header = (
+                fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+            )
+            shape, fortran, dtype = read_header(stream, max_header_size=_NPY_HEADER_MAX)
+            if any(d < 0 for d in shape):
+                raise ValueError(f"negative dimension in shape {shape}")
+        except Exception as exc:  # noqa: BLE001 - numpy raises ValueError, TokenError, ...
+            text = " ".join(str(exc).split())[:160]
+            raise DataError(path, f"{key} has a malformed .npy header ({text})") from None
+        if dtype.hasobject:
+            raise DataError(
+                path,
+                f"{key} cannot be read: it holds Python objects, which would need pickle to "
+                "load (it can run code); store numbers",
+            )
+        count = math.prod(shape)
+        need = count * dtype.itemsize
+        data_size = info.file_size - stream.tell()
+        if need != data_size:
+            raise DataError(
+                path,
+                f"{key} is damaged: its header promises shape {tuple(shape)} ({need:,} bytes) "
+                f"but the archive holds {max(data_size, 0):,} bytes for it",
+            )
+        if info.compress_type != zipfile.ZIP_STORED and need > (
+            info.compress_size * _MAX_DEFLATE_RATIO + _NPY_HEADER_MAX
+        ):
+            raise DataError(
+                path,
+                f"{key} is damaged: it claims {need:,} bytes from {info.compress_size:,} "
+                "compressed bytes, more than compression can give",
+            )
+        if need > budget:
+            raise DataError(
+                path,
+                f"{key} has shape {tuple(shape)} ({need:,} bytes), more than the "
+                f"{max(budget, 0) / 2**30:.1f} GB this machine can spare for the data set",
+            )
+        array = np.empty(count, dtype=dtype)
+        view = memoryview(array.view(np.uint8))
+        done = 0
+        while done < need:
+            n = stream.readinto(view[done : done + (1 << 20)])
+            if not n:
+                break
+            done += n
+        if done < need:
+            raise DataError(path, f"{key} is truncated: {done:,} of {need:,} bytes")
+    order = "F" if fortran else "C"
+    array = array.reshape(shape[::-1]).transpose() if fortran else array.reshape(shape, order=order)
+    if array.dtype.byteorder not in ("=", "|"):
+        array = array.astype(array.dtype.newbyteorder("="))
+    return array
 
 
 def sample_path() -> Path:

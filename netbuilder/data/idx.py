@@ -7,6 +7,9 @@ dimension, then the values in C order, big-endian.
 from __future__ import annotations
 
 import gzip
+import io
+import math
+import os
 import re
 import zlib
 from pathlib import Path
@@ -48,34 +51,19 @@ def canonical_name(split: str, kind: str) -> str:
     return f"{prefix}-{kind}-idx{3 if kind == 'images' else 1}-ubyte"
 
 
-def read_bytes(path: Path) -> bytes:
-    """The file's content, decompressed when it is gzip (recognised by its magic, not its name)."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(2)
-            f.seek(0)
-            if head != b"\x1f\x8b":
-                return f.read()
-            return gzip.decompress(f.read())
-    except FileNotFoundError:
-        raise DataError(path, "file not found") from None
-    except EOFError:
-        raise DataError(path, "gzip data is truncated (the download was cut short?)") from None
-    except (gzip.BadGzipFile, zlib.error) as exc:
-        raise DataError(path, f"damaged gzip file ({exc}); download it again") from None
-    except OSError as exc:
-        raise DataError(path, f"cannot read the file ({exc.strerror or exc})") from None
+_MAX_DEFLATE_RATIO = 1032  # the most one compressed byte can expand to (zlib's limit)
+_CHUNK = 1 << 20
 
 
-def parse_idx(raw: bytes, path: Path, kind: str) -> np.ndarray:
-    """Parse IDX bytes. kind "images" wants uint8 (N, H, W) or (N, H, W, C); "labels" wants
-    integers (N,), returned as int64."""
+def _header(head: bytes, path: Path, kind: str, more: bytes = b""):
+    """Check an IDX header: (dtype, type code, dims, header length). `head` holds at least
+    the first 4 bytes when the file has them; `more` the dimension fields after them."""
     want = "0x00000803 (IDX images)" if kind == "images" else "0x00000801 (IDX labels)"
-    if len(raw) < 4:
-        raise DataError(path, f"only {len(raw)} bytes long: too short to be an IDX file")
-    magic = int.from_bytes(raw[:4], "big")
-    type_code, ndim = raw[2], raw[3]
-    if raw[0] != 0 or raw[1] != 0 or type_code not in IDX_TYPES or ndim == 0:
+    if len(head) < 4:
+        raise DataError(path, f"only {len(head)} bytes long: too short to be an IDX file")
+    magic = int.from_bytes(head[:4], "big")
+    type_code, ndim = head[2], head[3]
+    if head[0] != 0 or head[1] != 0 or type_code not in IDX_TYPES or ndim == 0:
         raise DataError(
             path, f"wrong magic number 0x{magic:08X}, expected {want}: this is not an IDX file"
         )
@@ -109,33 +97,111 @@ def parse_idx(raw: bytes, path: Path, kind: str) -> np.ndarray:
                 "must be integers (type 0x08)",
             )
     header = 4 + 4 * ndim
-    if len(raw) < header:
+    if 4 + len(more) < header:
         raise DataError(
-            path, f"truncated: the header needs {header} bytes, the file has {len(raw)}"
+            path, f"truncated: the header needs {header} bytes, the file has {4 + len(more)}"
         )
-    dims = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    dims = tuple(int.from_bytes(more[4 * i : 4 + 4 * i], "big") for i in range(ndim))
     if dims[0] == 0:
         raise DataError(path, f"empty: the header says it holds 0 {kind}")
     if any(d == 0 for d in dims[1:]):
         raise DataError(path, f"empty: the header gives an item size of {dims[1:]}")
-    expected = int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
-    have = len(raw) - header
-    shape_text = f"{dims[0]:,} {kind}" + (
-        f" of {'x'.join(map(str, dims[1:]))}" if len(dims) > 1 else ""
-    )
-    if have < expected:
+    return dtype, type_code, dims, header
+
+
+def _shape_text(dims, kind) -> str:
+    return f"{dims[0]:,} {kind}" + (f" of {'x'.join(map(str, dims[1:]))}" if len(dims) > 1 else "")
+
+
+def _read_into(stream, array: np.ndarray) -> int:
+    """Fill `array` from `stream` in chunks; the number of bytes read."""
+    view = memoryview(array.reshape(-1).view(np.uint8))
+    done = 0
+    while done < len(view):
+        n = stream.readinto(view[done : done + _CHUNK])
+        if not n:
+            break
+        done += n
+    return done
+
+
+def _count_rest(stream, cap: int) -> int:
+    """Bytes left in `stream`, counted up to `cap` (a bomb is not decompressed to its end)."""
+    rest = 0
+    while rest <= cap:
+        chunk = stream.read(_CHUNK)
+        if not chunk:
+            break
+        rest += len(chunk)
+    return rest
+
+
+def _read_stream(stream, size: int | None, path: Path, kind: str, compressed: int | None):
+    """Read an IDX file from `stream`: the header first, then exactly as much data as it
+    promises, once that is known to fit the file (`size`, when not compressed) and the memory
+    budget. Compressed data is never decompressed past what the header promises."""
+    from engine.fileio import memory_budget
+
+    head = stream.read(4)
+    ndim = head[3] if len(head) >= 4 else 0
+    more = stream.read(4 * ndim) if ndim else b""
+    dtype, type_code, dims, header = _header(head, path, kind, more)
+    expected = math.prod(dims) * dtype.itemsize  # Python ints: no overflow
+    shape_text = _shape_text(dims, kind)
+    have = None if size is None else size - header
+    if have is not None and have < expected:
         raise DataError(
             path,
             f"truncated: the header promises {shape_text} ({expected:,} bytes of data), "
             f"the file holds {have:,}",
         )
-    if have > expected:
+    if have is not None and have > expected:
         raise DataError(
             path,
             f"{have - expected:,} unexpected bytes after the {shape_text} the header "
             "promises (wrong header or two files joined?)",
         )
-    data = np.frombuffer(raw, dtype=dtype, offset=header).reshape(dims)
+    if compressed is not None and expected > compressed * _MAX_DEFLATE_RATIO:
+        raise DataError(
+            path,
+            f"truncated: the header promises {shape_text} ({expected:,} bytes of data), more "
+            f"than {compressed:,} compressed bytes can hold",
+        )
+    budget = memory_budget()
+    if expected > budget:
+        raise DataError(
+            path,
+            f"the header promises {shape_text} ({expected:,} bytes of data), more than the "
+            f"{budget / 2**30:.1f} GB this machine can spare for one file",
+        )
+    data = np.empty(dims, dtype=dtype)
+    got = _read_into(stream, data)
+    if got < expected:
+        raise DataError(
+            path,
+            f"truncated: the header promises {shape_text} ({expected:,} bytes of data), "
+            f"the file holds {got:,}",
+        )
+    if compressed is not None:
+        extra = _count_rest(stream, max(expected, _CHUNK))
+        if extra:
+            many = f"{extra:,}" if extra <= max(expected, _CHUNK) else f"more than {expected:,}"
+            raise DataError(
+                path,
+                f"{many} unexpected bytes after the {shape_text} the header promises "
+                "(wrong header or two files joined?)",
+            )
+    return data, type_code
+
+
+def parse_idx(raw: bytes, path: Path, kind: str) -> np.ndarray:
+    """Parse IDX bytes already in memory (see read_idx)."""
+    return _finish(*_read_stream(io.BytesIO(raw), len(raw), path, kind, None), path, kind)
+
+
+def _finish(data: np.ndarray, type_code: int, path: Path, kind: str) -> np.ndarray:
+    if data.dtype.byteorder not in ("=", "|"):
+        data = data.astype(data.dtype.newbyteorder("="))
     if kind == "labels":
         labels = data.astype(np.int64)
         if type_code != 0x08 and labels.min() < 0:
@@ -146,16 +212,37 @@ def parse_idx(raw: bytes, path: Path, kind: str) -> np.ndarray:
                 "negative; labels must be class indices 0, 1, 2, ...",
             )
         return labels
-    # frombuffer views immutable bytes; a writable copy keeps callers free to edit
-    return data.copy()
+    return data
 
 
 def read_idx(path: str | Path, kind: str) -> np.ndarray:
-    """Read one IDX file (raw or .gz); kind is "images" or "labels"."""
+    """Read one IDX file (raw or gzip-compressed, recognised by its magic, not its name); kind
+    is "images" or "labels". Memory is bounded by what the header promises, checked against
+    the file's real size and the memory budget before anything is allocated."""
     if kind not in ("images", "labels"):
         raise ValueError(f"kind must be 'images' or 'labels', not {kind!r}")
     path = Path(path)
-    return parse_idx(read_bytes(path), path, kind)
+    try:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            if f.read(2) == b"\x1f\x8b":
+                f.seek(0)
+                with gzip.GzipFile(fileobj=f, mode="rb") as stream:
+                    result = _read_stream(stream, None, path, kind, size)
+            else:
+                f.seek(0)
+                result = _read_stream(f, size, path, kind, None)
+    except FileNotFoundError:
+        raise DataError(path, "file not found") from None
+    except IsADirectoryError:
+        raise DataError(path, "is a folder, not an IDX file") from None
+    except EOFError:
+        raise DataError(path, "gzip data is truncated (the download was cut short?)") from None
+    except (gzip.BadGzipFile, zlib.error) as exc:
+        raise DataError(path, f"damaged gzip file ({exc}); download it again") from None
+    except OSError as exc:
+        raise DataError(path, f"cannot read the file ({exc.strerror or exc})") from None
+    return _finish(*result, path, kind)
 
 
 def find_idx_files(folder: Path) -> dict[tuple[str, str], Path]:

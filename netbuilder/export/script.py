@@ -14,10 +14,7 @@ import ast
 import builtins
 import inspect
 import keyword
-import os
 import re
-import shutil
-import tempfile
 import textwrap
 import unicodedata
 from pathlib import Path
@@ -25,7 +22,7 @@ from pathlib import Path
 from netbuilder.data.prepare import CHUNK, EMBEDDED, LUMA
 from netbuilder.export.forward import ExportError, class_code
 from netbuilder.graph.model import RESERVED_NAMES
-from netbuilder.graph.project import atomic_write, set_plain_mode
+from netbuilder.graph.project import atomic_write
 from netbuilder.training import recipe
 from netbuilder.training.schema import SETTINGS, SettingsError
 from netbuilder.training.settings import TrainSettings
@@ -718,19 +715,14 @@ def _as_array(value):
 
 
 def _write_weights(arrays: dict, dest: Path, source) -> None:
-    if not isinstance(source, dict) and Path(source).resolve() == dest.resolve():
-        return  # already in place
-    from safetensors.numpy import save_file
+    from engine.fileio import same_file
 
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-    os.close(fd)
-    try:
-        if isinstance(source, dict):
-            save_file(arrays, tmp)
-        else:
-            shutil.copyfile(source, tmp)
-        set_plain_mode(tmp, dest)
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    if not isinstance(source, dict) and same_file(source, dest):
+        return  # already in place
+    if isinstance(source, dict):
+        from safetensors.numpy import save
+
+        data = save(arrays)
+    else:
+        data = Path(source).read_bytes()
+    atomic_write(dest, data)

@@ -7,34 +7,65 @@ from __future__ import annotations
 
 from netbuilder.blocks import BlockError
 
+LOOP_NAMES_SHOWN = 6  # a loop's message names this many blocks, then counts the rest
 
-def _loop_members(graph) -> dict[str, list[str]]:
-    """node id -> the names of the other nodes on a loop through it."""
-    members: dict[str, list[str]] = {}
+
+def _loop_members(graph) -> dict[str, tuple[list[str], int]]:
+    """node id -> (the names of the next few nodes on a loop through it, how many others
+    the loop holds), in wiring order
+    (Tarjan's strongly connected components, iterative: linear in the graph's size)."""
     succ: dict[str, list[str]] = {nid: [] for nid in graph.nodes}
     for e in graph.edges:
         succ[e.src].append(e.dst)
-
-    def reach(start: str) -> set[str]:
-        seen: set[str] = set()
-        stack = list(succ[start])
-        while stack:
-            nid = stack.pop()
-            if nid not in seen:
-                seen.add(nid)
-                stack.extend(succ[nid])
-        return seen
-
-    reachable = {nid: reach(nid) for nid in graph.nodes}
-    for nid in graph.nodes:
-        if nid in reachable[nid]:
-            others = [
-                graph.nodes[o].name
-                for o in graph.nodes
-                if o != nid and nid in reachable[o] and o in reachable[nid]
-            ]
-            members[nid] = others
-    return members
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    on_stack: set[str] = set()
+    stack: list[str] = []
+    members: dict[str, list[str]] = {}
+    for root in graph.nodes:
+        if root in index:
+            continue
+        work = [(root, 0)]
+        while work:
+            nid, i = work.pop()
+            if i == 0:
+                index[nid] = low[nid] = len(index)
+                stack.append(nid)
+                on_stack.add(nid)
+            for j in range(i, len(succ[nid])):
+                nxt = succ[nid][j]
+                if nxt not in index:
+                    work.append((nid, j + 1))
+                    work.append((nxt, 0))
+                    break
+                if nxt in on_stack:
+                    low[nid] = min(low[nid], index[nxt])
+            else:
+                if low[nid] == index[nid]:
+                    component = []
+                    while True:
+                        top = stack.pop()
+                        on_stack.discard(top)
+                        component.append(top)
+                        if top == nid:
+                            break
+                    if len(component) > 1 or nid in succ[nid]:
+                        component.reverse()  # the order the wires run
+                        size = len(component)
+                        for k, member in enumerate(component):
+                            # the next few along the loop, and how many there are in all
+                            shown = [
+                                component[(k + 1 + m) % size]
+                                for m in range(min(LOOP_NAMES_SHOWN, size - 1))
+                            ]
+                            members[member] = (shown, size - 1)
+                if work:
+                    parent = work[-1][0]
+                    low[parent] = min(low[parent], low[nid])
+    return {
+        nid: ([graph.nodes[o].name for o in shown], count)
+        for nid, (shown, count) in members.items()
+    }
 
 
 def _depths(graph, order: list[str]) -> dict[str, int]:
@@ -81,9 +112,11 @@ def run_inference(graph) -> None:
     order = graph.topological_order()
     # only nodes left out of the order can be on a loop; skip the quadratic search otherwise
     loops = _loop_members(graph) if len(order) < len(nodes) else {}
-    for nid, others in loops.items():
+    for nid, (shown, count) in loops.items():
         node = nodes[nid]
-        path = " -> ".join([node.name, *others, node.name])
+        rest = count - len(shown)
+        more = [f"... {rest} more"] if rest else []
+        path = " -> ".join([node.name, *shown, *more, node.name])
         node.problems.append(
             f"{node.name} is part of a loop ({path}); a network must flow one way, so remove "
             f"one of the wires in the loop"
@@ -175,6 +208,26 @@ def _infer_node(node, in_shapes) -> None:
         node.problems.append(f"{node.name}: {exc}")
         node.out_shape = None
     node.param_count = _safe_count(node, in_shapes)
+    _check_size(node)
+
+
+def _check_size(node) -> None:
+    """A block too large to build is a problem on it, not a memory error when training."""
+    from netbuilder.graph import limits
+
+    if node.param_count > limits.MAX_PARAMS_PER_BLOCK:
+        node.problems.append(
+            f"{node.name} would have {node.param_count:.3g} parameters, more than the "
+            f"{limits.MAX_PARAMS_PER_BLOCK:,} a block may have; make it smaller"
+        )
+    values = 1
+    for d in node.out_shape or ():
+        values *= d
+    if values > limits.MAX_VALUES_PER_SAMPLE:
+        node.problems.append(
+            f"{node.name} gives {values:.3g} values per sample, more than the "
+            f"{limits.MAX_VALUES_PER_SAMPLE:,} a block may give; make it smaller"
+        )
 
 
 def _count_only(node) -> None:
@@ -184,5 +237,5 @@ def _count_only(node) -> None:
 def _safe_count(node, in_shapes) -> int:
     try:
         return node.block.param_count(node.params, in_shapes)
-    except (BlockError, TypeError, ValueError):
-        return 0
+    except (BlockError, TypeError, ValueError, ArithmeticError):
+        return 0  # the parameter at fault is reported by the range checks

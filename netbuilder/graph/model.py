@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from netbuilder.blocks import BlockError, get_block
+from netbuilder.graph.limits import MAX_INPUT_PORT
 
 
 class GraphError(BlockError):
@@ -236,6 +237,8 @@ class Graph:
             return f"{d.name} is an Input block and takes no input; wire into the next block"
         if not isinstance(dst_port, int) or dst_port < 0:
             return f"{d.name} has no input port {dst_port!r}"
+        if block.inputs < 0 and dst_port > MAX_INPUT_PORT:
+            return f"{d.name} takes inputs on ports 0..{MAX_INPUT_PORT}"
         if block.inputs > 0 and dst_port >= block.inputs:
             ports = "one input" if block.inputs == 1 else f"{block.inputs} inputs"
             return f"{d.name} ({block.label}) has {ports}; use port 0..{block.inputs - 1}"

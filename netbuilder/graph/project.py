@@ -6,10 +6,12 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from engine.fileio import OutputError
+from engine.fileio import atomic_write as _atomic_write
+from netbuilder.graph.limits import lone_surrogate_path
 from netbuilder.graph.model import Graph, GraphError
 
 FORMAT = "netbuilder-project"
@@ -51,6 +53,9 @@ class Project:
         if not path.is_absolute() and project_path is not None:
             path = Path(project_path).resolve().parent / path
         return path
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def _reject_constant(name: str):
@@ -155,6 +160,13 @@ def loads_project(raw: bytes | str, source: str = "project") -> Project:
         raise ProjectError(f"{source}: {exc}") from None
     except RecursionError:
         raise ProjectError(f"{source}: top level: nested too deeply to be a project") from None
+    # only a \uD800-\uDFFF escape can make one: skip the walk for the usual file
+    where = lone_surrogate_path(data) if _SURROGATE_ESCAPE.search(text) else None
+    if where is not None:
+        raise ProjectError(
+            f"{source}: {where}: holds a lone surrogate (an escape such as \\ud800 that is "
+            "no character); the text is damaged"
+        )
     try:
         return project_from_dict(data, source)
     except RecursionError:
@@ -178,44 +190,16 @@ def dumps_project(project: Project) -> str:
     )
 
 
-def set_plain_mode(fd_or_path, target: Path) -> None:
-    """Give a temp file (mkstemp makes it 0600) the mode the file it replaces had, or else
-    the one open() would give: a shared script or project stays readable as before."""
-    try:
-        mode = target.stat().st_mode & 0o777
-    except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        mode = 0o666 & ~umask
-    if isinstance(fd_or_path, int):
-        os.fchmod(fd_or_path, mode)
-    else:
-        os.chmod(fd_or_path, mode)
-
-
 def atomic_write(path: str | os.PathLike, data: bytes) -> None:
-    """Write to a temp file beside `path`, fsync, then os.replace: readers see the old file or
-    the new one, never half of one."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-    try:
-        set_plain_mode(fd, path)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    """All or nothing, never through a non-regular file; see engine.fileio.atomic_write."""
+    _atomic_write(path, data)
 
 
 def save_project(project: Project, path: str | os.PathLike) -> None:
     text = dumps_project(project)
     try:
         atomic_write(path, text.encode("utf-8"))
+    except OutputError as exc:  # already names the file
+        raise ProjectError(str(exc)) from None
     except OSError as exc:
         raise ProjectError(f"{path}: cannot save: {exc.strerror or exc}") from None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from netbuilder.blocks import BlockError, get_block
+from netbuilder.graph import limits
 from netbuilder.graph.model import Edge, GraphError, Node, check_name
 
 
@@ -17,14 +18,37 @@ def _number(value) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
+def _short(value) -> str:
+    """A value for a message, cut short: a 4,000-digit number must not fill the screen."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 10**15:
+        return f"a {len(str(abs(value)))}-digit number"
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def graph_from_dict(cls, data) -> object:
     _need(isinstance(data, dict), "graph", "must be an object with 'nodes' and 'edges'")
     name = data.get("name", "Net")
-    _need(isinstance(name, str), "graph.name", f"must be text such as Net (got {name!r})")
+    _need(isinstance(name, str), "graph.name", f"must be text such as Net (got {name!r:.60})")
+    _need(
+        len(name) <= limits.MAX_NAME_LENGTH,
+        "graph.name",
+        f"is {len(name):,} characters long; the limit is {limits.MAX_NAME_LENGTH}",
+    )
     nodes = data.get("nodes")
     edges = data.get("edges", [])
     _need(isinstance(nodes, list), "graph.nodes", "must be a list of blocks")
     _need(isinstance(edges, list), "graph.edges", "must be a list of wires")
+    _need(
+        len(nodes) <= limits.MAX_BLOCKS,
+        "graph.nodes",
+        f"{len(nodes):,} blocks; a network may have up to {limits.MAX_BLOCKS:,}",
+    )
+    _need(
+        len(edges) <= limits.MAX_WIRES,
+        "graph.edges",
+        f"{len(edges):,} wires; a network may have up to {limits.MAX_WIRES:,}",
+    )
     unknown = set(data) - {"name", "nodes", "edges"}
     _need(not unknown, "graph", f"unknown field(s) {', '.join(sorted(map(str, unknown)))}")
 
@@ -56,14 +80,27 @@ def graph_from_dict(cls, data) -> object:
             params = block.coerce_params(params)
         except BlockError as exc:
             raise GraphError(f"{where}.params: {exc}") from None
+        for key, value in params.items():
+            _need(
+                not limits.int_beyond_limit(value),
+                f"{where}.params.{key}",
+                f"{_short(value)} is beyond the limit of {limits.MAX_INT:,} for a whole number",
+            )
         pos = item.get("pos", [0.0, 0.0])
         _need(
             isinstance(pos, list | tuple) and len(pos) == 2 and all(_number(v) for v in pos),
             f"{where}.pos",
             "must be two numbers [x, y]",
         )
+        _need(
+            all(abs(v) <= limits.MAX_COORDINATE for v in pos),
+            f"{where}.pos",
+            f"{_short(pos)} is off the canvas; coordinates lie within "
+            f"±{limits.MAX_COORDINATE:,.0f}",
+        )
         graph.nodes[nid] = Node(nid, type_, name, params, (float(pos[0]), float(pos[1])))
 
+    used_ports: set[tuple[str, int]] = set()
     for i, item in enumerate(edges):
         where = f"graph.edges[{i}]"
         _need(isinstance(item, dict), where, "must be an object with src, dst, dst_port")
@@ -81,6 +118,11 @@ def graph_from_dict(cls, data) -> object:
             f"{where}.dst_port",
             "must be a port number 0, 1, ...",
         )
+        _need(
+            port <= limits.MAX_INPUT_PORT,
+            f"{where}.dst_port",
+            f"{_short(port)} is beyond the highest input port, {limits.MAX_INPUT_PORT}",
+        )
         block = graph.nodes[dst].block
         _need(block.inputs != 0, where, f"{graph.nodes[dst].name} is an Input and takes no wire")
         _need(
@@ -90,10 +132,11 @@ def graph_from_dict(cls, data) -> object:
         )
         edge = Edge(src, dst, port)
         _need(
-            all(e.dst != dst or e.dst_port != port for e in graph.edges),
+            (dst, port) not in used_ports,  # a set: a 10,000-block file loads in linear time
             where,
             f"two wires go into input {port} of {graph.nodes[dst].name}",
         )
+        used_ports.add((dst, port))
         graph.edges.append(edge)
     # loops are loaded as they are and reported on their nodes by inference
     from netbuilder.graph.inference import run_inference

@@ -442,6 +442,15 @@ class Trainer:
         checkpoint = engine.load(path)
         if not isinstance(checkpoint, dict) or "model" not in checkpoint:
             raise TrainingError(f"{path}: not a NetBuilder checkpoint (no model weights in it)")
+        _check_weights_finite(checkpoint["model"], path)
+        progress = checkpoint.get("progress") or {}
+        for key in ("step", "epoch"):
+            value = progress.get(key, 0) if isinstance(progress, dict) else None
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise TrainingError(
+                    f"{path}: damaged progress: the {key} count is {value!r}, not a whole "
+                    "number 0 or more"
+                )
         with self._lock:
             self.model.load_state_dict(checkpoint["model"])
             self._ensure_optimizer(self.settings.validated())
@@ -464,6 +473,7 @@ class Trainer:
         import engine
 
         state = engine.load(path)
+        _check_weights_finite(state, path)
         with self._lock:
             self.model.load_state_dict(state)
 
@@ -511,6 +521,21 @@ def _engine_rng():
     from engine._random import rng
 
     return rng()
+
+
+def _check_weights_finite(state, path) -> None:
+    """Weights holding NaN or infinity come from a diverged run; training on from them would
+    fail at once and blame the learning rate, so say what is wrong with the file."""
+    if not isinstance(state, dict):
+        return
+    for name, value in state.items():
+        array = value.numpy() if hasattr(value, "numpy") else np.asarray(value)
+        if array.dtype.kind == "f" and not np.isfinite(array).all():
+            bad = int(np.count_nonzero(~np.isfinite(array)))
+            raise TrainingError(
+                f"{path}: the weights {name} hold {bad:,} NaN or infinite value(s) (saved from "
+                "a run that diverged?); start from other weights"
+            )
 
 
 def problem_line(name: str, message: str) -> str:

@@ -22,8 +22,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.serialization import CheckpointError
 from netbuilder.blocks import BlockError
 from netbuilder.export import write_export
+from netbuilder.safeio import check_export_paths, verify_weights
 
 TARGETS = {
     "torch": "PyTorch script (import torch)",
@@ -103,6 +105,9 @@ class ExportDialog(QDialog):
         weights = self.weights_file if self.weights.isChecked() else None
         target = self.target.currentData()
         try:
+            check_export_paths(path, weights, self.window.path)
+            if weights is not None:
+                verify_weights(weights)
             written = write_export(
                 self.window.project,
                 path,
@@ -110,7 +115,7 @@ class ExportDialog(QDialog):
                 weights=weights,
                 project_name=self.window.project_name(),
             )
-        except (BlockError, OSError) as exc:
+        except (BlockError, OSError, CheckpointError) as exc:
             QMessageBox.critical(self, "Export failed", str(exc))
             return False
         self.written = [Path(written)]

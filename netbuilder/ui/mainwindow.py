@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from engine.fileio import same_file
 from netbuilder.blocks import BlockError
 from netbuilder.graph import commands as cmds
 from netbuilder.graph.model import Graph
@@ -588,6 +589,13 @@ class MainWindow(QMainWindow):
 
     def _save_to(self, path: Path) -> bool:
         try:
+            # the project must not replace the trained weights it refers to
+            weights = self.project.weights_file(self.path)
+            if weights is not None and same_file(path, weights):
+                raise ProjectError(
+                    f"{path}: is the trained weights file of this project; save the project "
+                    "under another name"
+                )
             save_project(self.project, path)
         except ProjectError as exc:
             self.show_error("Cannot save project", str(exc))

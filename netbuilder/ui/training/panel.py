@@ -1097,6 +1097,10 @@ class TrainingDashboard(QObject):
                 else path.with_suffix(".safetensors")
             )
         try:
+            from netbuilder.safeio import check_outputs
+
+            project_path = getattr(self.window, "path", None)
+            check_outputs([("the weights", path)], [("the project", project_path)])
             self.result.save_weights(path, self.window.graph)
         except Exception as exc:  # noqa: BLE001 - shown in the window
             self._show_failure(f"Could not save the weights to {path}: {exc}", "Save weights")
@@ -1132,6 +1136,11 @@ class TrainingDashboard(QObject):
         if path.suffix != ".py":
             path = path.with_suffix(".py")
         try:
+            from netbuilder.safeio import check_export_paths
+
+            project_path = getattr(self.window, "path", None)
+            check_export_paths(path, None, project_path)
+            check_export_paths(path.with_suffix(".safetensors"), None, project_path)
             weights = self.result.weights_for(self.window.graph)
             name = getattr(self.window, "project_name", lambda: None)()
             written = write_export(

@@ -1,0 +1,168 @@
+"""Every reader of outside files (IDX, .npz, weights, projects) refuses hostile files with one
+line naming the file, in bounded memory: each runs in a subprocess whose address space is
+capped (RLIMIT_AS), so an allocation the size a forged header claims would fail the test."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).resolve().parent
+ROOT = TESTS.parent
+MEMORY_CAP = 2 * 2**30  # far below what the forged headers claim, above numpy's own needs
+
+
+def _capped(script: str, timeout=120) -> subprocess.CompletedProcess:
+    prelude = textwrap.dedent(
+        f"""
+        import resource, sys
+        resource.setrlimit(resource.RLIMIT_AS, ({MEMORY_CAP}, {MEMORY_CAP}))
+        sys.path[:0] = [{str(ROOT)!r}, {str(TESTS)!r}]
+        """
+    )
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+    env["PYTHONPATH"] = str(ROOT)
+    return subprocess.run(
+        [sys.executable, "-c", prelude + textwrap.dedent(script)],
+        capture_output=True, text=True, timeout=timeout, env=env,
+    )  # fmt: skip
+
+
+ERRORS = {
+    "idx": "DataError",
+    "npz": "DataError",
+    "weights": "CheckpointError",
+    "project": "ProjectError",
+}
+
+
+def test_the_hostile_corpus_is_refused_in_one_line_each(tmp_path):
+    proc = _capped(
+        f"""
+        import json, resource, hostile_corpus
+        results = {{}}
+        for name, (path, reader) in hostile_corpus.build({str(tmp_path)!r}).items():
+            try:
+                value = hostile_corpus.read(path, reader)
+                graph = getattr(value, "graph", None)
+                problems = [m for _, m in graph.problems()] if graph is not None else None
+                results[name] = ["loaded", reader, problems and problems[:3], len(problems or [])]
+            except Exception as exc:
+                results[name] = [type(exc).__name__, reader, str(exc), str(path)]
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        print(json.dumps({{"results": results, "peak": peak}}))
+        """
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(proc.stdout)
+    assert report["peak"] < 600 * 2**20  # the bombs were never expanded
+    for name, (kind, reader, message, extra) in report["results"].items():
+        if reader == "project-problem":  # loads; the problem shows on its block, briefly
+            assert kind == "loaded" and message, name
+            assert all(len(m) < 400 for m in message), (name, message)
+            continue
+        expected = ERRORS[reader.split("-")[0]]
+        assert kind == expected, (name, kind, message)
+        assert "\n" not in message and message.startswith(extra), (name, message)
+        assert len(message) < 400, (name, message)
+
+
+_FUZZ = """
+import io, gzip, zipfile, json
+import numpy as np
+from hypothesis import HealthCheck, given, settings, strategies as st
+import hostile_corpus
+
+FOLDER = {folder!r}
+KIND = {kind!r}
+ACCEPTED = {accepted}
+
+
+def seed_file():
+    if KIND == "idx":
+        body = np.arange(2 * 3 * 4, dtype=np.uint8).tobytes()
+        raw = bytes([0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0, 4]) + body
+        return raw
+    if KIND == "idx-gz":
+        return gzip.compress(bytes([0, 0, 8, 1, 0, 0, 0, 5]) + bytes(range(5)))
+    if KIND == "npz":
+        buf = io.BytesIO()
+        np.savez(buf, x_train=np.zeros((2, 4, 4), np.uint8), y_train=np.array([0, 1]),
+                 x_test=np.zeros((1, 4, 4), np.uint8), y_test=np.array([1]))
+        return buf.getvalue()
+    if KIND == "weights":
+        import engine
+        buf = io.BytesIO()
+        engine.save({{"w": engine.ones(3, 2), "b": engine.zeros(2), "n": [1, 2.5, None]}}, buf)
+        return buf.getvalue()
+    return open(hostile_corpus._TEMPLATE, "rb").read()
+
+
+SEED = seed_file()
+READER = {{"idx": "idx-images", "idx-gz": "idx-labels", "npz": "npz", "weights": "weights",
+          "project": "project"}}[KIND]
+
+
+@st.composite
+def mutated(draw):
+    data = bytearray(SEED)
+    for _ in range(draw(st.integers(1, 4))):
+        op = draw(st.sampled_from(["flip", "set", "cut", "insert", "int"]))
+        i = draw(st.integers(0, max(len(data) - 1, 0)))
+        if op == "flip" and data:
+            data[i] ^= 1 << draw(st.integers(0, 7))
+        elif op == "set" and data:
+            data[i] = draw(st.integers(0, 255))
+        elif op == "cut":
+            del data[i:]
+        elif op == "insert":
+            data[i:i] = draw(st.binary(max_size=16))
+        elif op == "int" and len(data) > i + 8:
+            value = draw(st.sampled_from([0, 1, 2**31 - 1, 2**32 - 1, 2**63 - 1, 2**64 - 1]))
+            data[i:i + 8] = value.to_bytes(8, draw(st.sampled_from(["little", "big"])))
+    return bytes(data)
+
+
+@settings(max_examples={examples}, deadline=None, derandomize=True, database=None,
+          suppress_health_check=list(HealthCheck))
+@given(mutated())
+def fuzz(data):
+    path = FOLDER + "/fuzzed"
+    with open(path, "wb") as f:
+        f.write(data)
+    try:
+        hostile_corpus.read(path, READER)
+    except ACCEPTED as exc:
+        assert "\\n" not in str(exc), str(exc)
+
+
+fuzz()
+print("ok")
+"""
+
+
+@pytest.mark.parametrize(
+    ("kind", "accepted"),
+    [
+        ("idx", "DataError"),
+        ("idx-gz", "DataError"),
+        ("npz", "DataError"),
+        ("weights", "CheckpointError"),
+        ("project", "ProjectError"),
+    ],
+)
+def test_each_reader_survives_fuzzed_files_under_a_memory_cap(tmp_path, kind, accepted):
+    imports = {
+        "DataError": "from netbuilder.data import DataError",
+        "CheckpointError": "from engine.serialization import CheckpointError",
+        "ProjectError": "from netbuilder.graph.project import ProjectError",
+    }[accepted]
+    script = imports + "\n" + _FUZZ.format(
+        folder=str(tmp_path), kind=kind, accepted=accepted, examples=120
+    )
+    proc = _capped(script, timeout=240)
+    assert proc.returncode == 0 and proc.stdout.strip().endswith("ok"), proc.stderr[-4000:]
