@@ -34,6 +34,13 @@ class DataSplit:
     y_test: np.ndarray
     num_classes: int
     source: str  # where it came from, for messages and run records
+    class_names: tuple[str, ...] = ()  # one per class when the data set names them
+
+    def class_name(self, index: int) -> str:
+        """The name of class `index`, or its number when the data set gives no names."""
+        if 0 <= index < len(self.class_names):
+            return self.class_names[index]
+        return str(index)
 
     @property
     def image_shape(self) -> tuple[int, ...]:
@@ -50,8 +57,15 @@ class DataSplit:
         colour = "grey" if self.channels == 1 else f"{self.channels} channels"
         return (
             f"{self.name}: {len(self.y_train):,} train + {len(self.y_test):,} test, "
-            f"{h}x{w} {colour}, {self.num_classes} classes"
+            f"{h}x{w} {colour}, {self.num_classes} classes{self._names_text()}"
         )
+
+    def _names_text(self, shown: int = 10) -> str:
+        if not self.class_names:
+            return ""
+        names = ", ".join(self.class_names[:shown])
+        more = len(self.class_names) - shown
+        return f" ({names}{f' and {more} more' if more > 0 else ''})"
 
     def __repr__(self) -> str:
         return f"DataSplit({self.describe()!r}, source={self.source!r})"
@@ -357,11 +371,15 @@ def load_dataset(spec: str | Path = "sample") -> DataSplit:
         return load_idx_folder(folder, name="mnist")
     path = Path(spec).expanduser()
     if path.is_dir():
+        from .cifar import cifar_folder, load_cifar_folder
+
+        if cifar_folder(path) is not None:
+            return load_cifar_folder(path)
         return load_idx_folder(path)
     if path.is_file():
         return load_npz(path)
     raise DataError(
         path,
         "no such file or folder; a data set is 'sample', 'mnist', an "
-        "MNIST-style IDX folder or a .npz file",
+        "MNIST-style IDX folder, a CIFAR-10 binary folder or a .npz file",
     )
