@@ -625,40 +625,38 @@ def data_line(data, graph) -> str:
 
 
 def load_data(spec: str, progress=True):
-    """load_dataset(spec); for "mnist", download it into the cache first when it is not there
-    (or is damaged: the download keeps intact files and replaces the rest)."""
-    from netbuilder.data import (
-        DataError,
-        DownloadError,
-        download_mnist,
-        load_dataset,
-        mnist_cache_dir,
-    )
+    """load_dataset(spec); for a named data set ("mnist", "cifar10", ...), download it into the
+    cache first when it is not there (or is damaged: the download keeps intact files and
+    replaces the rest)."""
+    from netbuilder.data import DataError, DownloadError, load_dataset
+    from netbuilder.data.download import REMOTES, cache_dir, download_dataset
 
     try:
         return load_dataset(spec)
     except DataError as exc:
-        if spec.lower() != "mnist":
+        if spec.lower() not in REMOTES:
             raise CliError(str(exc)) from exc
-    print(f"downloading MNIST into {mnist_cache_dir()}", file=sys.stderr)
+    name = spec.lower()
+    print(f"downloading {REMOTES[name].title} into {cache_dir() / name}", file=sys.stderr)
     bars = {}
 
-    def on_progress(done, total, name):
+    def on_progress(done, total, file_name):
         if not progress:
             return
-        if name not in bars:
+        if file_name not in bars:
             from tqdm import tqdm
 
             for bar in bars.values():
                 bar.close()
-            bars[name] = tqdm(
-                total=total, desc=name, unit="B", unit_scale=True, file=sys.stderr, disable=None
-            )
-        bars[name].update(done - bars[name].n)
+            bars[file_name] = tqdm(
+                total=total, desc=file_name, unit="B", unit_scale=True, file=sys.stderr,
+                disable=None,
+            )  # fmt: skip
+        bars[file_name].update(done - bars[file_name].n)
 
     try:
-        download_mnist(progress=on_progress)
-    except DownloadError as exc:
+        download_dataset(name, progress=on_progress)
+    except (DownloadError, DataError) as exc:
         raise CliError(str(exc)) from exc
     except KeyboardInterrupt:
         raise CliError(

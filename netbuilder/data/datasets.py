@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import zipfile
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -344,9 +344,42 @@ def sample_path() -> Path:
     return resource_path("data", SAMPLE_FILE)
 
 
+def _remote_names():
+    from .download import REMOTES
+
+    return REMOTES
+
+
+def load_downloaded(name: str) -> DataSplit:
+    """A named data set from the download cache; DataError saying how to download it."""
+    from .cifar import load_cifar_folder
+    from .download import REMOTES, dataset_cache_dir
+
+    remote = REMOTES[name]
+    folder = dataset_cache_dir(name)
+    try:
+        if name == "cifar10":
+            split = load_cifar_folder(folder, name=name) if folder.is_dir() else None
+        else:
+            split = load_idx_folder(folder, name=name) if find_idx_files(folder) else None
+    except DataError:
+        split = None
+    if split is None:
+        raise DataError(
+            folder,
+            f"{remote.title} is not downloaded yet: download it with "
+            f"`python3 -m netbuilder.data {name}` (or train with --data {name}, which "
+            "downloads it first)",
+        )
+    if remote.class_names and not split.class_names:
+        split = replace(split, class_names=remote.class_names)
+    return split
+
+
 def load_dataset(spec: str | Path = "sample") -> DataSplit:
-    """A data set by spec: "sample" (bundled, the default), "mnist" (the download cache), an
-    MNIST-style IDX folder or a .npz file; DataError naming the file and the problem."""
+    """A data set by spec: "sample" (bundled, the default), a downloaded data set by name
+    ("mnist", "fashion-mnist", "kmnist", "cifar10"), an MNIST-style IDX folder, a CIFAR-10
+    binary folder or a .npz file; DataError naming the file and the problem."""
     if isinstance(spec, str) and spec == "sample":
         try:
             path = sample_path()
@@ -354,21 +387,8 @@ def load_dataset(spec: str | Path = "sample") -> DataSplit:
             raise DataError(None, f"the bundled sample is missing: {exc}") from None
         split = load_npz(path, name="sample")
         return split
-    if isinstance(spec, str) and spec.lower() == "mnist":
-        from .download import mnist_cache_dir
-
-        folder = mnist_cache_dir()
-        try:
-            files = find_idx_files(folder) if folder.is_dir() else None
-        except DataError:
-            files = None
-        if files is None:
-            raise DataError(
-                folder,
-                "MNIST is not downloaded yet: download it with "
-                "`python3 -m netbuilder.data` or the GUI's Download button",
-            )
-        return load_idx_folder(folder, name="mnist")
+    if isinstance(spec, str) and spec.lower() in _remote_names():
+        return load_downloaded(spec.lower())
     path = Path(spec).expanduser()
     if path.is_dir():
         from .cifar import cifar_folder, load_cifar_folder
@@ -380,6 +400,7 @@ def load_dataset(spec: str | Path = "sample") -> DataSplit:
         return load_npz(path)
     raise DataError(
         path,
-        "no such file or folder; a data set is 'sample', 'mnist', an "
+        "no such file or folder; a data set is 'sample', 'mnist', 'fashion-mnist', "
+        "'kmnist', 'cifar10', an "
         "MNIST-style IDX folder, a CIFAR-10 binary folder or a .npz file",
     )
