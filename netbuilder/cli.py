@@ -367,7 +367,9 @@ def _train(args) -> int:
             ("--dataset", _dataset_path(settings.dataset)),
         ],
     )
-    data = load_data(settings.dataset, progress=not args.no_progress)
+    data = load_data(
+        settings.dataset, progress=not args.no_progress, image_size=_input_image_size(project.graph)
+    )
     print(f"data: {data_line(data, project.graph)}", file=sys.stderr)
 
     # A diverging run overflows inside numpy (also on the engine's worker threads, which
@@ -624,7 +626,15 @@ def data_line(data, graph) -> str:
     return text + (f"; {', '.join(steps)} for {inputs[0].name}" if steps else "")
 
 
-def load_data(spec: str, progress=True):
+def _input_image_size(graph):
+    """The Input block's (height, width), the size an image folder is decoded at; or None."""
+    inputs = [n for n in graph.nodes.values() if n.type == "Input" and n.out_shape]
+    if len(inputs) == 1 and len(inputs[0].out_shape) in (2, 3):
+        return tuple(inputs[0].out_shape[-2:])
+    return None
+
+
+def load_data(spec: str, progress=True, image_size=None):
     """load_dataset(spec); for a named data set ("mnist", "cifar10", ...), download it into the
     cache first when it is not there (or is damaged: the download keeps intact files and
     replaces the rest)."""
@@ -632,7 +642,7 @@ def load_data(spec: str, progress=True):
     from netbuilder.data.download import REMOTES, cache_dir, download_dataset
 
     try:
-        return load_dataset(spec)
+        return load_dataset(spec, image_size=image_size)
     except DataError as exc:
         if spec.lower() not in REMOTES:
             raise CliError(str(exc)) from exc

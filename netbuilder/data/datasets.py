@@ -376,10 +376,12 @@ def load_downloaded(name: str) -> DataSplit:
     return split
 
 
-def load_dataset(spec: str | Path = "sample") -> DataSplit:
+def load_dataset(spec: str | Path = "sample", image_size=None) -> DataSplit:
     """A data set by spec: "sample" (bundled, the default), a downloaded data set by name
     ("mnist", "fashion-mnist", "kmnist", "cifar10"), an MNIST-style IDX folder, a CIFAR-10
-    binary folder or a .npz file; DataError naming the file and the problem."""
+    binary folder, an image folder (DIR/train/<class>/*.png ...) or a .npz file; DataError
+    naming the file and the problem. `image_size` (height, width) is the size an image
+    folder's images are brought to (the Input block's); other formats ignore it."""
     if isinstance(spec, str) and spec == "sample":
         try:
             path = sample_path()
@@ -392,15 +394,22 @@ def load_dataset(spec: str | Path = "sample") -> DataSplit:
     path = Path(spec).expanduser()
     if path.is_dir():
         from .cifar import cifar_folder, load_cifar_folder
+        from .images import is_image_folder, load_image_folder
 
         if cifar_folder(path) is not None:
             return load_cifar_folder(path)
+        try:
+            find_idx_files(path)
+        except DataError:
+            if is_image_folder(path):
+                return load_image_folder(path, image_size)
+            raise
         return load_idx_folder(path)
     if path.is_file():
         return load_npz(path)
     raise DataError(
         path,
         "no such file or folder; a data set is 'sample', 'mnist', 'fashion-mnist', "
-        "'kmnist', 'cifar10', an "
-        "MNIST-style IDX folder, a CIFAR-10 binary folder or a .npz file",
+        "'kmnist', 'cifar10', an MNIST-style IDX folder, a CIFAR-10 binary folder, "
+        "an image folder (train/<class>/*.png ...) or a .npz file",
     )

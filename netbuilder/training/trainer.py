@@ -325,7 +325,8 @@ class Trainer:
         from netbuilder.data import load_dataset, prepare
 
         if self.data is None:
-            self.data = load_dataset(settings.dataset)
+            shape = self.input_shape()  # an image folder's images are decoded at this size
+            self.data = load_dataset(settings.dataset, image_size=_image_size(shape))
         self.prepared = prepare(
             self.data, self.input_shape(), val_split=settings.val_split, seed=settings.seed
         )
@@ -591,6 +592,11 @@ def _tensor_maker():
     import engine
 
     return engine.from_numpy
+
+
+def _image_size(input_shape):
+    """(height, width) of an image input such as (3, 32, 32) or (28, 28); None for features."""
+    return tuple(input_shape[-2:]) if len(input_shape) in (2, 3) else None
 
 
 def _target_maker(loss, num_classes):
