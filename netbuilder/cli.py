@@ -16,7 +16,7 @@ import time
 import warnings
 from pathlib import Path
 
-COMMANDS = ("open", "summary", "train", "export", "templates", "install-desktop")
+COMMANDS = ("open", "summary", "train", "export", "data", "templates", "install-desktop")
 PROJECT_HELP = (
     "a NetBuilder project file (.nbproj or .json), or the name of a bundled template "
     "(see `netbuilder templates`); a file of that name wins"
@@ -28,6 +28,7 @@ EXAMPLES = """examples:
   netbuilder summary lenet
   netbuilder train lenet --dataset mnist --epochs 2 --save-weights lenet.safetensors
   netbuilder export lenet -o lenet.py --weights lenet.safetensors
+  netbuilder data cifar10 --for lenet          counts, classes, shape, mean/std of a data set
 """
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -143,6 +144,29 @@ def build_parser() -> argparse.ArgumentParser:
         help="trained weights (.safetensors) the script starts from",
     )
 
+    p = sub.add_parser(
+        "data",
+        help="print what a data set holds: counts per class, image size, mean/std",
+        description="Print a data set's summary: images per class (train and test), the "
+        "class names, image size and channels, per-channel mean and std. A named data set "
+        "(mnist, fashion-mnist, kmnist, cifar10) is downloaded first when it is not in the "
+        "cache.",
+    )
+    p.add_argument(
+        "dataset",
+        metavar="DATASET",
+        help="'sample', 'mnist', 'fashion-mnist', 'kmnist', 'cifar10', an IDX folder, a "
+        "CIFAR-10 binary folder, an image folder or a .npz file",
+    )
+    p.add_argument(
+        "--for",
+        dest="project",
+        metavar="PROJECT",
+        help="also say how the images are adapted to this project's Input block (an image "
+        "folder is then decoded at its size)",
+    )
+    p.add_argument("--no-progress", action="store_true", help="no download progress bar")
+
     sub.add_parser(
         "templates",
         help="list the bundled templates",
@@ -174,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
             "summary": _summary,
             "train": _train,
             "export": _export,
+            "data": _data,
             "templates": _templates,
             "install-desktop": _install_desktop,
         }[args.command](args)
@@ -603,27 +628,32 @@ def train_settings(training: dict | None, args, project_path):
 
 def data_line(data, graph) -> str:
     """What the run trains on and how the images are adapted to the Input block."""
-    from netbuilder.data.prepare import plan_geometry
+    from netbuilder.data.prepare import adaptation_steps
 
     text = data.describe()
     inputs = [n for n in graph.nodes.values() if n.type == "Input" and n.out_shape]
     if len(inputs) != 1:
         return text
-    shape = tuple(inputs[0].out_shape)
     try:
-        plan = plan_geometry(tuple(data.image_shape), shape)
+        steps = adaptation_steps(tuple(data.image_shape), tuple(inputs[0].out_shape))
     except Exception:  # noqa: BLE001 - the Trainer reports a misfit in its own words
         return text
-    steps = []
-    if data.channels != plan.channels:
-        steps.append("colour turned grey" if plan.channels == 1 else "grey copied to 3 channels")
-    h, w = data.image_shape[:2]
-    if (h, w) != (plan.height, plan.width):
-        how = "centre-padded" if plan.pad is not None else "resized"
-        steps.append(f"{how} to {plan.height}x{plan.width}")
-    if len(shape) == 1:
-        steps.append(f"flattened to {shape[0]} features")
     return text + (f"; {', '.join(steps)} for {inputs[0].name}" if steps else "")
+
+
+def _data(args) -> int:
+    from netbuilder.data.summary import summarize
+
+    graph = _load(args.project).graph if args.project else None
+    if graph is not None and _report_problems(graph):
+        return EXIT_ERROR
+    size = _input_image_size(graph) if graph is not None else None
+    data = load_data(args.dataset, progress=not args.no_progress, image_size=size)
+    for line in summarize(data).lines():
+        print(line)
+    if graph is not None:
+        print(f"for {Path(args.project).name}: {data_line(data, graph)}")
+    return 0
 
 
 def _input_image_size(graph):

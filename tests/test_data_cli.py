@@ -3,6 +3,7 @@ image folder, the data line naming the classes."""
 
 import json
 
+import numpy as np
 from data_files import write_cifar_folder, write_image_folder
 
 from netbuilder.cli import main
@@ -42,3 +43,28 @@ def test_train_on_an_image_folder_decoded_at_the_input_size(tmp_path, capsys, mo
     assert status == 0, err
     assert "test accuracy: 1.0000" in out  # the classes differ by colour
     assert "data: pets: 60 train + 15 test, 32x32 3 channels, 3 classes (cat, dog, fox)" in err
+
+
+def test_data_command_prints_counts_classes_shape_and_statistics(tmp_path, capsys):
+    data = write_cifar_folder(tmp_path / "data", per_batch=10, test=20)
+    assert main(["data", str(data), "--for", colour_lenet(tmp_path)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[1] == "images: 32x32 RGB (3 channels), bytes 0-255"
+    assert out[2] == "train: 50 images; test: 20 images; 10 classes"
+    assert out[4].split() == ["0", "airplane", "5", "2"]
+    mean = [float(v) for v in out[-3].split(":")[1].split(",")]
+    from netbuilder.data import load_dataset
+
+    pixels = load_dataset(str(data)).x_train.reshape(-1, 3) / 255.0
+    assert np.allclose(mean, pixels.mean(0), atol=1e-4)
+    assert out[-1].startswith("for colour.nbproj: ")
+
+
+def test_data_command_on_the_sample_and_a_bad_folder(tmp_path, capsys):
+    assert main(["data", "sample"]) == 0
+    out = capsys.readouterr().out
+    assert "images: 28x28 grey (1 channel)" in out and "6,000 images; test: 1,000" in out
+    (tmp_path / "empty").mkdir()
+    assert main(["data", str(tmp_path / "empty")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("netbuilder: error: ") and "\n" not in err

@@ -140,8 +140,10 @@ def targets(y, output, loss):
     return {target}
 
 
-def train_epoch(model, x, y, args, rng, optimizer, loss_fn, rank=0, world_size=1, device="cpu"):
-    """One pass over the data; the mean training loss."""
+def train_epoch(model, x, y, args, rng, optimizer, loss_fn, rank=0, world_size=1, device="cpu",
+                augment=None, augment_random=None):
+    """One pass over the data; the mean training loss. `augment` (see augment_batch) changes
+    each batch at random, drawing from `augment_random`."""
     model.train()
     total = 0.0
     steps = batches(len(x), args.batch_size, rng)
@@ -150,7 +152,10 @@ def train_epoch(model, x, y, args, rng, optimizer, loss_fn, rank=0, world_size=1
         steps = tqdm(steps, total=total, leave=False, unit="step", disable=None)  # on a terminal
     for index in steps:
         mine = index[rank::world_size]  # --batch-size is the global batch
-        xb = torch.from_numpy(x[mine]).to(device)
+        batch = x[mine]
+        if augment is not None:
+            batch = augment_batch(batch, augment_random, augment)
+        xb = torch.from_numpy(batch).to(device)
         yb = torch.from_numpy(y[mine]).to(device)
         optimizer.zero_grad()
         output = model(xb)
@@ -285,11 +290,13 @@ def main(argv=None):
     scheduler = make_scheduler(args, optimizer)
     loss_fn = make_loss(args)
     rng = np.random.default_rng(args.seed)  # the shuffling order
+    augment = make_augment(args, INPUT_SHAPE, _mean, _std)
+    augment_random = augment_rng(args.seed)
     accuracy = None
     for epoch in range(1, args.epochs + 1):
         start = time.perf_counter()
         loss = train_epoch(net, x_train, y_train, args, rng, optimizer, loss_fn, rank,
-                           world_size, device)
+                           world_size, device, augment, augment_random)
         test_loss, accuracy = evaluate(model, x_test, y_test, args, loss_fn, device)
         line = f"epoch {{epoch}}/{{args.epochs}}: train loss {{loss:.4f}}, "
         watched = test_loss
