@@ -273,12 +273,10 @@ def _load(path):
         raise CliError(f"{path}: cannot read it: {exc}") from exc
 
 
-def _shape(shape) -> str:
-    return "?" if shape is None else "x".join(str(d) for d in shape)
-
-
 def summary_text(graph) -> str:
     """A torchinfo-like table of the graph's blocks, shapes and parameter counts."""
+    from netbuilder.blocks.spec import fmt_shape
+
     nodes = graph.nodes
     order = graph.topological_order()
     order += [nid for nid in nodes if nid not in order]  # blocks on a loop come last
@@ -294,7 +292,7 @@ def summary_text(graph) -> str:
                 node.name,
                 node.type,
                 ", ".join(sources) or "-",
-                _shape(node.out_shape),
+                fmt_shape(node.out_shape),
                 f"{node.param_count:,}",
             )
         )
@@ -350,7 +348,7 @@ def _report_problems(graph) -> int:
         ]
     if not problems:
         return 0
-    from netbuilder.training.trainer import problem_line
+    from netbuilder.graph.model import problem_line
 
     for nid, message in problems[:PROBLEMS_SHOWN]:
         node = graph.nodes.get(nid) if nid is not None else None
@@ -631,7 +629,9 @@ def data_line(data, graph) -> str:
     from netbuilder.data.prepare import adaptation_steps
 
     text = data.describe()
-    inputs = [n for n in graph.nodes.values() if n.type == "Input" and n.out_shape]
+    from netbuilder.graph.inference import input_nodes
+
+    inputs = [graph.nodes[nid] for nid in input_nodes(graph) if graph.nodes[nid].out_shape]
     if len(inputs) != 1:
         return text
     try:

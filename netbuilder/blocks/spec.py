@@ -116,8 +116,11 @@ def _as_pair(name: str, value: Any) -> int | tuple[int, int]:
     return _as_int(name, value)
 
 
-def pair(value: int | tuple[int, int]) -> tuple[int, int]:
-    return value if isinstance(value, tuple) else (value, value)
+def pair(value: int | tuple[int, int] | list[int]) -> tuple[int, int]:
+    """(h, w) from one number or two (a list as JSON gives it)."""
+    if isinstance(value, list | tuple):
+        return int(value[0]), int(value[1])
+    return int(value), int(value)
 
 
 def _fmt_value(value: Any) -> str:
@@ -133,11 +136,14 @@ def py(value) -> str:
     return repr(value)
 
 
-def fmt_shape(shape: Shape | None) -> str:
-    """(16, 5, 5) -> '16x5x5'; (120,) -> '120'."""
+def fmt_shape(shape: Shape | int | None) -> str:
+    """(16, 5, 5) -> '16x5x5'; (120,) -> '120'; None -> '?'. The one shape format of the
+    app, the command line and the messages."""
     if shape is None:
         return "?"
-    return "x".join(str(d) for d in shape)
+    if isinstance(shape, int):
+        return str(shape)
+    return "x".join(str(d) for d in shape) if len(shape) else "scalar"
 
 
 @dataclass(frozen=True)

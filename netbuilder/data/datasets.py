@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.fileio import memory_budget
+from netbuilder.blocks.spec import fmt_shape
 from netbuilder.resources import resource_path
 
 from .errors import DataError
@@ -220,7 +221,8 @@ def make_split(name: str, source: str, arrays: dict, where: dict) -> DataSplit:
 
 
 def _shape_text(x: np.ndarray) -> str:
-    return "x".join(map(str, x.shape[1:3])) + ("" if x.ndim == 3 else f"x{x.shape[3]}")
+    """One image's shape: "28x28" or "32x32x3"."""
+    return fmt_shape(x.shape[1:])
 
 
 # -- formats ----------------------------------------------------------------------------------

@@ -23,7 +23,8 @@ from .datasets import DataSplit
 from .errors import DataError
 
 # ITU-R BT.601 luma, the weights PIL's convert("L") uses.
-LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+LUMA_WEIGHTS = (0.299, 0.587, 0.114)
+LUMA = np.array(LUMA_WEIGHTS, dtype=np.float32)
 CHUNK = 4096  # images per step, to bound temporary memory
 
 

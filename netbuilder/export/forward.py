@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from netbuilder.blocks import BlockError
 from netbuilder.graph.inference import output_node
+from netbuilder.graph.model import problem_line
 
 MAX_LINE = 96  # keep generated lines under the project's 100-column limit
 
@@ -65,7 +66,8 @@ def forward_lines(graph) -> list[str]:
     """The body of forward(self, x), one statement per line, ending with `return ...`."""
     problems = graph.problems()
     if problems:
-        raise ExportError("the network has problems: " + "; ".join(m for _, m in problems))
+        lines = (problem_line(graph.nodes[nid].name, m) for nid, m in problems)
+        raise ExportError("the network has problems: " + "; ".join(lines))
     out_id = output_node(graph)
     if out_id is None:
         raise ExportError("the network has no output; wire the Input through at least one block")

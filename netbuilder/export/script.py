@@ -19,8 +19,9 @@ import textwrap
 import unicodedata
 from pathlib import Path
 
-from netbuilder.data.prepare import CHUNK, EMBEDDED, LUMA
+from netbuilder.data.prepare import CHUNK, EMBEDDED, LUMA_WEIGHTS
 from netbuilder.export.forward import ExportError, class_code
+from netbuilder.graph.inference import input_nodes
 from netbuilder.graph.model import RESERVED_NAMES
 from netbuilder.graph.project import atomic_write
 from netbuilder.training import recipe
@@ -148,8 +149,8 @@ def train_epoch(model, x, y, args, rng, optimizer, loss_fn, rank=0, world_size=1
     total = 0.0
     steps = batches(len(x), args.batch_size, rng)
     if tqdm is not None and rank == 0:
-        total = math.ceil(len(x) / args.batch_size)
-        steps = tqdm(steps, total=total, leave=False, unit="step", disable=None)  # on a terminal
+        count = math.ceil(len(x) / args.batch_size)
+        steps = tqdm(steps, total=count, leave=False, unit="step", disable=None)  # on a terminal
     for index in steps:
         mine = index[rank::world_size]  # --batch-size is the global batch
         batch = x[mine]
@@ -537,7 +538,7 @@ def _settings(training) -> TrainSettings:
 def _embedded_preparation() -> str:
     """netbuilder/data/prepare.py's functions, verbatim: the app's data preparation."""
     parts = [
-        f"\n\nLUMA = np.array({LUMA.tolist()!r}, dtype=np.float32)\n",
+        f"\n\nLUMA = np.array({LUMA_WEIGHTS!r}, dtype=np.float32)\n",
         f"CHUNK = {CHUNK!r}\n",
     ]
     for item in EMBEDDED:
@@ -569,9 +570,8 @@ def export_script(
         check_loss_fits(graph, settings.loss)
     except TrainingError as exc:
         raise ExportError(f"{exc} (the loss is a training setting of the project)") from None
-    inputs = [n for n in graph.nodes.values() if n.type == "Input"]
     net = class_code(graph, DEFAULT_CLASS)  # raises ExportError when the graph has problems
-    input_shape = tuple(int(d) for d in inputs[0].out_shape)
+    input_shape = tuple(int(d) for d in graph.nodes[input_nodes(graph)[0]].out_shape)
 
     lib = "PyTorch" if target == "torch" else "the NetBuilder engine"
     distributed = (
@@ -642,7 +642,7 @@ def export_script(
 def _target_code() -> str:
     """targets()'s body: one-hot labels for the losses that compare scores with them."""
     one_hot = tuple(sorted(recipe.ONE_HOT_LOSSES))
-    return f"F.one_hot(y, output.shape[1]).float() if loss in {one_hot!r} else y"
+    return f"F.one_hot(y, output.shape[1]).float() if loss in {_lit(one_hot)} else y"
 
 
 def _expected_state(graph) -> dict:

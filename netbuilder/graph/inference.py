@@ -80,6 +80,11 @@ def _depths(graph, order: list[str]) -> dict[str, int]:
     return depth
 
 
+def input_nodes(graph) -> list[str]:
+    """The ids of the Input blocks, in the order they were added (a valid network has one)."""
+    return [nid for nid, n in graph.nodes.items() if n.type == "Input"]
+
+
 def output_node(graph, order: list[str] | None = None) -> str | None:
     """The network's output: the unused output furthest from the input (ties: latest added)."""
     if order is None:
@@ -122,7 +127,7 @@ def run_inference(graph) -> None:
             f"one of the wires in the loop"
         )
 
-    inputs = [nid for nid, n in nodes.items() if n.type == "Input"]
+    inputs = input_nodes(graph)
     for extra in inputs[1:]:
         name = nodes[extra].name
         nodes[extra].problems.append(

@@ -70,6 +70,13 @@ def _jsonable(value):
     return list(value) if isinstance(value, tuple) else value
 
 
+def problem_line(name: str, message: str) -> str:
+    """'name: message' for a list of problems, unless the message already starts with the name
+    (as inference's sentences do: "conv2: ...", "relu3 is not connected", "fc1's ...")."""
+    named = message.startswith((f"{name}:", f"{name} ", f"{name}'"))
+    return message if named else f"{name}: {message}"
+
+
 def check_name(name: object) -> str | None:
     """Why `name` cannot name a node, or None."""
     if not isinstance(name, str) or not name.isidentifier() or not name.isascii():

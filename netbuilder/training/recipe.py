@@ -93,7 +93,13 @@ OPTIMIZERS = {
         },
     ),
     "adagrad": Call(
-        "Adagrad", {"lr": "lr", "lr_decay": "lr_decay", "weight_decay": "weight_decay"}
+        "Adagrad",
+        {
+            "lr": "lr",
+            "lr_decay": "lr_decay",
+            "weight_decay": "weight_decay",
+            "initial_accumulator_value": "initial_accumulator_value",
+        },
     ),
 }
 

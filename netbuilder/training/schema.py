@@ -25,6 +25,9 @@ import math
 from dataclasses import dataclass, field
 
 INT_MAX = 2**31 - 1  # the largest whole number a setting takes (Qt's spin boxes hold no more)
+# the smallest non-zero size of a number setting: below it floats lose digits (subnormals), and
+# no hyperparameter means anything there
+TINY = 1e-300
 
 
 class SettingsError(ValueError):
@@ -133,6 +136,8 @@ class Setting:
             raise SettingsError(name, f"must be a finite number, got {value!r}") from None
         if not math.isfinite(value):
             raise SettingsError(name, f"must be a finite number, got {value!r}")
+        if value != 0 and abs(value) < TINY:
+            raise SettingsError(name, f"must be 0 or at least {TINY:g} in size, got {value!r}")
         low, high = self.low, self.high
         if low is not None and (value < low or (self.low_open and value == low)):
             bound = "above" if self.low_open else "at least"
@@ -250,6 +255,11 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "lr_decay", "float", 0.0, "LR decay", "Adagrad's learning-rate decay",
+        low=0.0, applies={"optimizer": ("adagrad",)},
+    ),
+    Setting(
+        "initial_accumulator_value", "float", 0.0, "Initial accumulator",
+        "Adagrad's starting sum of squared gradients",
         low=0.0, applies={"optimizer": ("adagrad",)},
     ),
     Setting(

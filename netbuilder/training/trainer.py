@@ -125,6 +125,7 @@ class Trainer:
     def _compile(self):
         import engine
         from netbuilder.compile import compile_graph
+        from netbuilder.graph.model import problem_line
 
         problems = self.graph.problems()
         if problems:
@@ -140,7 +141,9 @@ class Trainer:
         return compile_graph(self.graph)
 
     def input_shape(self) -> tuple[int, ...]:
-        inputs = [n for n in self.graph.nodes.values() if n.type == "Input"]
+        from netbuilder.graph.inference import input_nodes
+
+        inputs = [self.graph.nodes[nid] for nid in input_nodes(self.graph)]
         if len(inputs) != 1:
             raise TrainingError(
                 f"training needs exactly one Input block, the network has {len(inputs)}"
@@ -161,7 +164,7 @@ class Trainer:
             event = self._run()
         except Exception as exc:  # noqa: BLE001 - every failure must reach the listeners
             log.debug("training failed", exc_info=True)
-            event = Failed(self.step, _describe(exc))
+            event = Failed(self.step, describe_error(exc))
         finally:
             self._running = False
         # A checkpoint asked for at the end is written whatever the outcome, so a failed run
@@ -365,7 +368,9 @@ class Trainer:
                 model.train(was_training)
         k = self._num_classes
         if len(shape) != 1:
-            dims = "x".join(str(d) for d in shape)
+            from netbuilder.blocks.spec import fmt_shape
+
+            dims = fmt_shape(shape)
             raise TrainingError(
                 f"the network's output is {dims} but classifying needs one score per class "
                 f"({k}); end the network with Flatten and a Linear block with {k} outputs"
@@ -561,15 +566,6 @@ def _check_weights_finite(state, path) -> None:
             )
 
 
-def problem_line(name: str, message: str) -> str:
-    """'name: message', unless the message already starts with the name (as inference's do)."""
-    return (
-        message
-        if message.startswith(f"{name}:") or message.startswith(f"{name} ")
-        else (f"{name}: {message}")
-    )
-
-
 def check_loss_fits(graph, loss: str) -> None:
     """Refuse a loss that cannot work with the network's last block, before any step: NLL on
     raw scores has no minimum (the loss runs to -inf and looks like a too-high lr)."""
@@ -669,7 +665,7 @@ def _nan_message(value, step, epoch, optimizer):
     )
 
 
-def _describe(exc: BaseException) -> str:
+def describe_error(exc: BaseException) -> str:
     """One message for a person; our own errors already are, others get their origin."""
     from netbuilder.blocks import BlockError
     from netbuilder.data import DataError

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from netbuilder.blocks import BlockError
+from netbuilder.blocks.spec import pair
 from netbuilder.graph import commands as cmds
 from netbuilder.ui import icons
 from netbuilder.ui.canvas.items import format_shape
@@ -52,12 +53,6 @@ def parse_padding(text: str):
             f"padding '{text}' must be a number, two numbers (h, w), 'same' or 'valid'"
         ) from None
     return values[0] if len(values) == 1 else values
-
-
-def _pair(value) -> tuple[int, int]:
-    if isinstance(value, (list, tuple)):
-        return int(value[0]), int(value[1])
-    return int(value), int(value)
 
 
 class _Field:
@@ -174,7 +169,7 @@ class _Field:
                 w.setCurrentIndex(i if i >= 0 else w.findText(str(shown)))
             elif s.kind == "pair":
                 if shown is not None:
-                    h, ww = _pair(shown)
+                    h, ww = pair(shown)
                     self.pair[0].setValue(h)
                     self.pair[1].setValue(ww)
             elif s.kind == "shape":

@@ -8,10 +8,6 @@ from engine.nn.modules.module import Module
 from engine.nn.parameter import _empty_parameter
 
 
-def _pair(v):
-    return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
-
-
 class Conv2d(Module):
     def __init__(
         self,
@@ -39,9 +35,9 @@ class Conv2d(Module):
             raise ValueError(
                 f"padding_mode must be one of {valid_modes}, but got padding_mode='{padding_mode}'"
             )
-        kernel_size = _pair(kernel_size)
-        stride = _pair(stride)
-        dilation = _pair(dilation)
+        kernel_size = F._pair(kernel_size, "kernel_size")
+        stride = F._pair(stride, "stride")
+        dilation = F._pair(dilation, "dilation")
         if isinstance(padding, str):
             if padding not in ("same", "valid"):
                 raise ValueError(
@@ -50,7 +46,7 @@ class Conv2d(Module):
             if padding == "same" and any(s != 1 for s in stride):
                 raise ValueError("padding='same' is not supported for strided convolutions")
         else:
-            padding = _pair(padding)
+            padding = F._pair(padding, "padding")
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.kernel_size = kernel_size

@@ -22,6 +22,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem, QStyle
 
+from netbuilder.blocks.spec import fmt_shape
 from netbuilder.ui import icons, theme
 
 NODE_WIDTH = 160.0
@@ -49,13 +50,7 @@ _NODE_SHAPE = QPainterPath()
 _NODE_SHAPE.addRoundedRect(QRectF(0, 0, NODE_WIDTH, NODE_HEIGHT), CORNER, CORNER)
 
 
-def format_shape(shape) -> str:
-    """(16, 5, 5) -> '16x5x5'; None -> '?'."""
-    if shape is None:
-        return "?"
-    if isinstance(shape, int):
-        return str(shape)
-    return "x".join(str(d) for d in shape) if len(shape) else "scalar"
+format_shape = fmt_shape  # the catalogue's shape format, under the name the views use
 
 
 def format_count(n: int) -> str:

@@ -529,12 +529,13 @@ class TrainingDashboard(QObject):
             return False
         problems = self.window.graph.problems()
         if problems:
+            from netbuilder.graph.model import problem_line
+
             names = {nid: n.name for nid, n in self.window.graph.nodes.items()}
             nid, msg = problems[0]
             more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-            self._show_failure(
-                f"Fix the network before training: {names.get(nid, nid)}: {msg}{more}"
-            )
+            line = problem_line(names.get(nid, nid), msg)
+            self._show_failure(f"Fix the network before training: {line}{more}")
             return False
         try:
             self._graph_dict = self.window.graph.to_dict()

@@ -1,12 +1,16 @@
-"""The training settings form: data set, loss, optimizer, schedule, batch size, epochs, seed.
+"""The training settings form, generated from the settings schema (one row per setting, in
+its group, shown only when it applies to the chosen optimizer, schedule or loss).
 
-The form edits a plain dict (the project's "training" settings, CONTRACTS.md section 6) and
-reports each change with `changed(key, value)`; the panel writes it into the project.
+The form edits a plain dict (the project's "training" settings) and reports each change with
+`changed(key, value)`; the panel writes it into the project. Every box takes the schema's whole
+range, so a value the schema accepts is shown and kept as it is, never clamped.
 """
 
 from __future__ import annotations
 
+import math
 import queue
+import sys
 import threading
 from pathlib import Path
 
@@ -29,6 +33,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from netbuilder.training.schema import BY_NAME, INT_MAX, SETTINGS, TINY, SettingsError
+
 from . import options
 
 # dataset combo entries that are not paths
@@ -37,16 +43,17 @@ _MNIST = "mnist"
 
 
 class _SciSpin(QDoubleSpinBox):
-    """A float box that shows small values such as 3e-4 readably."""
+    """A float box that shows any value exactly and readably (3e-4, 0.999, 2)."""
 
-    def __init__(self, lo: float, hi: float, decimals: int = 6):
+    def __init__(self, lo: float, hi: float, decimals: int = 323):
         super().__init__()
+        self.setDecimals(decimals)  # no rounding of what the project holds
         self.setRange(lo, hi)
-        self.setDecimals(decimals)
         self.setKeyboardTracking(False)
 
     def textFromValue(self, value: float) -> str:
-        return f"{value:.6g}"
+        text = repr(float(value))  # the shortest text that reads back as the same float
+        return text[:-2] if text.endswith(".0") else text
 
     def valueFromText(self, text: str) -> float:
         try:
@@ -227,8 +234,31 @@ class DatasetChooser(QWidget):
                 return
 
 
+_GROUPS = (("data", "Data"), ("optimisation", "Optimisation"), ("run", "Run"))
+_FLOAT_MAX = sys.float_info.max  # "no upper bound" for a spin box
+
+
+def _float_range(setting) -> tuple[float, float]:
+    """The schema's range as a closed one (an open bound moves to the next float inside)."""
+    low = -_FLOAT_MAX if setting.low is None else float(setting.low)
+    high = _FLOAT_MAX if setting.high is None else float(setting.high)
+    if setting.low_open:  # the schema refuses anything between 0 and TINY
+        low = TINY if low == 0 else math.nextafter(low, math.inf)
+    if setting.high_open:
+        high = math.nextafter(high, -math.inf)
+    return low, high
+
+
+def _step(default) -> float:
+    """Arrow step: a tenth of the default's order of magnitude (0.01 -> 0.001)."""
+    default = abs(float(default or 0))
+    return 10 ** math.floor(math.log10(default)) / 10 if default else 0.01
+
+
 class SettingsForm(QWidget):
-    """All the TrainSettings fields; `changed(key, value)` on every user edit."""
+    """Every setting of the schema; `changed(key, value)` on every user edit. The widget of a
+    setting is `widgets[name]` (also an attribute of that name: `form.lr`); a pair such as
+    betas has two boxes, `beta1` and `beta2`."""
 
     changed = Signal(str, object)
 
@@ -236,270 +266,176 @@ class SettingsForm(QWidget):
         super().__init__(parent)
         self._loading = False
         self.load_problems: list[str] = []
+        self.widgets: dict[str, QWidget] = {}
+        self._rows: dict[str, tuple[QFormLayout, object]] = {}  # name -> (layout, row item)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
-
-        data_box = QGroupBox("Data")
-        data_form = QFormLayout(data_box)
-        self.dataset = DatasetChooser()
-        data_form.addRow(self.dataset)
-        self.val_split = QDoubleSpinBox()
-        self.val_split.setRange(0.0, 0.5)
-        self.val_split.setSingleStep(0.05)
-        self.val_split.setToolTip("Share of the training set held out for validation")
-        data_form.addRow("Validation split", self.val_split)
-        outer.addWidget(data_box)
-
-        opt_box = QGroupBox("Optimisation")
-        form = self._opt_form = QFormLayout(opt_box)
-        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-        self.loss = QComboBox()
-        for key, label in options.LOSS_CHOICES:
-            self.loss.addItem(label, key)
-        form.addRow("Loss", self.loss)
-        self.optimizer = QComboBox()
-        for key, label in options.OPTIMIZER_CHOICES:
-            self.optimizer.addItem(label, key)
-        form.addRow("Optimizer", self.optimizer)
-        self.lr = _SciSpin(1e-8, 1e6, 8)
-        self.lr.setSingleStep(0.001)
-        self.lr.setToolTip("Learning rate")
-        form.addRow("Learning rate", self.lr)
-        # each optimizer keeps its own momentum (SGD's classic 0.9 must not leak into RMSprop,
-        # whose PyTorch default is 0): one box per field, shown for its optimizer only
-        self.momentum = self._momentum_box()
-        self.rmsprop_momentum = self._momentum_box()
-        self.nesterov = QCheckBox("Nesterov momentum")
-        self.momentum_label = QLabel("Momentum")
-        form.addRow(self.momentum_label, self.momentum)
-        form.addRow("Momentum", self.rmsprop_momentum)
-        form.addRow("", self.nesterov)
-        self.beta1 = QDoubleSpinBox()
-        self.beta2 = QDoubleSpinBox()
-        for b in (self.beta1, self.beta2):
-            b.setRange(0.0, 0.99999)
-            b.setDecimals(5)
-            b.setSingleStep(0.001)
-            b.setButtonSymbols(QDoubleSpinBox.ButtonSymbols.NoButtons)
-            b.setMinimumWidth(60)
-        brow = QHBoxLayout()
-        brow.addWidget(self.beta1)
-        brow.addWidget(self.beta2)
-        self.betas_label = QLabel("Betas")
-        form.addRow(self.betas_label, brow)
-        self._betas_row = brow
-        self.weight_decay = _SciSpin(0.0, 10.0, 8)
-        self.weight_decay.setSingleStep(1e-4)
-        form.addRow("Weight decay", self.weight_decay)
-        self.schedule = QComboBox()
-        for key, label in options.SCHEDULE_CHOICES:
-            self.schedule.addItem(label, key)
-        form.addRow("LR schedule", self.schedule)
-        self.step_size = QSpinBox()
-        self.step_size.setRange(1, 1000)
-        self.step_size.setSuffix(" epoch(s)")
-        self.step_size_label = QLabel("Step every")
-        form.addRow(self.step_size_label, self.step_size)
-        self.gamma = QDoubleSpinBox()
-        self.gamma.setRange(0.001, 1.0)
-        self.gamma.setDecimals(3)
-        self.gamma.setSingleStep(0.05)
-        self.gamma_label = QLabel("Gamma")
-        form.addRow(self.gamma_label, self.gamma)
-        self.t_max = QSpinBox()
-        self.t_max.setRange(1, 1000)
-        self.t_max.setSuffix(" epoch(s)")
-        self.t_max.setRange(0, 1000)
-        self.t_max.setSpecialValueText("the run's epochs")
-        self.t_max_label = QLabel("Cosine period")
-        form.addRow(self.t_max_label, self.t_max)
-        self.milestones = QLineEdit()
-        self.milestones.setPlaceholderText("epochs, e.g. 2, 4")
-        self.milestones.setValidator(
-            QRegularExpressionValidator(QRegularExpression(r"^\s*(\d+\s*(,\s*)?)*$"))
-        )
-        self.milestones_label = QLabel("Milestones")
-        form.addRow(self.milestones_label, self.milestones)
-        self.patience = QSpinBox()
-        self.patience.setRange(0, 1000)
-        self.patience.setSuffix(" epoch(s)")
-        self.patience_label = QLabel("Patience")
-        form.addRow(self.patience_label, self.patience)
-        outer.addWidget(opt_box)
-
-        run_box = QGroupBox("Run")
-        rform = QFormLayout(run_box)
-        self.batch_size = QSpinBox()
-        self.batch_size.setRange(1, 65536)
-        rform.addRow("Batch size", self.batch_size)
-        self.epochs = QSpinBox()
-        self.epochs.setRange(1, 10000)
-        rform.addRow("Epochs", self.epochs)
-        self.seed = QSpinBox()
-        self.seed.setRange(0, 2**31 - 1)
-        rform.addRow("Seed", self.seed)
-        self.grad_every = QSpinBox()
-        self.grad_every.setRange(1, 100000)
-        self.grad_every.setSuffix(" steps")
-        self.grad_every.setToolTip("How often gradient norms and histograms are measured")
-        rform.addRow("Gradients every", self.grad_every)
-        outer.addWidget(run_box)
+        forms = {}
+        for group, title in _GROUPS:
+            box = QGroupBox(title)
+            form = QFormLayout(box)
+            form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+            forms[group] = form
+            outer.addWidget(box)
         outer.addStretch(1)
-
-        self._fields = {
-            "loss": self.loss,
-            "optimizer": self.optimizer,
-            "lr": self.lr,
-            "momentum": self.momentum,
-            "rmsprop_momentum": self.rmsprop_momentum,
-            "nesterov": self.nesterov,
-            "weight_decay": self.weight_decay,
-            "schedule": self.schedule,
-            "step_size": self.step_size,
-            "gamma": self.gamma,
-            "t_max": self.t_max,
-            "patience": self.patience,
-            "batch_size": self.batch_size,
-            "epochs": self.epochs,
-            "seed": self.seed,
-            "val_split": self.val_split,
-            "grad_every": self.grad_every,
-        }
-        for key, w in self._fields.items():
-            self._connect(key, w)
-            if isinstance(w, QComboBox):  # shrink with a narrow dock instead of clipping
-                w.setSizeAdjustPolicy(
-                    QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
-                )
-                w.setMinimumContentsLength(8)
-        self.beta1.valueChanged.connect(self._betas_changed)
-        self.beta2.valueChanged.connect(self._betas_changed)
-        self.dataset.changed.connect(lambda v: self._emit("dataset", v))
-        self.milestones.editingFinished.connect(
-            lambda: self._emit("milestones", self._milestones())
-        )
-        self.optimizer.currentIndexChanged.connect(self._update_visibility)
-        self.schedule.currentIndexChanged.connect(self._update_visibility)
+        for setting in SETTINGS:
+            self._add_row(forms[setting.group], setting)
+        self._opt_form = forms["optimisation"]
         self.load(options.defaults())
 
-    # -- plumbing --------------------------------------------------------------------------
-    @staticmethod
-    def _momentum_box() -> QDoubleSpinBox:
-        box = QDoubleSpinBox()
-        box.setRange(0.0, 0.999)
-        box.setDecimals(3)
-        box.setSingleStep(0.05)
-        return box
-
-    def _connect(self, key: str, w) -> None:
-        if isinstance(w, QComboBox):
-            w.currentIndexChanged.connect(lambda _i, k=key, w=w: self._emit(k, w.currentData()))
-        elif isinstance(w, QCheckBox):
-            w.toggled.connect(lambda v, k=key: self._emit(k, bool(v)))
+    # -- building ----------------------------------------------------------------------------
+    def _add_row(self, form: QFormLayout, setting) -> None:
+        name, kind = setting.name, setting.kind
+        tip = setting.help[:1].upper() + setting.help[1:]
+        if kind == "text":  # the data set
+            widget = DatasetChooser()
+            widget.changed.connect(lambda v, k=name: self._emit(k, v))
+            form.addRow(widget)
+            self._register(name, widget, form, widget)
+            return
+        if kind == "choice":
+            widget = QComboBox()
+            for value, text in setting.choices:
+                widget.addItem(text, value)
+            # shrink with a narrow dock instead of clipping
+            widget.setSizeAdjustPolicy(
+                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+            )
+            widget.setMinimumContentsLength(8)
+            widget.currentIndexChanged.connect(
+                lambda _i, k=name, w=widget: self._emit(k, w.currentData())
+            )
+            if name in {k for values in _APPLIES_KEYS for k in values}:
+                widget.currentIndexChanged.connect(self._update_visibility)
+        elif kind == "bool":
+            widget = QCheckBox(setting.label)
+            widget.toggled.connect(lambda v, k=name: self._emit(k, bool(v)))
+        elif kind == "int":
+            widget = QSpinBox()
+            low = -INT_MAX if setting.low is None else int(setting.low)
+            widget.setRange(low, INT_MAX if setting.high is None else int(setting.high))
+            if setting.unit:
+                widget.setSuffix(f" {setting.unit}")
+            if setting.special_zero and low == 0:
+                widget.setSpecialValueText(setting.special_zero)
+            widget.valueChanged.connect(lambda v, k=name: self._emit(k, v))
+        elif kind == "float":
+            widget = _SciSpin(*_float_range(setting))
+            widget.setSingleStep(_step(setting.default))
+            widget.valueChanged.connect(lambda v, k=name: self._emit(k, v))
+        elif kind == "pair":
+            widget = QWidget()
+            row = QHBoxLayout(widget)
+            row.setContentsMargins(0, 0, 0, 0)
+            for i in range(2):
+                box = _SciSpin(*_float_range(setting))
+                box.setSingleStep(_step(setting.default[i]))
+                box.setButtonSymbols(QDoubleSpinBox.ButtonSymbols.NoButtons)
+                box.setMinimumWidth(60)
+                box.valueChanged.connect(lambda _v, k=name: self._emit(k, self._value(k)))
+                row.addWidget(box)
+                self._attribute(f"{name[:-1]}{i + 1}", box)
+        elif kind == "ints":
+            widget = QLineEdit()
+            widget.setPlaceholderText("epochs, e.g. 2, 4")
+            widget.setValidator(
+                QRegularExpressionValidator(QRegularExpression(r"^\s*(\d+\s*(,\s*)?)*$"))
+            )
+            widget.editingFinished.connect(lambda k=name: self._emit(k, self._value(k)))
         else:
-            w.valueChanged.connect(lambda v, k=key: self._emit(k, v))
+            raise AssertionError(f"no widget for a {kind} setting")
+        widget.setToolTip(tip)
+        if kind == "bool":
+            form.addRow("", widget)
+        else:
+            form.addRow(setting.label, widget)
+        self._register(name, widget, form, widget)
 
+    def _attribute(self, name: str, widget: QWidget) -> None:
+        if not hasattr(QWidget, name):  # never hide a Qt method behind a setting's name
+            setattr(self, name, widget)
+
+    def _register(self, name: str, widget: QWidget, form: QFormLayout, row) -> None:
+        self.widgets[name] = widget
+        self._rows[name] = (form, row)
+        self._attribute(name, widget)
+
+    # -- plumbing --------------------------------------------------------------------------
     def _emit(self, key: str, value) -> None:
         if not self._loading:
             self.changed.emit(key, value)
 
-    def _betas_changed(self, _v) -> None:
-        self._emit("betas", [self.beta1.value(), self.beta2.value()])
-
     def _update_visibility(self, *_a) -> None:
-        opt = self.optimizer.currentData()
-        sched = self.schedule.currentData()
-        uses_betas = opt in options.BETAS_OPTIMIZERS
-        form = self._opt_form  # hidden rows take no space (hidden widgets alone would)
-        for optimizer, field in options.MOMENTUM_FIELDS.items():
-            form.setRowVisible(self._fields[field], opt == optimizer)
-        form.setRowVisible(self.nesterov, opt in options.NESTEROV_OPTIMIZERS)
-        form.setRowVisible(self._betas_row, uses_betas)
-        for key, field in (
-            ("step_size", self.step_size),
-            ("gamma", self.gamma),
-            ("t_max", self.t_max),
-            ("milestones", self.milestones),
-            ("patience", self.patience),
-        ):
-            form.setRowVisible(field, key in options.SCHEDULE_FIELDS.get(sched, ()))
+        """Rows for the chosen optimizer, schedule and loss only (hidden rows take no space)."""
+        current = {name: self._value(name) for name in _APPLIES_NAMES}
+        for setting in SETTINGS:
+            if setting.applies:
+                form, row = self._rows[setting.name]
+                form.setRowVisible(row, setting.applies_to(current))
+
+    def _value(self, name: str):
+        setting = BY_NAME[name]
+        widget = self.widgets[name]
+        if setting.kind == "text":
+            return widget.value()
+        if setting.kind == "choice":
+            return widget.currentData()
+        if setting.kind == "bool":
+            return widget.isChecked()
+        if setting.kind == "pair":
+            return [box.value() for box in widget.findChildren(_SciSpin)]
+        if setting.kind == "ints":
+            return [int(t) for t in widget.text().replace(",", " ").split()]
+        return widget.value()
+
+    def _show(self, name: str, value) -> None:
+        """Put a schema-checked value into its widget."""
+        setting = BY_NAME[name]
+        widget = self.widgets[name]
+        value = setting.check(value)
+        if setting.kind == "text":
+            widget.set_value(value)
+        elif setting.kind == "choice":
+            widget.setCurrentIndex(widget.findData(value))
+        elif setting.kind == "bool":
+            widget.setChecked(value)
+        elif setting.kind == "pair":
+            for box, v in zip(widget.findChildren(_SciSpin), value, strict=True):
+                box.setValue(v)
+        elif setting.kind == "ints":
+            widget.setText(", ".join(str(m) for m in value))
+        else:
+            widget.setValue(value)
 
     # -- public ----------------------------------------------------------------------------
     def load(self, settings: dict) -> None:
         """Show `settings` (missing keys take the defaults) without emitting `changed`.
-        Values the form cannot show (a word where a number belongs) keep the default and are
+        Values the schema refuses (a word where a number belongs) keep the default and are
         listed in `self.load_problems` as "key=value" for the panel to report."""
         defaults = options.defaults()
         values = {**defaults, **(settings or {})}
         self.load_problems = []
         self._loading = True
         try:
-            self.dataset.set_value(str(values["dataset"]))
-            for key, w in self._fields.items():
-                v = values.get(key)
-                if v is None:
-                    continue
+            for setting in SETTINGS:
+                value = values.get(setting.name)
                 try:
-                    self._show_value(w, v)
-                except (TypeError, ValueError, OverflowError):
-                    self.load_problems.append(f"{key}={v!r}")
-                    self._show_value(w, defaults[key])
-            try:
-                b1, b2 = values.get("betas") or (0.9, 0.999)
-                self.beta1.setValue(float(b1))
-                self.beta2.setValue(float(b2))
-            except (TypeError, ValueError):
-                self.load_problems.append(f"betas={values.get('betas')!r}")
-                self.beta1.setValue(0.9)
-                self.beta2.setValue(0.999)
-            milestones = values.get("milestones") or ()
-            if isinstance(milestones, list | tuple):
-                self.milestones.setText(", ".join(str(m) for m in milestones))
-            else:
-                self.load_problems.append(f"milestones={milestones!r}")
+                    self._show(setting.name, value)
+                except SettingsError:
+                    self.load_problems.append(f"{setting.name}={value!r}")
+                    self._show(setting.name, defaults[setting.name])
         finally:
             self._loading = False
         self._update_visibility()
 
-    @staticmethod
-    def _show_value(w, v) -> None:
-        if isinstance(w, QComboBox):
-            i = w.findData(v)
-            if i < 0:  # a choice this version lacks: shown as is; Train refuses it, saying why
-                w.addItem(str(v), v)
-                i = w.count() - 1
-            w.setCurrentIndex(i)
-        elif isinstance(w, QCheckBox):
-            if not isinstance(v, bool):
-                raise TypeError("not true/false")
-            w.setChecked(v)
-        elif isinstance(w, QSpinBox):
-            if isinstance(v, bool) or float(v) != int(float(v)):
-                raise ValueError("not a whole number")
-            w.setValue(int(v))
-        else:
-            if isinstance(v, bool):
-                raise TypeError("not a number")
-            w.setValue(float(v))
-
     def values(self) -> dict:
-        out = {
-            "dataset": self.dataset.value(),
-            "betas": [self.beta1.value(), self.beta2.value()],
-            "milestones": self._milestones(),
-        }
-        for key, w in self._fields.items():
-            if isinstance(w, QComboBox):
-                out[key] = w.currentData()
-            elif isinstance(w, QCheckBox):
-                out[key] = w.isChecked()
-            else:
-                out[key] = w.value()
-        return out
-
-    def _milestones(self) -> list[int]:
-        return [int(t) for t in self.milestones.text().replace(",", " ").split()]
+        return {setting.name: self._value(setting.name) for setting in SETTINGS}
 
     def set_running(self, running: bool) -> None:
         for box in self.findChildren(QGroupBox):
             box.setEnabled(not running)
+
+
+# the settings others depend on (optimizer, schedule, loss): their choice changes the rows shown
+_APPLIES_KEYS = [tuple(s.applies) for s in SETTINGS]
+_APPLIES_NAMES = sorted({k for keys in _APPLIES_KEYS for k in keys})

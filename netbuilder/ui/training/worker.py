@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from netbuilder.training.trainer import describe_error
+
 log = logging.getLogger(__name__)
 
 MAX_MAPS = 32  # channels sent per feature-map view (a 512-channel block would be unreadable)
@@ -183,7 +185,7 @@ def _child_run(make_trainer, graph_dict, settings_dict, events, commands) -> Non
     try:
         trainer = make_trainer(graph_dict, settings_dict)
     except Exception as exc:  # noqa: BLE001 - every failure becomes a message in the window
-        events.put(WorkerFailed(_describe(exc), traceback.format_exc()))
+        events.put(WorkerFailed(describe_error(exc), traceback.format_exc()))
         return
     lock = threading.Lock()
     wanted = {"node": None, "due": False}
@@ -226,7 +228,7 @@ def _child_run(make_trainer, graph_dict, settings_dict, events, commands) -> Non
     try:
         trainer.run()
     except Exception as exc:  # noqa: BLE001
-        events.put(WorkerFailed(_describe(exc), traceback.format_exc()))
+        events.put(WorkerFailed(describe_error(exc), traceback.format_exc()))
     try:
         result = _result(trainer)
     except Exception:  # noqa: BLE001 - no weights to keep (the model never compiled)
@@ -254,18 +256,3 @@ def _probe_image(trainer) -> tuple[np.ndarray | None, int]:
     if data is None or len(data.y_test) <= FEATURE_IMAGE:
         return None, -1
     return np.ascontiguousarray(data.x_test[FEATURE_IMAGE]), int(data.y_test[FEATURE_IMAGE])
-
-
-def _describe(exc: BaseException) -> str:
-    text = str(exc).strip()
-    name = type(exc).__name__
-    if name in {
-        "DataError",
-        "DownloadError",
-        "SettingsError",
-        "TrainingError",
-        "GraphError",
-        "CompileError",
-    }:
-        return text or name
-    return f"training failed: {name}: {text}" if text else f"training failed: {name}"
