@@ -92,3 +92,13 @@ def samples_per_class(split: DataSplit, per_class: int, seed: int = 0) -> list[n
             where = np.sort(rng.choice(where, per_class, replace=False))
         out.append(where)
     return out
+
+
+def matching_input_shape(split: DataSplit, current=None) -> list[int]:
+    """The Input block shape that takes the data set's images as they are: [C, H, W], or the
+    flattened [C*H*W] when the block now holds a feature vector."""
+    h, w = (int(d) for d in split.image_shape[:2])
+    c = split.channels
+    if current is not None and len(current) == 1:
+        return [c * h * w]
+    return [c, h, w]

@@ -184,7 +184,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "augment_rotate", "float", 0.0, "Random rotation",
         "rotate each image by up to this many degrees either way (0: off)",
-        group="data", low=0.0, high=45.0,
+        group="data", low=0.0, high=45.0, unit="°",
     ),
     Setting(
         "augment_translate", "float", 0.0, "Random shift",

@@ -219,6 +219,7 @@ class Trainer:
                 num_classes=self._num_classes,
                 train_samples=n,
                 test_samples=len(prepared.test_x),
+                class_names=tuple(getattr(self.data, "class_names", ())),
             )
         )
         model.train()

@@ -745,6 +745,8 @@ class TrainingDashboard(QObject):
         run.layer_names = list(e.layer_names)
         self._first_step = int(getattr(e, "first_step", 1))
         self.total_steps = run.steps_per_epoch * run.total_epochs
+        names = list(getattr(e, "class_names", ())) or None
+        self.samples.class_names = self.confusion.class_names = names
         if list(self.grad_plot.curves) != run.layer_names:
             self.grad_plot.set_layers(run.layer_names)
         self.progress.setRange(0, max(1, self.total_steps))
