@@ -68,3 +68,24 @@ def test_data_command_on_the_sample_and_a_bad_folder(tmp_path, capsys):
     assert main(["data", str(tmp_path / "empty")]) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("netbuilder: error: ") and "\n" not in err
+
+
+def test_exported_script_trains_on_the_cifar_folder_with_augmentation(tmp_path, capsys):
+    import importlib.util
+
+    data = write_cifar_folder(tmp_path / "data", per_batch=20, test=30)
+    project = colour_lenet(tmp_path)
+    script = tmp_path / "net.py"
+    assert main(["export", project, "-o", str(script), "--target", "engine"]) == 0
+    spec = importlib.util.spec_from_file_location("cifar_script", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    x_train, y_train, x_test, y_test = module.load_data(str(tmp_path / "data"))
+    from netbuilder.data import load_dataset
+
+    ours = load_dataset(str(data))
+    assert np.array_equal(x_train, ours.x_train) and np.array_equal(y_test, ours.y_test)
+    capsys.readouterr()
+    module.main(["--data", str(data), "--epochs", "1", "--augment-crop", "4", "--augment-flip",
+                 "--threads", "1"])  # fmt: skip
+    assert "test accuracy" in capsys.readouterr().out

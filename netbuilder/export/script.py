@@ -109,9 +109,31 @@ def find_idx(folder, *prefixes):
     raise DataError(folder, f"no {prefixes[0]}* file (MNIST IDX layout expected)")
 
 
+def read_cifar(folder):
+    """CIFAR-10's binary batches: records of a label byte, then 1,024 red, green, blue bytes."""
+
+    def read(paths):
+        data = b"".join(p.read_bytes() for p in paths)
+        if not data or len(data) % 3073:
+            raise DataError(folder, "not CIFAR-10 binary batches (3,073-byte records)")
+        records = np.frombuffer(data, np.uint8).reshape(-1, 3073)
+        images = records[:, 1:].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+        return np.ascontiguousarray(images), records[:, 0].astype(np.int64)
+
+    number = lambda p: int(p.stem.rsplit("_", 1)[1])  # noqa: E731
+    train = sorted(folder.glob("data_batch_*.bin"), key=number)
+    if not train:
+        raise DataError(folder, "no data_batch_1.bin")
+    return (*read(train), *read([folder / "test_batch.bin"]))
+
+
 def load_data(path):
-    """(x_train, y_train, x_test, y_test) from an IDX folder or a Keras-style .npz."""
+    """(x_train, y_train, x_test, y_test) from an IDX folder, a CIFAR-10 binary folder
+    (cifar-10-batches-bin or its parent) or a Keras-style .npz."""
     path = Path(path)
+    for folder in (path, path / "cifar-10-batches-bin"):
+        if (folder / "test_batch.bin").is_file():
+            return read_cifar(folder)
     if path.is_dir():
         return (
             read_idx(find_idx(path, "train-images", "train_images")),
@@ -244,7 +266,9 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description={description},
     )
-    parser.add_argument("--data", required=True, help="MNIST-format IDX folder or Keras .npz")
+    parser.add_argument(
+        "--data", required=True, help="MNIST-format IDX folder, CIFAR-10 binary folder or .npz"
+    )
 {options}
     parser.add_argument(
         "--threads",
@@ -593,7 +617,8 @@ def export_script(
         description = f"Train {name}, a network exported from NetBuilder, with {lib}."
         doc = (
             f'"""{name}: a network exported from NetBuilder.\n\n'
-            f"Trains on MNIST-format data (an IDX folder or a Keras-style .npz) with {lib}\n"
+            f"Trains on an MNIST-format IDX folder, a CIFAR-10 binary folder or a Keras-style\n"
+            f".npz with {lib}\n"
             "and prints one line per epoch and the test accuracy; --help lists the options.\n"
             f'{distributed}"""\n\n'
         )

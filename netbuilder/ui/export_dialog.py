@@ -113,7 +113,8 @@ class ExportDialog(QDialog):
                 path,
                 target=target,
                 weights=weights,
-                project_name=self.window.project_name(),
+                # a saved project names the class after its file; a new one keeps Net
+                project_name=self.window.path.stem if self.window.path else None,
             )
         except (BlockError, OSError, CheckpointError) as exc:
             QMessageBox.critical(self, "Export failed", str(exc))
