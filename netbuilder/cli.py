@@ -16,7 +16,9 @@ import time
 import warnings
 from pathlib import Path
 
-COMMANDS = ("open", "summary", "train", "export", "import", "templates", "install-desktop")
+COMMANDS = (
+    "open", "summary", "train", "export", "import", "data", "templates", "install-desktop"
+)
 PROJECT_HELP = (
     "a NetBuilder project file (.nbproj or .json), or the name of a bundled template "
     "(see `netbuilder templates`); a file of that name wins"
@@ -30,6 +32,7 @@ EXAMPLES = """examples:
   netbuilder export lenet -o lenet.py --weights lenet.safetensors
   netbuilder import model.onnx -o model.nbproj
   netbuilder import net.py --class Net --input-shape 3,32,32 -o net.nbproj
+  netbuilder data cifar10 --for lenet          counts, classes, shape, mean/std of a data set
 """
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -199,6 +202,29 @@ def build_parser() -> argparse.ArgumentParser:
         help="a .py model's trained weights (.safetensors with its state_dict keys)",
     )
 
+    p = sub.add_parser(
+        "data",
+        help="print what a data set holds: counts per class, image size, mean/std",
+        description="Print a data set's summary: images per class (train and test), the "
+        "class names, image size and channels, per-channel mean and std. A named data set "
+        "(mnist, fashion-mnist, kmnist, cifar10) is downloaded first when it is not in the "
+        "cache.",
+    )
+    p.add_argument(
+        "dataset",
+        metavar="DATASET",
+        help="'sample', 'mnist', 'fashion-mnist', 'kmnist', 'cifar10', an IDX folder, a "
+        "CIFAR-10 binary folder, an image folder or a .npz file",
+    )
+    p.add_argument(
+        "--for",
+        dest="project",
+        metavar="PROJECT",
+        help="also say how the images are adapted to this project's Input block (an image "
+        "folder is then decoded at its size)",
+    )
+    p.add_argument("--no-progress", action="store_true", help="no download progress bar")
+
     sub.add_parser(
         "templates",
         help="list the bundled templates",
@@ -230,6 +256,7 @@ def main(argv: list[str] | None = None) -> int:
             "summary": _summary,
             "train": _train,
             "export": _export,
+            "data": _data,
             "templates": _templates,
             "install-desktop": _install_desktop,
             "import": _import,
@@ -460,7 +487,9 @@ def _train(args) -> int:
             ("--dataset", _dataset_path(settings.dataset)),
         ],
     )
-    data = load_data(settings.dataset, progress=not args.no_progress)
+    data = load_data(
+        settings.dataset, progress=not args.no_progress, image_size=_input_image_size(project.graph)
+    )
     print(f"data: {data_line(data, project.graph)}", file=sys.stderr)
 
     # A diverging run overflows inside numpy (also on the engine's worker threads, which
@@ -701,7 +730,7 @@ def train_settings(training: dict | None, args, project_path):
 
 def data_line(data, graph) -> str:
     """What the run trains on and how the images are adapted to the Input block."""
-    from netbuilder.data.prepare import plan_geometry
+    from netbuilder.data.prepare import adaptation_steps
 
     text = data.describe()
     from netbuilder.graph.inference import input_nodes
@@ -709,58 +738,69 @@ def data_line(data, graph) -> str:
     inputs = [graph.nodes[nid] for nid in input_nodes(graph) if graph.nodes[nid].out_shape]
     if len(inputs) != 1:
         return text
-    shape = tuple(inputs[0].out_shape)
     try:
-        plan = plan_geometry(tuple(data.image_shape), shape)
+        steps = adaptation_steps(tuple(data.image_shape), tuple(inputs[0].out_shape))
     except Exception:  # noqa: BLE001 - the Trainer reports a misfit in its own words
         return text
-    steps = []
-    if data.channels != plan.channels:
-        steps.append("colour turned grey" if plan.channels == 1 else "grey copied to 3 channels")
-    h, w = data.image_shape[:2]
-    if (h, w) != (plan.height, plan.width):
-        how = "centre-padded" if plan.pad is not None else "resized"
-        steps.append(f"{how} to {plan.height}x{plan.width}")
-    if len(shape) == 1:
-        steps.append(f"flattened to {shape[0]} features")
     return text + (f"; {', '.join(steps)} for {inputs[0].name}" if steps else "")
 
 
-def load_data(spec: str, progress=True):
-    """load_dataset(spec); for "mnist", download it into the cache first when it is not there
-    (or is damaged: the download keeps intact files and replaces the rest)."""
-    from netbuilder.data import (
-        DataError,
-        DownloadError,
-        download_mnist,
-        load_dataset,
-        mnist_cache_dir,
-    )
+def _data(args) -> int:
+    from netbuilder.data.summary import summarize
+
+    graph = _load(args.project).graph if args.project else None
+    if graph is not None and _report_problems(graph):
+        return EXIT_ERROR
+    size = _input_image_size(graph) if graph is not None else None
+    data = load_data(args.dataset, progress=not args.no_progress, image_size=size)
+    for line in summarize(data).lines():
+        print(line)
+    if graph is not None:
+        print(f"for {Path(args.project).name}: {data_line(data, graph)}")
+    return 0
+
+
+def _input_image_size(graph):
+    """The Input block's (height, width), the size an image folder is decoded at; or None."""
+    inputs = [n for n in graph.nodes.values() if n.type == "Input" and n.out_shape]
+    if len(inputs) == 1 and len(inputs[0].out_shape) in (2, 3):
+        return tuple(inputs[0].out_shape[-2:])
+    return None
+
+
+def load_data(spec: str, progress=True, image_size=None):
+    """load_dataset(spec); for a named data set ("mnist", "cifar10", ...), download it into the
+    cache first when it is not there (or is damaged: the download keeps intact files and
+    replaces the rest)."""
+    from netbuilder.data import DataError, DownloadError, load_dataset
+    from netbuilder.data.download import REMOTES, cache_dir, download_dataset
 
     try:
-        return load_dataset(spec)
+        return load_dataset(spec, image_size=image_size)
     except DataError as exc:
-        if spec.lower() != "mnist":
+        if spec.lower() not in REMOTES:
             raise CliError(str(exc)) from exc
-    print(f"downloading MNIST into {mnist_cache_dir()}", file=sys.stderr)
+    name = spec.lower()
+    print(f"downloading {REMOTES[name].title} into {cache_dir() / name}", file=sys.stderr)
     bars = {}
 
-    def on_progress(done, total, name):
+    def on_progress(done, total, file_name):
         if not progress:
             return
-        if name not in bars:
+        if file_name not in bars:
             from tqdm import tqdm
 
             for bar in bars.values():
                 bar.close()
-            bars[name] = tqdm(
-                total=total, desc=name, unit="B", unit_scale=True, file=sys.stderr, disable=None
-            )
-        bars[name].update(done - bars[name].n)
+            bars[file_name] = tqdm(
+                total=total, desc=file_name, unit="B", unit_scale=True, file=sys.stderr,
+                disable=None,
+            )  # fmt: skip
+        bars[file_name].update(done - bars[file_name].n)
 
     try:
-        download_mnist(progress=on_progress)
-    except DownloadError as exc:
+        download_dataset(name, progress=on_progress)
+    except (DownloadError, DataError) as exc:
         raise CliError(str(exc)) from exc
     except KeyboardInterrupt:
         raise CliError(

@@ -1,21 +1,25 @@
-"""`python3 -m netbuilder.data [DEST]`: download MNIST into the cache with progress bars."""
+"""`python3 -m netbuilder.data [DATASET] [DEST]`: download a named data set into the cache with
+progress bars (MNIST when no name is given)."""
 
 import argparse
 import sys
 
 from tqdm import tqdm
 
-from .download import download_mnist, mnist_cache_dir
+from .download import REMOTES, cache_dir, download_dataset
 from .errors import DataError
 
 
 def main(argv=None) -> int:
-    """`python3 -m netbuilder.data [DEST]`: download MNIST with a progress bar."""
     parser = argparse.ArgumentParser(
         prog="python3 -m netbuilder.data",
-        description="Download MNIST into NetBuilder's cache (or DEST), checking every file.",
+        description="Download a data set into NetBuilder's cache (or DEST), checking every "
+        f"file. Data sets: {', '.join(REMOTES)}.",
     )
-    parser.add_argument("dest", nargs="?", help=f"folder (default: {mnist_cache_dir()})")
+    parser.add_argument(
+        "dataset", nargs="?", metavar="DATASET", help=f"one of {', '.join(REMOTES)} (default mnist)"
+    )
+    parser.add_argument("dest", nargs="?", help=f"folder (default: {cache_dir()}/DATASET)")
     parser.add_argument(
         "--mirror",
         action="append",
@@ -23,6 +27,12 @@ def main(argv=None) -> int:
         help="a mirror's base URL, tried in order (repeatable; default: the public mirrors)",
     )
     args = parser.parse_args(argv)
+    name, dest = args.dataset, args.dest
+    if name is not None and name.lower() not in REMOTES:
+        if dest is not None:
+            parser.error(f"unknown data set {name!r}; choose one of {', '.join(REMOTES)}")
+        name, dest = None, name  # one argument that is no name: the destination
+    name = (name or "mnist").lower()
     bars: dict[str, tqdm] = {}
 
     def progress(done: int, total: int | None, file_name: str) -> None:
@@ -35,7 +45,7 @@ def main(argv=None) -> int:
         bar.update(done - bar.n)
 
     try:
-        folder = download_mnist(args.dest, progress=progress, mirrors=args.mirror)
+        folder = download_dataset(name, dest, progress=progress, mirrors=args.mirror)
     except KeyboardInterrupt:
         print("cancelled; run it again to resume", file=sys.stderr)
         return 130
@@ -45,7 +55,7 @@ def main(argv=None) -> int:
     finally:
         for bar in bars.values():
             bar.close()
-    print(f"MNIST is ready in {folder}")
+    print(f"{REMOTES[name].title} is ready in {folder}")
     return 0
 
 

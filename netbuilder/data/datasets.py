@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import zipfile
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +35,13 @@ class DataSplit:
     y_test: np.ndarray
     num_classes: int
     source: str  # where it came from, for messages and run records
+    class_names: tuple[str, ...] = ()  # one per class when the data set names them
+
+    def class_name(self, index: int) -> str:
+        """The name of class `index`, or its number when the data set gives no names."""
+        if 0 <= index < len(self.class_names):
+            return self.class_names[index]
+        return str(index)
 
     @property
     def image_shape(self) -> tuple[int, ...]:
@@ -51,8 +58,15 @@ class DataSplit:
         colour = "grey" if self.channels == 1 else f"{self.channels} channels"
         return (
             f"{self.name}: {len(self.y_train):,} train + {len(self.y_test):,} test, "
-            f"{h}x{w} {colour}, {self.num_classes} classes"
+            f"{h}x{w} {colour}, {self.num_classes} classes{self._names_text()}"
         )
+
+    def _names_text(self, shown: int = 10) -> str:
+        if not self.class_names:
+            return ""
+        names = ", ".join(self.class_names[:shown])
+        more = len(self.class_names) - shown
+        return f" ({names}{f' and {more} more' if more > 0 else ''})"
 
     def __repr__(self) -> str:
         return f"DataSplit({self.describe()!r}, source={self.source!r})"
@@ -332,9 +346,44 @@ def sample_path() -> Path:
     return resource_path("data", SAMPLE_FILE)
 
 
-def load_dataset(spec: str | Path = "sample") -> DataSplit:
-    """A data set by spec: "sample" (bundled, the default), "mnist" (the download cache), an
-    MNIST-style IDX folder or a .npz file; DataError naming the file and the problem."""
+def _remote_names():
+    from .download import REMOTES
+
+    return REMOTES
+
+
+def load_downloaded(name: str) -> DataSplit:
+    """A named data set from the download cache; DataError saying how to download it."""
+    from .cifar import load_cifar_folder
+    from .download import REMOTES, dataset_cache_dir
+
+    remote = REMOTES[name]
+    folder = dataset_cache_dir(name)
+    try:
+        if name == "cifar10":
+            split = load_cifar_folder(folder, name=name) if folder.is_dir() else None
+        else:
+            split = load_idx_folder(folder, name=name) if find_idx_files(folder) else None
+    except DataError:
+        split = None
+    if split is None:
+        raise DataError(
+            folder,
+            f"{remote.title} is not downloaded yet: download it with "
+            f"`python3 -m netbuilder.data {name}` (or train with --data {name}, which "
+            "downloads it first)",
+        )
+    if remote.class_names and not split.class_names:
+        split = replace(split, class_names=remote.class_names)
+    return split
+
+
+def load_dataset(spec: str | Path = "sample", image_size=None) -> DataSplit:
+    """A data set by spec: "sample" (bundled, the default), a downloaded data set by name
+    ("mnist", "fashion-mnist", "kmnist", "cifar10"), an MNIST-style IDX folder, a CIFAR-10
+    binary folder, an image folder (DIR/train/<class>/*.png ...) or a .npz file; DataError
+    naming the file and the problem. `image_size` (height, width) is the size an image
+    folder's images are brought to (the Input block's); other formats ignore it."""
     if isinstance(spec, str) and spec == "sample":
         try:
             path = sample_path()
@@ -342,28 +391,27 @@ def load_dataset(spec: str | Path = "sample") -> DataSplit:
             raise DataError(None, f"the bundled sample is missing: {exc}") from None
         split = load_npz(path, name="sample")
         return split
-    if isinstance(spec, str) and spec.lower() == "mnist":
-        from .download import mnist_cache_dir
-
-        folder = mnist_cache_dir()
-        try:
-            files = find_idx_files(folder) if folder.is_dir() else None
-        except DataError:
-            files = None
-        if files is None:
-            raise DataError(
-                folder,
-                "MNIST is not downloaded yet: download it with "
-                "`python3 -m netbuilder.data` or the GUI's Download button",
-            )
-        return load_idx_folder(folder, name="mnist")
+    if isinstance(spec, str) and spec.lower() in _remote_names():
+        return load_downloaded(spec.lower())
     path = Path(spec).expanduser()
     if path.is_dir():
+        from .cifar import cifar_folder, load_cifar_folder
+        from .images import is_image_folder, load_image_folder
+
+        if cifar_folder(path) is not None:
+            return load_cifar_folder(path)
+        try:
+            find_idx_files(path)
+        except DataError:
+            if is_image_folder(path):
+                return load_image_folder(path, image_size)
+            raise
         return load_idx_folder(path)
     if path.is_file():
         return load_npz(path)
     raise DataError(
         path,
-        "no such file or folder; a data set is 'sample', 'mnist', an "
-        "MNIST-style IDX folder or a .npz file",
+        "no such file or folder; a data set is 'sample', 'mnist', 'fashion-mnist', "
+        "'kmnist', 'cifar10', an MNIST-style IDX folder, a CIFAR-10 binary folder, "
+        "an image folder (train/<class>/*.png ...) or a .npz file",
     )

@@ -212,6 +212,182 @@ def prepare_arrays(
     )
 
 
+def adaptation_steps(image_shape, input_shape) -> list[str]:
+    """What preparation does to images of `image_shape` for `input_shape`, in words
+    ("colour turned grey", "resized to 32x32", ...); DataError when they cannot fit."""
+    plan = plan_geometry(tuple(image_shape), tuple(input_shape))
+    channels = 1 if len(image_shape) == 2 else image_shape[2]
+    steps = []
+    if channels != plan.channels:
+        steps.append("colour turned grey" if plan.channels == 1 else "grey copied to 3 channels")
+    if tuple(image_shape[:2]) != (plan.height, plan.width):
+        how = "centre-padded" if plan.pad is not None else "resized"
+        steps.append(f"{how} to {plan.height}x{plan.width}")
+    if len(input_shape) == 1:
+        steps.append(f"flattened to {input_shape[0]} features")
+    return steps
+
+
+def adapted_image(image, input_shape):
+    """One uint8 image as the network receives it, before normalisation: (H, W) grey or
+    (H, W, 3), after the colour change, padding or resizing that preparation applies."""
+    plan = plan_geometry(tuple(image.shape), tuple(input_shape))
+    x, _ = _fill(image[None], plan)
+    if plan.channels == 3 and x.shape[1] == 1:
+        x = np.repeat(x, 3, axis=1)
+    x = np.clip(np.rint(x[0]), 0, 255).astype(np.uint8)
+    return x[0] if plan.channels == 1 else np.moveaxis(x, 0, 2)
+
+
+# -- augmentation ---------------------------------------------------------------------------------
+
+
+class Augment(NamedTuple):
+    """Random changes to each training batch (the augment_* training settings)."""
+
+    crop: int  # pixels of padding each side before a random crop back to size
+    flip: bool  # mirror half the images left to right
+    rotate: float  # largest rotation, degrees either way
+    translate: float  # largest shift, as a fraction of the height and width
+    jitter: float  # largest change of brightness, contrast and saturation (a fraction)
+    geometry: tuple  # (channels, height, width) of one image
+    mean: np.ndarray  # float32 (c, 1, 1), per channel, 0-255 scale (prepare_arrays' statistics)
+    std: np.ndarray
+
+
+def make_augment(settings, input_shape, mean, std):
+    """An Augment from the settings (a TrainSettings or the script's options; they share the
+    names), or None when every augmentation is off. mean/std as prepare_arrays returns them."""
+    values = (
+        int(settings.augment_crop),
+        bool(settings.augment_flip),
+        float(settings.augment_rotate),
+        float(settings.augment_translate),
+        float(settings.augment_jitter),
+    )
+    if not any(values):
+        return None
+    if len(input_shape) not in (2, 3):
+        raise DataError(
+            None,
+            f"augmentation needs an image input (channels, height, width); the Input block "
+            f"is {tuple(input_shape)}: give it an image shape and a Flatten block after it, "
+            "or turn augmentation off",
+        )
+    geometry = tuple(input_shape) if len(input_shape) == 3 else (1, *input_shape)
+    column = (geometry[0], 1, 1)
+    mean = np.asarray(mean, dtype=np.float32).reshape(column)
+    std = np.asarray(std, dtype=np.float32).reshape(column)
+    return Augment(*values, geometry, mean, std)
+
+
+def augment_rng(seed):
+    """The augmentation's own random stream: the shuffling order stays the seed's alone."""
+    return np.random.default_rng([int(seed), 0xA06])
+
+
+def _geometric(x, rng, augment, fill):
+    """Crop with padding, flip, rotation and shift, composed: each output pixel's source is
+    found by undoing the steps in reverse order; sources outside the image take `fill`.
+    Angles are continuous, shifts and crop offsets whole pixels, sampling nearest-pixel
+    (torchvision's RandomCrop, RandomHorizontalFlip and RandomAffine with its defaults)."""
+    n, c, h, w = x.shape
+    zeros = np.zeros(n, dtype=np.intp)
+    top = left = shift_y = shift_x = zeros
+    mirror = np.zeros(n, dtype=bool)
+    angle = None
+    if augment.crop:  # the window's corner within the padded image, relative to the image
+        p = augment.crop
+        top = rng.integers(0, 2 * p + 1, size=n) - p
+        left = rng.integers(0, 2 * p + 1, size=n) - p
+    if augment.flip:
+        mirror = rng.random(n) < 0.5
+    if augment.rotate:
+        angle = np.deg2rad(rng.uniform(-augment.rotate, augment.rotate, size=n))
+    if augment.translate:
+        shift = rng.uniform(-augment.translate, augment.translate, size=(n, 2)) * (h, w)
+        shift = np.rint(shift).astype(np.intp)
+        shift_y, shift_x = shift[:, 0], shift[:, 1]
+    if angle is None:
+        return _shifted(x, top, left, mirror, shift_y, shift_x, fill)
+    # float32 coordinates: half the time of float64, and sampling rounds to whole pixels
+    cy, cx = np.float32((h - 1) / 2.0), np.float32((w - 1) / 2.0)
+    rows = (np.arange(h, dtype=np.float32) - cy)[None, :, None] - shift_y[:, None, None]
+    cols = (np.arange(w, dtype=np.float32) - cx)[None, None, :] - shift_x[:, None, None]
+    rows, cols = rows.astype(np.float32), cols.astype(np.float32)
+    cos = np.cos(angle).astype(np.float32)[:, None, None]
+    sin = np.sin(angle).astype(np.float32)[:, None, None]
+    rows, cols = cos * rows - sin * cols + cy, sin * rows + cos * cols + cx
+    rows, cols = np.rint(rows).astype(np.intp), np.rint(cols).astype(np.intp)
+    inside = (rows >= 0) & (rows < h) & (cols >= 0) & (cols < w)
+    cols = np.where(mirror[:, None, None], w - 1 - cols, cols)
+    rows, cols = rows + top[:, None, None], cols + left[:, None, None]
+    inside &= (rows >= 0) & (rows < h) & (cols >= 0) & (cols < w)
+    flat = np.clip(rows, 0, h - 1) * w + np.clip(cols, 0, w - 1)
+    flat = flat + (np.arange(n) * (c * h * w))[:, None, None]
+    index = flat[:, None] + (np.arange(c) * (h * w))[None, :, None, None]
+    return np.where(inside[:, None], x.reshape(-1).take(index), fill[None])
+
+
+def _shifted(x, top, left, mirror, shift_y, shift_x, fill):
+    """_geometric without rotation: whole-pixel windows copied image by image (much cheaper
+    than a gather). Output pixel (i, j) = source (i - dy + top, f(j - dx) + left), f the flip."""
+    n, c, h, w = x.shape
+    out = np.empty_like(x)
+    out[:] = fill[None]
+    for k in range(n):
+        dy, dx, t, lf = int(shift_y[k]), int(shift_x[k]), int(top[k]), int(left[k])
+        r0, r1 = max(0, -t, -dy), min(h, h - t, h - dy)  # u = i - dy over these
+        if mirror[k]:
+            c0, c1 = max(0, lf, -dx), min(w, w + lf, w - dx)  # source column w - 1 + lf - u
+            source = x[k, :, r0 + t : r1 + t, w + lf - c1 : w + lf - c0][..., ::-1]
+        else:
+            c0, c1 = max(0, -lf, -dx), min(w, w - lf, w - dx)  # source column u + lf
+            source = x[k, :, r0 + t : r1 + t, c0 + lf : c1 + lf]
+        if r0 < r1 and c0 < c1:
+            out[k, :, r0 + dy : r1 + dy, c0 + dx : c1 + dx] = source
+    return out
+
+
+def _jitter(x, rng, augment):
+    """Brightness b, contrast k and saturation s, each a random factor within 1 +- jitter, as
+    one linear map per image on the 0-255 pixels p (grey g = luminance, A = mean of b*g):
+    b*k*s*p + b*k*(1-s)*g + (1-k)*A, clipped to 0-255, normalised again. Written over the
+    normalised x directly (p = x*std + mean) to spare passes over the batch."""
+    c = x.shape[1]
+    j = augment.jitter
+    b, k, s = rng.uniform(1 - j, 1 + j, size=(3, len(x), 1, 1, 1)).astype(np.float32)
+    mean, std = augment.mean, augment.std
+    if c == 3:
+        grey = np.einsum("nchw,c->nhw", x, LUMA * std[:, 0, 0])[:, None]
+        grey += np.float32(LUMA @ mean[:, 0, 0])
+    else:
+        grey, s = x * std + mean, np.ones_like(s)  # saturation means nothing for grey
+    average = grey.mean(axis=(2, 3), keepdims=True) * b
+    pixels = (b * k * s * std) * x
+    pixels += (b * k * s) * mean + (b * k * (1 - s)) * grey + (1 - k) * average
+    np.clip(pixels, 0.0, 255.0, out=pixels)
+    pixels -= mean
+    pixels *= 1 / std
+    return pixels
+
+
+def augment_batch(x, rng, augment):
+    """A randomly changed copy of the prepared (normalised) batch x (n, *input_shape): crop
+    with padding, horizontal flip, rotation and shift, then colour jitter (torchvision's
+    RandomCrop, RandomHorizontalFlip, RandomAffine, ColorJitter, in that order). Padding and
+    uncovered corners are black, as before normalisation."""
+    shape = x.shape
+    c, h, w = augment.geometry
+    x = x.reshape(len(x), c, h, w)
+    if augment.crop or augment.flip or augment.rotate or augment.translate:
+        fill = (-augment.mean / augment.std).astype(np.float32)  # black, normalised
+        x = _geometric(x, rng, augment, fill)
+    if augment.jitter:
+        x = _jitter(x, rng, augment)
+    return np.ascontiguousarray(x, dtype=np.float32).reshape(shape)
+
+
 # what the exported script carries, in this order
 EMBEDDED = (
     Plan,
@@ -222,6 +398,13 @@ EMBEDDED = (
     _fill,
     _channel_stats,
     prepare_arrays,
+    Augment,
+    make_augment,
+    augment_rng,
+    _geometric,
+    _shifted,
+    _jitter,
+    augment_batch,
 )
 
 

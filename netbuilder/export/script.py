@@ -109,9 +109,31 @@ def find_idx(folder, *prefixes):
     raise DataError(folder, f"no {prefixes[0]}* file (MNIST IDX layout expected)")
 
 
+def read_cifar(folder):
+    """CIFAR-10's binary batches: records of a label byte, then 1,024 red, green, blue bytes."""
+
+    def read(paths):
+        data = b"".join(p.read_bytes() for p in paths)
+        if not data or len(data) % 3073:
+            raise DataError(folder, "not CIFAR-10 binary batches (3,073-byte records)")
+        records = np.frombuffer(data, np.uint8).reshape(-1, 3073)
+        images = records[:, 1:].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+        return np.ascontiguousarray(images), records[:, 0].astype(np.int64)
+
+    number = lambda p: int(p.stem.rsplit("_", 1)[1])  # noqa: E731
+    train = sorted(folder.glob("data_batch_*.bin"), key=number)
+    if not train:
+        raise DataError(folder, "no data_batch_1.bin")
+    return (*read(train), *read([folder / "test_batch.bin"]))
+
+
 def load_data(path):
-    """(x_train, y_train, x_test, y_test) from an IDX folder or a Keras-style .npz."""
+    """(x_train, y_train, x_test, y_test) from an IDX folder, a CIFAR-10 binary folder
+    (cifar-10-batches-bin or its parent) or a Keras-style .npz."""
     path = Path(path)
+    for folder in (path, path / "cifar-10-batches-bin"):
+        if (folder / "test_batch.bin").is_file():
+            return read_cifar(folder)
     if path.is_dir():
         return (
             read_idx(find_idx(path, "train-images", "train_images")),
@@ -141,8 +163,10 @@ def targets(y, output, loss):
     return {target}
 
 
-def train_epoch(model, x, y, args, rng, optimizer, loss_fn, rank=0, world_size=1, device="cpu"):
-    """One pass over the data; the mean training loss."""
+def train_epoch(model, x, y, args, rng, optimizer, loss_fn, rank=0, world_size=1, device="cpu",
+                augment=None, augment_random=None):
+    """One pass over the data; the mean training loss. `augment` (see augment_batch) changes
+    each batch at random, drawing from `augment_random`."""
     model.train()
     total = 0.0
     steps = batches(len(x), args.batch_size, rng)
@@ -151,7 +175,10 @@ def train_epoch(model, x, y, args, rng, optimizer, loss_fn, rank=0, world_size=1
         steps = tqdm(steps, total=count, leave=False, unit="step", disable=None)  # on a terminal
     for index in steps:
         mine = index[rank::world_size]  # --batch-size is the global batch
-        xb = torch.from_numpy(x[mine]).to(device)
+        batch = x[mine]
+        if augment is not None:
+            batch = augment_batch(batch, augment_random, augment)
+        xb = torch.from_numpy(batch).to(device)
         yb = torch.from_numpy(y[mine]).to(device)
         optimizer.zero_grad()
         output = model(xb)
@@ -239,7 +266,9 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description={description},
     )
-    parser.add_argument("--data", required=True, help="MNIST-format IDX folder or Keras .npz")
+    parser.add_argument(
+        "--data", required=True, help="MNIST-format IDX folder, CIFAR-10 binary folder or .npz"
+    )
 {options}
     parser.add_argument(
         "--threads",
@@ -286,11 +315,13 @@ def main(argv=None):
     scheduler = make_scheduler(args, optimizer)
     loss_fn = make_loss(args)
     rng = np.random.default_rng(args.seed)  # the shuffling order
+    augment = make_augment(args, INPUT_SHAPE, _mean, _std)
+    augment_random = augment_rng(args.seed)
     accuracy = None
     for epoch in range(1, args.epochs + 1):
         start = time.perf_counter()
         loss = train_epoch(net, x_train, y_train, args, rng, optimizer, loss_fn, rank,
-                           world_size, device)
+                           world_size, device, augment, augment_random)
         test_loss, accuracy = evaluate(model, x_test, y_test, args, loss_fn, device)
         line = f"epoch {{epoch}}/{{args.epochs}}: train loss {{loss:.4f}}, "
         watched = test_loss
@@ -606,7 +637,8 @@ def export_script(
         description = f"Train {name}, a network exported from NetBuilder, with {lib}."
         doc = (
             f'"""{name}: a network exported from NetBuilder.\n\n'
-            f"Trains on MNIST-format data (an IDX folder or a Keras-style .npz) with {lib}\n"
+            f"Trains on an MNIST-format IDX folder, a CIFAR-10 binary folder or a Keras-style\n"
+            f".npz with {lib}\n"
             "and prints one line per epoch and the test accuracy; --help lists the options.\n"
             f'{distributed}"""\n\n'
         )

@@ -24,6 +24,7 @@ class RunStarted:
     num_classes: int = 0
     train_samples: int = 0
     test_samples: int = 0
+    class_names: tuple[str, ...] = ()  # when the data set names its classes (CIFAR-10, ...)
 
 
 @dataclass(frozen=True, slots=True)

@@ -160,14 +160,42 @@ SETTINGS: tuple[Setting, ...] = (
     # -- data -----------------------------------------------------------------------------------
     Setting(
         "dataset", "text", "sample", "Data set",
-        "'sample' (bundled), 'mnist' (downloaded into the user cache on first use), an "
-        "MNIST-style IDX folder, or a Keras-style .npz file",
+        "'sample' (bundled); 'mnist', 'fashion-mnist', 'kmnist' or 'cifar10' (downloaded "
+        "into the user cache on first use); an MNIST-style IDX folder, a CIFAR-10 binary "
+        "folder, an image folder (train/<class>/*.png ...) or a Keras-style .npz file",
         group="data", script=False,
     ),
     Setting(
         "val_split", "float", 0.0, "Validation split",
         "fraction of the training set held out to validate each epoch (e.g. 0.1)",
         group="data", low=0.0, high=1.0, high_open=True,
+    ),
+    # augmentation: netbuilder/data/prepare.py's augment_batch, applied to each training batch
+    Setting(
+        "augment_crop", "int", 0, "Random crop",
+        "pad each side by this many black pixels, then crop a random window of the input's "
+        "size (4 is usual for 32x32 images; 0: off)",
+        group="data", low=0, high=64, unit="px", special_zero="off",
+    ),
+    Setting(
+        "augment_flip", "bool", False, "Random flip", "mirror half of the images left to right",
+        group="data",
+    ),
+    Setting(
+        "augment_rotate", "float", 0.0, "Random rotation",
+        "rotate each image by up to this many degrees either way (0: off)",
+        group="data", low=0.0, high=45.0, unit="°",
+    ),
+    Setting(
+        "augment_translate", "float", 0.0, "Random shift",
+        "shift each image by up to this fraction of its height and width (0: off)",
+        group="data", low=0.0, high=0.5,
+    ),
+    Setting(
+        "augment_jitter", "float", 0.0, "Colour jitter",
+        "vary brightness, contrast and (colour images) saturation by up to this fraction "
+        "(0: off)",
+        group="data", low=0.0, high=1.0,
     ),
     # -- optimisation ---------------------------------------------------------------------------
     Setting(

@@ -91,6 +91,7 @@ class Trainer:
         self._lock = threading.RLock()
         self._running = False
         self._rng = None
+        self._augment_rng = None
         self._num_classes = 0
 
     # -- listeners and control ---------------------------------------------------------------
@@ -215,6 +216,8 @@ class Trainer:
         tensor = _tensor_maker()
         emit = self._emit
         diagnostics = _Diagnostics(model, named) if grad_every > 0 else None
+        augment = self._augment(settings)
+        from netbuilder.data.prepare import augment_batch
 
         emit(
             RunStarted(
@@ -227,6 +230,7 @@ class Trainer:
                 num_classes=self._num_classes,
                 train_samples=n,
                 test_samples=len(prepared.test_x),
+                class_names=tuple(getattr(self.data, "class_names", ())),
             )
         )
         model.train()
@@ -247,7 +251,10 @@ class Trainer:
                 if self._stop.is_set():
                     return Stopped(self.step)
                 index = order[start : start + bs]
-                xb = tensor(train_x[index])
+                batch = train_x[index]
+                if augment is not None:
+                    batch = augment_batch(batch, self._augment_rng, augment)
+                xb = tensor(batch)
                 yb = targets(train_y[index])
                 sampled = grad_every > 0 and (self.step + 1) % grad_every == 0
                 if self.step % SNAPSHOT_EVERY == 0 or snapshot is None:
@@ -332,6 +339,9 @@ class Trainer:
         self.optimizer = recipe.make_optimizer(settings, self.model.parameters(), optim)
         self.scheduler = recipe.make_scheduler(settings, self.optimizer, optim.lr_scheduler)
         self._rng = np.random.default_rng(settings.seed)
+        from netbuilder.data.prepare import augment_rng
+
+        self._augment_rng = augment_rng(settings.seed)
         engine.manual_seed(settings.seed)  # dropout masks follow the seed too
 
     def _recover(self, snapshot) -> str:
@@ -342,13 +352,24 @@ class Trainer:
         self.optimizer = self.scheduler = None  # rebuilt fresh by the next run
         return f"; the weights are back to those after step {step}"
 
+    def _augment(self, settings):
+        """The batch augmentation the settings ask for (None: off), with the training
+        portion's statistics as prepare_arrays computed them (0-255 scale)."""
+        from netbuilder.data.prepare import make_augment
+
+        prepared = self.prepared
+        mean = np.array(prepared.mean, dtype=np.float64) * 255.0
+        std = np.array(prepared.std, dtype=np.float64) * 255.0
+        return make_augment(settings, prepared.input_shape, mean, std)
+
     def _prepare_data(self, settings):
         if self.prepared is not None:
             return
         from netbuilder.data import load_dataset, prepare
 
         if self.data is None:
-            self.data = load_dataset(settings.dataset)
+            shape = self.input_shape()  # an image folder's images are decoded at this size
+            self.data = load_dataset(settings.dataset, image_size=_image_size(shape))
         self.prepared = prepare(
             self.data, self.input_shape(), val_split=settings.val_split, seed=settings.seed
         )
@@ -455,6 +476,7 @@ class Trainer:
                 # the shuffling order and dropout masks go on as an unbroken run's would
                 checkpoint["rng"] = {
                     "shuffle": json.dumps(self._rng.bit_generator.state),
+                    "augment": json.dumps(self._augment_rng.bit_generator.state),
                     "engine": json.dumps(_engine_rng().bit_generator.state),
                 }
             _save(checkpoint, path)
@@ -491,6 +513,8 @@ class Trainer:
                 try:  # JSON text, never unpickled; a checkpoint without it still loads
                     self._rng.bit_generator.state = json.loads(rng["shuffle"])
                     _engine_rng().bit_generator.state = json.loads(rng["engine"])
+                    if "augment" in rng:  # older checkpoints have none
+                        self._augment_rng.bit_generator.state = json.loads(rng["augment"])
                 except (KeyError, TypeError, ValueError) as exc:
                     raise TrainingError(f"{path}: damaged random state ({exc})") from None
 
@@ -607,6 +631,11 @@ def _tensor_maker():
     import engine
 
     return engine.from_numpy
+
+
+def _image_size(input_shape):
+    """(height, width) of an image input such as (3, 32, 32) or (28, 28); None for features."""
+    return tuple(input_shape[-2:]) if len(input_shape) in (2, 3) else None
 
 
 def _target_maker(loss, num_classes):

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QPushButton,
     QScrollArea,
     QSpinBox,
     QVBoxLayout,
@@ -284,6 +285,12 @@ class Inspector(QWidget):
         network_form.addRow("Name", self.network_name_edit)
         lay.insertWidget(1, self.network_row)  # under the title, as a block's name is
         lay.addWidget(self.form_host)
+        self.match_button = QPushButton("Match the data")
+        self.match_button.setToolTip(
+            "Set the shape to the chosen data set's images (channels x height x width); undoable"
+        )
+        self.match_button.clicked.connect(self.match_data)
+        lay.addWidget(self.match_button, 0, Qt.AlignLeft)
         lay.addWidget(self.output)
         lay.addWidget(self.problems)
         lay.addWidget(self.error)
@@ -330,6 +337,7 @@ class Inspector(QWidget):
         has = node is not None
         for w in (self.name_row, self.form_host, self.output, self.problems, self.icon):
             w.setVisible(has)
+        self.match_button.setVisible(has and node.type == "Input")
         # nothing selected: the network itself is what the inspector edits
         self.network_row.setVisible(not has and count < 2)
         if not has:
@@ -446,6 +454,32 @@ class Inspector(QWidget):
         self.error.clear()
         if not self.runner.push(cmds.SetParams(node.id, {name: value})):
             self.refuse(self.runner.last_error or "the value was refused")
+
+    def match_data(self) -> None:
+        """Set the Input block's shape from the data set chosen in the training settings."""
+        from PySide6.QtGui import QGuiApplication
+
+        from netbuilder.data import DataError, load_dataset
+        from netbuilder.data.summary import matching_input_shape
+
+        node = self.node()
+        if node is None or node.type != "Input":
+            return
+        training = getattr(getattr(self.window(), "project", None), "training", None) or {}
+        spec = str(training.get("dataset", "sample"))
+        QGuiApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        try:
+            data = load_dataset(spec)
+        except (DataError, OSError) as exc:
+            self.error.setText(f"Cannot match the data: {exc}")
+            return
+        finally:
+            QGuiApplication.restoreOverrideCursor()
+        shape = matching_input_shape(data, node.params.get("shape"))
+        if list(node.params.get("shape") or []) == shape:
+            self.error.setText(f"The shape already matches {data.name}.")
+            return
+        self.commit("shape", shape)
 
     def _rename_network(self) -> None:
         new = self.network_name_edit.text().strip()

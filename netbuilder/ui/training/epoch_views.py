@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPen
 from PySide6.QtWidgets import QWidget
 
 from .plot_theme import Theme
@@ -91,6 +91,7 @@ class ConfusionMatrixView(QWidget):
 
     def __init__(self, theme: Theme):
         super().__init__()
+        self.class_names: list[str] | None = None  # row labels, when the data names them
         self.theme = theme
         self.matrix: np.ndarray | None = None
         self.epoch: int | None = None
@@ -102,6 +103,11 @@ class ConfusionMatrixView(QWidget):
 
     def sizeHint(self) -> QSize:
         return QSize(300, 280)
+
+    def label(self, k: int) -> str:
+        """Class k's name when the data set gives names, else its number."""
+        names = self.class_names
+        return names[k] if names and 0 <= k < len(names) else str(k)
 
     def set_matrix(self, matrix, epoch: int | None) -> None:
         self.matrix = None if matrix is None else np.asarray(matrix, dtype=np.int64)
@@ -124,7 +130,13 @@ class ConfusionMatrixView(QWidget):
             return
         m = self.matrix
         k = m.shape[0]
-        left, top = 34.0, 52.0
+        names = self.class_names
+        metrics = QFontMetrics(self.font())
+        label_width = 18.0
+        if names:  # room for the names down the left, up to a quarter of the width
+            widest = max(metrics.horizontalAdvance(self.label(i)) for i in range(k))
+            label_width = float(min(widest + 4, self.width() // 4))
+        left, top = 16.0 + label_width, 52.0
         side = max(4.0, min(self.width() - left - 8, self.height() - top - 8))
         cell = side / k
         rows = m.sum(axis=1, keepdims=True).clip(min=1)
@@ -146,8 +158,11 @@ class ConfusionMatrixView(QWidget):
                     p.drawText(r, Qt.AlignmentFlag.AlignCenter, str(int(m[i, j])))
         p.setPen(self.theme.foreground)
         for i in range(k):
+            name = metrics.elidedText(self.label(i), Qt.TextElideMode.ElideRight, label_width)
             p.drawText(
-                QRectF(left - 20, top + i * cell, 18, cell), Qt.AlignmentFlag.AlignCenter, str(i)
+                QRectF(left - label_width - 2, top + i * cell, label_width, cell),
+                Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+                name,
             )
             p.drawText(
                 QRectF(left + i * cell, top - 16, cell, 14), Qt.AlignmentFlag.AlignCenter, str(i)

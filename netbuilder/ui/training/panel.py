@@ -584,6 +584,8 @@ class TrainingDashboard(RunExports, QObject):
 
     # -- the session's signals ------------------------------------------------------------------
     def _run_began(self, run: RunCurves) -> None:
+        names = getattr(self.session, "class_names", None)
+        self.samples.class_names = self.confusion.class_names = names
         if list(self.grad_plot.curves) != run.layer_names:
             self.grad_plot.set_layers(run.layer_names)
         self.progress.setRange(0, max(1, self.total_steps))

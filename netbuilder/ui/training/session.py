@@ -229,6 +229,8 @@ class TrainingSession(QObject):
         run.layer_names = list(e.layer_names)
         run.train_samples = int(getattr(e, "train_samples", 0))
         run.test_samples = int(getattr(e, "test_samples", 0))
+        # the data set's class names (CIFAR-10's), shown on the confusion matrix and test images
+        self.class_names = list(getattr(e, "class_names", ())) or None
         self._first_step = int(getattr(e, "first_step", 1))
         self.total_steps = run.steps_per_epoch * run.total_epochs
         self.runBegan.emit(run)

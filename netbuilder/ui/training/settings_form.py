@@ -97,8 +97,16 @@ class _IntSpin(QSpinBox):
         return QSize(min(hint.width(), self._typical_width()), hint.height())
 
 
+def _remotes():
+    from netbuilder.data.download import REMOTES
+
+    return REMOTES
+
+
 class DatasetChooser(QWidget):
-    """Bundled sample, the downloaded MNIST, an IDX folder or a .npz file; downloads MNIST."""
+    """Bundled sample, a downloaded data set (MNIST, Fashion-MNIST, KMNIST, CIFAR-10), a folder
+    (IDX, CIFAR-10 binary or images) or a .npz file; downloads the named ones; opens the data
+    view."""
 
     changed = Signal(str)
 
@@ -114,13 +122,17 @@ class DatasetChooser(QWidget):
         self.combo.setMinimumContentsLength(10)
         self.combo.addItem("Bundled sample", _SAMPLE)
         self.combo.addItem("MNIST (downloaded)", _MNIST)
+        for name, remote in _remotes().items():
+            if name != _MNIST:
+                self.combo.addItem(f"{remote.title} (downloaded)", name)
         self.combo.setToolTip("The data set to train on; the default is the small bundled sample")
         layout.addWidget(self.combo)
         row = QHBoxLayout()
         row.setSpacing(4)
-        self.idx_button = QPushButton("IDX folder…")
+        self.idx_button = QPushButton("Folder…")
         self.idx_button.setToolTip(
-            "A folder with MNIST-style IDX files (train/t10k images, labels)"
+            "A folder of MNIST-style IDX files, of CIFAR-10 binary batches "
+            "(cifar-10-batches-bin), or of images: train/<class>/*.png|jpg and test/<class>/"
         )
         self.npz_button = QPushButton(".npz file…")
         self.npz_button.setToolTip("A .npz with x_train, y_train, x_test, y_test")
@@ -129,7 +141,17 @@ class DatasetChooser(QWidget):
         for b in (self.idx_button, self.npz_button):
             row.addWidget(b)
         layout.addLayout(row)
-        layout.addWidget(self.download_button)
+        self.look_button = QPushButton("Look at the data…")
+        self.look_button.setToolTip(
+            "Samples of every class, images per class, size, mean and std, and what the "
+            "Input block makes of an image"
+        )
+        self.look_button.clicked.connect(self.look)
+        lrow = QHBoxLayout()
+        lrow.setSpacing(4)
+        lrow.addWidget(self.download_button)
+        lrow.addWidget(self.look_button)
+        layout.addLayout(lrow)
         drow = QHBoxLayout()
         self.progress = QProgressBar()
         self.progress.setTextVisible(True)
@@ -144,6 +166,7 @@ class DatasetChooser(QWidget):
         self.status.hide()
 
         self.combo.currentIndexChanged.connect(lambda _i: self.changed.emit(self.value()))
+        self.combo.currentIndexChanged.connect(self._label_download)
         self.idx_button.clicked.connect(self._choose_idx)
         self.npz_button.clicked.connect(self._choose_npz)
         self.download_button.clicked.connect(self.start_download)
@@ -155,6 +178,26 @@ class DatasetChooser(QWidget):
         self._download_timer = QTimer(self)
         self._download_timer.setInterval(66)
         self._download_timer.timeout.connect(self._drain_download)
+
+    def _download_name(self) -> str:
+        """The named data set the Download button fetches: the chosen one, else MNIST."""
+        value = self.value()
+        return value if value in _remotes() else _MNIST
+
+    def _label_download(self, *_) -> None:
+        remote = _remotes()[self._download_name()]
+        self.download_button.setText(f"Download {remote.title}")
+        self.download_button.setToolTip(f"Fetch {remote.title} into the user cache, once")
+
+    def look(self) -> None:
+        """Open the data view for the chosen data set and the project's Input block."""
+        from netbuilder.ui.data_view import DataView
+
+        graph = getattr(getattr(self.window(), "project", None), "graph", None)
+        inputs = [n for n in graph.nodes.values() if n.type == "Input"] if graph else []
+        shape = inputs[0].out_shape if len(inputs) == 1 else None
+        self.data_view = DataView(self.value(), shape, self.window())
+        self.data_view.show()
 
     # -- value -------------------------------------------------------------------------------
     def value(self) -> str:
@@ -196,8 +239,13 @@ class DatasetChooser(QWidget):
         """Download MNIST on a thread; `download` replaces the real function in tests."""
         if self.downloading:
             return
+        name = self._download_name()
+        title = _remotes()[name].title
         if download is None or isinstance(download, bool):  # clicked(bool) passes a bool
-            from netbuilder.data import download_mnist as download
+            from netbuilder.data.download import download_dataset
+
+            def download(**kwargs):
+                return download_dataset(name, **kwargs)
         self._download_cancel.clear()
         self._download_events = events = queue.Queue()
         cancel = self._download_cancel
@@ -216,9 +264,10 @@ class DatasetChooser(QWidget):
                     events.put(("error", f"{exc}", None))
 
         self.progress.setRange(0, 0)
-        self.progress.setFormat("Downloading MNIST…")
+        self.progress.setFormat(f"Downloading {title}…")
         self._set_downloading(True)
-        self.status.setText("Downloading MNIST…")
+        self.status.setText(f"Downloading {title}…")
+        self._downloading_name = name
         self.status.show()
         self._download_thread = threading.Thread(target=work, name="mnist-download", daemon=True)
         self._download_thread.start()
@@ -251,8 +300,9 @@ class DatasetChooser(QWidget):
                 self._download_timer.stop()
                 self._set_downloading(False)
                 if kind == "done":
-                    self.status.setText(f"MNIST is ready in {a}")
-                    self.set_value(_MNIST)
+                    name = getattr(self, "_downloading_name", _MNIST)
+                    self.status.setText(f"{_remotes()[name].title} is ready in {a}")
+                    self.set_value(name)
                 elif kind == "cancelled":
                     self.status.setText("Download cancelled; start it again to resume.")
                 else:
