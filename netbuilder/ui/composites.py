@@ -8,6 +8,7 @@ InDefinition commands, so one undo stack serves every level and every instance f
 
 from __future__ import annotations
 
+import shiboken6
 from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QInputDialog, QLabel, QToolBar, QToolButton
@@ -152,7 +153,8 @@ class CompositesUI(QObject):
 
     def _update_actions(self) -> None:
         scene = self.w.scene
-        if scene.graph is None:
+        # the scene's items are deselected while Qt deletes it at exit: nothing to update then
+        if not shiboken6.isValid(scene) or not shiboken6.isValid(self.w) or scene.graph is None:
             return
         ids = scene.selected_node_ids()
         one = scene.graph.nodes.get(ids[0]) if len(ids) == 1 else None
