@@ -85,14 +85,17 @@ def default_size() -> tuple[int, int]:
 
 
 def blocks_overlap(graph) -> bool:
-    """True when two blocks would cover each other on the canvas."""
-    rects = sorted(n.pos for n in graph.nodes.values())
-    for i, (x, y) in enumerate(rects):
-        for x2, y2 in rects[i + 1 :]:
-            if x2 - x >= NODE_WIDTH:
-                break  # sorted by x: no later block can reach back
-            if abs(y2 - y) < NODE_HEIGHT:
-                return True
+    """True when two blocks would cover each other on the canvas. Linear: blocks are put in
+    cells of one block's size, and a block can only cover one in its own or a next cell."""
+    cells: dict[tuple[int, int], tuple[float, float]] = {}
+    for x, y in (n.pos for n in graph.nodes.values()):
+        col, row = int(x // NODE_WIDTH), int(y // NODE_HEIGHT)
+        for dc in (-1, 0, 1):
+            for dr in (-1, 0, 1):
+                other = cells.get((col + dc, row + dr))
+                if other and abs(other[0] - x) < NODE_WIDTH and abs(other[1] - y) < NODE_HEIGHT:
+                    return True
+        cells[(col, row)] = (x, y)  # a second one in the same cell would have overlapped
     return False
 
 
@@ -153,6 +156,7 @@ class MainWindow(QMainWindow):
         self._build_toolbar()
 
         self.scene.graphChanged.connect(self._on_graph_changed)
+        self.scene.buildProgress.connect(self._show_build_progress)
         self.scene.selectionChanged.connect(self._on_selection)
         self.canvas.statusMessage.connect(lambda m: self.statusBar().showMessage(m, 6000))
         self.canvas.quickAddRequested.connect(self._open_quick_add)
@@ -478,6 +482,19 @@ class MainWindow(QMainWindow):
         self.canvas.fit()
         self.projectReplaced.emit()
         self.selectionChangedTo.emit(None)
+
+    def _show_build_progress(self, blocks: int, of_blocks: int, wires: int, of_wires: int) -> None:
+        """A large project's items are made a slice at a time: say how far it has got."""
+        name = self.path.name if self.path is not None else self.project_name()
+        if blocks < of_blocks:
+            text = f"Opening {name}: {blocks:,} of {of_blocks:,} blocks"
+        elif wires < of_wires:
+            text = f"Opening {name}: {of_blocks:,} blocks, {wires:,} of {of_wires:,} wires"
+        else:
+            text = f"Opened {name}: {of_blocks:,} blocks, {of_wires:,} wires"
+            self.statusBar().showMessage(text, 5000)
+            return
+        self.statusBar().showMessage(text)
 
     @property
     def is_dirty(self) -> bool:
