@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QGraphicsScene
 from netbuilder.blocks import BlockError, get_block
 from netbuilder.graph import commands as cmds
 from netbuilder.ui import theme
-from netbuilder.ui.canvas.items import LOD_TEXT, NODE_BOUNDS, EdgeItem, NodeItem
+from netbuilder.ui.canvas.items import LOD_TEXT, NODE_BOUNDS, EdgeItem, NodeItem, NodeRects
 
 GRID = 24
 # a graph of up to this many blocks and wires gets its items in one go (LeNet opens as one
@@ -88,7 +88,7 @@ class GraphScene(QGraphicsScene):
     def node_rects(self) -> dict:
         """{node_id: (x, y)} of every node's top-left, cached per layout version."""
         if self._rects is None or self._rects[0] != self.layout_version:
-            pos = {nid: (item.x(), item.y()) for nid, item in self.node_items.items()}
+            pos = NodeRects((nid, (item.x(), item.y())) for nid, item in self.node_items.items())
             self._rects = (self.layout_version, pos)
         return self._rects[1]
 
