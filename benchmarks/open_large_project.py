@@ -26,14 +26,15 @@ os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.gettempdir())
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def chain(n: int, cycle: bool) -> dict:
+def chain(n: int, cycle: bool, spacing: float = 180.0) -> dict:
     """Input -> n-1 ReLU blocks in a row (laid out in rows of 100); `cycle` wires the last back
-    into the first ReLU instead of the Input."""
+    into the first ReLU instead of the Input. At 180 the wires take lanes (too close for a
+    curve); at 200 each is a curve that first checks which blocks lie in its way."""
     nodes = [{"id": "n0", "type": "Input", "name": "input1", "params": {"shape": [16]},
               "pos": [0.0, 0.0]}]  # fmt: skip
     edges = []
     for i in range(1, n):
-        pos = [float(i % 100 * 180), float(i // 100 * 120)]
+        pos = [float(i % 100 * spacing), float(i // 100 * 120)]
         nodes.append({"id": f"n{i}", "type": "ReLU", "name": f"relu{i}", "params": {}, "pos": pos})
         edges.append({"src": f"n{i - 1}", "dst": f"n{i}", "dst_port": 0})
     if cycle:
@@ -115,9 +116,10 @@ def main() -> None:
     args = parser.parse_args()
     print(f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     with tempfile.TemporaryDirectory() as folder:
-        for name, cycle in (("chain", False), ("loop", True)):
-            path = Path(folder) / f"{name}.json"
-            path.write_text(json.dumps(chain(args.blocks, cycle)))
+        for name, cycle, spacing in (("chain", False, 180), ("loop", True, 180),
+                                     ("spaced chain", False, 200)):  # fmt: skip
+            path = Path(folder) / f"{name.replace(' ', '_')}.json"
+            path.write_text(json.dumps(chain(args.blocks, cycle, spacing)))
             if not args.no_summary:
                 print(f"{args.blocks:,}-block {name}: summary {summary(path)}")
             for source in [ROOT, *args.source]:

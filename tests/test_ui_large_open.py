@@ -13,6 +13,7 @@ from test_ui_editor import boxes, make_window  # noqa: F401  (fixtures)
 from netbuilder.graph import commands as cmds
 from netbuilder.graph.limits import MAX_BLOCKS
 from netbuilder.graph.templates import template_path
+from netbuilder.ui.mainwindow import MAX_PROBLEM_ROWS
 
 
 def _chain_file(folder, blocks: int, loop: bool = False):
@@ -73,7 +74,14 @@ def test_a_large_loop_lists_its_problems_and_opens_too(make_window, qtbot, tmp_p
     assert w.open_path(_chain_file(tmp_path, 2_000, loop=True))
     qtbot.waitUntil(lambda: not w.scene.building, timeout=60_000)
     assert _on_canvas(w) == (2_000, 1_999)
-    assert len(w.problem_rows()) == len(w.graph.problems()) >= 1_999
+    problems = w.graph.problems()
+    assert len(problems) >= 1_999
+    # the list shows the first few hundred and counts the rest
+    assert w.problem_rows()[0][0] == problems[0][0]
+    assert len(w.problem_rows()) == MAX_PROBLEM_ROWS
+    last = w.problems.item(w.problems.count() - 1).text()
+    assert last.startswith(f"… and {len(problems) - MAX_PROBLEM_ROWS:,} more")
+    assert w.problems_dock.windowTitle() == f"Problems ({len(problems):,})"
 
 
 def test_opening_another_file_or_closing_mid_build_is_safe(make_window, qtbot, tmp_path):

@@ -62,6 +62,9 @@ MAX_RECENT = 8
 AUTOSAVE_SECONDS = 30
 PALETTE_W, INSPECTOR_W = 205, 310  # default dock widths at 1440x900
 BOTTOM_H = 90  # the Training dock before any run: its controls row and a one-line hint
+# rows the Problems list shows (a 10,000-block loop has 10,000 problems: a list nobody reads,
+# rebuilt on every edit); the rest are counted in the last row and in the dock's title
+MAX_PROBLEM_ROWS = 500
 
 
 def templates() -> list[tuple[str, Path]]:
@@ -904,7 +907,8 @@ class MainWindow(QMainWindow):
     def _fill_problems(self) -> None:
         self.problems.clear()
         warn = self.style().standardIcon(QStyle.SP_MessageBoxWarning)
-        for node_id, message in self.graph.problems():
+        problems = self.graph.problems()
+        for node_id, message in problems[:MAX_PROBLEM_ROWS]:
             node = self.graph.nodes[node_id]
             # messages are sentences that start with the block's name; prefix it only if not
             named = message.startswith((f"{node.name}:", f"{node.name} ", f"{node.name}'"))
@@ -913,8 +917,15 @@ class MainWindow(QMainWindow):
             item.setData(Qt.UserRole, node_id)
             item.setToolTip(message)
             self.problems.addItem(item)
-        n = self.problems.count()
-        self.problems_dock.setWindowTitle(f"Problems ({n})" if n else "Problems")
+        n = len(problems)
+        if n > MAX_PROBLEM_ROWS:
+            more = QListWidgetItem(
+                f"… and {n - MAX_PROBLEM_ROWS:,} more: fix the ones above first "
+                "(every block with a problem is outlined in red on the canvas)"
+            )
+            more.setFlags(Qt.NoItemFlags)
+            self.problems.addItem(more)
+        self.problems_dock.setWindowTitle(f"Problems ({n:,})" if n else "Problems")
         if not n:
             text, _ = self._validity
             if self.graph.nodes and text != "valid":  # e.g. no output yet: say so, not "✔"
