@@ -107,6 +107,40 @@ def test_opening_another_file_or_closing_mid_build_is_safe(make_window, qtbot, t
     qtbot.wait(50)  # no slice runs after the window closed
 
 
+def test_a_large_file_is_read_while_the_window_paints(make_window, qtbot, big_file, monkeypatch):
+    from netbuilder.ui import mainwindow
+
+    w = make_window()
+    ticks = []
+    probe = QTimer(w)
+    probe.setInterval(1)
+    probe.timeout.connect(lambda: ticks.append(w.graph.name))
+    read = mainwindow.load_project
+
+    def slow_read(path):  # as a slow disk would: the window must not wait frozen
+        import time
+
+        time.sleep(0.3)
+        return read(path)
+
+    monkeypatch.setattr(mainwindow, "load_project", slow_read)
+    probe.start()
+    assert w.open_path(big_file)
+    probe.stop()
+    assert ticks.count("Net") >= 5 and w.graph.name == "Big"  # ticked while it was read
+    w.close()
+
+
+def test_a_broken_large_file_is_refused_with_a_message(make_window, boxes, tmp_path):
+    w = make_window()
+    bad = tmp_path / "big.nbproj"
+    bad.write_text('{"format": "netbuilder-project", "version": 1, "graph": ' + " " * 300_000)
+    assert not w.open_path(bad)
+    kind, title, text = boxes[-1]
+    assert kind == "critical" and title == "Cannot open project" and str(bad) in text
+    assert w.graph.name == "Net" and not w.scene.building
+
+
 def test_edits_during_the_build_end_in_the_same_canvas(make_window, qtbot, tmp_path):
     w = make_window()
     assert w.open_path(_chain_file(tmp_path, 3_000))

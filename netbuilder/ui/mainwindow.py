@@ -8,9 +8,19 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QPointF, QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import (
+    QByteArray,
+    QCoreApplication,
+    QEventLoop,
+    QPointF,
+    QSettings,
+    Qt,
+    QTimer,
+    Signal,
+)
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QDialog,
@@ -65,6 +75,7 @@ BOTTOM_H = 90  # the Training dock before any run: its controls row and a one-li
 # rows the Problems list shows (a 10,000-block loop has 10,000 problems: a list nobody reads,
 # rebuilt on every edit); the rest are counted in the last row and in the dock's title
 MAX_PROBLEM_ROWS = 500
+LIVE_LOAD_BYTES = 256 * 1024  # project files from this size on are read on a helper thread
 
 
 def templates() -> list[tuple[str, Path]]:
@@ -100,6 +111,34 @@ def blocks_overlap(graph) -> bool:
                     return True
         cells[(col, row)] = (x, y)  # a second one in the same cell would have overlapped
     return False
+
+
+def load_project_live(path) -> Project:
+    """`load_project`, for a large file on a helper thread while the window keeps painting and
+    running its timers (keys and clicks wait until it is read; a 10,000-block file takes a
+    few hundred ms). A small file is read directly, as before."""
+    try:
+        size = os.stat(path).st_size
+    except OSError:
+        size = 0  # load_project says what is wrong
+    if size < LIVE_LOAD_BYTES:
+        return load_project(path)
+    result: dict = {}
+
+    def read() -> None:
+        try:
+            result["project"] = load_project(path)
+        except BaseException as exc:  # handed to the caller, whatever it is
+            result["error"] = exc
+
+    thread = threading.Thread(target=read, name="open-project", daemon=True)
+    thread.start()
+    while thread.is_alive():
+        QCoreApplication.processEvents(QEventLoop.ExcludeUserInputEvents, 10)
+        thread.join(0.005)
+    if "error" in result:
+        raise result["error"]
+    return result["project"]
 
 
 def _tooltip_with_keys(action: QAction) -> str:
@@ -139,6 +178,7 @@ class MainWindow(QMainWindow):
         self._restored_state = False
         self._shortcuts_dialog: ShortcutsDialog | None = None
         self._validity: tuple[str, bool] = ("", True)
+        self._opening = False  # a large file is being read (the event loop runs meanwhile)
 
         self.runner = CommandRunner(self.project.graph, self)
         self.runner.refused.connect(self._on_refused)
@@ -583,12 +623,15 @@ class MainWindow(QMainWindow):
 
     def open_path(self, path) -> bool:
         """Open a project file; a message box (not a traceback) when it cannot be read."""
+        self._opening = True
         try:
-            project = load_project(path)
+            project = load_project_live(path)
         except ProjectError as exc:
             self.show_error("Cannot open project", str(exc))
             self._forget_recent(str(path))
             return False
+        finally:
+            self._opening = False
         stacked = blocks_overlap(project.graph)
         if stacked:  # a hand-written file without positions: every block at (0, 0)
             self._lay_out_before_showing(project.graph)
@@ -716,6 +759,10 @@ class MainWindow(QMainWindow):
         return True
 
     def closeEvent(self, event) -> None:
+        if self._opening:  # no questions while a file is half read: ask once it is open
+            event.ignore()
+            QTimer.singleShot(100, self.close)
+            return
         if self.runner.locked_reason:
             answer = QMessageBox.question(
                 self, "Training is running", f"{self.runner.locked_reason}. Quit anyway?"
