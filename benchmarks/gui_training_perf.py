@@ -124,35 +124,35 @@ class StallProbe:
 
 def time_ticks() -> list[float]:
     """Record how long each dashboard timer tick takes (patched before the window exists)."""
-    from netbuilder.ui.training.panel import TrainingDashboard
+    from netbuilder.ui.training.session import TrainingSession
 
     seconds: list[float] = []
-    tick = TrainingDashboard._tick
+    tick = TrainingSession.tick
 
     def timed(self):
         t = time.perf_counter()
         tick(self)
         seconds.append(time.perf_counter() - t)
 
-    TrainingDashboard._tick = timed
+    TrainingSession.tick = timed
     return seconds
 
 
 def run_gui(window, app, probe: StallProbe | None) -> tuple[float, float]:
     """One run started with the Train action; the rates are those the StepEnd events carry
     (the Trainer measures them in the training process), as the dashboard receives them."""
-    from netbuilder.ui.training.panel import TrainingDashboard
+    from netbuilder.ui.training.session import TrainingSession
 
     d = window.training
     pairs: list[tuple[int, float]] = []
     batch = window.project.training["batch_size"]
-    on_step = TrainingDashboard._on_StepEnd
+    on_step = TrainingSession._on_StepEnd
 
     def recording(self, e):
         pairs.append((batch, e.samples_per_s))
         on_step(self, e)
 
-    TrainingDashboard._on_StepEnd = recording
+    TrainingSession._on_StepEnd = recording
     cpu = time.process_time()
     t = time.perf_counter()
     if probe:
@@ -165,7 +165,7 @@ def run_gui(window, app, probe: StallProbe | None) -> tuple[float, float]:
     finally:
         if probe:
             probe.stop()
-        TrainingDashboard._on_StepEnd = on_step
+        TrainingSession._on_StepEnd = on_step
     wall = time.perf_counter() - t
     GUI_CPU.append((time.process_time() - cpu, wall))
     if d.run.status != "finished":

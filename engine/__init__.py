@@ -62,6 +62,19 @@ from engine._dtype import (
     uint8,
 )
 from engine._random import Generator, default_generator, initial_seed, seed
+from engine._tensor_types import (
+    BoolTensor,
+    ByteTensor,
+    CharTensor,
+    DoubleTensor,
+    FloatTensor,
+    HalfTensor,
+    IntTensor,
+    LongTensor,
+    ShortTensor,
+    finfo,
+    iinfo,
+)
 from engine.autograd.grad_mode import (
     enable_grad,
     inference_mode,
@@ -71,6 +84,7 @@ from engine.autograd.grad_mode import (
 )
 from engine.tensor import (
     Tensor,
+    _numpy_aliases,
     abs,
     addmm,
     amax,
@@ -82,6 +96,7 @@ from engine.tensor import (
     clamp,
     clone,
     cos,
+    cosh,
     cumsum,
     diag,
     exp,
@@ -103,14 +118,18 @@ from engine.tensor import (
     min,
     minimum,
     mm,
+    mv,
     nonzero,
     permute,
     pow,
     relu,
     reshape,
     round,
+    scatter,
+    scatter_add,
     sigmoid,
     sin,
+    sinh,
     softmax,
     sqrt,
     squeeze,
@@ -242,7 +261,7 @@ def set_default_device(device):
     """Only the CPU exists here; anything else is refused as engine.device refuses it
     (None resets to the default, as in PyTorch)."""
     if device is not None:
-        _dtype.device(device)
+        _dtype.place(device)
 
 
 def get_default_device():
@@ -296,12 +315,73 @@ def load(f, **kwargs):
     return serialization.load(f, **kwargs)
 
 
+def hstack(tensors):
+    """Concatenate along the columns (1-D tensors end to end), as ``torch.hstack``."""
+    tensors = list(tensors)
+    return cat(tensors, 0 if tensors and tensors[0].ndim == 1 else 1)
+
+
+def vstack(tensors):
+    """Stack rows: 1-D tensors become rows of a matrix, as ``torch.vstack``."""
+    return cat([t.reshape(1, -1) if t.ndim < 2 else t for t in tensors], 0)
+
+
+row_stack = vstack
+
+
+def meshgrid(*tensors, indexing=None):
+    """Coordinate grids, as ``torch.meshgrid`` ('ij' by default; PyTorch warns when
+    ``indexing`` is left out, and so does engine)."""
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tensors[0]
+    tensors = list(tensors)
+    if indexing is None:
+        import warnings
+
+        warnings.warn(
+            "torch.meshgrid: in an upcoming release, it will be required to pass the indexing "
+            "argument.",
+            UserWarning,
+            stacklevel=2,
+        )
+        indexing = "ij"
+    if indexing not in ("ij", "xy"):
+        raise RuntimeError(
+            f"torch.meshgrid: indexing must be one of \"xy\" or \"ij\", but received: {indexing}"
+        )
+    for t in tensors:
+        if t.ndim > 1:
+            raise RuntimeError(
+                f"torch.meshgrid: Expected 0D or 1D tensor in the tensor list but got: {t}"
+            )
+    flat = [t.reshape(-1) for t in tensors]
+    if indexing == "xy" and len(flat) >= 2:
+        flat[0], flat[1] = flat[1], flat[0]
+    shape = tuple(t.shape[0] for t in flat)
+    grids = []
+    for i, t in enumerate(flat):
+        view = [1] * len(flat)
+        view[i] = -1
+        grids.append(t.reshape(view).expand(shape))
+    if indexing == "xy" and len(grids) >= 2:  # 'ij' grids of the swapped inputs, swapped back
+        grids[0], grids[1] = grids[1], grids[0]
+    return tuple(grids)
+
+
 # the functions PyTorch tutorials call with out=
 for _name in (
     "abs", "add", "cat", "clamp", "cos", "div", "exp", "log", "matmul", "maximum", "minimum",
     "mm", "mul", "pow", "sigmoid", "sin", "sqrt", "stack", "sub", "sum", "tanh",
 ):
     globals()[_name] = _accepts_out(globals()[_name])
+# numpy's axis= / keepdims= spellings, which PyTorch accepts for dim= / keepdim=
+for _name in (
+    "sum", "mean", "var", "std", "max", "min", "amax", "argmax", "argmin", "logsumexp",
+    "softmax", "log_softmax", "cumsum", "squeeze", "unsqueeze", "cat", "stack", "sort",
+    "argsort", "topk", "gather", "index_select", "norm", "chunk", "split", "unbind", "flatten",
+    "scatter", "scatter_add",
+):
+    globals()[_name] = _numpy_aliases(globals()[_name])
 del _name
 clip = clamp
 concat = cat
@@ -309,6 +389,26 @@ concatenate = cat
 dot = matmul
 
 __all__ = [
+    "mv",
+    "vstack",
+    "sinh",
+    "scatter_add",
+    "scatter",
+    "row_stack",
+    "meshgrid",
+    "iinfo",
+    "hstack",
+    "finfo",
+    "cosh",
+    "ShortTensor",
+    "LongTensor",
+    "IntTensor",
+    "HalfTensor",
+    "FloatTensor",
+    "DoubleTensor",
+    "CharTensor",
+    "ByteTensor",
+    "BoolTensor",
     "Generator",
     "Size",
     "Tensor",

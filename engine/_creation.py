@@ -14,7 +14,9 @@ def _np_dtype(dtype, default=_F32):
     return default if dtype is None else _dtype.to_numpy_dtype(dtype)
 
 
-def _finish(arr, requires_grad):
+def _finish(arr, requires_grad, device=None):
+    if device is not None:
+        _dtype.place(device)
     t = _wrap(arr)
     if requires_grad:
         t.requires_grad_(True)
@@ -23,7 +25,7 @@ def _finish(arr, requires_grad):
 
 def tensor(data, dtype=None, device=None, requires_grad=False):
     if device is not None:
-        _dtype.device(device)
+        _dtype.place(device)
     if isinstance(data, Tensor):
         arr = data._data.copy() if dtype is None else data._data.astype(_np_dtype(dtype))
     else:
@@ -44,6 +46,12 @@ def as_tensor(data, dtype=None, device=None):
 def from_numpy(array):
     if not isinstance(array, np.ndarray):
         raise TypeError(f"expected np.ndarray (got {type(array).__name__})")
+    if builtins.any(s < 0 for s in array.strides):
+        raise ValueError(
+            "At least one stride in the given numpy array is negative, and tensors with "
+            "negative strides are not currently supported. (You can probably work around this "
+            "by making a copy of your array  with array.copy().) "
+        )
     _dtype.from_numpy_dtype(array.dtype)
     return _wrap(array)
 
@@ -52,16 +60,36 @@ def _shape(size):
     return tuple(builtins.int(s) for s in _as_tuple(size))
 
 
-def zeros(*size, dtype=None, device=None, requires_grad=False, out=None):
-    return _finish(np.zeros(_shape(size), dtype=_np_dtype(dtype)), requires_grad)
+def _size(size, keyword, name):
+    """The shape from positional sizes or PyTorch's ``size=`` keyword (not both)."""
+    if keyword is not None:
+        if size:
+            raise TypeError(f"{name}() got multiple values for argument 'size'")
+        return _shape((keyword,))
+    return _shape(size)
 
 
-def ones(*size, dtype=None, device=None, requires_grad=False, out=None):
-    return _finish(np.ones(_shape(size), dtype=_np_dtype(dtype)), requires_grad)
+def zeros(*size, dtype=None, device=None, requires_grad=False, out=None, **kw):
+    shape = _size(size, kw.pop("size", None), "zeros")
+    _no_more(kw, "zeros")
+    return _finish(np.zeros(shape, dtype=_np_dtype(dtype)), requires_grad, device)
 
 
-def empty(*size, dtype=None, device=None, requires_grad=False, memory_format=None):
-    return _finish(np.empty(_shape(size), dtype=_np_dtype(dtype)), requires_grad)
+def ones(*size, dtype=None, device=None, requires_grad=False, out=None, **kw):
+    shape = _size(size, kw.pop("size", None), "ones")
+    _no_more(kw, "ones")
+    return _finish(np.ones(shape, dtype=_np_dtype(dtype)), requires_grad, device)
+
+
+def empty(*size, dtype=None, device=None, requires_grad=False, memory_format=None, **kw):
+    shape = _size(size, kw.pop("size", None), "empty")
+    _no_more(kw, "empty")
+    return _finish(np.empty(shape, dtype=_np_dtype(dtype)), requires_grad, device)
+
+
+def _no_more(kw, name):
+    if kw:
+        raise TypeError(f"{name}() got an unexpected keyword argument '{next(iter(kw))}'")
 
 
 def full(size, fill_value, dtype=None, device=None, requires_grad=False):
@@ -70,7 +98,8 @@ def full(size, fill_value, dtype=None, device=None, requires_grad=False):
             dtype = _dtype.bool_
         elif isinstance(fill_value, builtins.int):
             dtype = _dtype.int64
-    return _finish(np.full(_shape((size,)), fill_value, dtype=_np_dtype(dtype)), requires_grad)
+    arr = np.full(_shape((size,)), fill_value, dtype=_np_dtype(dtype))
+    return _finish(arr, requires_grad, device)
 
 
 def _like(t, dtype):
@@ -93,16 +122,20 @@ def full_like(t, fill_value, dtype=None, device=None, requires_grad=False):
     return _finish(np.full(t._data.shape, fill_value, dtype=_like(t, dtype)), requires_grad)
 
 
-def randn(*size, generator=None, dtype=None, device=None, requires_grad=False):
+def randn(*size, generator=None, dtype=None, device=None, requires_grad=False, **kw):
+    shape = _size(size, kw.pop("size", None), "randn")
+    _no_more(kw, "randn")
     dt = _np_dtype(dtype)
-    arr = _random.rng(generator).standard_normal(_shape(size), dtype=np.float64).astype(dt)
-    return _finish(arr, requires_grad)
+    arr = _random.rng(generator).standard_normal(shape, dtype=np.float64).astype(dt)
+    return _finish(arr, requires_grad, device)
 
 
-def rand(*size, generator=None, dtype=None, device=None, requires_grad=False):
+def rand(*size, generator=None, dtype=None, device=None, requires_grad=False, **kw):
+    shape = _size(size, kw.pop("size", None), "rand")
+    _no_more(kw, "rand")
     dt = _np_dtype(dtype)
-    arr = _random.rng(generator).random(_shape(size), dtype=np.float64).astype(dt)
-    return _finish(arr, requires_grad)
+    arr = _random.rng(generator).random(shape, dtype=np.float64).astype(dt)
+    return _finish(arr, requires_grad, device)
 
 
 def randn_like(t, dtype=None, requires_grad=False):
@@ -116,12 +149,16 @@ def rand_like(t, dtype=None, requires_grad=False):
 def randint(
     low, high=None, size=None, generator=None, dtype=None, device=None, requires_grad=False
 ):
-    if size is None and isinstance(high, (tuple, list)):
+    if size is None and isinstance(high, (tuple, list, _dtype.Size)):
         low, high, size = 0, low, high
-    elif high is None:
+    elif high is not None and size is None:
         raise TypeError("randint() missing required argument 'size'")
+    elif high is None:
+        if size is None:
+            raise TypeError("randint() missing required argument 'size'")
+        low, high = 0, low  # randint(high, size=...)
     arr = _random.rng(generator).integers(low, high, _shape((size,)), dtype=np.int64)
-    return _finish(arr.astype(_np_dtype(dtype, np.dtype(np.int64))), requires_grad)
+    return _finish(arr.astype(_np_dtype(dtype, np.dtype(np.int64))), requires_grad, device)
 
 
 def randint_like(t, low, high=None, dtype=None):
@@ -135,10 +172,15 @@ def randperm(n, generator=None, dtype=None, device=None, requires_grad=False):
     return _wrap(arr)
 
 
-def normal(mean, std, size=None, generator=None):
+def normal(
+    mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=None, requires_grad=False
+):
     m, s = getattr(mean, "_data", mean), getattr(std, "_data", std)
     shape = _shape((size,)) if size is not None else np.broadcast(m, s).shape
-    return _wrap(_random.rng(generator).normal(m, s, shape).astype(_F32))
+    ref = m if isinstance(m, np.ndarray) else s
+    default = ref.dtype if isinstance(ref, np.ndarray) and ref.dtype.kind == "f" else _F32
+    arr = _random.rng(generator).normal(m, s, shape).astype(_np_dtype(dtype, default))
+    return _finish(arr, requires_grad, device)
 
 
 def bernoulli(input, generator=None):  # noqa: A002
@@ -165,7 +207,8 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
         dt = _F32 if is_float else np.dtype(np.int64)
     else:
         dt = _np_dtype(dtype)
-    return _finish(np.arange(start, end, step, dtype=np.float64).astype(dt), requires_grad)
+    arr = np.arange(start, end, step, dtype=np.float64).astype(dt)
+    return _finish(arr, requires_grad, device)
 
 
 def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
@@ -185,7 +228,7 @@ def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
 
 
 def eye(n, m=None, dtype=None, device=None, requires_grad=False):
-    return _finish(np.eye(n, m, dtype=_np_dtype(dtype)), requires_grad)
+    return _finish(np.eye(n, m, dtype=_np_dtype(dtype)), requires_grad, device)
 
 
 def manual_seed(seed):

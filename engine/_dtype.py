@@ -91,35 +91,75 @@ class Size(tuple):
         return Size(tuple.__add__(self, tuple(other)))
 
 
+_DEVICE_TYPES = (
+    "cpu", "cuda", "ipu", "xpu", "mkldnn", "opengl", "opencl", "ideep", "hip", "ve", "fpga",
+    "maia", "xla", "lazy", "vulkan", "mps", "meta", "hpu", "mtia", "privateuseone",
+)
+
+
 class device:  # noqa: N801 - PyTorch's spelling
-    """Only the CPU exists; ``device("cpu")`` is accepted everywhere PyTorch takes a device."""
+    """A device name, as PyTorch's: any of its device types constructs (code that names
+    ``"cuda"`` runs up to the point it puts a tensor there); only the CPU holds tensors
+    (``place``)."""
 
     __slots__ = ("type", "index")
 
     def __init__(self, type="cpu", index=None):  # noqa: A002
         if isinstance(type, device):
             type, index = type.type, type.index  # noqa: A001
-        if type.split(":")[0] != "cpu":
-            raise RuntimeError(
-                f"engine runs on the CPU only; device {type!r} is not available "
-                "(use 'cpu' or leave the device out)"
+        elif isinstance(type, builtins.int) and not isinstance(type, builtins.bool):
+            type, index = "cuda", type  # noqa: A001 - torch.device(0) is the first GPU
+        elif not isinstance(type, str):
+            raise TypeError(
+                f"device() received an invalid combination of arguments - got "
+                f"({builtins.type(type).__name__})"
             )
-        self.type = "cpu"
+        else:
+            name, sep, number = type.partition(":")
+            if name not in _DEVICE_TYPES:
+                raise RuntimeError(
+                    f"Expected one of {', '.join(_DEVICE_TYPES)} device type at start of device "
+                    f"string: {type}"
+                )
+            if sep:
+                if not number.isdigit() or index is not None:
+                    raise RuntimeError(f"Invalid device string: '{type}'")
+                index = builtins.int(number)
+            type = name  # noqa: A001
+        self.type = type
         self.index = index
 
     def __repr__(self):
-        return "device(type='cpu')"
+        if self.index is None:
+            return f"device(type='{self.type}')"
+        return f"device(type='{self.type}', index={self.index})"
 
     def __str__(self):
-        return "cpu"
+        return self.type if self.index is None else f"{self.type}:{self.index}"
 
     def __eq__(self, other):
         if isinstance(other, str):
-            return other.split(":")[0] == "cpu"
-        return isinstance(other, device)
+            return self.type == "cpu" and other.split(":")[0] == "cpu"
+        return isinstance(other, device) and (self.type, self.index) == (other.type, other.index)
 
     def __hash__(self):
-        return hash("cpu")
+        return hash((self.type, self.index))
+
+    def __reduce__(self):
+        return (device, (self.type, self.index))
+
+
+def place(where):
+    """Where a tensor may go: the CPU. Any other device fails as PyTorch's CPU build fails."""
+    d = where if isinstance(where, device) else device(where)
+    if d.type == "cpu":
+        return CPU
+    if d.type in ("cuda", "xpu", "hip"):
+        raise AssertionError(f"engine not compiled with {d.type.upper()} enabled")
+    raise RuntimeError(
+        f"engine computes on the CPU only; it cannot put a tensor on device '{d}' "
+        "(use 'cpu' or leave the device out)"
+    )
 
 
 CPU = device("cpu")

@@ -40,6 +40,7 @@ sort_result = _return_type("sort")
 topk_result = _return_type("topk")
 
 _N = node_type  # short: _N("MulBackward0")
+_warned_float_of_grad = False
 
 
 def _init_fields(t, data, requires_grad):
@@ -51,10 +52,14 @@ def _init_fields(t, data, requires_grad):
     t._accum = None
     t._hooks = None
     t._output_nr = 0
+    t._vc = None
+    t._tstrides = None
 
 
 def _wrap(data, requires_grad=False):
     # _init_fields written out: this runs for every op's result, and the call costs ~2%.
+    if data.__class__ is not np.ndarray:
+        data = np.asarray(data)  # numpy answers 0-d arithmetic with scalars
     t = object.__new__(Tensor)
     t._data = data
     t.grad = None
@@ -63,6 +68,8 @@ def _wrap(data, requires_grad=False):
     t._accum = None
     t._hooks = None
     t._output_nr = 0
+    t._vc = None  # version counter, a one-item list shared with views; None: version 0
+    t._tstrides = None  # PyTorch's strides when its layout would not be contiguous
     return t
 
 
@@ -87,6 +94,51 @@ def _make(data, inputs, cls, backward):
                 out.grad_fn = cls(backward, tuple(map(_edge, inputs)))
                 return out
     return _wrap(data)
+
+
+# ---------------------------------------------------------------- version counters
+# Every in-place op bumps its tensor's version (shared with views of the same memory); a node
+# records the versions of the tensors its backward reads and refuses to run on changed ones.
+def _share_version(out, base):
+    """``out`` views ``base``'s memory: an in-place change to either is one to both."""
+    vc = base._vc
+    if vc is None:
+        vc = base._vc = [0]
+    out._vc = vc
+    return out
+
+
+def _bump(t):
+    vc = t._vc
+    if vc is None:
+        t._vc = [1]
+    else:
+        vc[0] += 1
+
+
+def _save(out, *tensors):
+    """Record the versions of ``tensors`` (inputs or ``out`` itself) that ``out``'s backward
+    reads; returns ``out``."""
+    node = out.grad_fn
+    if node is not None:
+        node._saved_versions = tuple(map(_version_entry, tensors))
+    return out
+
+
+def _version_entry(t):
+    """What backward checks of a saved tensor, and what its error message names."""
+    vc = t._vc
+    if vc is None:
+        vc = t._vc = [0]
+    fn = t.grad_fn
+    return (vc, vc[0], t._data.shape, t._data.dtype, fn and type(fn).__name__, t._output_nr)
+
+
+def _save_cross(out, a, b):
+    """Products: ``a``'s gradient reads ``b`` and ``b``'s reads ``a``."""
+    if out.grad_fn is None:
+        return out
+    return _save(out, *([b] if a.requires_grad else []), *([a] if b.requires_grad else []))
 
 
 def _needs(t):
@@ -168,10 +220,13 @@ class Tensor:
         "_accum",
         "_hooks",
         "_output_nr",
+        "_vc",
+        "_tstrides",
         "__weakref__",
     )
     __array_priority__ = 1000
     __array_ufunc__ = None  # numpy defers to our reflected operators
+    __module__ = "engine"  # type(t) prints <class 'engine.Tensor'>, as torch.Tensor
 
     def __new__(cls, *args, **kwargs):
         return object.__new__(cls)
@@ -236,11 +291,14 @@ class Tensor:
         return self._data.itemsize
 
     def stride(self, dim=None):
-        st = tuple(s // self._data.itemsize for s in self._data.strides)
+        """PyTorch's strides for this tensor (the numpy array underneath may be laid out
+        differently, e.g. a convolution's output)."""
+        st = _torch_strides(self)
         return st if dim is None else st[dim]
 
-    def is_contiguous(self):
-        return self._data.flags.c_contiguous
+    def is_contiguous(self, memory_format=None):
+        ts = self._tstrides
+        return ts is None or _strides_contiguous(self._data.shape, ts)
 
     @property
     def is_leaf(self):
@@ -257,6 +315,24 @@ class Tensor:
     @property
     def T(self):  # noqa: N802
         return self.permute(*range(self._data.ndim - 1, -1, -1))
+
+    @property
+    def mT(self):  # noqa: N802
+        if self._data.ndim < 2:
+            raise RuntimeError(
+                f"tensor.mT is only supported on matrices or batches of matrices. Got "
+                f"{self._data.ndim}-D tensor."
+            )
+        return transpose(self, -2, -1)
+
+    def _bump_version(self):
+        """Record an in-place change made to the array directly (optimizer steps)."""
+        _bump(self)
+
+    @property
+    def _version(self):
+        vc = self._vc
+        return 0 if vc is None else vc[0]
 
     # ---------------------------------------------------------------- conversion
     def numpy(self, force=False):
@@ -281,6 +357,17 @@ class Tensor:
         return self._data.reshape(()).item()
 
     def __float__(self):
+        global _warned_float_of_grad
+        if self.requires_grad and not _warned_float_of_grad:
+            _warned_float_of_grad = True  # once per process, as PyTorch
+            import warnings
+
+            warnings.warn(
+                "Converting a tensor with requires_grad=True to a scalar may lead to unexpected "
+                "behavior.\nConsider using tensor.detach() first.",
+                UserWarning,
+                stacklevel=2,
+            )
         return builtins.float(self.item())
 
     def __int__(self):
@@ -319,7 +406,7 @@ class Tensor:
         return tensor_repr(self)
 
     def __format__(self, spec):
-        if self._data.ndim == 0 and spec:
+        if self._data.ndim == 0 and (spec or type(self) is Tensor):
             return self.item().__format__(spec)
         return object.__format__(self, spec) if spec else self.__repr__()
 
@@ -347,15 +434,22 @@ class Tensor:
             elif isinstance(a, Tensor):
                 dt = a.dtype
             elif isinstance(a, (str, _dtype.device)):
-                _dtype.device(a)  # validates: CPU only
+                _dtype.place(a)
         if "device" in kwargs and kwargs["device"] is not None:
-            _dtype.device(kwargs["device"])
+            _dtype.place(kwargs["device"])
         if dt is None or dt.np == self._data.dtype:
             return self.clone() if copy else self
         return _cast(self, dt.np)
 
     def cpu(self):
         return self
+
+    def cuda(self, device=None, non_blocking=False):
+        _dtype.place("cuda" if device is None else device)
+        return self
+
+    def get_device(self):
+        return -1
 
     def type(self, dtype=None):
         if dtype is None:
@@ -367,7 +461,9 @@ class Tensor:
                 "bool": "engine.BoolTensor",
                 "uint8": "engine.ByteTensor",
             }.get(self.dtype.name, f"engine.{self.dtype.name}")
-        return self.to(dtype)
+        from engine._tensor_types import resolve
+
+        return self.to(resolve(dtype))
 
     def float(self):
         return _cast(self, _F32) if self._data.dtype != _F32 else self
@@ -416,7 +512,7 @@ class Tensor:
 
     # ---------------------------------------------------------------- autograd
     def detach(self):
-        return _wrap(self._data)
+        return _share_version(_wrap(self._data), self)
 
     def detach_(self):
         self.grad_fn = None
@@ -491,18 +587,24 @@ class Tensor:
         return add(self, other)
 
     def __radd__(self, other):
+        if isinstance(other, np.ndarray):
+            return NotImplemented  # PyTorch refuses ndarray add Tensor (TypeError)
         return add(self, other)
 
     def __sub__(self, other):
         return sub(self, other)
 
     def __rsub__(self, other):
+        if isinstance(other, np.ndarray):
+            return NotImplemented  # PyTorch refuses ndarray sub Tensor (TypeError)
         return _rsub(self, other)
 
     def __mul__(self, other):
         return mul(self, other)
 
     def __rmul__(self, other):
+        if isinstance(other, np.ndarray):
+            return NotImplemented  # PyTorch refuses ndarray mul Tensor (TypeError)
         return mul(self, other)
 
     def __truediv__(self, other):
@@ -554,6 +656,8 @@ class Tensor:
         return matmul(self, other)
 
     def __rmatmul__(self, other):
+        if isinstance(other, np.ndarray):
+            return NotImplemented
         return matmul(_tensorize(other), self)
 
     def __invert__(self):
@@ -635,8 +739,10 @@ class Tensor:
     def mul(self, other):
         return mul(self, other)
 
-    def div(self, other):
-        return div(self, other)
+    def div(self, other, *, rounding_mode=None):
+        return div(self, other, rounding_mode)
+
+    divide = div
 
     def pow(self, exponent):
         return pow(self, exponent)
@@ -699,8 +805,17 @@ class Tensor:
     def bmm(self, other):
         return bmm(self, other)
 
+    def mv(self, vec):
+        return mv(self, vec)
+
     def cos(self):
         return cos(self)
+
+    def sinh(self):
+        return sinh(self)
+
+    def cosh(self):
+        return cosh(self)
 
     def log(self):
         return log(self)
@@ -752,11 +867,11 @@ class Tensor:
     def logsumexp(self, dim, keepdim=False):
         return logsumexp(self, dim, keepdim)
 
-    def sum(self, dim=None, keepdim=False, dtype=None, *, axis=None):
-        return sum(self, dim if axis is None else axis, keepdim, dtype=dtype)
+    def sum(self, dim=None, keepdim=False, dtype=None):
+        return sum(self, dim, keepdim, dtype=dtype)
 
-    def mean(self, dim=None, keepdim=False, dtype=None, *, axis=None):
-        return mean(self, dim if axis is None else axis, keepdim, dtype=dtype)
+    def mean(self, dim=None, keepdim=False, dtype=None):
+        return mean(self, dim, keepdim, dtype=dtype)
 
     def var(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
         return var(self, dim, unbiased, keepdim, correction=correction)
@@ -785,11 +900,13 @@ class Tensor:
             raise RuntimeError("prod() has no gradient in engine; detach() the input first")
         return _wrap(np.asarray(d))
 
-    def all(self, dim=None):
-        return _wrap(np.asarray(self._data.all() if dim is None else self._data.all(axis=dim)))
+    def all(self, dim=None, keepdim=False):
+        d = self._data
+        return _wrap(np.asarray(d.all() if dim is None else d.all(axis=dim, keepdims=keepdim)))
 
-    def any(self, dim=None):
-        return _wrap(np.asarray(self._data.any() if dim is None else self._data.any(axis=dim)))
+    def any(self, dim=None, keepdim=False):
+        d = self._data
+        return _wrap(np.asarray(d.any() if dim is None else d.any(axis=dim, keepdims=keepdim)))
 
     def norm(self, p=2, dim=None, keepdim=False):
         if p == 2 or p == "fro":
@@ -813,17 +930,23 @@ class Tensor:
     def gather(self, dim, index):
         return gather(self, dim, index)
 
+    def scatter(self, dim, index, src=None, value=None, *, reduce=None):
+        return scatter(self, dim, index, src, value, reduce)
+
+    def scatter_add(self, dim, index, src):
+        return scatter_add(self, dim, index, src)
+
     # ---------------------------------------------------------------- shape
     def view(self, *shape):
         if len(shape) == 1 and isinstance(shape[0], _dtype.dtype):
             return _wrap(self._data.view(shape[0].np))
-        return reshape(self, _as_tuple(shape), "ViewBackward0")
+        return reshape(self, _as_tuple(shape), "ViewBackward0", view=True)
 
     def reshape(self, *shape):
         return reshape(self, _as_tuple(shape), "ViewBackward0")
 
     def view_as(self, other):
-        return reshape(self, other._data.shape, "ViewBackward0")
+        return reshape(self, other._data.shape, "ViewBackward0", view=True)
 
     def reshape_as(self, other):
         return reshape(self, other._data.shape, "ViewBackward0")
@@ -871,7 +994,7 @@ class Tensor:
         return _repeat(x, sizes)
 
     def contiguous(self, memory_format=None):
-        return self
+        return self if self.is_contiguous() else clone(self)
 
     def clone(self, memory_format=None):
         return clone(self)
@@ -925,6 +1048,8 @@ class Tensor:
         self.grad_fn = result.grad_fn
         self._output_nr = result._output_nr
         self.requires_grad = result.requires_grad
+        self._tstrides = None
+        _bump(self)
         return self
 
     def _check_inplace(self):
@@ -937,13 +1062,16 @@ class Tensor:
             )
         return True
 
-    def _inplace_op(self, ufunc, other, out_of_place):
+    def _inplace_op(self, ufunc, other, out_of_place, true_division=False):
         o = other._data if isinstance(other, Tensor) else other
+        if self._data.dtype.kind in "biu":
+            _check_int_inplace(self, o, true_division)
         if self._check_inplace() and (
             self.requires_grad or (isinstance(other, Tensor) and other.requires_grad)
         ):
             return self._inplace(out_of_place())
         ufunc(self._data, o, out=self._data, casting="unsafe")
+        _bump(self)
         return self
 
     def add_(self, other, alpha=1):
@@ -959,8 +1087,15 @@ class Tensor:
     def mul_(self, other):
         return self._inplace_op(np.multiply, other, lambda: mul(self, other))
 
-    def div_(self, other):
-        return self._inplace_op(np.divide, other, lambda: div(self, other))
+    def div_(self, other, *, rounding_mode=None):
+        if rounding_mode is not None:
+            q = div(self, other, rounding_mode)
+            if self._check_inplace() and q.requires_grad:
+                return self._inplace(q)
+            np.copyto(self._data, q._data, casting="unsafe")
+            _bump(self)
+            return self
+        return self._inplace_op(np.divide, other, lambda: div(self, other), true_division=True)
 
     def pow_(self, other):
         return self._inplace_op(np.power, other, lambda: pow(self, other))
@@ -981,30 +1116,35 @@ class Tensor:
         if self._check_inplace() and self.requires_grad:
             return self._inplace(sqrt(self))
         np.sqrt(self._data, out=self._data)
+        _bump(self)
         return self
 
     def exp_(self):
         if self._check_inplace() and self.requires_grad:
             return self._inplace(exp(self))
         np.exp(self._data, out=self._data)
+        _bump(self)
         return self
 
     def abs_(self):
         if self._check_inplace() and self.requires_grad:
             return self._inplace(abs(self))
         np.abs(self._data, out=self._data)
+        _bump(self)
         return self
 
     def relu_(self):
         if self._check_inplace() and self.requires_grad:
             return self._inplace(relu(self))
         np.maximum(self._data, 0, out=self._data)
+        _bump(self)
         return self
 
     def clamp_(self, min=None, max=None):  # noqa: A002
         if self._check_inplace() and self.requires_grad:
             return self._inplace(clamp(self, min, max))
         np.clip(self._data, min, max, out=self._data)
+        _bump(self)
         return self
 
     clip_ = clamp_
@@ -1013,12 +1153,14 @@ class Tensor:
         if self._check_inplace() and self.requires_grad:
             return self._inplace(mul(self, 0.0))
         self._data[...] = 0
+        _bump(self)
         return self
 
     def fill_(self, value):
         if self._check_inplace() and self.requires_grad:
             return self._inplace(add(mul(self, 0.0), value))
         self._data[...] = _raw(value)
+        _bump(self)
         return self
 
     def copy_(self, src, non_blocking=False):
@@ -1036,30 +1178,49 @@ class Tensor:
         ):
             return self._inplace(add(mul(self, 0.0), _cast(src, self._data.dtype)))
         np.copyto(self._data, s, casting="unsafe")
+        _bump(self)
+        return self
+
+    def scatter_(self, dim, index, src=None, value=None, *, reduce=None):
+        return self._inplace_result(scatter(self, dim, index, src, value, reduce))
+
+    def scatter_add_(self, dim, index, src):
+        return self._inplace_result(scatter_add(self, dim, index, src))
+
+    def _inplace_result(self, result):
+        """Take over an out-of-place result: in the graph, or by writing the array."""
+        if self._check_inplace() and result.requires_grad:
+            return self._inplace(result)
+        np.copyto(self._data, result._data, casting="unsafe")
+        _bump(self)
         return self
 
     def masked_fill_(self, mask, value):
         if self._check_inplace() and self.requires_grad:
             return self._inplace(masked_fill(self, mask, value))
         np.copyto(self._data, _raw(value), where=np.broadcast_to(_raw(mask), self._data.shape))
+        _bump(self)
         return self
 
     def uniform_(self, a=0.0, b=1.0, generator=None):
         from engine import _random
 
         self._data[...] = _random.rng(generator).uniform(a, b, self._data.shape)
+        _bump(self)
         return self
 
     def normal_(self, mean=0.0, std=1.0, generator=None):
         from engine import _random
 
         self._data[...] = _random.rng(generator).normal(mean, std, self._data.shape)
+        _bump(self)
         return self
 
     def bernoulli_(self, p=0.5, generator=None):
         from engine import _random
 
         self._data[...] = _random.rng(generator).random(self._data.shape) < p
+        _bump(self)
         return self
 
     def random_(self, low=0, high=None, generator=None):
@@ -1068,6 +1229,7 @@ class Tensor:
         if high is None:
             low, high = 0, low
         self._data[...] = _random.rng(generator).integers(low, high, self._data.shape)
+        _bump(self)
         return self
 
     def squeeze_(self, dim=None):
@@ -1088,7 +1250,60 @@ class Tensor:
 
     def apply_(self, fn):
         self._data[...] = np.vectorize(fn)(self._data)
+        _bump(self)
         return self
+
+
+_LEGACY = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
+           "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
+
+
+def _check_int_inplace(t, other, true_division):
+    """An integer tensor cannot hold a float result in place (PyTorch's rule and message)."""
+    if isinstance(other, np.ndarray):
+        kind, name = other.dtype.kind, other.dtype.name
+    else:
+        kind = "f" if isinstance(other, float) else "i"
+        name = "float32"
+    if true_division and kind != "f":
+        kind, name = "f", "float32"
+    if kind == "f":
+        raise RuntimeError(
+            f"result type {_LEGACY.get(name, name)} can't be cast to the desired output type "
+            f"{_LEGACY[t._data.dtype.name]}"
+        )
+
+
+def _numpy_aliases(fn):
+    """PyTorch also takes numpy's ``axis=`` for ``dim=`` and ``keepdims=`` for ``keepdim=``."""
+
+    def wrapper(*args, **kwargs):
+        if kwargs:
+            for alias, name in (("axis", "dim"), ("keepdims", "keepdim")):
+                if alias in kwargs:
+                    if name in kwargs:
+                        raise TypeError(
+                            f"{fn.__name__}() got an unexpected keyword argument '{alias}'"
+                        )
+                    kwargs[name] = kwargs.pop(alias)
+        return fn(*args, **kwargs)
+
+    wrapper.__name__ = fn.__name__
+    wrapper.__qualname__ = fn.__qualname__
+    wrapper.__doc__ = fn.__doc__
+    wrapper.__wrapped__ = fn
+    return wrapper
+
+
+_DIM_METHODS = (
+    "sum", "mean", "var", "std", "max", "min", "amax", "argmax", "argmin", "prod", "all",
+    "any", "norm", "logsumexp", "softmax", "log_softmax", "cumsum", "squeeze", "unsqueeze",
+    "sort", "argsort", "topk", "gather", "index_select", "chunk", "split", "unbind", "narrow",
+    "select", "scatter", "scatter_", "scatter_add", "scatter_add_", "flatten",
+)
+for _name in _DIM_METHODS:
+    setattr(Tensor, _name, _numpy_aliases(getattr(Tensor, _name)))
+del _name
 
 
 def _rebuild(data, requires_grad, cls=Tensor):
@@ -1216,7 +1431,7 @@ def mul(a, b):
                 _unbroadcast(g * ad, bd.shape) if b.requires_grad else None,
             )
 
-        return _make(out, (a, b), _MulBackward0, backward)
+        return _save_cross(_make(out, (a, b), _MulBackward0, backward), a, b)
     if isinstance(b, _Number):
         out = _fix_dtype(a._data * b, a._data, None)
         return _make(out, (a,), _MulBackward1, lambda g: (g * b,))
@@ -1245,7 +1460,8 @@ def div(a, b, rounding_mode=None):
                 _unbroadcast(-g * out / bd, bd.shape) if b.requires_grad else None,
             )
 
-        return _make(out, (a, b), _DivBackward0, backward)
+        res = _make(out, (a, b), _DivBackward0, backward)
+        return _save(res, b, a) if b.requires_grad else _save(res, b)
     if isinstance(b, _Number):
         out = _fix_dtype(np.true_divide(a._data, b), a._data, None)
         return _make(out, (a,), _DivBackward1, lambda g: (g / b,))
@@ -1256,12 +1472,8 @@ def _rdiv(a, b):
     if isinstance(b, _Number):
         ad = a._data
         out = _fix_dtype(np.true_divide(b, ad), ad, None)
-        return _make(
-            out,
-            (a,),
-            _MulBackward0,
-            lambda g: (-g * out / ad,),
-        )
+        res = _make(out, (a,), _MulBackward0, lambda g: (-g * out / ad,))
+        return _save(res, a, res)
     return div(_tensorize(b), a)
 
 
@@ -1279,7 +1491,7 @@ def pow(a, b):  # noqa: A001
                 return (g * 2.0 * ad,)
             return (g * b * np.power(ad, b - 1),)
 
-        return _make(out, (a,), _N("PowBackward0"), backward)
+        return _save(_make(out, (a,), _N("PowBackward0"), backward), a)
     if not isinstance(a, Tensor):
         return _rpow(b, a)
     ad, bd = a._data, b._data
@@ -1295,14 +1507,16 @@ def pow(a, b):  # noqa: A001
             gb = _unbroadcast(g * out * lg, bd.shape)
         return ga, gb
 
-    return _make(out, (a, b), _N("PowBackward1"), backward)
+    res = _make(out, (a, b), _N("PowBackward1"), backward)
+    return _save(res, a, b, res)
 
 
 def _rpow(a, base):
     if isinstance(base, _Number):
         out = _fix_dtype(np.power(base, a._data), a._data, None)
         lb = math.log(base) if base > 0 else 0.0
-        return _make(out, (a,), _N("PowBackward2"), lambda g: (g * out * lb,))
+        res = _make(out, (a,), _N("PowBackward2"), lambda g: (g * out * lb,))
+        return _save(res, res)
     return pow(_tensorize(base), a)
 
 
@@ -1313,7 +1527,8 @@ def neg(a):
 
 def exp(a):
     out = _fix_dtype(np.exp(a._data), a._data, None)
-    return _make(out, (a,), _N("ExpBackward0"), lambda g: (g * out,))
+    res = _make(out, (a,), _N("ExpBackward0"), lambda g: (g * out,))
+    return _save(res, res)
 
 
 def _rounding(np_fn, name):
@@ -1426,34 +1641,49 @@ def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
 def sin(a):
     ad = a._data
     out = _fix_dtype(np.sin(ad), ad, None)
-    return _make(out, (a,), _N("SinBackward0"), lambda g: (g * np.cos(ad),))
+    return _save(_make(out, (a,), _N("SinBackward0"), lambda g: (g * np.cos(ad),)), a)
+
+
+def sinh(a):
+    ad = a._data
+    out = _fix_dtype(np.sinh(ad), ad, None)
+    return _save(_make(out, (a,), _N("SinhBackward0"), lambda g: (g * np.cosh(ad),)), a)
+
+
+def cosh(a):
+    ad = a._data
+    out = _fix_dtype(np.cosh(ad), ad, None)
+    return _save(_make(out, (a,), _N("CoshBackward0"), lambda g: (g * np.sinh(ad),)), a)
 
 
 def cos(a):
     ad = a._data
     out = _fix_dtype(np.cos(ad), ad, None)
-    return _make(out, (a,), _N("CosBackward0"), lambda g: (g * -np.sin(ad),))
+    return _save(_make(out, (a,), _N("CosBackward0"), lambda g: (g * -np.sin(ad),)), a)
 
 
 def log(a):
     ad = a._data
     out = np.log(ad)
-    return _make(_fix_dtype(out, ad, None), (a,), _N("LogBackward0"), lambda g: (g / ad,))
+    res = _make(_fix_dtype(out, ad, None), (a,), _N("LogBackward0"), lambda g: (g / ad,))
+    return _save(res, a)
 
 
 def log1p(a):
     ad = a._data
-    return _make(np.log1p(ad), (a,), _N("Log1PBackward0"), lambda g: (g / (1 + ad),))
+    res = _make(np.log1p(ad), (a,), _N("Log1PBackward0"), lambda g: (g / (1 + ad),))
+    return _save(res, a)
 
 
 def sqrt(a):
     out = _fix_dtype(np.sqrt(a._data), a._data, None)
-    return _make(out, (a,), _N("SqrtBackward0"), lambda g: (g / (2 * out),))
+    res = _make(out, (a,), _N("SqrtBackward0"), lambda g: (g / (2 * out),))
+    return _save(res, res)
 
 
 def abs(a):  # noqa: A001
     ad = a._data
-    return _make(np.abs(ad), (a,), _N("AbsBackward0"), lambda g: (g * np.sign(ad),))
+    return _save(_make(np.abs(ad), (a,), _N("AbsBackward0"), lambda g: (g * np.sign(ad),)), a)
 
 
 def clamp(a, min=None, max=None):  # noqa: A002
@@ -1473,7 +1703,7 @@ def clamp(a, min=None, max=None):  # noqa: A002
             mask = mask & (ad <= hi)
         return (g * mask,)
 
-    return _make(out, (a,), _N("ClampBackward1"), backward)
+    return _save(_make(out, (a,), _N("ClampBackward1"), backward), a)
 
 
 def relu(a):
@@ -1481,7 +1711,8 @@ def relu(a):
     if out.dtype != a._data.dtype:
         out = out.astype(a._data.dtype)
     # gradient 0 at exactly 0, as PyTorch
-    return _make(out, (a,), _N("ReluBackward0"), lambda g: (g * (out > 0),))
+    res = _make(out, (a,), _N("ReluBackward0"), lambda g: (g * (out > 0),))
+    return _save(res, res)
 
 
 def sigmoid(a):
@@ -1489,12 +1720,14 @@ def sigmoid(a):
     # split by sign so exp never overflows
     e = np.exp(-np.abs(ad))
     out = np.where(ad >= 0, 1 / (1 + e), e / (1 + e)).astype(ad.dtype, copy=False)
-    return _make(out, (a,), _N("SigmoidBackward0"), lambda g: (g * out * (1 - out),))
+    res = _make(out, (a,), _N("SigmoidBackward0"), lambda g: (g * out * (1 - out),))
+    return _save(res, res)
 
 
 def tanh(a):
     out = np.tanh(a._data)
-    return _make(out, (a,), _N("TanhBackward0"), lambda g: (g * (1 - out * out),))
+    res = _make(out, (a,), _N("TanhBackward0"), lambda g: (g * (1 - out * out),))
+    return _save(res, res)
 
 
 def _logsumexp_np(x, axis):
@@ -1529,7 +1762,8 @@ def softmax(a, dim=None, dtype=None):
     def backward(g):
         return ((g - np.sum(g * out, axis=dim, keepdims=True)) * out,)
 
-    return _make(out, (a,), _N("SoftmaxBackward0"), backward)
+    res = _make(out, (a,), _N("SoftmaxBackward0"), backward)
+    return _save(res, res)
 
 
 def log_softmax(a, dim=None, dtype=None):
@@ -1544,7 +1778,8 @@ def log_softmax(a, dim=None, dtype=None):
     def backward(g):
         return (g - np.exp(out) * np.sum(g, axis=dim, keepdims=True),)
 
-    return _make(out, (a,), _N("LogSoftmaxBackward0"), backward)
+    res = _make(out, (a,), _N("LogSoftmaxBackward0"), backward)
+    return _save(res, res)
 
 
 def where(condition, a=None, b=None):
@@ -1658,6 +1893,19 @@ def bmm(a, b):
     return matmul(a, b)
 
 
+def mv(a, vec):
+    """Matrix times vector (MvBackward0), with PyTorch's checks."""
+    ad, vd = a._data, _raw(vec)
+    if ad.ndim != 2 or vd.ndim != 1:
+        raise RuntimeError(f"vector + matrix @ vector expected, got 1, {ad.ndim}, {vd.ndim}")
+    if ad.shape[1] != vd.shape[0]:
+        raise RuntimeError(
+            f"size mismatch, got input ({ad.shape[0]}), mat ({ad.shape[0]}x{ad.shape[1]}), "
+            f"vec ({vd.shape[0]})"
+        )
+    return matmul(a, vec)
+
+
 def mm(a, b):
     ad, bd = a._data, b._data
     if ad.ndim != 2 or bd.ndim != 2:
@@ -1670,7 +1918,7 @@ def mm(a, b):
     def backward(g):
         return (g @ bd.T if a.requires_grad else None, ad.T @ g if b.requires_grad else None)
 
-    return _make(out, (a, b), _MmBackward0, backward)
+    return _save_cross(_make(out, (a, b), _MmBackward0, backward), a, b)
 
 
 def matmul(a, b):
@@ -1725,7 +1973,7 @@ def matmul(a, b):
         if ad.ndim == bd.ndim == 1
         else ("MvBackward0" if ad.ndim == 2 and bd.ndim == 1 else "BmmBackward0")
     )
-    return _make(out, (a, b), _N(name), backward)
+    return _save_cross(_make(out, (a, b), _N(name), backward), a, b)
 
 
 _AddmmBackward0 = _N("AddmmBackward0")
@@ -1762,7 +2010,7 @@ def addmm(bias, m1, m2, beta=1, alpha=1):
             gm2 = None if gm2 is None else gm2 * alpha
         return gb, gm1, gm2
 
-    return _make(out, (bias, m1, m2), _AddmmBackward0, backward)
+    return _save_cross(_make(out, (bias, m1, m2), _AddmmBackward0, backward), m1, m2)
 
 
 # -------------------------------------------------------------------- reductions
@@ -1960,7 +2208,141 @@ def gather(a, dim, index):
     return _make(out, (a,), _N("GatherBackward0"), backward)
 
 
+def _scatter_grid(ad, dim, index, name):
+    idx = _raw(index)
+    if not isinstance(idx, np.ndarray) or idx.dtype.kind not in "iu":
+        raise RuntimeError(f"{name}(): Expected dtype int32/int64 for index")
+    d = _norm_dim(dim, ad.ndim)
+    if idx.ndim != builtins.max(ad.ndim, 1):
+        raise RuntimeError(
+            "Index tensor must have the same number of dimensions as self tensor"
+        )
+    grid = list(np.indices(idx.shape, sparse=True))
+    grid[d] = idx
+    return tuple(grid), idx.shape
+
+
+def _src_part(src, shape):
+    # PyTorch reads src only where index has entries
+    return src[tuple(slice(0, n) for n in shape)]
+
+
+def scatter(a, dim, index, src=None, value=None, reduce=None):
+    """out = a with out[..., index[i], ...] = src[i] along ``dim`` (a number ``value`` too)."""
+    if src is None:
+        src = value
+    ad = a._data
+    grid, ishape = _scatter_grid(ad, dim, index, "scatter")
+    out = ad.copy()
+    if isinstance(src, Tensor):
+        part = _src_part(src._data, ishape)
+    else:
+        part = np.asarray(src, dtype=ad.dtype)
+    if reduce is None:
+        out[grid] = part
+    elif reduce == "add":
+        np.add.at(out, grid, part)
+    elif reduce == "multiply":
+        np.multiply.at(out, grid, part)
+    else:
+        raise RuntimeError(f"reduce argument must be either add or multiply. Got {reduce}")
+    if reduce is not None and (a.requires_grad or getattr(src, "requires_grad", False)):
+        if _grad_state.enabled:
+            raise RuntimeError(
+                "scatter(): the derivative with reduce= is not implemented; use scatter_add "
+                "for a differentiable sum"
+            )
+    sshape = src._data.shape if isinstance(src, Tensor) else None
+
+    def backward(g):
+        ga = g.copy()
+        ga[grid] = 0
+        if sshape is None:
+            return (ga,)
+        gs = np.zeros(sshape, dtype=g.dtype)
+        gs[tuple(slice(0, n) for n in ishape)] = g[grid]
+        return ga, gs
+
+    if isinstance(src, Tensor):
+        return _make(out, (a, src), _N("ScatterBackward0"), backward)
+    return _make(out, (a,), _N("ScatterBackward1"), backward)
+
+
+def scatter_add(a, dim, index, src):
+    ad = a._data
+    grid, ishape = _scatter_grid(ad, dim, index, "scatter_add")
+    out = ad.copy()
+    np.add.at(out, grid, _src_part(src._data, ishape).astype(ad.dtype, copy=False))
+    sshape = src._data.shape
+
+    def backward(g):
+        gs = np.zeros(sshape, dtype=g.dtype)
+        gs[tuple(slice(0, n) for n in ishape)] = g[grid]
+        return g, gs
+
+    return _make(out, (a, src), _N("ScatterAddBackward0"), backward)
+
+
 # -------------------------------------------------------------------- shape
+# PyTorch's strides are tracked only where its layout would not be contiguous (transposes,
+# strided slices, expands), so that view() refuses exactly where PyTorch's view() does; the
+# numpy arrays underneath keep whatever layout is fastest.
+def _contiguous_strides(shape):
+    strides, acc = [], 1
+    for n in reversed(shape):
+        strides.append(acc)
+        acc *= builtins.max(n, 1)
+    return tuple(reversed(strides))
+
+
+def _torch_strides(t):
+    ts = t._tstrides
+    return ts if ts is not None else _contiguous_strides(t._data.shape)
+
+
+def _set_strides(t, strides):
+    """Give ``t`` PyTorch's ``strides`` (kept only when they are not the contiguous ones)."""
+    strides = tuple(strides)
+    t._tstrides = None if strides == _contiguous_strides(t._data.shape) else strides
+    return t
+
+
+def _strides_contiguous(shape, strides):
+    """PyTorch's is_contiguous: strides of size-1 dimensions do not matter."""
+    return builtins.all(
+        n == 1 or st == c for n, st, c in zip(shape, strides, _contiguous_strides(shape))
+    )
+
+
+def _view_strides(old_shape, old_strides, new_shape):
+    """The strides a view of ``new_shape`` would have, or None where no view can exist
+    (PyTorch's computeStride)."""
+    if not old_shape:
+        return (1,) * len(new_shape)
+    numel = math.prod(old_shape)
+    if numel == 0:
+        return _contiguous_strides(new_shape)
+    new_strides = [0] * len(new_shape)
+    view_d = len(new_shape) - 1
+    chunk_base = old_strides[-1]
+    tensor_numel = view_numel = 1
+    for d in range(len(old_shape) - 1, -1, -1):
+        tensor_numel *= old_shape[d]
+        if d == 0 or (
+            old_shape[d - 1] != 1 and old_strides[d - 1] != tensor_numel * chunk_base
+        ):
+            while view_d >= 0 and (view_numel < tensor_numel or new_shape[view_d] == 1):
+                new_strides[view_d] = view_numel * chunk_base
+                view_numel *= new_shape[view_d]
+                view_d -= 1
+            if view_numel != tensor_numel:
+                return None
+            if d > 0:
+                chunk_base = old_strides[d - 1]
+                tensor_numel = view_numel = 1
+    return tuple(new_strides) if view_d == -1 else None
+
+
 def _infer_shape(shape, size, src_shape):
     shape = tuple(builtins.int(s) for s in shape)
     neg_at = [i for i, s in enumerate(shape) if s == -1]
@@ -1981,13 +2363,30 @@ def _infer_shape(shape, size, src_shape):
     return shape
 
 
-def reshape(a, shape, name="ViewBackward0"):
+def reshape(a, shape, name="ViewBackward0", view=False):
+    """reshape(), or with ``view`` PyTorch's view(), which refuses where its layout needs a copy."""
     ad = a._data
     shape = _infer_shape(shape, ad.size, ad.shape)
+    strides = None
+    if a._tstrides is not None:
+        strides = _view_strides(ad.shape, a._tstrides, shape)
+        if strides is None:
+            if view:
+                raise RuntimeError(
+                    "view size is not compatible with input tensor's size and stride (at least "
+                    "one dimension spans across two contiguous subspaces). Use .reshape(...) "
+                    "instead."
+                )
+            name = "UnsafeViewBackward0"
     # numpy copies only when the memory layout forces it (e.g. an NCHW view of CNHW memory)
     out = ad.reshape(shape)
     src = ad.shape
-    return _make(out, (a,), _N(name), lambda g: (g.reshape(src),))
+    res = _make(out, (a,), _N(name), lambda g: (g.reshape(src),))
+    if strides is not None:
+        _set_strides(res, strides)
+    if view or np.may_share_memory(out, ad):
+        _share_version(res, a)
+    return res
 
 
 def flatten(a, start_dim=0, end_dim=-1):
@@ -2017,14 +2416,25 @@ def squeeze(a, dim=None):
         out = ad.squeeze(dims) if dims else ad
         name = "SqueezeBackward1"
     src = ad.shape
-    return _make(out, (a,), _N(name), lambda g: (g.reshape(src),))
+    res = _make(out, (a,), _N(name), lambda g: (g.reshape(src),))
+    if a._tstrides is not None:
+        gone = (
+            [i for i in range(ad.ndim) if ad.shape[i] == 1] if dim is None else dims
+        )
+        _set_strides(res, tuple(st for i, st in enumerate(a._tstrides) if i not in gone))
+    return _share_version(res, a)
 
 
 def unsqueeze(a, dim):
     ad = a._data
     d = _norm_dim(dim, ad.ndim + 1)
     out = np.expand_dims(ad, d)
-    return _make(out, (a,), _N("UnsqueezeBackward0"), lambda g: (g.squeeze(d),))
+    res = _make(out, (a,), _N("UnsqueezeBackward0"), lambda g: (g.squeeze(d),))
+    if a._tstrides is not None:
+        st, shp = a._tstrides, ad.shape
+        inner = st[d] * shp[d] if d < len(shp) else 1
+        _set_strides(res, st[:d] + (inner,) + st[d:])
+    return _share_version(res, a)
 
 
 def permute(a, dims):
@@ -2037,18 +2447,27 @@ def permute(a, dims):
         )
     dims = tuple(_norm_dim(d, ad.ndim) for d in dims)
     inv = tuple(np.argsort(dims))
-    return _make(ad.transpose(dims), (a,), _N("PermuteBackward0"), lambda g: (g.transpose(inv),))
+    res = _make(ad.transpose(dims), (a,), _N("PermuteBackward0"), lambda g: (g.transpose(inv),))
+    st = _torch_strides(a)
+    _set_strides(res, tuple(st[d] for d in dims))
+    return _share_version(res, a)
 
 
 def transpose(a, dim0, dim1):
     ad = a._data
     d0, d1 = _norm_dim(dim0, ad.ndim), _norm_dim(dim1, ad.ndim)
     out = np.swapaxes(ad, d0, d1)
-    return _make(out, (a,), _N("TransposeBackward0"), lambda g: (np.swapaxes(g, d0, d1),))
+    res = _make(out, (a,), _N("TransposeBackward0"), lambda g: (np.swapaxes(g, d0, d1),))
+    st = list(_torch_strides(a))
+    st[d0], st[d1] = st[d1], st[d0]
+    _set_strides(res, st)
+    return _share_version(res, a)
 
 
 def _transpose2(a):
-    return _make(a._data.T, (a,), _N("TBackward0"), lambda g: (g.T,))
+    res = _make(a._data.T, (a,), _N("TBackward0"), lambda g: (g.T,))
+    _set_strides(res, _torch_strides(a)[::-1])
+    return _share_version(res, a)
 
 
 def expand(a, sizes):
@@ -2071,7 +2490,15 @@ def expand(a, sizes):
             )
     out = np.broadcast_to(ad, shape)
     src = ad.shape
-    return _make(out, (a,), _N("ExpandBackward0"), lambda g: (_unbroadcast(g, src),))
+    res = _make(out, (a,), _N("ExpandBackward0"), lambda g: (_unbroadcast(g, src),))
+    st = _torch_strides(a)
+    _set_strides(
+        res,
+        tuple(
+            0 if i < nd or src[i - nd] != shape[i] else st[i - nd] for i in range(len(shape))
+        ),
+    )
+    return _share_version(res, a)
 
 
 def _repeat(a, sizes):
@@ -2117,10 +2544,9 @@ def index(a, key):
     basic = _is_basic(key)
     if not isinstance(out, np.ndarray):
         out = np.asarray(out)
-    elif basic and not out.flags.owndata:
-        pass
     if not (_grad_state.enabled and a.requires_grad):
-        return _wrap(out)
+        res = _wrap(out)
+        return _basic_view(res, a, key) if basic else res
     shape, dt = ad.shape, ad.dtype
 
     def backward(g):
@@ -2131,13 +2557,53 @@ def index(a, key):
             np.add.at(full, key, g)
         return (full,)
 
-    if isinstance(key, int):
-        name = "SelectBackward0"
-    elif basic:
-        name = "SliceBackward0"
-    else:
-        name = "IndexBackward0"
-    return _make(out, (a,), _N(name), backward)
+    if not basic:
+        return _make(out, (a,), _N("IndexBackward0"), backward)
+    return _basic_view(_make(out, (a,), _N(_basic_index_name(key)), backward), a, key)
+
+
+def _basic_index_name(key):
+    """PyTorch's node for a basic index: its last step, indices applied left to right and
+    whole-dimension slices inside a tuple skipped."""
+    if isinstance(key, slice):
+        return "SliceBackward0"  # a lone slice, even a whole one, is a slice
+    if not isinstance(key, tuple):
+        key = (key,)
+    name = "AliasBackward0"
+    for k in key:
+        if k is None:
+            name = "UnsqueezeBackward0"
+        elif isinstance(k, slice):
+            if k != slice(None):
+                name = "SliceBackward0"
+        elif k is not Ellipsis:
+            name = "SelectBackward0"
+    return name
+
+
+def _basic_view(res, a, key):
+    """``res`` = ``a[key]`` for a basic key: a view in PyTorch, sharing the version counter,
+    with PyTorch's strides."""
+    items = key if isinstance(key, tuple) else (key,)
+    shape, strides = a._data.shape, _torch_strides(a)
+    explicit = builtins.sum(1 for k in items if k is not None and k is not Ellipsis)
+    new_st, d = [], 0
+    for k in items:
+        if k is Ellipsis:
+            for _ in range(len(shape) - explicit):
+                new_st.append(strides[d])
+                d += 1
+        elif k is None:
+            new_st.append(strides[d] * shape[d] if d < len(shape) else 1)
+        elif isinstance(k, slice):
+            new_st.append(strides[d] * (k.step or 1))
+            d += 1
+        else:
+            d += 1
+    new_st.extend(strides[d:])
+    if len(new_st) == res._data.ndim:
+        _set_strides(res, new_st)
+    return _share_version(res, a)
 
 
 def setitem(a, key, value):
@@ -2148,6 +2614,7 @@ def setitem(a, key, value):
     )
     if not tracked:
         a._data[key] = v
+        _bump(a)
         return
     if a.requires_grad and a.grad_fn is None:
         raise RuntimeError(

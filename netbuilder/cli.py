@@ -80,6 +80,14 @@ def build_parser() -> argparse.ArgumentParser:
         "problems (they are listed by block).",
     )
     p.add_argument("project", metavar="PROJECT", help=PROJECT_HELP)
+    p.add_argument(
+        "--depth",
+        type=_non_negative_int,
+        default=3,
+        metavar="N",
+        help="how many levels of composite blocks to open (default 3; 0 lists only the "
+        "top-level blocks)",
+    )
 
     p = sub.add_parser(
         "train",
@@ -344,28 +352,65 @@ def _shape(shape) -> str:
     return "?" if shape is None else "x".join(str(d) for d in shape)
 
 
-def summary_text(graph) -> str:
-    """A torchinfo-like table of the graph's blocks, shapes and parameter counts."""
+def _summary_rows(graph, depth, max_depth, port_names=None, prefix="") -> list[tuple]:
+    """One row per block; a composite's blocks follow it, indented as torchinfo nests."""
     nodes = graph.nodes
     order = graph.topological_order()
     placed = set(order)
     order += [nid for nid in nodes if nid not in placed]  # blocks on a loop come last
+    port_names = port_names or {}
+    order = [nid for nid in order if nid not in port_names]
     into: dict[str, list] = {}
     for e in graph.edges:  # one pass: edges_into per block is quadratic on big networks
         into.setdefault(e.dst, []).append(e)
     rows = []
-    for nid in order:
+    for i, nid in enumerate(order):
         node = nodes[nid]
-        sources = [nodes[e.src].name for e in sorted(into.get(nid, ()), key=lambda e: e.dst_port)]
+        sources = [
+            port_names.get(e.src) or nodes[e.src].name
+            for e in sorted(into.get(nid, ()), key=lambda e: e.dst_port)
+        ]
+        last = i == len(order) - 1
+        branch = "" if depth == 0 else prefix + ("└─ " if last else "├─ ")
         rows.append(
             (
-                node.name,
-                node.type,
+                branch + node.name,
+                node.definition.name if node.definition is not None else node.type,
                 ", ".join(sources) or "-",
                 _shape(node.out_shape),
-                f"{node.param_count:,}",
+                "?" if node.param_count is None else f"{node.param_count:,}",
             )
         )
+        if node.definition is not None and node.inner is not None and depth < max_depth:
+            outer = [nodes[e.src].name for e in sorted(into.get(nid, ()), key=lambda e: e.dst_port)]
+            names = {
+                pid: f"{node.name}:{outer[k] if k < len(outer) else '?'}"
+                for k, pid in enumerate(node.definition.inputs)
+            }
+            inner_prefix = "" if depth == 0 else prefix + ("   " if last else "│  ")
+            rows += _summary_rows(node.inner, depth + 1, max_depth, names, inner_prefix)
+    return rows
+
+
+def _leaf_activations(graph) -> int:
+    total = 0
+    for node in graph.nodes.values():
+        if node.definition is not None and node.inner is not None:
+            ports = set(node.definition.inputs)
+            total += _leaf_activations(node.inner) - sum(
+                int(_prod(node.inner.nodes[p].out_shape))
+                for p in ports
+                if node.inner.nodes[p].out_shape is not None
+            )
+        elif node.out_shape is not None:
+            total += int(_prod(node.out_shape))
+    return total
+
+
+def summary_text(graph, depth: int = 3) -> str:
+    """A torchinfo-like table of the graph's blocks, shapes and parameter counts; composite
+    blocks open up to `depth` levels."""
+    rows = _summary_rows(graph, 0, depth)
     header = ("Block", "Type", "Input from", "Output shape", "Params")
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
 
@@ -375,7 +420,7 @@ def summary_text(graph) -> str:
 
     rule = "-" * len(line(header))
     total = graph.total_params
-    activations = sum(int(_prod(n.out_shape)) for n in nodes.values() if n.out_shape is not None)
+    activations = _leaf_activations(graph)
     out = [
         f"Network: {graph.name}" if getattr(graph, "name", "") else "Network",
         rule,
@@ -402,7 +447,7 @@ def _prod(shape):
 def _summary(args) -> int:
     project = _load(args.project)
     graph = project.graph
-    print(summary_text(graph))
+    print(summary_text(graph, args.depth))
     return _report_problems(graph)
 
 

@@ -11,8 +11,9 @@ class CompileError(BlockError):
     """The graph has problems; the message lists them by node name."""
 
 
-def _plan(graph):
-    """[(node_id, name, kind, source ids)] in execution order, and the output id."""
+def _plan(graph, ports=None):
+    """[(node_id, name, kind, source ids)] in execution order, and the output id. An input
+    step's sources hold its port number (a composite's body has one Input per port)."""
     problems = graph.problems()
     if problems:
         lines = "; ".join(msg for _, msg in problems)
@@ -25,16 +26,23 @@ def _plan(graph):
         node = graph.nodes[nid]
         sources = [e.src for e in graph.edges_into(nid)]
         kind = {"Input": "input", "Add": "add", "Concat": "concat"}.get(node.type, "module")
+        if kind == "input":
+            sources = [ports.index(nid) if ports else 0]
         steps.append((nid, node.name, kind, sources))
     return steps, out_id
 
 
 def compile_graph(graph, lib=None):
     """An nn.Module that runs the graph. `lib` is the torch-like library to build with: engine
-    (the default) or torch itself (parity tests)."""
+    (the default) or torch itself (parity tests). A composite block becomes a nested module
+    named after its definition, so parameters read `block2.conv1.weight` as in PyTorch."""
     if lib is None:
         import engine as lib
-    steps, out_id = _plan(graph)
+    return _compile(graph, lib, graph.name or "Net", None)
+
+
+def _compile(graph, lib, class_name, ports):
+    steps, out_id = _plan(graph, ports)
 
     class GraphModule(lib.nn.Module):
         def __init__(self):
@@ -43,26 +51,26 @@ def compile_graph(graph, lib=None):
             self._output = out_id
             # a value can be freed once its last consumer has run
             last_use = {}
-            for i, (_, _, _, sources) in enumerate(steps):
-                for s in sources:
+            for i, (_, _, kind, sources) in enumerate(steps):
+                for s in sources if kind != "input" else ():
                     last_use[s] = i
             self._free_after = {
                 i: [s for s, j in last_use.items() if j == i and s != out_id]
                 for i in range(len(steps))
             }
 
-        def forward(self, x):
-            return self.run(x)[0]
+        def forward(self, *xs):
+            return self.run(*xs)[0]
 
-        def run(self, x, keep=()):
+        def run(self, *xs, keep=()):
             """(output, {node name: value}) for the node names in `keep`."""
             values, kept = {}, {}
             keep = set(keep)
             for i, (nid, name, kind, sources) in enumerate(self._steps):
                 if kind == "input":
-                    value = x
+                    value = xs[sources[0]]
                 elif kind == "module":
-                    value = getattr(self, name)(values[sources[0]])
+                    value = getattr(self, name)(*(values[s] for s in sources))
                 elif kind == "add":
                     value = values[sources[0]] + values[sources[1]]
                 else:
@@ -74,23 +82,18 @@ def compile_graph(graph, lib=None):
                     values.pop(s, None)
             return values[self._output], kept
 
-    GraphModule.__name__ = GraphModule.__qualname__ = graph.name or "Net"
+    GraphModule.__name__ = GraphModule.__qualname__ = class_name
     model = GraphModule()
     for nid, name, kind, _ in steps:
         if kind == "module":
             node = graph.nodes[nid]
-            module = (
-                node.block.build(node.resolved)
-                if lib.__name__ == "engine"
-                else (_build_with(lib, node))
-            )
+            if node.definition is not None:
+                defn = node.definition
+                module = _compile(node.inner, lib, defn.name, defn.inputs)
+            else:
+                module = node.block.build_with(lib.nn, node.resolved)
             model.add_module(name, module)
     return model
-
-
-def _build_with(lib, node):
-    cls_name, args, kwargs = node.block.ctor(node.resolved)
-    return getattr(lib.nn, cls_name)(*args, **kwargs)
 
 
 def node_outputs(model, graph, x, names) -> dict:

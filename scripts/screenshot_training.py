@@ -1,12 +1,14 @@
 """Screenshots of the training dashboard while LeNet learns MNIST (README, docs/screenshots/).
 
     python3 scripts/screenshot_training.py [--data /path/to/mnist] [--theme light|dark]
+                                           [--size 1280x800]
 
-Runs the real app under Xvfb (started here when no DISPLAY is set), opens the LeNet template,
-trains on MNIST when --data names an IDX folder (else on the bundled sample) and saves:
-  docs/screenshots/training-ready[-dark].png  the window before the run (the dock still short)
-  docs/screenshots/training[-dark].png        after --steps steps (a run in progress)
-  docs/screenshots/training-epoch[-dark].png  at the end of the second epoch
+Runs the real app under Xvfb (started here when no DISPLAY is set) on a screen of --size, with
+the window at the size the app opens at on that screen, opens the LeNet template, trains on
+MNIST when --data names an IDX folder (else on the bundled sample) and saves (SIZE: --size):
+  docs/screenshots/training-ready-SIZE[-dark].png  the window before the run
+  docs/screenshots/training-SIZE[-dark].png        after --steps steps (a run in progress)
+  docs/screenshots/training-epoch-SIZE[-dark].png  after the run
 --train N trains on the first N training images only (written to a temporary .npz), for a
 quicker run on a slow machine.
 """
@@ -32,13 +34,19 @@ def main() -> int:
     ap.add_argument("--train", type=int, default=0, help="training images (0: all)")
     ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
+    ap.add_argument("--size", default="1280x800", help="screen size, WIDTHxHEIGHT")
     args = ap.parse_args()
+    try:
+        args.width, args.height = (int(v) for v in args.size.lower().split("x"))
+    except ValueError:
+        ap.error(f"--size: expected WIDTHxHEIGHT such as 1280x800, not {args.size!r}")
 
     if not os.environ.get("DISPLAY") and os.environ.get("QT_QPA_PLATFORM") != "offscreen":
         xvfb = shutil.which("xvfb-run")
         if xvfb is None:
             sys.exit("no DISPLAY and no xvfb-run: install Xvfb or set QT_QPA_PLATFORM=offscreen")
-        cmd = [xvfb, "-a", "-s", "-screen 0 1600x1000x24 -nolisten tcp", sys.executable, *sys.argv]
+        screen = f"-screen 0 {args.width}x{args.height}x24 -nolisten tcp"
+        cmd = [xvfb, "-a", "-s", screen, sys.executable, *sys.argv]
         return subprocess.call(cmd)
     os.environ.setdefault("QT_QPA_PLATFORM", "xcb")
     os.environ["NETBUILDER_THEME"] = args.theme
@@ -53,14 +61,14 @@ def shoot(args) -> int:
 
     from netbuilder.data import load_dataset
     from netbuilder.ui.app import make_app
-    from netbuilder.ui.mainwindow import MainWindow
+    from netbuilder.ui.mainwindow import MainWindow, default_size
 
     app = make_app(["netbuilder"])
     tmp = Path(tempfile.mkdtemp(prefix="nb-shot-"))
     # fresh settings: the default layout, not whatever a user's last session left
     settings = QSettings(str(tmp / "settings.ini"), QSettings.Format.IniFormat)
     window = MainWindow(settings=settings, recovery_dir=tmp / "recovery")
-    window.resize(1440, 900)  # the default window size
+    window.resize(*default_size())  # as the app opens on this screen
     window.load_template("lenet")
     window.show()
     d = window.training
@@ -91,13 +99,13 @@ def shoot(args) -> int:
             time.sleep(0.005)
 
     pump(1.5)  # the dashboard builds its plots shortly after the window shows
-    suffix = "" if args.theme == "light" else "-dark"
+    suffix = f"-{args.width}x{args.height}" + ("" if args.theme == "light" else "-dark")
     args.out.mkdir(parents=True, exist_ok=True)
     ready = args.out / f"training-ready{suffix}.png"
     window.grab().save(str(ready))
     print(f"{ready} before the run")
     select("conv2", window)
-    d.views.setCurrentWidget(d.histograms)
+    d.views.setCurrentWidget(d.board.distributions)
     d.train_action.trigger()
     steps = min(args.steps, args.epochs * (n // 64) // 2)  # mid-run on a small data set
     while d.running and d.step < steps:
@@ -115,17 +123,8 @@ def shoot(args) -> int:
     second = args.out / f"training-epoch{suffix}.png"
     window.grab().save(str(second))
     print(f"{second} after {d.step} steps: {d.status_label.text()}")
-    d.views.setCurrentWidget(d.features)
-    pump(0.3)
-    third = args.out / f"training-features{suffix}.png"
-    d.plots_dock.grab().save(str(third))
-    d.views.setCurrentWidget(d.confusion)
-    pump(0.3)
-    fourth = args.out / f"training-confusion{suffix}.png"
-    d.plots_dock.grab().save(str(fourth))
-    print(f"{third}, {fourth}")
     window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, False)
-    window.hide()  # not close(): the recorded run made the project dirty, close() would ask
+    window.hide()
     return 0
 
 

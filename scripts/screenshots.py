@@ -45,12 +45,12 @@ def main(argv=None) -> int:
     app = make_app()
     tmp = Path(tempfile.mkdtemp(prefix="nb-shots-"))
 
-    def window_for(template: str, dark: bool):
+    def window_for(template: str, dark: bool, size=(1440, 900)):
         theme.apply(app, dark=dark)
         # fresh settings each time: no window size or dock layout carried from the last shot
         settings = QSettings(str(tempfile.mkdtemp(dir=tmp) + "/settings.ini"), QSettings.IniFormat)
         w = create_window(None, settings=settings, recovery_dir=tmp / "recovery")
-        w.resize(1440, 900)
+        w.resize(*size)
         w.load_template(template)
         w.show()
         _settle(app, w)
@@ -63,7 +63,7 @@ def main(argv=None) -> int:
         print(f"wrote {path}")
 
     def select(w, name: str) -> None:
-        node = w.graph.node_by_name(name)
+        node = w.scene.graph.node_by_name(name)  # the level the canvas shows
         w.scene.select_nodes([node.id])
         app.processEvents()
 
@@ -90,6 +90,17 @@ def main(argv=None) -> int:
     shot(w, "invalid.png")
     w.runner.stack.setClean()
     w.close()
+
+    # 4. composite blocks: ResNet-8 from BasicBlocks, collapsed, then entered (breadcrumb),
+    # at a laptop's and a desktop's size
+    for size, suffix in (((1280, 800), ""), ((1920, 1080), "-1920")):
+        w = window_for("resnet8", dark=False, size=size)
+        select(w, "layer2")
+        shot(w, f"composite{suffix}.png")
+        w.composites.enter(w.graph.node_by_name("layer2").id)
+        select(w, "downsample")
+        shot(w, f"composite-entered{suffix}.png")
+        w.close()
     return 0
 
 

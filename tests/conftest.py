@@ -7,7 +7,12 @@ _runtime = pathlib.Path(f"/tmp/runtime-{os.getuid()}")
 _runtime.mkdir(mode=0o700, exist_ok=True)
 os.environ.setdefault("XDG_RUNTIME_DIR", str(_runtime))
 
+import tempfile  # noqa: E402
+
 import pytest  # noqa: E402
+
+# "My blocks" lives in the user data folder: tests use a fresh one, never the user's.
+os.environ.setdefault("NETBUILDER_USER_DATA", tempfile.mkdtemp(prefix="netbuilder-user-"))
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
 MNIST_DIR = REPO_ROOT.parent / "shared" / "datasets" / "mnist"

@@ -33,6 +33,13 @@ ISSUE_TYPES = [
     "BatchNorm2d",
     "Add",
     "Concat",
+    "ConvTranspose2d",
+    "Upsample",
+    "LayerNorm",
+    "Dropout2d",
+    "Identity",
+    "Unflatten",
+    "Shortcut",
 ]
 
 
@@ -128,6 +135,32 @@ CASES = [
     ("Add", {}, [(3, 4, 4), (3, 4, 4)]),
     ("Concat", {}, [(3, 4, 4), (5, 4, 4)]),
     ("Concat", {}, [(2,), (3,), (4,)]),
+    ("ConvTranspose2d", {"out_channels": 4}, [(3, 5, 6)]),
+    (
+        "ConvTranspose2d",
+        {
+            "out_channels": 4,
+            "kernel_size": 3,
+            "stride": 2,
+            "padding": 1,
+            "output_padding": 1,
+            "groups": 2,
+            "bias": False,
+        },
+        [(2, 4, 5)],
+    ),
+    ("ConvTranspose2d", {"kernel_size": (3, 2), "stride": 1, "dilation": 2}, [(2, 4, 4)]),
+    ("Upsample", {}, [(3, 4, 5)]),
+    ("Upsample", {"scale_factor": 1.5, "mode": "bilinear", "align_corners": True}, [(2, 5, 4)]),
+    ("LayerNorm", {}, [(3, 4, 4)]),
+    ("LayerNorm", {"normalized_shape": [4], "elementwise_affine": False}, [(3, 5, 4)]),
+    ("LayerNorm", {"eps": 1e-3}, [(12,)]),
+    ("Dropout2d", {"p": 0.2}, [(3, 4, 4)]),
+    ("Identity", {}, [(3, 4, 4)]),
+    ("Unflatten", {"unflattened_size": [2, 3, 4]}, [(24,)]),
+    ("Shortcut", {}, [(3, 5, 5)]),
+    ("Shortcut", {"out_channels": 6, "stride": 2}, [(3, 5, 5)]),
+    ("Shortcut", {"out_channels": 3, "stride": 3}, [(3, 7, 8)]),
 ]
 
 
@@ -168,6 +201,19 @@ def test_shape_and_count_match_engine_and_torch(type_, params, in_shapes):
         actual = sum(p.numel() for p in module.parameters()) if module is not None else 0
         assert actual == node.param_count, lib.__name__
     assert g.total_params == sum(p.numel() for p in compile_graph(g).parameters())
+
+
+def test_new_block_types_explain_wrong_inputs():
+    _, conv_t = graph_for("ConvTranspose2d", {"stride": 2, "output_padding": 2}, [(3, 4, 4)])
+    assert "output_padding 2 must be smaller than the stride" in conv_t.problems[0]
+    _, ln = graph_for("LayerNorm", {"normalized_shape": [5]}, [(3, 4, 4)])
+    assert "must be the last dims of the input 3x4x4" in ln.problems[0]
+    _, unflat = graph_for("Unflatten", {"unflattened_size": [2, 3, 3]}, [(24,)])
+    assert "needs 18 features but gets 24" in unflat.problems[0]
+    _, drop = graph_for("Dropout2d", {}, [(12,)])
+    assert "use Dropout for flat features" in drop.problems[0]
+    _, up = graph_for("Upsample", {}, [(12,)])
+    assert "image-shaped input" in up.problems[0]
 
 
 def test_auto_fill_follows_input_unless_pinned():

@@ -15,7 +15,9 @@ from engine.optim import lr_scheduler as esched
 from engine.serialization import load, save
 from engine.utils.data import DataLoader, TensorDataset
 
-OPTIMIZERS = ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad"]
+OPTIMIZERS = [
+    "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam",
+]
 
 # Every option of every optimizer, including both branches of PyTorch's lerp (weight < 0.5
 # and >= 0.5) where the update uses it.
@@ -47,6 +49,20 @@ CASES = [
     ("Adagrad", dict(lr=0.05, lr_decay=0.1)),
     ("Adagrad", dict(lr=0.05, weight_decay=0.1, initial_accumulator_value=0.5)),
     ("Adagrad", dict(lr=0.05, eps=1e-4, maximize=True)),
+    ("Adadelta", dict()),
+    ("Adadelta", dict(lr=0.5, rho=0.5, eps=1e-4)),
+    ("Adadelta", dict(lr=0.5, weight_decay=0.1, maximize=True)),
+    ("Adamax", dict()),
+    ("Adamax", dict(lr=0.01, betas=(0.3, 0.9), eps=1e-4)),
+    ("Adamax", dict(lr=0.01, weight_decay=0.1, maximize=True)),
+    ("NAdam", dict()),
+    ("NAdam", dict(lr=0.01, betas=(0.3, 0.9), momentum_decay=0.01)),
+    ("NAdam", dict(lr=0.01, weight_decay=0.1, maximize=True)),
+    ("NAdam", dict(lr=0.01, weight_decay=0.1, decoupled_weight_decay=True)),
+    ("RAdam", dict()),
+    ("RAdam", dict(lr=0.01, betas=(0.8, 0.9), eps=1e-4)),
+    ("RAdam", dict(lr=0.01, weight_decay=0.1, maximize=True)),
+    ("RAdam", dict(lr=0.01, weight_decay=0.1, decoupled_weight_decay=True)),
 ]
 
 RNG = np.random.default_rng(1234)
@@ -283,6 +299,19 @@ BAD_ARGUMENTS = [
     ("Adagrad", dict(weight_decay=-1.0)),
     ("Adagrad", dict(initial_accumulator_value=-1.0)),
     ("Adagrad", dict(eps=-1.0)),
+    ("Adadelta", dict(lr=-1.0)),
+    ("Adadelta", dict(rho=1.5)),
+    ("Adadelta", dict(eps=-1.0)),
+    ("Adadelta", dict(weight_decay=-1.0)),
+    ("Adamax", dict(lr=-1.0)),
+    ("Adamax", dict(betas=(1.0, 0.9))),
+    ("Adamax", dict(eps=-1.0)),
+    ("NAdam", dict(betas=(0.9, 1.0))),
+    ("NAdam", dict(momentum_decay=-1.0)),
+    ("NAdam", dict(weight_decay=-1.0)),
+    ("RAdam", dict(lr=-1.0)),
+    ("RAdam", dict(eps=-1.0)),
+    ("RAdam", dict(weight_decay=-1.0)),
 ]
 
 
@@ -322,6 +351,10 @@ RESUME_CASES = [
     ("AdamW", dict(lr=0.01)),
     ("RMSprop", dict(lr=0.01, momentum=0.5, centered=True)),
     ("Adagrad", dict(lr=0.05, lr_decay=0.01)),
+    ("Adadelta", dict(lr=0.5)),
+    ("Adamax", dict(lr=0.01)),
+    ("NAdam", dict(lr=0.01)),
+    ("RAdam", dict(lr=0.01)),
 ]
 
 

@@ -1,5 +1,7 @@
-"""PyTorch's LeNet tutorial ("Neural Networks", the 60-minute blitz) on the engine with only the
-imports changed, step by step, and the same numbers as PyTorch for the same weights and inputs."""
+"""A program of our own that walks the LeNet walkthrough's API path ("Neural Networks" in the
+60-minute blitz: define, inspect, run, read the graph, backward, update by hand and with SGD)
+on the engine with only the imports changed: PyTorch's printed text and numbers for the same
+weights and inputs."""
 
 import contextlib
 import io
@@ -9,98 +11,61 @@ from engine_parity import torch as real_torch
 
 TUTORIAL = """
 class Net(nn.Module):
-
+    # LeNet-5's shape for 32x32 inputs: two 5x5 convolutions, each followed by ReLU and a
+    # 2x2 max pool, then three fully connected layers
     def __init__(self):
         super(Net, self).__init__()
-        # 1 input image channel, 6 output channels, 5x5 square convolution
-        # kernel
         self.conv1 = nn.Conv2d(1, 6, 5)
         self.conv2 = nn.Conv2d(6, 16, 5)
-        # an affine operation: y = Wx + b
-        self.fc1 = nn.Linear(16 * 5 * 5, 120)  # 5*5 from image dimension
+        self.fc1 = nn.Linear(16 * 5 * 5, 120)
         self.fc2 = nn.Linear(120, 84)
         self.fc3 = nn.Linear(84, 10)
 
-    def forward(self, input):
-        # Convolution layer C1: 1 input image channel, 6 output channels,
-        # 5x5 square convolution, it uses RELU activation function, and
-        # outputs a Tensor with size (N, 6, 28, 28), where N is the size of the batch
-        c1 = F.relu(self.conv1(input))
-        # Subsampling layer S2: 2x2 grid, purely functional,
-        # this layer does not have any parameter, and outputs a (N, 6, 14, 14) Tensor
-        s2 = F.max_pool2d(c1, (2, 2))
-        # Convolution layer C3: 6 input channels, 16 output channels,
-        # 5x5 square convolution, it uses RELU activation function, and
-        # outputs a (N, 16, 10, 10) Tensor
-        c3 = F.relu(self.conv2(s2))
-        # Subsampling layer S4: 2x2 grid, purely functional,
-        # this layer does not have any parameter, and outputs a (N, 16, 5, 5) Tensor
-        s4 = F.max_pool2d(c3, 2)
-        # Flatten operation: purely functional, outputs a (N, 400) Tensor
-        s4 = torch.flatten(s4, 1)
-        # Fully connected layer F5: (N, 400) Tensor input,
-        # and outputs a (N, 120) Tensor, it uses RELU activation function
-        f5 = F.relu(self.fc1(s4))
-        # Fully connected layer F6: (N, 120) Tensor input,
-        # and outputs a (N, 84) Tensor, it uses RELU activation function
-        f6 = F.relu(self.fc2(f5))
-        # Gaussian layer OUTPUT: (N, 84) Tensor input, and
-        # outputs a (N, 10) Tensor
-        output = self.fc3(f6)
-        return output
+    def forward(self, image):
+        maps = F.max_pool2d(F.relu(self.conv1(image)), (2, 2))
+        maps = F.max_pool2d(F.relu(self.conv2(maps)), 2)
+        flat = torch.flatten(maps, 1)
+        hidden = F.relu(self.fc2(F.relu(self.fc1(flat))))
+        return self.fc3(hidden)
 
 
 net = Net()
 print(net)
-
 params = list(net.parameters())
 print(len(params))
-print(params[0].size())  # conv1's .weight
-
+print(params[0].size())
 input = torch.randn(1, 1, 32, 32)
 out = net(input)
 print(out)
-
 net.zero_grad()
 out.backward(torch.randn(1, 10))
-
 output = net(input)
-target = torch.randn(10)  # a dummy target, for example
-target = target.view(1, -1)  # make it the same shape as output
+target = torch.randn(10).view(1, -1)
 criterion = nn.MSELoss()
-
 loss = criterion(output, target)
 print(loss)
-
-print(loss.grad_fn)  # MSELoss
-print(loss.grad_fn.next_functions[0][0])  # Linear
-print(loss.grad_fn.next_functions[0][0].next_functions[0][0])  # ReLU
-
-net.zero_grad()     # zeroes the gradient buffers of all parameters
-
-print('conv1.bias.grad before backward')
+mse_node = loss.grad_fn
+linear_node = mse_node.next_functions[0][0]
+print(mse_node)
+print(linear_node)
+print(linear_node.next_functions[0][0])
+net.zero_grad()
+print("bias of conv1, gradient before:")
 print(net.conv1.bias.grad)
-
 loss.backward()
-
-print('conv1.bias.grad after backward')
+print("bias of conv1, gradient after:")
 print(net.conv1.bias.grad)
-
-learning_rate = 0.01
-for f in net.parameters():
-    f.data.sub_(f.grad.data * learning_rate)
-
+step = 0.01
+for weight in net.parameters():
+    weight.data.sub_(weight.grad.data * step)
 import torch.optim as optim
 
-# create your optimizer
 optimizer = optim.SGD(net.parameters(), lr=0.01)
-
-# in your training loop:
-optimizer.zero_grad()   # zero the gradient buffers
+optimizer.zero_grad()
 output = net(input)
 loss = criterion(output, target)
 loss.backward()
-optimizer.step()    # Does the update
+optimizer.step()
 """
 
 IMPORTS_TORCH = "import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\n"
@@ -158,9 +123,9 @@ def test_tutorial_runs_on_engine_and_prints_like_pytorch():
     torch_nodes = [ln for ln in torch_lines if " object at 0x" in ln]
     assert nodes == [ln.split(" object at 0x")[0] for ln in torch_nodes]
     assert rest[4:7] == [
-        "conv1.bias.grad before backward",
+        "bias of conv1, gradient before:",
         "None",
-        "conv1.bias.grad after backward",
+        "bias of conv1, gradient after:",
     ]
     assert "\n".join(rest[7:]).startswith("tensor([") and rest[-1].endswith("])")
 

@@ -56,7 +56,7 @@ def test_save_as_refuses_to_replace_the_trained_weights(make_window, boxes, tmp_
     w = make_window("lenet")
     weights = _trained(w, tmp_path)
     before = weights.read_bytes()
-    assert not w._save_to(weights)
+    assert not w.files.save_to(weights)
     kind, _, text = boxes[-1]
     assert kind == "critical" and "trained weights file of this project" in text
     assert weights.read_bytes() == before

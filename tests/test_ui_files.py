@@ -73,7 +73,7 @@ def test_ctrl_o_opens_a_project_and_announces_it(qtbot, make_window, monkeypatch
 def test_open_a_file_whose_blocks_all_sit_at_the_origin_lays_them_out(make_window, tmp_path):
     import json
 
-    from netbuilder.ui.mainwindow import blocks_overlap
+    from netbuilder.ui.project_files import blocks_overlap
 
     data = json.loads((REPO / "resources" / "templates" / "mlp.json").read_text())
     for n in data["graph"]["nodes"]:

@@ -16,7 +16,7 @@ from netbuilder.graph.project import load_project
 from netbuilder.graph.templates import load_template
 from netbuilder.training.project_weights import project_weights
 from netbuilder.ui import import_action
-from netbuilder.ui.mainwindow import blocks_overlap
+from netbuilder.ui.project_files import blocks_overlap
 from netbuilder.ui.training.worker import DefaultTrainer
 
 MODELS = Path(__file__).parent / "models"

@@ -13,7 +13,7 @@ from test_ui_editor import boxes, make_window  # noqa: F401  (fixtures)
 from netbuilder.graph import commands as cmds
 from netbuilder.graph.limits import MAX_BLOCKS
 from netbuilder.graph.templates import template_path
-from netbuilder.ui.mainwindow import MAX_PROBLEM_ROWS
+from netbuilder.ui.problems import MAX_PROBLEM_ROWS
 
 
 def _chain_file(folder, blocks: int, loop: bool = False):
@@ -108,14 +108,14 @@ def test_opening_another_file_or_closing_mid_build_is_safe(make_window, qtbot, t
 
 
 def test_a_large_file_is_read_while_the_window_paints(make_window, qtbot, big_file, monkeypatch):
-    from netbuilder.ui import mainwindow
+    from netbuilder.ui import project_files
 
     w = make_window()
     ticks = []
     probe = QTimer(w)
     probe.setInterval(1)
     probe.timeout.connect(lambda: ticks.append(w.graph.name))
-    read = mainwindow.load_project
+    read = project_files.load_project
 
     def slow_read(path):  # as a slow disk would: the window must not wait frozen
         import time
@@ -123,7 +123,7 @@ def test_a_large_file_is_read_while_the_window_paints(make_window, qtbot, big_fi
         time.sleep(0.3)
         return read(path)
 
-    monkeypatch.setattr(mainwindow, "load_project", slow_read)
+    monkeypatch.setattr(project_files, "load_project", slow_read)
     probe.start()
     assert w.open_path(big_file)
     probe.stop()

@@ -71,7 +71,7 @@ class FakeCanvas:
 
 
 class FakeWindow(QMainWindow):
-    """The section-7 members of MainWindow, and nothing else."""
+    """A DashboardHost (netbuilder/ui/training/host.py) and nothing else."""
 
     projectReplaced = Signal()
     selectionChangedTo = Signal(object)
@@ -85,6 +85,8 @@ class FakeWindow(QMainWindow):
         self.train_menu = self.menuBar().addMenu("&Train")
         self.locked = []
         self.dirty = 0
+        self.runs_recorded = 0
+        self.path = None
         self.errors = []
         self.docks = []
 
@@ -97,6 +99,15 @@ class FakeWindow(QMainWindow):
 
     def mark_dirty(self):
         self.dirty += 1
+
+    def runs_changed(self):
+        self.runs_recorded += 1
+
+    def set_training_workspace(self, on):
+        self.workspace = on
+
+    def show_block(self, node_id):
+        self.shown = node_id
 
     def show_error(self, title, message):
         self.errors.append((title, message))
@@ -216,7 +227,9 @@ def test_pause_stops_steps_and_resume_continues(window, qtbot):
         wait_until(qtbot, lambda: d.step > 5)
         d.pause_action.trigger()
         assert d.pause_action.text() == "&Resume"
-        wait_until(qtbot, lambda: d.progress.format().startswith("Paused at step"))
+        wait_until(qtbot, lambda: d.progress.format().startswith("Paused ·"))
+        text = d.progress.format()  # where it stands, once: no pace, no ETA while paused
+        assert text.count("step") == 1 and "ETA" not in text and "samples/s" not in text
         held = d.step
         qtbot.wait(300)
         assert d.step == held, "steps went on while paused"
@@ -239,7 +252,7 @@ def test_stop_ends_the_run_promptly_and_records_it(window, qtbot):
     assert d.run.status == "stopped"
     assert d.train_action.isEnabled() and not d.stop_action.isEnabled()
     assert len(window.project.runs) == 1 and window.project.runs[0]["status"] == "stopped"
-    assert window.dirty >= 1
+    assert window.runs_recorded == 1 and window.dirty == 0  # a run alone modifies nothing
 
 
 def test_failure_shows_a_message_and_window_stays_usable(window, qtbot):

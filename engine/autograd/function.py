@@ -11,7 +11,13 @@ from engine.autograd.graph import Node
 
 class FunctionCtx:
     def save_for_backward(self, *tensors):
+        from engine.tensor import Tensor, _version_entry
+
         self._saved = tensors
+        if isinstance(self, Node):
+            self._saved_versions = tuple(
+                _version_entry(t) for t in tensors if isinstance(t, Tensor)
+            )
 
     @property
     def saved_tensors(self):

@@ -5,13 +5,22 @@ and a ``_backward`` callable: numpy gradient(s) of its output(s) in, one numpy g
 per input out. Gradients travel as numpy arrays; only leaves get Tensor ``.grad``s.
 """
 
+import re
+
 import numpy as np
 
 _node_types = {}
 
 
 class Node:
-    __slots__ = ("next_functions", "_backward", "_pre_hooks", "_hooks", "__weakref__")
+    __slots__ = (
+        "next_functions",
+        "_backward",
+        "_pre_hooks",
+        "_hooks",
+        "_saved_versions",
+        "__weakref__",
+    )
     num_outputs = 1
 
     def __init__(self, backward=None, next_functions=()):
@@ -19,6 +28,7 @@ class Node:
         self.next_functions = next_functions
         self._pre_hooks = None
         self._hooks = None
+        self._saved_versions = None  # (version counter, version then, shape, dtype, producer, nr)
 
     def name(self):
         return type(self).__name__
@@ -181,6 +191,8 @@ def run_backward(roots, grads, retain_graph=False, capture=None):
             g = buf[0] if node.num_outputs == 1 else _materialize(node, buf)
             if node._pre_hooks:
                 g = _node_hooks_pre(node, g)
+            if node._saved_versions is not None:
+                _check_saved(node)
             in_grads = node.apply(g)
             if node._hooks:
                 in_grads = _node_hooks_post(node, in_grads, g)
@@ -201,6 +213,41 @@ def run_backward(roots, grads, retain_graph=False, capture=None):
             deps[nxt] = d
             if d == 0:
                 ready.append(nxt)
+
+
+_LEGACY_NAMES = {
+    "float32": "Float",
+    "float64": "Double",
+    "float16": "Half",
+    "int64": "Long",
+    "int32": "Int",
+    "int16": "Short",
+    "int8": "Char",
+    "uint8": "Byte",
+    "bool": "Bool",
+}
+
+
+_BACKWARD_SUFFIX = re.compile(r"Backward\d+$")
+
+
+def _check_saved(node):
+    """PyTorch's refusal to differentiate through a tensor changed in place after an op saved
+    it (the gradient would silently use the new values)."""
+    for vc, version, shape, dt, producer, nr in node._saved_versions:
+        if vc[0] == version:
+            continue
+        name = _LEGACY_NAMES.get(dt.name, dt.name)
+        made_by = ""
+        if producer is not None:
+            made_by = f", which is output {nr} of {_BACKWARD_SUFFIX.sub('', producer)},"
+        raise RuntimeError(
+            "one of the variables needed for gradient computation has been modified by an "
+            f"inplace operation: [engine.{name}Tensor [{', '.join(map(str, shape))}]]{made_by} "
+            f"is at version {vc[0]}; expected version {version} instead. Hint: {node.name()} "
+            "saved it for backward; clone() it before changing it in place, or use the "
+            "out-of-place operation."
+        )
 
 
 def _accumulate(buffers, node, nr, g):

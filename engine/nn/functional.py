@@ -6,6 +6,7 @@ all their state lives in the kernel's ctx, held by the node's closure.
 
 import builtins
 import math
+import warnings
 
 import numpy as np
 
@@ -36,13 +37,16 @@ __all__ = [
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
     "conv2d",
+    "conv_transpose2d",
     "cross_entropy",
     "dropout",
     "dropout2d",
     "elu",
     "gelu",
     "hardtanh",
+    "interpolate",
     "l1_loss",
+    "layer_norm",
     "leaky_relu",
     "linear",
     "log_softmax",
@@ -239,6 +243,254 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         return tuple(r if r is None or r.dtype == d else r.astype(d) for r, d in zip(res, dtypes))
 
     return _make(out, inputs, _ConvolutionBackward0, backward)
+
+
+def _transpose_out_size(size, kernel, stride, pad, dilation, output_padding):
+    return (size - 1) * stride - 2 * pad + dilation * (kernel - 1) + output_padding + 1
+
+
+def conv_transpose2d(
+    input,  # noqa: A002
+    weight,
+    bias=None,
+    stride=1,
+    padding=0,
+    output_padding=0,
+    groups=1,
+    dilation=1,
+):
+    """The gradient of conv2d with respect to its input, used as a layer (PyTorch's weight
+    layout: in_channels x out_channels/groups x kH x kW).
+
+    Each input pixel scatters kernel-sized patches into the output: one tensordot per
+    group, then one strided add per kernel offset.
+    """
+    xd, wd = input._data, weight._data
+    if xd.ndim == 3:
+        return conv_transpose2d(
+            input.unsqueeze(0), weight, bias, stride, padding, output_padding, groups, dilation
+        ).squeeze(0)
+    if xd.ndim != 4:
+        raise RuntimeError(
+            f"Expected 3D (unbatched) or 4D (batched) input to conv_transpose2d, but got input "
+            f"of size: {_shape_str(xd.shape)}"
+        )
+    if xd.shape[1] != wd.shape[0]:
+        raise RuntimeError(
+            f"Given transposed=1, weight of size {_shape_str(wd.shape)}, expected input"
+            f"{_shape_str(xd.shape)} to have {wd.shape[0]} channels, but got {xd.shape[1]} "
+            f"channels instead"
+        )
+    if xd.dtype != wd.dtype:
+        a, b = _dtype_mismatch(xd.dtype, wd.dtype)
+        raise RuntimeError(f"expected scalar type {a} but found {b}")
+    s, p = _pair(stride, "stride"), _pair(padding, "padding")
+    op, d = _pair(output_padding, "output_padding"), _pair(dilation, "dilation")
+    for i in range(2):
+        if op[i] >= max(s[i], d[i]):
+            raise RuntimeError(
+                "output padding must be smaller than either stride or dilation, but got "
+                f"output_padding_height: {op[0]} output_padding_width: {op[1]} stride_height: "
+                f"{s[0]} stride_width: {s[1]} dilation_height: {d[0]} dilation_width: {d[1]}"
+            )
+    n, cin, h, w = xd.shape
+    kh, kw = wd.shape[2:]
+    cout_g = wd.shape[1]
+    cin_g = cin // groups
+    oh = _transpose_out_size(h, kh, s[0], p[0], d[0], op[0])
+    ow = _transpose_out_size(w, kw, s[1], p[1], d[1], op[1])
+    if oh < 1 or ow < 1:
+        raise RuntimeError(
+            f"Given input size per channel: ({h} x {w}). Calculated output size per channel: "
+            f"({oh} x {ow}). Output size is too small"
+        )
+    full_h, full_w = oh + 2 * p[0], ow + 2 * p[1]
+    span_h, span_w = (h - 1) * s[0] + 1, (w - 1) * s[1] + 1
+
+    def offsets():
+        for i in range(kh):
+            for j in range(kw):
+                yield (
+                    i,
+                    j,
+                    (
+                        slice(i * d[0], i * d[0] + span_h, s[0]),
+                        slice(j * d[1], j * d[1] + span_w, s[1]),
+                    ),
+                )
+
+    full = np.zeros((n, groups * cout_g, full_h, full_w), dtype=xd.dtype)
+    for gi in range(groups):
+        xs = xd[:, gi * cin_g : (gi + 1) * cin_g]
+        ws = wd[gi * cin_g : (gi + 1) * cin_g]
+        # (N, H, W, Cout_g, kH, kW): every input pixel times the whole kernel
+        cols = np.tensordot(xs, ws, axes=([1], [0])).transpose(0, 3, 4, 5, 1, 2)
+        block = full[:, gi * cout_g : (gi + 1) * cout_g]
+        for i, j, (rows, cols_) in offsets():
+            block[:, :, rows, cols_] += cols[:, :, i, j]
+    out = full[:, :, p[0] : p[0] + oh, p[1] : p[1] + ow]
+    if bias is not None:
+        out = out + bias._data.reshape(1, -1, 1, 1)
+    out = np.ascontiguousarray(out, dtype=xd.dtype)
+    inputs = (input, weight) if bias is None else (input, weight, bias)
+
+    def backward(g):
+        gfull = np.zeros((n, groups * cout_g, full_h, full_w), dtype=g.dtype)
+        gfull[:, :, p[0] : p[0] + oh, p[1] : p[1] + ow] = g
+        gx = np.zeros(xd.shape, dtype=g.dtype) if input.requires_grad else None
+        gw = np.zeros(wd.shape, dtype=g.dtype) if weight.requires_grad else None
+        for gi in range(groups):
+            xs = xd[:, gi * cin_g : (gi + 1) * cin_g]
+            ws = wd[gi * cin_g : (gi + 1) * cin_g]
+            gblock = gfull[:, gi * cout_g : (gi + 1) * cout_g]
+            for i, j, (rows, cols_) in offsets():
+                picked = gblock[:, :, rows, cols_]  # (N, Cout_g, H, W)
+                if gx is not None:
+                    gx[:, gi * cin_g : (gi + 1) * cin_g] += np.einsum(
+                        "nohw,co->nchw", picked, ws[:, :, i, j], optimize=True
+                    )
+                if gw is not None:
+                    gw[gi * cin_g : (gi + 1) * cin_g, :, i, j] += np.einsum(
+                        "nchw,nohw->co", xs, picked, optimize=True
+                    )
+        res = [gx, gw]
+        if bias is not None:
+            res.append(g.sum(axis=(0, 2, 3)) if bias.requires_grad else None)
+        return tuple(
+            r if r is None else r.astype(t._data.dtype, copy=False) for r, t in zip(res, inputs)
+        )
+
+    return _make(out, inputs, _N("ConvolutionBackward0"), backward)
+
+
+# -------------------------------------------------------------------- resampling
+def _resize_matrix(in_size, out_size, mode, align_corners, scale):
+    """(out_size, in_size) weights that resample one axis; nearest and bilinear are both a
+    matrix, so forward is two matmuls and backward their transposes.
+
+    ``scale`` is the user's scale factor (or None when a size was given): PyTorch maps output
+    to input coordinates with 1/scale_factor then, and with in/out otherwise.
+    """
+    m = np.zeros((out_size, in_size), dtype=np.float64)
+    dst = np.arange(out_size, dtype=np.float64)
+    ratio = (1.0 / scale) if scale is not None else in_size / out_size
+    if mode == "nearest":
+        src = np.minimum(np.floor(dst * np.float32(ratio)).astype(np.int64), in_size - 1)
+        m[np.arange(out_size), src] = 1.0
+        return m
+    if align_corners:
+        ratio = (in_size - 1) / (out_size - 1) if out_size > 1 else 0.0
+        src = dst * ratio
+    else:
+        src = np.maximum((dst + 0.5) * ratio - 0.5, 0.0)
+    i0 = np.minimum(np.floor(src).astype(np.int64), in_size - 1)
+    i1 = np.minimum(i0 + 1, in_size - 1)
+    frac = src - i0
+    rows = np.arange(out_size)
+    np.add.at(m, (rows, i0), 1.0 - frac)
+    np.add.at(m, (rows, i1), frac)
+    return m
+
+
+def interpolate(
+    input,  # noqa: A002
+    size=None,
+    scale_factor=None,
+    mode="nearest",
+    align_corners=None,
+    recompute_scale_factor=None,
+    antialias=False,
+):
+    """Resize the last two dims of an (N, C, H, W) input: 'nearest' or 'bilinear'."""
+    xd = input._data
+    if mode not in ("nearest", "bilinear"):
+        raise NotImplementedError(
+            f"interpolate: mode {mode!r} is not supported here; use 'nearest' or 'bilinear'"
+        )
+    if xd.ndim != 4:
+        raise NotImplementedError(
+            f"Input Error: Only 4D input Tensors are supported here (got {xd.ndim}D) for the "
+            f"modes: nearest | bilinear (got {mode})"
+        )
+    if mode == "nearest" and align_corners is not None:
+        raise ValueError(
+            "align_corners option can only be set with the interpolating modes: "
+            "linear | bilinear | bicubic | trilinear"
+        )
+    if antialias:
+        raise NotImplementedError("interpolate: antialias=True is not supported")
+    if (size is None) == (scale_factor is None):
+        raise ValueError("only one of size or scale_factor should be defined")
+    h, w = xd.shape[2:]
+    if size is not None:
+        oh, ow = _pair(size, "size")
+        scales = (None, None)
+    else:
+        sh, sw = (
+            tuple(float(v) for v in scale_factor)
+            if isinstance(scale_factor, (tuple, list))
+            else (float(scale_factor),) * 2
+        )
+        oh, ow = int(math.floor(h * sh)), int(math.floor(w * sw))
+        scales = (None, None) if recompute_scale_factor else (sh, sw)
+    if oh < 1 or ow < 1:
+        raise ValueError(
+            f"Input and output sizes should be greater than 0, but got input (H: {h}, W: {w}) "
+            f"output (H: {oh}, W: {ow})"
+        )
+    corners = bool(align_corners)
+    mh = _resize_matrix(h, oh, mode, corners, scales[0]).astype(xd.dtype)
+    mw = _resize_matrix(w, ow, mode, corners, scales[1]).astype(xd.dtype)
+    out = np.matmul(np.matmul(mh, xd), mw.T)
+    node = "UpsampleNearest2DBackward0" if mode == "nearest" else "UpsampleBilinear2DBackward0"
+    return _make(
+        out, (input,), _N(node), lambda g: (np.matmul(np.matmul(mh.T, g), mw).astype(xd.dtype),)
+    )
+
+
+# -------------------------------------------------------------------- layer norm
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):  # noqa: A002
+    """Normalise over the last len(normalized_shape) dims of each sample, then scale/shift."""
+    xd = input._data
+    shape = (
+        (int(normalized_shape),)
+        if isinstance(normalized_shape, int)
+        else tuple(int(v) for v in normalized_shape)
+    )
+    k = len(shape)
+    if xd.shape[xd.ndim - k :] != shape or k > xd.ndim:
+        raise RuntimeError(
+            f"Given normalized_shape={list(shape)}, expected input with shape [*, "
+            f"{', '.join(str(v) for v in shape)}], but got input of size{_shape_str(xd.shape)}"
+        )
+    axes = tuple(range(xd.ndim - k, xd.ndim))
+    mu = xd.mean(axis=axes, keepdims=True, dtype=np.float64)
+    var = ((xd - mu) ** 2).mean(axis=axes, keepdims=True)
+    inv_std = (1.0 / np.sqrt(var + eps)).astype(xd.dtype)
+    xhat = (xd - mu.astype(xd.dtype)) * inv_std
+    wd = None if weight is None else weight._data
+    out = xhat * wd if wd is not None else xhat
+    if bias is not None:
+        out = out + bias._data
+    inputs = tuple(t for t in (input, weight, bias) if t is not None)
+    lead = tuple(range(xd.ndim - k))
+
+    def backward(g):
+        res = []
+        if input.requires_grad:
+            gxhat = g * wd if wd is not None else g
+            m1 = gxhat.mean(axis=axes, keepdims=True)
+            m2 = (gxhat * xhat).mean(axis=axes, keepdims=True)
+            res.append((gxhat - m1 - xhat * m2) * inv_std)
+        else:
+            res.append(None)
+        if weight is not None:
+            res.append((g * xhat).sum(axis=lead) if weight.requires_grad else None)
+        if bias is not None:
+            res.append(g.sum(axis=lead) if bias.requires_grad else None)
+        return tuple(res)
+
+    return _make(out.astype(xd.dtype, copy=False), inputs, _N("NativeLayerNormBackward0"), backward)
 
 
 # -------------------------------------------------------------------- pooling
@@ -539,18 +791,37 @@ def dropout(input, p=0.5, training=True, inplace=False):  # noqa: A002
 
 
 def dropout2d(input, p=0.5, training=True, inplace=False):  # noqa: A002
-    """Zero whole channels of an (N, C, H, W) or (C, H, W) input, as PyTorch's Dropout2d."""
+    """Zero whole channels (dim 1) of an (N, C, H, W) input, as PyTorch's Dropout2d.
+
+    Like PyTorch, other ranks are accepted with a warning: a 3-D input counts as (N, C, L)
+    and a 2-D input as (N, C), so the mask covers dims 0 and 1 and broadcasts over the rest.
+    """
     if p < 0.0 or p > 1.0:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
-    if not training or p == 0.0:
-        return input
     xd = input._data
     if xd.ndim not in (3, 4):
-        raise RuntimeError(
-            f"dropout2d: Expected 3D (unbatched) or 4D (batched) input, but got input of size: "
-            f"{_shape_str(xd.shape)}"
+        warnings.warn(
+            f"dropout2d: Received a {xd.ndim}-D input to dropout2d, which is deprecated "
+            "and will result in an error in a future release. To retain the behavior "
+            "and silence this warning, please use dropout instead. Note that dropout2d "
+            "exists to provide channel-wise dropout on inputs with 2 spatial dimensions, "
+            "a channel dimension, and an optional batch dimension (i.e. 3D or 4D inputs).",
+            stacklevel=2,
         )
-    mask_shape = xd.shape[:-2] + (1, 1)
+    if xd.ndim == 3:
+        warnings.warn(
+            "dropout2d: Received a 3D input to dropout2d and assuming that channel-wise "
+            "1D dropout behavior is desired - input is interpreted as shape (N, C, L), where C "
+            "is the channel dim. This behavior will change in a future release to interpret the "
+            "input as one without a batch dimension, i.e. shape (C, H, W). To maintain the 1D "
+            "channel-wise dropout behavior, please switch to using dropout1d instead.",
+            stacklevel=2,
+        )
+    if xd.ndim < 2:
+        raise RuntimeError("Feature dropout requires at least 2 dimensions in the input")
+    if not training or p == 0.0:
+        return input
+    mask_shape = xd.shape[:2] + (1,) * (xd.ndim - 2)
     if p == 1.0:
         mask = np.zeros(mask_shape, dtype=xd.dtype)
     else:

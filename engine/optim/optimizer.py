@@ -118,6 +118,15 @@ class _HookHandle:
             self._hooks.remove(self._hook)
 
 
+def _bump_versions(optimizer) -> None:
+    """A step changed every parameter with a gradient in place: a graph that saved one of
+    them can no longer be differentiated (PyTorch's version-counter check)."""
+    for group in optimizer.param_groups:
+        for p in group["params"]:
+            if p.grad is not None:
+                p._bump_version()
+
+
 def _run_step_hooks(step):
     """Wrap a subclass's ``step`` so registered pre/post hooks run around it."""
 
@@ -125,7 +134,9 @@ def _run_step_hooks(step):
     def step_with_hooks(self, *args, **kwargs):
         # A subclass's step calling super().step() runs the hooks once, as in PyTorch.
         if self._in_hooked_step or not (self._step_pre_hooks or self._step_post_hooks):
-            return step(self, *args, **kwargs)
+            out = step(self, *args, **kwargs)
+            _bump_versions(self)
+            return out
         self._in_hooked_step = True
         try:
             for hook in tuple(self._step_pre_hooks):
@@ -138,6 +149,7 @@ def _run_step_hooks(step):
                         )
                     args, kwargs = result
             out = step(self, *args, **kwargs)
+            _bump_versions(self)
             for hook in tuple(self._step_post_hooks):
                 hook(self, args, kwargs)
             return out
@@ -382,7 +394,8 @@ class Optimizer:
                 if key == "step":
                     out[key] = Tensor._wrap(array)
                     continue
-                if array.shape != param._data.shape:
+                # NAdam's mu_product is one number per parameter, as in PyTorch
+                if array.shape != param._data.shape and key != "mu_product":
                     raise ValueError(
                         f"loaded state for parameter {index} has '{key}' of shape "
                         f"{tuple(array.shape)}, but the parameter has shape "

@@ -237,6 +237,116 @@ CONV2D = BlockType(
 )
 
 
+# -- ConvTranspose2d -------------------------------------------------------------------------
+
+
+def _convT_shape(p, in_shapes):
+    x = _one(in_shapes)
+    _need_image("ConvTranspose2d", x, "move it before the Flatten, or add an Unflatten before it")
+    c, h, w = x
+    _pinned("in_channels", p["in_channels"], c, "channels")
+    groups = p["groups"]
+    if c % groups or p["out_channels"] % groups:
+        raise BlockError(
+            f"groups={groups} must divide both in_channels ({c}) and out_channels "
+            f"({p['out_channels']}); set groups to a common divisor such as 1"
+        )
+    kh, kw = pair(p["kernel_size"])
+    sh, sw = pair(p["stride"])
+    ph, pw = pair(p["padding"])
+    oph, opw = pair(p["output_padding"])
+    dh, dw = pair(p["dilation"])
+    if oph >= max(sh, dh) or opw >= max(sw, dw):
+        raise BlockError(
+            f"output_padding {_short(p['output_padding'])} must be smaller than the stride "
+            f"({_short(p['stride'])}) or the dilation; lower it (0 or stride - 1)"
+        )
+    return (
+        p["out_channels"],
+        (h - 1) * sh - 2 * ph + dh * (kh - 1) + oph + 1,
+        (w - 1) * sw - 2 * pw + dw * (kw - 1) + opw + 1,
+    )
+
+
+def _convT_count(p, in_shapes):
+    kh, kw = pair(p["kernel_size"])
+    c_in = p["in_channels"] or 0
+    return c_in * (p["out_channels"] // p["groups"]) * kh * kw + (
+        p["out_channels"] if p["bias"] else 0
+    )
+
+
+def _convT_ctor(p):
+    kwargs = _kwargs_if(
+        stride=(p["stride"], 1),
+        padding=(p["padding"], 0),
+        output_padding=(p["output_padding"], 0),
+        groups=(p["groups"], 1),
+        bias=(p["bias"], True),
+        dilation=(p["dilation"], 1),
+    )
+    return "ConvTranspose2d", [p["in_channels"], p["out_channels"], p["kernel_size"]], kwargs
+
+
+def _convT_summary(p):
+    text = f"{p['out_channels']}@{_kxk(p['kernel_size'])}"
+    if pair(p["stride"]) != (1, 1):
+        text += f" s{_short(p['stride'])}"
+    if p["padding"] not in (0, (0, 0)):
+        text += f" p{_short(p['padding'])}"
+    return text
+
+
+CONVTRANSPOSE2D = BlockType(
+    type="ConvTranspose2d",
+    label="ConvTranspose2d",
+    category="Layers",
+    description="Transposed convolution: a learned upsampling that spreads each input pixel "
+    "over a kernel-sized patch (stride 2 doubles height and width). Decoders and GANs use it.",
+    params=(
+        ParamSpec(
+            "in_channels",
+            "int",
+            None,
+            "In channels",
+            "Channels of the incoming image; follows the input unless you set it",
+            min=1,
+            auto=True,
+        ),
+        ParamSpec("out_channels", "int", 8, "Out channels", "Number of output feature maps", min=1),
+        ParamSpec("kernel_size", "pair", 2, "Kernel size", "Kernel height x width", min=1),
+        ParamSpec("stride", "pair", 2, "Stride", "Upsampling factor: 2 doubles the size", min=1),
+        ParamSpec(
+            "padding", "pair", 0, "Padding", "Rows/columns trimmed from each output edge", min=0
+        ),
+        ParamSpec(
+            "output_padding",
+            "pair",
+            0,
+            "Output padding",
+            "Extra rows/columns added on one side, to reach an exact size (below the stride)",
+            min=0,
+        ),
+        ParamSpec("dilation", "pair", 1, "Dilation", "Spacing between kernel elements", min=1),
+        ParamSpec(
+            "groups", "int", 1, "Groups", "Split channels into groups (must divide both)", min=1
+        ),
+        ParamSpec("bias", "bool", True, "Bias", "Learn an additive bias per output channel"),
+    ),
+    inputs=1,
+    outputs=1,
+    name_prefix="deconv",
+    icon="convtranspose2d.svg",
+    shape_fn=_convT_shape,
+    count_fn=_convT_count,
+    resolve_fn=_conv_resolve,
+    summary_fn=_convT_summary,
+    ctor=_convT_ctor,
+    expr_fn=lambda p, args, attr: f"self.{attr}({args[0]})",
+    exported_module=True,
+)
+
+
 # -- Linear ----------------------------------------------------------------------------------
 
 
@@ -425,6 +535,70 @@ ADAPTIVEAVGPOOL2D = BlockType(
     summary_fn=lambda p: _kxk(p["output_size"]),
     ctor=lambda p: ("AdaptiveAvgPool2d", [p["output_size"]], {}),
     expr_fn=lambda p, args, attr: f"F.adaptive_avg_pool2d({args[0]}, {py(p['output_size'])})",
+    fold=True,
+)
+
+
+def _upsample_shape(p, in_shapes):
+    x = _one(in_shapes)
+    _need_image("Upsample", x, "move it before the Flatten")
+    c, h, w = x
+    return (c, math.floor(h * p["scale_factor"]), math.floor(w * p["scale_factor"]))
+
+
+def _upsample_kwargs(p):
+    kwargs = {"scale_factor": p["scale_factor"], "mode": p["mode"]}
+    if p["mode"] == "bilinear" and p["align_corners"]:
+        kwargs["align_corners"] = True
+    return kwargs
+
+
+def _upsample_expr(p, args, attr):
+    kwargs = ", ".join(f"{k}={py(v)}" for k, v in _upsample_kwargs(p).items())
+    return f"F.interpolate({args[0]}, {kwargs})"
+
+
+UPSAMPLE = BlockType(
+    type="Upsample",
+    label="Upsample",
+    category="Pooling",
+    description="Enlarges height and width by a factor, copying the nearest pixel or blending "
+    "neighbours (bilinear); no learned weights.",
+    params=(
+        ParamSpec(
+            "scale_factor",
+            "float",
+            2.0,
+            "Scale factor",
+            "Output size = input size x this, rounded down",
+            min=0.01,
+            max=64.0,
+        ),
+        ParamSpec(
+            "mode",
+            "choice",
+            "nearest",
+            "Mode",
+            "'nearest' repeats pixels; 'bilinear' blends the four nearest",
+            choices=("nearest", "bilinear"),
+        ),
+        ParamSpec(
+            "align_corners",
+            "bool",
+            False,
+            "Align corners",
+            "Bilinear only: map the corner pixels of input and output onto each other",
+        ),
+    ),
+    inputs=1,
+    outputs=1,
+    name_prefix="up",
+    icon="upsample.svg",
+    shape_fn=_upsample_shape,
+    count_fn=lambda p, s: 0,
+    summary_fn=lambda p: f"x{p['scale_factor']:g} {p['mode']}",
+    ctor=lambda p: ("Upsample", [], _upsample_kwargs(p)),
+    expr_fn=_upsample_expr,
     fold=True,
 )
 
@@ -673,6 +847,108 @@ DROPOUT = BlockType(
 )
 
 
+def _layernorm_resolve(p, in_shapes):
+    if p["normalized_shape"] is None and in_shapes:
+        p["normalized_shape"] = tuple(in_shapes[0])
+    return p
+
+
+def _layernorm_shape(p, in_shapes):
+    x = _one(in_shapes)
+    shape = p["normalized_shape"]
+    if tuple(x[len(x) - len(shape) :]) != tuple(shape) or len(shape) > len(x):
+        raise BlockError(
+            f"normalized_shape {fmt_shape(shape)} must be the last dims of the input "
+            f"{fmt_shape(x)}; set it to {fmt_shape(x)} (or {x[-1]}), or clear it to follow "
+            f"the input"
+        )
+    return x
+
+
+def _layernorm_ctor(p):
+    shape = p["normalized_shape"]
+    kwargs = _kwargs_if(eps=(p["eps"], 1e-5), elementwise_affine=(p["elementwise_affine"], True))
+    return "LayerNorm", [shape[0] if len(shape) == 1 else list(shape)], kwargs
+
+
+LAYERNORM = BlockType(
+    type="LayerNorm",
+    label="LayerNorm",
+    category="Normalization",
+    description="Normalises each sample on its own over its last dims (by default the whole "
+    "sample), then scales and shifts; independent of the batch size.",
+    params=(
+        ParamSpec(
+            "normalized_shape",
+            "shape",
+            None,
+            "Normalized shape",
+            "The trailing dims to normalise over (C x H x W or one number for the last dim); "
+            "follows the whole input unless you set it",
+            min=1,
+            auto=True,
+        ),
+        ParamSpec("eps", "float", 1e-5, "Epsilon", "Added to the variance for stability", min=0.0),
+        ParamSpec(
+            "elementwise_affine",
+            "bool",
+            True,
+            "Affine",
+            "Learn a scale and shift per normalised element",
+        ),
+    ),
+    inputs=1,
+    outputs=1,
+    name_prefix="ln",
+    icon="layernorm.svg",
+    shape_fn=_layernorm_shape,
+    count_fn=lambda p, s: (
+        2 * math.prod(p["normalized_shape"])
+        if p["elementwise_affine"] and p["normalized_shape"]
+        else 0
+    ),
+    resolve_fn=_layernorm_resolve,
+    summary_fn=lambda p: (
+        "auto" if p["normalized_shape"] is None else fmt_shape(p["normalized_shape"])
+    ),
+    ctor=_layernorm_ctor,
+    expr_fn=lambda p, args, attr: f"self.{attr}({args[0]})",
+    fold=True,
+    exported_module=True,
+)
+
+
+def _dropout2d_shape(p, in_shapes):
+    x = _one(in_shapes)
+    _need_image("Dropout2d", x, "use Dropout for flat features")
+    return x
+
+
+DROPOUT2D = BlockType(
+    type="Dropout2d",
+    label="Dropout2d",
+    category="Normalization",
+    description="While training, zeroes whole channels (feature maps) with probability p and "
+    "scales the rest; does nothing when evaluating. For convolutional features.",
+    params=(
+        ParamSpec(
+            "p", "float", 0.5, "Probability", "Chance of zeroing each channel", min=0.0, max=1.0
+        ),
+    ),
+    inputs=1,
+    outputs=1,
+    name_prefix="drop2d",
+    icon="dropout2d.svg",
+    shape_fn=_dropout2d_shape,
+    count_fn=lambda p, s: 0,
+    summary_fn=lambda p: f"p={p['p']:g}",
+    ctor=lambda p: ("Dropout2d", [p["p"]], {}),
+    expr_fn=lambda p, args, attr: f"self.{attr}({args[0]})",
+    fold=True,
+    exported_module=True,
+)
+
+
 # -- structure -------------------------------------------------------------------------------
 
 FLATTEN = BlockType(
@@ -690,6 +966,168 @@ FLATTEN = BlockType(
     summary_fn=lambda p: "",
     ctor=lambda p: ("Flatten", [], {}),
     expr_fn=lambda p, args, attr: f"torch.flatten({args[0]}, 1)",
+)
+
+
+def _unflatten_shape(p, in_shapes):
+    x = _one(in_shapes)
+    _need_flat("Unflatten", x, "Unflatten turns a feature vector into C x H x W")
+    size = p["unflattened_size"]
+    if math.prod(size) != x[0]:
+        raise BlockError(
+            f"Unflatten to {fmt_shape(size)} needs {math.prod(size)} features but gets {x[0]}; "
+            f"choose sizes whose product is {x[0]}"
+        )
+    return tuple(size)
+
+
+UNFLATTEN = BlockType(
+    type="Unflatten",
+    label="Unflatten",
+    category="Structure",
+    description="Reshapes a feature vector into C x H x W, the inverse of Flatten (for "
+    "decoders that grow an image from features).",
+    params=(
+        ParamSpec(
+            "unflattened_size",
+            "shape",
+            (1, 28, 28),
+            "Shape",
+            "C x H x W; the product must equal the number of input features",
+            min=1,
+        ),
+    ),
+    inputs=1,
+    outputs=1,
+    name_prefix="unflatten",
+    icon="unflatten.svg",
+    shape_fn=_unflatten_shape,
+    count_fn=lambda p, s: 0,
+    summary_fn=lambda p: fmt_shape(p["unflattened_size"]),
+    ctor=lambda p: ("Unflatten", [1, tuple(p["unflattened_size"])], {}),
+    expr_fn=lambda p, args, attr: f"{args[0]}.unflatten(1, {py(tuple(p['unflattened_size']))})",
+    fold=True,
+)
+
+IDENTITY = BlockType(
+    type="Identity",
+    label="Identity",
+    category="Structure",
+    description="Passes its input through unchanged: a placeholder, or the shortcut branch of "
+    "a residual block.",
+    params=(),
+    inputs=1,
+    outputs=1,
+    name_prefix="identity",
+    icon="identity.svg",
+    shape_fn=lambda p, s: _one(s),
+    count_fn=lambda p, s: 0,
+    summary_fn=lambda p: "",
+    ctor=lambda p: ("Identity", [], {}),
+    expr_fn=lambda p, args, attr: args[0],
+    fold=True,
+)
+
+
+def _shortcut_out(p, c):
+    return c if p["out_channels"] is None else p["out_channels"]
+
+
+def _shortcut_projects(p, c) -> bool:
+    return p["stride"] != 1 or _shortcut_out(p, c) != c
+
+
+def _shortcut_shape(p, in_shapes):
+    x = _one(in_shapes)
+    _need_image("Shortcut", x, "a shortcut joins convolutional features")
+    c, h, w = x
+    _pinned("in_channels", p["in_channels"], c, "channels")
+    s = p["stride"]
+    return (_shortcut_out(p, c), (h - 1) // s + 1, (w - 1) // s + 1)
+
+
+def _shortcut_count(p, in_shapes):
+    c = p["in_channels"]
+    if c is None or not _shortcut_projects(p, c):
+        return 0
+    out = _shortcut_out(p, c)
+    return c * out + 2 * out
+
+
+def _shortcut_build(p, nn):
+    c = p["in_channels"]
+    if not _shortcut_projects(p, c):
+        return nn.Identity()
+    out = _shortcut_out(p, c)
+    return nn.Sequential(nn.Conv2d(c, out, 1, stride=p["stride"], bias=False), nn.BatchNorm2d(out))
+
+
+def _shortcut_init(p, attr):
+    """Concrete values pick the module; a composite's class argument (which prints as its
+    name) writes the choice into the class, as torchvision's BasicBlock does."""
+    c, out, s = p["in_channels"], p["out_channels"], p["stride"]
+    out = c if out is None else out
+    projection = [
+        f"self.{attr} = nn.Sequential(",
+        f"    nn.Conv2d({py(c)}, {py(out)}, 1, stride={py(s)}, bias=False),",
+        f"    nn.BatchNorm2d({py(out)}),",
+        ")",
+    ]
+    if all(isinstance(v, int) for v in (c, out, s)):
+        return projection if (s != 1 or out != c) else [f"self.{attr} = nn.Identity()"]
+    return [
+        f"self.{attr} = nn.Identity()",
+        f"if {py(s)} != 1 or {py(c)} != {py(out)}:",
+        *(f"    {line}" for line in projection),
+    ]
+
+
+SHORTCUT = BlockType(
+    type="Shortcut",
+    label="Shortcut",
+    category="Structure",
+    description="The skip branch of a residual block: passes the input through unchanged, "
+    "or, when the channels or the stride change, projects it with a 1x1 convolution and "
+    "batch norm so it matches the main branch (torchvision's downsample).",
+    params=(
+        ParamSpec(
+            "in_channels",
+            "int",
+            None,
+            "In channels",
+            "Channels of the incoming image; follows the input unless you set it",
+            min=1,
+            auto=True,
+        ),
+        ParamSpec(
+            "out_channels",
+            "int",
+            None,
+            "Out channels",
+            "Channels to match; empty keeps the input's (then stride 1 passes it through)",
+            min=1,
+            optional=True,
+        ),
+        ParamSpec(
+            "stride", "int", 1, "Stride", "Step of the projection, as the main branch's", min=1
+        ),
+    ),
+    inputs=1,
+    outputs=1,
+    name_prefix="shortcut",
+    icon="shortcut.svg",
+    shape_fn=_shortcut_shape,
+    count_fn=_shortcut_count,
+    resolve_fn=_conv_resolve,
+    summary_fn=lambda p: (
+        ("" if p["out_channels"] is None else f"{p['out_channels']}")
+        + (f" s{p['stride']}" if p["stride"] != 1 else "")
+    ).strip(),
+    expr_fn=lambda p, args, attr: f"self.{attr}({args[0]})",
+    fold=True,
+    exported_module=True,
+    build_fn=_shortcut_build,
+    init_fn=_shortcut_init,
 )
 
 
@@ -756,10 +1194,12 @@ CATALOGUE: dict[str, BlockType] = {
     for b in (
         INPUT,
         CONV2D,
+        CONVTRANSPOSE2D,
         LINEAR,
         MAXPOOL2D,
         AVGPOOL2D,
         ADAPTIVEAVGPOOL2D,
+        UPSAMPLE,
         RELU,
         LEAKYRELU,
         GELU,
@@ -769,8 +1209,13 @@ CATALOGUE: dict[str, BlockType] = {
         LOGSOFTMAX,
         BATCHNORM1D,
         BATCHNORM2D,
+        LAYERNORM,
         DROPOUT,
+        DROPOUT2D,
         FLATTEN,
+        UNFLATTEN,
+        IDENTITY,
+        SHORTCUT,
         ADD,
         CONCAT,
     )

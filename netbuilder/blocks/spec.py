@@ -176,6 +176,10 @@ class BlockType:
     fold: bool = False
     exported_module: bool = False  # the exported script keeps it as `self.<name> = nn.X(...)`
     min_inputs: int = 0
+    # a block that is more than one nn class: build_fn(p, nn) -> module, and
+    # init_fn(p, attr) -> the exported __init__ statements (ctor is then unused)
+    build_fn: Callable | None = field(repr=False, default=None)
+    init_fn: Callable | None = field(repr=False, default=None)
 
     # -- schema
     def spec(self, name: str) -> ParamSpec:
@@ -222,8 +226,18 @@ class BlockType:
             )
         return out
 
-    def param_count(self, params: dict, in_shapes: list[Shape]) -> int:
-        return int(self.count_fn(self.resolve(params, in_shapes), in_shapes))
+    def param_count(self, params: dict, in_shapes: list[Shape]) -> int | None:
+        """The parameter count, or None while it depends on an input size not known yet
+        (a Conv2d's in_channels before anything is wired into it)."""
+        p = self.resolve(params, in_shapes)
+        unknown = [s.name for s in self.params if s.auto and p.get(s.name) is None]
+        if not unknown:
+            return int(self.count_fn(p, in_shapes))
+        # unknown only if the count moves with the missing sizes (BatchNorm without affine
+        # has 0 parameters whatever its input)
+        low = int(self.count_fn({**p, **dict.fromkeys(unknown, 1)}, in_shapes))
+        high = int(self.count_fn({**p, **dict.fromkeys(unknown, 2)}, in_shapes))
+        return low if low == high else None
 
     def summary(self, params: dict) -> str:
         return self.summary_fn(params) if self.summary_fn else ""
@@ -231,10 +245,16 @@ class BlockType:
     # -- engine builder
     def build(self, resolved: dict):
         """The engine module for resolved parameters, or None for Input/Add/Concat."""
-        if self.ctor is None:
-            return None
         import engine.nn as nn
 
+        return self.build_with(nn, resolved)
+
+    def build_with(self, nn, resolved: dict):
+        """The module built with a torch-like `nn` (engine's or torch's), or None."""
+        if self.build_fn is not None:
+            return self.build_fn(resolved, nn)
+        if self.ctor is None:
+            return None
         cls_name, args, kwargs = self.ctor(resolved)
         return getattr(nn, cls_name)(*args, **kwargs)
 

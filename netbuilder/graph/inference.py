@@ -102,10 +102,13 @@ def output_node(graph, order: list[str] | None = None) -> str | None:
 
 def run_inference(graph) -> None:
     nodes = graph.nodes
-    for node in nodes.values():
+    # a composite's body shown for one instance: that instance's exposed values
+    overrides = getattr(graph, "param_overrides", None) or {}
+    eff = {nid: {**n.params, **overrides.get(nid, {})} for nid, n in nodes.items()}
+    for nid, node in nodes.items():
         node.in_shapes = []
         node.out_shape = None
-        node.resolved = dict(node.params)
+        node.resolved = dict(eff[nid])
         node.param_count = 0
         node.problems = []
 
@@ -123,7 +126,8 @@ def run_inference(graph) -> None:
         )
 
     inputs = [nid for nid, n in nodes.items() if n.type == "Input"]
-    for extra in inputs[1:]:
+    # a composite's body has one Input per port
+    for extra in [] if graph.is_body else inputs[1:]:
         name = nodes[extra].name
         nodes[extra].problems.append(
             f"{name} is a second Input block, but a network takes one input "
@@ -150,8 +154,13 @@ def run_inference(graph) -> None:
             _count_only(node)
             continue
         if block.inputs == 0:
-            _infer_node(node, [])
-            if nid not in sources and nid == (inputs[0] if inputs else None):
+            port_shape = graph.port_shapes.get(nid)
+            if port_shape is not None:
+                node.resolved = {**node.params, "shape": tuple(port_shape)}
+                node.out_shape = tuple(port_shape)
+            else:
+                _infer_node(node, [], eff[nid])
+            if nid not in sources and (graph.is_body or nid == (inputs[0] if inputs else None)):
                 node.problems.append(
                     f"{node.name} is not connected to anything; wire it into the first layer"
                 )
@@ -190,7 +199,7 @@ def run_inference(graph) -> None:
             # the producer already carries the message; do not repeat it downstream
             _count_only(node)
         else:
-            _infer_node(node, in_shapes)
+            _infer_node(node, in_shapes, eff[nid])
         if nid not in sources and nid != out_id:
             node.problems.append(
                 f"{node.name}'s output is not used (the network's output is "
@@ -199,15 +208,47 @@ def run_inference(graph) -> None:
             )
 
 
-def _infer_node(node, in_shapes) -> None:
+def _infer_composite(node, in_shapes, params=None) -> None:
+    """Run the body with this instance's inputs and values; its problems get a path prefix
+    (`block2 > conv1: ...`) so they read the same at any depth."""
+    from netbuilder.graph.composite import instance_graph, uses_itself
+
+    if uses_itself(node.definition):
+        node.problems.append(
+            f"{node.name} ({node.definition.name}) contains itself; remove the inner "
+            f"{node.definition.name} block"
+        )
+        return
+    inner = instance_graph(node.definition, node.params if params is None else params, in_shapes)
+    node.inner = inner
+    node.param_count = inner.total_params
+    if in_shapes is None:
+        return
+    out = output_node(inner)
+    problems = [msg for _, msg in inner.problems()]
+    node.problems.extend(f"{node.name} > {msg}" for msg in problems)
+    if out is None:
+        node.problems.append(
+            f"{node.name} ({node.definition.name}) has no output inside; enter it and wire its "
+            f"input through to a last block"
+        )
+    elif not problems:
+        node.out_shape = inner.nodes[out].out_shape
+
+
+def _infer_node(node, in_shapes, params=None) -> None:
+    if node.definition is not None:
+        _infer_composite(node, in_shapes, params)
+        return
     block = node.block
+    params = node.params if params is None else params
     try:
-        node.resolved = block.resolve(node.params, in_shapes)
-        node.out_shape = block.infer(node.params, in_shapes)
+        node.resolved = block.resolve(params, in_shapes)
+        node.out_shape = block.infer(params, in_shapes)
     except BlockError as exc:
         node.problems.append(f"{node.name}: {exc}")
         node.out_shape = None
-    node.param_count = _safe_count(node, in_shapes)
+    node.param_count = _safe_count(node, in_shapes, params)
     _check_size(node)
 
 
@@ -215,7 +256,7 @@ def _check_size(node) -> None:
     """A block too large to build is a problem on it, not a memory error when training."""
     from netbuilder.graph import limits
 
-    if node.param_count > limits.MAX_PARAMS_PER_BLOCK:
+    if node.param_count is not None and node.param_count > limits.MAX_PARAMS_PER_BLOCK:
         node.problems.append(
             f"{node.name} would have {node.param_count:.3g} parameters, more than the "
             f"{limits.MAX_PARAMS_PER_BLOCK:,} a block may have; make it smaller"
@@ -231,11 +272,15 @@ def _check_size(node) -> None:
 
 
 def _count_only(node) -> None:
+    if node.definition is not None:
+        _infer_composite(node, None)
+        return
     node.param_count = _safe_count(node, [])
 
 
-def _safe_count(node, in_shapes) -> int:
+def _safe_count(node, in_shapes, params=None) -> int | None:
+    """The count, or None while it cannot be known (an input size missing, a bad value)."""
     try:
-        return node.block.param_count(node.params, in_shapes)
+        return node.block.param_count(node.params if params is None else params, in_shapes)
     except (BlockError, TypeError, ValueError, ArithmeticError):
-        return 0  # the parameter at fault is reported by the range checks
+        return None

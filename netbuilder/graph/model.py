@@ -29,7 +29,7 @@ class Edge:
 @dataclass(frozen=True)
 class Change:
     kind: str  # node_added, node_removed, edge_added, edge_removed, node_moved,
-    # params_changed, renamed, network_renamed, reset
+    # params_changed, renamed, network_renamed, reset, definition_changed
     node_id: str | None = None
     edge: Edge | None = None
 
@@ -45,11 +45,17 @@ class Node:
     in_shapes: list = field(default_factory=list)
     out_shape: tuple | None = None
     resolved: dict = field(default_factory=dict)
-    param_count: int = 0
+    param_count: int | None = 0  # None: depends on an input size not known yet
     problems: list[str] = field(default_factory=list)
+    # a composite ("Composite" type): its Definition (shared by every instance) and, derived,
+    # its body as inferred with this instance's inputs and exposed parameter values
+    definition: object = None
+    inner: object = field(default=None, repr=False)
 
     @property
     def block(self):
+        if self.definition is not None:
+            return self.definition.block
         return get_block(self.type)
 
     @property
@@ -63,7 +69,7 @@ class Node:
             "name": self.name,
             "params": {k: _jsonable(v) for k, v in self.params.items()},
             "pos": [float(self.pos[0]), float(self.pos[1])],
-        }
+        } | ({"definition": self.definition.name} if self.definition is not None else {})
 
 
 def _jsonable(value):
@@ -129,6 +135,13 @@ class Graph:
         self._batch_depth = 0
         self._pending: list[Change] = []
         self._next_id = 1
+        # composite definitions by name; a definition's body shares its project's dict
+        self.definitions: dict = {}
+        # a definition's body: its Input blocks are the ports, shaped by port_shapes
+        self.is_body = False
+        self.port_shapes: dict[str, tuple] = {}
+        # {node id: {param: value}} an entered instance's exposed values, for display only
+        self.param_overrides: dict[str, dict] = {}
 
     # -- notifications -----------------------------------------------------------------------
     def subscribe(self, callback: Callable) -> None:
@@ -254,9 +267,19 @@ class Graph:
             )
         return None
 
+    def emit_definition_change(self, name: str) -> None:
+        """A definition's body or parameters changed: its instances are inferred again."""
+        self._emit(Change("definition_changed", node_id=None))
+
     @property
     def total_params(self) -> int:
-        return sum(n.param_count for n in self.nodes.values())
+        """The parameters whose count is known (see `unknown_counts` for the others)."""
+        return sum(n.param_count or 0 for n in self.nodes.values())
+
+    @property
+    def unknown_counts(self) -> list[str]:
+        """Names of the blocks whose parameter count waits on an input size."""
+        return [n.name for n in self.nodes.values() if n.param_count is None]
 
     def problems(self) -> list[tuple[str, str]]:
         return [(nid, msg) for nid, n in self.nodes.items() for msg in n.problems]
@@ -336,15 +359,21 @@ class Graph:
         self.nodes = other.nodes
         self.edges = other.edges
         self._next_id = other._next_id
+        self.definitions = other.definitions
         self._emit(Change("reset"))
 
     # -- files -------------------------------------------------------------------------------
     def to_dict(self) -> dict:
-        return {
+        data = {
             "name": self.name,
             "nodes": [n.to_dict() for n in self.nodes.values()],
             "edges": [{"src": e.src, "dst": e.dst, "dst_port": e.dst_port} for e in self.edges],
         }
+        if self.definitions and not self.is_body:
+            from netbuilder.graph.composite import definitions_in_order
+
+            data["definitions"] = [d.to_dict() for d in definitions_in_order(self.definitions)]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict) -> Graph:

@@ -15,7 +15,9 @@ from netbuilder.graph.limits import lone_surrogate_path
 from netbuilder.graph.model import Graph, GraphError
 
 FORMAT = "netbuilder-project"
-VERSION = 1
+# 2: composite definitions, stored once in graph.definitions; version-1 files (no composites)
+# read unchanged and are written back as version 2
+VERSION = 2
 MAX_BYTES = 50 * 1024 * 1024  # a project is a few KB; anything this big is not one
 SUFFIX = ".nbproj"
 
@@ -96,6 +98,8 @@ def project_from_dict(data, source: str = "project") -> Project:
         fail("top level", f"unknown field(s) {', '.join(sorted(map(str, unknown)))}")
     if "graph" not in data:
         fail("graph", "missing; the file holds no network")
+    if version < 2 and isinstance(data["graph"], dict) and "definitions" in data["graph"]:
+        fail("graph.definitions", "composite blocks need format version 2; the file is damaged")
     try:
         graph = Graph.from_dict(data["graph"])
     except GraphError as exc:

@@ -26,7 +26,9 @@ def _short(value) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def graph_from_dict(cls, data) -> object:
+def graph_from_dict(cls, data, registry: dict | None = None, body: bool = False) -> object:
+    """`registry`: the composite definitions instances may use (a project's, shared by its
+    bodies); `body`: the data is a definition's body, whose Input blocks are its ports."""
     _need(isinstance(data, dict), "graph", "must be an object with 'nodes' and 'edges'")
     name = data.get("name", "Net")
     _need(isinstance(name, str), "graph.name", f"must be text such as Net (got {name!r:.60})")
@@ -49,25 +51,45 @@ def graph_from_dict(cls, data) -> object:
         "graph.edges",
         f"{len(edges):,} wires; a network may have up to {limits.MAX_WIRES:,}",
     )
-    unknown = set(data) - {"name", "nodes", "edges"}
+    unknown = set(data) - {"name", "nodes", "edges", "definitions"}
     _need(not unknown, "graph", f"unknown field(s) {', '.join(sorted(map(str, unknown)))}")
 
     graph = cls(name)
+    graph.is_body = body
+    if registry is not None:
+        graph.definitions = registry
+    if "definitions" in data:
+        _need(not body, "graph.definitions", "a composite's body cannot define composites")
+        from netbuilder.graph.composite import definitions_from_list
+
+        definitions_from_list(data["definitions"], graph.definitions)
     names: set[str] = set()
     for i, item in enumerate(nodes):
         where = f"graph.nodes[{i}]"
         _need(isinstance(item, dict), where, "must be an object")
-        extra = set(item) - {"id", "type", "name", "params", "pos"}
+        extra = set(item) - {"id", "type", "name", "params", "pos", "definition"}
         _need(not extra, where, f"unknown field(s) {', '.join(sorted(map(str, extra)))}")
         nid = item.get("id")
         _need(isinstance(nid, str) and nid != "", f"{where}.id", "must be a non-empty string")
         _need(nid not in graph.nodes, f"{where}.id", f"{nid!r} is used twice")
         type_ = item.get("type")
         _need(isinstance(type_, str), f"{where}.type", "must be a block type name")
-        try:
-            block = get_block(type_)
-        except BlockError as exc:
-            raise GraphError(f"{where}.type: {exc}") from None
+        definition = None
+        if type_ == "Composite":
+            ref = item.get("definition")
+            _need(
+                isinstance(ref, str) and ref in graph.definitions,
+                f"{where}.definition",
+                f"no composite definition named {ref!r} (definitions come before their use)",
+            )
+            definition = graph.definitions[ref]
+            block = definition.block
+        else:
+            _need("definition" not in item, where, "only a Composite block has a definition")
+            try:
+                block = get_block(type_)
+            except BlockError as exc:
+                raise GraphError(f"{where}.type: {exc}") from None
         name = item.get("name")
         reason = check_name(name)
         _need(reason is None, f"{where}.name", reason or "")
@@ -77,7 +99,12 @@ def graph_from_dict(cls, data) -> object:
         params = item.get("params", {})
         _need(isinstance(params, dict), f"{where}.params", "must be an object")
         try:
-            params = block.coerce_params(params)
+            if definition is not None:
+                from netbuilder.graph.composite import instance_params
+
+                params = instance_params(definition, params)
+            else:
+                params = block.coerce_params(params)
         except BlockError as exc:
             raise GraphError(f"{where}.params: {exc}") from None
         for key, value in params.items():
@@ -98,7 +125,9 @@ def graph_from_dict(cls, data) -> object:
             f"{_short(pos)} is off the canvas; coordinates lie within "
             f"±{limits.MAX_COORDINATE:,.0f}",
         )
-        graph.nodes[nid] = Node(nid, type_, name, params, (float(pos[0]), float(pos[1])))
+        graph.nodes[nid] = Node(
+            nid, type_, name, params, (float(pos[0]), float(pos[1])), definition=definition
+        )
 
     used_ports: set[tuple[str, int]] = set()
     for i, item in enumerate(edges):

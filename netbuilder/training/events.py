@@ -2,7 +2,8 @@
 
 Counting: `step` is the number of optimizer steps done so far in this Trainer (the first
 StepEnd has step=1); `epoch` counts from 1. A run sends RunStarted first and exactly one of
-Stopped, Finished or Failed last; Paused/Resumed come in pairs in between.
+Stopped, Finished or Failed last; Paused/Resumed come in pairs in between. A StepEnd that
+carries gradient norms is followed by a LayerDiagnostics for the same step.
 """
 
 from __future__ import annotations
@@ -89,5 +90,23 @@ class Failed:
     step: int
     message: str  # for a person: what went wrong and what to do
 
+
+@dataclass(frozen=True, slots=True)
+class LayerDiagnostics:
+    """On the steps that measure gradients (every `grad_every`), right after their StepEnd:
+    what gradient norms alone do not show. Keys are layer (node) names."""
+
+    step: int
+    # ||w_after - w_before|| / ||w_before|| over the layer's parameters: the learning-rate
+    # health check (around 1e-3 is healthy; much larger, too high; much smaller, too low)
+    update_ratio: dict = field(repr=False)
+    # per ReLU block: the share of its units that were zero for every sample of the batch
+    dead_fraction: dict = field(repr=False)
+    # per layer: float64 (5,) quantiles (5, 25, 50, 75, 95 %) of its weights and gradients
+    weight_quantiles: dict = field(repr=False)
+    grad_quantiles: dict = field(repr=False)
+
+
+QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 
 TERMINAL = (Stopped, Finished, Failed)

@@ -19,10 +19,12 @@ from pathlib import Path
 import numpy as np
 
 from .events import (
+    QUANTILES,
     EpochEnd,
     EpochSamples,
     Failed,
     Finished,
+    LayerDiagnostics,
     Paused,
     Resumed,
     RunStarted,
@@ -200,6 +202,7 @@ class Trainer:
         targets = _target_maker(settings.loss, self._num_classes)
         tensor = _tensor_maker()
         emit = self._emit
+        diagnostics = _Diagnostics(model, named) if grad_every > 0 else None
 
         emit(
             RunStarted(
@@ -237,6 +240,8 @@ class Trainer:
                 sampled = grad_every > 0 and (self.step + 1) % grad_every == 0
                 if self.step % SNAPSHOT_EVERY == 0 or snapshot is None:
                     snapshot = (self.step, _copy_state(model))
+                if sampled and diagnostics is not None:
+                    diagnostics.arm()
                 # a diverging run overflows inside numpy; the loss check below reports it
                 with self._lock, np.errstate(over="ignore", invalid="ignore"):
                     optimizer.zero_grad()
@@ -246,10 +251,15 @@ class Trainer:
                         message = _nan_message(value, self.step + 1, epoch, optimizer)
                         raise _NonFiniteLoss(message + self._recover(snapshot))
                     loss.backward()
+                    if sampled and diagnostics is not None:
+                        diagnostics.before_step()
                     optimizer.step()
+                    diag = None
                     if sampled:
                         t_stats = time.perf_counter()
                         norms, hists = _gradient_statistics(named)
+                        if diagnostics is not None:
+                            diag = diagnostics.measure(self.step + 1)
                         self.event_seconds += time.perf_counter() - t_stats
                     else:
                         norms = hists = None
@@ -263,6 +273,8 @@ class Trainer:
                         self.step, epoch, value, rate, optimizer.param_groups[0]["lr"], norms, hists
                     )
                 )
+                if diag is not None:
+                    emit(diag)
 
             with self._lock, engine.no_grad(), np.errstate(over="ignore", invalid="ignore"):
                 test = self._evaluate(prepared.test_x, prepared.test_y)
@@ -662,6 +674,87 @@ def _gradient_statistics(named):
         norms[name] = float(np.sqrt(np.dot(g, g)))
         hists[name] = {"grad": _histogram(g), "weight": _histogram(w)}
     return norms, hists
+
+
+# -- layer diagnostics: update-to-weight ratio, dead ReLU units, quantiles ----------------------
+# Kept apart from the run loop, which only calls arm(), before_step() and measure() on the
+# steps that measure gradients: nothing here runs on the other steps.
+
+QUANTILE_SAMPLE = 20_000  # at most this many values per layer go into its quantiles
+
+
+class _Diagnostics:
+    def __init__(self, model, named):
+        self.named = named
+        self.layer_of = {name: name.rpartition(".")[0] or name for name, _ in named}
+        self.relus = [(n, m) for n, m in model.named_modules() if type(m).__name__ == "ReLU"]
+        self._hooks: list = []
+        self._dead: dict[str, float] = {}
+        self._before: dict[str, np.ndarray] = {}
+
+    def arm(self) -> None:
+        """The next forward pass records which ReLU units stay at zero."""
+        self.disarm()
+        self._dead = {}
+        for name, module in self.relus:
+            self._hooks.append(module.register_forward_hook(self._recorder(name)))
+
+    def _recorder(self, name):
+        def hook(_module, _args, out):
+            a = out.detach().numpy()
+            alive = (a > 0).reshape(a.shape[0], -1).any(axis=0) if a.ndim > 1 else a > 0
+            self._dead[name] = float(1.0 - alive.mean()) if alive.size else 0.0
+
+        return hook
+
+    def disarm(self) -> None:
+        for handle in self._hooks:
+            handle.remove()
+        self._hooks.clear()
+
+    def before_step(self) -> None:
+        self.disarm()  # the forward pass is over
+        self._before = {name: p.detach().numpy().copy() for name, p in self.named}
+
+    def measure(self, step: int) -> LayerDiagnostics:
+        moved: dict[str, float] = {}
+        size: dict[str, float] = {}
+        weights: dict[str, list] = {}
+        grads: dict[str, list] = {}
+        for name, p in self.named:
+            layer = self.layer_of[name]
+            w = p.detach().numpy()
+            before = self._before.get(name)
+            if before is not None:
+                d = (w - before).ravel()
+                b = before.ravel()
+                moved[layer] = moved.get(layer, 0.0) + float(np.dot(d, d))
+                size[layer] = size.get(layer, 0.0) + float(np.dot(b, b))
+            weights.setdefault(layer, []).append(w.ravel())
+            if p.grad is not None:
+                grads.setdefault(layer, []).append(p.grad.numpy().ravel())
+        self._before = {}
+        ratio = {
+            layer: math.sqrt(moved[layer] / size[layer]) if size[layer] > 0 else math.nan
+            for layer in moved
+        }
+        return LayerDiagnostics(
+            step=step,
+            update_ratio=ratio,
+            dead_fraction=dict(self._dead),
+            weight_quantiles={k: _quantiles(v) for k, v in weights.items()},
+            grad_quantiles={k: _quantiles(v) for k, v in grads.items()},
+        )
+
+
+def _quantiles(parts: list) -> np.ndarray:
+    a = np.concatenate(parts) if len(parts) > 1 else parts[0]
+    if a.size > QUANTILE_SAMPLE:  # a strided sample: the same values each time, no RNG
+        a = a[:: a.size // QUANTILE_SAMPLE + 1]
+    a = a[np.isfinite(a)]
+    if not a.size:
+        return np.full(len(QUANTILES), np.nan)
+    return np.quantile(a, QUANTILES)
 
 
 def _histogram(a: np.ndarray):

@@ -124,7 +124,7 @@ def import_model(window, source=None, output=None, options=None) -> bool:
         project, weights, _ = import_file(
             source,
             output,
-            view_size=window._canvas_size(),
+            view_size=window.canvas_size(),
             node_size=(NODE_WIDTH, NODE_HEIGHT),
             **options,
         )

@@ -344,7 +344,7 @@ class Inspector(QWidget):
             else:
                 self.description.setText(self._selection_summary(selected))
             return
-        block = self.block_for(node.type)
+        block = self.block_for(node)
         self.title.setText(f"<b>{block.label if block else node.type}</b>")
         self.icon.setPixmap(icons.block_icon(block.icon if block else "").pixmap(22, 22))
         self.description.setText(block.description if block else "")
@@ -362,9 +362,10 @@ class Inspector(QWidget):
         if not nodes:
             return ""
         names = ", ".join(n.name for n in nodes[:8]) + (", …" if len(nodes) > 8 else "")
-        total = sum(n.param_count for n in nodes)
+        total = sum(n.param_count or 0 for n in nodes)
+        unknown = any(n.param_count is None for n in nodes)
         return (
-            f"{names}\n{total:,} parameters in all.\n\n"
+            f"{names}\n{'at least ' if unknown else ''}{total:,} parameters in all.\n\n"
             "Delete removes them; Ctrl+C, Ctrl+X and Ctrl+D copy, cut and duplicate them with "
             "their wires; the arrow keys move them. Select one block to edit its parameters."
         )
@@ -396,10 +397,27 @@ class Inspector(QWidget):
             return
         if not self.name_edit.hasFocus():
             self.name_edit.setText(node.name)
+        # inside a composite, a value its instance sets (an exposed parameter) shows that
+        # instance's value and is edited on the composite one level up
+        overrides = (getattr(self.graph, "param_overrides", None) or {}).get(node.id, {})
         for name, field in self.fields.items():
-            field.show(node.params.get(name), node.resolved.get(name))
+            if name in overrides:
+                field.show(overrides[name], node.resolved.get(name))
+                field.container.setEnabled(False)
+                field.container.setToolTip(
+                    "Set by this composite's own parameter: change it on the composite block "
+                    "one level up"
+                )
+            else:
+                field.show(node.params.get(name), node.resolved.get(name))
+                field.container.setEnabled(True)
         count = node.param_count
-        self.output.setText(f"Output <b>{format_shape(node.out_shape)}</b> · {count:,} parameters")
+        counted = (
+            "? parameters (unknown until its input is)"
+            if count is None
+            else f"{count:,} parameters"
+        )
+        self.output.setText(f"Output <b>{format_shape(node.out_shape)}</b> · {counted}")
         self.problems.setText("<br>".join(f"⚠ {p}" for p in node.problems))
         self.problems.setVisible(bool(node.problems))
         self.form_host.setEnabled(self._locked_reason is None)

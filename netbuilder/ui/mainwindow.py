@@ -1,4 +1,6 @@
-"""The editor window: canvas, palette, inspector, problems, menus, files, status bar.
+"""The editor window: canvas, palette, inspector, menus and status bar, composed with the parts
+that do the rest: ``files`` (project_files.py: open, save, recent, autosave, recovery),
+``clipboard`` (clipboard.py), ``problems`` (problems.py) and the Help menu (help.py).
 
 Every edit goes through ``self.runner`` (graph commands on a QUndoStack); the canvas, inspector
 and status bar only render the graph and redraw from its change events.
@@ -6,16 +8,15 @@ and status bar only render the graph and redraw from its change events.
 
 from __future__ import annotations
 
-import json
 import os
-import threading
 from pathlib import Path
 
 from PySide6.QtCore import (
     QByteArray,
-    QCoreApplication,
-    QEventLoop,
+    QEvent,
+    QPoint,
     QPointF,
+    QRect,
     QSettings,
     Qt,
     QTimer,
@@ -23,122 +24,57 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
-    QDialog,
-    QDialogButtonBox,
     QDockWidget,
-    QFileDialog,
     QGraphicsScene,
     QLabel,
-    QLineEdit,
-    QListWidget,
-    QListWidgetItem,
     QMainWindow,
     QMessageBox,
-    QStyle,
-    QTableWidget,
-    QTableWidgetItem,
     QToolBar,
-    QVBoxLayout,
 )
 
-from engine.fileio import same_file
-from netbuilder.blocks import BlockError
 from netbuilder.graph import commands as cmds
 from netbuilder.graph.model import Graph
-from netbuilder.graph.project import (
-    SUFFIX,
-    Project,
-    ProjectError,
-    load_project,
-    save_project,
-)
-from netbuilder.graph.templates import list_templates, template_path
+from netbuilder.graph.project import Project
 from netbuilder.ui import icons, theme
 from netbuilder.ui.canvas.items import NODE_HEIGHT, NODE_WIDTH, format_count
 from netbuilder.ui.canvas.scene import GraphScene
 from netbuilder.ui.canvas.view import CanvasView
+from netbuilder.ui.clipboard import Clipboard
+from netbuilder.ui.help import (
+    CANVAS_GESTURES,
+    ShortcutsDialog,
+    about_text,
+    shortcut_rows,
+    show_about,
+)
 from netbuilder.ui.import_action import import_model
 from netbuilder.ui.inspector import Inspector
 from netbuilder.ui.palette import Palette, QuickAdd
-from netbuilder.ui.recovery import Recovery
+from netbuilder.ui.problems import ProblemsPanel
+from netbuilder.ui.project_files import AUTOSAVE_SECONDS, ProjectFiles, templates
 from netbuilder.ui.status import format_bytes, memory_estimate, validity_text
 from netbuilder.ui.undo import CommandRunner
 
-# Copied blocks travel as JSON text under this key: a QMimeData made in Python and handed to
-# the clipboard crashes PySide 6.11 when the app exits, plain text does not.
-FRAGMENT_KEY = "netbuilder-fragment"
-PROJECT_FILTER = f"NetBuilder projects (*{SUFFIX} *.json);;All files (*)"
-MAX_RECENT = 8
-AUTOSAVE_SECONDS = 30
 PALETTE_W, INSPECTOR_W = 205, 310  # default dock widths at 1440x900
 BOTTOM_H = 90  # the Training dock before any run: its controls row and a one-line hint
-# rows the Problems list shows (a 10,000-block loop has 10,000 problems: a list nobody reads,
-# rebuilt on every edit); the rest are counted in the last row and in the dock's title
-MAX_PROBLEM_ROWS = 500
-LIVE_LOAD_BYTES = 256 * 1024  # project files from this size on are read on a helper thread
-
-
-def templates() -> list[tuple[str, Path]]:
-    """(menu title, path) for every bundled template, the default first."""
-    found = []
-    for name, title in list_templates():
-        try:
-            found.append((title, template_path(name)))
-        except FileNotFoundError:
-            continue
-    return found
 
 
 def default_size() -> tuple[int, int]:
-    """1440x900, or most of a smaller screen."""
+    """Most of the screen, up to 1680x1050: the plots of a run want the room."""
     screen = QGuiApplication.primaryScreen()
     if screen is None:
         return 1440, 900
     avail = screen.availableGeometry()
-    return min(1440, int(avail.width() * 0.95)), min(900, int(avail.height() * 0.92))
+    return min(1680, int(avail.width() * 0.95)), min(1050, int(avail.height() * 0.92))
 
 
-def blocks_overlap(graph) -> bool:
-    """True when two blocks would cover each other on the canvas. Linear: blocks are put in
-    cells of one block's size, and a block can only cover one in its own or a next cell."""
-    cells: dict[tuple[int, int], tuple[float, float]] = {}
-    for x, y in (n.pos for n in graph.nodes.values()):
-        col, row = int(x // NODE_WIDTH), int(y // NODE_HEIGHT)
-        for dc in (-1, 0, 1):
-            for dr in (-1, 0, 1):
-                other = cells.get((col + dc, row + dr))
-                if other and abs(other[0] - x) < NODE_WIDTH and abs(other[1] - y) < NODE_HEIGHT:
-                    return True
-        cells[(col, row)] = (x, y)  # a second one in the same cell would have overlapped
-    return False
-
-
-def load_project_live(path) -> Project:
-    """`load_project`, for a large file on a helper thread while the window keeps painting and
-    running its timers (keys and clicks wait until it is read; a 10,000-block file takes a
-    few hundred ms). A small file is read directly, as before."""
-    try:
-        size = os.stat(path).st_size
-    except OSError:
-        size = 0  # load_project says what is wrong
-    if size < LIVE_LOAD_BYTES:
-        return load_project(path)
-    result: dict = {}
-
-    def read() -> None:
-        try:
-            result["project"] = load_project(path)
-        except BaseException as exc:  # handed to the caller, whatever it is
-            result["error"] = exc
-
-    thread = threading.Thread(target=read, name="open-project", daemon=True)
-    thread.start()
-    while thread.is_alive():
-        QCoreApplication.processEvents(QEventLoop.ExcludeUserInputEvents, 10)
-        thread.join(0.005)
-    if "error" in result:
-        raise result["error"]
-    return result["project"]
+def _screen_key() -> str:
+    """ "1280x800": the available size of the screen layouts are saved for."""
+    screen = QGuiApplication.primaryScreen()
+    if screen is None:
+        return ""
+    avail = screen.availableGeometry()
+    return f"{avail.width()}x{avail.height()}"
 
 
 def _tooltip_with_keys(action: QAction) -> str:
@@ -152,6 +88,7 @@ def _tooltip_with_keys(action: QAction) -> str:
 
 class MainWindow(QMainWindow):
     projectReplaced = Signal()
+    documentSaved = Signal(object)  # Path: the project was written there
     selectionChangedTo = Signal(object)  # str node id, or None
 
     def __init__(
@@ -170,15 +107,14 @@ class MainWindow(QMainWindow):
         self.project = project if project is not None else Project(Graph("Untitled"))
         self.path: Path | None = Path(path) if path else None
         self._extra_dirty = False
+        self._unsaved_runs = False  # runs recorded while the project has no file
+        self._workspace_hidden: list[QDockWidget] = []  # docks the plots' room hid
         self._selected: str | None = None
-        self._paste_count = 0
         self._untitled_name: str | None = None  # a template's name until first saved
         self._bottom_docks: list[QDockWidget] = []
         self._shown_once = False
         self._restored_state = False
         self._shortcuts_dialog: ShortcutsDialog | None = None
-        self._validity: tuple[str, bool] = ("", True)
-        self._opening = False  # a large file is being read (the event loop runs meanwhile)
 
         self.runner = CommandRunner(self.project.graph, self)
         self.runner.refused.connect(self._on_refused)
@@ -210,17 +146,22 @@ class MainWindow(QMainWindow):
             lambda t: self.canvas.add_block(t, self.canvas.center_scene_pos(), avoid_overlap=True)
         )
 
-        self.recovery = Recovery(recovery_dir)
-        self.autosave_timer = QTimer(self)
-        self.autosave_timer.setInterval(int(autosave_seconds * 1000))
-        self.autosave_timer.timeout.connect(self.autosave)
-        self.autosave_timer.start()
+        self.files = ProjectFiles(self, recovery_dir, autosave_seconds)
+        self.autosave_timer = self.files.autosave_timer
+        self.clipboard = Clipboard(
+            self.runner, self.scene, self.canvas, self.statusBar().showMessage, self
+        )
 
+        self.canvas.viewport().installEventFilter(self)  # refit on resize: eventFilter
         self._attach(self.project)
         self.resize(*default_size())
         self._restore_layout()
         if install_training:
             self._install_training()
+        from netbuilder.ui import composites
+
+        self.canvas_gestures = CANVAS_GESTURES  # composites.install adds its own
+        composites.install(self)
         self.restore_dock_state()
 
     # -- building --------------------------------------------------------------------------
@@ -234,12 +175,12 @@ class MainWindow(QMainWindow):
         self.inspector = Inspector(self.runner, self.scene.block_for)
         self.inspector_dock = self._dock("Inspector", "inspectorDock", self.inspector)
         self.addDockWidget(Qt.RightDockWidgetArea, self.inspector_dock)
-        self.problems = QListWidget()
-        self.problems.setObjectName("problems")
-        self.problems.setWordWrap(True)
-        self.problems.itemClicked.connect(self._problem_clicked)
-        self.problems.itemActivated.connect(self._problem_clicked)
+        self.problems = ProblemsPanel()
+        self.problems.nodeChosen.connect(self.show_block)
         self.problems_dock = self._dock("Problems", "problemsDock", self.problems)
+        self.problems.countChanged.connect(
+            lambda n: self.problems_dock.setWindowTitle(f"Problems ({n:,})" if n else "Problems")
+        )
         self.addDockWidget(Qt.RightDockWidgetArea, self.problems_dock)
         self.splitDockWidget(self.inspector_dock, self.problems_dock, Qt.Vertical)
         self.palette.setMinimumWidth(170)
@@ -369,7 +310,7 @@ class MainWindow(QMainWindow):
             act.triggered.connect(lambda _=False, p=path: self.new_from_template(p))
         file_menu.addAction(self.act_open)
         self.recent_menu = file_menu.addMenu("Open &Recent")
-        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        self.recent_menu.aboutToShow.connect(lambda: self.files.fill_recent_menu(self.recent_menu))
         file_menu.addAction(self.act_import)
         file_menu.addSeparator()
         file_menu.addAction(self.act_save)
@@ -444,7 +385,7 @@ class MainWindow(QMainWindow):
 
         training.install(self)
 
-    # -- contract section 7 ------------------------------------------------------------
+    # -- what the training dashboard uses (training/host.py: DashboardHost) ------------------
     @property
     def graph(self) -> Graph:
         return self.project.graph
@@ -465,9 +406,27 @@ class MainWindow(QMainWindow):
             a.setEnabled(not locked)
         self._update_undo_actions()
 
+    def set_training_workspace(self, on: bool) -> None:
+        """While the plots have the window: the Blocks and Problems docks step aside (editing
+        waits for the run), so the plots span the window's width; they come back after."""
+        docks = (self.palette_dock, self.problems_dock)
+        if on and not self._workspace_hidden:
+            self._workspace_hidden = [d for d in docks if d.isVisible() and not d.isFloating()]
+            for dock in self._workspace_hidden:
+                dock.hide()
+        elif not on and self._workspace_hidden:
+            for dock in self._workspace_hidden:
+                dock.show()
+            self._workspace_hidden = []
+
     def mark_dirty(self) -> None:
         self._extra_dirty = True
         self._update_title()
+
+    def runs_changed(self) -> None:
+        """A run was recorded: kept beside the project file at once; the network is not
+        modified by it. Without a file yet, the runs go with the first Save."""
+        self._unsaved_runs = not self.files.keep_runs()
 
     def show_error(self, title: str, message: str) -> None:
         QMessageBox.critical(self, title, message)
@@ -506,25 +465,41 @@ class MainWindow(QMainWindow):
         training = getattr(self, "training", None)
         return training.preferred_height() if training is not None else BOTTOM_H
 
-    # -- project ---------------------------------------------------------------------------
+    # -- the document: project, path, modified flag (files on disk: self.files) -------------
     def _attach(self, project: Project) -> None:
         self.project = project
         self.runner.set_graph(project.graph)
         self.scene.set_graph(project.graph)
         self.inspector.set_graph(project.graph)
         self._extra_dirty = False
+        self._unsaved_runs = False
         self._selected = None
         self.runner.stack.setClean()
         self._update_title()
 
-    def replace_project(self, project: Project, path: str | os.PathLike | None) -> None:
+    def replace_project(
+        self,
+        project: Project,
+        path: str | os.PathLike | None,
+        untitled_name: str | None = None,
+    ) -> None:
+        """Show `project` (read from `path`, or unsaved: then titled `untitled_name`)."""
         self.path = Path(path) if path else None
-        self._untitled_name = None
+        self._untitled_name = untitled_name
         self._attach(project)
         QTimer.singleShot(0, self.canvas.fit)
         self.canvas.fit()
         self.projectReplaced.emit()
         self.selectionChangedTo.emit(None)
+
+    def document_saved(self, path: Path) -> None:
+        """The project was written to `path`: it is the document's file now, and clean."""
+        self.path = path
+        self.runner.stack.setClean()
+        self._extra_dirty = False
+        self._unsaved_runs = False
+        self._update_title()
+        self.documentSaved.emit(path)
 
     def _show_build_progress(self, blocks: int, of_blocks: int, wires: int, of_wires: int) -> None:
         """A large project's items are made a slice at a time: say how far it has got."""
@@ -543,6 +518,22 @@ class MainWindow(QMainWindow):
     def is_dirty(self) -> bool:
         return self._extra_dirty or not self.runner.stack.isClean()
 
+    def unsaved_description(self) -> str:
+        """What closing now would lose, in words: edits and settings changes."""
+        parts = []
+        edits = self.runner.stack.index() - max(0, self.runner.stack.cleanIndex())
+        if not self.runner.stack.isClean():
+            if edits > 0:
+                parts.append(f"{edits} edit{'s' if edits != 1 else ''} to the network")
+            else:
+                parts.append("the network differs from the saved file (edits undone)")
+        if self._extra_dirty:
+            parts.append("changed training settings or saved-weights location")
+        if self._unsaved_runs and self.project.runs:
+            n = len(self.project.runs)
+            parts.append(f"{n} training run{'s' if n != 1 else ''} (kept only once saved)")
+        return "; ".join(parts) or "changes"
+
     def project_name(self) -> str:
         if self.path is not None:
             return self.path.stem if self.path.suffix else self.path.name
@@ -555,57 +546,8 @@ class MainWindow(QMainWindow):
         self.setWindowFilePath(str(self.path.resolve()) if self.path is not None else "")
         self.setWindowModified(self.is_dirty)
 
-    def maybe_save(self) -> bool:
-        """Ask about unsaved changes; True when it is fine to drop the current project."""
-        if not self.is_dirty:
-            return True
-        answer = QMessageBox.warning(
-            self,
-            "Unsaved changes",
-            f"“{self.project_name()}” has changes that are not saved.\nSave them first?",
-            QMessageBox.Save | QMessageBox.Discard | QMessageBox.Cancel,
-            QMessageBox.Save,
-        )
-        if answer == QMessageBox.Save:
-            return self.save()
-        return answer == QMessageBox.Discard
-
-    def new_blank(self) -> None:
-        if self.runner.locked_reason or not self.maybe_save():
-            return
-        self.replace_project(Project(Graph("Untitled")), None)
-        self.recovery.discard()
-
-    def new_from_template(self, path) -> bool:
-        if self.runner.locked_reason or not self.maybe_save():
-            return False
-        return self.load_template(path)
-
-    def load_template(self, path) -> bool:
-        """Open a template as a new, unsaved project (Save asks for a file name)."""
-        path = Path(path)
-        if not path.is_absolute() and not path.exists():
-            path = template_path(path.stem)
-        try:
-            project = load_project(path)
-        except ProjectError as exc:
-            self.show_error("Cannot open template", str(exc))
-            return False
-        # templates are stored as one long row; wrap them to fit this window
-        self._lay_out_before_showing(project.graph)
-        self.replace_project(project, None)
-        self._untitled_name = path.stem  # Save As proposes "<template>.nbproj"
-        self._update_title()
-        return True
-
-    def _lay_out_before_showing(self, graph) -> None:
-        """Place the blocks of a graph nobody sees yet (no undo step: it is not an edit)."""
-        positions = cmds.layout_positions(graph, self._canvas_size(), (NODE_WIDTH, NODE_HEIGHT))
-        with graph.batch():
-            for node_id, pos in positions.items():
-                graph.set_pos(node_id, pos)
-
-    def _canvas_size(self) -> tuple[float, float]:
+    def canvas_size(self) -> tuple[float, float]:
+        """The canvas's size in pixels, or what it will be once the window shows."""
         if self.canvas.isVisible():
             size = self.canvas.viewport().size()
             return float(size.width()), float(size.height())
@@ -613,182 +555,83 @@ class MainWindow(QMainWindow):
         width = self.width() - PALETTE_W - INSPECTOR_W - 20
         return float(max(400, width)), float(max(300, self.height() - 145 - bottom))
 
+    # the File menu's commands, done by self.files
+    def maybe_save(self) -> bool:
+        return self.files.maybe_save()
+
+    def new_blank(self) -> None:
+        self.files.new_blank()
+
+    def new_from_template(self, path) -> bool:
+        return self.files.new_from_template(path)
+
+    def load_template(self, path) -> bool:
+        return self.files.load_template(path)
+
     def open_dialog(self) -> None:
-        if self.runner.locked_reason or not self.maybe_save():
-            return
-        start = str(self.path.parent) if self.path else str(Path.home())
-        path, _ = QFileDialog.getOpenFileName(self, "Open project", start, PROJECT_FILTER)
-        if path:
-            self.open_path(path)
+        self.files.open_dialog()
 
     def open_path(self, path) -> bool:
-        """Open a project file; a message box (not a traceback) when it cannot be read."""
-        self._opening = True
-        try:
-            project = load_project_live(path)
-        except ProjectError as exc:
-            self.show_error("Cannot open project", str(exc))
-            self._forget_recent(str(path))
-            return False
-        finally:
-            self._opening = False
-        stacked = blocks_overlap(project.graph)
-        if stacked:  # a hand-written file without positions: every block at (0, 0)
-            self._lay_out_before_showing(project.graph)
-        self.replace_project(project, path)
-        self._add_recent(str(Path(path).resolve()))
-        if stacked:
-            self.statusBar().showMessage(
-                "Blocks in this file overlapped, so they were laid out; Save keeps the new places",
-                10000,
-            )
-        return True
+        return self.files.open_path(path)
 
     def save(self) -> bool:
-        if self.path is None or self.path.suffix.lower() not in (SUFFIX, ".json"):
-            return self.save_as()
-        return self._save_to(self.path)
+        return self.files.save()
 
     def save_as(self) -> bool:
-        start = self.path or Path.home() / f"{self.project_name()}{SUFFIX}"
-        path, _ = QFileDialog.getSaveFileName(self, "Save project", str(start), PROJECT_FILTER)
-        if not path:
-            return False
-        if not Path(path).suffix:
-            path += SUFFIX
-        return self._save_to(Path(path))
+        return self.files.save_as()
 
-    def _save_to(self, path: Path) -> bool:
-        try:
-            # the project must not replace the trained weights it refers to
-            weights = self.project.weights_file(self.path)
-            if weights is not None and same_file(path, weights):
-                raise ProjectError(
-                    f"{path}: is the trained weights file of this project; save the project "
-                    "under another name"
-                )
-            save_project(self.project, path)
-        except ProjectError as exc:
-            self.show_error("Cannot save project", str(exc))
-            return False
-        self.path = path
-        self.runner.stack.setClean()
-        self._extra_dirty = False
-        self._add_recent(str(path.resolve()))
-        self.recovery.discard()
-        self._update_title()
-        self.statusBar().showMessage(f"Saved {path}", 5000)
-        return True
-
-    # recent files
     def recent_files(self) -> list[str]:
-        value = self.settings.value("recentFiles", [])
-        if isinstance(value, str):
-            value = [value]
-        return [str(v) for v in (value or [])]
+        return self.files.recent_files()
 
-    def _add_recent(self, path: str) -> None:
-        files = [path] + [f for f in self.recent_files() if f != path]
-        self.settings.setValue("recentFiles", files[:MAX_RECENT])
-
-    def _forget_recent(self, path: str) -> None:
-        resolved = str(Path(path).resolve())
-        self.settings.setValue("recentFiles", [f for f in self.recent_files() if f != resolved])
-
-    def _fill_recent_menu(self) -> None:
-        """ "1 mynet.nbproj — ~/projects": the name first (paths share long prefixes), the
-        folder after it, the full path as tooltip; files that are gone are shown disabled."""
-        self.recent_menu.clear()
-        self.recent_menu.setToolTipsVisible(True)
-        files = self.recent_files()
-        if not files:
-            self.recent_menu.addAction("(no recent files)").setEnabled(False)
-            return
-        home = str(Path.home())
-        for i, f in enumerate(files, 1):
-            path = Path(f)
-            folder = str(path.parent)
-            if folder == home or folder.startswith(home + os.sep):
-                folder = "~" + folder[len(home) :]
-            act = self.recent_menu.addAction(f"&{i} {path.name}  —  {folder}")
-            act.setData(f)
-            act.setToolTip(f if path.exists() else f"{f} (no longer there)")
-            act.setEnabled(path.exists())
-            act.triggered.connect(lambda _=False, p=f: self.maybe_save() and self.open_path(p))
-        self.recent_menu.addSeparator()
-        self.recent_menu.addAction("Clear Menu", self._clear_recent)
-
-    def _clear_recent(self) -> None:
-        self.settings.setValue("recentFiles", [])
-
-    # autosave and recovery
     def autosave(self) -> None:
-        if self.is_dirty:
-            try:
-                self.recovery.save(self.project, self.path)
-            except (OSError, ProjectError) as exc:
-                self.statusBar().showMessage(f"Autosave failed: {exc}", 8000)
+        self.files.autosave()
 
     def offer_recovery(self) -> bool:
-        """After a crash: offer the newest autosave left by a dead NetBuilder; True if taken."""
-        found = self.recovery.find_orphan()
-        if found is None:
-            return False
-        meta, project_file = found
-        original = meta.get("path") or "an unsaved project"
-        answer = QMessageBox.question(
-            self,
-            "Recover unsaved work?",
-            f"NetBuilder closed unexpectedly while editing {original}.\n"
-            f"Recover the work autosaved at {meta.get('saved_at', '?')}?",
-            QMessageBox.Yes | QMessageBox.No,
-            QMessageBox.Yes,
-        )
-        if answer != QMessageBox.Yes:
-            self.recovery.remove_orphan(meta)
-            return False
-        try:
-            project = load_project(project_file)
-        except ProjectError as exc:
-            self.show_error("Cannot recover", str(exc))
-            return False
-        self.replace_project(project, meta.get("path"))
-        self.recovery.remove_orphan(meta)
-        self.mark_dirty()
-        self.autosave()
-        return True
+        return self.files.offer_recovery()
+
+    @property
+    def recovery(self):
+        return self.files.recovery
 
     def closeEvent(self, event) -> None:
-        if self._opening:  # no questions while a file is half read: ask once it is open
+        if self.files.opening:  # no questions while a file is half read: ask once it is open
             event.ignore()
             QTimer.singleShot(100, self.close)
             return
         if self.runner.locked_reason:
             answer = QMessageBox.question(
-                self, "Training is running", f"{self.runner.locked_reason}. Quit anyway?"
+                self,
+                "Training is running",
+                f"{self.runner.locked_reason}.\nQuitting stops the run now: its curves and "
+                "its trained weights are lost. Quit anyway?",
             )
             if answer != QMessageBox.Yes:
                 event.ignore()
                 return
-        if not self.maybe_save():
+        if not self.files.maybe_save("closing"):
             event.ignore()
             return
-        self.autosave_timer.stop()
-        self.recovery.discard()
+        self.files.close()
         self.settings.setValue("windowState", self.saveState())
         self.settings.setValue("windowGeometry", self.saveGeometry())
+        self.settings.setValue("windowScreen", _screen_key())
         self.scene.detach()
         event.accept()
 
+    def _layout_fits_screen(self) -> bool:
+        """A saved layout is for the screen it was made on: a window sized for a laptop is
+        not restored on a larger screen, nor a large one on a laptop."""
+        return str(self.settings.value("windowScreen", "")) == _screen_key()
+
     def _restore_layout(self) -> None:
         geometry = self.settings.value("windowGeometry")
-        if isinstance(geometry, QByteArray | bytes) and geometry:
+        if isinstance(geometry, QByteArray | bytes) and geometry and self._layout_fits_screen():
             self.restoreGeometry(geometry)
 
     def restore_dock_state(self) -> None:
         """Restore dock sizes after every dock (including the dashboard's) exists."""
         state = self.settings.value("windowState")
-        if isinstance(state, QByteArray | bytes) and state:
+        if isinstance(state, QByteArray | bytes) and state and self._layout_fits_screen():
             self._restored_state = self.restoreState(state)
 
     # -- export ------------------------------------------------------------------------------
@@ -828,64 +671,16 @@ class MainWindow(QMainWindow):
             self.runner.push(cmds.RemoveItems(nodes, edges))
 
     def copy(self) -> bool:
-        ids = self.scene.selected_node_ids()
-        if not ids:
-            return False
-        fragment = cmds.copy_fragment(self.graph, ids)
-        text = json.dumps({FRAGMENT_KEY: fragment}, indent=1)
-        QGuiApplication.clipboard().setText(text)
-        self._paste_count = 0
-        return True
+        return self.clipboard.copy()
 
     def cut(self) -> None:
-        ids = self.scene.selected_node_ids()
-        if self.copy():
-            command = cmds.RemoveItems(ids)
-            command.text = command.text.replace("Delete", "Cut")
-            self.runner.push(command)
+        self.clipboard.cut()
 
     def paste(self) -> None:
-        text = QGuiApplication.clipboard().text()
-        if FRAGMENT_KEY not in text:
-            self.statusBar().showMessage("Nothing to paste: copy blocks first", 4000)
-            return
-        try:
-            fragment = json.loads(text)[FRAGMENT_KEY]
-        except (ValueError, TypeError, KeyError):
-            self.statusBar().showMessage("The clipboard does not hold NetBuilder blocks", 4000)
-            return
-        self._paste_count += 1
-        self._paste(fragment, 30.0 * self._paste_count)
-
-    def _paste(self, fragment: dict, shift: float) -> None:
-        offset = (shift, shift)
-        positions = [n.get("pos") for n in fragment.get("nodes", []) if isinstance(n, dict)]
-        try:
-            xs = [float(p[0]) for p in positions]
-            ys = [float(p[1]) for p in positions]
-        except (TypeError, ValueError, IndexError):
-            xs = ys = []
-        if xs:
-            # copies land in view: beside the originals when those are visible, else centred
-            target = QPointF(min(xs) + shift, min(ys) + shift)
-            if not self.canvas.visible_scene_rect().contains(target):
-                centre = self.canvas.center_scene_pos()
-                offset = (
-                    centre.x() - (min(xs) + max(xs) + NODE_WIDTH) / 2,
-                    centre.y() - (min(ys) + max(ys) + NODE_HEIGHT) / 2,
-                )
-        try:
-            command = cmds.Paste(fragment, offset)
-        except BlockError as exc:
-            self.statusBar().showMessage(f"Cannot paste: {exc}", 6000)
-            return
-        if self.runner.push(command):
-            self.scene.select_nodes(command.node_ids)
+        self.clipboard.paste()
 
     def duplicate(self) -> None:
-        ids = self.scene.selected_node_ids()
-        if ids:
-            self._paste(cmds.copy_fragment(self.graph, ids), 30.0)
+        self.clipboard.duplicate()
 
     def select_all(self) -> None:
         for item in self.scene.node_items.values():
@@ -893,7 +688,7 @@ class MainWindow(QMainWindow):
 
     def auto_layout(self) -> None:
         """L: columns by depth, left to right, wrapped into rows that fit the view."""
-        command = cmds.AutoLayout(self._canvas_size(), (NODE_WIDTH, NODE_HEIGHT))
+        command = cmds.AutoLayout(self.canvas_size(), (NODE_WIDTH, NODE_HEIGHT))
         if self.runner.push(command):
             self.canvas.fit()
 
@@ -933,9 +728,9 @@ class MainWindow(QMainWindow):
     def _on_graph_changed(self, changes) -> None:
         graph = self.graph
         self.inspector.refresh()
-        total = graph.total_params
-        self.params_label.setText(f"{total:,} parameters")
-        text, ok = self._validity = validity_text(graph)  # once per edit: _fill_problems too
+        total, unknown = graph.total_params, graph.unknown_counts
+        self.params_label.setText(f"{total:,} parameters" if not unknown else "? parameters")
+        text, ok = validity_text(graph)  # once per edit: the Problems panel reuses it
         color = theme.current().port_ok if ok else theme.current().port_bad
         self.valid_label.setText(
             f"<span style='color:{color.name()}'>{'✔' if ok else '✖'} {text}</span>"
@@ -947,54 +742,23 @@ class MainWindow(QMainWindow):
             "Memory a float32 forward pass needs: the parameters plus every block's output.\n"
             f"{format_bytes(at_1)} at batch 1, {format_bytes(at_64)} at batch 64"
         )
-        self.params_label.setToolTip(f"{total:,} trainable parameters ({format_count(total)})")
-        self._fill_problems()
-        self._update_title()
-
-    def _fill_problems(self) -> None:
-        self.problems.clear()
-        warn = self.style().standardIcon(QStyle.SP_MessageBoxWarning)
-        problems = self.graph.problems()
-        for node_id, message in problems[:MAX_PROBLEM_ROWS]:
-            node = self.graph.nodes[node_id]
-            # messages are sentences that start with the block's name; prefix it only if not
-            named = message.startswith((f"{node.name}:", f"{node.name} ", f"{node.name}'"))
-            text = message if named else f"{node.name}: {message}"
-            item = QListWidgetItem(warn, text)
-            item.setData(Qt.UserRole, node_id)
-            item.setToolTip(message)
-            self.problems.addItem(item)
-        n = len(problems)
-        if n > MAX_PROBLEM_ROWS:
-            more = QListWidgetItem(
-                f"… and {n - MAX_PROBLEM_ROWS:,} more: fix the ones above first "
-                "(every block with a problem is outlined in red on the canvas)"
+        if unknown:
+            self.params_label.setToolTip(
+                f"Unknown until {', '.join(unknown[:4])}{', …' if len(unknown) > 4 else ''} "
+                f"{'has' if len(unknown) == 1 else 'have'} a known input; "
+                f"{total:,} in the other blocks"
             )
-            more.setFlags(Qt.NoItemFlags)
-            self.problems.addItem(more)
-        self.problems_dock.setWindowTitle(f"Problems ({n:,})" if n else "Problems")
-        if not n:
-            text, _ = self._validity
-            if self.graph.nodes and text != "valid":  # e.g. no output yet: say so, not "✔"
-                ok = QListWidgetItem(f"Not ready yet: {text}")
-            elif not self.graph.nodes:
-                ok = QListWidgetItem("Empty network: drag an Input block from the Blocks palette")
-            else:
-                ok = QListWidgetItem("✔ No problems: every block has a valid input and output")
-            ok.setFlags(Qt.NoItemFlags)
-            self.problems.addItem(ok)
+        else:
+            self.params_label.setToolTip(f"{total:,} trainable parameters ({format_count(total)})")
+        self.problems.fill(graph, text)
+        self._update_title()
 
     def problem_rows(self) -> list[tuple[str, str]]:
         """(node id, text) of each row in the Problems list (tests, the dashboard)."""
-        rows = []
-        for i in range(self.problems.count()):
-            item = self.problems.item(i)
-            if item.data(Qt.UserRole):
-                rows.append((item.data(Qt.UserRole), item.text()))
-        return rows
+        return self.problems.rows()
 
-    def _problem_clicked(self, item: QListWidgetItem) -> None:
-        node_id = item.data(Qt.UserRole)
+    def show_block(self, node_id: str) -> None:
+        """Select a block and bring it into view."""
         node_item = self.scene.node_items.get(node_id)
         if node_item is None:
             return
@@ -1026,6 +790,17 @@ class MainWindow(QMainWindow):
         if not visible.intersects(rect):
             self.canvas.centerOn(rect.center())
 
+    def eventFilter(self, obj, event) -> bool:
+        if event.type() == QEvent.Resize and obj is self.canvas.viewport():
+            # the whole network was in view at the old size: keep it so at the new one (a
+            # person's zoom into part of it stands)
+            old = event.oldSize()
+            if old.isValid() and old.width() > 0 and self.graph.nodes:
+                seen = self.canvas.mapToScene(QRect(QPoint(0, 0), old)).boundingRect()
+                if seen.contains(self.scene.nodes_rect()):
+                    QTimer.singleShot(0, self.canvas.fit)
+        return super().eventFilter(obj, event)
+
     def _on_refused(self, reason: str) -> None:
         self.statusBar().showMessage(f"Refused: {reason}", 8000)
 
@@ -1039,39 +814,10 @@ class MainWindow(QMainWindow):
         self._on_graph_changed([])
 
     # -- help --------------------------------------------------------------------------------
-    # what the canvas does with the mouse and plain keys (no QAction carries these)
-    CANVAS_GESTURES = (
-        ("Tab or Space", "Search for a block and add it at the cursor"),
-        ("Drag an output port onto an input", "Connect (refused targets turn red)"),
-        ("Drag a wire's input end away", "Disconnect"),
-        ("Esc", "Cancel the wire being dragged"),
-        ("Drop a block on a wire", "Insert it into the connection"),
-        ("Click, Ctrl+click, drag on empty canvas", "Select, add to selection, rubber-band"),
-        ("Arrow keys (with Shift: further)", "Nudge the selected blocks"),
-        ("Mouse wheel", "Zoom at the cursor"),
-        ("Middle-button drag", "Pan"),
-    )
-
     def shortcut_rows(self) -> list[tuple[str, str, str]]:
-        """(menu, command, keys) for every menu command with a shortcut, read from the actions
-        themselves so the list cannot drift from what the keys do; then the canvas gestures."""
-        rows = []
-        for menu_action in self.menuBar().actions():
-            menu = menu_action.menu()
-            if menu is None:
-                continue
-            title = menu_action.text().replace("&", "")
-            for action in menu.actions():
-                keys = action.shortcuts()
-                if action.isSeparator() or action.menu() is not None or not keys:
-                    continue
-                text = action.text().replace("&", "").split("\t")[0]
-                if action in (self.act_undo, self.act_redo):
-                    text = text.split(" ")[0]  # "Undo", not "Undo Change fc1 out_features"
-                native = " or ".join(k.toString(QKeySequence.NativeText) for k in keys)
-                rows.append((title, text.rstrip("…"), native))
-        rows += [("Canvas", what, keys) for keys, what in self.CANVAS_GESTURES]
-        return rows
+        return shortcut_rows(
+            self.menuBar(), verb_only=(self.act_undo, self.act_redo), gestures=self.canvas_gestures
+        )
 
     def _show_shortcuts(self) -> None:
         if self._shortcuts_dialog is None:
@@ -1080,74 +826,7 @@ class MainWindow(QMainWindow):
         self._shortcuts_dialog.raise_()
 
     def about_text(self) -> str:
-        import platform
-
-        import numpy
-        import PySide6
-        from PySide6.QtCore import qVersion
-
-        from netbuilder.blocks import CATALOGUE
-
-        try:
-            from importlib.metadata import version
-
-            ours = version("netbuilder")
-        except Exception:  # not installed as a package (running from a checkout)
-            ours = "development"
-        return (
-            f"<h3>NetBuilder {ours}</h3>"
-            "<p>Design neural networks by hand, see every tensor shape and parameter count "
-            "while you edit, watch them train, and take the code away as a runnable PyTorch "
-            "or engine script.</p>"
-            f"<p>{len(CATALOGUE)} block types · training runs on <b>engine</b>, NetBuilder's "
-            "numpy autograd library with PyTorch's API.</p>"
-            f"<p style='color:gray'>Python {platform.python_version()} · Qt {qVersion()} · "
-            f"PySide6 {PySide6.__version__} · numpy {numpy.__version__}</p>"
-        )
+        return about_text()
 
     def _show_about(self) -> None:
-        QMessageBox.about(self, "About NetBuilder", self.about_text())
-
-
-class ShortcutsDialog(QDialog):
-    """Help ▸ Keyboard Shortcuts: a searchable two-column table, grouped by menu."""
-
-    def __init__(self, rows, parent=None):
-        super().__init__(parent)
-        self.setWindowTitle("Keyboard Shortcuts")
-        self.table = QTableWidget(len(rows), 3, self)
-        self.table.setHorizontalHeaderLabels(["Where", "Command", "Keys"])
-        self.table.verticalHeader().hide()
-        self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 8)
-        self.table.setEditTriggers(QTableWidget.NoEditTriggers)
-        self.table.setSelectionBehavior(QTableWidget.SelectRows)
-        self.table.setShowGrid(False)
-        self.table.setAlternatingRowColors(True)
-        for r, row in enumerate(rows):
-            for c, text in enumerate(row):
-                item = QTableWidgetItem(text)
-                if c == 2:
-                    font = item.font()
-                    font.setBold(True)
-                    item.setFont(font)
-                self.table.setItem(r, c, item)
-        self.table.resizeColumnsToContents()
-        self.table.horizontalHeader().setStretchLastSection(True)
-        self.filter = QLineEdit(self)
-        self.filter.setPlaceholderText("Filter: type a command or a key…")
-        self.filter.setClearButtonEnabled(True)
-        self.filter.textChanged.connect(self._apply_filter)
-        buttons = QDialogButtonBox(QDialogButtonBox.Close, self)
-        buttons.rejected.connect(self.close)
-        lay = QVBoxLayout(self)
-        lay.addWidget(self.filter)
-        lay.addWidget(self.table)
-        lay.addWidget(buttons)
-        width = sum(self.table.columnWidth(c) for c in range(3)) + 60
-        self.resize(max(560, width), 520)
-
-    def _apply_filter(self, text: str) -> None:
-        needle = text.strip().lower()
-        for r in range(self.table.rowCount()):
-            cells = " ".join(self.table.item(r, c).text().lower() for c in range(3))
-            self.table.setRowHidden(r, bool(needle) and needle not in cells)
+        show_about(self)

@@ -104,6 +104,39 @@ class Palette(QWidget):
     def item_for(self, type_name: str) -> QTreeWidgetItem:
         return self._items[type_name]
 
+    def set_extra_sections(self, sections) -> None:
+        """Replace the sections after the catalogue's: [(title, [(key, BlockType)])], as the
+        composite blocks (shipped, this project's, My blocks) change."""
+        for cat in getattr(self, "_extra_cats", []):
+            for j in range(cat.childCount()):
+                key = cat.child(j).data(0, TYPE_ROLE)
+                self._items.pop(key, None)
+                self._blocks.pop(key, None)
+            self.tree.takeTopLevelItem(self.tree.indexOfTopLevelItem(cat))
+        self._extra_cats = []
+        for title, entries in sections:
+            if not entries:
+                continue
+            cat_item = QTreeWidgetItem([title])
+            cat_item.setFlags(Qt.ItemIsEnabled)
+            cat_item.setIcon(0, icons.category_icon(title))
+            font = cat_item.font(0)
+            font.setBold(True)
+            cat_item.setFont(0, font)
+            self.tree.addTopLevelItem(cat_item)
+            for key, block in entries:
+                item = QTreeWidgetItem([block.label])
+                item.setData(0, TYPE_ROLE, key)
+                item.setIcon(0, icons.block_icon(block.icon))
+                item.setToolTip(0, f"<b>{block.label}</b><br>{block.description}")
+                item.setFlags(Qt.ItemIsEnabled | Qt.ItemIsSelectable | Qt.ItemIsDragEnabled)
+                cat_item.addChild(item)
+                self._items[key] = item
+                self._blocks[key] = block
+            cat_item.setExpanded(True)
+            self._extra_cats.append(cat_item)
+        self._filter(self.search.text())
+
     def visible_types(self) -> list[str]:
         return [t for t, item in self._items.items() if not item.isHidden()]
 
@@ -147,7 +180,8 @@ class QuickAdd(QFrame):
         layout.addWidget(self.edit)
         layout.addWidget(self.list)
         self.resize(260, 320)
-        self._blocks = [b for _, blocks in categories() for b in blocks]
+        self._blocks = [(b.type, b) for _, blocks in categories() for b in blocks]
+        self._extra: list = []
         self.edit.textChanged.connect(self._fill)
         self.edit.installEventFilter(self)
         self.list.itemActivated.connect(self._choose)
@@ -161,12 +195,16 @@ class QuickAdd(QFrame):
         self.show()
         self.edit.setFocus()
 
+    def set_extra(self, entries) -> None:
+        """Blocks after the catalogue's, as (key, BlockType): the composite blocks."""
+        self._extra = list(entries)
+
     def _fill(self, text: str) -> None:
         self.list.clear()
-        for block in self._blocks:
+        for key, block in self._blocks + self._extra:
             if _matches(block, text):
                 item = QListWidgetItem(icons.block_icon(block.icon), block.label)
-                item.setData(TYPE_ROLE, block.type)
+                item.setData(TYPE_ROLE, key)
                 item.setToolTip(block.description)
                 self.list.addItem(item)
         if self.list.count():

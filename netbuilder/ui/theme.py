@@ -24,6 +24,7 @@ CATEGORY_COLORS = {
     "activations": "#c9a21a",
     "normalization": "#d9488b",
     "structure": "#8e5cd9",
+    "composites": "#5b6b8c",
 }
 DEFAULT_CATEGORY_COLOR = "#8a8f98"
 

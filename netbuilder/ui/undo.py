@@ -91,6 +91,9 @@ class CommandRunner(QObject):
         self.stack = QUndoStack(self)
         self.locked_reason: str | None = None
         self.last_error: str | None = None  # why the last push was refused
+        # the composite definition the canvas has entered (None: the network itself); its
+        # edits are recorded as InDefinition so undo finds the body from any level
+        self.scope: str | None = None
 
     @contextlib.contextmanager
     def recording(self, command):
@@ -114,6 +117,12 @@ class CommandRunner(QObject):
             self.last_error = self.locked_reason
             self.refused.emit(self.locked_reason)
             return False
+        if (
+            self.scope is not None
+            and not isinstance(command, cmds.InDefinition)
+            and not getattr(command, "project_level", False)
+        ):
+            command = cmds.InDefinition(self.scope, command)
         try:
             command.redo(self.graph)
         except BlockError as exc:

@@ -20,9 +20,17 @@ from engine.nn.modules.container import (
     ParameterList,
     Sequential,
 )
-from engine.nn.modules.conv import Conv2d
+from engine.nn.modules.conv import Conv2d, ConvTranspose2d
 from engine.nn.modules.dropout import Dropout, Dropout2d
 from engine.nn.modules.flatten import Flatten, Unflatten
+from engine.nn.modules.lazy import (
+    LazyBatchNorm1d,
+    LazyBatchNorm2d,
+    LazyConv2d,
+    LazyLinear,
+    UninitializedBuffer,
+    UninitializedParameter,
+)
 from engine.nn.modules.linear import Bilinear, Identity, Linear
 from engine.nn.modules.loss import (
     BCELoss,
@@ -36,11 +44,18 @@ from engine.nn.modules.loss import (
     SmoothL1Loss,
 )
 from engine.nn.modules.module import Module
-from engine.nn.modules.normalization import BatchNorm1d, BatchNorm2d
+from engine.nn.modules.normalization import BatchNorm1d, BatchNorm2d, LayerNorm
 from engine.nn.modules.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 from engine.nn.modules.sparse import Embedding
+from engine.nn.modules.upsampling import Upsample
 
 __all__ = [
+    "LazyBatchNorm1d",
+    "LazyBatchNorm2d",
+    "LazyConv2d",
+    "LazyLinear",
+    "UninitializedBuffer",
+    "UninitializedParameter",
     "AdaptiveAvgPool2d",
     "AvgPool2d",
     "BCELoss",
@@ -49,6 +64,7 @@ __all__ = [
     "BatchNorm2d",
     "Bilinear",
     "Conv2d",
+    "ConvTranspose2d",
     "CrossEntropyLoss",
     "Dropout",
     "Dropout2d",
@@ -61,6 +77,7 @@ __all__ = [
     "Identity",
     "KLDivLoss",
     "L1Loss",
+    "LayerNorm",
     "LeakyReLU",
     "Linear",
     "LogSoftmax",
@@ -83,4 +100,5 @@ __all__ = [
     "Softplus",
     "Tanh",
     "Unflatten",
+    "Upsample",
 ]

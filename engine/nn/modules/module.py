@@ -477,11 +477,11 @@ class Module:
             if isinstance(a, _dtype.dtype):
                 dt = a
             elif isinstance(a, (str, _dtype.device)):
-                _dtype.device(a)
+                _dtype.place(a)
             elif isinstance(a, Tensor):
                 dt = a.dtype
         if kwargs.get("device") is not None:
-            _dtype.device(kwargs["device"])
+            _dtype.place(kwargs["device"])
         if dt is None:
             return self
         if not dt.is_floating_point:
@@ -503,7 +503,10 @@ class Module:
         return self
 
     def cuda(self, device=None):
-        raise RuntimeError("engine runs on the CPU only; there is no CUDA device (use .to('cpu'))")
+        from engine import _dtype
+
+        _dtype.place("cuda" if device is None else device)
+        return self
 
     def type(self, dst_type):
         return self.to(dst_type)
@@ -545,7 +548,8 @@ class Module:
         persistent = {
             k: v for k, v in self._buffers.items() if k not in self._non_persistent_buffers_set
         }
-        local = {**{k: v for k, v in self._parameters.items()}, **persistent}
+        # a parameter registered as None (Conv2d(bias=False)) is in no state_dict: not missing
+        local = {k: v for k, v in {**self._parameters, **persistent}.items() if v is not None}
         for name, param in local.items():
             if param is None:  # bias=False: no entry in state_dict() and none expected
                 continue
@@ -556,6 +560,8 @@ class Module:
                 continue
             value = state_dict[key]
             arr = value._data if isinstance(value, Tensor) else np.asarray(value)
+            if hasattr(param, "materialize"):  # a lazy layer's weight takes the saved shape
+                param.materialize(arr.shape)
             if arr.shape != param._data.shape:
                 from engine._dtype import Size
 

@@ -225,11 +225,11 @@ class NodeItem(QGraphicsItem):
     # -- model -> item -------------------------------------------------------------------
     def sync(self, node, force: bool = False) -> bool:
         """Read the node's derived data; repaint only when something visible changed."""
-        block = self.scene_ref.block_for(node.type)
+        block = self.scene_ref.block_for(node)
         n_inputs = self.scene_ref.port_count(node)
         face = (
             node.name,
-            node.type,
+            node.definition.name if node.definition is not None else node.type,
             node.summary if block else "",
             node.out_shape,
             node.param_count,
@@ -328,7 +328,7 @@ class NodeItem(QGraphicsItem):
         else:
             lines.append(
                 f"<nobr>output {format_shape(self.out_shape)}, "
-                f"{self.param_count:,} parameters</nobr>"
+                f"{_count_text(self.param_count)}</nobr>"
             )
         if self.overlay_tooltip:
             lines.append(self.overlay_tooltip)
@@ -431,17 +431,27 @@ class NodeItem(QGraphicsItem):
         fm, sfm = QFontMetricsF(name_font), QFontMetricsF(sub_font)
         name = fm.elidedText(self.name, Qt.ElideRight, NODE_WIDTH - x - 8)
         type_room = NODE_WIDTH - x - fm.horizontalAdvance(name) - 16
-        count = f"{format_count(self.param_count)} params" if self.param_count else ""
+        count = (
+            "? params"
+            if self.param_count is None
+            else f"{format_count(self.param_count)} params"
+            if self.param_count
+            else ""
+        )
         width = _LINE2.width()
         # the block type goes in full beside the name; a long one ("AdaptiveAvgPool2d") that
         # does not fit there takes the parameter-count slot when the block has no parameters;
+        # (with parameters, "ConvTranspose2d", the count moves down beside the output shape);
         # it is shortened only when neither has room (the tooltip always names it)
         type_w = sfm.horizontalAdvance(self.type_label)
         type_label = ""
+        moved_count = ""
         if type_w <= type_room:
             type_label = self.type_label
         elif not count and sfm.horizontalAdvance(self.summary) + 10 + type_w <= width:
             count = self.type_label
+        elif count and type_w + 30 <= width:
+            moved_count, count = count, self.type_label
         elif type_room > 24:
             type_label = sfm.elidedText(self.type_label, Qt.ElideRight, type_room)
         count_w = sfm.horizontalAdvance(count) + 6 if count else 0
@@ -451,6 +461,9 @@ class NodeItem(QGraphicsItem):
             line3 = sfm.elidedText(problem, Qt.ElideRight, width)
         else:
             line3 = "→ " + format_shape(self.out_shape)
+            longer = f"{line3}  ·  {moved_count}"
+            if moved_count and sfm.horizontalAdvance(longer) <= width:
+                line3 = longer
         self._text_cache = _FaceTexts(
             name,
             QRectF(x, 0, NODE_WIDTH - x - 8, HEADER_HEIGHT),
@@ -777,3 +790,10 @@ def bezier(a: QPointF, b: QPointF) -> QPainterPath:
     dx = max(40.0, abs(b.x() - a.x()) * 0.5)
     path.cubicTo(QPointF(a.x() + dx, a.y()), QPointF(b.x() - dx, b.y()), b)
     return path
+
+
+def _count_text(count: int | None) -> str:
+    """ "1,234 parameters", or what unknown means: the input's size is not known yet."""
+    if count is None:
+        return "parameters unknown until the input is connected and valid"
+    return f"{count:,} parameters"

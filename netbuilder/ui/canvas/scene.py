@@ -73,7 +73,12 @@ class GraphScene(QGraphicsScene):
         """True while a large graph's items are still being made."""
         return self._build is not None
 
-    def block_for(self, type_name: str):
+    def block_for(self, type_name):
+        """The BlockType of a type name, or of a node (a composite's comes from its
+        definition); None for an unknown type."""
+        if getattr(type_name, "definition", None) is not None:
+            return type_name.definition.block
+        type_name = getattr(type_name, "type", type_name)
         if type_name not in self._blocks:
             try:
                 self._blocks[type_name] = get_block(type_name)
@@ -99,7 +104,7 @@ class GraphScene(QGraphicsScene):
         self.layout_version += 1
 
     def port_count(self, node) -> int:
-        block = self.block_for(node.type)
+        block = self.block_for(node)
         if block is None:
             return 1
         if block.inputs >= 0:  # fixed: skip the graph's edge scan (200 nodes per edit)

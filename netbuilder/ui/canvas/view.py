@@ -24,6 +24,7 @@ from netbuilder.ui.undo import NUDGE_TEXT
 MIN_ZOOM, MAX_ZOOM = 0.15, 3.0
 NUDGE = 12.0  # scene units per arrow-key press
 BUILD_REPAINT_S = 0.25  # while a large graph's items are made, the canvas redraws this often
+COMPOSITE_KEY = "composite:"  # palette keys of composite blocks: composite:<source>:<name>
 
 
 class _Wiring:
@@ -47,6 +48,8 @@ class CanvasView(QGraphicsView):
 
     def __init__(self, scene, runner, parent=None):
         super().__init__(scene, parent)
+        # key -> a fresh Definition for a composite from the palette (set by the composites UI)
+        self.composite_source = None
         self.runner = runner
         self._wiring: _Wiring | None = None
         self._pan_from: QPoint | None = None
@@ -388,7 +391,9 @@ class CanvasView(QGraphicsView):
             while any(abs(pos[0] - x) < 12 and abs(pos[1] - y) < 12 for x, y in taken):
                 pos = (pos[0] + 30, pos[1] + 30)
         try:
-            if on_edge is not None:
+            if self.composite_source is not None and type_name.startswith(COMPOSITE_KEY):
+                command = cmds.AddComposite(self.composite_source(type_name), pos)
+            elif on_edge is not None:
                 command = cmds.InsertOnEdge(on_edge, type_name, pos)
             else:
                 command = cmds.AddNode(type_name, pos)

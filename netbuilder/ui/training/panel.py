@@ -1,67 +1,46 @@
 """The training dashboard: settings, controls, live plots, and what is left after a run.
 
-Concurrency: the Trainer runs in a child process (worker.py says why) and only sends small
-events through a queue. A QTimer on the UI thread (10 Hz) drains the queue in a batch, appends
-to the run's curves and pushes them to pre-made plot items with setData.
+The run itself (child process, event queue, curves) is a TrainingSession (session.py); this
+controller installs the docks and the Train menu into a DashboardHost (host.py), and turns the
+session's signals into view updates. The views are header.py (controls row), board.py (the plots)
+and tint.py (the canvas tint); the plots are built lazily (pyqtgraph is imported then).
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import queue
 import time
-from collections import deque
-from pathlib import Path
 
-import numpy as np
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
-from PySide6.QtGui import QAction, QColor, QKeySequence
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
-    QFileDialog,
     QFrame,
-    QHBoxLayout,
-    QLabel,
-    QProgressBar,
     QScrollArea,
-    QSizePolicy,
-    QSplitter,
-    QTabWidget,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from netbuilder.training.project_weights import project_weights
 
+from .exports import RunExports
+from .header import LOCK_REASON, START_HINT, TrainingHeader
 from .plot_theme import Theme
-from .result import TrainedModel
-from .runs import KEPT_RUNS, EpochPoint, RunCurves
+from .runs import KEPT_RUNS, RunCurves
+from .session import TrainingSession
 from .settings_form import SettingsForm
-from .worker import (
-    DefaultTrainer,
-    FeatureMaps,
-    RunResult,
-    TrainingProcess,
-    WorkerDone,
-    warm_up,
-)
+from .tint import CanvasTint, gradient_tint  # noqa: F401 - gradient_tint: part of this API
+from .worker import DefaultTrainer, FeatureMaps, warm_up
 
 log = logging.getLogger(__name__)
 
-TICK_MS = 100  # UI refresh: 10 Hz (each frame a busy machine can stretch; fewer is smoother)
 SLOW_VIEWS_S = 0.25  # the progress bar's text and value: 4-8 Hz is plenty
-TICK_BUDGET_S = 0.010  # most of one tick spent handling events; the rest wait for the next
-LOCK_REASON = "Training is running: stop it (Shift+F5) to change the network"
-RUN_DOCK_H = 300  # the dock's height once a run starts: plots legible, canvas still roomy
+RUN_DOCK_SHARE = 0.7  # the dock's share of the window's height once a run starts
+RUN_DOCK_H = 300  # never less than this once a run starts: plots legible
 EXPAND_SLACK = 60  # a dock dragged this far past its collapsed height shows the plots
 PREBUILD_MS = 700  # after the window is shown: import pyqtgraph, build the plots, start helper
-START_HINT = (
-    "Press Train (F5) to train on the settings at the right: loss, accuracy and each "
-    "layer's gradients appear here."
-)
-# the views made by _build_views (pyqtgraph is imported only then); reading one builds them
+# the views of the PlotBoard (board.py); reading one builds them
 VIEW_NAMES = (
     "loss_plot",
     "accuracy_plot",
@@ -71,59 +50,67 @@ VIEW_NAMES = (
     "samples",
     "features",
     "views",
-    "plots_splitter",
 )
 
 
 def _lazy_view(name: str) -> property:
     def get(self):
-        self.ensure_plots()
-        return self._views[name]
+        return getattr(self.board, name)
 
     return property(get, doc=f"The dashboard's {name} (built on first use).")
 
 
-class TrainingDashboard(QObject):
-    """Everything of issue 7, installed into a MainWindow by `install(window)`.
+def _session_value(name: str, settable: bool = False) -> property:
+    def get(self):
+        return getattr(self.session, name)
 
-    The plots are built after the window is first shown (or at once when something reads
-    them): importing pyqtgraph and making them took a third of the start-up. Until a run has
-    happened the Training dock shows only its controls and a one-line hint, leaving the canvas
-    its room; it grows when training starts or when the person drags it taller."""
+    def set_(self, value):
+        setattr(self.session, name, value)
+
+    return property(get, set_ if settable else None, doc=f"The session's {name}.")
+
+
+class TrainingDashboard(RunExports, QObject):
+    """Installed into a DashboardHost by `install(window)`.
+
+    Until a run has happened the Training dock shows only its controls and a one-line hint,
+    leaving the canvas its room; when a run starts the plots take most of the window's height
+    (the canvas stays visible above them, fitted and tinted by gradient), and the person can
+    drag the split anywhere."""
 
     for _name in VIEW_NAMES:
         locals()[_name] = _lazy_view(_name)
     del _name
+    run = _session_value("run", settable=True)
+    result = _session_value("result", settable=True)
+    worker = _session_value("worker")
+    step = _session_value("step")
+    total_steps = _session_value("total_steps")
+    paused = _session_value("paused")
+    running = _session_value("running")
+    _trainer_factory = _session_value("trainer_factory", settable=True)
 
     def __init__(self, window, trainer_factory=None):
         super().__init__(window)
         self.window = window
         self.theme = Theme()
-        self._views: dict | None = None
+        self.session = TrainingSession(trainer_factory, self)
+        self.timer = self.session.timer
+        self._board = None
         self._expanded = False
         self._refit_until = 0.0
         self._watch_height = False  # armed once the window's first layout has settled
-        self._trainer_factory = trainer_factory  # tests and benchmarks may give their own
-        self.result: TrainedModel | None = None  # the last run's weights, for save/export
-        self.worker: TrainingProcess | None = None
-        self._graph_dict: dict = {}
-        self.run: RunCurves | None = None  # the run on the plots
         self.previous: RunCurves | None = None  # the run drawn dashed for comparison
-        self.paused = False
-        self.step = 0  # steps done in the current run
-        self.total_steps = 0
+        self.saved_runs: list[RunCurves] = []  # the project's runs, as the Runs table lists them
         self.message = ""  # the last failure, as shown in the window
-        self._first_step = 1
-        self._node_ids: dict[str, str] = {}  # node name -> id, for the canvas tint
-        self._tinted: set[str] = set()
+        self.tint = CanvasTint(window)
         self._histograms: dict | None = None
         self._hist_step: int | None = None
         self._selected_layer: str | None = None
         self._selected_node: str | None = None
-        self._rate = 0.0
-        self._progress_times: deque = deque(maxlen=64)
-        self._dirty = False
         self._grads_dirty = False
+        self._diag_dirty = False
+        self._warned: list = []
         self._epochs_dirty = False
         self._hist_dirty = False
         self._progress_at = 0.0
@@ -133,25 +120,34 @@ class TrainingDashboard(QObject):
             self._update_grad_plot,
             self._update_tint,
             self._update_histograms,
+            self._update_diagnostics,
             self._update_progress,
         )
         self._made_room = False
-        self._gone_since: float | None = None
-        self._pending_error: tuple[str, str] | None = None
-        self._run_started_at = 0.0
 
         self._build_actions()
         self._build_controls_dock()
         self._build_plots_dock()
-        self.timer = QTimer(self)
-        self.timer.setInterval(TICK_MS)
-        self.timer.timeout.connect(self._tick)
+        self._connect_session()
 
         self.form.changed.connect(self._setting_changed)
         window.projectReplaced.connect(self._project_replaced)
         window.selectionChangedTo.connect(self._selection_changed)
         window.installEventFilter(self)
         self._project_replaced()
+
+    def _connect_session(self) -> None:
+        s = self.session
+        s.runBegan.connect(self._run_began)
+        s.gradNormsAdded.connect(self._grads_added)
+        s.diagnosticsAdded.connect(self._diagnostics_added)
+        s.histogramsAdded.connect(self._histograms_added)
+        s.epochEnded.connect(self._epoch_ended)
+        s.pausedChanged.connect(self._paused_changed)
+        s.featureMapsArrived.connect(self._feature_maps)
+        s.batchHandled.connect(self._batch_handled)
+        s.ended.connect(self._run_ended)
+        s.failed.connect(lambda title, message: self._show_failure(message, title))
 
     def _prebuild(self) -> None:
         """Soon after the window shows: the plots and the training process helper, so that
@@ -195,18 +191,6 @@ class TrainingDashboard(QObject):
         self.export_action.triggered.connect(lambda: self.export_with_weights())
         self._update_actions()
 
-    def _button(self, action: QAction, primary: bool = False) -> QToolButton:
-        b = QToolButton()
-        b.setDefaultAction(action)
-        b.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-        b.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        b.setMinimumHeight(30)
-        if primary:
-            f = b.font()
-            f.setBold(True)
-            b.setFont(f)
-        return b
-
     def _build_controls_dock(self) -> None:
         """The right dock: the settings form (a tab beside the editor's inspector)."""
         self.form = SettingsForm()
@@ -224,78 +208,31 @@ class TrainingDashboard(QObject):
         self.controls_dock.setWidget(scroll)
         self.window.add_dock(self.controls_dock, Qt.DockWidgetArea.RightDockWidgetArea)
 
-    def _build_header(self) -> QWidget:
-        """Buttons, progress and messages above the plots, visible whenever the plots are."""
-        header = QWidget()
-        layout = QVBoxLayout(header)
-        layout.setContentsMargins(6, 4, 6, 2)
-        layout.setSpacing(4)
-        row = QHBoxLayout()
-        row.setSpacing(6)
-        self.plots_toggle = QToolButton()
-        self.plots_toggle.setObjectName("plotsToggle")
-        self.plots_toggle.setCheckable(True)
-        self.plots_toggle.setArrowType(Qt.ArrowType.RightArrow)
-        self.plots_toggle.setAutoRaise(True)
-        self.plots_toggle.setText("Plots")
-        self.plots_toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        self.plots_toggle.setToolTip("Show or hide the plots (they open when training starts)")
-        self.plots_toggle.toggled.connect(lambda on: on != self._expanded and self.set_expanded(on))
-        row.addWidget(self.plots_toggle)
-        self.train_button = self._button(self.train_action, primary=True)
-        self.pause_button = self._button(self.pause_action)
-        self.stop_button = self._button(self.stop_action)
-        for b in (self.train_button, self.pause_button, self.stop_button):
-            b.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
-            b.setMinimumWidth(58)
-            row.addWidget(b)
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 1)
-        self.progress.setValue(0)
-        self.progress.setTextVisible(True)
-        self.progress.setFormat("Ready")
-        self.progress.setMinimumHeight(26)
-        self.progress.setMinimumWidth(150)
-        row.addWidget(self.progress, 1)
-        self.save_button = self._button(self.save_weights_action)
-        self.export_button = self._button(self.export_action)
-        for b in (self.save_button, self.export_button):
-            b.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
-            row.addWidget(b)
-        layout.addLayout(row)
-
-        info = QHBoxLayout()
-        self.status_label = QLabel(START_HINT)
-        self.status_label.setWordWrap(True)
-        info.addWidget(self.status_label, 1)
-        self.lock_label = QLabel("Network locked while training")
-        self.lock_label.setToolTip(LOCK_REASON)
-        self.lock_label.setStyleSheet(
-            "QLabel { background: rgba(237, 201, 72, 70); border-radius: 4px; padding: 2px 6px;"
-            " border: 1px solid rgba(237, 201, 72, 170); }"
-        )
-        self.lock_label.hide()
-        info.addWidget(self.lock_label)
-        layout.addLayout(info)
-
-        self.message_label = QLabel()
-        self.message_label.setWordWrap(True)
-        self.message_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.message_label.setStyleSheet(
-            "QLabel { background: rgba(225, 87, 89, 45); border-radius: 4px; padding: 6px;"
-            " border: 1px solid rgba(225, 87, 89, 170); }"
-        )
-        self.message_label.hide()
-        layout.addWidget(self.message_label)
-        return header
-
     def _build_plots_dock(self) -> None:
-        """The bottom dock: controls and progress above loss, gradients and the epoch views."""
+        """The bottom dock: controls and progress above the plots."""
         body = QWidget()
         v = QVBoxLayout(body)
         v.setContentsMargins(0, 0, 0, 0)
         v.setSpacing(0)
-        self.header = self._build_header()
+        self.header = TrainingHeader(
+            self.train_action,
+            self.pause_action,
+            self.stop_action,
+            self.save_weights_action,
+            self.export_action,
+        )
+        h = self.header
+        self.plots_toggle, self.progress = h.plots_toggle, h.progress
+        self.train_button, self.pause_button, self.stop_button = (
+            h.train_button,
+            h.pause_button,
+            h.stop_button,
+        )
+        self.save_button, self.export_button = h.save_button, h.export_button
+        self.status_label, self.lock_label = h.status_label, h.lock_label
+        self.message_label = h.message_label
+        h.blockChosen.connect(self.window.show_block)
+        self.plots_toggle.toggled.connect(lambda on: on != self._expanded and self.set_expanded(on))
         v.addWidget(self.header)
         self.plots_area = QWidget()
         self.plots_area.setObjectName("trainingPlots")
@@ -313,68 +250,35 @@ class TrainingDashboard(QObject):
 
     @property
     def plots_ready(self) -> bool:
-        return self._views is not None
+        return self._board is not None
+
+    @property
+    def board(self):
+        """The PlotBoard (board.py), built on first use."""
+        self.ensure_plots()
+        return self._board
+
+    @property
+    def plots_splitter(self):
+        return self.board.splitter
 
     def ensure_plots(self) -> None:
         """Build the plots now if they are not yet (pyqtgraph is imported here)."""
-        if self._views is None:
-            self._build_views()
+        if self._board is not None:
+            return
+        from .board import PlotBoard
 
-    def _build_views(self) -> None:
-        from .plots import (
-            AccuracyPlot,
-            ConfusionMatrixView,
-            FeatureMapView,
-            GradNormPlot,
-            HistogramPlots,
-            LossPlot,
-            SampleGrid,
-        )
-
-        t = self.theme
-        loss, accuracy = LossPlot(t), AccuracyPlot(t)
-        grad, histograms = GradNormPlot(t), HistogramPlots(t)
-        confusion, samples, features = ConfusionMatrixView(t), SampleGrid(t), FeatureMapView(t)
-
-        views = QTabWidget()
-        views.setDocumentMode(True)
-        # short titles: the tab bar fits a narrow column without cutting a word off
-        for widget, title, tip in (
-            (histograms, "Histograms", "Gradient and weight histograms of the selected block"),
-            (confusion, "Confusion", "Confusion matrix on the test set, after each epoch"),
-            (samples, "Images", "Test images with true and predicted labels, after each epoch"),
-            (features, "Maps", "Feature maps of the selected block for one test image"),
-        ):
-            views.setTabToolTip(views.addTab(widget, title), tip)
-        views.tabBar().setElideMode(Qt.TextElideMode.ElideNone)
-        views.setStyleSheet("QTabBar::tab { padding: 4px 9px; }")  # four titles in ~300 px
-        views.setUsesScrollButtons(True)
-        views.setMinimumWidth(200)  # narrower than its tabs: scroll arrows, no cut words
-        views.currentChanged.connect(lambda _i: self._refresh_histograms())
-
-        # side by side, each the dock's full height: stacked, loss and accuracy were each too
-        # short to read in a 300 px dock; accuracy (a few epoch points) takes a narrow column
-        split = QSplitter(Qt.Orientation.Horizontal)
-        shares = ((loss, 8), (accuracy, 5), (grad, 8), (views, 11))
-        for i, (widget, stretch) in enumerate(shares):
-            split.addWidget(widget)
-            split.setStretchFactor(i, stretch)
-        split.setChildrenCollapsible(False)
-        # first sizes in the same shares (the splitter scales them to its width): left to the
-        # widgets' size hints, the tab column got too little and cut its tab titles
-        split.setSizes([100 * stretch for _w, stretch in shares])
-        self.plots_area.layout().addWidget(split)
-        self._views = {
-            "loss_plot": loss,
-            "accuracy_plot": accuracy,
-            "grad_plot": grad,
-            "histograms": histograms,
-            "confusion": confusion,
-            "samples": samples,
-            "features": features,
-            "views": views,
-            "plots_splitter": split,
-        }
+        self._board = PlotBoard(self.theme)
+        self._board.views.currentChanged.connect(lambda _i: self._refresh_histograms())
+        self._board.default_folder = self._default_folder
+        self._board.report = self.status_label.setText
+        self._board.views.currentChanged.connect(lambda _i: self._refresh_distributions())
+        table = self._board.runs_table
+        table.overlayChanged.connect(self._overlay)
+        table.renamed.connect(self._rename_run)
+        table.deleteRequested.connect(self._delete_runs)
+        table.set_runs(self.saved_runs)
+        self.plots_area.layout().addWidget(self._board)
         # what happened before the views existed
         self._show_run()
         self._selection_changed(self._selected_node)
@@ -388,36 +292,36 @@ class TrainingDashboard(QObject):
     def collapsed_height(self) -> int:
         return self.header.sizeHint().height() + 2
 
+    def run_height(self) -> int:
+        """The dock's height during a run: most of the window, the canvas keeps a strip."""
+        return max(RUN_DOCK_H, int(self.window.height() * RUN_DOCK_SHARE))
+
     def preferred_height(self) -> int:
         """The dock's height for a window's default layout."""
-        return RUN_DOCK_H if self._expanded else self.collapsed_height()
+        return self.run_height() if self._expanded else self.collapsed_height()
 
     def set_expanded(self, on: bool, resize: bool = True, build_now: bool = True) -> None:
         dock, canvas = self.plots_dock, self.window.canvas
         resize = resize and not dock.isFloating() and self.window.isVisible()
         # measured before the plots show: showing them can grow the dock at once
-        short = dock.height() < min(RUN_DOCK_H, self.window.height() // 2)
-        whole = False
-        if resize and hasattr(canvas, "visible_scene_rect"):  # (a stand-in window has none)
-            view = canvas.visible_scene_rect()
-            items = getattr(canvas.scene(), "node_items", {}).values()
-            whole = all(view.contains(i.sceneBoundingRect()) for i in items)
-        if resize and whole:  # the network was all in view: keep it so as the canvas resizes
-            self._refit_until = time.perf_counter() + 0.5
+        short = dock.height() < self.run_height() - 20
+        if resize and hasattr(canvas, "fit"):  # (a stand-in window has none)
+            # the network stays in view, smaller, as the canvas shrinks or grows
+            self._refit_until = time.perf_counter() + 0.6
             canvas.viewport().installEventFilter(self)
         if on and build_now:
             self.ensure_plots()
         elif on:  # the window paints first; the plots follow a moment later
             QTimer.singleShot(50, self.ensure_plots)
         self._expanded = on
+        if not on or self.running:
+            self.window.set_training_workspace(on)
         self.plots_area.setVisible(on)  # may grow the dock at once (the plots' minimum size)
-        self.plots_toggle.setChecked(on)
-        self.plots_toggle.setArrowType(Qt.ArrowType.DownArrow if on else Qt.ArrowType.RightArrow)
+        self.header.set_expanded_arrow(on)
         if not resize:
             return
         if on and short:
-            wanted = min(RUN_DOCK_H, self.window.height() // 2)
-            self.window.resizeDocks([dock], [wanted], Qt.Orientation.Vertical)
+            self.window.resizeDocks([dock], [self.run_height()], Qt.Orientation.Vertical)
         elif not on:
             self.window.resizeDocks([dock], [self.collapsed_height()], Qt.Orientation.Vertical)
 
@@ -437,10 +341,6 @@ class TrainingDashboard(QObject):
             self.set_expanded(True, resize=False, build_now=False)
 
     # -- state ----------------------------------------------------------------------------------
-    @property
-    def running(self) -> bool:
-        return self.worker is not None
-
     def _update_actions(self) -> None:
         running = self.running
         self.train_action.setEnabled(not running)
@@ -472,18 +372,21 @@ class TrainingDashboard(QObject):
         project = self._project()
         self.form.load(project.training if isinstance(project.training, dict) else {})
         self.result = None
-        self.step = 0
         self.message = ""
         self.message_label.hide()
-        self._clear_tint()
+        self.tint.clear()
+        self._warned = []
+        self.header.show_warnings([], {})
         self._histograms = None
-        if self._views is not None:
+        if self._board is not None:
             self.histograms.clear()
-            self.confusion.set_matrix(None, None)
-            self.samples.set_samples([], [], [], None)
+            self._board.clear_epoch_views()
             self.features.set_hint(self.features.hint)
         self.run = self.previous = None
-        runs = self._saved_runs()
+        runs = self.saved_runs = self._saved_runs()
+        if self._board is not None:
+            self._board.runs_table.set_runs(runs)
+            self._board.show_overlays([])
         if runs:
             self.run = runs[-1]
             self.previous = runs[-2] if len(runs) > 1 else None
@@ -503,8 +406,7 @@ class TrainingDashboard(QObject):
                 "The project's training settings hold values the form cannot show; the "
                 f"defaults stand in until you change them: {', '.join(self.form.load_problems)}"
             )
-            self.message_label.setText(f"<b>Training settings</b><br>{_html(self.message)}")
-            self.message_label.show()
+            self.header.show_message("Training settings", self.message)
 
     def _saved_runs(self) -> list[RunCurves]:
         out = []
@@ -534,48 +436,46 @@ class TrainingDashboard(QObject):
         try:
             settings = TrainSettings.from_dict(values)
         except SettingsError as exc:
-            self._show_failure(f"The training settings are not valid: {exc}")
+            self._refuse(f"The training settings are not valid: {exc}")
             return False
-        problems = self.window.graph.problems()
+        graph = self.window.graph
+        problems = graph.problems()
         if problems:
-            names = {nid: n.name for nid, n in self.window.graph.nodes.items()}
             nid, msg = problems[0]
+            name = graph.nodes[nid].name if nid in graph.nodes else nid
+            # problem messages usually start with the block's name already: say it once
+            named = msg.startswith((f"{name}:", f"{name} ", f"{name}'"))
             more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-            self._show_failure(
-                f"Fix the network before training: {names.get(nid, nid)}: {msg}{more}"
+            self._refuse(
+                f"Fix the network before training: {msg if named else f'{name}: {msg}'}{more}"
             )
             return False
+        previous = self.run if self.run is not None and len(self.run.loss) else self.previous
         try:
-            self._graph_dict = self.window.graph.to_dict()
-            factory, start_from = self._trainer_factory, None
-            if factory is None:  # the real trainer: it goes on from the project's weights
+            factory, start_from = None, None
+            if self._trainer_factory is None:  # the real trainer: it goes on from the weights
                 start_from = project_weights(
-                    self._project(), getattr(self.window, "path", None), self.window.graph
+                    self._project(), getattr(self.window, "path", None), graph
                 )
                 factory = DefaultTrainer(str(start_from)) if start_from else None
-            worker = TrainingProcess(self._graph_dict, settings.to_dict(), factory)
-            worker.start()
+            self.session.start(
+                graph.to_dict(),
+                settings.to_dict(),
+                self._feature_node_name(self._selected_node),
+                trainer_factory=factory,
+            )
         except Exception as exc:  # noqa: BLE001 - shown in the window
-            self._show_failure(f"Training could not start: {exc}")
+            self._refuse(f"Training could not start: {exc}")
             return False
-
-        if self.run is not None and len(self.run.loss):
-            self.previous = self.run
-        self.run = RunCurves(settings=settings.to_dict())
-        self.run.total_epochs = settings.epochs
-        self.result = None
-        self.step = 0
-        self.total_steps = 0
-        self.paused = False
+        self.previous = previous
         self.message = ""
         self.message_label.hide()
         self._histograms = None
-        self._rate = 0.0
-        self._progress_times.clear()
-        self._node_ids = {n.name: nid for nid, n in self.window.graph.nodes.items()}
-        self._clear_tint()
-        self.confusion.set_matrix(None, None)
-        self.samples.set_samples([], [], [], None)
+        self.tint.follow(graph)
+        self.tint.clear()
+        self._warned = []
+        self.header.show_warnings([], {})
+        self.board.clear_epoch_views()
         self._show_run()
         self.progress.setRange(0, 0)  # busy until RunStarted says how many steps
         self.progress.setFormat("Loading data…")
@@ -583,31 +483,32 @@ class TrainingDashboard(QObject):
             f"Loading {settings.dataset}…"
             + (f" Starting from the weights in {start_from.name}." if start_from else "")
         )
-
-        self.worker = worker
-        node = self._feature_node_name(self._selected_node)
-        if node:
-            self.worker.request_features(node)
         self.form.set_running(True)
         self.window.set_structure_locked(True, LOCK_REASON)
         self.lock_label.show()
         # the curves are made now (the click) rather than when the run has begun
         self.grad_plot.set_layers(self._parametrised_layers())
-        self._run_started_at = time.perf_counter()
-        self._gone_since = None
         self._make_room()
-        self.timer.start()
         self._update_actions()
         return True
+
+    def _refuse(self, message: str) -> None:
+        """A run that cannot start: said once, in the dock's banner (no pop-up on top)."""
+        self.message = message
+        self.header.show_message("Training", message)
+        self.set_expanded(self._expanded)
 
     def _parametrised_layers(self) -> list[str]:
         graph = self.window.graph
         order = graph.topological_order() if hasattr(graph, "topological_order") else graph.nodes
-        return [graph.nodes[i].name for i in order if getattr(graph.nodes[i], "param_count", 0)]
+        return [
+            graph.nodes[i].name for i in order if getattr(graph.nodes[i], "param_count", 0) or 0
+        ]
 
     def _make_room(self) -> None:
-        """Open the plots when a run starts, at a readable height, unless the person has set
-        the dock's size themselves (then it stands)."""
+        """Give the plots most of the window when a run starts, unless the person has set the
+        dock's size themselves (then it stands)."""
+        self.window.set_training_workspace(True)
         if self._made_room and self._expanded:
             return
         self._made_room = True
@@ -620,41 +521,30 @@ class TrainingDashboard(QObject):
             self.pause()
 
     def pause(self) -> None:
-        if self.worker is not None and not self.paused:
-            self.worker.pause()
-            self.paused = True
-            self.progress.setFormat(self._progress_text(prefix="Pausing… · "))
+        if self.running and not self.paused:
+            self.session.pause()
+            self.progress.setFormat("Pausing… · " + self._progress_text())
             self._update_actions()
 
     def resume(self) -> None:
-        if self.worker is not None and self.paused:
-            self.worker.resume()
-            self.paused = False
-            self._progress_times.clear()
-            self._update_actions()
+        self.session.resume()
 
     def stop(self) -> None:
-        if self.worker is not None:
-            self.worker.stop()
+        if self.running:
+            self.session.stop()
             self.status_label.setText("Stopping…")
 
     def wait(self, timeout: float = 30.0) -> bool:
         """Block until the run has ended and its events are shown (tests, scripts)."""
-        deadline = time.perf_counter() + timeout
-        while self.worker is not None and time.perf_counter() < deadline:
-            self.worker.join(0.05)
-            self._tick()
-        return self.worker is None
+        return self.session.wait(timeout)
+
+    def _tick(self) -> None:
+        self.session.tick()
 
     def shutdown(self) -> None:
         """Stop a run and end its process (window closing, project replaced)."""
-        if self.worker is None:
+        if not self.session.shutdown():
             return
-        worker = self.worker
-        worker.close()
-        self.timer.stop()
-        self.worker = None
-        self.paused = False
         self.window.set_structure_locked(False, "")
         self.lock_label.hide()
         self.form.set_running(False)
@@ -687,201 +577,68 @@ class TrainingDashboard(QObject):
     def retheme(self) -> None:
         """Follow the application palette (the system switched between light and dark)."""
         self.theme = Theme()
-        if self._views is None:
-            return  # built later in the new colours
-        for view in (
-            self.loss_plot,
-            self.accuracy_plot,
-            self.grad_plot,
-            self.histograms,
-            self.confusion,
-            self.samples,
-            self.features,
-        ):
-            view.apply_theme(self.theme)
+        if self._board is not None:
+            self._board.apply_theme(self.theme)
 
     def _after_close(self) -> None:
         if not self.window.isVisible():
             self.shutdown()
 
-    # -- events from the worker -----------------------------------------------------------------
-    def _tick(self) -> None:
-        worker = self.worker
-        if worker is None:
-            self.timer.stop()
-            return
-        deadline = time.perf_counter() + TICK_BUDGET_S
-        done = False
-        while time.perf_counter() < deadline:
-            try:
-                event = worker.events.get_nowait()
-            except queue.Empty:
-                if not worker.is_alive() and self._child_gone(worker):
-                    done = True
-                break
-            if isinstance(event, WorkerDone):
-                done = True
-                break
-            self._handle(event)
-        if self._dirty or self._grads_dirty or self._hist_dirty or self._tint_due:
-            self._refresh(force=done)
-        if done:
-            self._finish_run()
-
-    def _child_gone(self, worker: TrainingProcess) -> bool:
-        """The child ended without saying so (killed, out of memory, a crash in native code):
-        after a moment for its last messages, report it as the run's failure."""
-        if self._gone_since is None:
-            self._gone_since = time.perf_counter()
-            return False
-        if time.perf_counter() - self._gone_since < 1.0:
-            return False
-        code = worker.exitcode
-        how = (
-            f"was killed by signal {-code}"
-            if code is not None and code < 0
-            else (f"exited with code {code}")
-        )
-        self.run.status = "failed"
-        self.run.message = (
-            f"The training process {how} before the run ended (out of memory?). "
-            "The curves so far are kept; lower the batch size or the network's size and try again."
-        )
-        self._pending_error = ("Training stopped", self.run.message)
-        return True
-
-    def _handle(self, event) -> None:
-        handler = getattr(self, "_on_" + type(event).__name__, None)
-        if handler is not None:
-            handler(event)
-
-    def _on_RunStarted(self, e) -> None:
-        run = self.run
-        run.steps_per_epoch = int(e.steps_per_epoch)
-        run.total_epochs = int(e.epochs)
-        run.layer_names = list(e.layer_names)
-        self._first_step = int(getattr(e, "first_step", 1))
-        self.total_steps = run.steps_per_epoch * run.total_epochs
+    # -- the session's signals ------------------------------------------------------------------
+    def _run_began(self, run: RunCurves) -> None:
         if list(self.grad_plot.curves) != run.layer_names:
             self.grad_plot.set_layers(run.layer_names)
         self.progress.setRange(0, max(1, self.total_steps))
         self.progress.setValue(0)
         self.status_label.setText(
-            f"Training on {getattr(e, 'train_samples', 0):,} images, testing on "
-            f"{getattr(e, 'test_samples', 0):,} after each epoch."
+            f"Training on {run.train_samples:,} images, testing on "
+            f"{run.test_samples:,} after each epoch."
         )
         if self._selected_layer is None and run.layer_names:
             self.histograms.clear(run.layer_names[0])
-        self._dirty = True
 
-    def _on_StepEnd(self, e) -> None:
-        step = int(e.step) - self._first_step + 1
-        self.step = step
-        run = self.run
-        run.add_step(step, float(e.loss))
-        rate = float(e.samples_per_s)
-        if math.isfinite(rate) and rate > 0:
-            self._rate = rate if self._rate == 0 else 0.9 * self._rate + 0.1 * rate
-            run.samples_per_s = self._rate
-        self._progress_times.append((time.perf_counter(), step))
-        if e.grad_norms:
-            run.add_grad_norms(step, self._layer_norms(e.grad_norms))
-            self._grads_dirty = True
-        if e.histograms:
-            self._histograms = e.histograms
-            self._hist_step = step
-            self._hist_dirty = True
-        self._dirty = True
+    def _grads_added(self, _step: int) -> None:
+        self._grads_dirty = True
 
-    def _on_EpochEnd(self, e) -> None:
-        run = self.run
-        run.add_epoch(
-            EpochPoint(
-                int(e.epoch) - (self._first_epoch_offset()),
-                self.step,
-                float(e.train_loss),
-                float(e.test_loss),
-                float(e.test_accuracy),
-                float(e.seconds),
-                _or_nan(getattr(e, "val_loss", None)),
-                _or_nan(getattr(e, "val_accuracy", None)),
-            )
-        )
-        self.confusion.set_matrix(e.confusion, run.epochs[-1].epoch)
+    def _diagnostics_added(self, _step: int) -> None:
+        self._diag_dirty = True
+
+    def _histograms_added(self, step: int, histograms: dict) -> None:
+        self._histograms = histograms
+        self._hist_step = step
+        self._hist_dirty = True
+
+    def _epoch_ended(self, e) -> None:
+        epoch = self.run.epochs[-1].epoch
+        self.confusion.set_matrix(e.confusion, epoch)
         samples = getattr(e, "samples", None)
         if samples is not None:
-            self.samples.set_samples(
-                samples.images, samples.labels, samples.predicted, run.epochs[-1].epoch
-            )
+            self.samples.set_samples(samples.images, samples.labels, samples.predicted, epoch)
         self._epochs_dirty = True
-        self._dirty = True
 
-    def _first_epoch_offset(self) -> int:
-        # a Trainer that goes on from an earlier run counts epochs on; the plots count this run's
-        if self.run is None or self.run.steps_per_epoch == 0:
-            return 0
-        return (self._first_step - 1) // self.run.steps_per_epoch
-
-    def _on_Paused(self, e) -> None:
-        # the trainer has finished its step: the figures shown are where it stands
-        self.paused = True
-        self.progress.setValue(min(self.step, self.total_steps))
-        self.progress.setFormat(self._progress_text(prefix=f"Paused at step {self.step:,} · "))
+    def _paused_changed(self, paused: bool) -> None:
+        if paused:
+            self.progress.setValue(min(self.step, self.total_steps))
+            self.progress.setFormat("Paused · " + self._progress_text())
         self._update_actions()
 
-    def _on_Resumed(self, e) -> None:
-        self.paused = False
-        self._update_actions()
-
-    def _on_Stopped(self, e) -> None:
-        self.run.status = "stopped"
-
-    def _on_Finished(self, e) -> None:
-        self.run.status = "finished"
-
-    def _on_Failed(self, e) -> None:
-        self.run.status = "failed"
-        self.run.message = str(e.message)
-        self._pending_error = ("Training stopped", str(e.message))
-
-    def _on_WorkerFailed(self, e) -> None:
-        log.error("training thread failed:\n%s", e.details)
-        self.run.status = "failed"
-        self.run.message = e.message
-        self._pending_error = ("Training stopped", e.message)
-
-    def _on_FeatureMaps(self, e: FeatureMaps) -> None:
+    def _feature_maps(self, e: FeatureMaps) -> None:
         if e.node_name == self._feature_node_name(self._selected_node):
             self.features.set_maps(e.node_name, e.maps, e.image, e.label)
 
-    def _on_RunResult(self, e: RunResult) -> None:
-        self.result = TrainedModel(self._graph_dict, e)
-
-    def _layer_norms(self, norms: dict) -> dict[str, float]:
-        """{param name: norm} -> {layer: L2 norm over the layer's parameters}."""
-        out: dict[str, float] = {}
-        for name, value in norms.items():
-            layer = name.rpartition(".")[0] or name
-            out[layer] = out.get(layer, 0.0) + float(value) ** 2
-        return {k: math.sqrt(v) for k, v in out.items()}
+    def _batch_handled(self, final: bool) -> None:
+        self._refresh(force=final)
 
     # -- drawing --------------------------------------------------------------------------------
     def _show_run(self) -> None:
-        if self._views is None:
-            return  # _build_views shows it
-        run = self.run or RunCurves()
-        self.loss_plot.show_previous(self.previous)
-        self.accuracy_plot.show_previous(self.previous)
-        self.loss_plot.show_run(run)
-        self.accuracy_plot.show_run(run)
-        self.grad_plot.show_run(run)
+        if self._board is not None:  # else ensure_plots shows it
+            self._board.show_run(self.run, self.previous)
 
     def _refresh(self, force: bool = False) -> None:
         """Push what changed to the views. The loss on every tick; the slower views (gradient
         plot, canvas tint, histograms, progress bar) take turns, one per tick, so that no
         frame repaints them all at once: a frame's cost is what a busy machine stretches into
         a stall. `force` (the run's end) updates everything."""
-        self._dirty = False
         run = self.run
         self.loss_plot.show_steps(run)
         if self._epochs_dirty:
@@ -910,8 +667,29 @@ class TrainingDashboard(QObject):
         if not self._tint_due:
             return False
         self._tint_due = False
-        self._tint_canvas()
+        self.tint.update(self.run)
         return True
+
+    def _update_diagnostics(self) -> bool:
+        if not self._diag_dirty:
+            return False
+        self._diag_dirty = False
+        self.board.show_diagnostics(self.run, self._selected_layer or self._first_layer())
+        self._show_warnings()
+        return True
+
+    def _first_layer(self) -> str | None:
+        return self.run.layer_names[0] if self.run and self.run.layer_names else None
+
+    def _show_warnings(self) -> None:
+        """Plain-words warnings about layers, each a link that selects its block."""
+        from .diagnosis import diagnose
+
+        warnings = diagnose(self.run) if self.run is not None else []
+        if [w.text for w in warnings] == [w.text for w in self._warned]:
+            return
+        self._warned = warnings
+        self.header.show_warnings([(w.block, w.text) for w in warnings], self.tint.node_ids)
 
     def _update_histograms(self) -> bool:
         if not self._hist_dirty or not self.histograms.isVisible():
@@ -927,9 +705,17 @@ class TrainingDashboard(QObject):
         self._progress_at = now
         if self.total_steps:
             self.progress.setValue(min(self.step, self.total_steps))
-        if not self.paused:
+        if not self.paused and self.running:
             self.progress.setFormat(self._progress_text())
         return True
+
+    def _refresh_distributions(self) -> None:
+        if self.run is not None and self._board.distributions.isVisible():
+            self._board.distributions.show_layer(
+                self.run, self._selected_layer or self._first_layer()
+            )
+        if self.run is not None and self._board.dead_plot.isVisible():
+            self._board.dead_plot.show_run(self.run)
 
     def _refresh_histograms(self) -> None:
         if self._histograms is None or not self.histograms.isVisible():
@@ -951,87 +737,49 @@ class TrainingDashboard(QObject):
             layer, self._hist_step, entry.get("grad"), entry.get("weight")
         )
 
-    def _progress_text(self, prefix: str = "") -> str:
-        run = self.run
+    def _progress_text(self) -> str:
+        """ "Epoch 2/5 · step 1,234/4,690 · 5.4k samples/s · ETA 1:05"; paused: no pace."""
+        run, s = self.run, self.session
         if run is None or not run.steps_per_epoch:
-            return prefix + "Starting…"
-        epoch = min(run.total_epochs, self.step // run.steps_per_epoch + 1)
-        parts = [
-            f"Epoch {epoch}/{run.total_epochs}",
-            f"step {self.step:,}/{self.total_steps:,}",
-            f"{_compact(self._rate)} samples/s",
-        ]
-        eta = self._eta()
-        if eta is not None:
-            parts.append(f"ETA {_clock(eta)}")
-        return prefix + " · ".join(parts)
-
-    def _eta(self) -> float | None:
-        if len(self._progress_times) < 2:
-            return None
-        (t0, s0), (t1, s1) = self._progress_times[0], self._progress_times[-1]
-        if s1 <= s0 or t1 <= t0:
-            return None
-        return (self.total_steps - self.step) * (t1 - t0) / (s1 - s0)
-
-    # -- the canvas tint ------------------------------------------------------------------------
-    def _tint_canvas(self) -> None:
-        run = self.run
-        # each layer's last few measurements (geometric mean): one noisy batch does not flicker
-        latest = {name: _recent(s.y) for name, s in run.grad_norms.items() if len(s)}
-        finite = [v for v in latest.values() if math.isfinite(v) and v > 0]
-        if not finite:
-            return
-        centre = math.exp(sum(math.log(v) for v in finite) / len(finite))  # geometric mean
-        canvas = self.window.canvas
-        for name, value in latest.items():
-            nid = self._node_ids.get(name)
-            if nid is None:
-                continue
-            colour, ratio = gradient_tint(value, centre)
-            if ratio is None:
-                tip = f"{name}: gradient norm {value:.3g} (no signal: a dead or frozen layer?)"
-            else:
-                tip = (
-                    f"{name}: gradient L2 norm {value:.3g}, {ratio:.2g}× the layers' geometric mean"
-                )
-            canvas.set_node_overlay(nid, colour, tip)
-            self._tinted.add(nid)
-
-    def _clear_tint(self) -> None:
-        canvas = getattr(self.window, "canvas", None)
-        for nid in self._tinted:
-            if canvas is not None and nid in self.window.graph.nodes:
-                canvas.set_node_overlay(nid, None, None)
-        self._tinted.clear()
+            return "Starting…"
+        epoch = min(run.total_epochs, s.step // run.steps_per_epoch + 1)
+        parts = [f"Epoch {epoch}/{run.total_epochs}", f"step {s.step:,}/{s.total_steps:,}"]
+        if not s.paused:
+            parts.append(f"{_compact(s.rate)} samples/s")
+            eta = s.eta()
+            if eta is not None:
+                parts.append(f"ETA {_clock(eta)}")
+        return " · ".join(parts)
 
     # -- selection: histograms and feature maps -------------------------------------------------
     def _selection_changed(self, node_id) -> None:
         self._selected_node = node_id
         node = self.window.graph.nodes.get(node_id) if node_id else None
-        has_params = node is not None and getattr(node, "param_count", 0) > 0
+        has_params = node is not None and (getattr(node, "param_count", 0) or 0) > 0
         self._selected_layer = node.name if has_params else None
-        if self._views is None:
-            return  # _build_views calls this again
+        if self._board is None:
+            return  # ensure_plots calls this again
         if self._histograms is not None:
             self._refresh_histograms()
         else:
             self.histograms.clear(self._selected_layer)
+        self._refresh_distributions()
         name = self._feature_node_name(node_id)
         if name is None:
             self.features.set_hint(
                 "Select a Conv2d (or any block with an image-shaped output) to see its feature maps"
             )
-            if self.worker is not None:
-                self.worker.request_features(None)
+            self.session.request_features(None)
             return
-        if self.worker is not None:
-            self.worker.request_features(name)
+        if self.running:
+            self.session.request_features(name)
             self.features.set_hint(f"Feature maps of {name} appear after the next step…")
         elif self.result is not None:
             r = self.result
             try:
-                old = next(n["name"] for n in self._graph_dict["nodes"] if n["id"] == node_id)
+                old = next(
+                    n["name"] for n in self.session.graph_dict["nodes"] if n["id"] == node_id
+                )
                 maps = r.feature_maps(old)
             except Exception as exc:  # noqa: BLE001 - the view says why, the app goes on
                 self.features.set_hint(f"No feature maps for {name}: {exc}")
@@ -1048,34 +796,24 @@ class TrainingDashboard(QObject):
         return node.name if shape is not None and len(shape) == 3 else None
 
     # -- the end of a run -----------------------------------------------------------------------
-    def _finish_run(self) -> None:
-        worker = self.worker
-        self.timer.stop()
-        worker.close()  # the child has sent everything; reap it
-        self.worker = None
-        self.paused = False
-        run = self.run
-        if run.status == "running":
-            run.status = "stopped"
-        self._refresh(force=True)
+    def _run_ended(self, run: RunCurves) -> None:
         self.window.set_structure_locked(False, "")
         self.lock_label.hide()
         self.form.set_running(False)
-        elapsed = time.perf_counter() - self._run_started_at
-        text = f"Run {run.status} after {self.step:,} steps in {_clock(elapsed)}"
+        step = self.step
+        text = f"Run {run.status} after {step:,} steps in {_clock(self.session.elapsed)}"
         if run.epochs and math.isfinite(run.epochs[-1].test_accuracy):
             text += f"; test accuracy {100 * run.epochs[-1].test_accuracy:.2f} %"
         self.status_label.setText(text + ".")
+        self.progress.setValue(min(step, self.total_steps))
         self.progress.setFormat(
             {"finished": "Finished", "stopped": "Stopped", "failed": "Failed"}[run.status]
-            + f" · step {self.step:,}/{self.total_steps:,}"
+            + f" · step {step:,}/{self.total_steps:,}"
         )
+        if self._board is not None:
+            self._refresh_distributions()  # its live redraw is throttled: the final state now
         self._record_run()
         self._update_actions()
-        if self._pending_error is not None:
-            title, message = self._pending_error
-            self._pending_error = None
-            self._show_failure(message, title)
 
     def _record_run(self) -> None:
         if self.step == 0 and self.run.status != "finished":
@@ -1084,126 +822,44 @@ class TrainingDashboard(QObject):
         runs = list(getattr(project, "runs", None) or [])
         runs.append(self.run.to_dict())
         project.runs = runs[-KEPT_RUNS:]
-        self.window.mark_dirty()
+        self.saved_runs = (self.saved_runs + [self.run])[-KEPT_RUNS:]
+        if self._board is not None:
+            table = self._board.runs_table
+            checked = {i - (len(table.runs) + 1 - len(self.saved_runs)) for i in table.checked()}
+            table.set_runs(self.saved_runs, {i for i in checked if i >= 0})
+        self.window.runs_changed()  # kept beside the project; the network is not modified
+
+    # -- the Runs table ---------------------------------------------------------------------------
+    def _overlay(self, rows: list) -> None:
+        self.board.show_overlays([self.saved_runs[r] for r in rows if r < len(self.saved_runs)])
+
+    def _rename_run(self, row: int, name: str) -> None:
+        project = self._project()
+        if not (0 <= row < len(self.saved_runs)) or row >= len(project.runs):
+            return
+        self.saved_runs[row].name = name
+        project.runs[row] = {**project.runs[row], "name": name}
+        self.window.runs_changed()
+        self._overlay(self.board.runs_table.checked())
+
+    def _delete_runs(self, rows: list) -> None:
+        project = self._project()
+        doomed = set(rows)
+        kept = [i for i in range(len(self.saved_runs)) if i not in doomed]
+        checked = [kept.index(i) for i in self.board.runs_table.checked() if i in kept]
+        project.runs = [project.runs[i] for i in kept if i < len(project.runs)]
+        self.saved_runs = [self.saved_runs[i] for i in kept]
+        self.board.runs_table.set_runs(self.saved_runs, set(checked))
+        self._overlay(checked)
+        self.window.runs_changed()
 
     def _show_failure(self, message: str, title: str = "Training") -> None:
+        """A run that failed part way: a pop-up (the person may be looking elsewhere), and the
+        banner keeps the message once the pop-up is closed."""
         self.message = message
-        self.message_label.setText(f"<b>{title}</b><br>{_html(message)}")
-        self.message_label.show()
+        self.header.show_message(title, message)
         # after the current slot returns, so a modal box never runs inside the timer's tick
         QTimer.singleShot(0, lambda: self.window.show_error(title, message))
-
-    # -- after a run ----------------------------------------------------------------------------
-    def save_weights(self, path: str | Path | None = None) -> Path | None:
-        """Save the trained weights (.safetensors); asks for a file when `path` is None."""
-        if self.result is None or self.running:
-            return None
-        if path is None:
-            path, _ = QFileDialog.getSaveFileName(
-                self.window,
-                "Save weights",
-                self._default_path(".safetensors"),
-                "safetensors (*.safetensors)",
-            )
-            if not path:
-                return None
-        path = Path(path)
-        if path.suffix != ".safetensors":
-            path = (
-                path.with_suffix(path.suffix + ".safetensors")
-                if path.suffix
-                else path.with_suffix(".safetensors")
-            )
-        try:
-            from netbuilder.safeio import check_outputs
-
-            project_path = getattr(self.window, "path", None)
-            check_outputs([("the weights", path)], [("the project", project_path)])
-            self.result.save_weights(path, self.window.graph)
-        except Exception as exc:  # noqa: BLE001 - shown in the window
-            self._show_failure(f"Could not save the weights to {path}: {exc}", "Save weights")
-            return None
-        project = self._project()
-        if hasattr(project, "weights_path"):
-            project.weights_path = str(path)
-            self.window.mark_dirty()
-        self.status_label.setText(f"Weights saved to {path}.")
-        return path
-
-    def export_with_weights(
-        self, path: str | Path | None = None, target: str = "torch"
-    ) -> Path | None:
-        """Export the network as a script (PyTorch or engine) beside a .safetensors of the
-        trained weights; asks for the file and the target when `path` is None."""
-        if self.result is None or self.running:
-            return None
-        from netbuilder.export import write_export
-
-        if path is None:
-            torch_filter = "PyTorch script (*.py)"
-            path, chosen = QFileDialog.getSaveFileName(
-                self.window,
-                "Export with weights",
-                self._default_path(".py"),
-                f"{torch_filter};;engine script (*.py)",
-            )
-            if not path:
-                return None
-            target = "torch" if chosen == torch_filter else "engine"
-        path = Path(path)
-        if path.suffix != ".py":
-            path = path.with_suffix(".py")
-        try:
-            from netbuilder.safeio import check_export_paths
-
-            project_path = getattr(self.window, "path", None)
-            check_export_paths(path, None, project_path)
-            check_export_paths(path.with_suffix(".safetensors"), None, project_path)
-            weights = self.result.weights_for(self.window.graph)
-            written = write_export(self._project(), path, target=target, weights=weights)
-        except Exception as exc:  # noqa: BLE001 - shown in the window
-            self._show_failure(f"Could not export to {path}: {exc}", "Export with weights")
-            return None
-        written = Path(written)
-        weights_file = written.with_suffix(".safetensors").name
-        self.status_label.setText(f"Exported {written.name} with its weights in {weights_file}.")
-        return written
-
-    def _default_path(self, suffix: str) -> str:
-        base = getattr(self.window, "path", None)
-        name = (getattr(self.window.graph, "name", "") or "network").replace(" ", "_")
-        folder = Path(base).parent if base else Path.home()
-        return str(folder / f"{name}{suffix}")
-
-
-def gradient_tint(value: float, centre: float) -> tuple[QColor, float | None]:
-    """Tint for a layer whose gradient norm is `value` when the layers' centre is `centre`:
-    blue when much smaller (vanishing), neutral near the centre, red when much larger."""
-    if not (math.isfinite(value) and value > 0 and centre > 0):
-        c = QColor("#7f7f7f") if not math.isfinite(value) or value == 0 else QColor("#4e79a7")
-        c.setAlpha(150)
-        return c, None
-    ratio = value / centre
-    t = max(-1.0, min(1.0, math.log10(ratio) / 2.0))  # 100x either way saturates
-    neutral = (89, 161, 79)  # green: ordinary
-    far = (78, 121, 167) if t < 0 else (225, 87, 89)  # blue small, red large
-    a = abs(t)
-    rgb = [round(n + (f - n) * a) for n, f in zip(neutral, far)]
-    c = QColor(*rgb)
-    c.setAlpha(round(70 + 110 * a))
-    return c, ratio
-
-
-def _or_nan(value) -> float:
-    return math.nan if value is None else float(value)
-
-
-def _recent(values, count: int = 5) -> float:
-    tail = values[-count:]
-    tail = tail[np.isfinite(tail) & (tail > 0)]
-    if not len(tail):
-        return float(values[-1])
-    return float(np.exp(np.log(tail).mean()))
 
 
 def _compact(rate: float) -> str:
@@ -1216,9 +872,3 @@ def _clock(seconds: float) -> str:
     h, rem = divmod(seconds, 3600)
     m, s = divmod(rem, 60)
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
-
-
-def _html(text: str) -> str:
-    return (
-        text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\n", "<br>")
-    )

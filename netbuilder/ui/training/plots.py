@@ -11,12 +11,13 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen
-from PySide6.QtWidgets import QGraphicsItem, QLabel, QSizePolicy, QWidget
+from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QPen
+from PySide6.QtWidgets import QGraphicsItem, QLabel, QSizePolicy
 
 from .plot_theme import Theme
 from .runs import RunCurves
+from .tools import DEFAULT_SMOOTHING, X_LABELS, EmaCache, HoverReadout, ema, x_values
 
 # Tableau 10: distinct in light and dark themes, and for the common colour-vision deficiencies
 LAYER_COLOURS = [
@@ -67,7 +68,6 @@ def retheme_plot(widget: pg.PlotWidget, theme: Theme) -> None:
         item.titleLabel.setText(item.titleLabel.text, color=theme.foreground.name())
     if item.legend is not None:
         item.legend.setLabelTextColor(theme.foreground)
-        item.legend.setBrush(_legend_brush(theme))
     hint = getattr(widget, "hint", None)
     if isinstance(hint, QLabel):
         _style_hint(hint, theme)
@@ -82,26 +82,49 @@ def _make_plot_widget(theme: Theme, hint: str) -> HintedPlot:
     return w
 
 
-def _legend_brush(theme: Theme) -> QColor:
-    # mostly opaque: a curve running behind the labels made them unreadable (the loss starts
-    # at the top, where the legend sits); not fully, so the curve still shows through
-    fill = QColor(theme.background)
-    fill.setAlpha(215)
-    return fill
-
-
-def _legend(plot: pg.PlotItem, theme: Theme, **kw) -> pg.LegendItem:
-    legend = plot.addLegend(
-        offset=(-6, 6),
+def _legend(plot: pg.PlotItem, theme: Theme, colCount: int = 4) -> pg.LegendItem:
+    """A legend in its own row between the title and the curves: it can never cover data."""
+    legend = pg.LegendItem(
         labelTextColor=theme.foreground,
         labelTextSize="8pt",
-        brush=_legend_brush(theme),
-        **kw,
+        brush=None,
+        colCount=colCount,
+        sampleType=LineSample,
     )
     legend.layout.setSpacing(0)
-    legend.layout.setHorizontalSpacing(8)
-    legend.layout.setContentsMargins(4, 2, 4, 2)
+    legend.layout.setHorizontalSpacing(10)
+    legend.layout.setContentsMargins(2, 0, 2, 0)
+    plot.legend = legend  # plot(name=...) lists the curve here
+    top = plot.getAxis("top")  # hidden, never shown: its row holds the legend instead
+    plot.layout.removeItem(top)
+    top.hide()
+    plot.layout.addItem(legend, 1, 1)
+    plot.layout.setAlignment(legend, Qt.AlignmentFlag.AlignHCenter)
     return legend
+
+
+class LineSample(pg.ItemSample):
+    """A legend entry's sample: a short thick stroke of the curve's pen (and its symbol), which
+    reads at 8 pt where pyqtgraph's thin diagonal did not."""
+
+    def boundingRect(self):
+        return QRectF(0, 0, 22, 14)
+
+    def paint(self, p, *args):
+        opts = self.item.opts
+        if not self.item.isVisible():
+            return
+        pen = pg.mkPen(opts.get("pen"))
+        if pen.style() != Qt.PenStyle.NoPen:
+            pen = QPen(pen)
+            pen.setWidthF(max(2.5, pen.widthF()))
+            p.setPen(pen)
+            p.drawLine(2, 7, 20, 7)
+        if opts.get("symbol"):
+            brush = pg.mkBrush(opts.get("symbolBrush"))
+            p.setPen(pg.mkPen(None))
+            p.setBrush(brush)
+            p.drawEllipse(QRectF(7, 3, 8, 8))
 
 
 def _style_hint(label: QLabel, theme: Theme) -> None:
@@ -113,9 +136,18 @@ def _style_hint(label: QLabel, theme: Theme) -> None:
 
 class HintedPlot(pg.PlotWidget):
     """A plot that, while it has nothing to draw, says what will appear and how, instead of
-    showing bare 0..1 axes and a legend for curves that are not there."""
+    showing bare 0..1 axes and a legend for curves that are not there.
+
+    The mouse pans (drag) and zooms (wheel); once it has, the plot stops following the run
+    until `reset_view` (a double-click, or the Reset zoom button) hands it back."""
+
+    viewReset = Signal()
+    user_view = False
 
     def _init_hint(self, theme: Theme, text: str) -> None:
+        vb = self.getPlotItem().getViewBox()
+        vb.sigRangeChangedManually.connect(self._user_moved)
+        self.__dict__.setdefault("x_mode", "step")
         self.hint = QLabel(text, self)
         self.hint.setObjectName("plotHint")
         self.hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -124,6 +156,30 @@ class HintedPlot(pg.PlotWidget):
         _style_hint(self.hint, theme)
         self.empty = False
         self.set_empty(True)
+
+    def _user_moved(self, *_) -> None:
+        self.user_view = True
+
+    def reset_view(self) -> None:
+        """Follow the run again: the ranges are recomputed at the next update."""
+        self.user_view = False
+        self._extent = self._log_range = None
+        self.__dict__.pop("_held", None)
+        self.viewReset.emit()
+
+    def mouseDoubleClickEvent(self, event) -> None:
+        self.reset_view()
+        event.accept()
+
+    def add_readout(self) -> HoverReadout:
+        self.readout = HoverReadout(self, lambda: X_LABELS.get(self.x_mode, "step"))
+        return self.readout
+
+    def set_x_mode(self, mode: str) -> None:
+        self.x_mode = mode
+        axis = self.getPlotItem().getAxis("bottom")
+        axis.setLabel(X_LABELS.get(mode, "step"), color=axis.labelStyle.get("color"))
+        self.reset_view()
 
     @property
     def hint_text(self) -> str:
@@ -143,6 +199,9 @@ class HintedPlot(pg.PlotWidget):
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
+        legend = self.getPlotItem().legend if self.__dict__.get("hint") is not None else None
+        if legend is not None:  # as many legend columns as fit: entries are never cut
+            legend.setColumnCount(max(1, (self.width() - 70) // 78))
         hint = self.__dict__.get("hint")  # None while PlotWidget.__init__ sizes the view
         if hint is not None:
             hint.setGeometry(self.rect().adjusted(12, 28, -12, -8))
@@ -174,10 +233,19 @@ def _hide_previous(legend: pg.LegendItem, curve: pg.PlotDataItem) -> None:
 def set_step_extent(widget: pg.PlotWidget, run: RunCurves) -> None:
     """The x axis spans the whole run from the start, so it is not redrawn at every update
     (axis repaints were most of the UI's time) and the curve's end shows the progress."""
+    if getattr(widget, "user_view", False):
+        return  # the person zoomed or panned: their view stands
+    vb = widget.getPlotItem().getViewBox()
+    mode = getattr(widget, "x_mode", "step")
+    if mode == "time":  # how long the run will take is not known: follow the data
+        widget._extent = None
+        vb.enableAutoRange(x=True)
+        return
     planned = run.steps_per_epoch * run.total_epochs
     last = int(run.loss.x[-1]) if len(run.loss) else 0
     extent = max(planned, last, 1)
-    vb = widget.getPlotItem().getViewBox()
+    if mode == "epoch" and run.steps_per_epoch:
+        extent = extent / run.steps_per_epoch
     if getattr(widget, "_extent", None) == extent:
         return
     widget._extent = extent
@@ -188,6 +256,8 @@ def set_step_extent(widget: pg.PlotWidget, run: RunCurves) -> None:
 def set_log_range(widget: pg.PlotWidget, arrays, headroom: float = 0.0) -> None:
     """The y range of a log plot in quarter decades around the data: it moves only when the
     data crosses a quarter decade, not with every new minimum (each move redraws the axis)."""
+    if getattr(widget, "user_view", False):
+        return
     lo, hi = math.inf, -math.inf
     for a in arrays:
         a = np.asarray(a, dtype=np.float64)
@@ -250,6 +320,47 @@ def _pen_curve(curve: pg.PlotDataItem, colour: QColor, width: float, style=None,
         curve.setSymbolBrush(colour)
 
 
+OVERLAY_LEGEND_MAX = 6  # more overlaid runs than this: no legend rows, the readout names them
+
+
+class Overlays:
+    """Other runs drawn faintly on a plot, each in its own colour: thin solid lines (Qt draws
+    dashed ones several times slower, and fifty of them made each frame take 200 ms)."""
+
+    def __init__(self, plot: HintedPlot):
+        self.plot = plot
+        self.curves: list[pg.PlotDataItem] = []
+
+    def show(self, entries: list[tuple[str, np.ndarray, np.ndarray]], theme: Theme, symbol=False):
+        item, legend = self.plot.getPlotItem(), self.plot.getPlotItem().legend
+        for curve in self.curves:
+            if legend is not None:
+                legend.removeItem(curve)
+            item.removeItem(curve)
+        self.curves = []
+        listed = len(entries) <= OVERLAY_LEGEND_MAX
+        for i, (name, x, y) in enumerate(entries):
+            colour = layer_colour(i + 3, theme)
+            colour.setAlpha(150)
+            curve = pg.PlotDataItem(
+                x,
+                y,
+                pen=pg.mkPen(colour, width=1),
+                symbol="o" if symbol else None,
+                symbolSize=5,
+                symbolBrush=colour,
+                symbolPen=None,
+                name=name,
+            )
+            curve.setZValue(-5)
+            item.addItem(curve)
+            if legend is not None:
+                legend.removeItem(curve)  # addItem listed it (it has a name)
+                if listed:
+                    legend.addItem(curve, name)
+            self.curves.append(curve)
+
+
 class LossPlot(HintedPlot):
     """Training loss per step (raw, faint; smoothed, bold) and test loss per epoch."""
 
@@ -263,7 +374,7 @@ class LossPlot(HintedPlot):
         item.setLogMode(x=False, y=True)  # late progress stays visible beside the first drop
         item.setDownsampling(auto=True, mode="peak")
         item.setClipToView(True)
-        self.legend = _legend(item, theme, colCount=2)
+        self.legend = _legend(item, theme)
         self.previous = item.plot()
         self.raw = item.plot(name="train")
         self.smoothed = item.plot(name="smoothed")
@@ -272,6 +383,32 @@ class LossPlot(HintedPlot):
         self._pens(theme)
         self.previous.hide()
         self._init_hint(theme, self.HINT)
+        self.smoothing = DEFAULT_SMOOTHING
+        self._ema = EmaCache()
+        self._previous_run: RunCurves | None = None
+        self.overlays = Overlays(self)
+        self._overlay_runs: list[RunCurves] = []
+        self._theme = theme
+        self.add_readout()
+
+    def show_overlays(self, runs: list[RunCurves]) -> None:
+        """Other runs' smoothed losses, dashed, for comparison (the runs table's ticks)."""
+        self._overlay_runs = list(runs)
+        entries = [
+            (r.title, x_values(r, r.loss.x, self.x_mode), ema(r.loss.y, self.smoothing))
+            for r in runs
+            if len(r.loss)
+        ]
+        self.overlays.show(entries, self._theme)
+        if entries:
+            self.set_empty(False)
+
+    def set_smoothing(self, weight: float, run: RunCurves | None) -> None:
+        self.smoothing = weight
+        self.show_previous(self._previous_run)
+        self.show_overlays(self._overlay_runs)
+        if run is not None:
+            self.show_steps(run)
 
     def _pens(self, theme: Theme) -> None:
         _pen_curve(self.previous, theme.previous, 1.5, Qt.PenStyle.DashLine)
@@ -281,8 +418,10 @@ class LossPlot(HintedPlot):
         _pen_curve(self.val, theme.validation, 2, Qt.PenStyle.DotLine, symbol=True)
 
     def apply_theme(self, theme: Theme) -> None:
+        self._theme = theme
         retheme_plot(self, theme)
         self._pens(theme)
+        self.show_overlays(self._overlay_runs)
 
     def show_run(self, run: RunCurves) -> None:
         set_step_extent(self, run)
@@ -292,8 +431,9 @@ class LossPlot(HintedPlot):
     def show_steps(self, run: RunCurves) -> None:
         self.set_empty(not len(run.loss) and not self.previous.isVisible())
         set_step_extent(self, run)
-        self.raw.setData(*_finite_xy(run.loss.x, run.loss.y))
-        self.smoothed.setData(run.smoothed.x, run.smoothed.y)
+        x = x_values(run, run.loss.x, self.x_mode)
+        self.raw.setData(*_finite_xy(x, run.loss.y))
+        self.smoothed.setData(x, self._ema.smoothed(run, run.loss.y, self.smoothing))
         previous = self.previous.yData if self.previous.isVisible() else None
         set_log_range(
             self,
@@ -306,16 +446,22 @@ class LossPlot(HintedPlot):
         )
 
     def show_epochs(self, run: RunCurves) -> None:
+        def at(steps):
+            return x_values(run, steps, self.x_mode).tolist()
+
         pts = [(p.step, p.test_loss) for p in run.epochs if math.isfinite(p.test_loss)]
-        self.test.setData([p[0] for p in pts], [p[1] for p in pts])
+        self.test.setData(at([p[0] for p in pts]), [p[1] for p in pts])
         val = [(p.step, p.val_loss) for p in run.epochs if math.isfinite(p.val_loss)]
+        val = list(zip(at([p[0] for p in val]), [p[1] for p in val]))
         _show_optional(self.legend, self.val, "validation", val)
 
     def show_previous(self, run: RunCurves | None) -> None:
-        if run is None or not len(run.smoothed):
+        self._previous_run = run
+        if run is None or not len(run.loss):
             _hide_previous(self.legend, self.previous)
             return
-        self.previous.setData(run.smoothed.x, run.smoothed.y)
+        x = x_values(run, run.loss.x, self.x_mode)
+        self.previous.setData(x, ema(run.loss.y, self.smoothing))
         _show_previous(self.legend, self.previous)
         self.set_empty(False)
 
@@ -338,6 +484,10 @@ class AccuracyPlot(HintedPlot):
         self.theme = theme
         self._pens(theme)
         self.previous.hide()
+        self.add_readout()
+        self.x_mode = "epoch"  # one point per epoch, whatever the other plots show
+        self.overlays = Overlays(self)
+        self._overlaid: list[float] = []
         item.getViewBox().setLimits(yMin=0, yMax=100.5)
         item.setYRange(0, 100, padding=0)  # until the first epoch: the whole scale
         self._title = None
@@ -375,9 +525,13 @@ class AccuracyPlot(HintedPlot):
         self._update_legend()
         self.set_empty(not y and not val and not self.previous.isVisible())
         item = self.getPlotItem()
+        self._title_for(y)
+        if self.user_view:
+            return  # the person zoomed or panned: their view stands
         item.getViewBox().enableAutoRange(enable=False)  # both ranges set here, not guessed
         before = self.previous.yData if self.previous.isVisible() else None
         before = [] if before is None else [float(v) for v in before]
+        before += self._overlaid
         shown = [v for v in (*y, *(p[1] for p in val), *before) if math.isfinite(v)]
         if shown:
             lo, hi = min(shown), max(shown)
@@ -385,15 +539,32 @@ class AccuracyPlot(HintedPlot):
             item.setYRange(max(0.0, lo - pad), min(100.0, hi + pad), padding=0)
         else:
             item.setYRange(0, 100, padding=0)
-        title = f"Acc. {y[-1]:.1f} %" if y else "Test accuracy"  # a narrow column
-        if title != self._title:
-            self._title = title
-            item.setTitle(title, color=self.theme.foreground.name(), size="10pt")
-        top = max([run.total_epochs, len(x), 1])
+        overlaid = [len(c.xData) for c in self.overlays.curves if c.xData is not None]
+        top = max([run.total_epochs, len(x), 1, *overlaid])
         every = max(1, math.ceil(top / 6))  # whole epochs only: "1.5" is not an epoch
         item.getAxis("bottom").setTicks([[(e, str(e)) for e in range(1, top + 1, every)], []])
         item.getViewBox().enableAutoRange(x=False)
         item.setXRange(0.5, top + 0.5, padding=0)
+
+    def show_overlays(self, runs: list[RunCurves]) -> None:
+        entries = []
+        for r in runs:
+            x, y = self._curve_data(r)
+            if x:
+                entries.append((r.title, np.asarray(x, float), np.asarray(y, float)))
+        self.overlays.show(entries, self.theme, symbol=True)
+        self._overlaid = [v for _n, _x, y in entries for v in y.tolist()]
+        if entries:
+            self.set_empty(False)
+
+    def _title_for(self, y) -> None:
+        wide = self.width() > 240  # a narrow column: the short title
+        title = "Test accuracy"
+        if y:
+            title = f"Test accuracy {y[-1]:.1f} %" if wide else f"Acc. {y[-1]:.1f} %"
+        if title != self._title:
+            self._title = title
+            self.getPlotItem().setTitle(title, color=self.theme.foreground.name(), size="10pt")
 
     def show_previous(self, run: RunCurves | None) -> None:
         if run is None or not run.epochs:
@@ -423,9 +594,10 @@ class GradNormPlot(HintedPlot):
             "blue smaller, green typical, red larger.\nClick a legend entry to hide that layer."
         )
         item.setLogMode(x=False, y=True)
-        self.legend = _legend(item, theme, colCount=2)  # three columns overflowed the plot
+        self.legend = _legend(item, theme, colCount=5)
         self.curves: dict[str, pg.PlotDataItem] = {}
         self._init_hint(theme, self.HINT)
+        self.add_readout()
 
     def apply_theme(self, theme: Theme) -> None:
         self.theme = theme
@@ -455,332 +627,12 @@ class GradNormPlot(HintedPlot):
                 curve.setData([], [])
                 continue
             y = np.where(np.isfinite(series.y), np.maximum(series.y, self.FLOOR), np.nan)
-            curve.setData(*_finite_xy(series.x, y))
+            curve.setData(*_finite_xy(x_values(run, series.x, self.x_mode), y))
         self.set_empty(not any(len(s) for s in run.grad_norms.values()))
-        # headroom: the legend (a row per two layers) sits above the curves, not over them
-        rows = math.ceil(len(self.curves) / 2)
-        set_log_range(
-            self,
-            [np.maximum(s.y, self.FLOOR) for s in run.grad_norms.values()],
-            headroom=0.25 * rows,
-        )
+        set_log_range(self, [np.maximum(s.y, self.FLOOR) for s in run.grad_norms.values()])
 
 
-class HistogramPlots(QWidget):
-    """Histograms of one layer's gradients and weights (step-mode bars)."""
+if __name__ == "__main__":  # python -m netbuilder.ui.training.plots: a synthetic run
+    from netbuilder.ui.training.demo import main
 
-    def __init__(self, theme: Theme):
-        super().__init__()
-        from PySide6.QtWidgets import QVBoxLayout
-
-        self.theme = theme
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(2)
-        self.grad_plot = _make_plot_widget(theme, "Drawn live while it trains")
-        self.weight_plot = _make_plot_widget(theme, "Drawn live while it trains")
-        layout.addWidget(self.grad_plot)
-        layout.addWidget(self.weight_plot)
-        grad_colour = QColor("#f28e2b")
-        weight_colour = QColor("#4e79a7")
-        self.grad_curve = self._bars(self.grad_plot, grad_colour)
-        self.weight_curve = self._bars(self.weight_plot, weight_colour)
-        self.layer = None
-        self._titles = None
-        self.set_title(None)
-
-    def _bars(self, widget: pg.PlotWidget, colour: QColor) -> pg.PlotDataItem:
-        fill = QColor(colour)
-        fill.setAlpha(120)
-        return widget.getPlotItem().plot(
-            stepMode="center", fillLevel=0, brush=fill, pen=pg.mkPen(colour)
-        )
-
-    def apply_theme(self, theme: Theme) -> None:
-        self.theme = theme
-        retheme_plot(self.grad_plot, theme)
-        retheme_plot(self.weight_plot, theme)
-
-    def set_title(self, layer: str | None) -> None:
-        self.layer = layer
-        if layer:
-            titles = (f"Gradients of {layer}", f"Weights of {layer}")
-        else:
-            titles = ("Gradients: select a block on the canvas", "Weights: select a block")
-        if titles == self._titles:
-            return  # a new title re-lays out the plot: only when the layer changes
-        self._titles = titles
-        colour = self.theme.foreground.name()
-        self.grad_plot.getPlotItem().setTitle(titles[0], color=colour, size="10pt")
-        self.weight_plot.getPlotItem().setTitle(titles[1], color=colour, size="10pt")
-
-    def show_histograms(self, layer: str, step: int | None, grad, weight) -> None:
-        self.set_title(layer)
-        for curve, hist in ((self.grad_curve, grad), (self.weight_curve, weight)):
-            plot = self.grad_plot if curve is self.grad_curve else self.weight_plot
-            plot.set_empty(hist is None)
-            if hist is None:
-                curve.clear()
-                continue
-            counts, edges = (np.asarray(a, dtype=np.float64) for a in hist)
-            curve.setData(edges, counts)
-            _hold_range(plot, "x", float(edges[0]), float(edges[-1]))
-            _hold_range(plot, "y", 0.0, float(counts.max()) if len(counts) else 1.0)
-
-    def clear(self, layer: str | None = None) -> None:
-        self.grad_curve.clear()
-        self.weight_curve.clear()
-        self.grad_plot.set_empty(True)
-        self.weight_plot.set_empty(True)
-        self.set_title(layer)
-
-
-class ConfusionMatrixView(QWidget):
-    """Counts of (true, predicted) on the test set; cells coloured by their row's share."""
-
-    def __init__(self, theme: Theme):
-        super().__init__()
-        self.theme = theme
-        self.matrix: np.ndarray | None = None
-        self.epoch: int | None = None
-        self.setMinimumSize(160, 150)
-
-    def apply_theme(self, theme: Theme) -> None:
-        self.theme = theme
-        self.update()
-
-    def sizeHint(self) -> QSize:
-        return QSize(300, 280)
-
-    def set_matrix(self, matrix, epoch: int | None) -> None:
-        self.matrix = None if matrix is None else np.asarray(matrix, dtype=np.int64)
-        self.epoch = epoch
-        self.update()
-
-    def paintEvent(self, event) -> None:
-        p = QPainter(self)
-        p.setRenderHint(QPainter.RenderHint.Antialiasing)
-        p.fillRect(self.rect(), self.theme.background)
-        p.setPen(self.theme.foreground)
-        title = QFont(self.font())
-        title.setBold(True)
-        p.setFont(title)
-        head = "Confusion matrix" + (f" · epoch {self.epoch}" if self.epoch else "")
-        p.drawText(QRectF(0, 2, self.width(), 18), Qt.AlignmentFlag.AlignHCenter, head)
-        if self.matrix is None or self.matrix.size == 0:
-            p.setFont(self.font())
-            p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "Shown after each epoch")
-            return
-        m = self.matrix
-        k = m.shape[0]
-        left, top = 34.0, 52.0
-        side = max(4.0, min(self.width() - left - 8, self.height() - top - 8))
-        cell = side / k
-        rows = m.sum(axis=1, keepdims=True).clip(min=1)
-        share = m / rows
-        small = QFont(self.font())
-        small.setPointSizeF(max(6.0, min(9.0, cell * 0.32)))
-        p.setFont(small)
-        base = QColor("#4e79a7")
-        bad = QColor("#e15759")
-        for i in range(k):
-            for j in range(k):
-                r = QRectF(left + j * cell, top + i * cell, cell, cell)
-                s = float(share[i, j])
-                c = QColor(base if i == j else bad)
-                c.setAlphaF(min(1.0, 0.06 + 0.94 * s**0.6) if m[i, j] else 0.03)
-                p.fillRect(r, c)
-                if m[i, j] and cell >= 16:
-                    p.setPen(QColor("white") if s > 0.5 else self.theme.foreground)
-                    p.drawText(r, Qt.AlignmentFlag.AlignCenter, str(int(m[i, j])))
-        p.setPen(self.theme.foreground)
-        for i in range(k):
-            p.drawText(
-                QRectF(left - 20, top + i * cell, 18, cell), Qt.AlignmentFlag.AlignCenter, str(i)
-            )
-            p.drawText(
-                QRectF(left + i * cell, top - 16, cell, 14), Qt.AlignmentFlag.AlignCenter, str(i)
-            )
-        p.setFont(self.font())
-        p.drawText(QRectF(left, 20, side, 14), Qt.AlignmentFlag.AlignHCenter, "predicted →")
-        p.save()
-        p.translate(10, top + side / 2)
-        p.rotate(-90)
-        p.drawText(QRectF(-40, -8, 80, 16), Qt.AlignmentFlag.AlignCenter, "true →")
-        p.restore()
-        p.end()
-
-
-def _to_qimage(img: np.ndarray) -> QImage:
-    img = np.ascontiguousarray(img)
-    if img.ndim == 3 and img.shape[2] == 1:
-        img = np.ascontiguousarray(img[:, :, 0])
-    if img.ndim == 2:
-        h, w = img.shape
-        q = QImage(img.data, w, h, w, QImage.Format.Format_Grayscale8)
-    else:
-        h, w, c = img.shape
-        if c != 3:
-            img = np.ascontiguousarray(img[:, :, :3])
-        q = QImage(img.data, w, h, 3 * w, QImage.Format.Format_RGB888)
-    return q.copy()  # own the pixels: the numpy array may go away
-
-
-class SampleGrid(QWidget):
-    """Test images with true and predicted labels; wrong predictions framed in red."""
-
-    def __init__(self, theme: Theme):
-        super().__init__()
-        self.theme = theme
-        self.images: list[QImage] = []
-        self.true = np.zeros(0, dtype=np.int64)
-        self.predicted = np.zeros(0, dtype=np.int64)
-        self.epoch: int | None = None
-        self.class_names: list[str] | None = None
-        self.setMinimumSize(160, 150)
-
-    def apply_theme(self, theme: Theme) -> None:
-        self.theme = theme
-        self.update()
-
-    def sizeHint(self) -> QSize:
-        return QSize(360, 280)
-
-    @property
-    def wrong_count(self) -> int:
-        return int((self.true != self.predicted).sum())
-
-    def set_samples(self, images, true, predicted, epoch: int | None) -> None:
-        self.images = [_to_qimage(im) for im in images]
-        self.true = np.asarray(true)
-        self.predicted = np.asarray(predicted)
-        self.epoch = epoch
-        self.update()
-
-    def _label(self, k: int) -> str:
-        if self.class_names and 0 <= k < len(self.class_names):
-            return self.class_names[k]
-        return str(k)
-
-    def paintEvent(self, event) -> None:
-        p = QPainter(self)
-        p.fillRect(self.rect(), self.theme.background)
-        p.setPen(self.theme.foreground)
-        title = QFont(self.font())
-        title.setBold(True)
-        p.setFont(title)
-        n = len(self.images)
-        head = "Test images: true / predicted"
-        if self.epoch:
-            head = f"Epoch {self.epoch}: {n - self.wrong_count} of {n} right (true / predicted)"
-        p.drawText(QRectF(0, 2, self.width(), 18), Qt.AlignmentFlag.AlignHCenter, head)
-        if not n:
-            p.setFont(self.font())
-            p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "Shown after each epoch")
-            return
-        top = 24.0
-        w, h = self.width(), self.height() - top
-        # the most columns that keep cells roughly square and fill the space
-        best = (1, 0.0)
-        for cols in range(1, n + 1):
-            rows = math.ceil(n / cols)
-            size = min(w / cols, h / rows)
-            if size > best[1]:
-                best = (cols, size)
-        cols, cell = best
-        label_h = 14.0
-        small = QFont(self.font())
-        small.setPointSizeF(8.0)
-        p.setFont(small)
-        for i, img in enumerate(self.images):
-            r, c = divmod(i, cols)
-            x, y = c * cell, top + r * cell
-            pic = min(cell - 6, cell - label_h - 4)
-            if pic < 4:
-                break
-            target = QRectF(x + (cell - pic) / 2, y + 2, pic, pic)
-            p.drawImage(target, img)
-            wrong = self.true[i] != self.predicted[i]
-            if wrong:
-                p.setPen(QPen(self.theme.wrong, 2.5))
-                p.drawRect(target.adjusted(-1, -1, 1, 1))
-            p.setPen(self.theme.wrong if wrong else self.theme.foreground)
-            text = f"{self._label(int(self.true[i]))} / {self._label(int(self.predicted[i]))}"
-            p.drawText(QRectF(x, y + pic + 2, cell, label_h), Qt.AlignmentFlag.AlignHCenter, text)
-        p.end()
-
-
-class FeatureMapView(QWidget):
-    """The channels a selected block outputs for one test image, each scaled to its own range."""
-
-    def __init__(self, theme: Theme):
-        super().__init__()
-        self.theme = theme
-        self.maps: list[QImage] = []
-        self.input: QImage | None = None
-        self.caption = ""
-        self.hint = "Select a Conv2d (or any image-shaped) block to see its feature maps"
-        self.setMinimumSize(160, 150)
-
-    def apply_theme(self, theme: Theme) -> None:
-        self.theme = theme
-        self.update()
-
-    def set_hint(self, text: str) -> None:
-        self.maps, self.input, self.caption, self.hint = [], None, "", text
-        self.update()
-
-    def set_maps(self, node_name: str, maps: np.ndarray, image: np.ndarray, label: int) -> None:
-        maps = np.asarray(maps, dtype=np.float32)
-        if maps.ndim == 2:
-            maps = maps[None]
-        lo = maps.reshape(len(maps), -1).min(axis=1)[:, None, None]
-        hi = maps.reshape(len(maps), -1).max(axis=1)[:, None, None]
-        scaled = ((maps - lo) / np.maximum(hi - lo, 1e-12) * 255).astype(np.uint8)
-        self.maps = [_to_qimage(m) for m in scaled]
-        self.input = _to_qimage(np.asarray(image))
-        c, h, w = maps.shape
-        self.caption = (
-            f"{node_name}: {c} map{'s' if c != 1 else ''} of {h}×{w}, input label {label}"
-        )
-        self.update()
-
-    def paintEvent(self, event) -> None:
-        p = QPainter(self)
-        p.fillRect(self.rect(), self.theme.background)
-        p.setPen(self.theme.foreground)
-        title = QFont(self.font())
-        title.setBold(True)
-        p.setFont(title)
-        p.drawText(
-            QRectF(0, 2, self.width(), 18),
-            Qt.AlignmentFlag.AlignHCenter,
-            "Feature maps" + (f" · {self.caption}" if self.caption else ""),
-        )
-        if not self.maps:
-            p.setFont(self.font())
-            p.drawText(
-                self.rect().adjusted(8, 0, -8, 0),
-                Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
-                self.hint,
-            )
-            return
-        top = 24.0
-        # the input image first, then each channel
-        tiles = [self.input, *self.maps]
-        n = len(tiles)
-        w, h = self.width(), self.height() - top
-        best = (1, 0.0)
-        for cols in range(1, n + 1):
-            size = min(w / cols, h / math.ceil(n / cols))
-            if size > best[1]:
-                best = (cols, size)
-        cols, cell = best
-        for i, img in enumerate(tiles):
-            r, c = divmod(i, cols)
-            target = QRectF(c * cell + 2, top + r * cell + 2, cell - 4, cell - 4)
-            p.drawImage(target, img)
-            if i == 0:
-                p.setPen(QPen(self.theme.loss, 2))
-                p.drawRect(target)
-        p.end()
+    raise SystemExit(main())

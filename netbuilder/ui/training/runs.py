@@ -16,7 +16,7 @@ import numpy as np
 RUN_FORMAT = 1
 SMOOTHING = 0.95  # EMA weight of the smoothed loss (as TensorBoard's slider at 0.95)
 SAVED_POINTS = 400  # points kept per curve in the project file
-KEPT_RUNS = 10  # older runs drop out of the project file
+KEPT_RUNS = 100  # older runs drop out of the runs file
 
 
 class Series:
@@ -71,9 +71,14 @@ class RunCurves:
     """Everything the plots draw for one run."""
 
     loss: Series = field(default_factory=Series)
+    wall: Series = field(default_factory=Series)  # step -> seconds since the run began
     smoothed: Series = field(default_factory=Series)
     epochs: list[EpochPoint] = field(default_factory=list)
     grad_norms: dict[str, Series] = field(default_factory=dict)
+    update_ratio: dict[str, Series] = field(default_factory=dict)  # |dw|/|w| per layer
+    dead_fraction: dict[str, Series] = field(default_factory=dict)  # per ReLU block
+    # per layer: {"step": [int], "weight": [(5,) quantiles], "grad": [...]}; not saved
+    quantiles: dict[str, dict] = field(default_factory=dict)
     layer_names: list[str] = field(default_factory=list)
     steps_per_epoch: int = 0
     total_epochs: int = 0
@@ -82,11 +87,16 @@ class RunCurves:
     message: str = ""
     settings: dict = field(default_factory=dict)
     started: str = field(default_factory=lambda: time.strftime("%Y-%m-%d %H:%M:%S"))
+    name: str = ""  # the person's name for the run; "" shows its start time
+    seconds: float = 0.0  # how long the run took
+    train_samples: int = 0
+    test_samples: int = 0
     _ema: float = math.nan
     _ema_weight: float = 0.0
 
-    def add_step(self, step: int, loss: float) -> None:
+    def add_step(self, step: int, loss: float, seconds: float = math.nan) -> None:
         self.loss.append(step, loss)
+        self.wall.append(step, seconds)
         if math.isfinite(loss):
             prev = 0.0 if math.isnan(self._ema) else self._ema
             self._ema = SMOOTHING * prev + (1.0 - SMOOTHING) * loss
@@ -101,8 +111,28 @@ class RunCurves:
                 series = self.grad_norms[name] = Series(256)
             series.append(step, value)
 
+    def add_diagnostics(self, step: int, update_ratio, dead_fraction, weights, grads) -> None:
+        for target, values in (
+            (self.update_ratio, update_ratio),
+            (self.dead_fraction, dead_fraction),
+        ):
+            for name, value in values.items():
+                series = target.get(name)
+                if series is None:
+                    series = target[name] = Series(256)
+                series.append(step, float(value))
+        for name, q in weights.items():
+            entry = self.quantiles.setdefault(name, {"step": [], "weight": [], "grad": []})
+            entry["step"].append(step)
+            entry["weight"].append(np.asarray(q, dtype=np.float64))
+            entry["grad"].append(np.asarray(grads.get(name, np.full(5, np.nan)), dtype=np.float64))
+
     def add_epoch(self, point: EpochPoint) -> None:
         self.epochs.append(point)
+
+    @property
+    def title(self) -> str:
+        return self.name or self.started
 
     @property
     def last_step(self) -> int:
@@ -113,6 +143,8 @@ class RunCurves:
         return {
             "format": RUN_FORMAT,
             "started": self.started,
+            "name": self.name,
+            "seconds": _num(self.seconds),
             "status": self.status,
             "message": self.message,
             "settings": _clean(self.settings),
@@ -121,6 +153,7 @@ class RunCurves:
             "samples_per_s": _num(self.samples_per_s),
             "layers": list(self.layer_names),
             "loss": _thin(self.loss),
+            "wall": _thin(self.wall),
             "smoothed": _thin(self.smoothed),
             "epochs": [
                 {
@@ -136,6 +169,8 @@ class RunCurves:
                 for p in self.epochs
             ],
             "grad_norms": {name: _thin(s) for name, s in self.grad_norms.items()},
+            "update_ratio": {name: _thin(s) for name, s in self.update_ratio.items()},
+            "dead_fraction": {name: _thin(s) for name, s in self.dead_fraction.items()},
         }
 
     @classmethod
@@ -147,6 +182,8 @@ class RunCurves:
         try:
             run.started = str(d.get("started", ""))
             run.status = str(d.get("status", "finished"))
+            run.name = str(d.get("name", "") or "")
+            run.seconds = float(d.get("seconds") or 0.0)
             run.message = str(d.get("message", ""))
             run.settings = dict(d.get("settings", {}))
             run.steps_per_epoch = int(d.get("steps_per_epoch", 0))
@@ -154,6 +191,7 @@ class RunCurves:
             run.samples_per_s = float(d.get("samples_per_s") or 0.0)
             run.layer_names = [str(n) for n in d.get("layers", [])]
             run.loss = _unthin(d.get("loss"))
+            run.wall = _unthin(d.get("wall"))
             run.smoothed = _unthin(d.get("smoothed"))
             for e in d.get("epochs", []):
                 run.epochs.append(
@@ -169,6 +207,8 @@ class RunCurves:
                     )
                 )
             run.grad_norms = {str(k): _unthin(v) for k, v in d.get("grad_norms", {}).items()}
+            for key in ("update_ratio", "dead_fraction"):
+                setattr(run, key, {str(k): _unthin(v) for k, v in d.get(key, {}).items()})
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"saved run from {d.get('started', '?')} is damaged: {exc}") from exc
         return run
