@@ -135,6 +135,7 @@ class MainWindow(QMainWindow):
         self._build_toolbar()
 
         self.scene.graphChanged.connect(self._on_graph_changed)
+        self.scene.buildProgress.connect(self._show_build_progress)
         self.scene.selectionChanged.connect(self._on_selection)
         self.canvas.statusMessage.connect(lambda m: self.statusBar().showMessage(m, 6000))
         self.canvas.quickAddRequested.connect(self._open_quick_add)
@@ -178,7 +179,7 @@ class MainWindow(QMainWindow):
         self.problems.nodeChosen.connect(self.show_block)
         self.problems_dock = self._dock("Problems", "problemsDock", self.problems)
         self.problems.countChanged.connect(
-            lambda n: self.problems_dock.setWindowTitle(f"Problems ({n})" if n else "Problems")
+            lambda n: self.problems_dock.setWindowTitle(f"Problems ({n:,})" if n else "Problems")
         )
         self.addDockWidget(Qt.RightDockWidgetArea, self.problems_dock)
         self.splitDockWidget(self.inspector_dock, self.problems_dock, Qt.Vertical)
@@ -500,6 +501,19 @@ class MainWindow(QMainWindow):
         self._update_title()
         self.documentSaved.emit(path)
 
+    def _show_build_progress(self, blocks: int, of_blocks: int, wires: int, of_wires: int) -> None:
+        """A large project's items are made a slice at a time: say how far it has got."""
+        name = self.path.name if self.path is not None else self.project_name()
+        if blocks < of_blocks:
+            text = f"Opening {name}: {blocks:,} of {of_blocks:,} blocks"
+        elif wires < of_wires:
+            text = f"Opening {name}: {of_blocks:,} blocks, {wires:,} of {of_wires:,} wires"
+        else:
+            text = f"Opened {name}: {of_blocks:,} blocks, {of_wires:,} wires"
+            self.statusBar().showMessage(text, 5000)
+            return
+        self.statusBar().showMessage(text)
+
     @property
     def is_dirty(self) -> bool:
         return self._extra_dirty or not self.runner.stack.isClean()
@@ -580,6 +594,10 @@ class MainWindow(QMainWindow):
         return self.files.recovery
 
     def closeEvent(self, event) -> None:
+        if self.files.opening:  # no questions while a file is half read: ask once it is open
+            event.ignore()
+            QTimer.singleShot(100, self.close)
+            return
         if self.runner.locked_reason:
             answer = QMessageBox.question(
                 self,

@@ -5,6 +5,10 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QListWidget, QListWidgetItem, QStyle
 
+# rows the list shows (a 10,000-block loop has 10,000 problems: a list nobody reads, rebuilt on
+# every edit); the rest are counted in the last row and in the dock's title
+MAX_PROBLEM_ROWS = 500
+
 
 class ProblemsPanel(QListWidget):
     """Lists `graph.problems()`; emits `nodeChosen(node id)` when a row is clicked or activated.
@@ -24,7 +28,8 @@ class ProblemsPanel(QListWidget):
         """Rebuild from the graph; `validity` is the status bar's summary ("valid", ...)."""
         self.clear()
         warn = self.style().standardIcon(QStyle.SP_MessageBoxWarning)
-        for node_id, message in graph.problems():
+        problems = graph.problems()
+        for node_id, message in problems[:MAX_PROBLEM_ROWS]:
             node = graph.nodes[node_id]
             # messages are sentences that start with the block's name; prefix it only if not
             named = message.startswith((f"{node.name}:", f"{node.name} ", f"{node.name}'"))
@@ -32,7 +37,14 @@ class ProblemsPanel(QListWidget):
             item.setData(Qt.UserRole, node_id)
             item.setToolTip(message)
             self.addItem(item)
-        n = self.count()
+        n = len(problems)
+        if n > MAX_PROBLEM_ROWS:
+            more = QListWidgetItem(
+                f"… and {n - MAX_PROBLEM_ROWS:,} more: fix the ones above first "
+                "(every block with a problem is outlined in red on the canvas)"
+            )
+            more.setFlags(Qt.NoItemFlags)
+            self.addItem(more)
         if not n:
             if graph.nodes and validity != "valid":  # e.g. no output yet: say so, not "✔"
                 ok = QListWidgetItem(f"Not ready yet: {validity}")

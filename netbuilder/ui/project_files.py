@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import threading
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QTimer
+from PySide6.QtCore import QCoreApplication, QEventLoop, QObject, QTimer
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from engine.fileio import same_file
@@ -23,6 +24,7 @@ from netbuilder.ui.recovery import Recovery
 PROJECT_FILTER = f"NetBuilder projects (*{SUFFIX} *.json);;All files (*)"
 MAX_RECENT = 8
 AUTOSAVE_SECONDS = 30
+LIVE_LOAD_BYTES = 256 * 1024  # project files from this size on are read on a helper thread
 
 
 def templates() -> list[tuple[str, Path]]:
@@ -46,15 +48,46 @@ def is_template(path: Path) -> bool:
 
 
 def blocks_overlap(graph) -> bool:
-    """True when two blocks would cover each other on the canvas."""
-    rects = sorted(n.pos for n in graph.nodes.values())
-    for i, (x, y) in enumerate(rects):
-        for x2, y2 in rects[i + 1 :]:
-            if x2 - x >= NODE_WIDTH:
-                break  # sorted by x: no later block can reach back
-            if abs(y2 - y) < NODE_HEIGHT:
-                return True
+    """True when two blocks would cover each other on the canvas. Linear: blocks are put in
+    cells of one block's size, and a block can only cover one in its own or a next cell."""
+    cells: dict[tuple[int, int], tuple[float, float]] = {}
+    for x, y in (n.pos for n in graph.nodes.values()):
+        col, row = int(x // NODE_WIDTH), int(y // NODE_HEIGHT)
+        for dc in (-1, 0, 1):
+            for dr in (-1, 0, 1):
+                other = cells.get((col + dc, row + dr))
+                if other and abs(other[0] - x) < NODE_WIDTH and abs(other[1] - y) < NODE_HEIGHT:
+                    return True
+        cells[(col, row)] = (x, y)  # a second one in the same cell would have overlapped
     return False
+
+
+def load_project_live(path) -> Project:
+    """`load_project`, for a large file on a helper thread while the window keeps painting and
+    running its timers (keys and clicks wait until it is read; a 10,000-block file takes a
+    few hundred ms). A small file is read directly, as before."""
+    try:
+        size = os.stat(path).st_size
+    except OSError:
+        size = 0  # load_project says what is wrong
+    if size < LIVE_LOAD_BYTES:
+        return load_project(path)
+    result: dict = {}
+
+    def read() -> None:
+        try:
+            result["project"] = load_project(path)
+        except BaseException as exc:  # handed to the caller, whatever it is
+            result["error"] = exc
+
+    thread = threading.Thread(target=read, name="open-project", daemon=True)
+    thread.start()
+    while thread.is_alive():
+        QCoreApplication.processEvents(QEventLoop.ExcludeUserInputEvents, 10)
+        thread.join(0.005)
+    if "error" in result:
+        raise result["error"]
+    return result["project"]
 
 
 def needs_layout(graph, canvas_size: tuple[float, float]) -> bool:
@@ -64,6 +97,11 @@ def needs_layout(graph, canvas_size: tuple[float, float]) -> bool:
         return False
     if blocks_overlap(graph):
         return True
+    # more blocks than any layout shows at half size: keep the places they were given (and
+    # spare a 10,000-block project a layout of several seconds)
+    room = (canvas_size[0] / 0.5) * (canvas_size[1] / 0.5)
+    if len(graph.nodes) * (NODE_WIDTH + 40) * (NODE_HEIGHT + 40) > room:
+        return False
     xs = [p[0] for p in (n.pos for n in graph.nodes.values())]
     ys = [p[1] for p in (n.pos for n in graph.nodes.values())]
     width = max(xs) - min(xs) + NODE_WIDTH
@@ -79,6 +117,7 @@ class ProjectFiles(QObject):
     def __init__(self, window, recovery_dir=None, autosave_seconds: float = AUTOSAVE_SECONDS):
         super().__init__(window)
         self.window = window
+        self.opening = False  # a large file is being read (the event loop runs meanwhile)
         self.recovery = Recovery(recovery_dir)
         self.autosave_timer = QTimer(self)
         self.autosave_timer.setInterval(int(autosave_seconds * 1000))
@@ -158,12 +197,15 @@ class ProjectFiles(QObject):
         if is_template(path):  # a bundled template opens as one, so Save never overwrites it
             return self.load_template(path)
         w = self.window
+        self.opening = True
         try:
-            project = load_project(path)
+            project = load_project_live(path)
         except ProjectError as exc:
             w.show_error("Cannot open project", str(exc))
             self.forget_recent(str(path))
             return False
+        finally:
+            self.opening = False
         try:
             kept = load_runs(path)
         except ProjectError as exc:  # the network still opens; its run history does not

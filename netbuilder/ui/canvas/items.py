@@ -40,6 +40,7 @@ _PORT_BOUNDS = QRectF(-_PORT_HIT, -_PORT_HIT, 2 * _PORT_HIT, 2 * _PORT_HIT)
 _PORT_SHAPE = QPainterPath()
 _PORT_SHAPE.addEllipse(_PORT_BOUNDS)
 _NODE_BOUNDS = QRectF(-PORT_RADIUS - 4, -3, NODE_WIDTH + 2 * PORT_RADIUS + 8, NODE_HEIGHT + 6)
+NODE_BOUNDS = _NODE_BOUNDS  # a node item's bounds, in its own coordinates
 _NODE_RECT = QRectF(0, 0, NODE_WIDTH, NODE_HEIGHT)
 _HEADER_PATH = QPainterPath()
 _HEADER_PATH.addRoundedRect(QRectF(0, 0, NODE_WIDTH, HEADER_HEIGHT + CORNER), CORNER, CORNER)
@@ -206,6 +207,7 @@ class NodeItem(QGraphicsItem):
         self.hovered = False
         self._face: tuple | None = None
         self._text_cache: _FaceTexts | None = None
+        self._tooltip_stale = True
         self._connected_in: set[int] = set()
         self._connected_out = False
         self.setFlags(QGraphicsItem.ItemIsMovable | QGraphicsItem.ItemIsSelectable)
@@ -290,6 +292,7 @@ class NodeItem(QGraphicsItem):
 
     def hoverEnterEvent(self, event) -> None:
         self.hovered = True
+        self._write_tooltip()
         self.update()
         super().hoverEnterEvent(event)
 
@@ -299,6 +302,20 @@ class NodeItem(QGraphicsItem):
         super().hoverLeaveEvent(event)
 
     def _update_tooltip(self) -> None:
+        """The tooltip is written when it can be shown (hover) or is asked for: opening a
+        10,000-block project need not format 10,000 of them."""
+        self._tooltip_stale = True
+        if self.hovered:
+            self._write_tooltip()
+
+    def toolTip(self) -> str:
+        self._write_tooltip()
+        return super().toolTip()
+
+    def _write_tooltip(self) -> None:
+        if not self._tooltip_stale:
+            return
+        self._tooltip_stale = False
         # <nobr>: short lines stay whole (rich-text tooltips wrap early); problems may wrap
         lines = [f"<nobr><b>{self.name}</b> ({self.type_label})</nobr>"]
         if self.problems:
@@ -557,9 +574,7 @@ class EdgeItem(QGraphicsPathItem):
                     *ends, src_item, dst_item, self.edge.dst_port, scene.node_rects()
                 )
                 self.setPath(path)
-                stroker = QPainterPathStroker()
-                stroker.setWidth(12)
-                self._stroke = stroker.createStroke(path)
+                self._stroke = None  # made with the shape, when Qt first asks for it
                 # the label's room is part of the bounds, so a new label needs no re-index
                 room = QRectF(self._mid.x() - LABEL_ROOM / 2, self._mid.y() - 20, LABEL_ROOM, 20)
                 self._bounds = path.boundingRect().adjusted(-4, -4, 4, 4).united(room)
@@ -588,6 +603,10 @@ class EdgeItem(QGraphicsPathItem):
 
     def shape(self) -> QPainterPath:
         if self._shape is None:
+            if self._stroke is None:
+                stroker = QPainterPathStroker()
+                stroker.setWidth(12)
+                self._stroke = stroker.createStroke(self._path)
             self._shape = QPainterPath(self._stroke)
             if self.label_shown:
                 self._shape.addRect(self._label_rect)
@@ -661,11 +680,42 @@ class PendingEdgeItem(QGraphicsPathItem):
         self.setBrush(QBrush(Qt.NoBrush))
 
 
+class NodeRects(dict):
+    """{node_id: (x, y)} of the blocks' top-left corners. `near` asks a grid of cells (made on
+    first use) rather than every block: routing 10,000 wires among 10,000 blocks stays linear."""
+
+    CELL = 400.0
+
+    def near(self, left: float, top: float, right: float, bottom: float):
+        """(node_id, (x, y)) of the blocks whose corner lies where their body could reach into
+        the rectangle; a superset of the blocks that do."""
+        grid = getattr(self, "_grid", None)
+        if grid is None:
+            grid = self._grid = {}
+            for node_id, (x, y) in self.items():
+                grid.setdefault((int(x // self.CELL), int(y // self.CELL)), []).append(
+                    (node_id, (x, y))
+                )
+        c0, c1 = int((left - NODE_WIDTH) // self.CELL), int(right // self.CELL)
+        r0, r1 = int((top - NODE_HEIGHT) // self.CELL), int(bottom // self.CELL)
+        if (c1 - c0 + 1) * (r1 - r0 + 1) > len(grid):  # a long wire: every cell anyway
+            return self.items()
+        return [
+            entry
+            for col in range(c0, c1 + 1)
+            for row in range(r0, r1 + 1)
+            for entry in grid.get((col, row), ())
+        ]
+
+
 def _blocked(a: QPointF, b: QPointF, src, dst, rects) -> bool:
     """True when another node sits between two ports (a straight wire would cross it)."""
     left, right = a.x() + 6, b.x() - 6
     top, bottom = min(a.y(), b.y()) - 6, max(a.y(), b.y()) + 6
-    for node_id, (x, y) in rects.items():
+    candidates = (
+        rects.near(left, top, right, bottom) if isinstance(rects, NodeRects) else rects.items()
+    )
+    for node_id, (x, y) in candidates:
         if (
             x < right
             and x + NODE_WIDTH > left
@@ -712,18 +762,19 @@ def route(a: QPointF, b: QPointF, src, dst, port: int, rects: dict) -> tuple[QPa
 
 
 def _rounded(points: list[QPointF], radius: float) -> QPainterPath:
+    # plain floats: QPointF arithmetic from Python made this half of a wire's routing time
     path = QPainterPath(points[0])
-    for prev, corner, nxt in zip(points, points[1:], points[2:]):
-        v1 = corner - prev
-        v2 = nxt - corner
-        l1 = (v1.x() ** 2 + v1.y() ** 2) ** 0.5
-        l2 = (v2.x() ** 2 + v2.y() ** 2) ** 0.5
+    xy = [(p.x(), p.y()) for p in points]
+    for (px, py), (cx, cy), (nx, ny) in zip(xy, xy[1:], xy[2:]):
+        v1x, v1y, v2x, v2y = cx - px, cy - py, nx - cx, ny - cy
+        l1 = (v1x**2 + v1y**2) ** 0.5
+        l2 = (v2x**2 + v2y**2) ** 0.5
         r = min(radius, l1 / 2, l2 / 2)
         if r < 0.5:
-            path.lineTo(corner)
+            path.lineTo(cx, cy)
             continue
-        path.lineTo(corner - v1 * (r / l1))
-        path.quadTo(corner, corner + v2 * (r / l2))
+        path.lineTo(cx - v1x * (r / l1), cy - v1y * (r / l1))
+        path.quadTo(cx, cy, cx + v2x * (r / l2), cy + v2y * (r / l2))
     path.lineTo(points[-1])
     return path
 

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import gc
 import math
+import time
 
-from PySide6.QtCore import QLineF, QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QLineF, QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QPainter, QPen
 from PySide6.QtWidgets import QGraphicsScene
 
 from netbuilder.blocks import BlockError, get_block
 from netbuilder.graph import commands as cmds
 from netbuilder.ui import theme
-from netbuilder.ui.canvas.items import LOD_TEXT, EdgeItem, NodeItem
+from netbuilder.ui.canvas.items import LOD_TEXT, NODE_BOUNDS, EdgeItem, NodeItem, NodeRects
 
 GRID = 24
+# a graph of up to this many blocks and wires gets its items in one go (LeNet opens as one
+# frame); a larger one is built in slices of BUILD_SLICE_S between which the window stays live
+SYNC_BUILD_MAX = 600
+BUILD_SLICE_S = 0.015
 _GEOMETRY_CHANGES = frozenset({"node_added", "node_removed", "node_moved", "reset"})
 
 
@@ -25,6 +31,8 @@ class GraphScene(QGraphicsScene):
     """
 
     graphChanged = Signal(list)  # the changes, after the items are updated
+    buildProgress = Signal(int, int, int, int)  # blocks, of blocks, wires, of wires on the canvas
+    buildEnded = Signal()  # a large graph's build finished, or stopped for another graph
 
     def __init__(self, runner, parent=None):
         super().__init__(parent)
@@ -38,6 +46,11 @@ class GraphScene(QGraphicsScene):
         self._low_detail: bool | None = None
         self.setSceneRect(QRectF(-20000, -20000, 40000, 40000))
         self.setItemIndexMethod(QGraphicsScene.NoIndex)  # items move and re-route constantly
+        self._build: _Build | None = None
+        self._frozen = False  # gc.freeze() was called for the large graph shown
+        self._build_timer = QTimer(self)
+        self._build_timer.setInterval(0)  # runs when the window's pending events are done
+        self._build_timer.timeout.connect(self._build_step)
 
     # -- model wiring --------------------------------------------------------------------
     def set_graph(self, graph) -> None:
@@ -49,9 +62,16 @@ class GraphScene(QGraphicsScene):
         self.graphChanged.emit([])
 
     def detach(self) -> None:
+        self._stop_build()
+        self._thaw_heap()
         if self.graph is not None:
             self.graph.unsubscribe(self._on_changes)
             self.graph = None
+
+    @property
+    def building(self) -> bool:
+        """True while a large graph's items are still being made."""
+        return self._build is not None
 
     def block_for(self, type_name):
         """The BlockType of a type name, or of a node (a composite's comes from its
@@ -76,7 +96,7 @@ class GraphScene(QGraphicsScene):
     def node_rects(self) -> dict:
         """{node_id: (x, y)} of every node's top-left, cached per layout version."""
         if self._rects is None or self._rects[0] != self.layout_version:
-            pos = {nid: (item.x(), item.y()) for nid, item in self.node_items.items()}
+            pos = NodeRects((nid, (item.x(), item.y())) for nid, item in self.node_items.items())
             self._rects = (self.layout_version, pos)
         return self._rects[1]
 
@@ -93,28 +113,122 @@ class GraphScene(QGraphicsScene):
 
     def _rebuild(self) -> None:
         self._moved()
+        self._stop_build()
+        self._thaw_heap()
         for item in list(self.node_items.values()) + list(self.edge_items.values()):
             self.removeItem(item)
         self.node_items.clear()
         self.edge_items.clear()
-        for node in self.graph.nodes.values():
-            self._add_node(node)
-        for edge in self.graph.edges:
-            self._add_edge(edge)
-        self._sync_connections()
+        graph = self.graph
+        if len(graph.nodes) + len(graph.edges) <= SYNC_BUILD_MAX:
+            for node in graph.nodes.values():
+                self._add_node(node)
+            for edge in graph.edges:
+                self._add_edge(edge)
+            self._sync_connections()
+            return
+        self._build = _Build(graph, self.nodes_rect_of(graph).center())
+        self._freeze_heap()
+        self._build_timer.start()
+        self.buildProgress.emit(0, len(graph.nodes), 0, len(graph.edges))
 
-    def _add_node(self, node) -> None:
+    @staticmethod
+    def nodes_rect_of(graph) -> QRectF:
+        """The rectangle the blocks' top-left corners span, read from the model."""
+        xs = [n.pos[0] for n in graph.nodes.values()] or [0.0]
+        ys = [n.pos[1] for n in graph.nodes.values()] or [0.0]
+        return QRectF(min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys))
+
+    def _stop_build(self) -> None:
+        self._build_timer.stop()
+        if self._build is not None:
+            self._build = None
+            self.buildEnded.emit()
+
+    def _freeze_heap(self) -> None:
+        """A large graph and its items live as long as it is open, but Python's full garbage
+        collections would scan them all every few thousand new objects (150-200 ms pauses
+        while 10,000 blocks are built, and later while editing): move what exists now out of
+        the collector's sight (cheap: it splices lists)."""
+        gc.freeze()
+        self._frozen = True
+
+    def _thaw_heap(self) -> None:
+        """The old graph may become garbage now, cycles included: let the collector see it."""
+        if self._frozen:
+            self._frozen = False
+            gc.unfreeze()
+
+    def _build_step(self) -> None:
+        """Make items for one slice of time: blocks nearest the middle first (what a fitted
+        view shows), then the wires; then give the event loop back."""
+        build, graph = self._build, self.graph
+        if build is None or graph is not build.graph:
+            self._stop_build()
+            return
+        deadline = time.perf_counter() + BUILD_SLICE_S
+        self._low_detail = self.low_detail()
+        try:
+            while time.perf_counter() < deadline:
+                if build.node_ids:
+                    for node_id in build.node_ids[-16:]:
+                        node = graph.nodes.get(node_id)
+                        if node is not None and node_id not in self.node_items:
+                            ins = build.ins.get(node_id, set())
+                            self._add_node(node, ins, node_id in build.outs)
+                            build.dirty.append(NODE_BOUNDS.translated(*node.pos))
+                    del build.node_ids[-16:]
+                    if not build.node_ids:
+                        self._moved()  # the wires route around every block, not the ones so far
+                elif build.edges:
+                    for edge in build.edges[-16:]:
+                        if edge not in self.edge_items and edge not in build.removed:
+                            build.dirty.append(self._add_edge(edge).boundingRect())
+                    del build.edges[-16:]
+                else:
+                    break
+        finally:
+            self._low_detail = None
+        self._freeze_heap()
+        nodes, edges = len(graph.nodes), len(graph.edges)
+        if build.node_ids or build.edges:
+            built_edges = 0 if build.node_ids else max(0, edges - len(build.edges))
+            self.buildProgress.emit(nodes - len(build.node_ids), nodes, built_edges, edges)
+            return
+        if build.edited:  # wires added meanwhile may have had no items at their ends yet
+            self._sync_connections()
+            for item in self.edge_items.values():
+                if item.label is None:
+                    item.refresh()
+        self.buildProgress.emit(nodes, nodes, edges, edges)
+        self._stop_build()
+
+    def _add_node(self, node, connected_in=None, connected_out=False) -> NodeItem:
         item = NodeItem(self, node)
+        if connected_in is not None:  # before it is in the scene: no repaint request
+            item.set_connections(connected_in, connected_out)
         self.node_items[node.id] = item
         self.addItem(item)
+        return item
 
-    def _add_edge(self, edge) -> None:
+    def _add_edge(self, edge) -> EdgeItem:
         item = EdgeItem(self, edge)
         self.edge_items[edge] = item
         self.addItem(item)
         item.refresh()
+        return item
+
+    def take_build_dirt(self) -> list[QRectF]:
+        """The scene rectangles of the items made since the last call (views redraw only those
+        in view while a large graph is built)."""
+        if self._build is None:
+            return []
+        rects, self._build.dirty = self._build.dirty, []
+        return rects
 
     def _on_changes(self, changes) -> None:
+        if self._build is not None:
+            self._build.edited = True
         self._low_detail = None
         self._low_detail = self.low_detail()
         try:
@@ -145,6 +259,8 @@ class GraphScene(QGraphicsScene):
                     self._add_edge(ch.edge)
                 touched.update((ch.edge.src, ch.edge.dst))
             elif kind == "edge_removed":
+                if self._build is not None:
+                    self._build.removed.add(ch.edge)
                 item = self.edge_items.pop(ch.edge, None)
                 if item is not None:
                     self.removeItem(item)
@@ -231,6 +347,11 @@ class GraphScene(QGraphicsScene):
         self.selectionChanged.emit()
 
     def nodes_rect(self) -> QRectF:
+        if self._build is not None and self.graph is not None and self.graph.nodes:
+            # not every block has its item yet: where the model puts them all
+            b = NODE_BOUNDS
+            rect = self.nodes_rect_of(self.graph)
+            return rect.adjusted(b.left(), b.top(), b.right(), b.bottom())
         rect = QRectF()
         for item in self.node_items.values():
             rect = rect.united(item.sceneBoundingRect())
@@ -273,3 +394,30 @@ class GraphScene(QGraphicsScene):
             painter.setPen(QPen(color, 0))
             painter.drawLines(lines)
         painter.restore()
+
+
+class _Build:
+    """What is left to make while a large graph's items are built in slices."""
+
+    def __init__(self, graph, centre: QPointF):
+        self.graph = graph
+        cx, cy = centre.x(), centre.y()
+
+        def distance(node) -> float:
+            return (node.pos[0] - cx) ** 2 + (node.pos[1] - cy) ** 2
+
+        # popped from the end: the farthest first in the list
+        order = sorted(graph.nodes.values(), key=distance, reverse=True)
+        self.node_ids = [node.id for node in order]
+        rank = {node_id: i for i, node_id in enumerate(self.node_ids)}
+        self.edges = sorted(
+            graph.edges, key=lambda e: min(rank.get(e.src, -1), rank.get(e.dst, -1))
+        )
+        self.ins: dict[str, set[int]] = {}
+        self.outs: set[str] = set()
+        for e in graph.edges:
+            self.ins.setdefault(e.dst, set()).add(e.dst_port)
+            self.outs.add(e.src)
+        self.removed: set = set()  # wires an edit removed before their turn came
+        self.edited = False  # the graph changed during the build
+        self.dirty: list[QRectF] = []  # where items were made since a view last redrew

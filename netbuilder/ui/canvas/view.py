@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QCursor, QPainter
 from PySide6.QtWidgets import QGraphicsView, QToolTip
@@ -21,6 +23,7 @@ from netbuilder.ui.undo import NUDGE_TEXT
 
 MIN_ZOOM, MAX_ZOOM = 0.15, 3.0
 NUDGE = 12.0  # scene units per arrow-key press
+BUILD_REPAINT_S = 0.25  # while a large graph's items are made, the canvas redraws this often
 COMPOSITE_KEY = "composite:"  # palette keys of composite blocks: composite:<source>:<name>
 
 
@@ -66,7 +69,11 @@ class CanvasView(QGraphicsView):
         self.setFocusPolicy(Qt.StrongFocus)
         self.setFrameShape(QGraphicsView.NoFrame)
         self._was_empty = False
+        self._update_mode_before_build: QGraphicsView.ViewportUpdateMode | None = None
+        self._build_painted_at = 0.0
         scene.graphChanged.connect(self._graph_changed)
+        scene.buildProgress.connect(self._build_progress)
+        scene.buildEnded.connect(self._build_ended)
 
     # -- contract section 7 ------------------------------------------------------------
     def set_node_overlay(self, node_id: str, color: QColor | None, tooltip: str | None) -> None:
@@ -79,6 +86,37 @@ class CanvasView(QGraphicsView):
         empty = bool(self.empty_hint())
         if empty != self._was_empty:  # the hint appears or goes: repaint it all
             self._was_empty = empty
+            self.viewport().update()
+
+    def _build_progress(self, blocks: int, of_blocks: int, wires: int, of_wires: int) -> None:
+        """While a large graph is built slice by slice, every slice's new items would repaint
+        the whole view (a third of the build's time): redraw a few times a second instead."""
+        if self._update_mode_before_build is None:
+            self._update_mode_before_build = self.viewportUpdateMode()
+            self.setViewportUpdateMode(QGraphicsView.NoViewportUpdate)
+            self._build_painted_at = 0.0
+        if time.perf_counter() - self._build_painted_at > BUILD_REPAINT_S:
+            # only where new items landed in view: blocks near the middle come first, so once
+            # the visible ones are made, the rest of the build costs no painting
+            visible = self.visible_scene_rect()
+            dirt = QRectF()
+            for rect in self.scene().take_build_dirt():
+                if rect.intersects(visible):
+                    dirt = dirt.united(rect)
+            if not dirt.isNull():
+                self._build_painted_at = time.perf_counter()
+                area = self.mapFromScene(dirt).boundingRect().adjusted(-2, -2, 2, 2)
+                self.viewport().update(area)
+
+    def _build_ended(self) -> None:
+        if self._update_mode_before_build is not None:
+            self.setViewportUpdateMode(self._update_mode_before_build)
+            self._update_mode_before_build = None
+        self.viewport().update()
+
+    def scrollContentsBy(self, dx: int, dy: int) -> None:
+        super().scrollContentsBy(dx, dy)
+        if self._update_mode_before_build is not None:  # panned while a graph is built
             self.viewport().update()
 
     def empty_hint(self) -> str:
