@@ -5,6 +5,8 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QListWidget, QListWidgetItem, QStyle
 
+from netbuilder.graph.model import problem_line
+
 
 class ProblemsPanel(QListWidget):
     """Lists `graph.problems()`; emits `nodeChosen(node id)` when a row is clicked or activated.
@@ -26,9 +28,7 @@ class ProblemsPanel(QListWidget):
         warn = self.style().standardIcon(QStyle.SP_MessageBoxWarning)
         for node_id, message in graph.problems():
             node = graph.nodes[node_id]
-            # messages are sentences that start with the block's name; prefix it only if not
-            named = message.startswith((f"{node.name}:", f"{node.name} ", f"{node.name}'"))
-            item = QListWidgetItem(warn, message if named else f"{node.name}: {message}")
+            item = QListWidgetItem(warn, problem_line(node.name, message))
             item.setData(Qt.UserRole, node_id)
             item.setToolTip(message)
             self.addItem(item)
