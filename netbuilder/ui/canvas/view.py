@@ -68,7 +68,7 @@ class CanvasView(QGraphicsView):
         self._was_empty = False
         scene.graphChanged.connect(self._graph_changed)
 
-    # -- contract section 7 ------------------------------------------------------------
+    # -- overlays the training dashboard sets -------------------------------------------
     def set_node_overlay(self, node_id: str, color: QColor | None, tooltip: str | None) -> None:
         item = self.scene().node_items.get(node_id)
         if item is not None:
