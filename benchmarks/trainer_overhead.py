@@ -3,7 +3,7 @@
 Run A: no listener, gradient statistics off (grad_every=0).
 Run B: a listener that queues every event (as the GUI does) and gradient norms plus 32-bin
        histograms of every parameter's gradient and weights every `--grad-every` steps.
-A and B alternate (A B A B ...) and the medians are compared; the issue's bar is < 5%.
+A and B alternate (A B A B ...) and the medians are compared; the target is under 5%.
 Also printed: the time the Trainer itself counted in statistics and listeners (B), as a share
 of B's training time, which does not suffer from the noise of comparing two runs.
 

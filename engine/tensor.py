@@ -243,7 +243,7 @@ class Tensor:
 
     @classmethod
     def _wrap(cls, data, requires_grad=False):
-        """No-copy constructor for internal use (see docs/CONTRACTS.md section 1)."""
+        """No-copy constructor for internal use (see docs/CONTRACTS.md, Tensor internals)."""
         if cls is Tensor:
             return _wrap(data, requires_grad)
         t = object.__new__(cls)

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Render the editor to docs/screenshots/*.png (README and issue pictures stay current).
+"""Render the editor to docs/screenshots/*.png (the README's pictures stay current).
 
     python3 scripts/screenshots.py [--out docs/screenshots]
 

@@ -13,7 +13,7 @@ from netbuilder.graph import Graph, History
 from netbuilder.graph import commands as C
 from netbuilder.resources import resource_path
 
-ISSUE_TYPES = [
+PALETTE_TYPES = [
     "Input",
     "Conv2d",
     "Linear",
@@ -44,12 +44,12 @@ ISSUE_TYPES = [
 
 
 def test_catalogue_has_every_block_type_once():
-    assert sorted(CATALOGUE) == sorted(ISSUE_TYPES)
+    assert sorted(CATALOGUE) == sorted(PALETTE_TYPES)
     listed = [b.type for _, blocks in categories() for b in blocks]
     assert listed == list(CATALOGUE)  # palette order, each once
 
 
-@pytest.mark.parametrize("type_", ISSUE_TYPES)
+@pytest.mark.parametrize("type_", PALETTE_TYPES)
 def test_schema_is_complete(type_):
     block = get_block(type_)
     assert block.label and block.description and block.category and block.name_prefix.isidentifier()

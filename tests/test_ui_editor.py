@@ -780,7 +780,7 @@ def test_concat_grows_a_port_per_connection(qtbot, blank):
         ).manhattanLength() < 1
 
 
-# -- contract section 7 ------------------------------------------------------------------------
+# -- the dashboard's hooks into the editor ------------------------------------------------------
 
 
 def test_dashboard_seam(qtbot, window):

@@ -1,6 +1,7 @@
 """Fast numpy kernels behind the engine's ops (numpy arrays in and out, no Tensor).
 
-See docs/CONTRACTS.md section 2 for the signatures and the (C, N, H, W) memory-order trick.
+See docs/CONTRACTS.md (engine: numpy kernels) for the signatures and the (C, N, H, W)
+memory-order trick.
 
 Threads: convolutions, batch norm and 2x2 pooling split their micro-batches across
 ``num_threads()`` threads (parallel.py; OMP_NUM_THREADS or the cores up to 4 by default);

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._shapes import conv_output_size as conv2d_output_size
 from .dtypes import compute_dtype
 from .parallel import parallel_for
 
@@ -32,10 +33,6 @@ __all__ = ["conv2d_forward", "conv2d_backward", "conv2d_output_size"]
 CHUNK_BYTES = 640 * 1024
 # column block of the weight-gradient matmul (see _matmul_nt)
 DW_BLOCK = 1024
-
-
-def conv2d_output_size(size, kernel, stride, pad_before, pad_after, dilation):
-    return (size + pad_before + pad_after - dilation * (kernel - 1) - 1) // stride + 1
 
 
 def _channels_first(x):

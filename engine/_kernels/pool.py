@@ -10,6 +10,7 @@ import sys
 
 import numpy as np
 
+from .._shapes import pool_output_size
 from .dtypes import compute_dtype
 from .parallel import num_threads, parallel_for
 
@@ -22,18 +23,6 @@ __all__ = [
     "adaptive_avg_pool2d_forward",
     "adaptive_avg_pool2d_backward",
 ]
-
-
-def pool_output_size(size, kernel, stride, pad, dilation, ceil_mode):
-    """torch's pooling_output_shape: the last window must start inside the input or left pad."""
-    span = size + 2 * pad - dilation * (kernel - 1) - 1
-    if ceil_mode:
-        out = -(-span // stride) + 1
-        if (out - 1) * stride >= size + pad:
-            out -= 1
-    else:
-        out = span // stride + 1
-    return out
 
 
 def _check_pool(name, shape, kernel_size, stride, padding, dilation, ceil_mode):

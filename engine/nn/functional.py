@@ -1,6 +1,6 @@
 """engine.nn.functional: the functional twin of every layer, plus pad and one_hot.
 
-Conv and pooling call the numpy kernels of ``engine._kernels`` (docs/CONTRACTS.md section 2);
+Conv and pooling call the numpy kernels of ``engine._kernels`` (docs/CONTRACTS.md, numpy kernels);
 all their state lives in the kernel's ctx, held by the node's closure.
 """
 

@@ -1,7 +1,7 @@
 """Optimizer base class: parameter groups, per-parameter state, state dicts (torch.optim's API).
 
-Updates run with numpy directly on ``p._data`` and ``p.grad._data`` (docs/CONTRACTS.md 1),
-in place and with reused scratch buffers, because they run on every training step.
+Updates run with numpy directly on ``p._data`` and ``p.grad._data`` (docs/CONTRACTS.md, Tensor
+internals), in place and with reused scratch buffers, because they run on every training step.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The block catalogue: one entry per block type (see docs/CONTRACTS.md section 3)."""
+"""The block catalogue: one entry per block type (see docs/CONTRACTS.md, block catalogue)."""
 
 from netbuilder.blocks.catalogue import CATALOGUE, categories, get_block
 from netbuilder.blocks.spec import BlockError, BlockType, ParamSpec, fmt_shape

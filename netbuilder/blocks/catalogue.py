@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from engine._shapes import conv_output_size, pool_output_size
 from netbuilder.blocks.spec import BlockError, BlockType, ParamSpec, Shape, fmt_shape, pair, py
 
 # -- shared pieces ---------------------------------------------------------------------------
@@ -37,20 +38,6 @@ def _pinned(name: str, pinned: int | None, actual: int, unit: str) -> None:
 def _kxk(value) -> str:
     h, w = pair(value)
     return f"{h}x{w}"
-
-
-def _window_out(
-    size: int, kernel: int, stride: int, pad_total: int, dilation: int, ceil: bool
-) -> int:
-    """PyTorch's output length for a sliding window (conv and pooling)."""
-    span = size + pad_total - dilation * (kernel - 1) - 1
-    if ceil:
-        out = -(-span // stride) + 1
-        # the last window must start inside the input or the left padding (PyTorch's rule)
-        if (out - 1) * stride >= size + pad_total // 2:
-            out -= 1
-        return out
-    return span // stride + 1
 
 
 def _check_kernel(label: str, kernel, in_hw, pads, dilation=(1, 1)) -> None:
@@ -150,8 +137,8 @@ def _conv_shape(p, in_shapes):
     dh, dw = pair(p["dilation"])
     return (
         p["out_channels"],
-        _window_out(h, kh, sh, pads[0], dh, False),
-        _window_out(w, kw, sw, pads[1], dw, False),
+        conv_output_size(h, kh, sh, pads[0], 0, dh),
+        conv_output_size(w, kw, sw, pads[1], 0, dw),
     )
 
 
@@ -419,8 +406,8 @@ def _pool_common_shape(label, p, in_shapes, dilation=(1, 1)):
         )
     out = (
         c,
-        _window_out(h, kh, sh, 2 * ph, dilation[0], p["ceil_mode"]),
-        _window_out(w, kw, sw, 2 * pw, dilation[1], p["ceil_mode"]),
+        pool_output_size(h, kh, sh, ph, dilation[0], p["ceil_mode"]),
+        pool_output_size(w, kw, sw, pw, dilation[1], p["ceil_mode"]),
     )
     # ceil mode keeps a partial window, so a kernel may overhang a small input (as in PyTorch)
     if not p["ceil_mode"] or min(out) < 1:
@@ -1043,7 +1030,11 @@ def _shortcut_shape(p, in_shapes):
     c, h, w = x
     _pinned("in_channels", p["in_channels"], c, "channels")
     s = p["stride"]
-    return (_shortcut_out(p, c), (h - 1) // s + 1, (w - 1) // s + 1)
+    return (
+        _shortcut_out(p, c),
+        conv_output_size(h, 1, s, 0, 0, 1),
+        conv_output_size(w, 1, s, 0, 0, 1),
+    )
 
 
 def _shortcut_count(p, in_shapes):

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from netbuilder.blocks.spec import fmt_shape
+
 from .errors import DataError
 
 # IDX type byte -> (numpy dtype, readable name)
@@ -110,7 +112,7 @@ def _header(head: bytes, path: Path, kind: str, more: bytes = b""):
 
 
 def _shape_text(dims, kind) -> str:
-    return f"{dims[0]:,} {kind}" + (f" of {'x'.join(map(str, dims[1:]))}" if len(dims) > 1 else "")
+    return f"{dims[0]:,} {kind}" + (f" of {fmt_shape(dims[1:])}" if len(dims) > 1 else "")
 
 
 def _read_into(stream, array: np.ndarray) -> int:

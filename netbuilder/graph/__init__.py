@@ -1,6 +1,6 @@
 """The network model: nodes, edges, inference, undoable commands, project files (no Qt).
 
-See docs/CONTRACTS.md section 4.
+See docs/CONTRACTS.md (graph, inference, commands).
 """
 
 from netbuilder.graph import commands

@@ -8,6 +8,7 @@ import abc
 import copy
 
 from netbuilder.blocks import get_block
+from netbuilder.graph.inference import input_nodes
 from netbuilder.graph.model import Edge, Graph, GraphError, Node, check_name, check_network_name
 
 
@@ -793,7 +794,7 @@ class InDefinition(Command):
                     f"{self.definition} cannot contain itself; use another composite or plain "
                     f"blocks here"
                 )
-            inputs = [nid for nid, n in body.nodes.items() if n.type == "Input"]
+            inputs = input_nodes(body)
             if sorted(inputs) != sorted(ports):
                 self.command.undo(body)  # the body is as it was; nothing is recorded
                 raise GraphError(

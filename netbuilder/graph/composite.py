@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from netbuilder.blocks import BlockError, BlockType, ParamSpec, get_block
 from netbuilder.blocks.spec import fmt_shape
+from netbuilder.graph.inference import input_nodes
 from netbuilder.graph.model import Graph, GraphError, Node
 
 COMPOSITE = "Composite"  # the node type of every instance; Node.definition says which
@@ -245,7 +246,7 @@ def definition_from_dict(data, registry: dict, where: str) -> Definition:
         isinstance(i, str) and i in body.nodes and body.nodes[i].type == "Input" for i in inputs
     ):
         raise GraphError(f"{where}.inputs: must list the ids of the body's Input blocks")
-    ports = [nid for nid, n in body.nodes.items() if n.type == "Input"]
+    ports = input_nodes(body)
     if sorted(ports) != sorted(inputs) or not inputs:
         raise GraphError(f"{where}.inputs: every Input block of the body is a port, in order")
     exposed = []

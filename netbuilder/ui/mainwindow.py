@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from netbuilder.graph import commands as cmds
-from netbuilder.graph.model import Graph
+from netbuilder.graph.model import Graph, problem_line
 from netbuilder.graph.project import Project
 from netbuilder.ui import icons, theme
 from netbuilder.ui.canvas.items import NODE_HEIGHT, NODE_WIDTH, format_count
@@ -644,7 +644,7 @@ class MainWindow(QMainWindow):
             detail = ""
             if problems:  # name the first one and show its block, as the Problems list would
                 node_id, message = problems[0]
-                detail = f"\n\n{message}"
+                detail = f"\n\n{problem_line(self.graph.nodes[node_id].name, message)}"
                 self.scene.select_nodes([node_id])
                 self.canvas.centerOn(self.scene.node_items[node_id])
                 self.problems_dock.show()

@@ -5,6 +5,8 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QListWidget, QListWidgetItem, QStyle
 
+from netbuilder.graph.model import problem_line
+
 # rows the list shows (a 10,000-block loop has 10,000 problems: a list nobody reads, rebuilt on
 # every edit); the rest are counted in the last row and in the dock's title
 MAX_PROBLEM_ROWS = 500
@@ -31,9 +33,7 @@ class ProblemsPanel(QListWidget):
         problems = graph.problems()
         for node_id, message in problems[:MAX_PROBLEM_ROWS]:
             node = graph.nodes[node_id]
-            # messages are sentences that start with the block's name; prefix it only if not
-            named = message.startswith((f"{node.name}:", f"{node.name} ", f"{node.name}'"))
-            item = QListWidgetItem(warn, message if named else f"{node.name}: {message}")
+            item = QListWidgetItem(warn, problem_line(node.name, message))
             item.setData(Qt.UserRole, node_id)
             item.setToolTip(message)
             self.addItem(item)

@@ -75,7 +75,7 @@ class CanvasView(QGraphicsView):
         scene.buildProgress.connect(self._build_progress)
         scene.buildEnded.connect(self._build_ended)
 
-    # -- contract section 7 ------------------------------------------------------------
+    # -- overlays the training dashboard sets -------------------------------------------
     def set_node_overlay(self, node_id: str, color: QColor | None, tooltip: str | None) -> None:
         item = self.scene().node_items.get(node_id)
         if item is not None:
