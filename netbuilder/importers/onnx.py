@@ -573,6 +573,8 @@ class _Importer:
         scale = self.const(node, 1)
         bias = self.const(node, 2, required=False)
         normalized = tuple(int(d) for d in shape[axis - 1 :])
+        if len(normalized) not in (1, 3):
+            self.fail(node, "LayerNorm normalises over the last dim or all of C x H x W only")
         # NetBuilder exports elementwise_affine=False with a constant unit scale and no bias
         affine = not node.input[1].endswith(".unit_scale")
         if not affine and bias is not None:
@@ -692,7 +694,7 @@ class _Importer:
         sizes = target[1:]
         if (
             len(shape) == 1
-            and len(target) >= 3
+            and len(target) == 4
             and target[0] in batch_ok
             and all(isinstance(d, int) and d >= 1 for d in sizes)
             and prod(sizes) == features
