@@ -91,9 +91,10 @@ def input_shape(graph):
 # -- ONNX -----------------------------------------------------------------------------------
 
 
-def flattened(graph):
+def flattened(graph, identities=True):
     """The graph with every composite replaced by its body's blocks, named by path
-    (`layer2_conv1`), and every Shortcut by its plain blocks: what an ONNX file holds."""
+    (`layer2_conv1`), and every Shortcut by its plain blocks: what an ONNX file holds. Without
+    `identities`, blocks that pass their input on unchanged are left out, as in a script."""
     from netbuilder.graph.inference import output_node
     from netbuilder.importers.common import GraphBuilder
 
@@ -112,10 +113,12 @@ def flattened(graph):
                     ids[nid] = b.add("Input", dict(n.params), [], name)
             elif n.definition is not None:
                 ids[nid] = emit(n.inner, f"{name}_", sources, n.definition.inputs)
+            elif n.type == "Identity" and not identities:
+                ids[nid] = sources[0]
             elif n.type == "Shortcut":
                 c, width = n.in_shapes[0][0], n.out_shape[0]
                 if n.resolved["stride"] == 1 and width == c:
-                    ids[nid] = b.add("Identity", {}, sources, name)
+                    ids[nid] = b.add("Identity", {}, sources, name) if identities else sources[0]
                 else:
                     conv = {"out_channels": width, "kernel_size": 1, "bias": False}
                     conv = b.add("Conv2d", conv | {"stride": n.resolved["stride"]}, sources,

@@ -2,6 +2,8 @@
 in onnxruntime as in the engine (and, for resizing, as PyTorch's F.interpolate), and imports
 back as the same plain blocks with the same weights."""
 
+import importlib.util
+
 import numpy as np
 import onnx
 import onnxruntime as ort
@@ -195,3 +197,103 @@ def test_random_graphs_with_composites_match_and_import_flattened(tmp_path):
         )
         check_everywhere(graph, tmp_path, seed=i)
     assert nested  # some composites hold composites
+
+
+# -- PyTorch code with nested modules and the new layers ----------------------------------------
+
+
+def import_script_with_weights(graph, tmp_path, state):
+    from safetensors.numpy import save_file
+
+    from netbuilder.export import export_script
+    from netbuilder.importers.torch_code import import_torch_code
+
+    script = tmp_path / "net.py"
+    script.write_text(export_script(graph, "torch"))
+    save_file(state, tmp_path / "w.safetensors")
+    return import_torch_code(script, weights=tmp_path / "w.safetensors")
+
+
+@pytest.mark.parametrize("name", ["resnet8", "vgg"])
+def test_scripts_with_one_class_per_composite_import_flattened(name, tmp_path):
+    graph = load_template(name).graph
+    state = varied_state(graph)
+    back, weights = import_script_with_weights(graph, tmp_path, state)
+    same_graph(flattened(graph, identities=False), back, functional_names=False)
+    assert set(weights) == {flat_key(k) for k in state}
+    for key, value in state.items():
+        np.testing.assert_array_equal(weights[flat_key(key)], value, err_msg=key)
+    inp = next(n for n in graph.nodes.values() if n.type == "Input")
+    x = np.random.default_rng(1).standard_normal((2, *inp.out_shape)).astype(np.float32)
+    np.testing.assert_allclose(
+        engine_run(back, weights, x), engine_run(graph, state, x), rtol=1e-5, atol=1e-6
+    )
+
+
+def test_the_decoder_script_imports_back_with_the_new_layers(tmp_path):
+    graph = decoder_graph()
+    state = varied_state(graph)
+    back, weights = import_script_with_weights(graph, tmp_path, state)
+    same_graph(flattened(graph, identities=False), back, functional_names=False)
+    x = np.random.default_rng(2).standard_normal((2, 1, 12, 12)).astype(np.float32)
+    np.testing.assert_allclose(
+        engine_run(back, weights, x), engine_run(graph, state, x), rtol=1e-5, atol=1e-6
+    )
+
+
+RESAMPLING = """
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+INPUT_SHAPE = (48,)
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.unflat = nn.Unflatten(1, (3, 4, -1))
+        self.up = nn.Upsample(scale_factor=2, mode="bilinear", align_corners=True)
+
+    def forward(self, x):
+        x = self.up(self.unflat(x))
+        x = F.interpolate(x, size=(24, 24))
+        x = F.interpolate(x, scale_factor=0.5, mode="bilinear")
+        return x.flatten(1).unflatten(1, (3, 12, 12))
+"""
+
+
+def test_upsample_and_unflatten_layers_and_calls_import(tmp_path):
+    from netbuilder.importers.torch_code import import_torch_code
+
+    script = tmp_path / "resample.py"
+    script.write_text(RESAMPLING)
+    back, _ = import_torch_code(script)
+    blocks = [(n.name, n.type, n.params) for n in back.nodes.values()][1:]
+    assert [b[:2] for b in blocks] == [
+        ("unflat", "Unflatten"), ("up", "Upsample"), ("up1", "Upsample"), ("up2", "Upsample"),
+        ("flatten1", "Flatten"), ("unflatten1", "Unflatten"),
+    ]  # fmt: skip
+    assert blocks[0][2]["unflattened_size"] == (3, 4, 4)
+    assert blocks[1][2] | {"scale_factor": 2.0} == blocks[1][2]
+    assert blocks[1][2]["align_corners"] and blocks[1][2]["mode"] == "bilinear"
+    assert blocks[2][2]["scale_factor"] == 3.0 and blocks[2][2]["mode"] == "nearest"
+    assert blocks[3][2]["scale_factor"] == 0.5 and not blocks[3][2]["align_corners"]
+    # the same function as the file computes, in PyTorch
+    spec = importlib.util.spec_from_file_location("resample_net", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    x = np.random.default_rng(3).standard_normal((2, 48)).astype(np.float32)
+    with torch.no_grad():
+        expected = module.Net()(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(engine_run(back, {}, x), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_resizing_to_uneven_sizes_is_refused_by_line(tmp_path):
+    from netbuilder.importers import ModelImportError
+    from netbuilder.importers.torch_code import import_torch_code
+
+    script = tmp_path / "odd.py"
+    script.write_text(RESAMPLING.replace("size=(24, 24)", "size=(24, 20)"))
+    with pytest.raises(ModelImportError, match=r"odd.py:\d+: F.interpolate to 24x20"):
+        import_torch_code(script)
