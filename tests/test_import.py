@@ -35,6 +35,7 @@ WILD = [
     ("mnist_net.py", "Net", (1, 28, 28)),
     ("lenet_sequential.py", "net", (1, 28, 28)),
     ("residual.py", "ResNet", (1, 28, 28)),
+    ("decoder_net.py", "Decoder", (16,)),
 ]
 
 

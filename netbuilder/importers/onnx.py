@@ -344,7 +344,18 @@ class _Importer:
         nid = self._linear(node, x, w.T, None, weight_name=node.input[1])
         self.bias_free_linear[node.output[0]] = nid
 
+    def _integer_constants(self, node):
+        """The inputs when all are integer constants (shape arithmetic), else None."""
+        parts = [self.values.get(v, self.consts.get(v)) for v in node.input]
+        if all(isinstance(p, np.ndarray) and p.dtype.kind in "iu" for p in parts):
+            return parts
+        return None
+
     def op_Add(self, node):
+        ints = self._integer_constants(node)
+        if ints is not None:  # PyTorch's unflatten works out its dims this way
+            self.out(node, ints[0] + ints[1])
+            return
         left, right = (self.values.get(v, self.consts.get(v)) for v in node.input[:2])
         if isinstance(left, str) and isinstance(right, str):
             self.add(node, "Add", {}, [left, right])
@@ -617,6 +628,9 @@ class _Importer:
                 self.fail(node, "only joining along channels/features has a block")
             self.add(node, "Concat", {}, parts)
             return
+        if all(isinstance(p, np.ndarray) and p.dtype.kind == "f" for p in parts):
+            self.out(node, np.concatenate(parts, axis=int(_attrs(node).get("axis", 0))))
+            return  # constant resize scales, written in two halves
         items = []
         for p in parts:  # shape arithmetic
             if isinstance(p, _Shape):
@@ -672,7 +686,31 @@ class _Importer:
             return
         self.out(node, self._shape_or_const(node, 0))
 
+    def op_Mod(self, node):
+        ints = self._integer_constants(node)
+        if ints is None:
+            self.fail(node, "a remainder of tensors has no block")
+        fmod = _attrs(node).get("fmod", 0)
+        self.out(node, np.fmod(*ints) if fmod else np.mod(*ints))
+
+    def op_Slice(self, node):
+        if isinstance(self.values.get(node.input[0]), str):
+            self.fail(node, "slicing a tensor has no block")
+        shape = self._shape_or_const(node, 0)
+        starts, ends = self.const(node, 1), self.const(node, 2)
+        axes = self.const(node, 3, required=False)
+        steps = self.const(node, 4, required=False)
+        if axes is not None and [int(a) for a in axes.reshape(-1)] not in ([0], [-1]):
+            self.fail(node, "works on a shape only along its one axis")
+        step = 1 if steps is None else int(steps.reshape(-1)[0])
+        start, end = int(starts.reshape(-1)[0]), int(ends.reshape(-1)[0])
+        self.out(node, _Shape(shape.items[slice(start, end, step)]))
+
     def op_Reshape(self, node):
+        ints = self._integer_constants(node)
+        if ints is not None:
+            self.out(node, ints[0].reshape([int(d) for d in ints[1].reshape(-1)]))
+            return
         x = self.tensor(node)
         target = self._shape_or_const(node, 1).items
         shape = self.b.shape(x)
