@@ -2,7 +2,9 @@
 
 Node names are block names, initializers are named as the network's state_dict keys
 (`conv1.weight`), the batch dimension is dynamic. Each block type maps to ONNX operators through
-one table, `ONNX_EMITTERS`; a block type with no entry is refused by name.
+one table, `ONNX_EMITTERS`; a block type with no entry is refused by name. A composite block is
+flattened into its body's operators, named by path as its weights are (`layer2.conv1`), so
+Netron shows the same names as the state_dict.
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ OPSET = 20  # Gelu is an operator from opset 20 on; onnxruntime runs 20
 IR_VERSION = 10  # what onnxruntime 1.17+ reads
 BATCH = "batch"
 ADAPTIVE_NOTE = "NetBuilder AdaptiveAvgPool2d"
+# blocks whose operators alone would import back as another block (Dropout, nothing) carry
+# their type in the node's doc_string; the importer reads it
+BLOCK_NOTE = "NetBuilder block: "
 MISSING_ONNX = (
     "ONNX support needs the onnx package; install it with: pip install 'netbuilder[onnx]'"
 )
@@ -81,7 +86,7 @@ def _conv(b, node, inputs, out):
     args = [inputs[0], b.weight(f"{node.name}.weight")]
     if p["bias"]:
         args.append(b.weight(f"{node.name}.bias"))
-    b.node(
+    return b.node(
         "Conv",
         args,
         out,
@@ -210,6 +215,103 @@ def _dropout(b, node, inputs, out):
     b.node("Dropout", [inputs[0], ratio], out, node.name)
 
 
+def _dropout2d(b, node, inputs, out):
+    # channel dropout is the identity when evaluating, which is all an ONNX model does
+    ratio = b.constant(f"{node.name}.ratio", np.array(node.resolved["p"], np.float32))
+    b.node("Dropout", [inputs[0], ratio], out, node.name)
+    b.nodes[-1].doc_string = BLOCK_NOTE + "Dropout2d"
+
+
+def _identity(b, node, inputs, out):
+    b.node("Identity", inputs[:1], out, node.name)
+    b.nodes[-1].doc_string = BLOCK_NOTE + "Identity"
+
+
+def _conv_transpose(b, node, inputs, out):
+    p = node.resolved
+    args = [inputs[0], b.weight(f"{node.name}.weight")]
+    if p["bias"]:
+        args.append(b.weight(f"{node.name}.bias"))
+    b.node(
+        "ConvTranspose",
+        args,
+        out,
+        node.name,
+        kernel_shape=list(pair(p["kernel_size"])),
+        strides=list(pair(p["stride"])),
+        dilations=list(pair(p["dilation"])),
+        pads=_pads(p["padding"]),
+        output_padding=list(pair(p["output_padding"])),
+        group=p["groups"],
+    )
+
+
+def _upsample(b, node, inputs, out):
+    p = node.resolved
+    s = float(p["scale_factor"])
+    scales = b.constant(f"{node.name}.scales", np.array([1.0, 1.0, s, s], np.float32))
+    if p["mode"] == "nearest":  # PyTorch's nearest picks floor(dst / scale)
+        attrs = {"mode": "nearest", "coordinate_transformation_mode": "asymmetric",
+                 "nearest_mode": "floor"}  # fmt: skip
+    elif p["align_corners"]:
+        attrs = {"mode": "linear", "coordinate_transformation_mode": "align_corners"}
+    else:  # half-pixel centres, and 0 for a size-1 output, as PyTorch
+        attrs = {"mode": "linear", "coordinate_transformation_mode": "pytorch_half_pixel"}
+    b.node("Resize", [inputs[0], "", scales], out, node.name, **attrs)
+
+
+def _layernorm(b, node, inputs, out):
+    p = node.resolved
+    shape = tuple(p["normalized_shape"])
+    if p["elementwise_affine"]:
+        args = [b.weight(f"{node.name}.weight"), b.weight(f"{node.name}.bias")]
+    else:  # the operator wants a scale; the bias may be left out
+        args = [b.constant(f"{node.name}.unit_scale", np.ones(shape, np.float32))]
+    b.node(
+        "LayerNormalization",
+        [inputs[0], *args],
+        out,
+        node.name,
+        axis=-len(shape),
+        epsilon=float(p["eps"]),
+    )
+
+
+def _unflatten(b, node, inputs, out):
+    # 0 copies the batch size from the input, so the batch stays dynamic
+    shape = [0, *node.resolved["unflattened_size"]]
+    target = b.constant(f"{node.name}.shape", np.array(shape, np.int64))
+    b.node("Reshape", [inputs[0], target], out, node.name)
+
+
+class _Part:
+    """A block seen under another name and parameters: a composite's body block under its
+    path, or a piece of a block that is several modules (a Shortcut's projection)."""
+
+    def __init__(self, node, name, resolved=None):
+        self._node = node
+        self.name = name
+        self.resolved = node.resolved if resolved is None else resolved
+
+    def __getattr__(self, attr):
+        return getattr(self._node, attr)
+
+
+def _shortcut(b, node, inputs, out):
+    p = node.resolved
+    c = node.in_shapes[0][0]
+    width = c if p["out_channels"] is None else p["out_channels"]
+    if p["stride"] == 1 and width == c:
+        _identity(b, node, inputs, out)
+        return
+    # the projection is nn.Sequential(conv, bn): its modules are `<name>.0` and `<name>.1`
+    conv = {"kernel_size": 1, "stride": p["stride"], "padding": 0, "dilation": 1,
+            "groups": 1, "bias": False}  # fmt: skip
+    bn = {"num_features": width, "eps": 1e-5, "momentum": 0.1, "affine": True}
+    mid = _conv(b, _Part(node, f"{node.name}.0", conv), inputs, f"{node.name}.0")
+    _batchnorm(b, _Part(node, f"{node.name}.1", bn), [mid], out)
+
+
 def _flatten(b, node, inputs, out):
     b.node("Flatten", inputs[:1], out, node.name, axis=1)
 
@@ -242,16 +344,51 @@ ONNX_EMITTERS: dict[str, Callable] = {
     "Flatten": _flatten,
     "Add": _add,
     "Concat": _concat,
+    "ConvTranspose2d": _conv_transpose,
+    "Upsample": _upsample,
+    "LayerNorm": _layernorm,
+    "Dropout2d": _dropout2d,
+    "Identity": _identity,
+    "Unflatten": _unflatten,
+    "Shortcut": _shortcut,
 }
 
 
-def unmapped_blocks(graph) -> list[str]:
-    """'name (Type)' for every block the ONNX export has no operators for."""
-    return [
-        f"{n.name} ({n.type})"
-        for n in graph.nodes.values()
-        if n.type != "Input" and n.type not in ONNX_EMITTERS
-    ]
+def unmapped_blocks(graph, prefix: str = "") -> list[str]:
+    """'name (Type)' for every block the ONNX export has no operators for; inside a composite
+    by path ('layer2.act (Mish)')."""
+    out = []
+    for n in graph.nodes.values():
+        if n.definition is not None:
+            if n.inner is None:
+                out.append(f"{prefix}{n.name} ({n.definition.name})")
+            else:
+                out += unmapped_blocks(n.inner, f"{prefix}{n.name}.")
+        elif n.type != "Input" and n.type not in ONNX_EMITTERS:
+            out.append(f"{prefix}{n.name} ({n.type})")
+    return out
+
+
+def _emit_graph(builder, graph, prefix="", port_values=(), ports=()) -> str:
+    """Emit the graph's blocks, composites flattened by path; returns its output value. In a
+    composite's body the Input blocks `ports` stand for the values `port_values`."""
+    from netbuilder.graph.inference import output_node
+
+    values = {}
+    for nid in graph.topological_order():
+        node = graph.nodes[nid]
+        name = prefix + node.name
+        if node.type == "Input":
+            values[nid] = port_values[ports.index(nid)] if prefix else name
+            continue
+        args = [values[e.src] for e in graph.edges_into(nid)]
+        if node.definition is not None:
+            body = node.inner
+            values[nid] = _emit_graph(builder, body, f"{name}.", args, node.definition.inputs)
+        else:
+            ONNX_EMITTERS[node.type](builder, _Part(node, name) if prefix else node, args, name)
+            values[nid] = name
+    return values[output_node(graph)]
 
 
 def _state_arrays(graph, weights) -> dict:
@@ -322,14 +459,7 @@ def build_onnx(graph, weights=None):
     if out_id is None:
         raise ExportError("the network has no output; wire the Input through at least one block")
     builder = _Builder(onnx, _state_arrays(graph, weights))
-    values = {}
-    for nid in graph.topological_order():
-        node = graph.nodes[nid]
-        values[nid] = node.name
-        if node.type == "Input":
-            continue
-        args = [values[e.src] for e in graph.edges_into(nid)]
-        ONNX_EMITTERS[node.type](builder, node, args, node.name)
+    out_value = _emit_graph(builder, graph)
 
     def tensor_info(name, shape):
         return helper.make_tensor_value_info(name, TensorProto.FLOAT, [BATCH, *shape])
@@ -339,7 +469,7 @@ def build_onnx(graph, weights=None):
         builder.nodes,
         graph.name or "Net",
         [tensor_info(inputs[0].name, inputs[0].out_shape)],
-        [tensor_info(out.name, out.out_shape)],
+        [tensor_info(out_value, out.out_shape)],
         initializer=[
             numpy_helper.from_array(np.array(a, order="C"), name=k)
             for k, a in builder.initializers.items()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from netbuilder.export.onnx import ADAPTIVE_NOTE
+from netbuilder.export.onnx import ADAPTIVE_NOTE, BLOCK_NOTE
 from netbuilder.importers.common import GraphBuilder, ModelImportError, prod
 
 MAX_BYTES = 1 << 30  # the engine trains small networks; a bigger file is not one of them
@@ -213,8 +213,9 @@ class _Importer:
             raise ModelImportError(
                 f"{self.source}: no block for these operators: {', '.join(self.unsupported)}; "
                 "NetBuilder imports Conv, Gemm, MatMul+Add, Relu, LeakyRelu, Gelu, Sigmoid, Tanh, "
-                "Softmax, LogSoftmax, MaxPool, AveragePool, GlobalAveragePool, "
-                "BatchNormalization, Dropout, Flatten, Reshape to flat, Add, Concat, Identity"
+                "Softmax, LogSoftmax, MaxPool, AveragePool, GlobalAveragePool, ConvTranspose, "
+                "Resize, BatchNormalization, LayerNormalization, Dropout, Flatten, Reshape, Add, "
+                "Concat, Identity"
             )
         result = self.values.get(graph.output[0].name)
         if not isinstance(result, str) or result == nid:
@@ -244,7 +245,11 @@ class _Importer:
             self.fail(node, "a kind of constant NetBuilder does not read")
 
     def op_Identity(self, node):
-        self.values[node.output[0]] = self.values.get(node.input[0], self.consts.get(node.input[0]))
+        value = self.values.get(node.input[0], self.consts.get(node.input[0]))
+        if node.doc_string == BLOCK_NOTE + "Identity" and isinstance(value, str):
+            self.add(node, "Identity", {}, [value])  # a block someone placed, not a pass-on
+            return
+        self.values[node.output[0]] = value
 
     def op_Conv(self, node):
         a = _attrs(node)
@@ -339,7 +344,18 @@ class _Importer:
         nid = self._linear(node, x, w.T, None, weight_name=node.input[1])
         self.bias_free_linear[node.output[0]] = nid
 
+    def _integer_constants(self, node):
+        """The inputs when all are integer constants (shape arithmetic), else None."""
+        parts = [self.values.get(v, self.consts.get(v)) for v in node.input]
+        if all(isinstance(p, np.ndarray) and p.dtype.kind in "iu" for p in parts):
+            return parts
+        return None
+
     def op_Add(self, node):
+        ints = self._integer_constants(node)
+        if ints is not None:  # PyTorch's unflatten works out its dims this way
+            self.out(node, ints[0] + ints[1])
+            return
         left, right = (self.values.get(v, self.consts.get(v)) for v in node.input[:2])
         if isinstance(left, str) and isinstance(right, str):
             self.add(node, "Add", {}, [left, right])
@@ -474,7 +490,123 @@ class _Importer:
         ratio = _attrs(node).get("ratio", 0.5)
         if len(node.input) > 1 and node.input[1]:
             ratio = float(self.const(node, 1))
-        self.add(node, "Dropout", {"p": _decimal(ratio)}, [x])
+        type_ = "Dropout2d" if node.doc_string == BLOCK_NOTE + "Dropout2d" else "Dropout"
+        if type_ == "Dropout2d" and self.rank(x) != 4:
+            type_ = "Dropout"
+        self.add(node, type_, {"p": _decimal(ratio)}, [x])
+
+    def op_ConvTranspose(self, node):
+        a = _attrs(node)
+        x = self.tensor(node)
+        w = self.const(node, 1)
+        bias = self.const(node, 2, required=False)
+        if w.ndim != 4:
+            self.fail(node, "only 2-D transposed convolutions (ConvTranspose2d) have a block")
+        if "output_shape" in a:
+            self.fail(node, "an explicit output_shape has no ConvTranspose2d equivalent")
+        auto = a.get("auto_pad", b"NOTSET")
+        if (auto.decode() if isinstance(auto, bytes) else auto) not in ("NOTSET", "VALID"):
+            self.fail(node, "automatic SAME padding has no ConvTranspose2d equivalent")
+        pads = list(a.get("pads", (0, 0, 0, 0)))
+        if pads[:2] != pads[2:]:
+            self.fail(node, f"uneven padding {pads} has no ConvTranspose2d equivalent")
+        groups = int(a.get("group", 1))
+        kh, kw = a.get("kernel_shape", w.shape[2:])
+        nid = self.b.add(
+            "ConvTranspose2d",
+            {
+                "in_channels": int(w.shape[0]),
+                "out_channels": int(w.shape[1]) * groups,
+                "kernel_size": (int(kh), int(kw)),
+                "stride": tuple(int(v) for v in a.get("strides", (1, 1))),
+                "padding": (pads[0], pads[1]),
+                "output_padding": tuple(int(v) for v in a.get("output_padding", (0, 0))),
+                "dilation": tuple(int(v) for v in a.get("dilations", (1, 1))),
+                "groups": groups,
+                "bias": bias is not None,
+            },
+            [x],
+            _name_hint(node, node.input[1]),
+        )
+        self.out(node, nid)
+        name = self.b.name(nid)
+        self.b.set_weight(f"{name}.weight", w.astype(np.float32))
+        if bias is not None:
+            self.b.set_weight(f"{name}.bias", bias.astype(np.float32).reshape(-1))
+
+    def op_Resize(self, node):
+        a = _attrs(node)
+        x = self.tensor(node)
+        shape = self.b.shape(x)
+        if shape is None or len(shape) != 3:
+            self.fail(node, "only resizing images (batch x C x H x W) has a block")
+        text = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in a.items()}
+        mode = text.get("mode", "nearest")
+        coords = text.get("coordinate_transformation_mode", "half_pixel")
+        if "axes" in a or text.get("antialias", 0):
+            self.fail(node, "resizing chosen axes or with antialiasing has no block")
+        scales = self.const(node, 2, required=False)
+        sizes = self.const(node, 3, required=False)
+        if scales is not None and scales.size:
+            factors = [float(v) for v in scales.reshape(-1)]
+        elif sizes is not None and sizes.size == 4:
+            factors = [1.0, 1.0] + [int(o) / i for o, i in zip(sizes[2:], shape[1:])]
+            if int(sizes[1]) != shape[0]:
+                factors[1] = 0.0
+        else:
+            self.fail(node, "needs constant scales or sizes")
+        if len(factors) != 4 or factors[:2] != [1.0, 1.0] or factors[2] != factors[3]:
+            self.fail(node, f"scales {factors} must enlarge height and width alike")
+        if mode == "nearest" and coords == "asymmetric" and text.get("nearest_mode") == "floor":
+            params = {"mode": "nearest"}
+        elif mode == "linear" and coords in ("pytorch_half_pixel", "half_pixel"):
+            params = {"mode": "bilinear"}
+        elif mode == "linear" and coords == "align_corners":
+            params = {"mode": "bilinear", "align_corners": True}
+        else:
+            self.fail(node, f"{mode} resizing with {coords} coordinates has no Upsample equivalent")
+        params["scale_factor"] = _decimal(factors[2])
+        self.add(node, "Upsample", params, [x])
+
+    def op_LayerNormalization(self, node):
+        a = _attrs(node)
+        x = self.tensor(node)
+        shape = self.b.shape(x)
+        if shape is None:
+            self.fail(node, "the shape of its input is not known")
+        rank = len(shape) + 1
+        axis = int(a.get("axis", -1))
+        axis = axis + rank if axis < 0 else axis
+        if not 1 <= axis < rank:
+            self.fail(node, "normalising over the batch has no block")
+        if any(self.uses.get(o) for o in node.output[1:] if o):
+            self.fail(node, "the mean and deviation outputs have no block")
+        scale = self.const(node, 1)
+        bias = self.const(node, 2, required=False)
+        normalized = tuple(int(d) for d in shape[axis - 1 :])
+        if len(normalized) not in (1, 3):
+            self.fail(node, "LayerNorm normalises over the last dim or all of C x H x W only")
+        # NetBuilder exports elementwise_affine=False with a constant unit scale and no bias
+        affine = not node.input[1].endswith(".unit_scale")
+        if not affine and bias is not None:
+            affine = True
+        nid = self.add(
+            node,
+            "LayerNorm",
+            {
+                "normalized_shape": normalized,
+                "eps": _decimal(a.get("epsilon", 1e-5)),
+                "elementwise_affine": affine,
+            },
+            [x],
+            node.input[1],
+        )
+        if affine:
+            name = self.b.name(nid)
+            shift = np.zeros(normalized, np.float32) if bias is None else bias
+            for key, value in (("weight", scale), ("bias", shift)):
+                full = np.broadcast_to(value.astype(np.float32), normalized).copy()
+                self.b.set_weight(f"{name}.{key}", full)
 
     def op_Flatten(self, node):
         x = self.tensor(node)
@@ -496,6 +628,9 @@ class _Importer:
                 self.fail(node, "only joining along channels/features has a block")
             self.add(node, "Concat", {}, parts)
             return
+        if all(isinstance(p, np.ndarray) and p.dtype.kind == "f" for p in parts):
+            self.out(node, np.concatenate(parts, axis=int(_attrs(node).get("axis", 0))))
+            return  # constant resize scales, written in two halves
         items = []
         for p in parts:  # shape arithmetic
             if isinstance(p, _Shape):
@@ -551,7 +686,31 @@ class _Importer:
             return
         self.out(node, self._shape_or_const(node, 0))
 
+    def op_Mod(self, node):
+        ints = self._integer_constants(node)
+        if ints is None:
+            self.fail(node, "a remainder of tensors has no block")
+        fmod = _attrs(node).get("fmod", 0)
+        self.out(node, np.fmod(*ints) if fmod else np.mod(*ints))
+
+    def op_Slice(self, node):
+        if isinstance(self.values.get(node.input[0]), str):
+            self.fail(node, "slicing a tensor has no block")
+        shape = self._shape_or_const(node, 0)
+        starts, ends = self.const(node, 1), self.const(node, 2)
+        axes = self.const(node, 3, required=False)
+        steps = self.const(node, 4, required=False)
+        if axes is not None and [int(a) for a in axes.reshape(-1)] not in ([0], [-1]):
+            self.fail(node, "works on a shape only along its one axis")
+        step = 1 if steps is None else int(steps.reshape(-1)[0])
+        start, end = int(starts.reshape(-1)[0]), int(ends.reshape(-1)[0])
+        self.out(node, _Shape(shape.items[slice(start, end, step)]))
+
     def op_Reshape(self, node):
+        ints = self._integer_constants(node)
+        if ints is not None:
+            self.out(node, ints[0].reshape([int(d) for d in ints[1].reshape(-1)]))
+            return
         x = self.tensor(node)
         target = self._shape_or_const(node, 1).items
         shape = self.b.shape(x)
@@ -569,6 +728,16 @@ class _Importer:
                 self.out(node, x)
             else:
                 self.add(node, "Flatten", {}, [x])
+            return
+        sizes = target[1:]
+        if (
+            len(shape) == 1
+            and len(target) == 4
+            and target[0] in batch_ok
+            and all(isinstance(d, int) and d >= 1 for d in sizes)
+            and prod(sizes) == features
+        ):  # a feature vector into an image, each sample alone: Unflatten
+            self.add(node, "Unflatten", {"unflattened_size": tuple(sizes)}, [x])
             return
         self.fail(
             node,

@@ -347,6 +347,49 @@ def _alias(t, a, out, what):
     t.alias(a["input"], out)
 
 
+def _upsample_params(t, x, out, a, what) -> dict | None:
+    """Upsample's parameters for an interpolation call, or None after saying why none fit."""
+    mode = a.get("mode", "nearest")
+    if mode not in ("nearest", "bilinear") or a.get("antialias"):
+        t.problem(f"{what} with mode={mode!r} or antialiasing has no block")
+        return None
+    (_, _, h, w), (_, _, oh, ow) = t.shape(x), t.shape(out)
+    scale = a.get("scale_factor")
+    if isinstance(scale, tuple | list):
+        scale = scale[0] if len(set(scale)) == 1 else None
+    if scale is None and a.get("size") is not None and oh % h == 0 and oh // h == ow // w:
+        scale = oh // h  # a whole-number size ratio computes as that scale factor
+    elif scale is not None and a.get("recompute_scale_factor") and float(scale) != int(scale):
+        scale = None  # the sizes' ratio, not the factor, would place the samples
+    if scale is None or (oh, ow) != (int(h * scale), int(w * scale)):
+        t.problem(f"{what} to {oh}x{ow} is not one scale factor for height and width")
+        return None
+    params = {"scale_factor": float(scale), "mode": mode}
+    if mode == "bilinear":
+        params["align_corners"] = bool(a.get("align_corners"))
+    return params
+
+
+def _fn_interpolate(t, a, out, what):
+    x = a["input"]
+    params = _upsample_params(t, x, out, a, what)
+    if params is not None:
+        t.block("Upsample", params, [x], out, what=what)
+
+
+def _unflatten_params(t, x, out, dim, what) -> dict | None:
+    if len(t.shape(x)) != 2 or dim not in (1, -1) or len(t.shape(out)) != 4:
+        t.problem(f"{what}: only a feature vector into C x H x W (x.unflatten(1, ...)) has a block")
+        return None
+    return {"unflattened_size": tuple(t.shape(out)[1:])}  # -1 in the sizes, worked out
+
+
+def _fn_unflatten(t, a, out, what):
+    params = _unflatten_params(t, a["input"], out, a.get("dim", 1), what)
+    if params is not None:
+        t.block("Unflatten", params, [a["input"]], out, what=what)
+
+
 _RELU = _fn_unary("ReLU")
 FUNCTIONS = {
     "F.relu": _RELU,
@@ -376,6 +419,10 @@ FUNCTIONS = {
         "AdaptiveAvgPool2d", lambda a: {"output_size": a["output_size"]}
     ),
     "F.dropout": _fn_dropout,
+    "F.interpolate": _fn_interpolate,
+    "F.upsample": _fn_interpolate,
+    "Tensor.unflatten": _fn_unflatten,
+    "torch.unflatten": _fn_unflatten,
     "torch.flatten": _fn_flatten,
     "Tensor.flatten": _fn_flatten,
     "Tensor.view": _fn_reshape,
@@ -603,7 +650,16 @@ def _record_module(tracer: _Tracer, module, args, out) -> None:
             "(one set of weights each) cannot show"
         )
         return
-    params, why = _module_params(module, type_)
+    if type_ in ("Upsample", "Unflatten"):  # the parameters follow from the call
+        if type_ == "Upsample":
+            params = _upsample_params(tracer, inputs[0], out, vars(module), what)
+        else:
+            params = _unflatten_params(tracer, inputs[0], out, module.dim, what)
+        if params is None:
+            return
+        why = None
+    else:
+        params, why = _module_params(module, type_)
     if why:
         tracer.problem(f"{what} (nn.{type_}) with {why} has no block")
         return
