@@ -197,21 +197,6 @@ def dumps_project(project: Project) -> str:
     )
 
 
-def set_plain_mode(fd_or_path, target: Path) -> None:
-    """Give a file the mode the file it replaces had, or else the one open() would give.
-    (Kept for callers that still make their own temp file; atomic_write does this itself.)"""
-    try:
-        mode = target.stat().st_mode & 0o777
-    except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        mode = 0o666 & ~umask
-    if isinstance(fd_or_path, int):
-        os.fchmod(fd_or_path, mode)
-    else:
-        os.chmod(fd_or_path, mode)
-
-
 def atomic_write(path: str | os.PathLike, data: bytes) -> None:
     """All or nothing, never through a non-regular file; see engine.fileio.atomic_write."""
     _atomic_write(path, data)

@@ -4,9 +4,7 @@ and its weights without ever replacing an input."""
 from __future__ import annotations
 
 import math
-import os
 import re
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -160,25 +158,16 @@ def check_outputs(output: Path, inputs: list) -> Path:
 def write_project(graph: Graph, weights: dict, output, inputs: list, description: str = ""):
     """Write output (.nbproj) and, with weights, <stem>.safetensors beside it; both atomically.
     Returns (project path, weights path or None)."""
-    from netbuilder.graph.project import Project, ProjectError, save_project, set_plain_mode
+    from engine.fileio import atomic_write
+    from netbuilder.graph.project import Project, ProjectError, save_project
 
     output = Path(output)
     weights_path = check_outputs(output, inputs)
     project = Project(graph, description=description)
     if weights:
-        from safetensors.numpy import save_file
+        from safetensors.numpy import save
 
-        fd, tmp = tempfile.mkstemp(
-            prefix=f".{weights_path.name}.", suffix=".tmp", dir=weights_path.parent
-        )
-        os.close(fd)
-        try:
-            save_file({k: np.array(v, order="C") for k, v in weights.items()}, tmp)
-            set_plain_mode(tmp, weights_path)
-            os.replace(tmp, weights_path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write(weights_path, save({k: np.array(v, order="C") for k, v in weights.items()}))
         project.weights_path = weights_path.name
     try:
         save_project(project, output)
