@@ -441,18 +441,20 @@ def build_onnx(graph, weights=None):
     onnx = require_onnx()
     from onnx import TensorProto, helper, numpy_helper
 
-    from netbuilder.graph.inference import output_node
+    from netbuilder.graph.inference import input_nodes, output_node
+    from netbuilder.graph.model import problem_line
 
     problems = graph.problems()
     if problems:
-        raise ExportError("the network has problems: " + "; ".join(m for _, m in problems))
+        lines = (problem_line(graph.nodes[nid].name, m) for nid, m in problems)
+        raise ExportError("the network has problems: " + "; ".join(lines))
     missing = unmapped_blocks(graph)
     if missing:
         raise ExportError(
             f"no ONNX operators are known for {', '.join(missing)}; remove or replace "
             f"{'it' if len(missing) == 1 else 'them'} to export ONNX"
         )
-    inputs = [n for n in graph.nodes.values() if n.type == "Input"]
+    inputs = [graph.nodes[nid] for nid in input_nodes(graph)]
     if len(inputs) != 1:
         raise ExportError(f"ONNX export needs exactly one Input block (found {len(inputs)})")
     out_id = output_node(graph)
