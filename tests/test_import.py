@@ -16,7 +16,6 @@ from safetensors.numpy import load_file, save_file
 from test_export import random_graph
 
 import engine
-from netbuilder.blocks.spec import pair
 from netbuilder.cli import main as cli_main
 from netbuilder.compile import compile_graph
 from netbuilder.export import export_script
@@ -43,7 +42,8 @@ WILD = [
 def _normal(params):
     out = {}
     for k, v in params.items():
-        out[k] = pair(v) if isinstance(v, int | tuple) and not isinstance(v, bool) else v
+        # a number and its pair are the same setting (kernel_size 2 == (2, 2)); tuples stay
+        out[k] = (v, v) if isinstance(v, int) and not isinstance(v, bool) else v
     if out.get("stride", 0) is None:
         out["stride"] = out["kernel_size"]
     return out
