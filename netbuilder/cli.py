@@ -36,6 +36,7 @@ EXAMPLES = """examples:
 """
 EXIT_ERROR = 1
 EXIT_USAGE = 2
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a killed writer
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a terminated command
 PROBLEMS_SHOWN = 20  # lines of problems printed; a broken 10,000-block file gives a count
@@ -264,6 +265,13 @@ def main(argv: list[str] | None = None) -> int:
     except CliError as exc:
         print(f"netbuilder: error: {exc}", file=sys.stderr)
         return exc.status
+    except BrokenPipeError:
+        # the reader went away (`netbuilder summary lenet | head`): stop quietly, as cat does;
+        # stdout goes to /dev/null so the interpreter's final flush cannot fail again
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return EXIT_BROKEN_PIPE
     except KeyboardInterrupt:
         previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second one must not
         try:  # interrupt the report with a traceback

@@ -506,3 +506,26 @@ def test_resume_goes_on_from_a_checkpoint_as_an_unbroken_run(capsys, tmp_path):
     status, _, err = _run(capsys, "train", LENET, "--resume", str(ckpt), *common)
     line = _one_line_error(err)
     assert status == 1 and line.startswith(f"netbuilder: error: {ckpt}: cannot resume from it")
+
+
+
+def test_a_reader_that_stops_early_ends_the_command_quietly(tmp_path):
+    # `netbuilder summary big.json | head -3`: the closed pipe is no traceback, and the exit
+    # status is the shell's for a writer stopped by SIGPIPE (the table is larger than the pipe)
+    nodes = [{"id": "n0", "type": "Input", "name": "input1", "params": {"shape": [16]}}]
+    nodes += [{"id": f"n{i}", "type": "ReLU", "name": f"relu{i}"} for i in range(1, 3000)]
+    edges = [{"src": f"n{i - 1}", "dst": f"n{i}", "dst_port": 0} for i in range(1, 3000)]
+    project = tmp_path / "big.json"
+    graph = {"name": "Big", "nodes": nodes, "edges": edges}
+    project.write_text(json.dumps({"format": "netbuilder-project", "version": 2, "graph": graph}))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "netbuilder", "summary", str(project)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=_single_threaded_env(),
+    )
+    assert proc.stdout.readline().startswith(b"Network: Big")
+    proc.stdout.close()
+    _, err = proc.communicate(timeout=120)
+    assert b"Traceback" not in err
+    assert proc.returncode == 141
