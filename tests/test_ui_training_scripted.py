@@ -35,10 +35,15 @@ class ScriptedFactory:
     steps_per_epoch: int = 30
     step_s: float = 0.004
     nan_at: int | None = None
+    layers: tuple[str, ...] = ("conv1", "fc1")  # the compiled names it reports norms for
 
     def __call__(self, graph_dict, settings_dict):
         return ScriptedTrainer(
-            TrainSettings.from_dict(settings_dict), self.steps_per_epoch, self.step_s, self.nan_at
+            TrainSettings.from_dict(settings_dict),
+            self.steps_per_epoch,
+            self.step_s,
+            self.nan_at,
+            self.layers,
         )
 
 
@@ -47,8 +52,9 @@ class ScriptedTrainer:
 
     LAYERS = ("conv1", "fc1")
 
-    def __init__(self, settings, steps_per_epoch=30, step_s=0.004, nan_at=None):
+    def __init__(self, settings, steps_per_epoch=30, step_s=0.004, nan_at=None, layers=None):
         self.settings = settings
+        self.LAYERS = tuple(layers or self.LAYERS)
         self.steps_per_epoch, self.step_s, self.nan_at = steps_per_epoch, step_s, nan_at
         self._listeners = []
         self._stop = threading.Event()

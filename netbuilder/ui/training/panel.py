@@ -30,7 +30,7 @@ from .plot_theme import Theme
 from .runs import KEPT_RUNS, RunCurves
 from .session import TrainingSession
 from .settings_form import SettingsForm
-from .tint import CanvasTint, gradient_tint  # noqa: F401 - gradient_tint: part of this API
+from .tint import CanvasTint, entered_prefix, gradient_tint  # noqa: F401 - gradient_tint: API
 from .worker import DefaultTrainer, FeatureMaps, warm_up
 
 log = logging.getLogger(__name__)
@@ -106,7 +106,7 @@ class TrainingDashboard(RunExports, QObject):
         self.tint = CanvasTint(window)
         self._histograms: dict | None = None
         self._hist_step: int | None = None
-        self._selected_layer: str | None = None
+        self._selected_block: str | None = None  # its compiled name: "layer2.conv1" inside
         self._selected_node: str | None = None
         self._grads_dirty = False
         self._diag_dirty = False
@@ -754,9 +754,11 @@ class TrainingDashboard(RunExports, QObject):
     # -- selection: histograms and feature maps -------------------------------------------------
     def _selection_changed(self, node_id) -> None:
         self._selected_node = node_id
-        node = self.window.graph.nodes.get(node_id) if node_id else None
+        # inside an entered composite the selection is a block of the body the canvas shows
+        shown = getattr(getattr(self.window, "scene", None), "graph", None) or self.window.graph
+        node = shown.nodes.get(node_id) if node_id else None
         has_params = node is not None and (getattr(node, "param_count", 0) or 0) > 0
-        self._selected_layer = node.name if has_params else None
+        self._selected_block = entered_prefix(self.window) + node.name if has_params else None
         if self._board is None:
             return  # ensure_plots calls this again
         if self._histograms is not None:
@@ -787,6 +789,16 @@ class TrainingDashboard(RunExports, QObject):
             self.features.set_maps(name, maps, r.probe_image, r.probe_label)
         else:
             self.features.set_hint(f"Train the network to see the feature maps of {name}.")
+
+    @property
+    def _selected_layer(self) -> str | None:
+        """The measured layer of the selected block: a composite (or a block whose layers are
+        numbered inside it, such as a Shortcut) stands for its first parametrised inner layer."""
+        name = self._selected_block
+        names = self.run.layer_names if self.run is not None else ()
+        if name is None or name in names:
+            return name
+        return next((n for n in names if n.startswith(name + ".")), name)
 
     def _feature_node_name(self, node_id) -> str | None:
         node = self.window.graph.nodes.get(node_id) if node_id else None

@@ -35,13 +35,35 @@ def recent(values, count: int = 5) -> float:
     return float(np.exp(np.log(tail).mean()))
 
 
+def entered_prefix(window) -> str:
+    """The compiled-name prefix of the composite the canvas shows ("" at the network,
+    "layer2." inside layer2): a block inside is named by the instances entered, outermost first."""
+    path = getattr(getattr(window, "composites", None), "path", None) or []
+    return "".join(f"{instance}." for _, instance, _ in path)
+
+
+def combined(latest: dict[str, float], prefix: str) -> list[tuple[str, float]]:
+    """The measured layers under `prefix` ("layer2."), largest first."""
+    inner = [(k, v) for k, v in latest.items() if k.startswith(prefix) and math.isfinite(v)]
+    return sorted(inner, key=lambda kv: -kv[1])
+
+
 class CanvasTint:
-    """Colours the canvas blocks of a run's layers; `clear` takes the colours off again."""
+    """Colours the canvas blocks of a run's layers; `clear` takes the colours off again.
+
+    A composite block (or a block such as a Shortcut whose layers are numbered inside it) has
+    no norm of its own: it shows the L2 norm of its inner layers' norms. Inside an entered
+    composite each block shows the layer of that instance."""
 
     def __init__(self, window):
         self.window = window
         self.node_ids: dict[str, str] = {}  # layer (node) name -> node id
         self._tinted: set[str] = set()
+        self._latest: dict[str, float] = {}
+        self._centre = 0.0
+        scene = getattr(window, "scene", None)
+        if scene is not None and hasattr(scene, "graphChanged"):
+            scene.graphChanged.connect(self._scene_changed)
 
     def follow(self, graph) -> None:
         self.node_ids = {n.name: nid for nid, n in graph.nodes.items()}
@@ -51,25 +73,75 @@ class CanvasTint:
         finite = [v for v in latest.values() if math.isfinite(v) and v > 0]
         if not finite:
             return
-        centre = math.exp(sum(math.log(v) for v in finite) / len(finite))  # geometric mean
-        canvas = self.window.canvas
-        for name, value in latest.items():
-            nid = self.node_ids.get(name)
-            if nid is None:
-                continue
-            colour, ratio = gradient_tint(value, centre)
-            if ratio is None:
-                tip = f"{name}: gradient norm {value:.3g} (no signal: a dead or frozen layer?)"
+        self._latest = latest
+        self._centre = math.exp(sum(math.log(v) for v in finite) / len(finite))  # geometric mean
+        self._apply()
+
+    def _shown_nodes(self) -> dict[str, tuple[str, bool]]:
+        """Block name -> (node id, is a composite) in the graph the canvas shows."""
+        scene = getattr(self.window, "scene", None)
+        graph = getattr(scene, "graph", None)
+        if graph is None:
+            return {name: (nid, False) for name, nid in self.node_ids.items()}
+        return {
+            n.name: (nid, getattr(n, "definition", None) is not None)
+            for nid, n in graph.nodes.items()
+        }
+
+    def _apply(self) -> None:
+        if not self._latest:
+            return
+        canvas, centre, prefix = self.window.canvas, self._centre, entered_prefix(self.window)
+        for block, (nid, composite) in self._shown_nodes().items():
+            name = prefix + block
+            value = self._latest.get(name)
+            parts: list[tuple[str, float]] = []
+            if value is None:
+                parts = combined(self._latest, name + ".")
+                if not parts:
+                    continue
+                value = math.sqrt(sum(v * v for _, v in parts))
+            if not parts:
+                colour, ratio = gradient_tint(value, centre)
+                if ratio is None:
+                    tip = f"{name}: gradient norm {value:.3g} (no signal: a dead or frozen layer?)"
+                else:
+                    tip = (
+                        f"{name}: gradient L2 norm {value:.3g}, "
+                        f"{ratio:.2g}× the layers' geometric mean"
+                    )
             else:
+                # n ordinary layers combine to sqrt(n) times one: the colour compares the
+                # per-layer RMS, so a composite is not red merely for holding many layers
+                rms = value / math.sqrt(len(parts))
+                colour, ratio = gradient_tint(rms, centre)
+                largest = ", ".join(f"{k[len(name) + 1 :]} {v:.3g}" for k, v in parts[:3])
+                plural = "s" if len(parts) != 1 else ""
                 tip = (
-                    f"{name}: gradient L2 norm {value:.3g}, {ratio:.2g}× the layers' geometric mean"
+                    f"{name}: combined gradient L2 norm {value:.3g} of its {len(parts)} inner "
+                    f"layer{plural} (sqrt of the sum of their squares)"
+                    + (
+                        f"\nPer layer (RMS) {rms:.3g}, {ratio:.2g}× the layers' geometric mean"
+                        if ratio is not None
+                        else "\nNo signal: dead or frozen layers?"
+                    )
+                    + f"\nLargest: {largest}"
+                    + ("\nDouble-click the block to see each inner layer" if composite else "")
                 )
             canvas.set_node_overlay(nid, colour, tip)
             self._tinted.add(nid)
 
+    def _scene_changed(self, changes) -> None:
+        if not changes and self._latest:  # a graph replaced (a composite entered or left)
+            self._tinted.clear()
+            self._apply()
+
     def clear(self) -> None:
         canvas = getattr(self.window, "canvas", None)
+        scene = getattr(self.window, "scene", None)
+        shown = getattr(scene, "graph", None) or self.window.graph
         for nid in self._tinted:
-            if canvas is not None and nid in self.window.graph.nodes:
+            if canvas is not None and nid in shown.nodes:
                 canvas.set_node_overlay(nid, None, None)
         self._tinted.clear()
+        self._latest = {}
