@@ -93,6 +93,11 @@ def test_entering_a_composite_tints_its_blocks_by_that_instance(trained, qtbot):
     assert tips["downsample"].startswith("layer2.downsample: combined")
     assert "Double-click" not in tips["downsample"]
     assert "relu1" not in tips  # no parameters, no tint
+    # inside, a selected block shows its own layer; feature maps say where they are shown
+    d = w.training
+    d._selection_changed(ids(w, "conv2")[0])
+    assert d._selected_layer == "layer2.conv2"
+    assert "top-level" in d.features.hint
     w.composites.leave()
     assert "combined" in _tips(w)["layer2"]  # back out: the composite is tinted again
 

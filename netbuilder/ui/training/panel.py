@@ -767,6 +767,13 @@ class TrainingDashboard(RunExports, QObject):
             self.histograms.clear(self._selected_layer)
         self._refresh_distributions()
         name = self._feature_node_name(node_id)
+        if name is None and node is not None and entered_prefix(self.window):
+            self.features.set_hint(
+                "Feature maps show the network's top-level blocks: leave the composite "
+                "(Ctrl+Up) and select a block there"
+            )
+            self.session.request_features(None)
+            return
         if name is None:
             self.features.set_hint(
                 "Select a Conv2d (or any block with an image-shaped output) to see its feature maps"
@@ -801,6 +808,8 @@ class TrainingDashboard(RunExports, QObject):
         return next((n for n in names if n.startswith(name + ".")), name)
 
     def _feature_node_name(self, node_id) -> str | None:
+        if entered_prefix(self.window):  # a block of a composite's body, not of the network
+            return None
         node = self.window.graph.nodes.get(node_id) if node_id else None
         if node is None or node.type == "Input":
             return None
