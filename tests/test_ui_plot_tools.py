@@ -193,3 +193,23 @@ def test_header_warning_links_select_the_block(qtbot):
     assert sig.args == ["n2"]
     header.show_warnings([], {})
     assert header.warning_label.isHidden()
+
+
+
+def test_the_gradient_legend_fits_its_plot_or_gives_way(board, qtbot):
+    from netbuilder.ui.training.runs import RunCurves
+
+    plot = board.grad_plot
+    run = RunCurves()
+    few = ["conv1", "conv2", "fc1", "fc2", "fc3"]
+    run.layer_names = few
+    run.add_grad_norms(10, dict.fromkeys(few, 1.0))
+    plot.show_run(run)
+    legend = plot.getPlotItem().legend
+    assert legend.isVisible() and legend.columnCount >= 2  # LeNet's five layers are listed
+    # a deep network's names would fill the plot: the legend gives way to the curves
+    many = [f"layer{i // 6}.block{i % 6}.conv" for i in range(21)]
+    run.layer_names = many
+    run.add_grad_norms(20, dict.fromkeys(many, 1.0))
+    plot.show_run(run)
+    assert not legend.isVisible() and legend.maximumHeight() == 0

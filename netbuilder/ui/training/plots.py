@@ -12,7 +12,7 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QPen
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPen
 from PySide6.QtWidgets import QGraphicsItem, QLabel, QSizePolicy
 
 from .plot_theme import Theme
@@ -195,13 +195,37 @@ class HintedPlot(pg.PlotWidget):
         item.showGrid(x=not empty, y=not empty, alpha=0.15)
         if item.legend is not None:
             item.legend.setVisible(not empty)
+            self.fit_legend()
         self.hint.setVisible(empty)
+
+    # a legend taller than this leaves the curves no room (a deep network's layers): it is
+    # hidden then, and the hover readout names the curves
+    MAX_LEGEND_ROWS = 3
+
+    def fit_legend(self) -> bool:
+        """As many legend columns as the widest entry allows, so no entry is cut; False (and the
+        legend takes no room) when the entries need more than MAX_LEGEND_ROWS rows."""
+        item = self.getPlotItem()  # None while the widget is being closed
+        legend = item.legend if item is not None and self.__dict__.get("hint") else None
+        if legend is None or not legend.items:
+            return True
+        font = QFont(self.font())
+        font.setPointSizeF(8.0)  # the legend's label size
+        metrics = QFontMetrics(font)
+        entry = max(metrics.horizontalAdvance(label.text) for _, label in legend.items) + 40
+        cols = max(1, (self.width() - 70) // entry)
+        legend.setColumnCount(cols)
+        fits = math.ceil(len(legend.items) / cols) <= self.MAX_LEGEND_ROWS
+        legend.setMaximumHeight(1e6 if fits else 0)
+        legend.setVisible(fits and not getattr(self, "empty", True))
+        return fits
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
-        legend = self.getPlotItem().legend if self.__dict__.get("hint") is not None else None
-        if legend is not None:  # as many legend columns as fit: entries are never cut
-            legend.setColumnCount(max(1, (self.width() - 70) // 78))
+        item = self.getPlotItem()
+        legend = item.legend if item is not None and self.__dict__.get("hint") else None
+        if legend is not None:
+            self.fit_legend()
         hint = self.__dict__.get("hint")  # None while PlotWidget.__init__ sizes the view
         if hint is not None:
             hint.setGeometry(self.rect().adjusted(12, 28, -12, -8))
@@ -615,6 +639,7 @@ class GradNormPlot(HintedPlot):
             self.curves[name] = item.plot(
                 pen=pg.mkPen(layer_colour(i, self.theme), width=2), name=name
             )
+        self.fit_legend()
 
     def show_run(self, run: RunCurves) -> None:
         set_step_extent(self, run)
