@@ -397,42 +397,15 @@ def _state_arrays(graph, weights) -> dict:
     from netbuilder.compile import compile_graph
 
     model = compile_graph(graph)
-    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     if weights is None:
         return {k: v.detach().numpy().copy() for k, v in model.state_dict().items()}
-    if isinstance(weights, dict):
-        arrays, source = {k: _as_array(v) for k, v in weights.items()}, "weights"
-    else:
-        from safetensors.numpy import load_file
+    from netbuilder.export.script import check_weights, load_weights
 
-        source = str(weights)
-        try:
-            arrays = load_file(source)
-        except FileNotFoundError:
-            raise ExportError(f"{weights}: no such weights file") from None
-        except Exception as exc:  # safetensors raises its own error types on bad files
-            raise ExportError(f"{weights}: not a readable .safetensors file ({exc})") from None
-    problems = [f"missing {k}" for k in expected if k not in arrays]
-    problems += [f"unexpected {k}" for k in arrays if k not in expected]
-    problems += [
-        f"{k} is {tuple(arrays[k].shape)} but the network needs {shape}"
-        for k, shape in expected.items()
-        if k in arrays and tuple(arrays[k].shape) != shape
-    ]
-    if problems:
-        raise ExportError(
-            f"{source}: the weights do not fit this network ({'; '.join(problems)}); export "
-            f"without weights or retrain the network"
-        )
+    arrays, source = load_weights(weights)
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    check_weights(graph, arrays, source, expected)
     return arrays
 
-
-def _as_array(value):
-    if hasattr(value, "detach"):
-        value = value.detach()
-    if hasattr(value, "numpy"):
-        value = value.numpy()
-    return np.array(value, order="C")  # ascontiguousarray would make a 0-d buffer 1-d
 
 
 def build_onnx(graph, weights=None):

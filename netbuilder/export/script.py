@@ -698,8 +698,25 @@ def _expected_state(graph) -> dict:
     return {k: tuple(v.shape) for k, v in model.state_dict().items()}
 
 
-def _check_weights(graph, arrays: dict, source: str) -> None:
-    expected = _expected_state(graph)
+def load_weights(weights) -> tuple[dict, str]:
+    """({key: array}, where they came from) for a .safetensors path or a {key: array|tensor}
+    mapping; ExportError naming the file when it cannot be read."""
+    if isinstance(weights, dict):
+        return {k: _as_array(v) for k, v in weights.items()}, "weights"
+    from safetensors.numpy import load_file
+
+    try:
+        return load_file(str(weights)), str(weights)
+    except FileNotFoundError:
+        raise ExportError(f"{weights}: no such weights file") from None
+    except Exception as exc:  # safetensors raises its own error types on bad files
+        raise ExportError(f"{weights}: not a readable .safetensors file ({exc})") from None
+
+
+def check_weights(graph, arrays: dict, source: str, expected: dict | None = None) -> None:
+    """ExportError unless `arrays` are exactly the network's state_dict (names and shapes);
+    `expected` ({key: shape}) when the caller has built the network already."""
+    expected = _expected_state(graph) if expected is None else expected
     missing = [k for k in expected if k not in arrays]
     extra = [k for k in arrays if k not in expected]
     wrong = [
@@ -732,20 +749,8 @@ def write_export(
     weights_name = None
     arrays = None
     if weights is not None:
-        from safetensors.numpy import load_file
-
-        if isinstance(weights, dict):
-            arrays = {k: _as_array(v) for k, v in weights.items()}
-            source = "weights"
-        else:
-            source = str(weights)
-            try:
-                arrays = load_file(str(weights))
-            except FileNotFoundError:
-                raise ExportError(f"{weights}: no such weights file") from None
-            except Exception as exc:  # safetensors raises its own error types on bad files
-                raise ExportError(f"{weights}: not a readable .safetensors file ({exc})") from None
-        _check_weights(graph, arrays, source)
+        arrays, source = load_weights(weights)
+        check_weights(graph, arrays, source)
         weights_name = path.with_suffix(".safetensors").name
     text = export_script(
         graph, target, training=training, weights_name=weights_name, project_name=project_name
@@ -763,7 +768,7 @@ def _as_array(value):
         value = value.detach()
     if hasattr(value, "numpy"):
         value = value.numpy()
-    return np.ascontiguousarray(value)
+    return np.array(value, order="C")  # ascontiguousarray would make a 0-d buffer 1-d
 
 
 def _write_weights(arrays: dict, dest: Path, source) -> None:
