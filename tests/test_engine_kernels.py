@@ -497,12 +497,28 @@ def test_blas_threads_can_be_read_and_set():
 # ----------------------------------------------------------------------------- kernel threads
 
 
-def test_kernel_results_do_not_depend_on_the_thread_count():
-    from engine._kernels import parallel
+def _share_everything(monkeypatch):
+    """Hand even these small tests' ops to the helper threads (the kernels keep small work on
+    one thread)."""
+    from engine._kernels import blas, conv, norm, pool
+    from engine.optim import optimizer
 
+    monkeypatch.setattr(conv, "PARALLEL_FLOPS", 0)
+    monkeypatch.setattr(norm, "PARALLEL_ROW_BYTES", 0)
+    monkeypatch.setattr(pool, "_PARALLEL_MIN", 0)
+    monkeypatch.setattr(blas, "PARALLEL_FLOPS", 0)
+    monkeypatch.setattr(optimizer, "PARALLEL_ELEMENTS", 2)
+
+
+def test_kernel_results_do_not_depend_on_the_thread_count(monkeypatch):
+    from engine._kernels import parallel
+    from engine._kernels.blas import matmul
+
+    _share_everything(monkeypatch)
     rng = np.random.default_rng(13)
     x = np.maximum(rand(rng, 37, 3, 20, 20), 0)
     w, b = rand(rng, 5, 3, 3, 3), rand(rng, 5)
+    tall, wide = rand(rng, 300, 70), rand(rng, 70, 90)
     results = []
     before = parallel.num_threads()
     try:
@@ -517,11 +533,60 @@ def test_kernel_results_do_not_depend_on_the_thread_count():
             )
             results[-1] += (normed, mean, var, *norm_module.batch_norm_backward(
                 out, nctx, True, True, True))  # fmt: skip
+            results[-1] += (matmul(tall, wide), matmul(wide.T, tall.T), matmul(tall.T, tall))
     finally:
         parallel.set_num_threads(before)
     for other in results[1:]:
         for a, e in zip(other, results[0]):
             np.testing.assert_array_equal(a, e)
+    np.testing.assert_array_equal(results[0][-3], tall @ wide)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda lib, ps: lib.optim.SGD(ps, lr=0.1, momentum=0.9, weight_decay=0.01, nesterov=True),
+        lambda lib, ps: lib.optim.SGD(ps, lr=0.1, momentum=0.8, dampening=0.3, maximize=True),
+        lambda lib, ps: lib.optim.SGD(ps, lr=0.1),
+        lambda lib, ps: lib.optim.Adam(ps, lr=0.01, weight_decay=0.1, amsgrad=True),
+        lambda lib, ps: lib.optim.AdamW(ps, lr=0.01, betas=(0.8, 0.9), maximize=True),
+    ],
+    ids=["sgd-nesterov-decay", "sgd-dampening-maximize", "sgd-plain", "adam-amsgrad", "adamw"],
+)
+def test_optimizer_updates_in_pieces_match_torch(monkeypatch, make):
+    """Parameters split across threads (and one whose gradient is a transposed view, which is
+    updated whole) get PyTorch's update, and the same numbers on one thread as on three."""
+    import engine
+    from engine._kernels import parallel
+
+    torch = pytest.importorskip("torch")
+    _share_everything(monkeypatch)
+    rng = np.random.default_rng(5)
+    start = [rand(rng, 40, 30), rand(rng, 20, 30), rand(rng, 7)]
+    grads = [[rand(rng, *a.shape) for a in start] for _ in range(3)]
+
+    def as_grad(lib, i, g):
+        return lib.tensor(g.T.copy()).t() if i == 1 else lib.tensor(g.copy())
+
+    def run(lib, threads):
+        params = [lib.tensor(a.copy(), requires_grad=True) for a in start]
+        opt = make(lib, params)
+        before = parallel.num_threads()
+        try:
+            parallel.set_num_threads(threads)
+            for step in grads:
+                for i, (p, g) in enumerate(zip(params, step)):
+                    p.grad = as_grad(lib, i, g)
+                opt.step()
+        finally:
+            parallel.set_num_threads(before)
+        return [p.detach().numpy() for p in params]
+
+    one, three = run(engine, 1), run(engine, 3)
+    for a, e in zip(three, one):
+        np.testing.assert_array_equal(a, e)
+    for a, e in zip(three, run(torch, 1)):
+        np.testing.assert_allclose(a, e, rtol=1e-5, atol=1e-6)
 
 
 def test_parallel_for_runs_every_item_once_and_reraises():

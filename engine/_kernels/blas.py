@@ -11,7 +11,11 @@ from __future__ import annotations
 import ctypes
 import sys
 
-__all__ = ["blas_threads", "set_blas_threads"]
+import numpy as np
+
+from .parallel import num_threads, parallel_for
+
+__all__ = ["blas_threads", "set_blas_threads", "matmul"]
 
 _SETTERS = (
     "scipy_openblas_set_num_threads64_",
@@ -79,3 +83,44 @@ def set_blas_threads(n):
         return False
     lib[0](int(n))
     return True
+
+
+# products smaller than this (floating-point operations) stay on one thread: the hand-off
+# costs more than a second thread saves on them
+PARALLEL_FLOPS = 50e6
+
+
+def matmul(a, b):
+    """a @ b for 2-D arrays; a large float product is split into one block of rows (or of
+    columns, whichever side is longer) per kernel thread.
+
+    numpy's BLAS runs on one thread (see above), so without this a Linear layer would use one
+    core while the convolutions use all of them. Each block is one BLAS call over the full
+    inner dimension, so the sums run in the same order whatever the thread count.
+    """
+    m, k = a.shape
+    n = b.shape[1]
+    parts = min(num_threads(), max(m, n) // 64)
+    if (
+        parts < 2
+        or 2.0 * m * n * k < PARALLEL_FLOPS
+        or a.dtype != b.dtype
+        or a.dtype.kind != "f"
+    ):
+        return a @ b
+    out = np.empty((m, n), dtype=a.dtype)
+    if m >= n:
+        bounds = [m * p // parts for p in range(parts + 1)]
+
+        def block(i):
+            s, e = bounds[i], bounds[i + 1]
+            np.matmul(a[s:e], b, out=out[s:e])
+    else:
+        bounds = [n * p // parts for p in range(parts + 1)]
+
+        def block(i):
+            s, e = bounds[i], bounds[i + 1]
+            np.matmul(a, b[:, s:e], out=out[:, s:e])
+
+    parallel_for(block, parts)
+    return out

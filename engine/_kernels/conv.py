@@ -33,6 +33,10 @@ __all__ = ["conv2d_forward", "conv2d_backward", "conv2d_output_size"]
 CHUNK_BYTES = 640 * 1024
 # column block of the weight-gradient matmul (see _matmul_nt)
 DW_BLOCK = 1024
+# products smaller than this (floating-point operations per call) run on one thread: below it
+# a second thread lost more to the hand-off than it gained (measured on 2 cores: LeNet's
+# 15-30 MFLOP convolutions 10-35% slower, CIFAR's 150-300 MFLOP ones 15-60% faster)
+PARALLEL_FLOPS = 100e6
 
 
 def _channels_first(x):
@@ -265,7 +269,7 @@ def conv2d_forward(x, w, b, stride, padding, dilation, groups):
             res = np.matmul(w_mat, cols_g).reshape(o, e - s, geo.hq, geo.wq)
             out[:, s:e] = res[:, :, :oh, :ow]
 
-    parallel_for(chunk, -(-n // step))
+    parallel_for(chunk, -(-n // step), 2 * o * k * n * cell >= PARALLEL_FLOPS)
     if b is not None:
         out += b.reshape(o, 1, 1, 1).astype(dt, copy=False)
     ctx = (x.shape, w, geo, planes, step, groups, (oh, ow))
@@ -322,7 +326,7 @@ def _conv2d_weight_grad(g, w, geo, planes, step, groups, out_size):
         # when the output has few rows
         partial[idx] = [_matmul_nt(cols_g[grp], gg[grp]) for grp in range(groups)]
 
-    parallel_for(chunk, chunks)
+    parallel_for(chunk, chunks, 2 * o * k * n * cell >= PARALLEL_FLOPS)
     # summed in chunk order: the same numbers whatever the thread count
     dw_t = np.array(partial[0], dtype=dt)
     for part in partial[1:]:
@@ -389,5 +393,5 @@ def _conv2d_input_grad(g, w, n, c, h, wd, stride, padding, dilation, groups, oh,
         for i, rows, out_rows in row_ranges:
             dx_chunk[:, :, rows] += t[i, :, :, out_rows, left : left + wd]
 
-    parallel_for(chunk, -(-n // step))
+    parallel_for(chunk, -(-n // step), 2 * kh * cg * o * kw * n * oh * wp >= PARALLEL_FLOPS)
     return dx.transpose(1, 0, 2, 3)

@@ -84,13 +84,16 @@ def _run_with_errstate(errstate, fn, start, stop):
         _run(fn, start, stop)
 
 
-def parallel_for(fn, count):
+def parallel_for(fn, count, parallel=True):
     """fn(i) for every i in range(count), each exactly once; fn must write disjoint outputs.
 
-    The calling thread runs the first range itself, so with one thread (or one item) this is a
-    plain loop with no thread hand-off at all.
+    The calling thread runs the first range itself, so with one thread (or one item, or
+    parallel=False) this is a plain loop with no thread hand-off at all. Callers pass
+    parallel=False for work too small to share: every numpy call a helper makes has to win
+    the GIL back from the other thread, which costs more than a small op saves (LeNet-sized
+    kernels ran 10-40% slower on two threads than on one).
     """
-    parts = min(_threads, count)
+    parts = min(_threads, count) if parallel else 1
     if parts < 2:
         _run(fn, 0, count)
         return

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from engine.optim.optimizer import (
@@ -9,6 +11,7 @@ from engine.optim.optimizer import (
     _check_implementation_flags,
     _check_non_negative,
     _effective_grad,
+    _in_pieces,
     _lerp_,
     _scalar_step,
 )
@@ -68,7 +71,6 @@ class Adam(Optimizer):
     def step(self, closure=None):
         """One update of every parameter that has a gradient; returns the closure's loss."""
         loss = self._run_closure(closure)
-        scratch = self._scratch
         for group in self.param_groups:
             lr = group["lr"]
             beta1, beta2 = group["betas"]
@@ -77,9 +79,16 @@ class Adam(Optimizer):
             amsgrad = group["amsgrad"]
             maximize = group["maximize"]
             decoupled = group["decoupled_weight_decay"]
-            coupled_decay = 0 if decoupled else weight_decay
-            decoupled_decay = weight_decay != 0 and decoupled
-            adjust_grad = coupled_decay != 0 or maximize  # skips the call in the common case
+            update = functools.partial(
+                _update,
+                lr=lr,
+                beta1=beta1,
+                beta2=beta2,
+                eps=eps,
+                coupled_decay=0 if decoupled else weight_decay,
+                decoupled_decay=weight_decay if decoupled else 0,
+                maximize=maximize,
+            )
             for p in group["params"]:
                 if p.grad is None:
                     continue
@@ -93,38 +102,48 @@ class Adam(Optimizer):
                     if amsgrad:
                         state["max_exp_avg_sq"] = Tensor._wrap(np.zeros_like(param))
                 step_t = state["step"]._data
-                exp_avg = state["exp_avg"]._data
-                exp_avg_sq = state["exp_avg_sq"]._data
                 np.add(step_t, 1, out=step_t)
-
-                g = grad
-                if adjust_grad:
-                    g = _effective_grad(param, grad, coupled_decay, maximize, scratch)
-                if decoupled_decay:
-                    np.multiply(param, 1 - lr * weight_decay, out=param)
-
-                tmp = scratch.get(1, param)
-                _lerp_(exp_avg, g, 1 - beta1, tmp)
-                np.multiply(exp_avg_sq, beta2, out=exp_avg_sq)
-                np.multiply(g, 1 - beta2, out=tmp)
-                np.multiply(tmp, g, out=tmp)
-                np.add(exp_avg_sq, tmp, out=exp_avg_sq)
-
-                step = float(step_t)
-                bias_correction1 = 1 - beta1**step
-                bias_correction2 = 1 - beta2**step
-                step_size = lr / bias_correction1
-                bias_correction2_sqrt = bias_correction2**0.5
-
-                second = exp_avg_sq
-                if amsgrad:
-                    second = state["max_exp_avg_sq"]._data
-                    np.maximum(second, exp_avg_sq, out=second)
-                denom = scratch.get(0, param)  # the gradient is no longer needed
-                np.sqrt(second, out=denom)
-                np.divide(denom, bias_correction2_sqrt, out=denom)
-                np.add(denom, eps, out=denom)
-                np.multiply(exp_avg, step_size, out=tmp)
-                np.divide(tmp, denom, out=tmp)
-                np.subtract(param, tmp, out=param)
+                _in_pieces(
+                    functools.partial(update, step=float(step_t)),
+                    self._scratch,
+                    param,
+                    grad,
+                    state["exp_avg"]._data,
+                    state["exp_avg_sq"]._data,
+                    state["max_exp_avg_sq"]._data if amsgrad else None,
+                )
         return loss
+
+
+def _update(scratch, param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, *, lr, beta1, beta2, eps,
+            coupled_decay, decoupled_decay, maximize, step):  # fmt: skip
+    """One parameter's update, in place (or one piece of it: see _in_pieces)."""
+    g = grad
+    if coupled_decay != 0 or maximize:  # skips the call in the common case
+        g = _effective_grad(param, grad, coupled_decay, maximize, scratch)
+    if decoupled_decay:
+        np.multiply(param, 1 - lr * decoupled_decay, out=param)
+
+    tmp = scratch.get(1, param)
+    _lerp_(exp_avg, g, 1 - beta1, tmp)
+    np.multiply(exp_avg_sq, beta2, out=exp_avg_sq)
+    np.multiply(g, 1 - beta2, out=tmp)
+    np.multiply(tmp, g, out=tmp)
+    np.add(exp_avg_sq, tmp, out=exp_avg_sq)
+
+    bias_correction1 = 1 - beta1**step
+    bias_correction2 = 1 - beta2**step
+    step_size = lr / bias_correction1
+    bias_correction2_sqrt = bias_correction2**0.5
+
+    second = exp_avg_sq
+    if max_exp_avg_sq is not None:
+        second = max_exp_avg_sq
+        np.maximum(second, exp_avg_sq, out=second)
+    denom = scratch.get(0, param)  # the gradient is no longer needed
+    np.sqrt(second, out=denom)
+    np.divide(denom, bias_correction2_sqrt, out=denom)
+    np.add(denom, eps, out=denom)
+    np.multiply(exp_avg, step_size, out=tmp)
+    np.divide(tmp, denom, out=tmp)
+    np.subtract(param, tmp, out=param)

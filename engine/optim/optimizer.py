@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import copy
 import functools
+import threading
 from collections import defaultdict
 from itertools import chain
 
 import numpy as np
 
+from engine._kernels.parallel import num_threads, parallel_for
 from engine.autograd.grad_mode import enable_grad
 from engine.tensor import Tensor
 
@@ -36,14 +38,65 @@ class _Scratch:
 
     def __init__(self) -> None:
         self._buffers: dict[tuple[int, np.dtype], np.ndarray] = {}
+        self._lock = threading.Lock()  # pieces of one update ask from several threads
 
     def get(self, slot: int, like: np.ndarray) -> np.ndarray:
         key = (slot, like.dtype)
-        buf = self._buffers.get(key)
-        if buf is None or buf.size < like.size:
-            buf = np.empty(like.size, dtype=like.dtype)
-            self._buffers[key] = buf
+        with self._lock:
+            buf = self._buffers.get(key)
+            if buf is None or buf.size < like.size:
+                buf = np.empty(like.size, dtype=like.dtype)
+                self._buffers[key] = buf
         return buf[: like.size].reshape(like.shape)
+
+    def __getstate__(self) -> dict:
+        return {}  # buffers are scratch; a lock cannot be copied
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__()
+
+
+class _ScratchPiece:
+    """The part [start, stop) of each scratch buffer sized for a whole flat parameter."""
+
+    def __init__(self, scratch: _Scratch, whole: np.ndarray, start: int, stop: int) -> None:
+        self._scratch, self._whole, self._start, self._stop = scratch, whole, start, stop
+
+    def get(self, slot: int, like: np.ndarray) -> np.ndarray:
+        return self._scratch.get(slot, self._whole)[self._start : self._stop]
+
+
+# parameters of at least this many elements are updated in one piece per kernel thread (a
+# 3072x512 Linear weight: SGD with momentum 1.9 ms on one thread)
+PARALLEL_ELEMENTS = 1 << 18
+
+
+def _in_pieces(update, scratch: _Scratch, *arrays) -> None:
+    """update(scratch, *arrays) for one parameter's element-wise update.
+
+    arrays are the parameter, its gradient and its state (None where absent), all of one
+    shape. A large parameter whose arrays are all C-contiguous is updated as one contiguous
+    piece per kernel thread, each piece with its own part of the scratch buffers; element-wise
+    arithmetic gives the same numbers either way.
+    """
+    whole = arrays[0]
+    parts = min(num_threads(), whole.size // (PARALLEL_ELEMENTS // 2))
+    if parts < 2 or not all(
+        a is None or (a.shape == whole.shape and a.flags.c_contiguous) for a in arrays
+    ):
+        update(scratch, *arrays)
+        return
+    flat = whole.reshape(-1)
+    flats = [None if a is None else a.reshape(-1) for a in arrays]
+    bounds = [flat.size * p // parts for p in range(parts + 1)]
+
+    def piece(i):
+        s, e = bounds[i], bounds[i + 1]
+        update(
+            _ScratchPiece(scratch, flat, s, e), *(None if a is None else a[s:e] for a in flats)
+        )
+
+    parallel_for(piece, parts)
 
 
 def _scalar_step() -> Tensor:

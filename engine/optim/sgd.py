@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from engine.optim.optimizer import (
@@ -9,6 +11,7 @@ from engine.optim.optimizer import (
     _check_implementation_flags,
     _check_non_negative,
     _effective_grad,
+    _in_pieces,
 )
 from engine.tensor import Tensor
 
@@ -53,56 +56,69 @@ class SGD(Optimizer):
     def step(self, closure=None):
         """One update of every parameter that has a gradient; returns the closure's loss."""
         loss = self._run_closure(closure)
-        scratch = self._scratch
         for group in self.param_groups:
-            lr = group["lr"]
             momentum = group["momentum"]
-            dampening = group["dampening"]
-            weight_decay = group["weight_decay"]
-            nesterov = group["nesterov"]
-            maximize = group["maximize"]
-            adjust_grad = weight_decay != 0 or maximize  # skips the call in the common case
+            update = functools.partial(
+                _update,
+                lr=group["lr"],
+                momentum=momentum,
+                dampening=group["dampening"],
+                weight_decay=group["weight_decay"],
+                nesterov=group["nesterov"],
+                maximize=group["maximize"],
+            )
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                param = p._data
-                grad = p.grad._data
-                # `g` is the effective gradient; it may live in scratch slot 0 or 1 (free to
-                # overwrite) or be the caller's grad / the momentum buffer (read only).
-                if adjust_grad:
-                    g = _effective_grad(param, grad, weight_decay, maximize, scratch)
-                    owned = True
-                else:
-                    g = grad
-                    owned = False
-
+                buf = None
+                first = False
                 if momentum != 0:
                     state = self.state[p]
-                    buf = state.get("momentum_buffer")
-                    if buf is None:
-                        buf = Tensor._wrap(np.array(g, copy=True))
-                        state["momentum_buffer"] = buf
-                        b = buf._data
-                    else:
-                        b = buf._data
-                        np.multiply(b, momentum, out=b)
-                        if dampening == 0:
-                            np.add(b, g, out=b)
-                        else:
-                            t = scratch.get(1, param)
-                            np.multiply(g, 1 - dampening, out=t)
-                            np.add(b, t, out=b)
-                    if nesterov:
-                        t = scratch.get(1, param)
-                        np.multiply(b, momentum, out=t)
-                        np.add(g, t, out=t)
-                        g = t
-                        owned = True
-                    else:
-                        g = b
-                        owned = False
-
-                update = g if owned else scratch.get(0, param)
-                np.multiply(g, lr, out=update)
-                np.subtract(param, update, out=param)
+                    if state.get("momentum_buffer") is None:
+                        state["momentum_buffer"] = Tensor._wrap(np.empty_like(p._data))
+                        first = True
+                    buf = state["momentum_buffer"]._data
+                _in_pieces(
+                    functools.partial(update, first=first),
+                    self._scratch,
+                    p._data,
+                    p.grad._data,
+                    buf,
+                )
         return loss
+
+
+def _update(scratch, param, grad, buf, *, lr, momentum, dampening, weight_decay, nesterov,
+            maximize, first):  # fmt: skip
+    """One parameter's update, in place (or one piece of it: see _in_pieces)."""
+    # `g` is the effective gradient; it may live in scratch slot 0 or 1 (free to overwrite) or
+    # be the caller's grad / the momentum buffer (read only).
+    if weight_decay != 0 or maximize:  # skips the call in the common case
+        g = _effective_grad(param, grad, weight_decay, maximize, scratch)
+        owned = True
+    else:
+        g = grad
+        owned = False
+    if momentum != 0:
+        if first:
+            np.copyto(buf, g)  # the first step's buffer is the gradient itself
+        else:
+            np.multiply(buf, momentum, out=buf)
+            if dampening == 0:
+                np.add(buf, g, out=buf)
+            else:
+                t = scratch.get(1, param)
+                np.multiply(g, 1 - dampening, out=t)
+                np.add(buf, t, out=buf)
+        if nesterov:
+            t = scratch.get(1, param)
+            np.multiply(buf, momentum, out=t)
+            np.add(g, t, out=t)
+            g = t
+            owned = True
+        else:
+            g = buf
+            owned = False
+    update = g if owned else scratch.get(0, param)
+    np.multiply(g, lr, out=update)
+    np.subtract(param, update, out=param)
