@@ -12,7 +12,7 @@ import numpy as np
 
 from engine import _dtype
 from engine._dtype import Size
-from engine._ops import _graph, elementwise, linalg
+from engine._ops import _graph, elementwise, indexing, linalg
 
 # the plumbing is re-exported: engine.nn, engine.autograd and engine._creation import it from here
 from engine._ops._graph import (  # noqa: F401
@@ -92,6 +92,25 @@ from engine._ops.elementwise import (  # noqa: F401
     tanh,
     where,
 )
+from engine._ops.indexing import (  # noqa: F401
+    IndexingMethods,
+    _basic_index_name,
+    _basic_view,
+    _convert_key,
+    _is_basic,
+    _scatter_grid,
+    _src_part,
+    gather,
+    index,
+    index_select,
+    masked_fill,
+    nonzero,
+    scatter,
+    scatter_add,
+    setitem,
+    sort_result,
+    topk_result,
+)
 from engine._ops.linalg import (  # noqa: F401
     _MM_TYPE_NAMES,
     LinalgMethods,
@@ -135,13 +154,11 @@ from engine.autograd.grad_mode import _state as _grad_state
 
 max_result = _return_type("max")
 min_result = _return_type("min")
-sort_result = _return_type("sort")
-topk_result = _return_type("topk")
 
 _warned_float_of_grad = False
 
 
-class Tensor(ElementwiseMethods, LinalgMethods, ViewMethods):
+class Tensor(ElementwiseMethods, LinalgMethods, ViewMethods, IndexingMethods):
     __slots__ = (
         "_data",
         "grad",
@@ -501,12 +518,6 @@ class Tensor(ElementwiseMethods, LinalgMethods, ViewMethods):
     def cumsum(self, dim, dtype=None):
         return cumsum(self, dim, dtype)
 
-    def index_select(self, dim, index):
-        return index_select(self, dim, index)
-
-    def nonzero(self, as_tuple=False):
-        return nonzero(self, as_tuple)
-
     def softmax(self, dim, dtype=None):
         return softmax(self, dim)
 
@@ -564,66 +575,7 @@ class Tensor(ElementwiseMethods, LinalgMethods, ViewMethods):
             return sum(abs(self), dim, keepdim)
         return pow(sum(pow(abs(self), p), dim, keepdim), 1.0 / p)
 
-    def sort(self, dim=-1, descending=False):
-        idx = np.argsort(-self._data if descending else self._data, axis=dim, kind="stable")
-        return sort_result(self.gather(dim, _wrap(idx)), _wrap(idx))
-
-    def argsort(self, dim=-1, descending=False):
-        return self.sort(dim, descending).indices
-
-    def topk(self, k, dim=-1, largest=True, sorted=True):  # noqa: A002
-        idx = np.argsort(-self._data if largest else self._data, axis=dim, kind="stable")
-        idx = np.take(idx, np.arange(k), axis=dim)
-        return topk_result(self.gather(dim, _wrap(idx)), _wrap(idx))
-
-    def gather(self, dim, index):
-        return gather(self, dim, index)
-
-    def scatter(self, dim, index, src=None, value=None, *, reduce=None):
-        return scatter(self, dim, index, src, value, reduce)
-
-    def scatter_add(self, dim, index, src):
-        return scatter_add(self, dim, index, src)
-
     # ---------------------------------------------------------------- shape
-
-    def chunk(self, chunks, dim=0):
-        n = self._data.shape[dim]
-        step = -(-n // chunks)
-        return self.split(step, dim)
-
-    def split(self, split_size, dim=0):
-        n = self._data.shape[dim]
-        if isinstance(split_size, int):
-            sizes = [builtins.min(split_size, n - i) for i in range(0, n, split_size)]
-        else:
-            sizes = list(split_size)
-        out, start = [], 0
-        for s in sizes:
-            out.append(self.narrow(dim, start, s))
-            start += s
-        return tuple(out)
-
-    def unbind(self, dim=0):
-        return tuple(self.select(dim, i) for i in range(self._data.shape[dim]))
-
-    def narrow(self, dim, start, length):
-        d = _norm_dim(dim, self._data.ndim)
-        key = (slice(None),) * d + (slice(start, start + length),)
-        return self[key]
-
-    def select(self, dim, index):
-        d = _norm_dim(dim, self._data.ndim)
-        return self[(slice(None),) * d + (index,)]
-
-    def masked_fill(self, mask, value):
-        return masked_fill(self, mask, value)
-
-    def __getitem__(self, key):
-        return index(self, key)
-
-    def __setitem__(self, key, value):
-        setitem(self, key, value)
 
     # ---------------------------------------------------------------- in place
     def _inplace(self, result):
@@ -647,24 +599,11 @@ class Tensor(ElementwiseMethods, LinalgMethods, ViewMethods):
             )
         return True
 
-    def scatter_(self, dim, index, src=None, value=None, *, reduce=None):
-        return self._inplace_result(scatter(self, dim, index, src, value, reduce))
-
-    def scatter_add_(self, dim, index, src):
-        return self._inplace_result(scatter_add(self, dim, index, src))
-
     def _inplace_result(self, result):
         """Take over an out-of-place result: in the graph, or by writing the array."""
         if self._check_inplace() and result.requires_grad:
             return self._inplace(result)
         np.copyto(self._data, result._data, casting="unsafe")
-        _bump(self)
-        return self
-
-    def masked_fill_(self, mask, value):
-        if self._check_inplace() and self.requires_grad:
-            return self._inplace(masked_fill(self, mask, value))
-        np.copyto(self._data, _raw(value), where=np.broadcast_to(_raw(mask), self._data.shape))
         _bump(self)
         return self
 
@@ -713,15 +652,13 @@ class Tensor(ElementwiseMethods, LinalgMethods, ViewMethods):
 _DIM_METHODS = (
     "sum", "mean", "var", "std", "max", "min", "amax", "argmax", "argmin", "prod", "all",
     "any", "norm", "logsumexp", "softmax", "log_softmax", "cumsum",
-    "sort", "argsort", "topk", "gather", "index_select", "chunk", "split", "unbind", "narrow",
-    "select", "scatter", "scatter_", "scatter_add", "scatter_add_",
 )
 for _name in _DIM_METHODS:
     setattr(Tensor, _name, _numpy_aliases(getattr(Tensor, _name)))
 del _name
 
 # the op functions wrap their results in this class
-_graph.Tensor = elementwise.Tensor = linalg.Tensor = Tensor
+_graph.Tensor = elementwise.Tensor = linalg.Tensor = indexing.Tensor = Tensor
 
 
 def _rebuild(data, requires_grad, cls=Tensor):
@@ -746,28 +683,6 @@ def cumsum(a, dim, dtype=None):
         return (np.flip(np.cumsum(np.flip(g, d), axis=d), d),)
 
     return _make(out, (a,), _N("CumsumBackward0"), backward)
-
-
-def index_select(a, dim, index):
-    ad = a._data
-    d = _norm_dim(dim, ad.ndim)
-    idx = _raw(index).reshape(-1)
-    out = np.take(ad, idx, axis=d)
-    shape = ad.shape
-
-    def backward(g):
-        full = np.zeros(shape, dtype=g.dtype)
-        np.add.at(full, (slice(None),) * d + (idx,), g)
-        return (full,)
-
-    return _make(out, (a,), _N("IndexSelectBackward0"), backward)
-
-
-def nonzero(a, as_tuple=False):
-    idx = np.nonzero(a._data)
-    if as_tuple:
-        return tuple(_wrap(i.astype(_I64, copy=False)) for i in idx)
-    return _wrap(np.stack(idx, axis=1).astype(_I64, copy=False) if idx else np.zeros((1, 0), _I64))
 
 
 def _logsumexp_np(x, axis):
@@ -820,13 +735,6 @@ def log_softmax(a, dim=None, dtype=None):
 
     res = _make(out, (a,), _N("LogSoftmaxBackward0"), backward)
     return _save(res, res)
-
-
-def masked_fill(a, mask, value):
-    m = _raw(mask)
-    v = _raw(value)
-    out = np.where(m, np.asarray(v, dtype=a._data.dtype), a._data)
-    return _make(out, (a,), _N("MaskedFillBackward0"), lambda g: (np.where(m, 0, g),))
 
 
 # -------------------------------------------------------------------- matmul
@@ -1007,222 +915,5 @@ def argmin(a, dim=None, keepdim=False):
     if dim is None:
         return _wrap(np.asarray(np.argmin(ad)))
     return _wrap(np.argmin(ad, axis=_norm_dim(dim, ad.ndim), keepdims=keepdim))
-
-
-def gather(a, dim, index):
-    ad = a._data
-    d = _norm_dim(dim, ad.ndim)
-    idx = _raw(index)
-    out = np.take_along_axis(ad, idx, axis=d)
-    shape = ad.shape
-
-    def backward(g):
-        full = np.zeros(shape, dtype=g.dtype)
-        # scatter-add: repeated indices add up
-        grid = list(np.indices(idx.shape, sparse=True))
-        grid[d] = idx
-        np.add.at(full, tuple(grid), g)
-        return (full,)
-
-    return _make(out, (a,), _N("GatherBackward0"), backward)
-
-
-def _scatter_grid(ad, dim, index, name):
-    idx = _raw(index)
-    if not isinstance(idx, np.ndarray) or idx.dtype.kind not in "iu":
-        raise RuntimeError(f"{name}(): Expected dtype int32/int64 for index")
-    d = _norm_dim(dim, ad.ndim)
-    if idx.ndim != builtins.max(ad.ndim, 1):
-        raise RuntimeError(
-            "Index tensor must have the same number of dimensions as self tensor"
-        )
-    grid = list(np.indices(idx.shape, sparse=True))
-    grid[d] = idx
-    return tuple(grid), idx.shape
-
-
-def _src_part(src, shape):
-    # PyTorch reads src only where index has entries
-    return src[tuple(slice(0, n) for n in shape)]
-
-
-def scatter(a, dim, index, src=None, value=None, reduce=None):
-    """out = a with out[..., index[i], ...] = src[i] along ``dim`` (a number ``value`` too)."""
-    if src is None:
-        src = value
-    ad = a._data
-    grid, ishape = _scatter_grid(ad, dim, index, "scatter")
-    out = ad.copy()
-    if isinstance(src, Tensor):
-        part = _src_part(src._data, ishape)
-    else:
-        part = np.asarray(src, dtype=ad.dtype)
-    if reduce is None:
-        out[grid] = part
-    elif reduce == "add":
-        np.add.at(out, grid, part)
-    elif reduce == "multiply":
-        np.multiply.at(out, grid, part)
-    else:
-        raise RuntimeError(f"reduce argument must be either add or multiply. Got {reduce}")
-    if reduce is not None and (a.requires_grad or getattr(src, "requires_grad", False)):
-        if _grad_state.enabled:
-            raise RuntimeError(
-                "scatter(): the derivative with reduce= is not implemented; use scatter_add "
-                "for a differentiable sum"
-            )
-    sshape = src._data.shape if isinstance(src, Tensor) else None
-
-    def backward(g):
-        ga = g.copy()
-        ga[grid] = 0
-        if sshape is None:
-            return (ga,)
-        gs = np.zeros(sshape, dtype=g.dtype)
-        gs[tuple(slice(0, n) for n in ishape)] = g[grid]
-        return ga, gs
-
-    if isinstance(src, Tensor):
-        return _make(out, (a, src), _N("ScatterBackward0"), backward)
-    return _make(out, (a,), _N("ScatterBackward1"), backward)
-
-
-def scatter_add(a, dim, index, src):
-    ad = a._data
-    grid, ishape = _scatter_grid(ad, dim, index, "scatter_add")
-    out = ad.copy()
-    np.add.at(out, grid, _src_part(src._data, ishape).astype(ad.dtype, copy=False))
-    sshape = src._data.shape
-
-    def backward(g):
-        gs = np.zeros(sshape, dtype=g.dtype)
-        gs[tuple(slice(0, n) for n in ishape)] = g[grid]
-        return g, gs
-
-    return _make(out, (a, src), _N("ScatterAddBackward0"), backward)
-
-
-
-
-def _convert_key(key):
-    if isinstance(key, Tensor):
-        return key._data
-    if isinstance(key, tuple):
-        return tuple(k._data if isinstance(k, Tensor) else k for k in key)
-    if isinstance(key, list):
-        return np.asarray(key)
-    return key
-
-
-def _is_basic(key):
-    if isinstance(key, tuple):
-        return builtins.all(k is None or k is Ellipsis or isinstance(k, (int, slice)) for k in key)
-    return key is None or key is Ellipsis or isinstance(key, (int, slice))
-
-
-def index(a, key):
-    ad = a._data
-    key = _convert_key(key)
-    try:
-        out = ad[key]
-    except IndexError as e:
-        msg = str(e)
-        if "out of bounds" in msg:
-            raise IndexError(msg.replace("axis", "dimension")) from None
-        raise IndexError(msg) from None
-    basic = _is_basic(key)
-    if not isinstance(out, np.ndarray):
-        out = np.asarray(out)
-    if not (_grad_state.enabled and a.requires_grad):
-        res = _wrap(out)
-        return _basic_view(res, a, key) if basic else res
-    shape, dt = ad.shape, ad.dtype
-
-    def backward(g):
-        full = np.zeros(shape, dtype=g.dtype if g.dtype.kind == "f" else dt)
-        if basic:
-            full[key] = g
-        else:
-            np.add.at(full, key, g)
-        return (full,)
-
-    if not basic:
-        return _make(out, (a,), _N("IndexBackward0"), backward)
-    return _basic_view(_make(out, (a,), _N(_basic_index_name(key)), backward), a, key)
-
-
-def _basic_index_name(key):
-    """PyTorch's node for a basic index: its last step, indices applied left to right and
-    whole-dimension slices inside a tuple skipped."""
-    if isinstance(key, slice):
-        return "SliceBackward0"  # a lone slice, even a whole one, is a slice
-    if not isinstance(key, tuple):
-        key = (key,)
-    name = "AliasBackward0"
-    for k in key:
-        if k is None:
-            name = "UnsqueezeBackward0"
-        elif isinstance(k, slice):
-            if k != slice(None):
-                name = "SliceBackward0"
-        elif k is not Ellipsis:
-            name = "SelectBackward0"
-    return name
-
-
-def _basic_view(res, a, key):
-    """``res`` = ``a[key]`` for a basic key: a view in PyTorch, sharing the version counter,
-    with PyTorch's strides."""
-    items = key if isinstance(key, tuple) else (key,)
-    shape, strides = a._data.shape, _torch_strides(a)
-    explicit = builtins.sum(1 for k in items if k is not None and k is not Ellipsis)
-    new_st, d = [], 0
-    for k in items:
-        if k is Ellipsis:
-            for _ in range(len(shape) - explicit):
-                new_st.append(strides[d])
-                d += 1
-        elif k is None:
-            new_st.append(strides[d] * shape[d] if d < len(shape) else 1)
-        elif isinstance(k, slice):
-            new_st.append(strides[d] * (k.step or 1))
-            d += 1
-        else:
-            d += 1
-    new_st.extend(strides[d:])
-    if len(new_st) == res._data.ndim:
-        _set_strides(res, new_st)
-    return _share_version(res, a)
-
-
-def setitem(a, key, value):
-    key = _convert_key(key)
-    v = value._data if isinstance(value, Tensor) else value
-    tracked = _grad_state.enabled and (
-        a.requires_grad or (isinstance(value, Tensor) and value.requires_grad)
-    )
-    if not tracked:
-        a._data[key] = v
-        _bump(a)
-        return
-    if a.requires_grad and a.grad_fn is None:
-        raise RuntimeError(
-            "a leaf Variable that requires grad is being used in an in-place operation."
-        )
-    new = a._data.copy()
-    new[key] = v
-    basic = _is_basic(key)
-    vshape = np.shape(v)
-    ins = (a, value) if isinstance(value, Tensor) else (a,)
-
-    def backward(g):
-        ga = g.copy()
-        ga[key] = 0
-        if len(ins) == 1:
-            return (ga,)
-        gv = g[key] if basic else g[key]
-        return ga, _unbroadcast(np.asarray(gv), vshape)
-
-    a._inplace(_make(new, ins, _N("CopySlices"), backward))
 
 
