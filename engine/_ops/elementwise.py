@@ -761,6 +761,36 @@ class ElementwiseMethods:
         _bump(self)
         return self
 
+    def uniform_(self, a=0.0, b=1.0, generator=None):
+        from engine import _random
+
+        self._data[...] = _random.rng(generator).uniform(a, b, self._data.shape)
+        _bump(self)
+        return self
+
+    def normal_(self, mean=0.0, std=1.0, generator=None):
+        from engine import _random
+
+        self._data[...] = _random.rng(generator).normal(mean, std, self._data.shape)
+        _bump(self)
+        return self
+
+    def bernoulli_(self, p=0.5, generator=None):
+        from engine import _random
+
+        self._data[...] = _random.rng(generator).random(self._data.shape) < p
+        _bump(self)
+        return self
+
+    def random_(self, low=0, high=None, generator=None):
+        from engine import _random
+
+        if high is None:
+            low, high = 0, low
+        self._data[...] = _random.rng(generator).integers(low, high, self._data.shape)
+        _bump(self)
+        return self
+
     def copy_(self, src, non_blocking=False):
         s = src._data if isinstance(src, Tensor) else np.asarray(src)
         if s.shape != self._data.shape:
