@@ -1,9 +1,10 @@
 """Tensor: one numpy array plus autograd bookkeeping, with PyTorch's methods.
 
-Each differentiable op computes its numpy result and, when a gradient is wanted, hangs a graph
-node (named as PyTorch names it) holding a closure from the output gradient to the input
-gradients. Arrays keep their memory layout through elementwise ops (numpy ufuncs use order 'K'),
-so the conv kernels' NCHW views of CNHW memory flow on without copies.
+This module holds the core of the class: construction, metadata, conversion, dtype casts and the
+autograd entry points. The ops live in engine._ops by theme, each module with a mixin of the
+Tensor methods that call its ops, and are re-exported here, the import path the rest of the engine
+uses. Arrays keep their memory layout through elementwise ops (numpy ufuncs use order 'K'), so the
+conv kernels' NCHW views of CNHW memory flow on without copies.
 """
 
 import builtins
@@ -179,6 +180,8 @@ _warned_float_of_grad = False
 class Tensor(
     ElementwiseMethods, ReductionMethods, ViewMethods, IndexingMethods, LinalgMethods
 ):
+    """A numpy array (``_data``) with autograd bookkeeping and PyTorch's methods."""
+
     __slots__ = (
         "_data",
         "grad",
@@ -533,11 +536,8 @@ class Tensor(
 
         backward(self, gradient, retain_graph, create_graph, inputs)
 
-    # ---------------------------------------------------------------- arithmetic
-
-    # ---------------------------------------------------------------- shape
-
     # ---------------------------------------------------------------- in place
+    # the mixins' in-place methods record themselves in the graph through these
     def _inplace(self, result):
         """In-place op on a tensor in the graph: take over the out-of-place result's data and
         node, so gradients stay right (other views of the old data are not updated)."""
@@ -579,7 +579,8 @@ class Tensor(
         return self
 
 
-# the op functions wrap their results in this class
+# The op modules wrap their results in this class, which inherits their mixins and so can only
+# be handed to them now that it exists.
 _graph.Tensor = elementwise.Tensor = linalg.Tensor = indexing.Tensor = reductions.Tensor = Tensor
 
 
