@@ -59,12 +59,16 @@ def engine_source(source):
 
 @contextlib.contextmanager
 def _patched(obj, name, value):
+    own = name in vars(obj)  # Tensor inherits most methods from its op mixins
     old = getattr(obj, name)
     setattr(obj, name, value)
     try:
         yield
     finally:
-        setattr(obj, name, old)
+        if own:
+            setattr(obj, name, old)
+        else:
+            delattr(obj, name)
 
 
 @contextlib.contextmanager

@@ -545,7 +545,7 @@ def _patched(tracer: _Tracer):
         for name, value in list(vars(owner).items()):
             if not name.startswith("_") and inspect.isfunction(value):
                 patch(owner, name, _wrap(tracer, value, f"{prefix}.{name}"))
-    for name, value in list(vars(Tensor).items()):
+    for name, value in inspect.getmembers(Tensor):  # the methods live in the op modules' mixins
         public = not name.startswith("_") or name in _TENSOR_DUNDERS
         if public and inspect.isfunction(value) and name not in _NOT_VALUES:
             patch(Tensor, name, _wrap(tracer, value, f"Tensor.{name}"))
