@@ -611,6 +611,21 @@ def test_parallel_for_runs_every_item_once_and_reraises():
         parallel.set_num_threads(before)
 
 
+def test_parallel_for_inside_parallel_for_finishes():
+    """A kernel called from a helper thread (one task per thread) must not wait for the pool
+    it is running on."""
+    from engine._kernels import parallel
+
+    before = parallel.num_threads()
+    try:
+        parallel.set_num_threads(2)
+        seen = []
+        parallel.parallel_for(lambda i: parallel.parallel_for(lambda j: seen.append((i, j)), 4), 2)
+        assert sorted(seen) == [(i, j) for i in range(2) for j in range(4)]
+    finally:
+        parallel.set_num_threads(before)
+
+
 def test_callers_numpy_error_settings_reach_the_helper_threads():
     from engine._kernels import parallel
 

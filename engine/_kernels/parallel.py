@@ -78,8 +78,14 @@ def _run(fn, start, stop):
         fn(i)
 
 
+# set in the helper threads: a parallel_for called from inside one runs as a plain loop, since
+# waiting there for the pool's other workers could wait for itself
+_inside = threading.local()
+
+
 def _run_with_errstate(errstate, fn, start, stop):
     # numpy's error settings are per thread: a caller's np.errstate must reach the helpers too
+    _inside.helper = True
     with np.errstate(**errstate):
         _run(fn, start, stop)
 
@@ -93,7 +99,7 @@ def parallel_for(fn, count, parallel=True):
     the GIL back from the other thread, which costs more than a small op saves (LeNet-sized
     kernels ran 10-40% slower on two threads than on one).
     """
-    parts = min(_threads, count) if parallel else 1
+    parts = min(_threads, count) if parallel and not getattr(_inside, "helper", False) else 1
     if parts < 2:
         _run(fn, 0, count)
         return
