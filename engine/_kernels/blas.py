@@ -13,7 +13,7 @@ import sys
 
 import numpy as np
 
-from .parallel import num_threads, parallel_for
+from .parallel import parallel_slices
 
 __all__ = ["blas_threads", "set_blas_threads", "matmul"]
 
@@ -100,27 +100,17 @@ def matmul(a, b):
     """
     m, k = a.shape
     n = b.shape[1]
-    parts = min(num_threads(), max(m, n) // 64)
-    if (
-        parts < 2
-        or 2.0 * m * n * k < PARALLEL_FLOPS
-        or a.dtype != b.dtype
-        or a.dtype.kind != "f"
-    ):
+    if 2.0 * m * n * k < PARALLEL_FLOPS or a.dtype != b.dtype or a.dtype.kind != "f":
         return a @ b
     out = np.empty((m, n), dtype=a.dtype)
     if m >= n:
-        bounds = [m * p // parts for p in range(parts + 1)]
 
-        def block(i):
-            s, e = bounds[i], bounds[i + 1]
+        def block(s, e):
             np.matmul(a[s:e], b, out=out[s:e])
     else:
-        bounds = [n * p // parts for p in range(parts + 1)]
 
-        def block(i):
-            s, e = bounds[i], bounds[i + 1]
+        def block(s, e):
             np.matmul(a, b[:, s:e], out=out[:, s:e])
 
-    parallel_for(block, parts)
+    parallel_slices(block, max(m, n), min_slice=64)
     return out

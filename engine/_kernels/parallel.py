@@ -15,7 +15,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-__all__ = ["available_cores", "default_threads", "num_threads", "set_num_threads", "parallel_for"]
+__all__ = [
+    "available_cores",
+    "default_threads",
+    "num_threads",
+    "set_num_threads",
+    "parallel_for",
+    "parallel_slices",
+]
 
 # Past four threads the micro-batches get too small for numpy's per-call cost to pay off.
 MAX_DEFAULT_THREADS = 4
@@ -118,3 +125,11 @@ def parallel_for(fn, count, parallel=True):
     finally:
         for f in futures:
             f.result()
+
+
+def parallel_slices(fn, n, parallel=True, min_slice=1):
+    """fn(start, stop) over range(n) cut into one contiguous slice per thread (fewer where a
+    slice would be shorter than min_slice); a single fn(0, n) when parallel is False."""
+    parts = max(1, min(_threads, n // max(1, min_slice))) if parallel else 1
+    bounds = [n * p // parts for p in range(parts + 1)]
+    parallel_for(lambda i: fn(bounds[i], bounds[i + 1]), parts)

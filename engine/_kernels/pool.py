@@ -12,7 +12,7 @@ import numpy as np
 
 from .._shapes import pool_output_size
 from .dtypes import compute_dtype
-from .parallel import num_threads, parallel_for
+from .parallel import parallel_slices
 
 __all__ = [
     "pool_output_size",
@@ -261,12 +261,7 @@ _PARALLEL_MIN = 200_000
 
 def _split_batch(part, n, work):
     """part(start, stop) over the batch axis, in one slice per kernel thread when worth it."""
-    parts = min(n, num_threads()) if work >= _PARALLEL_MIN else 1
-    if parts < 2:
-        part(0, n)
-        return
-    bounds = [n * p // parts for p in range(parts + 1)]
-    parallel_for(lambda i: part(bounds[i], bounds[i + 1]), parts)
+    parallel_slices(part, n, work >= _PARALLEL_MIN)
 
 
 def _is_plain_2x2_shape(h, w, kernel_size, stride, padding, dilation):

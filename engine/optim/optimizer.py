@@ -14,7 +14,7 @@ from itertools import chain
 
 import numpy as np
 
-from engine._kernels.parallel import num_threads, parallel_for
+from engine._kernels.parallel import parallel_slices
 from engine.autograd.grad_mode import enable_grad
 from engine.tensor import Tensor
 
@@ -80,23 +80,20 @@ def _in_pieces(update, scratch: _Scratch, *arrays) -> None:
     arithmetic gives the same numbers either way.
     """
     whole = arrays[0]
-    parts = min(num_threads(), whole.size // (PARALLEL_ELEMENTS // 2))
-    if parts < 2 or not all(
+    if whole.size < PARALLEL_ELEMENTS or not all(
         a is None or (a.shape == whole.shape and a.flags.c_contiguous) for a in arrays
     ):
         update(scratch, *arrays)
         return
     flat = whole.reshape(-1)
     flats = [None if a is None else a.reshape(-1) for a in arrays]
-    bounds = [flat.size * p // parts for p in range(parts + 1)]
 
-    def piece(i):
-        s, e = bounds[i], bounds[i + 1]
+    def piece(s, e):
         update(
             _ScratchPiece(scratch, flat, s, e), *(None if a is None else a[s:e] for a in flats)
         )
 
-    parallel_for(piece, parts)
+    parallel_slices(piece, flat.size, min_slice=PARALLEL_ELEMENTS // 2)
 
 
 def _scalar_step() -> Tensor:
